@@ -1,0 +1,1 @@
+"""Pure, deterministic generators: no I/O, no clock, no globals."""
