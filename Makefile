@@ -1,0 +1,43 @@
+# The two commands of the README do all the set-up on a fresh machine:
+#   make serve   creates .venv, installs the emulator, serves on 127.0.0.1:$(PORT)
+#   make test    installs what the tests need (two dashscope SDK venvs too) and runs the whole suite
+PY ?= python3
+PORT ?= 8000
+HOST ?= 127.0.0.1
+VENV := .venv
+SDK_VENVS := .venv-sdk
+SDK1 := $(SDK_VENVS)/1.20.11
+SDK2 := $(SDK_VENVS)/2.0.2
+PIP_QUIET := --quiet --disable-pip-version-check
+PYTEST_ARGS ?=
+
+.PHONY: serve test test-fast bench lint clean install
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_QUIET) -e '.[test]'
+	touch $@
+
+# Each dashscope SDK lives in a venv of its own: the two versions cannot share one, and 2.x
+# brings its own starlette/fastapi that must not meet ours.
+$(SDK_VENVS)/%/.installed:
+	test -x $(SDK_VENVS)/$*/bin/python || $(PY) -m venv $(SDK_VENVS)/$*
+	$(SDK_VENVS)/$*/bin/pip install $(PIP_QUIET) 'dashscope==$*'
+	touch $@
+
+serve: $(VENV)/.installed
+	$(VENV)/bin/dashscope-emulator serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed $(SDK1)/.installed $(SDK2)/.installed
+	EMULATOR_REQUIRE_SDK=1 $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q -m "not contract and not slow" $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(SDK_VENVS) .data test-artifacts *.egg-info

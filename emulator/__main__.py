@@ -1,0 +1,68 @@
+"""Command line: ``dashscope-emulator serve`` (also ``python -m emulator serve``).
+
+Every option can also come from an ``EMULATOR_*`` environment variable, shown in ``--help``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from emulator import __version__
+from emulator.settings import DEFAULT_DB, DEFAULT_TIME_SCALE, Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="dashscope-emulator")
+def cli() -> None:
+    """A local, offline emulator of the Alibaba Cloud Model Studio (DashScope) fine-tuning API."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", envvar="EMULATOR_HOST", show_envvar=True, help="Interface to bind.")
+@click.option("--port", default=8000, type=click.IntRange(0, 65535), envvar="EMULATOR_PORT", show_envvar=True,
+              help="TCP port (0 picks a free one).")
+@click.option("--db", default=str(DEFAULT_DB), envvar="EMULATOR_DB", show_envvar=True,
+              help="SQLite file holding all state (survives restarts); ':memory:' for a throwaway run.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, envvar="EMULATOR_DATA_DIR",
+              show_envvar=True, help="Where uploaded files are kept  [default: 'files' beside --db; a temp dir for "
+                                     ":memory:]")
+@click.option("--time-scale", type=click.FloatRange(min=0), default=DEFAULT_TIME_SCALE, envvar="EMULATOR_TIME_SCALE",
+              show_envvar=True, help="Emulated seconds per wall second; 0 freezes the clock (move it with "
+                                     "POST /_emulator/clock/advance).")
+@click.option("--seed", type=int, default=None, envvar="EMULATOR_SEED", show_envvar=True,
+              help="Deterministic ids, logs and generated text; the clock then starts at 2024-10-12 11:55:00 "
+                   "Beijing time unless --start-time is given.")
+@click.option("--start-time", type=float, default=None, envvar="EMULATOR_START_TIME", show_envvar=True,
+              help="Unix time the emulated clock starts at on a fresh database  [default: now]")
+@click.option("--api-key", "api_keys", multiple=True, envvar="EMULATOR_API_KEYS", show_envvar=True,
+              help="Accept only this key (repeatable; the variable takes a space-separated list). Without it any "
+                   "non-empty key is accepted and each key is its own tenant.")
+@click.option("--strict/--no-strict", default=False, envvar="EMULATOR_STRICT", show_envvar=True,
+              help="Refuse at request time what the real service accepts and fails later (unsupported model x "
+                   "method at create, an upload whose every file fails).")
+@click.option("--log-level", default="info", envvar="EMULATOR_LOG_LEVEL", show_envvar=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: float, seed: int | None,
+          start_time: float | None, api_keys: tuple[str, ...], strict: bool, log_level: str) -> None:
+    """Serve the emulator (uvicorn)."""
+    import uvicorn
+
+    from emulator.app import create_app
+
+    settings = Settings(host=host, port=port, db=db, data_dir=data_dir, time_scale=time_scale, seed=seed,
+                        start_time=start_time, api_keys=api_keys, strict=strict, log_level=log_level)
+    app = create_app(settings)
+    click.echo(f"dashscope-emulator {__version__}: db={db} data-dir={app.state.rt.data_dir} "
+               f"time-scale={time_scale} seed={seed} api-keys={'any' if not api_keys else len(api_keys)}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
+
+
+def main() -> None:
+    cli(prog_name="dashscope-emulator")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

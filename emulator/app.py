@@ -1,0 +1,126 @@
+"""The app factory: builds the runtime, gathers every resource's routes, and wires the middleware."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import tempfile
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator import control
+from emulator.clock import Clock, ClockState
+from emulator.db import Database, get_meta, set_meta
+from emulator.errors import ApiError, MethodNotAllowed, NotFound
+from emulator.files import routes as file_routes
+from emulator.files.service import FilesService
+from emulator.http import error_response, request_id
+from emulator.ids import Ids
+from emulator.middleware import RequestContextMiddleware
+from emulator.runtime import Runtime
+from emulator.settings import Settings
+from emulator.tenants import AuthMiddleware, TenantRegistry
+
+log = logging.getLogger("emulator")
+
+SEEDED_START = 1728701700.0
+"""2024-10-12 11:55:00 Beijing time (the seed's own example): where a --seed run's clock starts by default."""
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | None = None) -> Starlette:
+    data_dir = settings.data_dir
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="dashscope-emulator-")) if settings.in_memory \
+            else settings.resolved_data_dir()
+    db = Database(settings.db)
+    ids = ids or Ids(settings.seed)
+    start = settings.start_time if settings.start_time is not None else (SEEDED_START if ids.seeded else None)
+    rt = Runtime(
+        settings=settings, db=db, clock=clock or Clock.starting_at(start, settings.time_scale), ids=ids,
+        data_dir=data_dir, tenants=TenantRegistry(db),
+    )
+    rt.services["files"] = FilesService(rt)
+    app = Starlette(
+        routes=[*file_routes.routes, *control.routes(settings)],
+        middleware=[
+            Middleware(RequestContextMiddleware, request_id=ids.request_id, stats=rt.stats),  # type: ignore[arg-type]
+            Middleware(AuthMiddleware, registry=rt.tenants, api_keys=settings.api_keys, now=rt.clock.now),  # type: ignore[arg-type]
+        ],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},  # type: ignore[dict-item]
+        lifespan=_lifespan,
+    )
+    app.state.rt = rt
+    app.state.owns_data_dir = settings.data_dir is None and settings.in_memory
+    return app
+
+
+async def _api_error(request: Request, exc: ApiError) -> Response:
+    return error_response(request.scope, exc, request_id(request))
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 405:
+        error: ApiError = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}.")
+    elif exc.status_code == 404:
+        error = NotFound(f"Path not found: {request.url.path}")
+    else:
+        error = ApiError(str(exc.detail), code="InvalidParameter", status=exc.status_code)
+    return error_response(request.scope, error, request_id(request))
+
+
+@asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    rt: Runtime = app.state.rt
+    await start_runtime(rt)
+    try:
+        yield
+    finally:
+        await stop_runtime(rt)
+        if app.state.owns_data_dir:
+            shutil.rmtree(rt.data_dir, ignore_errors=True)
+
+
+async def start_runtime(rt: Runtime) -> None:
+    rt.data_dir.mkdir(parents=True, exist_ok=True)
+    _clean_temp(rt.temp_dir)
+    await rt.db.open()
+    await _restore_clock(rt)
+
+
+async def stop_runtime(rt: Runtime) -> None:
+    for service in rt.services.values():
+        stop = getattr(service, "stop", None)
+        if stop is not None:
+            await stop()
+    await save_clock(rt)
+    await rt.db.close()
+
+
+def _clean_temp(temp_dir: Path) -> None:
+    """Half-written uploads of a crashed run are never listed; their temp files go at start."""
+    if temp_dir.exists():
+        for leftover in temp_dir.glob("*.part"):
+            leftover.unlink(missing_ok=True)
+    temp_dir.mkdir(parents=True, exist_ok=True)
+
+
+async def _restore_clock(rt: Runtime) -> None:
+    """A restarted server resumes the emulated clock where it stands (it ran on at the old scale meanwhile)."""
+    raw = await get_meta(rt.db, "clock")
+    if raw is not None:
+        rt.clock.resume(ClockState(**json.loads(raw)), rt.settings.time_scale)
+    await save_clock(rt)
+
+
+async def save_clock(rt: Runtime) -> None:
+    state = rt.clock.state
+    async with rt.db.transaction() as tx:
+        await set_meta(tx, "clock", json.dumps(state.__dict__))

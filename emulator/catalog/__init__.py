@@ -1,0 +1,125 @@
+"""The model catalog: which base models exist and which training types each one accepts.
+
+The data lives in ``models.json`` so that the matrix can be read and corrected without touching code. The seed
+document lost its support marks (every tick became the same image placeholder), so only the number of marks per
+row is known; ``methods`` is the lenient default policy of reference section 9 and ``strict_methods`` is its
+"best reconstruction" column. Sizes, default batch sizes and context windows are guesses (see ``_about`` in the
+JSON file).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+TRAINING_TYPES: tuple[str, ...] = ("sft", "efficient_sft", "dpo_full", "dpo_lora")
+LORA_TRAINING_TYPES: tuple[str, ...] = ("efficient_sft", "dpo_lora")
+FAMILIES: tuple[str, ...] = ("qwen", "llama2", "baichuan", "chatglm")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    name: str
+    family: str
+    vision: bool
+    methods: tuple[str, ...]
+    strict_methods: tuple[str, ...]
+    confidence: str
+    params_b: float
+    default_batch_size: int
+    fine_tunable: bool
+    deployable: bool
+    context_window: int = 8192
+    seed_marks: int = 0
+    notes: str = ""
+
+
+class CatalogError(ValueError):
+    """The bundled catalog file is malformed; a packaging bug, never a user error."""
+
+
+class Catalog:
+    def __init__(self, models: list[ModelInfo]) -> None:
+        self._models = list(models)
+        self._by_id = {model.id: model for model in models}
+        if len(self._by_id) != len(self._models):
+            raise CatalogError("duplicate model id in catalog")
+
+    def get(self, model_id: str) -> ModelInfo | None:
+        return self._by_id.get(model_id)
+
+    def models(self) -> list[ModelInfo]:
+        """Every known model, fine-tunable or not, in catalog order."""
+        return list(self._models)
+
+    def base_models(self) -> list[ModelInfo]:
+        """The fine-tunable base models, in the seed matrix's row order."""
+        return [model for model in self._models if model.fine_tunable]
+
+    def supported_methods(self, model_id: str, *, strict: bool) -> tuple[str, ...]:
+        model = self._by_id.get(model_id)
+        if model is None or not model.fine_tunable:
+            return ()
+        return model.strict_methods if strict else model.methods
+
+    def supports(self, model_id: str, method: str, *, strict: bool) -> bool:
+        return method in self.supported_methods(model_id, strict=strict)
+
+
+def is_lora(training_type: str) -> bool:
+    return training_type in LORA_TRAINING_TYPES
+
+
+@functools.cache
+def load_catalog() -> Catalog:
+    text = resources.files(__name__).joinpath("models.json").read_text(encoding="utf-8")
+    return parse_catalog(json.loads(text))
+
+
+def parse_catalog(document: Mapping[str, Any]) -> Catalog:
+    """Build a catalog from the JSON document; exposed so tests can feed their own data."""
+    entries = document.get("models")
+    if not isinstance(entries, list):
+        raise CatalogError("catalog document needs a 'models' list")
+    return Catalog([_parse_model(entry) for entry in entries])
+
+
+def _parse_model(entry: Mapping[str, Any]) -> ModelInfo:
+    try:
+        model = ModelInfo(
+            id=str(entry["id"]),
+            name=str(entry["name"]),
+            family=str(entry["family"]),
+            vision=bool(entry["vision"]),
+            methods=tuple(entry["methods"]),
+            strict_methods=tuple(entry["strict_methods"]),
+            confidence=str(entry["confidence"]),
+            params_b=float(entry["params_b"]),
+            default_batch_size=int(entry["default_batch_size"]),
+            fine_tunable=bool(entry["fine_tunable"]),
+            deployable=bool(entry["deployable"]),
+            context_window=int(entry.get("context_window", 8192)),
+            seed_marks=int(entry.get("seed_marks", 0)),
+            notes=str(entry.get("notes", "")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CatalogError(f"bad catalog entry {entry.get('id', '?')!r}: {exc}") from exc
+    _check_model(model)
+    return model
+
+
+def _check_model(model: ModelInfo) -> None:
+    unknown = set(model.methods) - set(TRAINING_TYPES)
+    if unknown:
+        raise CatalogError(f"{model.id}: unknown training types {sorted(unknown)}")
+    if not set(model.strict_methods) <= set(model.methods):
+        raise CatalogError(f"{model.id}: strict_methods must be a subset of methods")
+    if model.family not in FAMILIES:
+        raise CatalogError(f"{model.id}: unknown family {model.family!r}")
+    if model.params_b <= 0 or model.default_batch_size < 1:
+        raise CatalogError(f"{model.id}: params_b and default_batch_size must be positive")

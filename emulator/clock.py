@@ -1,0 +1,85 @@
+"""The emulated clock: the one source of "now" for every timestamp and every state transition.
+
+Emulated time runs at ``time_scale`` emulated seconds per wall second from an anchor, and can be
+moved forward at any time (``advance``).  With a scale of 0 it moves only when advanced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+@dataclass
+class ClockState:
+    anchor_wall: float
+    anchor_emulated: float
+    time_scale: float
+
+
+class Clock:
+    def __init__(self, state: ClockState, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
+        self.state = state
+
+    @classmethod
+    def starting_at(cls, emulated: float | None, time_scale: float, wall: Callable[[], float] = time.time) -> Clock:
+        now = wall()
+        return cls(ClockState(now, now if emulated is None else emulated, time_scale), wall)
+
+    @property
+    def time_scale(self) -> float:
+        return self.state.time_scale
+
+    def now(self) -> float:
+        s = self.state
+        return s.anchor_emulated + (self._wall() - s.anchor_wall) * s.time_scale
+
+    def wall_seconds_until(self, emulated: float) -> float | None:
+        """Wall seconds until the clock reaches ``emulated``; None when a frozen clock never will."""
+        delta = emulated - self.now()
+        if delta <= 0:
+            return 0.0
+        if self.state.time_scale == 0:
+            return None
+        return delta / self.state.time_scale
+
+    def resume(self, stored: ClockState, time_scale: float) -> None:
+        """Continue from a persisted state: its "now" becomes ours, at the given scale from here on."""
+        self.state = ClockState(self._wall(), Clock(stored, self._wall).now(), time_scale)
+
+    def advance(self, seconds: float) -> float:
+        self._reanchor()
+        self.state.anchor_emulated += seconds
+        return self.now()
+
+    def set_time_scale(self, time_scale: float) -> None:
+        self._reanchor()
+        self.state.time_scale = time_scale
+
+    def _reanchor(self) -> None:
+        now = self.now()
+        self.state.anchor_wall = self._wall()
+        self.state.anchor_emulated = now
+
+
+def beijing(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, BEIJING)
+
+
+def fmt_job_time(ts: float) -> str:
+    """Fine-tune and file times: ``YYYY-MM-DD HH:MM:SS``, Beijing wall time, no zone (reference §1.7)."""
+    return beijing(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_deploy_time(ts: float) -> str:
+    """Deployment times: ISO without zone, milliseconds, as the seed shows ``2024-10-12T15:59:55.494``."""
+    return beijing(ts).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+def fmt_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")

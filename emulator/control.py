@@ -1,0 +1,72 @@
+"""The test-control plane under /_emulator/: no API key needed (like LocalStack's internal endpoints)."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from emulator import __version__
+from emulator.http import read_json_object
+from emulator.runtime import Runtime
+from emulator.settings import Settings
+from emulator.tenants import tenant_for
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.rt  # type: ignore[no-any-return]
+
+
+async def health(request: Request) -> JSONResponse:
+    rt = _rt(request)
+    return JSONResponse({
+        "status": "ok",
+        "version": __version__,
+        "uptime_seconds": round(time.monotonic() - rt.started_wall, 3),
+        "emulated_time": rt.clock.now(),
+        "time_scale": rt.clock.time_scale,
+        "seed": rt.settings.seed,
+        "internal_errors": rt.stats.get("internal_errors", 0),
+    })
+
+
+async def reset(request: Request) -> JSONResponse:
+    """Wipe everything, or one tenant's objects: ``{"api_key": "...", "workspace"?: "..."}`` or ``?api_key=``."""
+    body = await read_json_object(request, allow_empty=True)
+    api_key = body.get("api_key") or request.query_params.get("api_key")
+    workspace = body.get("workspace") or request.query_params.get("workspace")
+    tenant = tenant_for(str(api_key), str(workspace) if workspace else None).id if api_key else None
+    removed = await reset_state(_rt(request), tenant)
+    return JSONResponse({"status": "reset", "tenant": tenant, "removed": removed})
+
+
+async def reset_state(rt: Runtime, tenant: str | None) -> dict[str, int]:
+    """Every service that holds state wipes its part in one transaction; blobs go after the commit."""
+    removed: dict[str, int] = {}
+    after: list[object] = []
+    async with rt.db.transaction() as tx:
+        for name, service in rt.services.items():
+            wipe = getattr(service, "wipe", None)
+            if wipe is not None:
+                count, cleanup = await wipe(tx, tenant)
+                removed[name] = count
+                after.append(cleanup)
+        if tenant is None:
+            await tx.execute("DELETE FROM tenants")
+    for cleanup in after:
+        if callable(cleanup):
+            cleanup()
+    rt.tenants.forget()
+    return removed
+
+
+def routes(settings: Settings) -> list[BaseRoute]:
+    if not settings.control_plane:
+        return []
+    return [
+        Route("/_emulator/health", health, methods=["GET"]),
+        Route("/_emulator/reset", reset, methods=["POST"]),
+    ]
+

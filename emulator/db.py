@@ -1,0 +1,165 @@
+"""The SQLite store: one file in WAL mode, a writer connection behind a lock and a reader connection.
+
+Only the ``store`` modules speak SQL; they get a ``Database`` and use ``read``/``fetch*`` for queries
+and ``transaction()`` for writes (``BEGIN IMMEDIATE``, so separate processes sharing the file queue up
+instead of failing with "database is locked").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+class Database:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == ":memory:"
+
+    async def open(self) -> None:
+        if not self.in_memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        await self._writer.execute("PRAGMA journal_mode=WAL")
+        await self._migrate(self._writer)
+        self._reader = self._writer if self.in_memory else await self._connect()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        found = await _stored_version(conn)
+        if found is not None and found > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{self.path} was written by a newer dashscope-emulator (schema version {found}, this one knows "
+                f"up to {SCHEMA_VERSION}); upgrade the emulator or point --db at another file"
+            )
+        script = resources.files("emulator").joinpath("schema.sql").read_text(encoding="utf-8")
+        await conn.executescript(script)
+        if found != SCHEMA_VERSION:
+            await conn.execute("DELETE FROM schema_version")
+            await conn.execute("INSERT INTO schema_version VALUES (?, ?)", (SCHEMA_VERSION, time.time()))
+
+    async def close(self) -> None:
+        if self._reader is not None and self._reader is not self._writer:
+            await self._reader.close()
+        if self._writer is not None:
+            await self._writer.close()
+        self._reader = self._writer = None
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        assert self._reader is not None, "database is not open"
+        return self._reader
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        async with self.reader.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self.reader.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        assert self._writer is not None, "database is not open"
+        async with self._lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._writer)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
+    async def integrity_check(self) -> str:
+        return str(await self.fetchval("PRAGMA integrity_check"))
+
+
+class Tx:
+    """The writer connection inside a transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; answers the number of rows it changed."""
+        async with self.conn.execute(sql, params) as cur:
+            return cur.rowcount
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one INSERT; answers the new row's id."""
+        async with self.conn.execute(sql, params) as cur:
+            return int(cur.lastrowid or 0)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.conn.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        async with self.conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def next_seq(self, name: str) -> int:
+        """A persisted counter: the sequence behind seeded ids."""
+        key = f"seq:{name}"
+        await self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = value + 1", (key,)
+        )
+        return int(await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,)))
+
+
+async def _stored_version(conn: aiosqlite.Connection) -> int | None:
+    async with conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'") as cur:
+        if await cur.fetchone() is None:
+            return None
+    async with conn.execute("SELECT max(version) FROM schema_version") as cur:
+        row = await cur.fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+async def get_meta(db: Database, key: str) -> str | None:
+    value = await db.fetchval("SELECT value FROM meta WHERE key = ?", (key,))
+    return None if value is None else str(value)
+
+
+async def set_meta(tx: Tx, key: str, value: str) -> None:
+    await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                     (key, value))

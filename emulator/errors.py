@@ -1,0 +1,167 @@
+"""The one error model of the emulator.
+
+Every error the API can answer is a subclass of ``ApiError``; each sets its HTTP status, its stable
+DashScope code and a default message at class level.  Services raise them; one handler renders the
+service's envelope ``{"request_id", "code", "message"}`` (``render_error``).
+
+    ApiError
+     ├── InvalidParameter            400 InvalidParameter
+     │    ├── FileNotFound           400 InvalidParameter  "File not found."   (files answer 400, not 404)
+     │    ├── ModelNotExist          400 InvalidParameter  "Model not exist."
+     │    └── MalformedBody          400 InvalidParameter  (bad JSON, wrong types)
+     ├── UnsupportedOperation        400 UnsupportedOperation  (illegal state transition)
+     ├── TooLarge                    413 BadRequest.TooLarge   (request body over a limit)
+     ├── InvalidApiKey               401 InvalidApiKey
+     ├── AccessDenied                403 AccessDenied
+     ├── NotFound                    404 NotFound
+     ├── MethodNotAllowed            405 MethodNotAllowed
+     ├── Conflict                    409 Conflict
+     ├── UnsupportedMediaType        415 UnsupportedMediaType
+     ├── Throttling                  429 Throttling
+     └── InternalError               500 InternalError  (never on purpose: unexpected exceptions only)
+
+The OpenAI-compatible routes render the same errors in OpenAI's shape (``render_openai_error``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+ErrorCode = Literal[
+    "InvalidParameter",
+    "UnsupportedOperation",
+    "BadRequest.TooLarge",
+    "BadRequest.TooMany",
+    "InvalidApiKey",
+    "AccessDenied",
+    "NotFound",
+    "MethodNotAllowed",
+    "Conflict",
+    "UnsupportedMediaType",
+    "Throttling",
+    "Throttling.RateQuota",
+    "InternalError",
+    "ServiceUnavailable",
+]
+
+
+class ApiError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "InvalidParameter"
+    default_message: ClassVar[str] = "Required parameter(s) missing or invalid, please check the request parameters."
+    openai_type: ClassVar[str] = "invalid_request_error"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
+                 headers: dict[str, str] | None = None, param: str | None = None) -> None:
+        self.message = message or self.default_message
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+        if status is not None:
+            self.status = status  # type: ignore[misc]
+        self.headers = headers or {}
+        self.param = param
+        super().__init__(self.message)
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        return {"request_id": request_id, "code": self.code, "message": self.message}
+
+
+class InvalidParameter(ApiError):
+    pass
+
+
+class MalformedBody(InvalidParameter):
+    pass
+
+
+class FileNotFound(InvalidParameter):
+    default_message = "File not found."
+
+
+class ModelNotExist(InvalidParameter):
+    default_message = "Model not exist."
+
+
+class UnsupportedOperation(ApiError):
+    code = "UnsupportedOperation"
+    default_message = "The operation is not supported in the resource's current state."
+
+
+class TooLarge(ApiError):
+    status = 413
+    code = "BadRequest.TooLarge"
+    default_message = "Request body too large."
+
+
+class InvalidApiKey(ApiError):
+    status = 401
+    code = "InvalidApiKey"
+    default_message = "Invalid API-key provided."
+    openai_type = "invalid_request_error"
+
+
+class AccessDenied(ApiError):
+    status = 403
+    code = "AccessDenied"
+    default_message = "Access denied."
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "NotFound"
+    default_message = "Not found!"
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "MethodNotAllowed"
+    default_message = "Method not allowed."
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "Conflict"
+    default_message = "The resource already exists."
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "UnsupportedMediaType"
+    default_message = "Unsupported content type."
+
+
+class Throttling(ApiError):
+    status = 429
+    code = "Throttling"
+    default_message = "Requests throttling triggered."
+    openai_type = "rate_limit_error"
+
+
+class InternalError(ApiError):
+    status = 500
+    code = "InternalError"
+    default_message = "An internal error has occured, please try again later or contact service support."
+    openai_type = "internal_error"
+
+
+_OPENAI_CODES = {
+    "InvalidApiKey": "invalid_api_key",
+    "NotFound": "not_found",
+    "Throttling": "rate_limit_exceeded",
+    "Throttling.RateQuota": "rate_limit_exceeded",
+    "InternalError": "internal_error",
+}
+
+
+def render_error(error: ApiError, request_id: str) -> dict[str, Any]:
+    return error.body(request_id)
+
+
+def render_openai_error(error: ApiError, request_id: str) -> dict[str, Any]:
+    """OpenAI's error shape plus a top-level ``request_id`` (reference §7.1)."""
+    message = "Incorrect API key provided." if isinstance(error, InvalidApiKey) else error.message
+    code = _OPENAI_CODES.get(error.code, error.code)
+    return {
+        "error": {"message": message, "type": error.openai_type, "param": error.param, "code": code},
+        "request_id": request_id,
+    }

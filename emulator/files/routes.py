@@ -1,0 +1,78 @@
+"""HTTP for /api/v1/files: parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from emulator.clock import fmt_job_time
+from emulator.errors import ApiError
+from emulator.files.schemas import FileListData, FileObject, UploadData
+from emulator.files.service import FilesService
+from emulator.files.store import FileRecord
+from emulator.files.upload import parse_upload
+from emulator.http import envelope
+from emulator.pagination import parse_page
+from emulator.tenants import Tenant
+
+
+def _service(request: Request) -> FilesService:
+    return request.app.state.rt.services["files"]  # type: ignore[no-any-return]
+
+
+def file_object(request: Request, record: FileRecord, tenant: Tenant) -> FileObject:
+    return FileObject(
+        id=record.id, file_id=record.file_id, name=record.name, description=record.description,
+        purpose=record.purpose, size=record.size, md5=record.md5, region="cn-beijing",
+        url=str(request.url_for("file_content", file_id=record.file_id)),
+        user_id=tenant.account_id, api_key_id=tenant.api_key_id, gmt_create=fmt_job_time(record.created_at),
+    )
+
+
+async def upload_files(request: Request) -> JSONResponse:
+    service = _service(request)
+    rt = request.app.state.rt
+    parsed = await parse_upload(request.stream(), request.headers.get("content-type"), rt.temp_dir,
+                                rt.settings.max_file_bytes)
+    outcome = await service.upload_files(request.state.tenant, parsed)
+    if rt.settings.strict and not outcome.uploaded and outcome.failed:
+        first = outcome.failed[0]
+        raise ApiError(first.message, code=first.code, status=400)
+    data = UploadData(uploaded_files=outcome.uploaded, failed_uploads=outcome.failed)
+    return envelope(request, "data", data.model_dump())
+
+
+async def list_files(request: Request) -> JSONResponse:
+    page = parse_page(request.query_params)
+    tenant = request.state.tenant
+    total, records = await _service(request).list_files(tenant, page.offset, page.page_size)
+    data = FileListData(total=total, page_no=page.page_no, page_size=page.page_size,
+                        files=[file_object(request, r, tenant) for r in records])
+    return envelope(request, "data", data.model_dump())
+
+
+async def get_file(request: Request) -> JSONResponse:
+    tenant = request.state.tenant
+    record = await _service(request).get_file(tenant, request.path_params["file_id"])
+    return envelope(request, "data", file_object(request, record, tenant).model_dump())
+
+
+async def file_content(request: Request) -> Response:
+    service = _service(request)
+    record = await service.get_file(request.state.tenant, request.path_params["file_id"])
+    return FileResponse(service.blob_path(record), filename=record.name, media_type="application/octet-stream")
+
+
+async def delete_file(request: Request) -> JSONResponse:
+    await _service(request).delete_file(request.state.tenant, request.path_params["file_id"])
+    return envelope(request, None, None)
+
+
+routes = [
+    Route("/api/v1/files", upload_files, methods=["POST"]),
+    Route("/api/v1/files", list_files, methods=["GET"]),
+    Route("/api/v1/files/{file_id}", get_file, methods=["GET"]),
+    Route("/api/v1/files/{file_id}", delete_file, methods=["DELETE"]),
+    Route("/api/v1/files/{file_id}/content", file_content, methods=["GET"], name="file_content"),
+]

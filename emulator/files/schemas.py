@@ -1,0 +1,43 @@
+"""Wire shapes of the Files API (reference §2), as the real service answers them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class FileObject(BaseModel):
+    id: int
+    file_id: str
+    name: str
+    description: str
+    purpose: str
+    size: int
+    md5: str
+    region: str
+    url: str
+    user_id: str
+    api_key_id: str
+    gmt_create: str
+
+
+class UploadedFile(BaseModel):
+    file_id: str
+    name: str
+
+
+class FailedUpload(BaseModel):
+    name: str
+    code: str
+    message: str
+
+
+class UploadData(BaseModel):
+    uploaded_files: list[UploadedFile]
+    failed_uploads: list[FailedUpload]
+
+
+class FileListData(BaseModel):
+    total: int
+    page_no: int
+    page_size: int
+    files: list[FileObject]

@@ -1,0 +1,110 @@
+"""SQL for files, and nothing else."""
+
+from __future__ import annotations
+
+import array
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from emulator.db import Database, Tx
+
+_COLUMNS = "id, file_id, tenant, name, description, purpose, size, md5, kind, rows, tokens, blob, created_at"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    id: int
+    file_id: str
+    tenant: str
+    name: str
+    description: str
+    purpose: str
+    size: int
+    md5: str
+    kind: str | None
+    rows: int
+    tokens: int
+    blob: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class FileStats:
+    """What a fine-tune needs from a dataset: kept in the row so the job survives the file's deletion."""
+
+    file_id: str
+    name: str
+    kind: str | None
+    row_tokens: array.array
+    samples: list[tuple[str, str]]
+
+
+def _record(row: sqlite3.Row) -> FileRecord:
+    return FileRecord(**{key: row[key] for key in row.keys()})
+
+
+async def usage(tx: Tx, tenant: str) -> tuple[int, int]:
+    row = await tx.fetchone("SELECT count(*), coalesce(sum(size), 0) FROM files WHERE tenant = ?", (tenant,))
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+async def insert_file(tx: Tx, record: FileRecord, row_tokens: bytes | None, samples: list[tuple[str, str]]) -> int:
+    return await tx.insert(
+        "INSERT INTO files (file_id, tenant, name, description, purpose, size, md5, kind, rows, tokens, row_tokens,"
+        " samples, blob, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (record.file_id, record.tenant, record.name, record.description, record.purpose, record.size, record.md5,
+         record.kind, record.rows, record.tokens, row_tokens, json.dumps(samples, ensure_ascii=False), record.blob,
+         record.created_at),
+    )
+
+
+async def get_file(db: Database, tenant: str, file_id: str) -> FileRecord | None:
+    row = await db.fetchone(f"SELECT {_COLUMNS} FROM files WHERE file_id = ? AND tenant = ?", (file_id, tenant))
+    return None if row is None else _record(row)
+
+
+async def list_files(db: Database, tenant: str, offset: int, limit: int) -> tuple[int, list[FileRecord]]:
+    total = int(await db.fetchval("SELECT count(*) FROM files WHERE tenant = ?", (tenant,)))
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM files WHERE tenant = ? ORDER BY id DESC LIMIT ? OFFSET ?", (tenant, limit, offset)
+    )
+    return total, [_record(r) for r in rows]
+
+
+async def delete_file(tx: Tx, tenant: str, file_id: str) -> FileRecord | None:
+    row = await tx.fetchone(f"SELECT {_COLUMNS} FROM files WHERE file_id = ? AND tenant = ?", (file_id, tenant))
+    if row is None:
+        return None
+    await tx.execute("DELETE FROM files WHERE id = ?", (row["id"],))
+    return _record(row)
+
+
+async def file_stats(db: Database, tenant: str, file_ids: list[str]) -> dict[str, FileStats]:
+    if not file_ids:
+        return {}
+    marks = ",".join("?" * len(file_ids))
+    rows = await db.fetchall(
+        f"SELECT file_id, name, kind, row_tokens, samples FROM files WHERE tenant = ? AND file_id IN ({marks})",
+        (tenant, *file_ids),
+    )
+    stats = {}
+    for row in rows:
+        tokens = array.array("I")
+        if row["row_tokens"]:
+            tokens.frombytes(row["row_tokens"])
+        samples = [tuple(pair) for pair in json.loads(row["samples"] or "[]")]
+        stats[row["file_id"]] = FileStats(row["file_id"], row["name"], row["kind"], tokens, samples)  # type: ignore[arg-type]
+    return stats
+
+
+async def all_blobs(db: Database) -> set[str]:
+    return {row[0] for row in await db.fetchall("SELECT blob FROM files")}
+
+
+async def delete_tenant_files(tx: Tx, tenant: str | None) -> list[str]:
+    where, params = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
+    blobs = [row[0] for row in await tx.fetchall(f"SELECT blob FROM files {where}", params)]
+    await tx.execute(f"DELETE FROM files {where}", params)
+    return blobs

@@ -1,0 +1,55 @@
+"""Ids and random choices from one seeded source.
+
+Without a seed ids are random.  With ``--seed`` every id is a hash of (seed, kind, sequence), where the
+sequence is persisted in the database, so the same calls give the same ids, across restarts too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+import uuid
+from itertools import count
+
+
+class Ids:
+    def __init__(self, seed: int | None) -> None:
+        self.seed = seed
+        self._requests = count(1)
+
+    @property
+    def seeded(self) -> bool:
+        return self.seed is not None
+
+    def _digest(self, *parts: object) -> bytes:
+        text = ":".join(str(p) for p in (self.seed, *parts))
+        return hashlib.sha256(text.encode()).digest()
+
+    def request_id(self) -> str:
+        if self.seed is None:
+            return str(uuid.uuid4())
+        return str(uuid.UUID(bytes=self._digest("request", next(self._requests))[:16], version=4))
+
+    def uuid(self, kind: str, seq: int) -> str:
+        if self.seed is None:
+            return str(uuid.uuid4())
+        return str(uuid.UUID(bytes=self._digest(kind, seq)[:16], version=4))
+
+    def hex(self, kind: str, seq: int, length: int) -> str:
+        if self.seed is None:
+            return secrets.token_hex((length + 1) // 2)[:length]
+        return self._digest(kind, seq).hex()[:length]
+
+    def rng(self, *parts: object) -> random.Random:
+        """A private generator for one decision; seeded runs derive it from the parts."""
+        if self.seed is None:
+            return random.Random(secrets.randbits(64))
+        return random.Random(int.from_bytes(self._digest("rng", *parts)[:8], "big"))
+
+    def content_seed(self, *parts: object) -> int:
+        """A stable integer for synthetic content (logs, text): stable per object even without --seed."""
+        return int.from_bytes(self._digest("content", *parts)[:8], "big")
+
+    def reset(self) -> None:
+        self._requests = count(1)

@@ -1,0 +1,42 @@
+"""``page_no``/``page_size`` paging shared by every list endpoint (page numbers start at 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.datastructures import QueryParams
+
+from emulator.errors import InvalidParameter
+
+
+@dataclass(frozen=True)
+class Page:
+    page_no: int
+    page_size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page_no - 1) * self.page_size
+
+
+def _int_param(query: QueryParams, names: tuple[str, ...], default: int) -> int:
+    for name in names:
+        raw = query.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidParameter(f"{name} must be an integer (got {raw!r}).", param=name) from None
+    return default
+
+
+def parse_page(query: QueryParams, *, default_size: int = 10, max_size: int = 100) -> Page:
+    """Page sizes above the maximum are clamped (reference §12.11); zero or negative values are refused."""
+    page_no = _int_param(query, ("page_no", "page"), 1)
+    page_size = _int_param(query, ("page_size", "size"), default_size)
+    if page_no < 1:
+        raise InvalidParameter(f"page_no must be >= 1 (got {page_no}).", param="page_no")
+    if page_size < 1:
+        raise InvalidParameter(f"page_size must be >= 1 (got {page_size}).", param="page_size")
+    return Page(page_no, min(page_size, max_size))

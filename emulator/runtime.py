@@ -1,0 +1,35 @@
+"""Everything a request handler can reach, built once by the app factory and kept on ``app.state.rt``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emulator.clock import Clock
+from emulator.db import Database
+from emulator.ids import Ids
+from emulator.settings import Settings
+from emulator.tenants import TenantRegistry
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    ids: Ids
+    data_dir: Path
+    tenants: TenantRegistry
+    stats: dict[str, int] = field(default_factory=dict)
+    started_wall: float = field(default_factory=time.monotonic)
+    services: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.data_dir / "tmp"

@@ -1,0 +1,87 @@
+-- The whole schema, in one place.  Applied with CREATE ... IF NOT EXISTS on every start, so a database
+-- written by an older version gains new tables; SCHEMA_VERSION in db.py guards against newer ones.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER NOT NULL,
+    applied_at  REAL NOT NULL
+);
+
+-- Small key/value facts: the emulated clock, id sequences.
+CREATE TABLE IF NOT EXISTS meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+
+-- One row per (api key, workspace) seen.  The key itself is never stored, only its hash and a hint.
+CREATE TABLE IF NOT EXISTS tenants (
+    id          TEXT PRIMARY KEY,
+    key_hint    TEXT NOT NULL,
+    workspace   TEXT,
+    account_id  TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS files (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id      TEXT NOT NULL UNIQUE,
+    tenant       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    purpose      TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    md5          TEXT NOT NULL,
+    kind         TEXT,              -- sft | dpo | image_sft | NULL (not a fine-tune dataset)
+    rows         INTEGER NOT NULL DEFAULT 0,
+    tokens       INTEGER NOT NULL DEFAULT 0,
+    row_tokens   BLOB,              -- array('I') of estimated tokens per row
+    samples      TEXT,              -- JSON [[prompt, answer], ...] for a fine-tuned model's style
+    blob         TEXT NOT NULL,     -- path of the content, relative to the data dir
+    created_at   REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_tenant ON files (tenant, id DESC);
+
+CREATE TABLE IF NOT EXISTS fine_tunes (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id        TEXT NOT NULL UNIQUE,
+    tenant        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    base_model    TEXT NOT NULL,
+    training_type TEXT NOT NULL,
+    request       TEXT NOT NULL,    -- JSON: the fields echoed back as sent
+    plan          TEXT NOT NULL,    -- JSON: training plan, effective hyper-parameters, failure
+    memory        TEXT,             -- JSON: training samples the fine-tuned model answers from
+    output_model  TEXT NOT NULL,
+    created_at    REAL NOT NULL,
+    queued_at     REAL,
+    started_at    REAL,
+    cancel_at     REAL,
+    ended_at      REAL,
+    code          TEXT,
+    message       TEXT,
+    events        TEXT              -- JSON: forced transitions and other extra log lines [[at, level, text]]
+);
+CREATE INDEX IF NOT EXISTS fine_tunes_by_tenant ON fine_tunes (tenant, seq DESC);
+CREATE INDEX IF NOT EXISTS fine_tunes_by_output ON fine_tunes (output_model);
+CREATE INDEX IF NOT EXISTS fine_tunes_active ON fine_tunes (tenant, seq)
+    WHERE status IN ('PENDING', 'QUEUING', 'RUNNING', 'CANCELING');
+
+CREATE TABLE IF NOT EXISTS deployments (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    deployed_model  TEXT NOT NULL,
+    tenant          TEXT NOT NULL,
+    model_name      TEXT NOT NULL,
+    base_model      TEXT NOT NULL,
+    job_id          TEXT,
+    status          TEXT NOT NULL,
+    plan            TEXT NOT NULL,
+    base_capacity   INTEGER NOT NULL,
+    capacity        INTEGER NOT NULL,
+    ready_capacity  INTEGER NOT NULL,
+    charge_type     TEXT NOT NULL,
+    created_at      REAL NOT NULL,
+    modified_at     REAL NOT NULL,
+    state           TEXT NOT NULL,  -- JSON: the schedule (phase times, capacity changes) the status derives from
+    UNIQUE (tenant, deployed_model)
+);
+CREATE INDEX IF NOT EXISTS deployments_by_tenant ON deployments (tenant, seq DESC);

@@ -1,0 +1,49 @@
+"""Server settings: one validated object, built by the CLI (flags or EMULATOR_* variables) or by tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_TIME_SCALE = 60.0
+"""Emulated seconds per wall second: a small fine-tune (a few minutes of emulated work) takes a few wall seconds."""
+
+DEFAULT_DB = Path(".data/emulator.db")
+DEFAULT_DATA_DIR = Path(".data/files")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    db: str = str(DEFAULT_DB)
+    data_dir: Path | None = None
+    time_scale: float = Field(DEFAULT_TIME_SCALE, ge=0)
+    seed: int | None = None
+    start_time: float | None = None
+    api_keys: tuple[str, ...] = ()
+    admin_token: str | None = None
+    strict: bool = False
+    control_plane: bool = True
+    faults_file: Path | None = None
+    journal_size: int = Field(1000, ge=0)
+    pending_seconds: float = Field(5.0, ge=0)
+    max_file_bytes: int = 300 * 1024 * 1024
+    max_tenant_bytes: int = 5 * 1024 * 1024 * 1024
+    max_tenant_files: int = 100
+    max_deployment_capacity: int = Field(32, ge=1)
+    tick_seconds: float = Field(0.2, gt=0)
+    log_level: str = "info"
+
+    @property
+    def in_memory(self) -> bool:
+        return self.db == ":memory:"
+
+    def resolved_data_dir(self) -> Path:
+        if self.data_dir is not None:
+            return self.data_dir
+        if self.in_memory:
+            raise ValueError("an in-memory database needs an explicit data_dir")
+        return Path(self.db).parent / "files"

@@ -1,0 +1,127 @@
+"""Tenancy: every distinct API key (and workspace, when the header is sent) owns its own world.
+
+``AuthMiddleware`` guards ``/api/v1`` and ``/compatible-mode/v1``: it reads ``Authorization: Bearer <key>``,
+checks the key against ``--api-key`` when keys are configured, and puts the caller's ``Tenant`` on the
+request state.  Objects of another tenant are invisible: they answer 404 (or the resource's not-found).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from emulator.db import Database
+from emulator.errors import InvalidApiKey, InvalidParameter
+
+PROTECTED_PREFIXES = ("/api/v1", "/compatible-mode/v1")
+WORKSPACE_HEADER = b"x-dashscope-workspace"
+_WORKSPACE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    key_hint: str
+    workspace: str
+    account_id: str
+    api_key_id: str
+    explicit_workspace: bool
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def key_hint(api_key: str) -> str:
+    if len(api_key) <= 8:
+        return api_key[:2] + "…"
+    return f"{api_key[:5]}…{api_key[-3:]}"
+
+
+def tenant_for(api_key: str, workspace: str | None) -> Tenant:
+    """Pure: the same key and workspace always map to the same tenant, account id and workspace id."""
+    key_digest = _digest(api_key)
+    account_id = str(10**15 + int(key_digest[:12], 16) % (9 * 10**15))
+    default_ws = "llm-" + key_digest[12:28]
+    tenant_id = key_digest[:16] if workspace is None else f"{key_digest[:16]}:{workspace}"
+    return Tenant(
+        id=tenant_id,
+        key_hint=key_hint(api_key),
+        workspace=workspace or default_ws,
+        account_id=account_id,
+        api_key_id=str(10000 + int(key_digest[28:36], 16) % 90000),
+        explicit_workspace=workspace is not None,
+    )
+
+
+class TenantRegistry:
+    """Resolves keys to tenants and records each tenant once (the dashboard lists them)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._known: dict[tuple[str, str | None], Tenant] = {}
+
+    async def resolve(self, api_key: str, workspace: str | None, now: float) -> Tenant:
+        cache_key = (api_key, workspace)
+        tenant = self._known.get(cache_key)
+        if tenant is None:
+            tenant = tenant_for(api_key, workspace)
+            async with self.db.transaction() as tx:
+                await tx.execute(
+                    "INSERT OR IGNORE INTO tenants (id, key_hint, workspace, account_id, created_at) VALUES (?,?,?,?,?)",
+                    (tenant.id, tenant.key_hint, tenant.workspace, tenant.account_id, now),
+                )
+            self._known[cache_key] = tenant
+        return tenant
+
+    def forget(self) -> None:
+        self._known.clear()
+
+
+def parse_bearer(value: bytes | None) -> str:
+    if not value:
+        raise InvalidApiKey("No API-key provided.")
+    try:
+        text = value.decode("latin-1").strip()
+    except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes every byte
+        raise InvalidApiKey() from exc
+    scheme, _, key = text.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key or any(ch.isspace() for ch in key):
+        raise InvalidApiKey()
+    return key
+
+
+def parse_workspace(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    text = value.decode("latin-1").strip()
+    if not text:
+        return None
+    if not _WORKSPACE_RE.match(text):
+        raise InvalidParameter("X-DashScope-WorkSpace must be 1-64 letters, digits, '-', '_', '.' or ':'.")
+    return text
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, *, registry: TenantRegistry, api_keys: tuple[str, ...], now: object) -> None:
+        self.app = app
+        self.registry = registry
+        self.api_keys = frozenset(api_keys)
+        self.now = now
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        api_key = parse_bearer(headers.get(b"authorization"))
+        if self.api_keys and api_key not in self.api_keys:
+            raise InvalidApiKey()
+        workspace = parse_workspace(headers.get(WORKSPACE_HEADER))
+        tenant = await self.registry.resolve(api_key, workspace, self.now())  # type: ignore[operator]
+        scope.setdefault("state", {})["tenant"] = tenant
+        await self.app(scope, receive, send)

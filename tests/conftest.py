@@ -1,0 +1,94 @@
+"""Shared fixtures: an app on a fresh SQLite file with a frozen clock, reached in-process through httpx."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from emulator.app import create_app
+from emulator.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DATASETS = FIXTURES / "datasets"
+API_KEY = "sk-test-tenant-a"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"db": str(tmp_path / "emulator.db"), "data_dir": tmp_path / "files",
+                                  "time_scale": 0.0, "seed": 7}
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+AppFactory = Callable[..., Awaitable[Starlette]]
+
+
+@pytest.fixture
+async def app_factory(settings_factory: Callable[..., Settings]) -> AsyncIterator[AppFactory]:
+    async with AsyncExitStack() as stack:
+        async def make(**overrides: Any) -> Starlette:
+            app = create_app(settings_factory(**overrides))
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            return app
+
+        yield make
+
+
+def client_for(app: Starlette, api_key: str | None = API_KEY) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emulator.test",
+                             headers=headers, timeout=30)
+
+
+@pytest.fixture
+async def app(app_factory: AppFactory) -> Starlette:
+    return await app_factory()
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as c:
+        yield c
+
+
+def upload(client: httpx.AsyncClient, *paths: Path | tuple[str, bytes], description: str | None = None,
+           purpose: str | None = None, headers: dict[str, str] | None = None) -> Awaitable[httpx.Response]:
+    files = []
+    for item in paths:
+        name, content = (item.name, item.read_bytes()) if isinstance(item, Path) else item
+        files.append(("files", (name, content)))
+    data: dict[str, str] = {}
+    if description is not None:
+        data["descriptions"] = description
+    if purpose is not None:
+        data["purpose"] = purpose
+    return client.post("/api/v1/files", files=files, data=data, headers=headers)
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code, body
+    assert body["message"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def sft_line() -> Iterator[bytes]:
+    yield b'{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n'
