@@ -43,17 +43,20 @@ def cli() -> None:
 @click.option("--strict/--no-strict", default=False, envvar="EMULATOR_STRICT", show_envvar=True,
               help="Refuse at request time what the real service accepts and fails later (unsupported model x "
                    "method at create, an upload whose every file fails).")
+@click.option("--pending-seconds", type=click.FloatRange(min=0), default=5.0, envvar="EMULATOR_PENDING_SECONDS",
+              show_envvar=True, help="Emulated seconds a new fine-tune job stays PENDING before it queues or runs.")
 @click.option("--log-level", default="info", envvar="EMULATOR_LOG_LEVEL", show_envvar=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: float, seed: int | None,
-          start_time: float | None, api_keys: tuple[str, ...], strict: bool, log_level: str) -> None:
+          start_time: float | None, api_keys: tuple[str, ...], strict: bool, pending_seconds: float, log_level: str) -> None:
     """Serve the emulator (uvicorn)."""
     import uvicorn
 
     from emulator.app import create_app
 
     settings = Settings(host=host, port=port, db=db, data_dir=data_dir, time_scale=time_scale, seed=seed,
-                        start_time=start_time, api_keys=api_keys, strict=strict, log_level=log_level)
+                        start_time=start_time, api_keys=api_keys, strict=strict, pending_seconds=pending_seconds,
+                        log_level=log_level)
     app = create_app(settings)
     click.echo(f"dashscope-emulator {__version__}: db={db} data-dir={app.state.rt.data_dir} "
                f"time-scale={time_scale} seed={seed} api-keys={'any' if not api_keys else len(api_keys)}", err=True)

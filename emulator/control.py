@@ -9,7 +9,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from emulator import __version__
-from emulator.http import read_json_object
+from emulator.clock import fmt_iso, fmt_job_time
+from emulator.control_schemas import ClockAdvance, ClockUpdate
+from emulator.http import parse_model, read_json_object
+from emulator.persistence import save_clock
 from emulator.runtime import Runtime
 from emulator.settings import Settings
 from emulator.tenants import tenant_for
@@ -62,11 +65,50 @@ async def reset_state(rt: Runtime, tenant: str | None) -> dict[str, int]:
     return removed
 
 
+def _clock_view(rt: Runtime) -> dict[str, object]:
+    now = rt.clock.now()
+    return {"now": now, "now_beijing": fmt_job_time(now), "now_iso": fmt_iso(now), "time_scale": rt.clock.time_scale}
+
+
+async def get_clock(request: Request) -> JSONResponse:
+    return JSONResponse(_clock_view(_rt(request)))
+
+
+async def _after_clock_change(rt: Runtime) -> None:
+    """Persist the clock and apply every transition that fell due, before answering."""
+    await save_clock(rt)
+    for service in rt.services.values():
+        sync_all = getattr(service, "sync_all", None)
+        if sync_all is not None:
+            await sync_all()
+    rt.changes.notify()
+
+
+async def set_clock(request: Request) -> JSONResponse:
+    """``{"time_scale": X}`` changes the speed from now on."""
+    rt = _rt(request)
+    body = parse_model(ClockUpdate, await read_json_object(request))
+    rt.clock.set_time_scale(body.time_scale)
+    await _after_clock_change(rt)
+    return JSONResponse(_clock_view(rt))
+
+
+async def advance_clock(request: Request) -> JSONResponse:
+    rt = _rt(request)
+    body = parse_model(ClockAdvance, await read_json_object(request))
+    rt.clock.advance(body.seconds)
+    await _after_clock_change(rt)
+    return JSONResponse(_clock_view(rt))
+
+
 def routes(settings: Settings) -> list[BaseRoute]:
     if not settings.control_plane:
         return []
     return [
         Route("/_emulator/health", health, methods=["GET"]),
         Route("/_emulator/reset", reset, methods=["POST"]),
+        Route("/_emulator/clock", get_clock, methods=["GET"]),
+        Route("/_emulator/clock", set_clock, methods=["POST"]),
+        Route("/_emulator/clock/advance", advance_clock, methods=["POST"]),
     ]
 

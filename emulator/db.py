@@ -163,3 +163,22 @@ async def get_meta(db: Database, key: str) -> str | None:
 async def set_meta(tx: Tx, key: str, value: str) -> None:
     await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                      (key, value))
+
+
+async def bump_counter(tx: Tx, tenant: str, kind: str, delta: int) -> None:
+    await tx.execute(
+        "INSERT INTO counters (tenant, kind, n) VALUES (?, ?, ?) ON CONFLICT (tenant, kind) DO UPDATE SET n = n + ?",
+        (tenant, kind, delta, delta),
+    )
+
+
+async def read_counter(db: Database, tenant: str, kind: str) -> int:
+    value = await db.fetchval("SELECT n FROM counters WHERE tenant = ? AND kind = ?", (tenant, kind))
+    return int(value or 0)
+
+
+async def wipe_counters(tx: Tx, tenant: str | None, kind: str) -> None:
+    if tenant is None:
+        await tx.execute("DELETE FROM counters WHERE kind = ?", (kind,))
+    else:
+        await tx.execute("DELETE FROM counters WHERE tenant = ? AND kind = ?", (tenant, kind))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,25 @@ from emulator.db import Database
 from emulator.ids import Ids
 from emulator.settings import Settings
 from emulator.tenants import TenantRegistry
+
+
+class Signal:
+    """Wakes every waiter when state may have moved (clock advanced, a job created or canceled)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float | None) -> bool:
+        event = self._event
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
 
 @dataclass
@@ -25,6 +45,7 @@ class Runtime:
     stats: dict[str, int] = field(default_factory=dict)
     started_wall: float = field(default_factory=time.monotonic)
     services: dict[str, Any] = field(default_factory=dict)
+    changes: Signal = field(default_factory=Signal)
 
     @property
     def blob_dir(self) -> Path:

@@ -85,3 +85,12 @@ CREATE TABLE IF NOT EXISTS deployments (
     UNIQUE (tenant, deployed_model)
 );
 CREATE INDEX IF NOT EXISTS deployments_by_tenant ON deployments (tenant, seq DESC);
+
+-- Per-tenant object counts, kept in the same transaction as inserts and deletes, so list totals cost
+-- one primary-key read however many objects pile up.
+CREATE TABLE IF NOT EXISTS counters (
+    tenant  TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (tenant, kind)
+);

@@ -224,8 +224,10 @@ def _notes(prompt_loss: list[str], lora: list[str], unknown: list[str], training
     if lora:
         lora_types = "/".join(LORA_TRAINING_TYPES)
         verb = "is" if len(lora) == 1 else "are"
-        notes.append(f"{_names(lora)} {verb} ignored: LoRA settings apply to {lora_types} only "
-                     f"(training_type={_clip(training_type, 40)})")
+        notes.append(
+            f"{_names(lora)} {verb} ignored: LoRA settings apply to {lora_types} only "
+            f"(training_type={_clip(training_type, 40)})"
+        )
     if unknown:
         notes.append(f"unknown hyper-parameters ignored: {_names(unknown)}")
     return tuple(notes)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from emulator.catalog import ModelInfo, is_lora
 from emulator.fine_tunes.hyperparams import EffectiveHyperParameters, HyperValue
 
-MAX_LOG_LINES = 999
+MAX_LOG_LINES = 999  # every log this module writes is at most this long
 _STEP_POINT_BUDGET = 400  # training-loss lines at most (plus the last step)
 _EVAL_POINT_BUDGET = 150  # validation lines at most (plus the last step)
 _MAX_TEXT = 200
@@ -33,6 +33,8 @@ _METHOD_LABEL = {
 }
 _POLY_LR_END = 1e-7  # transformers' get_polynomial_decay_schedule_with_warmup default
 _INV_SQRT_TIMESCALE = 10_000  # transformers' get_inverse_sqrt_schedule default when there is no warmup
+
+Message = tuple[str, str]  # (level, text)
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def plan_training(
     training_type: str,
     model: ModelInfo,
 ) -> TrainingPlan:
-    """Rows longer than max_length are dropped (the seed: dropped, not truncated), then split or paired up.
+    """Rows longer than max_length are dropped (the seed: dropped, not truncated), then split off or paired up.
 
     Without validation files the LAST rows of the training data become the validation set; the real service
     presumably shuffles first, which matters only for which rows count towards usage.
@@ -107,82 +109,97 @@ def plan_training(
     max_length = hp.int_value("max_length")
     kept = [tokens for tokens in train_tokens if tokens <= max_length]
     kept_val = [tokens for tokens in val_tokens or () if tokens <= max_length]
-    auto_split = not val_tokens
-    if auto_split:
+    rows = _Rows(
+        total=len(train_tokens) + len(val_tokens or ()),
+        kept=len(kept) + len(kept_val),
+        validation_file_rows=len(val_tokens or ()),
+        dropped_val=len(val_tokens or ()) - len(kept_val),
+        auto_split=not val_tokens,
+    )
+    if rows.auto_split:
         cut = len(kept) - split_size(len(kept), hp)
         kept, kept_val = kept[:cut], kept[cut:]
-    dropped_val = len(val_tokens or ()) - (0 if auto_split else len(kept_val))
-    total = len(train_tokens) + len(val_tokens or ())
-    failure = _failure(len(train_tokens), len(kept) + (len(kept_val) if auto_split else 0), max_length)
-    common = {
-        "total_rows": total,
-        "dropped_rows": total - len(kept) - len(kept_val),
-        "training_type": training_type,
-        "auto_split": auto_split,
-        "validation_file_rows": len(val_tokens or ()),
-        "dropped_val_rows": dropped_val,
-        "n_epochs": hp.int_value("n_epochs"),
-    }
-    if failure is not None:
-        return _failed_plan(failure, hp, **common)
-    return _running_plan(kept, len(kept_val), hp, model, **common)
+    if not kept:
+        return _failed_plan(_failure(len(train_tokens), max_length), len(kept_val), rows, hp, training_type)
+    return _running_plan(kept, len(kept_val), rows, hp, model, training_type)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    total: int
+    kept: int
+    validation_file_rows: int
+    dropped_val: int
+    auto_split: bool
+
+    def fields(self) -> dict[str, int | bool]:
+        return {
+            "total_rows": self.total,
+            "dropped_rows": self.total - self.kept,
+            "validation_file_rows": self.validation_file_rows,
+            "dropped_val_rows": self.dropped_val,
+            "auto_split": self.auto_split,
+        }
 
 
 def split_size(rows: int, hp: EffectiveHyperParameters) -> int:
     """Validation rows cut from the training data: at least one when there are two rows, never all of them."""
     if rows < 2:
         return 0
-    wanted = math.floor(rows * (1 - hp.float_value("split")) + 0.5)
+    share = round(rows * (1 - hp.float_value("split")), 9)  # 15 * (1 - 0.9) is 1.4999999999999996 in floats
+    wanted = math.floor(share + 0.5)
     return max(1, min(wanted, hp.int_value("max_split_val_dataset_sample"), rows - 1))
 
 
-def _failure(given_rows: int, usable_rows: int, max_length: int) -> str | None:
+def _failure(given_rows: int, max_length: int) -> str:
     if given_rows == 0:
         return "no usable training rows: the training files contain no rows"
-    if usable_rows == 0:
-        return f"no usable training rows: all {given_rows} rows exceed max_length={max_length}"
-    return None
+    return f"no usable training rows: all {given_rows} rows exceed max_length={max_length}"
 
 
-def _failed_plan(failure: str, hp: EffectiveHyperParameters, **common: object) -> TrainingPlan:
-    total = int(str(common["total_rows"]))
+def _failed_plan(
+    failure: str, val_rows: int, rows: _Rows, hp: EffectiveHyperParameters, training_type: str
+) -> TrainingPlan:
+    """The data check fails before the model is loaded, so the job dies within seconds."""
     return TrainingPlan(
         train_rows=0,
-        val_rows=0,
+        val_rows=val_rows,
         steps_per_epoch=0,
         total_steps=0,
+        n_epochs=hp.int_value("n_epochs"),
         usage_tokens=0,
         log_every=hp.int_value("logging_steps"),
         eval_every=hp.int_value("eval_steps"),
-        startup_seconds=round(8.0 + total * 0.0005, 3),
+        startup_seconds=round(8.0 + rows.total * 0.0005, 3),
         step_seconds=0.0,
         shutdown_seconds=2.0,
         failure=failure,
-        **common,  # type: ignore[arg-type]
+        training_type=training_type,
+        **rows.fields(),  # type: ignore[arg-type]
     )
 
 
 def _running_plan(
-    train: list[int], val_rows: int, hp: EffectiveHyperParameters, model: ModelInfo, **common: object
+    train: list[int], val_rows: int, rows: _Rows, hp: EffectiveHyperParameters, model: ModelInfo, training_type: str
 ) -> TrainingPlan:
-    training_type = str(common["training_type"])
     n_epochs = hp.int_value("n_epochs")
     steps_per_epoch = -(-len(train) // hp.int_value("batch_size"))
     total_steps = steps_per_epoch * n_epochs
-    mean_tokens = sum(train) / len(train)
     return TrainingPlan(
         train_rows=len(train),
         val_rows=val_rows,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
+        n_epochs=n_epochs,
         usage_tokens=sum(train) * n_epochs,
         log_every=max(hp.int_value("logging_steps"), -(-total_steps // _STEP_POINT_BUDGET)),
         eval_every=max(hp.int_value("eval_steps"), -(-total_steps // _EVAL_POINT_BUDGET)),
-        startup_seconds=round(30.0 + 1.5 * model.params_b + int(str(common["total_rows"])) * 0.002, 3),
-        step_seconds=_step_seconds(hp, training_type, model, mean_tokens),
+        startup_seconds=round(30.0 + 1.5 * model.params_b + rows.total * 0.002, 3),
+        step_seconds=_step_seconds(hp, training_type, model, sum(train) / len(train)),
         shutdown_seconds=_shutdown_seconds(training_type, model),
+        training_type=training_type,
         warmup_steps=_warmup_steps(hp, total_steps),
-        **common,  # type: ignore[arg-type]
+        **rows.fields(),  # type: ignore[arg-type]
     )
 
 
@@ -280,7 +297,7 @@ def training_metrics(plan: TrainingPlan, hp: EffectiveHyperParameters, *, seed: 
                 loss=loss,
                 val_loss=val_loss,
                 token_acc=None if val_loss is None else _token_acc(curve, val_loss),
-                at=plan.step_at(step),
+                at=round(plan.step_at(step), 3),
             )
         )
     return points
@@ -340,78 +357,97 @@ def training_log(
     output_model: str,
     dataset_names: Sequence[str],
 ) -> list[LogLine]:
-    head = _intro_messages(plan, hp, job_id=job_id, model=model, base_model=base_model,
-                           training_type=training_type, dataset_names=dataset_names)
+    names = _Names(_clip(job_id), _clip(model), _clip(base_model), _clip(training_type), _clip(output_model))
+    head = _intro_messages(plan, hp, names, dataset_names)
     if plan.failure is not None:
-        lines = _spread(head, 0.0, plan.startup_seconds)
-        return lines + [
+        return _spread(head, 0.0, plan.startup_seconds) + [
             _line(plan.startup_seconds, "ERROR", f"data check failed: {plan.failure}"),
             _line(plan.duration_seconds, "ERROR", "finetune-job failed"),
         ]
-    head += _setup_messages(plan, hp, model=model, base_model=base_model, training_type=training_type)
+    head += _setup_messages(plan, hp, names)
     metrics = training_metrics(plan, hp, seed=seed, job_id=job_id)
-    return _spread(head, 0.0, plan.startup_seconds) + _step_lines(plan, metrics) + _end_lines(plan, metrics, output_model)
+    return _startup_lines(plan, head) + _step_lines(plan, metrics) + _end_lines(plan, metrics, names.output_model)
 
 
-Message = tuple[str, str]  # (level, message)
+def _startup_lines(plan: TrainingPlan, head: Sequence[Message]) -> list[LogLine]:
+    """Checks and settings scroll by quickly; loading the model takes the rest of the start-up time."""
+    *quick, (level, last) = head
+    return _spread(quick, 0.0, plan.startup_seconds * 0.3) + [_line(plan.startup_seconds * 0.95, level, last)]
+
+
+@dataclass(frozen=True)
+class _Names:
+    """User-supplied names, clipped so that no log line can grow without bound."""
+
+    job_id: str
+    model: str
+    base_model: str
+    training_type: str
+    output_model: str
 
 
 def _intro_messages(
-    plan: TrainingPlan,
-    hp: EffectiveHyperParameters,
-    *,
-    job_id: str,
-    model: str,
-    base_model: str,
-    training_type: str,
-    dataset_names: Sequence[str],
+    plan: TrainingPlan, hp: EffectiveHyperParameters, names: _Names, dataset_names: Sequence[str]
 ) -> list[Message]:
     given_train = plan.total_rows - plan.validation_file_rows
     messages = [
-        ("INFO", f"finetune-job {job_id} is running"),
-        ("INFO", f"job {job_id}: model={model}, base_model={base_model}, training_type={training_type}"),
-        ("INFO", f"loading datasets: {_bounded_list(dataset_names) or '(none)'}"),
-        ("INFO", f"data check: {plan.total_rows} rows read ({given_train} training, "
-                 f"{plan.validation_file_rows} validation)"),
+        _info(f"finetune-job {names.job_id} is running"),
+        _info(
+            f"job {names.job_id}: model={names.model}, base_model={names.base_model}, "
+            f"training_type={names.training_type}"
+        ),
+        _info(f"loading datasets: {_bounded_list(dataset_names) or '(none)'}"),
+        _info(
+            f"data check: {plan.total_rows} rows read ({given_train} training, {plan.validation_file_rows} validation)"
+        ),
     ]
     if plan.dropped_rows:
-        messages.append(("WARNING", f"data check: dropped {plan.dropped_rows} rows longer than "
-                                    f"max_length={hp.values['max_length']} tokens (rows are dropped, not truncated)"))
+        messages.append(
+            _warning(
+                f"data check: dropped {plan.dropped_rows} rows longer than "
+                f"max_length={hp.values['max_length']} tokens (rows are dropped, not truncated)"
+            )
+        )
     return messages
 
 
-def _setup_messages(
-    plan: TrainingPlan, hp: EffectiveHyperParameters, *, model: str, base_model: str, training_type: str
-) -> list[Message]:
+def _setup_messages(plan: TrainingPlan, hp: EffectiveHyperParameters, names: _Names) -> list[Message]:
     messages = [_split_message(plan, hp)]
     if plan.val_rows == 0:
-        messages.append(("WARNING", "no validation rows: validation loss and token accuracy are not reported"))
-    messages.append(("INFO", "hyper-parameters: " + ", ".join(f"{k}={_fmt(v)}" for k, v in hp.values.items())))
-    messages += [("WARNING", note) for note in hp.notes]
+        messages.append(_warning("no validation rows: validation loss and token accuracy are not reported"))
+    messages.append(_info("hyper-parameters: " + ", ".join(f"{k}={_fmt(v)}" for k, v in hp.values.items())))
+    messages += [_warning(note) for note in hp.notes]
     if hp.values["lr_scheduler_type"] == "constant" and hp.float_value("warmup_ratio") > 0:
-        messages.append(("INFO", f"warmup_ratio={_fmt(hp.values['warmup_ratio'])} has no effect with "
-                                 "lr_scheduler_type=constant"))
-    label = _METHOD_LABEL.get(training_type, training_type)
-    messages.append(("INFO", f"loading model {model} (base model {base_model}) for {label}"))
+        messages.append(
+            _info(f"warmup_ratio={_fmt(hp.values['warmup_ratio'])} has no effect with lr_scheduler_type=constant")
+        )
+    label = _METHOD_LABEL.get(names.training_type, names.training_type)
+    messages.append(_info(f"loading model {names.model} (base model {names.base_model}) for {label}"))
     messages += _schedule_messages(plan, hp)
-    messages.append(("INFO", "start training"))
+    messages.append(_info("start training"))
     return messages
 
 
 def _split_message(plan: TrainingPlan, hp: EffectiveHyperParameters) -> Message:
     counts = f"{plan.train_rows} training rows, {plan.val_rows} validation rows"
     if plan.auto_split:
-        return ("INFO", f"train/validation split: {counts} (split={_fmt(hp.values['split'])}, "
-                        f"max_split_val_dataset_sample={hp.values['max_split_val_dataset_sample']})")
-    return ("INFO", f"validation files given: {counts}")
+        return _info(
+            f"train/validation split: {counts} (split={_fmt(hp.values['split'])}, "
+            f"max_split_val_dataset_sample={hp.values['max_split_val_dataset_sample']})"
+        )
+    return _info(f"validation files given: {counts}")
 
 
 def _schedule_messages(plan: TrainingPlan, hp: EffectiveHyperParameters) -> list[Message]:
-    messages = [("INFO", f"training plan: {plan.steps_per_epoch} steps per epoch x {plan.n_epochs} epochs = "
-                         f"{plan.total_steps} steps, {plan.warmup_steps} warmup steps")]
+    messages = [
+        _info(
+            f"training plan: {plan.steps_per_epoch} steps per epoch x {plan.n_epochs} epochs = "
+            f"{plan.total_steps} steps, {plan.warmup_steps} warmup steps"
+        )
+    ]
     for key, every in (("logging_steps", plan.log_every), ("eval_steps", plan.eval_every)):
         if every > hp.int_value(key):
-            messages.append(("INFO", f"{key}={hp.values[key]} raised to {every} to keep the log under 1000 lines"))
+            messages.append(_info(f"{key}={hp.values[key]} raised to {every} to keep the log under 1000 lines"))
     return messages
 
 
@@ -425,24 +461,26 @@ def _step_lines(plan: TrainingPlan, metrics: Sequence[MetricPoint]) -> list[LogL
 
 
 def step_message(plan: TrainingPlan, point: MetricPoint) -> str:
-    epoch = plan.epoch_of(point.step)
-    return f"step {point.step}/{plan.total_steps}, epoch {epoch}/{plan.n_epochs}, lr {point.lr:.2e}, loss {point.loss:.4f}"
+    epoch = f"epoch {plan.epoch_of(point.step)}/{plan.n_epochs}"
+    return f"step {point.step}/{plan.total_steps}, {epoch}, lr {point.lr:.2e}, loss {point.loss:.4f}"
 
 
 def validation_message(plan: TrainingPlan, point: MetricPoint) -> str:
-    return (f"validation: step {point.step}/{plan.total_steps}, val_loss {point.val_loss:.4f}, "
-            f"val_token_acc {point.token_acc:.4f}")
+    return (
+        f"validation: step {point.step}/{plan.total_steps}, val_loss {point.val_loss:.4f}, "
+        f"val_token_acc {point.token_acc:.4f}"
+    )
 
 
 def _end_lines(plan: TrainingPlan, metrics: Sequence[MetricPoint], output_model: str) -> list[LogLine]:
     end_of_training = plan.step_at(plan.total_steps)
     messages = [
-        ("INFO", f"training finished: {plan.total_steps} steps, final loss {metrics[-1].loss:.4f}"),
-        ("INFO", f"saving model {output_model}"),
-        ("INFO", "model saved"),
-        ("INFO", "finetune-job succeeded"),
-        ("INFO", f"finetuned output: {output_model}"),
-        ("INFO", f"usage: {plan.usage_tokens} tokens"),
+        _info(f"training finished: {plan.total_steps} steps, final loss {metrics[-1].loss:.4f}"),
+        _info(f"saving model {output_model}"),
+        _info("model saved"),
+        _info("finetune-job succeeded"),
+        _info(f"finetuned output: {output_model}"),
+        _info(f"usage: {plan.usage_tokens} tokens"),
     ]
     return _spread(messages, end_of_training, plan.shutdown_seconds) + [
         _line(plan.duration_seconds, "INFO", "##FT_COMPLETE##")
@@ -452,12 +490,16 @@ def _end_lines(plan: TrainingPlan, metrics: Sequence[MetricPoint], output_model:
 def unsupported_method_log(*, model: str, training_type: str, supported: Sequence[str]) -> list[LogLine]:
     """The log of a job that was accepted but fails because the model does not offer the training type
     (the seed: "if the model does not support sft, the fine-tune job will fail")."""
-    offered = ", ".join(supported) if supported else "none"
+    offered = _bounded_list(supported) if supported else "none"
+    model, training_type = _clip(model), _clip(training_type)
     return [
         _line(0.0, "INFO", f"finetune-job started: model={model}, training_type={training_type}"),
         _line(1.5, "INFO", f"checking whether model {model} supports training_type={training_type}"),
-        _line(3.0, "ERROR", f"training_type {training_type} is not supported by model {model}; "
-                            f"supported training types: {offered}"),
+        _line(
+            3.0,
+            "ERROR",
+            f"training_type {training_type} is not supported by model {model}; supported training types: {offered}",
+        ),
         _line(3.5, "ERROR", "finetune-job failed"),
     ]
 
@@ -468,6 +510,14 @@ def format_log_line(started_at: datetime.datetime, line: LogLine) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S},{moment.microsecond // 1000:03d} - {line.level} - {line.message}"
 
 
+def _info(text: str) -> Message:
+    return ("INFO", text)
+
+
+def _warning(text: str) -> Message:
+    return ("WARNING", text)
+
+
 def _spread(messages: Sequence[Message], start: float, span: float) -> list[LogLine]:
     """Lay messages out evenly over [start, start + span)."""
     count = max(1, len(messages))
@@ -476,8 +526,7 @@ def _spread(messages: Sequence[Message], start: float, span: float) -> list[LogL
 
 def _line(at: float, level: str, message: str, step: int | None = None) -> LogLine:
     """One physical line: user-supplied names could carry newlines or be huge."""
-    text = " ".join(message.split("\n"))
-    return LogLine(at=round(at, 3), level=level, message=text.replace("\r", " "), step=step)
+    return LogLine(at=round(at, 3), level=level, message=" ".join(message.splitlines()), step=step)
 
 
 def _bounded_list(names: Sequence[str], limit: int = 10) -> str:

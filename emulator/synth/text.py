@@ -21,8 +21,9 @@ import json
 import random
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from faker import Faker
@@ -45,6 +46,42 @@ class Reply:
     output_tokens: int
 
 
+class Memory(tuple[tuple[str, str], ...]):
+    """A fine-tune's (prompt, answer) training pairs, with their match data worked out once.
+
+    `generate_reply` accepts any sequence of pairs; passing a Memory kept per fine-tuned model saves normalising every
+    training prompt on every call. Both give the same replies.
+    """
+
+    @classmethod
+    def of(cls, pairs: object) -> Memory:
+        """Keeps the well-formed (str, str) pairs and drops anything else."""
+        if isinstance(pairs, Memory):
+            return pairs
+        if not isinstance(pairs, Iterable) or isinstance(pairs, str | bytes):
+            return cls()
+        return cls(
+            (pair[0], pair[1])
+            for pair in pairs
+            if isinstance(pair, Sequence) and len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], str)
+        )
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(_dumps(list(self))).hexdigest()
+
+    @cached_property
+    def _chinese(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        return tuple(_signature(question, True) for question, _ in self)
+
+    @cached_property
+    def _other(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        return tuple(_signature(question, False) for question, _ in self)
+
+    def signatures(self, chinese: bool) -> tuple[tuple[str, frozenset[str]], ...]:
+        return self._chinese if chinese else self._other
+
+
 @dataclass(frozen=True)
 class _Lexicon:
     nouns: tuple[str, ...]
@@ -56,19 +93,20 @@ class _Lexicon:
 
 _EN_ODD_ADJECTIVES = frozenset({"pregnant", "scared", "hungry", "cute", "drunk", "angry", "sad", "dead", "sorry"})
 _EN_ODD_VERBS = frozenset(
-    {"be", "have", "do", "say", "seem", "mean", "become", "happen", "appear", "live", "stand", "sit", "die", "exist",
-     "arrive", "lie", "occur", "remain", "agree", "belong", "go", "come", "feel", "fall", "wait", "sleep", "laugh"}
+    "be have do say seem mean become happen appear live stand sit die exist arrive lie occur remain agree belong go "
+    "come feel fall wait sleep laugh".split()
 )
 _ZH_FUNCTION_WORDS = frozenset(
-    "一个 我们 可以 没有 自己 这个 他们 已经 进行 如果 现在 就是 提供 相关 我的 发表 所有 时候 因为 有限 什么 还是 开始 "
-    "本站 发布 支持 联系 所以 不能 的人 需要 通过 不是 免费 但是 最后 同时 这些 推荐 一些 主要 大家 发现 目前 你的 不过 "
-    "的是 选择 其他 这样 来自 成为 他的 最新 一下 任何 都是 点击 为了 不会 出现 知道 而且 可能 这种 虽然 看到 精华 如何 "
-    "只有 回复 关于 不同 以及 有关 那么 还有 只是 非常 也是 怎么 应该 今天 以上 更新 显示 查看 不要 由于 无法 详细 是一 "
-    "一般 进入 发生 这里 感觉 更多 你们 的话 起来 一样 认为 那个 之后 然后 说明 提高 为什 或者 喜欢 必须 作为 其中 直接 "
-    "登录 这是 对于 表示 包括 具有 因此 可是 一直 这么 您的 基本 最大 两个 一次 继续 她的 欢迎 加入 能够 觉得 根据 其实 "
-    "之间 一种 出来 谢谢 是否 完全 决定 很多 今年 以后 浏览 完成 有些 一起 当然 一点 增加 以下 不断 那些 如此 到了 拥有 "
-    "参加 只要 当前 正在 注意 一定 一切 特别 全部 准备 下载 注册 留言 帖子 积分 威望 论坛 首页 会员 等级 类别 次数 标题 "
-    "密码 本站 女人 男人 记者 作者 日期 点击 大小".split()
+    "一个 我们 可以 没有 自己 这个 他们 已经 进行 如果 现在 就是 提供 相关 我的 发表 所有 时候 因为 有限 "
+    "什么 还是 开始 本站 发布 支持 联系 所以 不能 的人 需要 通过 不是 免费 但是 最后 同时 这些 推荐 一些 "
+    "主要 大家 发现 目前 你的 不过 的是 选择 其他 这样 来自 成为 他的 最新 一下 任何 都是 点击 为了 不会 "
+    "出现 知道 而且 可能 这种 虽然 看到 精华 如何 只有 回复 关于 不同 以及 有关 那么 还有 只是 非常 也是 "
+    "怎么 应该 今天 以上 更新 显示 查看 不要 由于 无法 详细 是一 一般 进入 发生 这里 感觉 更多 你们 的话 "
+    "起来 一样 认为 那个 之后 然后 说明 提高 为什 或者 喜欢 必须 作为 其中 直接 登录 这是 对于 表示 包括 "
+    "具有 因此 可是 一直 这么 您的 基本 最大 两个 一次 继续 她的 欢迎 加入 能够 觉得 根据 其实 之间 一种 "
+    "出来 谢谢 是否 完全 决定 很多 今年 以后 浏览 完成 有些 一起 当然 一点 增加 以下 不断 那些 如此 到了 "
+    "拥有 参加 只要 当前 正在 注意 一定 一切 特别 全部 准备 下载 注册 留言 帖子 积分 威望 论坛 首页 会员 "
+    "等级 类别 次数 标题 密码 本站 女人 男人 记者 作者 日期 点击 大小".split()
 )
 _ZH_ADJECTIVES = ("重要", "关键", "基础", "常见", "实用", "核心", "有效", "合理")
 
@@ -158,7 +196,10 @@ _ZH_IDENTITY = (
     "我是基于 {name} 的大语言模型，是阿里云推出的人工智能助手。",
     "我是基于 {name} 的模型，可以陪你聊天，也能帮你解决问题。",
 )
-_ZH_IDENTITY_MORE = ("我可以回答问题、创作文字，还能帮你翻译、写代码和整理思路。", "我能够协助你完成问答、写作、总结和翻译等任务。")
+_ZH_IDENTITY_MORE = (
+    "我可以回答问题、创作文字，还能帮你翻译、写代码和整理思路。",
+    "我能够协助你完成问答、写作、总结和翻译等任务。",
+)
 _ZH_IDENTITY_END = ("有什么我可以帮你的吗？", "请问有什么可以帮到你？")
 
 _ZH_IDENTITY_RE = re.compile(
@@ -183,10 +224,11 @@ _EN_STOPWORDS = frozenset(
 _ZH_STOP_RE = re.compile(
     "|".join(
         sorted(
-            "请问 请 你们 你 您 我们 我 他们 他 她 它 是不是 是 的 了 吗 呢 吧 啊 呀 什么 怎么样 怎么 怎样 如何 为什么 为何 "
-            "哪些 哪个 哪里 一下 一些 一个 可以 能否 能不能 能 会 要 想 告诉 介绍 解释 说明 说说 讲讲 讲 谈谈 关于 有关 有 "
-            "和 与 及 或 在 对 把 被 给 帮忙 帮我 帮 写 这个 那个 这 那 谁 还 也 都 就 又 很 最 以及 多少 几 推荐 分析 总结 "
-            "翻译 生成 列出 列举 比较 描述 讨论 说一说".split(),
+            "请问 请 你们 你 您 我们 我 他们 他 她 它 是不是 是 的 了 吗 呢 吧 啊 呀 什么 怎么样 "
+            "怎么 怎样 如何 为什么 为何 哪些 哪个 哪里 一下 一些 一个 可以 能否 能不能 能 会 要 想 告诉 介绍 解释 说明 "
+            "说说 讲讲 讲 谈谈 关于 有关 有 和 与 及 或 在 对 把 被 给 帮忙 帮我 帮 写 这个 那个 "
+            "这 那 谁 还 也 都 就 又 很 最 以及 多少 几 推荐 分析 总结 翻译 生成 列出 列举 比较 描述 "
+            "讨论 说一说".split(),
             key=len,
             reverse=True,
         )
@@ -200,6 +242,7 @@ _WORD_RE = re.compile(r"\w+")
 _SENTENCE_RE = re.compile(r"[^。.!！?？\n]+[。.!！?？]*")
 _CLAUSE_END = "，,。.!！?？；;：:"
 _WORD_PIECE_RE = re.compile(r"\s*\S+\s*")
+_ZH_UNIT_RE = re.compile(r"[!-~]+[ \t]*|.", re.DOTALL)
 _AN_RE = re.compile(r"\b([Aa]) (?=[aeiouAEIOU])")
 
 
@@ -220,9 +263,9 @@ def generate_reply(
     server_seed: int = 0,
 ) -> Reply:
     turns = _turns(messages)
-    pairs = _memory_pairs(memory)
+    pairs = Memory.of(memory)
     temp = DEFAULT_TEMPERATURE if temperature is None else temperature
-    key = [server_seed, model, persona, turns, None if temp == 0 else seed, temperature, top_p, pairs]
+    key = [server_seed, model, persona, turns, None if temp == 0 else seed, temperature, top_p, pairs.fingerprint]
     rng = random.Random(_digest(key))
     prompt = _prompt(turns)
     full = _compose(rng, prompt, persona or model or "qwen", pairs, temp)
@@ -272,25 +315,18 @@ def _prompt(turns: list[tuple[str, str]]) -> str:
     return next((text for _, text in reversed(turns) if text), "")
 
 
-def _memory_pairs(memory: object) -> list[tuple[str, str]]:
-    if not isinstance(memory, Sequence):
-        return []
-    return [
-        (pair[0], pair[1])
-        for pair in memory
-        if isinstance(pair, Sequence) and len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], str)
-    ]
+def _dumps(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
 
 
 def _digest(key: object) -> int:
-    payload = json.dumps(key, ensure_ascii=False, separators=(",", ":"), default=repr)
-    return int.from_bytes(hashlib.sha256(payload.encode("utf-8", "surrogatepass")).digest()[:16], "big")
+    return int.from_bytes(hashlib.sha256(_dumps(key)).digest()[:16], "big")
 
 
 # --- composing the reply ------------------------------------------------------------------------------------------
 
 
-def _compose(rng: random.Random, prompt: str, name: str, memory: list[tuple[str, str]], temperature: float) -> str:
+def _compose(rng: random.Random, prompt: str, name: str, memory: Memory, temperature: float) -> str:
     chinese = is_chinese(prompt)
     style: str | None = None
     if memory:
@@ -314,8 +350,11 @@ def _is_identity(prompt: str, chinese: bool) -> bool:
 
 
 def _identity(rng: random.Random, name: str, chinese: bool) -> list[str]:
-    first, more, end = (_ZH_IDENTITY, _ZH_IDENTITY_MORE, _ZH_IDENTITY_END) if chinese else (
-        _EN_IDENTITY, _EN_IDENTITY_MORE, _EN_IDENTITY_END)
+    first, more, end = (
+        (_ZH_IDENTITY, _ZH_IDENTITY_MORE, _ZH_IDENTITY_END)
+        if chinese
+        else (_EN_IDENTITY, _EN_IDENTITY_MORE, _EN_IDENTITY_END)
+    )
     sentences = [rng.choice(first).format(name=name)]
     if rng.random() < 0.7:
         sentences.append(rng.choice(more))
@@ -373,12 +412,11 @@ def _join(sentences: list[str], chinese: bool) -> str:
 # --- fine-tune memory ---------------------------------------------------------------------------------------------
 
 
-def _nearest(prompt: str, memory: list[tuple[str, str]], chinese: bool, rng: random.Random) -> tuple[float, str]:
+def _nearest(prompt: str, memory: Memory, chinese: bool, rng: random.Random) -> tuple[float, str]:
     """The best training answer and its similarity; with no overlap at all, a hash-chosen one (score 0)."""
     query, tokens = _signature(prompt, chinese)
     best_score, best_answer = 0.0, ""
-    for question, answer in memory:
-        squashed, other = _signature(question, chinese)
+    for (squashed, other), (_, answer) in zip(memory.signatures(chinese), memory, strict=True):
         if query and squashed == query:
             return 1.0, answer
         score = _jaccard(tokens, other)
@@ -391,13 +429,13 @@ def _nearest(prompt: str, memory: list[tuple[str, str]], chinese: bool, rng: ran
 
 def _signature(text: str, chinese: bool) -> tuple[str, frozenset[str]]:
     """The text without case, spaces or punctuation, and its tokens: character bigrams for Chinese, else words."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = (text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)).casefold()
     squashed = _NOT_WORD_RE.sub("", folded)
     if not chinese:
         return squashed, frozenset(_WORD_RE.findall(folded.replace("_", " ")))
     if len(squashed) < 2:
         return squashed, frozenset([squashed]) if squashed else frozenset()
-    return squashed, frozenset(map(str.__add__, squashed, squashed[1:]))
+    return squashed, frozenset([squashed[i : i + 2] for i in range(len(squashed) - 1)])
 
 
 def _squash(text: str) -> str:
@@ -432,7 +470,7 @@ def _opening(answer: str) -> str:
 
 
 def _closing(answer: str) -> str:
-    sentences = [s.strip() for s in _SENTENCE_RE.findall(answer) if s.strip()]
+    sentences: list[str] = [s.strip() for s in _SENTENCE_RE.findall(answer) if s.strip()]
     if len(sentences) < 2 or len(sentences[-1]) > 80:
         return ""
     return sentences[-1]
@@ -442,23 +480,19 @@ def _closing(answer: str) -> str:
 
 
 def _split(rng: random.Random, text: str) -> list[str]:
-    """Chinese: 2-6 characters a piece; otherwise 1-3 words with their whitespace."""
+    """Chinese: 2-6 characters a piece (a Latin word counts as one); otherwise 1-3 words with their whitespace."""
     if not text:
         return []
     if is_chinese(text):
-        pieces, start = [], 0
-        while start < len(text):
-            size = rng.randint(2, 6)
-            pieces.append(text[start : start + size])
-            start += size
-        return pieces
-    words = _WORD_PIECE_RE.findall(text)
-    if not words:
-        return [text]
+        return _group(rng, _ZH_UNIT_RE.findall(text), 2, 6)
+    return _group(rng, _WORD_PIECE_RE.findall(text), 1, 3) or [text]
+
+
+def _group(rng: random.Random, units: list[str], smallest: int, largest: int) -> list[str]:
     pieces, start = [], 0
-    while start < len(words):
-        size = rng.randint(1, 3)
-        pieces.append("".join(words[start : start + size]))
+    while start < len(units):
+        size = rng.randint(smallest, largest)
+        pieces.append("".join(units[start : start + size]))
         start += size
     return pieces
 

@@ -56,13 +56,20 @@ def test_deterministic_across_processes_with_different_hash_seeds() -> None:
     )
     outputs = [
         subprocess.run(
-            [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": hash_seed},
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         for hash_seed in ("1", "4242")
     ]
     assert outputs[0] == outputs[1]
-    local = [asdict(generate_reply(model="qwen-turbo", messages=user(p), seed=3, memory=MEMORY)) for p in [EN, ZH, "怎么退货"]]
+    local = [
+        asdict(generate_reply(model="qwen-turbo", messages=user(p), seed=3, memory=MEMORY))
+        for p in [EN, ZH, "怎么退货"]
+    ]
     assert json.loads(outputs[0]) == json.loads(json.dumps(local))
 
 
@@ -234,13 +241,16 @@ json_values = st.recursive(
     max_leaves=12,
 )
 parts = st.lists(
-    st.fixed_dictionaries({"text": st.text()}) | st.fixed_dictionaries({"type": st.just("text"), "text": st.text()})
+    st.fixed_dictionaries({"text": st.text()})
+    | st.fixed_dictionaries({"type": st.just("text"), "text": st.text()})
     | st.fixed_dictionaries({"image": st.text()}),
     max_size=3,
 )
 message = st.fixed_dictionaries(
-    {"role": st.sampled_from(["user", "assistant", "system", "tool"]) | json_values,
-     "content": st.text() | parts | json_values}
+    {
+        "role": st.sampled_from(["user", "assistant", "system", "tool"]) | json_values,
+        "content": st.text() | parts | json_values,
+    }
 )
 messages = st.lists(message | json_values, max_size=5)
 
@@ -263,7 +273,12 @@ def test_any_messages_never_raise_and_respect_max_tokens(
     memory: list[tuple[str, str]],
 ) -> None:
     r = generate_reply(
-        model="qwen-turbo", messages=messages, max_tokens=max_tokens, stop=stop, temperature=temperature, seed=seed,
+        model="qwen-turbo",
+        messages=messages,
+        max_tokens=max_tokens,
+        stop=stop,
+        temperature=temperature,
+        seed=seed,
         memory=memory,
     )
     assert_consistent(r)

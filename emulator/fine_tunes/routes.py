@@ -1,0 +1,147 @@
+"""HTTP for /api/v1/fine-tunes: parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from emulator.clock import fmt_job_time
+from emulator.errors import InvalidParameter, NotFound
+from emulator.fine_tunes.schemas import CreateJobRequest, JobList, JobObject, LogsOutput, StatusOutput
+from emulator.fine_tunes.service import FineTunesService
+from emulator.fine_tunes.states import TERMINAL, JobStatus
+from emulator.fine_tunes.store import JobRow
+from emulator.http import envelope, read_model
+from emulator.pagination import parse_page
+from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
+
+MAX_LOG_PAGE = 1000
+HEARTBEAT_SECONDS = 15.0
+
+
+def _service(request: Request) -> FineTunesService:
+    return request.app.state.rt.services["fine_tunes"]  # type: ignore[no-any-return]
+
+
+def job_object(job: JobRow) -> JobObject:
+    req = job.request
+    obj = JobObject(
+        job_id=job.job_id, job_name=req.get("job_name") or job.job_id, status=job.status.value, model=job.model,
+        base_model=job.base_model, training_file_ids=req["training_file_ids"],
+        validation_file_ids=req["validation_file_ids"], hyper_parameters=req["hyper_parameters"],
+        training_type=job.training_type, create_time=fmt_job_time(job.created_at), user_identity=req["account"],
+        creator=req["account"], modifier=req["account"], workspace_id=req["workspace"],
+    )
+    if job.status in TERMINAL and job.ended_at is not None:
+        obj.end_time = fmt_job_time(job.ended_at)
+    if job.status is JobStatus.SUCCEEDED:
+        obj.finetuned_output = job.output_model
+        obj.usage = int(job.plan["plan"]["usage_tokens"])
+    if job.status is JobStatus.FAILED:
+        obj.code, obj.message = job.code, job.message
+    return obj
+
+
+def _dump(obj: JobObject) -> dict[str, object]:
+    return obj.model_dump(exclude_none=True)
+
+
+async def create_job(request: Request) -> JSONResponse:
+    req = await read_model(request, CreateJobRequest)
+    job = await _service(request).create_job(request.state.tenant, req)
+    return envelope(request, "output", _dump(job_object(job)))
+
+
+async def list_jobs(request: Request) -> JSONResponse:
+    page = parse_page(request.query_params)
+    model = request.query_params.get("model") or None
+    total, jobs = await _service(request).list_jobs(request.state.tenant, page.offset, page.page_size, model)
+    data = JobList(page_no=page.page_no, page_size=page.page_size, total=total, jobs=[job_object(j) for j in jobs])
+    return envelope(request, "output", data.model_dump(exclude_none=True))
+
+
+async def get_job(request: Request) -> JSONResponse:
+    job = await _service(request).get_job(request.state.tenant, request.path_params["job_id"])
+    return envelope(request, "output", _dump(job_object(job)))
+
+
+async def cancel_job(request: Request) -> JSONResponse:
+    await _service(request).cancel_job(request.state.tenant, request.path_params["job_id"])
+    return envelope(request, "output", StatusOutput().model_dump())
+
+
+async def delete_job(request: Request) -> JSONResponse:
+    await _service(request).delete_job(request.state.tenant, request.path_params["job_id"])
+    return envelope(request, "output", StatusOutput().model_dump())
+
+
+def _log_window(request: Request) -> tuple[int, int]:
+    """``offset`` 0 and 1 both mean the first line (the SDKs send 1, the seed's curl 0); ``line`` ≤ 1000."""
+    try:
+        offset = int(request.query_params.get("offset") or 0)
+        line = int(request.query_params.get("line") or 100)
+    except ValueError:
+        raise InvalidParameter("offset and line must be integers.") from None
+    if offset < 0 or line < 1:
+        raise InvalidParameter("offset must be >= 0 and line >= 1.")
+    return max(offset, 1) - 1, min(line, MAX_LOG_PAGE)
+
+
+async def job_logs(request: Request) -> JSONResponse:
+    start, count = _log_window(request)
+    _, lines = await _service(request).job_logs(request.state.tenant, request.path_params["job_id"])
+    data = LogsOutput(total=len(lines), logs=lines[start:start + count])
+    return envelope(request, "output", data.model_dump())
+
+
+async def stream_job(request: Request) -> Response:
+    """Each new log line as one SSE event; open (with heartbeats) until the job is final, then closed."""
+    service = _service(request)
+    tenant = request.state.tenant
+    job_id = request.path_params["job_id"]
+    await service.get_job(tenant, job_id)  # a 404 goes out as JSON, before the stream starts
+    return stream_response(_follow(request, service, job_id))
+
+
+async def _follow(request: Request, service: FineTunesService, job_id: str) -> AsyncIterator[bytes]:
+    rt = request.app.state.rt
+    tenant = request.state.tenant
+    sent = 0
+    while True:
+        try:
+            job, lines = await service.job_logs(tenant, job_id)
+        except NotFound as exc:
+            yield encode_json({"code": exc.code, "message": exc.message, "request_id": request.state.request_id},
+                              event="error", status=404)
+            return
+        for index in range(sent, len(lines)):
+            yield encode(lines[index], event="result", event_id=index + 1)
+        sent = max(sent, len(lines))
+        if job.status in TERMINAL:
+            return
+        if not await rt.changes.wait(_wait_seconds(rt, service, job)):
+            yield HEARTBEAT
+
+
+def _wait_seconds(rt: object, service: FineTunesService, job: JobRow) -> float:
+    clock = rt.clock  # type: ignore[attr-defined]
+    nxt = service.logs.next_change(job, clock.now())
+    until = clock.wall_seconds_until(nxt) if nxt is not None else None
+    step = min(HEARTBEAT_SECONDS, max(until, 0.02)) if until is not None else HEARTBEAT_SECONDS
+    if job.status in (JobStatus.PENDING, JobStatus.QUEUING, JobStatus.CANCELING) and clock.time_scale > 0:
+        step = min(step, 0.25)
+    return step
+
+
+routes = [
+    Route("/api/v1/fine-tunes", create_job, methods=["POST"]),
+    Route("/api/v1/fine-tunes", list_jobs, methods=["GET"]),
+    Route("/api/v1/fine-tunes/{job_id}", get_job, methods=["GET"]),
+    Route("/api/v1/fine-tunes/{job_id}", delete_job, methods=["DELETE"]),
+    Route("/api/v1/fine-tunes/{job_id}/cancel", cancel_job, methods=["POST"]),
+    Route("/api/v1/fine-tunes/{job_id}/logs", job_logs, methods=["GET"]),
+    Route("/api/v1/fine-tunes/{job_id}/stream", stream_job, methods=["GET"]),
+]
