@@ -320,9 +320,11 @@ def _sft_row(obj: dict[str, Any], archive: _Archive | None) -> _Row:
     if roles[-1] != "assistant":
         raise _RowError(f"the last message must be an assistant turn (messages[{len(roles) - 1}] is {roles[-1]})")
     prompt = next(turn.text for turn in reversed(turns) if turn.role == "user")
+    tokens = sum(turn.tokens for turn in turns)
+    if archive is None:
+        return _Row("sft", tokens, prompt, turns[-1].text, ())
     images = tuple(name for turn in turns for name in turn.images)
-    kind: Kind = "sft" if archive is None else "image_sft"
-    return _Row(kind, sum(turn.tokens for turn in turns), prompt, turns[-1].text, images)
+    return _Row("image_sft", tokens, prompt, turns[-1].text, images)
 
 
 def _dpo_row(obj: dict[str, Any]) -> _Row:
@@ -349,27 +351,34 @@ def _turns(obj: dict[str, Any], archive: _Archive | None) -> list[_Turn]:
         raise _RowError('"messages" is missing')
     if not isinstance(messages, list) or not messages:
         raise _RowError(f"messages must be a non-empty list (got {_json_type(messages)})")
-    turns = [_turn(message, f"messages[{index}]", archive) for index, message in enumerate(messages)]
+    turns = [_turn(message, index, archive) for index, message in enumerate(messages)]
     for index, turn in enumerate(turns[1:], start=1):
         if turn.role == "system":
             raise _RowError(f"messages[{index}]: a system message is only allowed as the first message")
     return turns
 
 
-def _turn(message: Any, where: str, archive: _Archive | None) -> _Turn:
+def _turn(message: Any, at: int | str, archive: _Archive | None) -> _Turn:
+    """``at`` is a message index or a key such as "chosen"; the label is only built when there is a problem."""
     if not isinstance(message, dict):
-        raise _RowError(f"{where} must be an object (got {_json_type(message)})")
-    for key in ("name", "weight"):
-        if key in message:
-            raise _RowError(
-                f"{where}.{key} is not supported: OpenAI's name and weight keys are not accepted "
-                "(every assistant turn is trained)"
-            )
+        raise _RowError(f"{_label(at)} must be an object (got {_json_type(message)})")
+    if "name" in message or "weight" in message:
+        key = "name" if "name" in message else "weight"
+        raise _RowError(
+            f"{_label(at)}.{key} is not supported: OpenAI's name and weight keys are not accepted "
+            "(every assistant turn is trained)"
+        )
     role = message.get("role", _MISSING)
     if role not in ROLES:
-        raise _RowError(f"{where}.role must be one of system, user, assistant (got {_show(role)})")
-    text, tokens, images = _content(message.get("content", _MISSING), f"{where}.content", role, archive)
-    return _Turn(role, text, tokens, images)
+        raise _RowError(f"{_label(at)}.role must be one of system, user, assistant (got {_show(role)})")
+    content = message.get("content", _MISSING)
+    if type(content) is str and not content.isspace() and content:  # the common case, kept cheap
+        return _Turn(role, content, count_tokens(content), ())
+    return _Turn(role, *_content(content, f"{_label(at)}.content", role, archive))
+
+
+def _label(at: int | str) -> str:
+    return f"messages[{at}]" if isinstance(at, int) else at
 
 
 # ---------------------------------------------------------------------------------------------------- content

@@ -26,6 +26,7 @@ from emulator.ids import Ids
 
 Entry = tuple[float, str, str]  # (emulated time, level, message)
 _CACHE_SIZE = 512
+_EPS = 0.001  # training line times are rounded to the millisecond
 
 
 def plan_of(job: JobRow) -> tuple[TrainingPlan, EffectiveHyperParameters]:
@@ -74,7 +75,7 @@ class JobLogs:
             points = training_metrics(plan, hp, seed=self.ids.content_seed(job.job_id), job_id=job.job_id)
             self._remember(self._metrics, key, points)
         cutoff = _cutoff(job, now) - job.started_at
-        return [p for p in points if p.at <= cutoff]
+        return [p for p in points if p.at <= cutoff + _EPS]
 
     def entries(self, job: JobRow, now: float) -> list[Entry]:
         entries: list[Entry] = [(job.created_at, "INFO", f"fine-tune job {job.job_id} created: model {job.model}, "
@@ -85,10 +86,10 @@ class JobLogs:
         if job.started_at is not None:
             cutoff = _cutoff(job, now)
             entries += [(job.started_at + line.at, line.level, line.message) for line in self.training_lines(job)
-                        if job.started_at + line.at <= cutoff]
+                        if job.started_at + line.at <= cutoff + _EPS]
         entries += _cancel_entries(job)
         entries += [(float(at), str(level), str(text)) for at, level, text in job.events]
-        entries = [e for e in entries if e[0] <= now]
+        entries = [e for e in entries if e[0] <= now + _EPS]
         entries.sort(key=lambda e: e[0])
         return _bounded(entries)
 
