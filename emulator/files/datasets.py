@@ -150,7 +150,7 @@ class _Tally:
         self.counts[row.kind] = self.counts.get(row.kind, 0) + 1
         self.image_names.update(row.images)
         if len(report.samples) < MAX_SAMPLES:
-            report.samples.append((row.prompt[:MAX_SAMPLE_CHARS], row.answer[:MAX_SAMPLE_CHARS]))
+            report.samples.append((_sample_text(row.prompt), _sample_text(row.answer)))
 
 
 # ---------------------------------------------------------------------------------------------------- entry points
@@ -372,9 +372,9 @@ def _turn(message: Any, at: int | str, archive: _Archive | None) -> _Turn:
     if role not in ROLES:
         raise _RowError(f"{_label(at)}.role must be one of system, user, assistant (got {_show(role)})")
     content = message.get("content", _MISSING)
-    if type(content) is str and not content.isspace() and content:  # the common case, kept cheap
+    if isinstance(content, str) and content and not content.isspace():
         return _Turn(role, content, count_tokens(content), ())
-    return _Turn(role, *_content(content, f"{_label(at)}.content", role, archive))
+    return _Turn(role, *_other_content(content, f"{_label(at)}.content", role, archive))
 
 
 def _label(at: int | str) -> str:
@@ -384,9 +384,8 @@ def _label(at: int | str) -> str:
 # ---------------------------------------------------------------------------------------------------- content
 
 
-def _content(value: Any, where: str, role: str, archive: _Archive | None) -> tuple[str, int, tuple[str, ...]]:
-    if isinstance(value, str) and value.strip():
-        return value, count_tokens(value), ()
+def _other_content(value: Any, where: str, role: str, archive: _Archive | None) -> tuple[str, int, tuple[str, ...]]:
+    """Content that is not a plain non-blank string: a part list in an image dataset, otherwise a problem."""
     if isinstance(value, list) and archive is not None:
         return _parts(value, where, role, archive)
     if isinstance(value, list):
@@ -497,6 +496,16 @@ def _file_problem(reason: str) -> DatasetReport:
     report.issues.append(RowIssue(0, reason))
     report.issue_count = 1
     return report
+
+
+def _sample_text(text: str) -> str:
+    """Truncated, and safe to store: JSON escapes can smuggle lone surrogates that no UTF-8 encoder accepts."""
+    text = text[:MAX_SAMPLE_CHARS]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _plural(count: int, noun: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import array
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from emulator.catalog import TRAINING_TYPES, Catalog, ModelInfo, load_catalog
@@ -23,8 +23,11 @@ from emulator.fine_tunes.hyperparams import EffectiveHyperParameters, HyperParam
 from emulator.fine_tunes.joblog import JobLogs
 from emulator.fine_tunes.schemas import CreateJobRequest
 from emulator.fine_tunes.states import (
+    HOLDS_SLOT,
+    TERMINAL,
     IllegalTransition,
     JobStatus,
+    JobTimes,
     Policy,
     advance,
     cancel,
@@ -209,21 +212,28 @@ class FineTunesService:
     async def cancel_job(self, tenant: Tenant, job_id: str) -> JobRow:
         async with self.rt.db.transaction() as tx:
             jobs = await self._sync_in(tx, tenant.id)
-            job = next((j for j in jobs if j.job_id == job_id), None)
-            if job is None:
-                job = await self._terminal_or_404(tx, tenant, job_id)
+            job = next((j for j in jobs if j.job_id == job_id), None) or await self._terminal_or_404(tx, tenant,
+                                                                                                      job_id)
+            if job.status in TERMINAL:
                 raise UnsupportedOperation("The fine-tuning job cannot be canceled because it has already "
                                            f"{_finished_word(job.status)}.")
             if job.status is not JobStatus.CANCELING:
-                times = [j.times() for j in jobs]
-                target = next(t for t in times if t.job_id == job_id)
-                cancel(target, self.rt.clock.now())
-                fill_slot(times, self.rt.clock.now(), self.policy)
-                for j, t in zip(jobs, times, strict=True):
-                    j.take(t)
+                self._apply(jobs, job, lambda t, now: cancel(t, now))
                 await store.save_times(tx, jobs)
         self.rt.changes.notify()
         return job
+
+    def _apply(self, jobs: list[JobRow], job: JobRow, action: Callable[[JobTimes, float], None]) -> None:
+        """Run one explicit transition over the tenant's active jobs, then let a queued job take a freed slot."""
+        now = self.rt.clock.now()
+        times = [j.times() for j in jobs]
+        try:
+            action(next(t for t in times if t.job_id == job.job_id), now)
+        except IllegalTransition as exc:
+            raise UnsupportedOperation(f"Illegal transition: {exc}.") from None
+        fill_slot(times, now, self.policy)
+        for j, t in zip(jobs, times, strict=True):
+            j.take(t)
 
     async def _terminal_or_404(self, tx: Tx, tenant: Tenant, job_id: str) -> JobRow:
         job = await store.get_job(tx, tenant.id, job_id)
@@ -234,11 +244,11 @@ class FineTunesService:
     async def delete_job(self, tenant: Tenant, job_id: str) -> None:
         async with self.rt.db.transaction() as tx:
             jobs = await self._sync_in(tx, tenant.id)
-            if any(j.job_id == job_id for j in jobs):
-                status = next(j.status for j in jobs if j.job_id == job_id)
-                raise UnsupportedOperation(f"The fine-tuning job cannot be deleted while it is {status}; cancel it "
-                                           "first or wait until it has finished.")
-            job = await self._terminal_or_404(tx, tenant, job_id)
+            job = next((j for j in jobs if j.job_id == job_id), None) or await self._terminal_or_404(tx, tenant,
+                                                                                                      job_id)
+            if job.status not in TERMINAL:
+                raise UnsupportedOperation(f"The fine-tuning job cannot be deleted while it is {job.status}; cancel "
+                                           "it first or wait until it has finished.")
             if self.deployed_guard is not None:
                 await self.deployed_guard(tx, tenant, job)
             await store.delete_job(tx, tenant.id, job_id)
@@ -251,33 +261,17 @@ class FineTunesService:
             raise NotFound()
         async with self.rt.db.transaction() as tx:
             jobs = await self._sync_in(tx, probe.tenant)
-            job = next((j for j in jobs if j.job_id == job_id), None)
-            if job is None:
-                job = await self._terminal_or_404(tx, _TenantRef(probe.tenant), job_id)  # type: ignore[arg-type]
+            job = next((j for j in jobs if j.job_id == job_id), None) or probe
+            if job.status in TERMINAL:
                 raise UnsupportedOperation(f"Job {job_id} is {job.status}; a finished job cannot change status.")
-            self._force(jobs, job, target, message)
+            if target is JobStatus.RUNNING and any(j.status in HOLDS_SLOT for j in jobs if j is not job):
+                raise UnsupportedOperation("Another job of this tenant holds the training slot; only one runs at "
+                                           "a time.")
+            self._apply(jobs, job, lambda t, now: force(t, target, now))
+            _record_forced(job, target, message, self.rt.clock.now())
             await store.save_times(tx, jobs)
         self.rt.changes.notify()
         return job
-
-    def _force(self, jobs: list[JobRow], job: JobRow, target: JobStatus, message: str | None) -> None:
-        now = self.rt.clock.now()
-        if target is JobStatus.RUNNING and any(j.status in (JobStatus.RUNNING, JobStatus.CANCELING)
-                                                for j in jobs if j is not job):
-            raise UnsupportedOperation("Another job of this tenant holds the training slot; only one runs at a time.")
-        times = [j.times() for j in jobs]
-        try:
-            force(next(t for t in times if t.job_id == job.job_id), target, now)
-        except IllegalTransition as exc:
-            raise UnsupportedOperation(f"Illegal transition: {exc}.") from None
-        fill_slot(times, now, self.policy)
-        for j, t in zip(jobs, times, strict=True):
-            j.take(t)
-        level = "ERROR" if target is JobStatus.FAILED else "INFO"
-        text = f"status changed to {target} by the emulator control plane" + (f": {message}" if message else "")
-        job.events.append([now, level, text])
-        if target is JobStatus.FAILED:
-            job.code, job.message = "FineTuneFailed", message or "Fine-tune failed (forced through the control plane)."
 
     # ---------------------------------------------------------------- housekeeping
 
@@ -286,9 +280,12 @@ class FineTunesService:
         return await store.wipe(tx, tenant), None
 
 
-@dataclasses.dataclass(frozen=True)
-class _TenantRef:
-    id: str
+def _record_forced(job: JobRow, target: JobStatus, message: str | None, now: float) -> None:
+    level = "ERROR" if target is JobStatus.FAILED else "INFO"
+    text = f"status changed to {target} by the emulator control plane" + (f": {message}" if message else "")
+    job.events.append([now, level, text])
+    if target is JobStatus.FAILED:
+        job.code, job.message = "FineTuneFailed", message or "Fine-tune failed (forced through the control plane)."
 
 
 def _clean_ids(ids: Iterable[str] | None) -> list[str]:

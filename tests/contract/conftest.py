@@ -100,3 +100,14 @@ def sdk1(live_server: EmulatorServer, request: pytest.FixtureRequest) -> Sdk:
 def sdk2(live_server: EmulatorServer, request: pytest.FixtureRequest) -> Sdk:
     _require("2.0.2")
     return Sdk("2.0.2", live_server, api_key=f"sk-contract-{request.node.name}")
+
+
+@pytest.fixture
+def slow_clock(live_server: EmulatorServer) -> Iterator[None]:
+    """Real time for one test (jobs stay RUNNING across several CLI start-ups), then back to fast."""
+    before = live_server.control("GET", "/_emulator/clock")["time_scale"]
+    live_server.control("POST", "/_emulator/clock", {"time_scale": 1.0})
+    try:
+        yield
+    finally:
+        live_server.control("POST", "/_emulator/clock", {"time_scale": before})

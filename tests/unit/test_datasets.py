@@ -89,7 +89,7 @@ FIXTURE_OUTCOMES = [
     ("sft_long_rows.jsonl", True, "sft", 20, None, None),
     ("bad_not_json.jsonl", False, "sft", 3, 3, "line 3: not valid JSON"),
     ("bad_not_utf8.jsonl", False, "sft", 2, 3, "line 3: not valid UTF-8"),
-    ("bad_role.jsonl", False, "sft", 3, 3, "line 3: messages[0].role must be one of system, user, assistant (got 'human')"),
+    ("bad_role.jsonl", False, "sft", 3, 3, "messages[0].role must be one of system, user, assistant (got 'human')"),
     ("bad_no_assistant.jsonl", False, "sft", 2, 2, "line 2: messages hold no assistant turn"),
     ("bad_empty.jsonl", False, None, 0, 0, "the file holds no training rows"),
     ("bad_mixed_sft_dpo.jsonl", False, "sft", 7, 6, "line 6: DPO row in a file whose first row is SFT"),
@@ -100,7 +100,9 @@ FIXTURE_OUTCOMES = [
 
 
 @pytest.mark.parametrize(("name", "ok", "kind", "rows", "line", "reason"), FIXTURE_OUTCOMES)
-def test_fixture_outcome(name: str, ok: bool, kind: str | None, rows: int, line: int | None, reason: str | None) -> None:
+def test_fixture_outcome(
+    name: str, ok: bool, kind: str | None, rows: int, line: int | None, reason: str | None
+) -> None:
     report = inspect_dataset(FIXTURES / name, name)
     assert (report.ok, report.kind, report.rows) == (ok, kind, rows), report.summary()
     if reason is None:
@@ -328,11 +330,11 @@ def test_read_errors_become_an_issue() -> None:
          "messages[0].role must be one of system, user, assistant (got nothing)"),
         (sft(msg(["user"], "hi"), msg("assistant", "hello")),
          "messages[0].role must be one of system, user, assistant (got an array)"),
-        (sft({"role": "user"}, msg("assistant", "hello")), "messages[0].content must be a non-empty string (got nothing)"),
-        (sft(msg("user", ""), msg("assistant", "hello")), "messages[0].content must be a non-empty string (got '')"),
-        (sft(msg("user", " \n "), msg("assistant", "hello")), "messages[0].content must be a non-empty string"),
-        (sft(msg("user", 5), msg("assistant", "hello")), "messages[0].content must be a non-empty string (got a number)"),
-        (sft(msg("user", None), msg("assistant", "hello")), "messages[0].content must be a non-empty string (got null)"),
+        (sft({"role": "user"}, msg("assistant", "hi")), "messages[0].content must be a non-empty string (got nothing)"),
+        (sft(msg("user", ""), msg("assistant", "hi")), "messages[0].content must be a non-empty string (got '')"),
+        (sft(msg("user", " \n "), msg("assistant", "hi")), r"messages[0].content must be a non-empty string (got ' \n ')"),
+        (sft(msg("user", 5), msg("assistant", "hi")), "messages[0].content must be a non-empty string (got a number)"),
+        (sft(msg("user", None), msg("assistant", "hi")), "messages[0].content must be a non-empty string (got null)"),
         (sft(msg("user", [{"text": "hi"}]), msg("assistant", "hello")),
          "messages[0].content must be a string: text/image part lists are only accepted in a .zip image dataset"),
         (sft(msg("user", "hi"), msg("assistant", "hello"), msg("system", "late")),
@@ -369,6 +371,12 @@ def test_samples_stop_at_two_hundred_and_are_truncated() -> None:
     assert report.rows == 250 and len(report.row_tokens) == 250
     assert len(report.samples) == 200 and report.samples[199][0] == "q199"
     assert len(report.samples[0][1]) == datasets.MAX_SAMPLE_CHARS
+
+
+def test_samples_never_hold_lone_surrogates() -> None:
+    report = inspect('{"messages": [{"role": "user", "content": "a\\ud800b"}, {"role": "assistant", "content": "ok"}]}')
+    assert report.ok and report.samples == [("a?b", "ok")]
+    json.dumps(report.samples, ensure_ascii=False).encode("utf-8")
 
 
 # ---------------------------------------------------------------------------------------------------- DPO rows
@@ -620,12 +628,15 @@ json_values = st.recursive(
     max_leaves=10,
 )
 roles = st.sampled_from(["system", "user", "assistant", "bot", ""]) | json_values
-messages = st.lists(
-    st.fixed_dictionaries({"role": roles, "content": st.text(max_size=10) | json_values}, optional={"name": json_values}),
-    max_size=5,
+message = st.fixed_dictionaries(
+    {"role": roles, "content": st.text(max_size=10) | json_values}, optional={"name": json_values}
 )
-rows = st.fixed_dictionaries({"messages": messages | json_values}, optional={"chosen": json_values, "rejected": json_values})
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+rows = st.fixed_dictionaries(
+    {"messages": st.lists(message, max_size=5) | json_values}, optional={"chosen": json_values, "rejected": json_values}
+)
+FUZZ = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 def _check_report(report: DatasetReport) -> None:
