@@ -5,6 +5,7 @@ Every option can also come from an ``EMULATOR_*`` environment variable, shown in
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -45,22 +46,34 @@ def cli() -> None:
                    "method at create, an upload whose every file fails).")
 @click.option("--pending-seconds", type=click.FloatRange(min=0), default=5.0, envvar="EMULATOR_PENDING_SECONDS",
               show_envvar=True, help="Emulated seconds a new fine-tune job stays PENDING before it queues or runs.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, envvar="EMULATOR_WORKERS", show_envvar=True,
+              help="uvicorn worker processes sharing the SQLite db; the emulated clock is shared through the data "
+                   "dir. The request journal and fault rules are per worker.")
 @click.option("--log-level", default="info", envvar="EMULATOR_LOG_LEVEL", show_envvar=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: float, seed: int | None,
-          start_time: float | None, api_keys: tuple[str, ...], strict: bool, pending_seconds: float, log_level: str) -> None:
+          start_time: float | None, api_keys: tuple[str, ...], strict: bool, pending_seconds: float, workers: int, log_level: str) -> None:
     """Serve the emulator (uvicorn)."""
     import uvicorn
 
-    from emulator.app import create_app
+    from emulator.app import SETTINGS_ENV, create_app
 
     settings = Settings(host=host, port=port, db=db, data_dir=data_dir, time_scale=time_scale, seed=seed,
                         start_time=start_time, api_keys=api_keys, strict=strict, pending_seconds=pending_seconds,
-                        log_level=log_level)
-    app = create_app(settings)
-    click.echo(f"dashscope-emulator {__version__}: db={db} data-dir={app.state.rt.data_dir} "
-               f"time-scale={time_scale} seed={seed} api-keys={'any' if not api_keys else len(api_keys)}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
+                        workers=workers, log_level=log_level)
+    click.echo(f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
+               f"time-scale={time_scale} seed={seed} workers={workers} "
+               f"api-keys={'any' if not api_keys else len(api_keys)}", err=True)
+    common = {"host": host, "port": port, "log_level": log_level, "access_log": False, "lifespan": "on",
+              "timeout_graceful_shutdown": 3}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        return
+    if settings.in_memory:
+        raise click.UsageError("--workers > 1 needs a database file: workers cannot share ':memory:'")
+    (settings.resolved_data_dir() / "clock.json").unlink(missing_ok=True)  # the first worker republishes it
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run("emulator.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
 
 
 def main() -> None:

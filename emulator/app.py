@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator import control
-from emulator.clock import Clock
+from emulator.clock import Clock, SharedClockFile
 from emulator.db import Database
 from emulator.errors import ApiError, MethodNotAllowed, NotFound
 from emulator.files import routes as file_routes
@@ -45,8 +47,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     db = Database(settings.db)
     ids = ids or Ids(settings.seed)
     start = settings.start_time if settings.start_time is not None else (SEEDED_START if ids.seeded else None)
+    if clock is None:
+        clock = Clock.starting_at(start, settings.time_scale)
+        if not settings.in_memory:
+            clock.shared = SharedClockFile(data_dir / "clock.json")
     rt = Runtime(
-        settings=settings, db=db, clock=clock or Clock.starting_at(start, settings.time_scale), ids=ids,
+        settings=settings, db=db, clock=clock, ids=ids,
         data_dir=data_dir, tenants=TenantRegistry(db),
     )
     rt.services["files"] = FilesService(rt)
@@ -63,6 +69,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     app.state.rt = rt
     app.state.owns_data_dir = settings.data_dir is None and settings.in_memory
     return app
+
+
+SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"
+
+
+def create_app_from_env() -> Starlette:
+    """The factory uvicorn's worker processes call (``--workers``): the settings travel as JSON in the env."""
+    return create_app(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
 
 
 async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -96,9 +110,26 @@ async def start_runtime(rt: Runtime) -> None:
     _clean_temp(rt.temp_dir)
     await rt.db.open()
     await restore_clock(rt)
+    rt.background.append(asyncio.create_task(_sweep_later(rt)))
+
+
+async def _sweep_later(rt: Runtime) -> None:
+    """Orphan blobs are swept once, shortly after start, off the start-up path."""
+    await asyncio.sleep(2.0)
+    try:
+        removed = await rt.services["files"].sweep_orphans()
+    except Exception:  # the sweep is housekeeping: never let it take the server down
+        log.exception("orphan blob sweep failed")
+        return
+    if removed:
+        log.warning("removed %d orphan blob(s) left by an interrupted upload", removed)
 
 
 async def stop_runtime(rt: Runtime) -> None:
+    for task in rt.background:
+        task.cancel()
+    await asyncio.gather(*rt.background, return_exceptions=True)
+    rt.background.clear()
     for service in rt.services.values():
         stop = getattr(service, "stop", None)
         if stop is not None:
@@ -108,8 +139,24 @@ async def stop_runtime(rt: Runtime) -> None:
 
 
 def _clean_temp(temp_dir: Path) -> None:
-    """Half-written uploads of a crashed run are never listed; their temp files go at start."""
+    """Half-written uploads of a crashed run are never listed; their temp files go at start.
+
+    Temp names start with the writer's PID, so a worker (re)starting beside others spares their uploads.
+    """
     if temp_dir.exists():
         for leftover in temp_dir.glob("*.part"):
-            leftover.unlink(missing_ok=True)
+            if not _alive_other(leftover.name.split("-", 1)[0]):
+                leftover.unlink(missing_ok=True)
     temp_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _alive_other(pid_text: str) -> bool:
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

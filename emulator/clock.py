@@ -6,10 +6,13 @@ moved forward at any time (``advance``).  With a scale of 0 it moves only when a
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -21,10 +24,48 @@ class ClockState:
     time_scale: float
 
 
+class SharedClockFile:
+    """Publishes the clock's state to a file in the data dir so that every worker process agrees on "now".
+
+    A change is written to a temp name and renamed over the file; readers notice it by its inode and mtime
+    (one ``stat`` per read) and load it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int, int] | None = None
+
+    def publish(self, state: ClockState) -> None:
+        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        temp.write_text(json.dumps(asdict(state)))
+        os.replace(temp, self.path)
+        self._seen = self._signature()
+
+    def poll(self) -> ClockState | None:
+        signature = self._signature()
+        if signature is None or signature == self._seen:
+            return None
+        try:
+            state = ClockState(**json.loads(self.path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+        self._seen = signature
+        return state
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 class Clock:
-    def __init__(self, state: ClockState, wall: Callable[[], float] = time.time) -> None:
+    def __init__(self, state: ClockState, wall: Callable[[], float] = time.time,
+                 shared: SharedClockFile | None = None) -> None:
         self._wall = wall
         self.state = state
+        self.shared = shared
 
     @classmethod
     def starting_at(cls, emulated: float | None, time_scale: float, wall: Callable[[], float] = time.time) -> Clock:
@@ -36,6 +77,10 @@ class Clock:
         return self.state.time_scale
 
     def now(self) -> float:
+        if self.shared is not None:
+            published = self.shared.poll()
+            if published is not None:
+                self.state = published
         s = self.state
         return s.anchor_emulated + (self._wall() - s.anchor_wall) * s.time_scale
 
@@ -51,20 +96,26 @@ class Clock:
     def resume(self, stored: ClockState, time_scale: float) -> None:
         """Continue from a persisted state: its "now" becomes ours, at the given scale from here on."""
         self.state = ClockState(self._wall(), Clock(stored, self._wall).now(), time_scale)
+        self._publish()
 
     def advance(self, seconds: float) -> float:
         self._reanchor()
         self.state.anchor_emulated += seconds
+        self._publish()
         return self.now()
 
     def set_time_scale(self, time_scale: float) -> None:
         self._reanchor()
         self.state.time_scale = time_scale
+        self._publish()
+
+    def _publish(self) -> None:
+        if self.shared is not None:
+            self.shared.publish(self.state)
 
     def _reanchor(self) -> None:
         now = self.now()
-        self.state.anchor_wall = self._wall()
-        self.state.anchor_emulated = now
+        self.state = ClockState(self._wall(), now, self.state.time_scale)
 
 
 def beijing(ts: float) -> datetime:

@@ -46,6 +46,7 @@ class Runtime:
     started_wall: float = field(default_factory=time.monotonic)
     services: dict[str, Any] = field(default_factory=dict)
     changes: Signal = field(default_factory=Signal)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def blob_dir(self) -> Path:

@@ -36,6 +36,7 @@ class Settings(BaseModel):
     max_deployment_capacity: int = Field(32, ge=1)
     tick_seconds: float = Field(0.2, gt=0)
     log_level: str = "info"
+    workers: int = Field(1, ge=1, le=64)
 
     @property
     def in_memory(self) -> bool:

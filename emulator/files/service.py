@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -49,6 +50,17 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _remove_orphans(data_dir: Path, known: set[str], min_age_seconds: float) -> int:
+    removed = 0
+    cutoff = time.time() - min_age_seconds
+    for path in (data_dir / "blobs").glob("*/*"):
+        relative = path.relative_to(data_dir).as_posix()
+        if relative not in known and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 class FilesService:
@@ -134,6 +146,11 @@ class FilesService:
 
     def blob_path(self, record: FileRecord) -> Path:
         return self.rt.data_dir / record.blob
+
+    async def sweep_orphans(self, min_age_seconds: float = 300.0) -> int:
+        """Blobs renamed into place by an upload whose commit never happened (a crash between the two)."""
+        known = await store.all_blobs(self.rt.db)
+        return await asyncio.to_thread(_remove_orphans, self.rt.data_dir, known, min_age_seconds)
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[int, Callable[[], None]]:
         blobs = await store.delete_tenant_files(tx, tenant)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -110,7 +111,7 @@ class _Collector:
         if filename is None:
             self._text, self._text_name = bytearray(), name
             return
-        temp = self.temp_dir / f"{secrets.token_hex(12)}.part"
+        temp = self.temp_dir / f"{os.getpid()}-{secrets.token_hex(12)}.part"
         part = FilePart(field=name, filename=filename.decode("utf-8", "replace"), temp_path=temp)
         part._fh = open(temp, "wb")  # noqa: SIM115 - closed in on_part_end or discard()
         self.result.files.append(part)

@@ -133,6 +133,8 @@ def _wait_seconds(rt: object, service: FineTunesService, job: JobRow) -> float:
     step = min(HEARTBEAT_SECONDS, max(until, 0.02)) if until is not None else HEARTBEAT_SECONDS
     if job.status in (JobStatus.PENDING, JobStatus.QUEUING, JobStatus.CANCELING) and clock.time_scale > 0:
         step = min(step, 0.25)
+    if rt.settings.workers > 1:  # type: ignore[attr-defined]
+        step = min(step, 0.5)  # another worker's changes do not wake this one
     return step
 
 

@@ -60,6 +60,7 @@ def test_cli_1_20_11_cancel_and_refused_delete(sdk1: Sdk) -> None:
     refused = sdk1.cli("fine_tunes.delete", "-j", job_id).stdout
     assert "UnsupportedOperation" in refused
     assert "success!" in sdk1.cli("fine_tunes.cancel", "-j", job_id).stdout
+    sdk1.server.control("POST", "/_emulator/clock", {"time_scale": 600.0})  # CANCELING ends 10 emulated s later
     status = sdk1.python(f"""
         import time
         for _ in range(300):

@@ -184,3 +184,37 @@ async def test_malformed_uploads_are_4xx_and_leave_nothing(client: httpx.AsyncCl
     assert (await client.get("/api/v1/files")).json()["data"]["total"] == 0
     rt = client._transport.app.state.rt  # type: ignore[attr-defined]
     assert list(rt.temp_dir.iterdir()) == []
+
+
+async def test_orphan_blobs_are_swept_but_listed_ones_kept(client: httpx.AsyncClient) -> None:
+    import os
+    import time
+
+    rt = client._transport.app.state.rt  # type: ignore[attr-defined]
+    file_id = (await upload(client, ("a.jsonl", GOOD))).json()["data"]["uploaded_files"][0]["file_id"]
+    orphan = rt.data_dir / "blobs" / "zz" / "orphan"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"left by a crash between rename and commit")
+    old = time.time() - 3600
+    os.utime(orphan, (old, old))
+    for path in (rt.data_dir / "blobs").glob("*/*"):
+        os.utime(path, (old, old))
+    assert await rt.services["files"].sweep_orphans() == 1
+    assert not orphan.exists()
+    assert (await client.get(f"/api/v1/files/{file_id}/content")).content == GOOD
+
+
+async def test_temp_files_of_dead_writers_are_cleaned_at_start(app_factory: AppFactory, tmp_path: object) -> None:
+    import os
+
+    from emulator.app import _clean_temp
+
+    app = await app_factory()
+    temp = app.state.rt.temp_dir
+    dead = temp / "999999999-abc.part"
+    mine = temp / f"{os.getpid()}-abc.part"
+    alive = temp / f"{os.getppid()}-abc.part"
+    for path in (dead, mine, alive):
+        path.write_bytes(b"half")
+    _clean_temp(temp)
+    assert not dead.exists() and not mine.exists() and alive.exists()

@@ -20,11 +20,11 @@ from emulator.synth.tokens import count_tokens
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "datasets"
 
 
-def msg(role: str, content: Any, **extra: Any) -> dict[str, Any]:
+def msg(role: Any, content: Any, **extra: Any) -> dict[str, Any]:
     return {"role": role, "content": content, **extra}
 
 
-def sft(*turns: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def sft(*turns: Any, **extra: Any) -> dict[str, Any]:
     return {"messages": list(turns) or [msg("user", "你好"), msg("assistant", "您好,请问有什么可以帮您?")], **extra}
 
 
@@ -138,8 +138,10 @@ def test_fixture_pngs_are_real_pngs() -> None:
     with zipfile.ZipFile(FIXTURES / "image_sft.zip") as archive:
         pngs = [archive.read(name) for name in archive.namelist() if name.endswith(".png")]
     assert len(pngs) == 5
-    assert all(data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and data.endswith(b"IEND\xaeB`\x82")
-               for data in pngs)
+    assert all(
+        data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and data.endswith(b"IEND\xaeB`\x82")
+        for data in pngs
+    )
 
 
 def test_fixture_mixed_and_multiturn_content_is_bilingual() -> None:
@@ -189,8 +191,10 @@ def test_a_valid_sft_file_reports_rows_tokens_and_samples() -> None:
     report = inspect(*rows)
     assert report.ok and report.kind == "sft" and report.rows == 2 and report.issue_count == 0
     assert report.row_tokens.typecode == "I"
-    assert list(report.row_tokens) == [count_tokens("Be brief.") + count_tokens("Hi") + count_tokens("Hello!"),
-                                       count_tokens("你好") + count_tokens("您好,请问有什么可以帮您?")]
+    assert list(report.row_tokens) == [
+        count_tokens("Be brief.") + count_tokens("Hi") + count_tokens("Hello!"),
+        count_tokens("你好") + count_tokens("您好,请问有什么可以帮您?"),
+    ]
     assert report.samples == [("Hi", "Hello!"), ("你好", "您好,请问有什么可以帮您?")]
     assert report.summary() == f"2 SFT rows, about {sum(report.row_tokens)} tokens"
 
@@ -322,32 +326,50 @@ def test_read_errors_become_an_issue() -> None:
         ({"messages": {"role": "user"}}, "messages must be a non-empty list (got an object)"),
         ({"messages": None}, "messages must be a non-empty list (got null)"),
         (sft(msg("user", "hi"), "hello"), "messages[1] must be an object (got a string)"),
-        (sft(msg("user", "hi"), msg("bot", "hello")),
-         "messages[1].role must be one of system, user, assistant (got 'bot')"),
-        (sft(msg("User", "hi"), msg("assistant", "hello")),
-         "messages[0].role must be one of system, user, assistant (got 'User')"),
-        (sft({"content": "hi"}, msg("assistant", "hello")),
-         "messages[0].role must be one of system, user, assistant (got nothing)"),
-        (sft(msg(["user"], "hi"), msg("assistant", "hello")),
-         "messages[0].role must be one of system, user, assistant (got an array)"),
+        (
+            sft(msg("user", "hi"), msg("bot", "hello")),
+            "messages[1].role must be one of system, user, assistant (got 'bot')",
+        ),
+        (
+            sft(msg("User", "hi"), msg("assistant", "hello")),
+            "messages[0].role must be one of system, user, assistant (got 'User')",
+        ),
+        (
+            sft({"content": "hi"}, msg("assistant", "hello")),
+            "messages[0].role must be one of system, user, assistant (got nothing)",
+        ),
+        (
+            sft(msg(["user"], "hi"), msg("assistant", "hello")),
+            "messages[0].role must be one of system, user, assistant (got an array)",
+        ),
         (sft({"role": "user"}, msg("assistant", "hi")), "messages[0].content must be a non-empty string (got nothing)"),
         (sft(msg("user", ""), msg("assistant", "hi")), "messages[0].content must be a non-empty string (got '')"),
-        (sft(msg("user", " \n "), msg("assistant", "hi")), r"messages[0].content must be a non-empty string (got ' \n ')"),
+        (sft(msg("user", " \n "), msg("assistant", "hi")), r"messages[0].content must be a non-empty string (got ' \n"),
         (sft(msg("user", 5), msg("assistant", "hi")), "messages[0].content must be a non-empty string (got a number)"),
         (sft(msg("user", None), msg("assistant", "hi")), "messages[0].content must be a non-empty string (got null)"),
-        (sft(msg("user", [{"text": "hi"}]), msg("assistant", "hello")),
-         "messages[0].content must be a string: text/image part lists are only accepted in a .zip image dataset"),
-        (sft(msg("user", "hi"), msg("assistant", "hello"), msg("system", "late")),
-         "messages[2]: a system message is only allowed as the first message"),
-        (sft(msg("system", "s"), msg("system", "s"), msg("user", "hi"), msg("assistant", "hello")),
-         "messages[1]: a system message is only allowed as the first message"),
+        (
+            sft(msg("user", [{"text": "hi"}]), msg("assistant", "hello")),
+            "messages[0].content must be a string: text/image part lists are only accepted in a .zip image dataset",
+        ),
+        (
+            sft(msg("user", "hi"), msg("assistant", "hello"), msg("system", "late")),
+            "messages[2]: a system message is only allowed as the first message",
+        ),
+        (
+            sft(msg("system", "s"), msg("system", "s"), msg("user", "hi"), msg("assistant", "hello")),
+            "messages[1]: a system message is only allowed as the first message",
+        ),
         (sft(msg("system", "s"), msg("assistant", "hello")), "messages hold no user turn"),
         (sft(msg("user", "hi"), msg("user", "anyone?")), "messages hold no assistant turn"),
-        (sft(msg("user", "hi"), msg("assistant", "hello"), msg("user", "bye")),
-         "the last message must be an assistant turn (messages[2] is user)"),
-        (sft(msg("user", "hi", name="alice"), msg("assistant", "hello")),
-         "messages[0].name is not supported: OpenAI's name and weight keys are not accepted "
-         "(every assistant turn is trained)"),
+        (
+            sft(msg("user", "hi"), msg("assistant", "hello"), msg("user", "bye")),
+            "the last message must be an assistant turn (messages[2] is user)",
+        ),
+        (
+            sft(msg("user", "hi", name="alice"), msg("assistant", "hello")),
+            "messages[0].name is not supported: OpenAI's name and weight keys are not accepted "
+            "(every assistant turn is trained)",
+        ),
         (sft(msg("user", "hi"), msg("assistant", "hello", weight=0)), "messages[1].weight is not supported"),
         (sft(msg("user", "hi"), msg("assistant", "hello", weight=1)), "messages[1].weight is not supported"),
     ],
@@ -359,8 +381,16 @@ def test_sft_row_rules(row: dict[str, Any], reason: str) -> None:
 
 
 def test_sft_accepts_multi_turn_and_ignores_unknown_keys() -> None:
-    row = sft(msg("system", "s"), msg("user", "q1"), msg("assistant", "a1", loss_weight=1),
-              msg("user", "q2"), msg("assistant", "a2"), msg("assistant", "a3"), id="row-1", meta={"x": 1})
+    row = sft(
+        msg("system", "s"),
+        msg("user", "q1"),
+        msg("assistant", "a1", loss_weight=1),
+        msg("user", "q2"),
+        msg("assistant", "a2"),
+        msg("assistant", "a3"),
+        id="row-1",
+        meta={"x": 1},
+    )
     report = inspect(row)
     assert report.ok and report.samples == [("q2", "a3")]
 
@@ -383,8 +413,11 @@ def test_samples_never_hold_lone_surrogates() -> None:
 
 
 def test_a_valid_dpo_file() -> None:
-    row = {"messages": [msg("system", "s"), msg("user", "q1"), msg("assistant", "a1"), msg("user", "q2")],
-           "chosen": msg("assistant", "good answer"), "rejected": msg("assistant", "bad")}
+    row = {
+        "messages": [msg("system", "s"), msg("user", "q1"), msg("assistant", "a1"), msg("user", "q2")],
+        "chosen": msg("assistant", "good answer"),
+        "rejected": msg("assistant", "bad"),
+    }
     report = inspect(row, dpo())
     assert report.ok and report.kind == "dpo" and report.rows == 2
     assert report.samples[0] == ("q2", "good answer")
@@ -395,8 +428,10 @@ def test_a_valid_dpo_file() -> None:
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        ({**dpo(), "messages": [msg("user", "q"), msg("assistant", "a")]},
-         "DPO messages must end with a user turn (messages[1] is assistant)"),
+        (
+            {**dpo(), "messages": [msg("user", "q"), msg("assistant", "a")]},
+            "DPO messages must end with a user turn (messages[1] is assistant)",
+        ),
         ({k: v for k, v in dpo().items() if k != "rejected"}, '"rejected" is missing'),
         ({k: v for k, v in dpo().items() if k != "chosen"}, '"chosen" is missing'),
         ({k: v for k, v in dpo().items() if k != "messages"}, '"messages" is missing'),
@@ -451,18 +486,23 @@ def test_a_valid_image_zip(tmp_path: pathlib.Path) -> None:
     rows = [image_row("a.png"), image_row("a.png", "b.png"), sft(msg("user", "纯文本"), msg("assistant", "也可以"))]
     report = zip_report(tmp_path, *rows, images=("a.png", "b.png", "unused.png"))
     assert report.ok and report.kind == "image_sft" and report.rows == 3 and report.images == 2
-    assert report.row_tokens[1] == count_tokens("这是什么?") + count_tokens("一只红色马克杯。") + 2 * datasets.IMAGE_TOKENS
+    assert (
+        report.row_tokens[1] == count_tokens("这是什么?") + count_tokens("一只红色马克杯。") + 2 * datasets.IMAGE_TOKENS
+    )
     assert report.samples[2] == ("纯文本", "也可以")
 
 
 def test_images_resolve_relative_to_the_jsonl_folder(tmp_path: pathlib.Path) -> None:
-    members = {"set/train.jsonl": encode(image_row("pics/a.png"), image_row("./pics/../pics/a.png")),
-               "set/pics/a.png": PNG}
+    members = {
+        "set/train.jsonl": encode(image_row("pics/a.png"), image_row("./pics/../pics/a.png")),
+        "set/pics/a.png": PNG,
+    }
     assert inspect_zip(make_zip(tmp_path / "d.zip", members)).ok
     members["set/train.jsonl"] = encode(image_row("set/pics/a.png"))
     issue = only_issue(inspect_zip(make_zip(tmp_path / "e.zip", members)))
-    assert issue.reason == ("line 1: messages[0].content[1].image 'set/pics/a.png' is not in the zip "
-                            "(looked for 'set/set/pics/a.png')")
+    assert issue.reason == (
+        "line 1: messages[0].content[1].image 'set/pics/a.png' is not in the zip (looked for 'set/set/pics/a.png')"
+    )
 
 
 def test_image_extension_matching_is_case_insensitive(tmp_path: pathlib.Path) -> None:
@@ -478,21 +518,35 @@ def test_image_extension_matching_is_case_insensitive(tmp_path: pathlib.Path) ->
         (image_row("../a.png"), "messages[0].content[1].image '../a.png' must be a path inside the zip"),
         (image_row("/a.png"), "'/a.png' must be a path inside the zip"),
         (image_row("https://example.com/a.png"), "is not in the zip"),
-        ({"messages": [msg("user", "hi"), msg("assistant", [{"image": "a.png"}])]},
-         "messages[1].content[0]: images are only accepted in user turns (this is assistant)"),
-        ({"messages": [msg("system", [{"image": "a.png"}]), msg("user", "hi"), msg("assistant", "ok")]},
-         "messages[0].content[0]: images are only accepted in user turns (this is system)"),
+        (
+            {"messages": [msg("user", "hi"), msg("assistant", [{"image": "a.png"}])]},
+            "messages[1].content[0]: images are only accepted in user turns (this is assistant)",
+        ),
+        (
+            {"messages": [msg("system", [{"image": "a.png"}]), msg("user", "hi"), msg("assistant", "ok")]},
+            "messages[0].content[0]: images are only accepted in user turns (this is system)",
+        ),
         ({"messages": [msg("user", []), msg("assistant", "ok")]}, "messages[0].content holds no text and no image"),
-        ({"messages": [msg("user", [{"text": " "}]), msg("assistant", "ok")]},
-         "messages[0].content holds no text and no image"),
-        ({"messages": [msg("user", [{"text": "a", "image": "a.png"}]), msg("assistant", "ok")]},
-         'messages[0].content[0] must be {"text": ...} or {"image": "<file name>"}'),
-        ({"messages": [msg("user", ["hi"]), msg("assistant", "ok")]},
-         'messages[0].content[0] must be {"text": ...} or {"image": "<file name>"} (got \'hi\')'),
-        ({"messages": [msg("user", [{"image": 3}]), msg("assistant", "ok")]},
-         "messages[0].content[0].image must be a string (got a number)"),
-        ({"messages": [msg("user", {"text": "hi"}), msg("assistant", "ok")]},
-         "messages[0].content must be a non-empty string or a list of text/image parts (got an object)"),
+        (
+            {"messages": [msg("user", [{"text": " "}]), msg("assistant", "ok")]},
+            "messages[0].content holds no text and no image",
+        ),
+        (
+            {"messages": [msg("user", [{"text": "a", "image": "a.png"}]), msg("assistant", "ok")]},
+            'messages[0].content[0] must be {"text": ...} or {"image": "<file name>"}',
+        ),
+        (
+            {"messages": [msg("user", ["hi"]), msg("assistant", "ok")]},
+            'messages[0].content[0] must be {"text": ...} or {"image": "<file name>"} (got \'hi\')',
+        ),
+        (
+            {"messages": [msg("user", [{"image": 3}]), msg("assistant", "ok")]},
+            "messages[0].content[0].image must be a string (got a number)",
+        ),
+        (
+            {"messages": [msg("user", {"text": "hi"}), msg("assistant", "ok")]},
+            "messages[0].content must be a non-empty string or a list of text/image parts (got an object)",
+        ),
         (dpo(), "DPO rows (chosen/rejected) are not accepted in a .zip image dataset"),
         ({"messages": [msg("user", [{"image": "a.png"}])]}, "messages hold no assistant turn"),
     ],
@@ -508,13 +562,18 @@ def test_the_zip_must_hold_exactly_one_jsonl(tmp_path: pathlib.Path) -> None:
         none = inspect_zip(make_zip(tmp_path / "none.zip", members))
         assert only_issue(none).reason.startswith("the zip holds no .jsonl file")
     two = inspect_zip(make_zip(tmp_path / "two.zip", {"a.jsonl": encode(sft()), "b/B.JSONL": encode(sft())}))
-    assert only_issue(two) == RowIssue(0, "the zip holds 2 .jsonl files (a.jsonl, b/B.JSONL); an image dataset "
-                                          "holds exactly one")
+    assert only_issue(two) == RowIssue(
+        0, "the zip holds 2 .jsonl files (a.jsonl, b/B.JSONL); an image dataset holds exactly one"
+    )
 
 
 def test_macos_litter_is_ignored(tmp_path: pathlib.Path) -> None:
-    members = {"d/train.jsonl": encode(image_row("a.png")), "d/a.png": PNG,
-               "__MACOSX/d/._train.jsonl": b"\x00\x05\x16\x07", "d/._other.jsonl": b"\x00"}
+    members = {
+        "d/train.jsonl": encode(image_row("a.png")),
+        "d/a.png": PNG,
+        "__MACOSX/d/._train.jsonl": b"\x00\x05\x16\x07",
+        "d/._other.jsonl": b"\x00",
+    }
     assert inspect_zip(make_zip(tmp_path / "mac.zip", members)).ok
 
 
