@@ -36,11 +36,15 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def reset(request: Request) -> JSONResponse:
-    """Wipe everything, or one tenant's objects: ``{"api_key": "...", "workspace"?: "..."}`` or ``?api_key=``."""
+    """Wipe everything, or one tenant's objects: ``{"api_key": "...", "workspace"?: "..."}`` or ``?api_key=``,
+    or ``{"tenant": "<tenant id>"}`` as the dashboard lists them (it never sees the keys)."""
     body = await read_json_object(request, allow_empty=True)
     api_key = body.get("api_key") or request.query_params.get("api_key")
     workspace = body.get("workspace") or request.query_params.get("workspace")
     tenant = tenant_for(str(api_key), str(workspace) if workspace else None).id if api_key else None
+    tenant_id = body.get("tenant") or request.query_params.get("tenant")
+    if tenant is None and tenant_id:
+        tenant = str(tenant_id)
     removed = await reset_state(_rt(request), tenant)
     return JSONResponse({"status": "reset", "tenant": tenant, "removed": removed})
 

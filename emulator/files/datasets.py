@@ -47,7 +47,6 @@ import typing
 import zipfile
 import zlib
 from bisect import insort
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -137,6 +136,10 @@ class _Tally:
     counts: dict[str, int] = field(default_factory=dict)
     image_names: set[str] = field(default_factory=set)
 
+    @property
+    def full(self) -> bool:
+        return len(self.report.issues) >= MAX_ISSUES
+
     def issue(self, line: int, reason: str) -> None:
         self.report.issue_count += 1
         if len(self.report.issues) < MAX_ISSUES:
@@ -194,37 +197,29 @@ def _inspect_jsonl_path(path: pathlib.Path) -> DatasetReport:
 
 def _inspect_stream(stream: typing.BinaryIO, archive: _Archive | None) -> DatasetReport:
     tally = _Tally()
-    lines = _lines(stream)
     line = 0
     while True:
         try:
-            item = next(lines, None)
+            raw = _read_line(stream)
         except _READ_ERRORS as exc:  # only the read is guarded, so a bug in the checks still surfaces
             tally.issue(0, f"the file could not be read past line {line} ({_describe(exc)})")
             break
-        if item is None:
+        if raw == b"":
             break
-        line = item[0]
-        _inspect_line(tally, line, item[1], archive)
+        line += 1
+        _inspect_line(tally, line, raw, archive)
     return _finish(tally)
 
 
-def _lines(stream: typing.BinaryIO) -> Iterator[tuple[int, bytes | None]]:
-    """Yield (line number, bytes); None stands for a line over MAX_LINE_BYTES, which is skipped unread."""
-    line = 0
-    while raw := stream.readline(MAX_LINE_BYTES + 1):
-        line += 1
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            _skip_rest_of_line(stream)
-            yield line, None
-        else:
-            yield line, raw
-
-
-def _skip_rest_of_line(stream: typing.BinaryIO) -> None:
+def _read_line(stream: typing.BinaryIO) -> bytes | None:
+    """The next line, b"" at the end, or None for a line over MAX_LINE_BYTES (skipped without keeping it)."""
+    raw = stream.readline(MAX_LINE_BYTES + 1)
+    if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+        return raw
     while chunk := stream.readline(_READ_CHUNK):
         if chunk.endswith(b"\n"):
-            return
+            break
+    return None
 
 
 def _inspect_line(tally: _Tally, line: int, raw: bytes | None, archive: _Archive | None) -> None:
@@ -237,6 +232,9 @@ def _inspect_line(tally: _Tally, line: int, raw: bytes | None, archive: _Archive
     if not raw or raw.isspace():
         return
     tally.nonblank += 1
+    if tally.full and not raw.lstrip().startswith(b"{"):
+        tally.report.issue_count += 1  # surely bad, and its reason would not be kept: skip the costly parse
+        return
     try:
         row = _check_row(_decode(raw), archive)
     except _RowError as exc:

@@ -190,6 +190,16 @@ class FineTunesService:
             raise NotFound()
         return job
 
+    async def find_job(self, job_id: str) -> JobRow:
+        """Any tenant's job, brought up to "now": the dashboard knows job ids, not API keys."""
+        probe = await store.get_job(self.rt.db, None, job_id)
+        if probe is None:
+            raise NotFound()
+        for job in await self.sync_tenant(probe.tenant):
+            if job.job_id == job_id:
+                return job
+        return probe
+
     async def list_jobs(self, tenant: Tenant, offset: int, limit: int, model: str | None) -> tuple[int, list[JobRow]]:
         active = {j.job_id: j for j in await self.sync_tenant(tenant.id)}
         total, jobs = await store.list_jobs(self.rt.db, tenant.id, offset, limit, model)

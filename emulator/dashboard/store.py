@@ -1,0 +1,54 @@
+"""SQL for the dashboard's own reads: the tenants seen so far, with how much each one holds."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from emulator.db import Database
+from emulator.tenants import Tenant
+
+_ACTIVE = "('PENDING', 'QUEUING', 'RUNNING', 'CANCELING')"
+_SELECT = (
+    "SELECT t.id, t.key_hint, t.workspace, t.account_id, t.created_at,"
+    " (SELECT count(*) FROM files f WHERE f.tenant = t.id) AS files,"
+    " (SELECT count(*) FROM fine_tunes j WHERE j.tenant = t.id) AS jobs,"
+    f" (SELECT count(*) FROM fine_tunes j WHERE j.tenant = t.id AND j.status IN {_ACTIVE}) AS active_jobs,"
+    " (SELECT count(*) FROM deployments d WHERE d.tenant = t.id) AS deployments"
+    " FROM tenants t"
+)
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    id: str
+    key_hint: str
+    workspace: str
+    account_id: str
+    created_at: float
+    files: int
+    jobs: int
+    active_jobs: int
+    deployments: int
+
+    @property
+    def explicit_workspace(self) -> bool:
+        return ":" in self.id
+
+    def as_tenant(self) -> Tenant:
+        """The services' view of this tenant: only the key's id (``api_key_id``) is unknown without the key."""
+        return Tenant(id=self.id, key_hint=self.key_hint, workspace=self.workspace, account_id=self.account_id,
+                      api_key_id="", explicit_workspace=self.explicit_workspace)
+
+
+def _record(row: sqlite3.Row) -> TenantRecord:
+    return TenantRecord(**{key: row[key] for key in row.keys()})
+
+
+async def list_tenants(db: Database) -> list[TenantRecord]:
+    return [_record(r) for r in await db.fetchall(f"{_SELECT} ORDER BY t.created_at, t.id")]
+
+
+async def get_tenant(db: Database, tenant_id: str) -> TenantRecord | None:
+    row = await db.fetchone(f"{_SELECT} WHERE t.id = ?", (tenant_id,))
+    return None if row is None else _record(row)

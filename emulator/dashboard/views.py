@@ -1,0 +1,235 @@
+"""What each page shows, gathered from the services: plain values for the templates, no HTTP, no SQL."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.dashboard import store
+from emulator.dashboard.chart import Chart, build_chart
+from emulator.dashboard.store import TenantRecord
+from emulator.files.store import FileRecord
+from emulator.fine_tunes.service import FineTunesService
+from emulator.fine_tunes.states import TERMINAL, TRANSITIONS, JobStatus
+from emulator.fine_tunes.store import JobRow
+from emulator.runtime import Runtime
+
+log = logging.getLogger("emulator.dashboard")
+
+PAGE = 100
+LOG_TAIL = 200
+METHODS = {"sft": "SFT · full", "efficient_sft": "SFT · LoRA", "dpo_full": "DPO · full", "dpo_lora": "DPO · LoRA"}
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    total: int
+    phase: str
+    eta: float | None = None  # emulated time the job should reach its next resting point
+    starts: float | None = None  # a PENDING job: when its data check is done
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.step / self.total, 1) if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class JobView:
+    job: JobRow
+    progress: Progress
+
+    @property
+    def method(self) -> str:
+        return METHODS.get(self.job.training_type, self.job.training_type)
+
+    @property
+    def active(self) -> bool:
+        return self.job.status not in TERMINAL
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    name: str
+    model: str
+    status: str
+    capacity: int | None
+    ready: int | None
+    created_at: float | None
+
+
+@dataclass
+class TenantPage:
+    tenant: TenantRecord
+    files: list[FileRecord]
+    files_total: int
+    jobs: list[JobView]
+    jobs_total: int
+    deployments: list[DeploymentView] | None  # None: this build has no deployments service
+    deployments_error: str | None = None
+
+    @property
+    def any_active(self) -> bool:
+        return any(j.active for j in self.jobs)
+
+
+@dataclass(frozen=True)
+class HyperParameter:
+    key: str
+    sent: Any  # None: not sent, the default applies
+    effective: Any
+
+
+@dataclass
+class JobPage:
+    view: JobView
+    tenant: TenantRecord | None
+    lines: list[str]
+    first_line: int  # index of lines[0] in the whole log
+    total_lines: int
+    chart: Chart
+    hyper_parameters: list[HyperParameter]
+    ignored: list[str]
+    notes: list[str]
+    targets: list[str]  # statuses the control plane may force from here
+    plan: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def job(self) -> JobRow:
+        return self.view.job
+
+
+def _fine_tunes(rt: Runtime) -> FineTunesService:
+    return rt.services["fine_tunes"]  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------------- progress
+
+
+def job_progress(job: JobRow, now: float, service: FineTunesService) -> Progress:
+    plan = job.plan["plan"]
+    total = 0 if job.plan.get("unsupported") else int(plan["total_steps"])
+    status = job.status
+    if status is JobStatus.PENDING:
+        return Progress(0, total, "data check", starts=job.created_at + service.policy.pending_seconds)
+    if status is JobStatus.QUEUING:
+        return Progress(0, total, "queued behind another job")
+    if status is JobStatus.SUCCEEDED:
+        return Progress(total, total, "done")
+    at = {JobStatus.RUNNING: now, JobStatus.CANCELING: job.cancel_at}.get(status, job.cancel_at or job.ended_at)
+    step, phase = _step_at(job, total, at)
+    if status is JobStatus.RUNNING:
+        return Progress(step, total, phase, eta=(job.started_at or now) + float(job.plan["duration"]))
+    if status is JobStatus.CANCELING:
+        return Progress(step, total, "stopping the trainer", eta=(job.cancel_at or now) + service.policy.cancel_seconds)
+    return Progress(step, total, status.value.lower())
+
+
+def _step_at(job: JobRow, total: int, at: float | None) -> tuple[int, str]:
+    """Which optimizer step the trainer had reached at ``at``, and what it was doing."""
+    if job.started_at is None or at is None:
+        return 0, "not started"
+    if job.plan.get("unsupported"):
+        return 0, "checking the model"
+    if job.plan.get("failure") and not total:
+        return 0, "data check"
+    plan = job.plan["plan"]
+    elapsed = at - job.started_at
+    startup, step_seconds = float(plan["startup_seconds"]), float(plan["step_seconds"])
+    if elapsed < startup:
+        return 0, "loading the model"
+    if step_seconds > 0 and elapsed < startup + total * step_seconds:
+        return min(total, math.floor((elapsed - startup) / step_seconds + 1e-9)), "training"
+    return total, "saving the model"
+
+
+# ---------------------------------------------------------------------------------------------------- pages
+
+
+async def tenants(rt: Runtime) -> list[TenantRecord]:
+    return await store.list_tenants(rt.db)
+
+
+async def tenant(rt: Runtime, tenant_id: str) -> TenantRecord | None:
+    return await store.get_tenant(rt.db, tenant_id)
+
+
+async def jobs_of(rt: Runtime, record: TenantRecord) -> tuple[int, list[JobView]]:
+    service = _fine_tunes(rt)
+    total, jobs = await service.list_jobs(record.as_tenant(), 0, PAGE, None)
+    now = rt.clock.now()
+    return total, [JobView(j, job_progress(j, now, service)) for j in jobs]
+
+
+async def tenant_page(rt: Runtime, record: TenantRecord) -> TenantPage:
+    files_total, files = await rt.services["files"].list_files(record.as_tenant(), 0, PAGE)
+    jobs_total, jobs = await jobs_of(rt, record)
+    deployments, error = await _deployments(rt, record)
+    return TenantPage(record, files, files_total, jobs, jobs_total, deployments, error)
+
+
+async def job_page(rt: Runtime, job_id: str, *, full_log: bool = False) -> JobPage:
+    service = _fine_tunes(rt)
+    job = await service.find_job(job_id)
+    now = rt.clock.now()
+    lines = service.logs.visible(job, now)
+    first = 0 if full_log else max(0, len(lines) - LOG_TAIL)
+    plan = job.plan["plan"]
+    hp = job.plan["hp"]
+    sent = job.request.get("hyper_parameters") or {}
+    return JobPage(
+        view=JobView(job, job_progress(job, now, service)),
+        tenant=await store.get_tenant(rt.db, job.tenant),
+        lines=lines[first:], first_line=first, total_lines=len(lines),
+        chart=build_chart(service.logs.metrics(job, now), int(plan["total_steps"]), int(plan["steps_per_epoch"])),
+        hyper_parameters=_hyper_parameters(sent, hp["values"]),
+        ignored=list(hp.get("ignored", ())), notes=list(hp.get("notes", ())),
+        targets=sorted(t.value for t in TRANSITIONS[job.status]), plan=plan,
+    )
+
+
+def _hyper_parameters(sent: dict[str, Any], effective: dict[str, Any]) -> list[HyperParameter]:
+    rows = [HyperParameter(key, sent.get(key), value) for key, value in effective.items()]
+    rows += [HyperParameter(key, value, None) for key, value in sent.items() if key not in effective]
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------- deployments
+
+
+async def _deployments(rt: Runtime, record: TenantRecord) -> tuple[list[DeploymentView] | None, str | None]:
+    """Deployments come from their own service when this build has one; the page degrades without it."""
+    service = rt.services.get("deployments")
+    lister = getattr(service, "list_deployments", None)
+    if lister is None:
+        return None, None
+    try:
+        found = await lister(record.as_tenant(), 0, PAGE)
+    except Exception as exc:  # the dashboard must keep working whatever that service does
+        log.warning("dashboard: listing deployments failed: %s", exc)
+        return [], f"The deployments service answered: {exc}"
+    rows = found[1] if isinstance(found, tuple) else found
+    return [_deployment_view(row) for row in rows], None
+
+
+def _field(row: Any, *names: str) -> Any:
+    for name in names:
+        value = row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _deployment_view(row: Any) -> DeploymentView:
+    status = _field(row, "status")
+    created = _field(row, "created_at")
+    return DeploymentView(
+        name=str(_field(row, "deployed_model", "name") or "?"),
+        model=str(_field(row, "model_name", "model") or ""),
+        status=str(getattr(status, "value", status) or "?"),
+        capacity=_field(row, "capacity"),
+        ready=_field(row, "ready_capacity", "ready"),
+        created_at=float(created) if isinstance(created, int | float) else None,
+    )
