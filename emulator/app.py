@@ -17,8 +17,9 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator import control
+from emulator import control, openapi
 from emulator.clock import Clock, SharedClockFile
+from emulator.dashboard import routes as dashboard_routes
 from emulator.db import Database
 from emulator.errors import ApiError, MethodNotAllowed, NotFound
 from emulator.files import routes as file_routes
@@ -58,7 +59,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     rt.services["files"] = FilesService(rt)
     rt.services["fine_tunes"] = FineTunesService(rt)
     app = Starlette(
-        routes=[*file_routes.routes, *fine_tune_routes.routes, *control.routes(settings)],
+        routes=[*file_routes.routes, *fine_tune_routes.routes, *control.routes(settings),
+                *dashboard_routes.routes(settings), *openapi.routes(operations())],
         middleware=[
             Middleware(RequestContextMiddleware, request_id=ids.request_id, stats=rt.stats),  # type: ignore[arg-type]
             Middleware(AuthMiddleware, registry=rt.tenants, api_keys=settings.api_keys, now=rt.clock.now),  # type: ignore[arg-type]
@@ -72,6 +74,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
 
 
 SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"
+
+
+def operations() -> list[openapi.Operation]:
+    """Every documented operation, gathered from the resources' route modules."""
+    return [*file_routes.operations, *fine_tune_routes.operations, *control.operations]
 
 
 def create_app_from_env() -> Starlette:

@@ -10,8 +10,9 @@ from starlette.routing import BaseRoute, Route
 
 from emulator import __version__
 from emulator.clock import fmt_iso, fmt_job_time
-from emulator.control_schemas import ClockAdvance, ClockUpdate
+from emulator.control_schemas import ClockAdvance, ClockUpdate, ClockView, Health, ResetRequest, ResetResult
 from emulator.http import parse_model, read_json_object
+from emulator.openapi import Operation
 from emulator.persistence import save_clock
 from emulator.runtime import Runtime
 from emulator.settings import Settings
@@ -116,3 +117,17 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/_emulator/clock/advance", advance_clock, methods=["POST"]),
     ]
 
+
+
+operations = [
+    Operation("GET", "/_emulator/health", "Health, version, uptime", "control", response=Health, envelope="raw",
+              auth=False),
+    Operation("POST", "/_emulator/reset", "Wipe all state, or one tenant's", "control", request=ResetRequest,
+              response=ResetResult, envelope="raw", auth=False),
+    Operation("GET", "/_emulator/clock", "Read the emulated clock", "control", response=ClockView, envelope="raw",
+              auth=False),
+    Operation("POST", "/_emulator/clock", "Change the clock's speed", "control", request=ClockUpdate,
+              response=ClockView, envelope="raw", auth=False),
+    Operation("POST", "/_emulator/clock/advance", "Move the clock forward (due transitions apply first)", "control",
+              request=ClockAdvance, response=ClockView, envelope="raw", auth=False),
+]

@@ -13,3 +13,33 @@ class ClockAdvance(BaseModel):
 class ClockUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     time_scale: float = Field(ge=0, le=1_000_000, description="Emulated seconds per wall second; 0 freezes.")
+
+
+class ClockView(BaseModel):
+    now: float = Field(description="Emulated Unix time.")
+    now_beijing: str
+    now_iso: str
+    time_scale: float
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    uptime_seconds: float
+    emulated_time: float
+    time_scale: float
+    seed: int | None
+    internal_errors: int
+
+
+class ResetRequest(BaseModel):
+    """Empty: wipe everything.  ``api_key`` (+ ``workspace``): wipe that tenant only."""
+
+    api_key: str | None = None
+    workspace: str | None = None
+
+
+class ResetResult(BaseModel):
+    status: str
+    tenant: str | None
+    removed: dict[str, int]

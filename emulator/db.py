@@ -32,6 +32,7 @@ class Database:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._sync: sqlite3.Connection | None = None
 
     @property
     def in_memory(self) -> bool:
@@ -44,6 +45,9 @@ class Database:
         await self._writer.execute("PRAGMA journal_mode=WAL")
         await self._migrate(self._writer)
         self._reader = self._writer if self.in_memory else await self._connect()
+        if not self.in_memory:
+            self._sync = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._sync.row_factory = sqlite3.Row
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -79,12 +83,15 @@ class Database:
         return self._reader
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self.reader.execute(sql, params) as cur:
-            return await cur.fetchone()
+        if self._sync is not None:
+            return self._sync.execute(sql, params).fetchone()
+        rows = await self.reader.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        if self._sync is not None:
+            return self._sync.execute(sql, params).fetchall()
+        return list(await self.reader.execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = await self.fetchone(sql, params)

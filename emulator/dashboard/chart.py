@@ -61,9 +61,20 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class Row:
+    """One line of the chart's data table (the accessible twin of the picture)."""
+
+    step: int
+    loss: str
+    val_loss: str
+    token_acc: str
+
+
+@dataclass(frozen=True)
 class Chart:
     total_steps: int
     panels: tuple[Panel, ...]
+    rows: tuple[Row, ...]
     x_ticks: tuple[Tick, ...]
     epoch_marks: tuple[float, ...]
     point_radius: float
@@ -120,7 +131,9 @@ def build_chart(points: Sequence[MetricPoint], total_steps: int, steps_per_epoch
         panels.append(_accuracy_panel(points, x))
     epochs = range(steps_per_epoch, total, steps_per_epoch) if steps_per_epoch else range(0)
     marks = tuple(x(s) for s in epochs) if len(epochs) <= MAX_EPOCH_MARKS else ()
-    return Chart(total_steps=total_steps, panels=tuple(panels),
+    rows = tuple(Row(p.step, f"{p.loss:.4f}", "" if p.val_loss is None else f"{p.val_loss:.4f}",
+                     "" if p.token_acc is None else f"{p.token_acc:.4f}") for p in points)
+    return Chart(total_steps=total_steps, panels=tuple(panels), rows=rows,
                  x_ticks=tuple(Tick(str(int(t)), x(t)) for t in x_ticks), epoch_marks=marks,
                  point_radius=2.0 if len(points) > DENSE else 3.2)
 

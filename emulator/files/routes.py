@@ -13,6 +13,7 @@ from emulator.files.service import FilesService
 from emulator.files.store import FileRecord
 from emulator.files.upload import parse_upload
 from emulator.http import envelope
+from emulator.openapi import Operation, page_params, path_param
 from emulator.pagination import parse_page
 from emulator.tenants import Tenant
 
@@ -75,4 +76,28 @@ routes = [
     Route("/api/v1/files/{file_id}", get_file, methods=["GET"]),
     Route("/api/v1/files/{file_id}", delete_file, methods=["DELETE"]),
     Route("/api/v1/files/{file_id}/content", file_content, methods=["GET"], name="file_content"),
+]
+
+_UPLOAD_FORM = {
+    "type": "object", "required": ["files"],
+    "properties": {
+        "files": {"type": "array", "minItems": 1,
+                  "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+                  "description": "One or more files (.jsonl for SFT/DPO, .zip for image SFT)."},
+        "descriptions": {"type": "array", "items": {"type": "string"}, "description": "Matched to files by order."},
+        "purpose": {"type": "string", "enum": ["fine-tune", "fine_tune", "file-extract", "batch"]},
+    },
+}
+
+operations = [
+    Operation("POST", "/api/v1/files", "Upload files", "files", response=UploadData, envelope="data",
+              multipart=_UPLOAD_FORM, description="Over-limit or invalid files are listed in failed_uploads."),
+    Operation("GET", "/api/v1/files", "List files", "files", response=FileListData, envelope="data",
+              params=page_params()),
+    Operation("GET", "/api/v1/files/{file_id}", "Get a file", "files", response=FileObject, envelope="data",
+              params=(path_param("file_id"),)),
+    Operation("DELETE", "/api/v1/files/{file_id}", "Delete a file", "files", envelope="none",
+              params=(path_param("file_id"),)),
+    Operation("GET", "/api/v1/files/{file_id}/content", "Download a file's content", "files", envelope="raw",
+              params=(path_param("file_id"),)),
 ]

@@ -15,6 +15,7 @@ from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import TERMINAL, JobStatus
 from emulator.fine_tunes.store import JobRow
 from emulator.http import envelope, read_model
+from emulator.openapi import Operation, Param, page_params, path_param
 from emulator.pagination import parse_page
 from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
 
@@ -146,4 +147,27 @@ routes = [
     Route("/api/v1/fine-tunes/{job_id}/cancel", cancel_job, methods=["POST"]),
     Route("/api/v1/fine-tunes/{job_id}/logs", job_logs, methods=["GET"]),
     Route("/api/v1/fine-tunes/{job_id}/stream", stream_job, methods=["GET"]),
+]
+
+_JOB = (path_param("job_id"),)
+
+operations = [
+    Operation("POST", "/api/v1/fine-tunes", "Create a fine-tune job", "fine-tunes", request=CreateJobRequest,
+              response=JobObject),
+    Operation("GET", "/api/v1/fine-tunes", "List fine-tune jobs (newest first)", "fine-tunes", response=JobList,
+              params=(*page_params(), Param("model", description="Only jobs of this model."))),
+    Operation("GET", "/api/v1/fine-tunes/{job_id}", "Get a fine-tune job", "fine-tunes", response=JobObject,
+              params=_JOB),
+    Operation("DELETE", "/api/v1/fine-tunes/{job_id}", "Delete a finished job", "fine-tunes", response=StatusOutput,
+              params=_JOB),
+    Operation("POST", "/api/v1/fine-tunes/{job_id}/cancel", "Cancel a job", "fine-tunes", response=StatusOutput,
+              params=_JOB),
+    Operation("GET", "/api/v1/fine-tunes/{job_id}/logs", "Read a job's log lines", "fine-tunes",
+              response=LogsOutput,
+              params=(*_JOB, Param("offset", schema={"type": "integer", "minimum": 0, "default": 0},
+                                   description="0 and 1 both mean the first line."),
+                      Param("line", schema={"type": "integer", "minimum": 1, "default": 100},
+                            description="Lines to return, at most 1000."))),
+    Operation("GET", "/api/v1/fine-tunes/{job_id}/stream", "Follow a job's log as Server-Sent Events",
+              "fine-tunes", sse=True, params=_JOB),
 ]

@@ -1,0 +1,166 @@
+"""HTTP for the dashboard: the pages, the job's live stream, and (from ``actions``) the control forms."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from emulator.dashboard import actions, views
+from emulator.dashboard.templating import BADGES, PREFIX, not_found, render, runtime, when
+from emulator.dashboard.views import JobView
+from emulator.errors import NotFound
+from emulator.fine_tunes.service import FineTunesService
+from emulator.fine_tunes.states import TERMINAL, JobStatus
+from emulator.fine_tunes.store import JobRow
+from emulator.runtime import Runtime
+from emulator.settings import Settings
+from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
+
+HEARTBEAT_SECONDS = 15.0
+LIVE_TICK_SECONDS = 1.0  # a running job's progress bar moves at least this often (wall seconds)
+
+
+def _fine_tunes(request: Request) -> FineTunesService:
+    return runtime(request).services["fine_tunes"]  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------------- pages
+
+
+async def home(request: Request) -> Response:
+    wanted = request.query_params.get("tenant")
+    if wanted:
+        return RedirectResponse(f"{PREFIX}/dashboard/tenants/{wanted}", status_code=303)
+    tenants = await views.tenants(runtime(request))
+    return render(request, "home.html", {"tenants": tenants, "current": None})
+
+
+async def tenant_page(request: Request) -> Response:
+    rt = runtime(request)
+    record = await views.tenant(rt, request.path_params["tenant"])
+    if record is None:
+        return not_found(request, f"No tenant {request.path_params['tenant']!r} has been seen.")
+    page = await views.tenant_page(rt, record)
+    return render(request, "tenant.html", {"page": page, "tenants": await views.tenants(rt), "current": record.id})
+
+
+async def tenant_jobs(request: Request) -> Response:
+    """The jobs table's rows alone: the page's script swaps them in while jobs are active."""
+    rt = runtime(request)
+    record = await views.tenant(rt, request.path_params["tenant"])
+    if record is None:
+        return not_found(request, "No such tenant.")
+    total, jobs = await views.jobs_of(rt, record)
+    return render(request, "_job_rows.html", {"jobs": jobs, "jobs_total": total})
+
+
+async def job_page(request: Request) -> Response:
+    rt = runtime(request)
+    try:
+        page = await views.job_page(rt, request.path_params["job_id"],
+                                    full_log=request.query_params.get("log") == "all")
+    except NotFound:
+        return not_found(request, f"No fine-tune job {request.path_params['job_id']!r}.")
+    tenants = await views.tenants(rt)
+    return render(request, "job.html", {"page": page, "tenants": tenants,
+                                        "current": page.tenant.id if page.tenant else None})
+
+
+async def job_chart(request: Request) -> Response:
+    try:
+        page = await views.job_page(runtime(request), request.path_params["job_id"])
+    except NotFound:
+        return not_found(request, "No such job.")
+    return render(request, "_chart.html", {"chart": page.chart})
+
+
+# ---------------------------------------------------------------------------------------------------- live
+
+
+def job_state(view: JobView, lines: int) -> dict[str, Any]:
+    progress = view.progress
+    return {"status": view.job.status.value, "badge": BADGES[view.job.status.value], "phase": progress.phase,
+            "step": progress.step, "total": progress.total, "percent": progress.percent,
+            "eta": when(progress.eta) if progress.eta is not None else None, "lines": lines}
+
+
+async def job_stream(request: Request) -> Response:
+    """The dashboard's own view of ``/api/v1/fine-tunes/{id}/stream``: no API key, plus progress events.
+
+    ``event:log`` carries one log line (``id`` is its 1-based number), ``event:job`` the status and progress
+    whenever they move; the stream closes after the job reaches a final status.
+    """
+    job_id = request.path_params["job_id"]
+    try:
+        await _fine_tunes(request).find_job(job_id)
+    except NotFound:
+        return not_found(request, "No such job.")
+    try:
+        sent = max(0, int(request.query_params.get("from") or 0))
+    except ValueError:
+        sent = 0
+    return stream_response(_follow(runtime(request), job_id, sent))
+
+
+async def _follow(rt: Runtime, job_id: str, sent: int) -> AsyncIterator[bytes]:
+    service: FineTunesService = rt.services["fine_tunes"]
+    last: dict[str, Any] | None = None
+    while True:
+        try:
+            job = await service.find_job(job_id)
+        except NotFound:
+            yield encode_json({"code": "NotFound", "message": f"job {job_id} is gone"}, event="error")
+            return
+        now = rt.clock.now()
+        lines = service.logs.visible(job, now)
+        for index in range(sent, len(lines)):
+            yield encode(lines[index], event="log", event_id=index + 1)
+        sent = max(sent, len(lines))
+        state = job_state(JobView(job, views.job_progress(job, now, service)), len(lines))
+        if state != last:
+            yield encode_json(state, event="job")
+            last = state
+        if job.status in TERMINAL:
+            return
+        if not await rt.changes.wait(_wait_seconds(rt, service, job, now)):
+            yield HEARTBEAT
+
+
+def _wait_seconds(rt: Runtime, service: FineTunesService, job: JobRow, now: float) -> float:
+    if rt.clock.time_scale <= 0:
+        return HEARTBEAT_SECONDS  # a frozen clock moves only by a control call, which signals
+    if job.status in (JobStatus.RUNNING, JobStatus.CANCELING, JobStatus.PENDING, JobStatus.QUEUING):
+        nxt = service.logs.next_change(job, now)
+        until = rt.clock.wall_seconds_until(nxt) if nxt is not None else None
+        return max(0.05, min(LIVE_TICK_SECONDS, until if until is not None else LIVE_TICK_SECONDS))
+    return HEARTBEAT_SECONDS
+
+
+# ---------------------------------------------------------------------------------------------------- routes
+
+
+async def _to_home(request: Request) -> Response:
+    return RedirectResponse(f"{PREFIX}/", status_code=308)
+
+
+def routes(settings: Settings) -> list[BaseRoute]:
+    """The dashboard lives with the control plane: switched off with it."""
+    if not settings.control_plane:
+        return []
+    return [
+        Route(PREFIX, _to_home, methods=["GET"]),
+        Route(f"{PREFIX}/", home, methods=["GET"], name="dashboard"),
+        Route(f"{PREFIX}/dashboard/tenants/{{tenant}}", tenant_page, methods=["GET"]),
+        Route(f"{PREFIX}/dashboard/tenants/{{tenant}}/jobs", tenant_jobs, methods=["GET"]),
+        Route(f"{PREFIX}/dashboard/jobs/{{job_id}}", job_page, methods=["GET"]),
+        Route(f"{PREFIX}/dashboard/jobs/{{job_id}}/chart", job_chart, methods=["GET"]),
+        Route(f"{PREFIX}/dashboard/jobs/{{job_id}}/stream", job_stream, methods=["GET"]),
+        *actions.routes(PREFIX),
+        Mount(f"{PREFIX}/static", app=StaticFiles(packages=[("emulator.dashboard", "static")]),
+              name="dashboard-static"),
+    ]

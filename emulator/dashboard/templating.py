@@ -1,0 +1,116 @@
+"""Rendering for the dashboard: the Jinja2 environment from the package, its filters, and the page frame."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.templating import Jinja2Templates
+
+from emulator import __version__
+from emulator.clock import beijing, fmt_job_time
+from emulator.runtime import Runtime
+
+PREFIX = "/_emulator"
+FAULTS_PATH = "/_emulator/faults"
+BADGES = {
+    "PENDING": "neutral", "QUEUING": "waiting", "RUNNING": "running", "CANCELING": "warning",
+    "SUCCEEDED": "success", "FAILED": "danger", "CANCELED": "muted",
+}
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.rt  # type: ignore[no-any-return]
+
+
+def has_route(app: Starlette, path: str, method: str) -> bool:
+    """Whether this build serves ``method path``: controls for routes other resources add appear with them."""
+    scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+    return any(route.matches(scope)[0] is Match.FULL for route in app.routes)
+
+
+def duration(seconds: float | None) -> str:
+    """``3h 07m``, ``4m 10s``, ``12s``: emulated time spans, to the second."""
+    if seconds is None:
+        return "—"
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def when(ts: float | None) -> str:
+    return "—" if ts is None else fmt_job_time(ts)
+
+
+def hp_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def log_parts(line: str) -> tuple[str, str, str]:
+    """``ts - LEVEL - message`` split for styling; the three parts joined by `` - `` give the line back."""
+    parts = line.split(" - ", 2)
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else ("", "", line)
+
+
+def make_templates() -> Jinja2Templates:
+    env = Environment(loader=PackageLoader("emulator.dashboard", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters.update(duration=duration, size=size, when=when, hp=hp_value)
+    env.globals.update(BADGES=BADGES, log_parts=log_parts, version=__version__, prefix=PREFIX)
+    return Jinja2Templates(env=env)
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    rt = runtime(request)
+    now = rt.clock.now()
+    base = {
+        "clock": {"now": now, "date": f"{beijing(now):%Y-%m-%d}", "time": f"{beijing(now):%H:%M:%S}",
+                  "scale": rt.clock.time_scale},
+        "seed": rt.settings.seed, "notice": request.query_params.get("notice"),
+        "error": request.query_params.get("error"), "has_faults": has_route(request.app, FAULTS_PATH, "DELETE"),
+        "here": _here(request),
+    }
+    templates = getattr(request.app.state, "dashboard_templates", None)
+    if templates is None:
+        templates = request.app.state.dashboard_templates = make_templates()
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def _here(request: Request) -> str:
+    """This page's address without the one-shot notice, for the forms' way back."""
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in ("notice", "error")])
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def not_found(request: Request, what: str) -> Response:
+    return render(request, "not_found.html", {"what": what, "tenants": []}, status_code=404)
+
+

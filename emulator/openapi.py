@@ -1,0 +1,193 @@
+"""The OpenAPI document, generated from the pydantic models the handlers themselves use.
+
+Each resource's routes module declares ``operations`` beside its ``routes``; this module turns them into
+OpenAPI 3.1 with one component schema per model, the service's envelopes (``{"request_id", "data"}`` for
+files, ``{"request_id", "output"}`` elsewhere) and its error body.  ``/docs`` serves Swagger UI from the
+``swagger-ui-bundle`` package: nothing is fetched from the internet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from emulator import __version__
+
+Envelope = Literal["data", "output", "raw", "none"]
+REF = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: Literal["query", "path", "header"] = "query"
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    request: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    envelope: Envelope = "output"
+    params: tuple[Param, ...] = ()
+    multipart: dict[str, Any] | None = None
+    sse: bool = False
+    auth: bool = True
+    openai: bool = False
+    description: str = ""
+
+
+class ErrorBody(BaseModel):
+    """Every native error: a DashScope code and message, and the request id (also the x-request-id header)."""
+
+    request_id: str
+    code: str
+    message: str
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    error: OpenAIErrorDetail
+    request_id: str
+
+
+def page_params() -> tuple[Param, ...]:
+    return (Param("page_no", schema={"type": "integer", "minimum": 1, "default": 1}),
+            Param("page_size", schema={"type": "integer", "minimum": 1, "default": 10},
+                  description="Values above the maximum are clamped."))
+
+
+def path_param(name: str) -> Param:
+    return Param(name, where="path", required=True)
+
+
+def build_document(operations: Sequence[Operation], server_url: str | None = None) -> dict[str, Any]:
+    models = _models(operations)
+    _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": "dashscope-emulator", "version": __version__,
+                 "description": "A local emulator of the DashScope (Model Studio) fine-tuning API."},
+        "paths": paths,
+        "components": {"schemas": defs.get("$defs", {}),
+                       "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}}},
+    }
+    if server_url:
+        doc["servers"] = [{"url": server_url}]
+    return doc
+
+
+def _models(operations: Iterable[Operation]) -> list[type[BaseModel]]:
+    found: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody, "OpenAIErrorBody": OpenAIErrorBody}
+    for op in operations:
+        for model in (op.request, op.response):
+            if model is not None:
+                found.setdefault(model.__name__, model)
+    return list(found.values())
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    out: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "operationId": _operation_id(op),
+                           "responses": {"200": _success(op), "default": _error(op)}}
+    if op.description:
+        out["description"] = op.description
+    if op.params:
+        out["parameters"] = [_param(p) for p in op.params]
+    body = _request_body(op)
+    if body is not None:
+        out["requestBody"] = body
+    out["security"] = [{"apiKey": []}] if op.auth else []
+    return out
+
+
+def _operation_id(op: Operation) -> str:
+    words = [w for w in op.path.replace("{", "").replace("}", "").replace("-", "_").split("/") if w]
+    return "_".join([op.method.lower(), *words])
+
+
+def _param(p: Param) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": p.name, "in": p.where, "required": p.required or p.where == "path",
+                           "schema": p.schema}
+    if p.description:
+        out["description"] = p.description
+    return out
+
+
+def _request_body(op: Operation) -> dict[str, Any] | None:
+    if op.multipart is not None:
+        return {"required": True, "content": {"multipart/form-data": {"schema": op.multipart}}}
+    if op.request is None:
+        return None
+    return {"required": True, "content": {"application/json": {"schema": _ref(op.request)}}}
+
+
+def _success(op: Operation) -> dict[str, Any]:
+    if op.sse:
+        return {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    if op.envelope == "none":
+        schema: dict[str, Any] = {"type": "object", "required": ["request_id"],
+                                  "properties": {"request_id": {"type": "string"}}}
+    elif op.envelope == "raw" or op.response is None:
+        schema = _ref(op.response) if op.response is not None else {"type": "object"}
+    else:
+        schema = {"type": "object", "required": ["request_id", op.envelope],
+                  "properties": {"request_id": {"type": "string"}, op.envelope: _ref(op.response)}}
+    return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+
+
+def _error(op: Operation) -> dict[str, Any]:
+    model = OpenAIErrorBody if op.openai else ErrorBody
+    return {"description": "Error", "content": {"application/json": {"schema": _ref(model)}}}
+
+
+_DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>dashscope-emulator API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true});</script>
+</body></html>"""
+
+
+def routes(operations: Sequence[Operation]) -> list[BaseRoute]:
+    async def openapi_json(request: Request) -> JSONResponse:
+        return JSONResponse(build_document(operations, str(request.base_url).rstrip("/")))
+
+    async def docs(request: Request) -> HTMLResponse:
+        return HTMLResponse(_DOCS_HTML)
+
+    out: list[BaseRoute] = [Route("/openapi.json", openapi_json, methods=["GET"]),
+                            Route("/docs", docs, methods=["GET"])]
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # pragma: no cover - a declared dependency
+        return out
+    out.append(Mount("/docs/static", app=StaticFiles(directory=swagger_ui_path), name="swagger-ui"))
+    return out
