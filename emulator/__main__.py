@@ -49,10 +49,13 @@ def cli() -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=1, envvar="EMULATOR_WORKERS", show_envvar=True,
               help="uvicorn worker processes sharing the SQLite db; the emulated clock is shared through the data "
                    "dir. The request journal and fault rules are per worker.")
+@click.option("--heartbeat-seconds", type=click.FloatRange(min=0.05, max=300), default=15.0,
+              envvar="EMULATOR_HEARTBEAT_SECONDS", show_envvar=True,
+              help="Wall seconds between SSE heartbeat comments on idle streams (the SDKs give up after 300).")
 @click.option("--log-level", default="info", envvar="EMULATOR_LOG_LEVEL", show_envvar=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: float, seed: int | None,
-          start_time: float | None, api_keys: tuple[str, ...], strict: bool, pending_seconds: float, workers: int, log_level: str) -> None:
+          start_time: float | None, api_keys: tuple[str, ...], strict: bool, pending_seconds: float, workers: int, heartbeat_seconds: float, log_level: str) -> None:
     """Serve the emulator (uvicorn)."""
     import uvicorn
 
@@ -60,7 +63,7 @@ def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: floa
 
     settings = Settings(host=host, port=port, db=db, data_dir=data_dir, time_scale=time_scale, seed=seed,
                         start_time=start_time, api_keys=api_keys, strict=strict, pending_seconds=pending_seconds,
-                        workers=workers, log_level=log_level)
+                        workers=workers, heartbeat_seconds=heartbeat_seconds, log_level=log_level)
     click.echo(f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
                f"time-scale={time_scale} seed={seed} workers={workers} "
                f"api-keys={'any' if not api_keys else len(api_keys)}", err=True)

@@ -8,12 +8,15 @@ service's envelope ``{"request_id", "code", "message"}`` (``render_error``).
      ├── InvalidParameter            400 InvalidParameter
      │    ├── FileNotFound           400 InvalidParameter  "File not found."   (files answer 400, not 404)
      │    ├── ModelNotExist          400 InvalidParameter  "Model not exist."
-     │    └── MalformedBody          400 InvalidParameter  (bad JSON, wrong types)
+     │    ├── MalformedBody          400 InvalidParameter  (bad JSON, wrong types)
+     │    ├── EmptyModel             400 BadRequest.EmptyModel   (generation without a model)
+     │    └── EmptyInput             400 BadRequest.EmptyInput   (generation without messages or prompt)
      ├── UnsupportedOperation        400 UnsupportedOperation  (illegal state transition)
      ├── TooLarge                    413 BadRequest.TooLarge   (request body over a limit)
      ├── InvalidApiKey               401 InvalidApiKey
      ├── AccessDenied                403 AccessDenied
      ├── NotFound                    404 NotFound
+     │    └── ModelNotFound          404 ModelNotFound  (OpenAI-compatible: ``model_not_found``)
      ├── MethodNotAllowed            405 MethodNotAllowed
      ├── Conflict                    409 Conflict
      ├── UnsupportedMediaType        415 UnsupportedMediaType
@@ -32,6 +35,9 @@ ErrorCode = Literal[
     "UnsupportedOperation",
     "BadRequest.TooLarge",
     "BadRequest.TooMany",
+    "BadRequest.EmptyModel",
+    "BadRequest.EmptyInput",
+    "ModelNotFound",
     "InvalidApiKey",
     "AccessDenied",
     "NotFound",
@@ -82,6 +88,16 @@ class ModelNotExist(InvalidParameter):
     default_message = "Model not exist."
 
 
+class EmptyModel(InvalidParameter):
+    code = "BadRequest.EmptyModel"
+    default_message = 'Required parameter "model" missing from request.'
+
+
+class EmptyInput(InvalidParameter):
+    code = "BadRequest.EmptyInput"
+    default_message = "Required input parameter missing from request."
+
+
 class UnsupportedOperation(ApiError):
     code = "UnsupportedOperation"
     default_message = "The operation is not supported in the resource's current state."
@@ -110,6 +126,11 @@ class NotFound(ApiError):
     status = 404
     code = "NotFound"
     default_message = "Not found!"
+
+
+class ModelNotFound(NotFound):
+    code = "ModelNotFound"
+    default_message = "Model not found."
 
 
 class MethodNotAllowed(ApiError):
@@ -145,6 +166,8 @@ class InternalError(ApiError):
 
 
 _OPENAI_CODES = {
+    "InvalidParameter": "invalid_parameter_error",
+    "ModelNotFound": "model_not_found",
     "InvalidApiKey": "invalid_api_key",
     "NotFound": "not_found",
     "Throttling": "rate_limit_exceeded",

@@ -37,6 +37,7 @@ class Settings(BaseModel):
     tick_seconds: float = Field(0.2, gt=0)
     log_level: str = "info"
     workers: int = Field(1, ge=1, le=64)
+    heartbeat_seconds: float = Field(15.0, gt=0, le=300)
 
     @property
     def in_memory(self) -> bool:

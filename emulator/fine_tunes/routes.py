@@ -20,7 +20,6 @@ from emulator.pagination import parse_page
 from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
 
 MAX_LOG_PAGE = 1000
-HEARTBEAT_SECONDS = 15.0
 
 
 def _service(request: Request) -> FineTunesService:
@@ -129,9 +128,10 @@ async def _follow(request: Request, service: FineTunesService, job_id: str) -> A
 
 def _wait_seconds(rt: object, service: FineTunesService, job: JobRow) -> float:
     clock = rt.clock  # type: ignore[attr-defined]
+    heartbeat = rt.settings.heartbeat_seconds  # type: ignore[attr-defined]
     nxt = service.logs.next_change(job, clock.now())
     until = clock.wall_seconds_until(nxt) if nxt is not None else None
-    step = min(HEARTBEAT_SECONDS, max(until, 0.02)) if until is not None else HEARTBEAT_SECONDS
+    step = min(heartbeat, max(until, 0.02)) if until is not None else heartbeat
     if job.status in (JobStatus.PENDING, JobStatus.QUEUING, JobStatus.CANCELING) and clock.time_scale > 0:
         step = min(step, 0.25)
     if rt.settings.workers > 1:  # type: ignore[attr-defined]
