@@ -66,25 +66,37 @@ CREATE INDEX IF NOT EXISTS fine_tunes_by_output ON fine_tunes (output_model);
 CREATE INDEX IF NOT EXISTS fine_tunes_active ON fine_tunes (tenant, seq)
     WHERE status IN ('PENDING', 'QUEUING', 'RUNNING', 'CANCELING');
 
+-- One row per deployment until it is gone.  status/ready_capacity/modified_at are the last derived values (lists
+-- read them); the truth is the schedule (deploy_at ... deleting_at) plus the emulated clock (deployments/states.py).
 CREATE TABLE IF NOT EXISTS deployments (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
     deployed_model  TEXT NOT NULL,
     tenant          TEXT NOT NULL,
     model_name      TEXT NOT NULL,
     base_model      TEXT NOT NULL,
-    job_id          TEXT,
+    job_id          TEXT,              -- the fine-tune it serves; NULL for a base model
+    plan            TEXT NOT NULL,     -- lora | mu | ptu
     status          TEXT NOT NULL,
-    plan            TEXT NOT NULL,
     base_capacity   INTEGER NOT NULL,
     capacity        INTEGER NOT NULL,
     ready_capacity  INTEGER NOT NULL,
     charge_type     TEXT NOT NULL,
+    creator         TEXT NOT NULL,
+    workspace_id    TEXT NOT NULL,
     created_at      REAL NOT NULL,
     modified_at     REAL NOT NULL,
-    state           TEXT NOT NULL,  -- JSON: the schedule (phase times, capacity changes) the status derives from
+    deploy_at       REAL NOT NULL,
+    running_at      REAL NOT NULL,
+    ready_base      INTEGER NOT NULL,
+    ready_base_at   REAL NOT NULL,
+    failed_at       REAL,
+    deleting_at     REAL,
+    message         TEXT,
+    memory          TEXT,              -- JSON [[prompt, answer], ...] copied from the fine-tune: it outlives the job
     UNIQUE (tenant, deployed_model)
 );
 CREATE INDEX IF NOT EXISTS deployments_by_tenant ON deployments (tenant, seq DESC);
+CREATE INDEX IF NOT EXISTS deployments_by_job ON deployments (job_id) WHERE job_id IS NOT NULL;
 
 -- Per-tenant object counts, kept in the same transaction as inserts and deletes, so list totals cost
 -- one primary-key read however many objects pile up.

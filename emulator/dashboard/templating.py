@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -65,6 +65,14 @@ def when(ts: float | None) -> str:
     return "—" if ts is None else fmt_job_time(ts)
 
 
+def short(ts: float | None, now: float) -> str:
+    """Time of day when ``ts`` falls on the same (Beijing) day as ``now``, else month, day and time."""
+    if ts is None:
+        return "—"
+    moment = beijing(ts)
+    return f"{moment:%H:%M:%S}" if moment.date() == beijing(now).date() else f"{moment:%m-%d %H:%M}"
+
+
 def hp_value(value: Any) -> str:
     if value is None:
         return ""
@@ -82,8 +90,8 @@ def log_parts(line: str) -> tuple[str, str, str]:
 def make_templates() -> Jinja2Templates:
     env = Environment(loader=PackageLoader("emulator.dashboard", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
-                      lstrip_blocks=True)
-    env.filters.update(duration=duration, size=size, when=when, hp=hp_value)
+                      lstrip_blocks=True, undefined=StrictUndefined)
+    env.filters.update(duration=duration, size=size, when=when, short=short, hp=hp_value)
     env.globals.update(BADGES=BADGES, log_parts=log_parts, version=__version__, prefix=PREFIX)
     return Jinja2Templates(env=env)
 
