@@ -299,6 +299,10 @@ def _add_mix_issue(tally: _Tally) -> None:
 
 
 def _check_row(obj: Any, archive: _Archive | None) -> _Row:
+    if archive is None:
+        fast = _plain_sft_row(obj)
+        if fast is not None:
+            return fast
     if not isinstance(obj, dict):
         raise _RowError(f"must be a JSON object (got {_json_type(obj)})")
     if "chosen" in obj or "rejected" in obj:
@@ -306,6 +310,36 @@ def _check_row(obj: Any, archive: _Archive | None) -> _Row:
             raise _RowError("DPO rows (chosen/rejected) are not accepted in a .zip image dataset")
         return _dpo_row(obj)
     return _sft_row(obj, archive)
+
+
+_PLAIN_KEYS = frozenset({"role", "content"})
+
+
+def _plain_sft_row(obj: Any) -> _Row | None:
+    """The common row (string contents, only role/content keys) checked in one pass; None sends anything else
+    through the full checks, which also word the error.  Same verdict and token count as ``_sft_row``."""
+    if type(obj) is not dict or "chosen" in obj or "rejected" in obj:
+        return None
+    messages = obj.get("messages")
+    if type(messages) is not list or not messages:
+        return None
+    tokens = 0
+    prompt: str | None = None
+    for index, message in enumerate(messages):
+        if type(message) is not dict or message.keys() != _PLAIN_KEYS:
+            return None
+        role, content = message["role"], message["content"]
+        if type(content) is not str or not content or content.isspace() or role not in ROLES:
+            return None
+        if role == "system" and index:
+            return None
+        if role == "user":
+            prompt = content
+        tokens += count_tokens(content)
+    last = messages[-1]["content"]
+    if prompt is None or messages[-1]["role"] != "assistant":
+        return None
+    return _Row("sft", tokens, prompt, last, ())
 
 
 def _sft_row(obj: dict[str, Any], archive: _Archive | None) -> _Row:
