@@ -14,6 +14,7 @@ service's envelope ``{"request_id", "code", "message"}`` (``render_error``).
      ├── UnsupportedOperation        400 UnsupportedOperation  (illegal state transition)
      ├── TooLarge                    413 BadRequest.TooLarge   (request body over a limit)
      ├── InvalidApiKey               401 InvalidApiKey
+     │    └── AdminTokenRequired     401 InvalidApiKey  (/_emulator/* under --admin-token)
      ├── AccessDenied                403 AccessDenied
      ├── NotFound                    404 NotFound
      │    └── ModelNotFound          404 ModelNotFound  (OpenAI-compatible: ``model_not_found``)
@@ -21,7 +22,8 @@ service's envelope ``{"request_id", "code", "message"}`` (``render_error``).
      ├── Conflict                    409 Conflict
      ├── UnsupportedMediaType        415 UnsupportedMediaType
      ├── Throttling                  429 Throttling
-     └── InternalError               500 InternalError  (never on purpose: unexpected exceptions only)
+     ├── InternalError               500 InternalError  (never on purpose: unexpected exceptions only)
+     └── ServiceUnavailable          503 ServiceUnavailable  (only injected through /_emulator/faults)
 
 The OpenAI-compatible routes render the same errors in OpenAI's shape (``render_openai_error``).
 """
@@ -163,6 +165,20 @@ class InternalError(ApiError):
     code = "InternalError"
     default_message = "An internal error has occured, please try again later or contact service support."
     openai_type = "internal_error"
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    code = "ServiceUnavailable"
+    default_message = "The service is temporarily unavailable, please try again later."
+    openai_type = "internal_error"
+
+
+class AdminTokenRequired(InvalidApiKey):
+    """The control plane under ``--admin-token``: neither ``Authorization: Bearer`` nor ``X-Emulator-Token`` matched."""
+
+    default_message = ("This control endpoint needs the admin token: send Authorization: Bearer <token> or "
+                       "X-Emulator-Token: <token>.")
 
 
 _OPENAI_CODES = {

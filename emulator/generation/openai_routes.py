@@ -1,0 +1,133 @@
+"""HTTP for the OpenAI-compatible mode: ``POST /compatible-mode/v1/chat/completions`` and ``GET .../models``.
+
+Errors come out in OpenAI's shape by themselves (``http.error_response``); an unknown model is 404
+``model_not_found`` here, where the native endpoint answers 400 "Model not exist.".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from emulator.deployments.states import DeploymentStatus
+from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
+from emulator.generation.routes import parse, service
+from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
+from emulator.generation.service import Completion, check_messages, check_sampling
+from emulator.http import read_json_object, request_id
+from emulator.openapi import Operation, path_param
+from emulator.sse import stream_response
+
+CATALOG_CREATED = 1704038400
+"""2024-01-01T00:00:00+08:00: the ``created`` of every shared model in ``/models``."""
+DONE = b"data: [DONE]\n\n"
+
+
+def _model_not_found(model: str) -> ModelNotFound:
+    return ModelNotFound(f"The model `{model}` does not exist or you do not have access to it.", param="model")
+
+
+async def chat_completions(request: Request) -> Response:
+    body = await read_json_object(request)
+    if body.get("model") in (None, ""):
+        raise InvalidParameter("you must provide a model parameter", param="model")
+    req = parse(ChatCompletionRequest, body)
+    if req.frequency_penalty is not None and not -2 <= req.frequency_penalty <= 2:
+        raise InvalidParameter("Range of frequency_penalty should be [-2.0, 2.0]", param="frequency_penalty")
+    sampling = check_sampling(req, max_tokens=req.max_completion_tokens or req.max_tokens)
+    messages = check_messages(req.messages, "messages")
+    gen = service(request)
+    try:
+        target = await gen.resolve(request.state.tenant, req.model)
+    except ModelNotExist:
+        raise _model_not_found(req.model) from None
+    completion = gen.complete(target, messages, sampling)
+    head = {"id": f"chatcmpl-{request_id(request)}", "created": int(request.app.state.rt.clock.now()),
+            "model": req.model}
+    if req.stream:
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
+        return stream_response(_events(openai_chunks(completion, head, include_usage)))
+    return JSONResponse(openai_completion(completion, head))
+
+
+def _usage(completion: Completion) -> dict[str, int]:
+    return {"prompt_tokens": completion.input_tokens, "completion_tokens": completion.output_tokens,
+            "total_tokens": completion.input_tokens + completion.output_tokens}
+
+
+def openai_completion(completion: Completion, head: dict[str, Any]) -> dict[str, Any]:
+    choices = [{"index": i, "message": {"role": "assistant", "content": r.text}, "finish_reason": r.finish_reason,
+                "logprobs": None} for i, r in enumerate(completion.replies)]
+    return {**head, "object": "chat.completion", "choices": choices, "usage": _usage(completion),
+            "system_fingerprint": None}
+
+
+def openai_chunks(completion: Completion, head: dict[str, Any], include_usage: bool) -> Iterator[dict[str, Any]]:
+    """A role chunk, one chunk per piece, a finish chunk, per choice (choices take turns); then the usage chunk
+    (``choices: []``) when ``stream_options.include_usage`` asked for it."""
+    plans = [[{"role": "assistant", "content": ""}, *({"content": p} for p in r.pieces), None]
+             for r in completion.replies]
+    base = {**head, "object": "chat.completion.chunk", "system_fingerprint": None}
+    if include_usage:
+        base["usage"] = None
+    for step in range(max(len(p) for p in plans)):
+        for index, plan in enumerate(plans):
+            if step < len(plan):
+                delta = plan[step]
+                finish = completion.replies[index].finish_reason if delta is None else None
+                choice = {"index": index, "delta": delta or {}, "finish_reason": finish, "logprobs": None}
+                yield {**base, "choices": [choice]}
+    if include_usage:
+        yield {**base, "choices": [], "usage": _usage(completion)}
+
+
+async def _events(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield b"data: " + json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+        await asyncio.sleep(0)
+    yield DONE
+
+
+async def list_models(request: Request) -> JSONResponse:
+    return JSONResponse({"object": "list", "data": await _model_cards(request)})
+
+
+async def get_model(request: Request) -> JSONResponse:
+    model = request.path_params["model"]
+    for card in await _model_cards(request):
+        if card["id"] == model:
+            return JSONResponse(card)
+    raise _model_not_found(model)
+
+
+async def _model_cards(request: Request) -> list[dict[str, Any]]:
+    rt = request.app.state.rt
+    cards = [{"id": m.id, "object": "model", "created": CATALOG_CREATED, "owned_by": "system"}
+             for m in service(request).catalog.models()]
+    _, rows = await rt.services["deployments"].list_deployments(request.state.tenant, 0, 1 << 30)
+    cards += [{"id": r.deployed_model, "object": "model", "created": int(r.schedule.created_at), "owned_by": "user"}
+              for r in rows if r.status is DeploymentStatus.RUNNING]
+    return cards
+
+
+routes = [
+    Route("/compatible-mode/v1/chat/completions", chat_completions, methods=["POST"]),
+    Route("/compatible-mode/v1/models", list_models, methods=["GET"]),
+    Route("/compatible-mode/v1/models/{model}", get_model, methods=["GET"]),
+]
+
+operations = [
+    Operation("POST", "/compatible-mode/v1/chat/completions", "OpenAI-compatible chat completion", "openai-compatible",
+              request=ChatCompletionRequest, response=ChatCompletion, envelope="raw", openai=True,
+              description='`"stream": true` answers `chat.completion.chunk` events ending in `data: [DONE]`.'),
+    Operation("GET", "/compatible-mode/v1/models", "Models callable by this account", "openai-compatible",
+              response=ModelList, envelope="raw", openai=True),
+    Operation("GET", "/compatible-mode/v1/models/{model}", "One callable model", "openai-compatible",
+              response=ModelCard, envelope="raw", openai=True, params=(path_param("model"),)),
+]

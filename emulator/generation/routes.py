@@ -1,0 +1,152 @@
+"""HTTP for native text generation: ``POST /api/v1/services/aigc/text-generation/generation``, JSON or SSE."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
+from emulator.generation.schemas import GenerationRequest, GenerationResponse
+from emulator.generation.service import (
+    Completion,
+    GenerationService,
+    check_messages,
+    check_sampling,
+    history_messages,
+)
+from emulator.http import envelope, read_json_object, request_id, validation_message
+from emulator.openapi import Operation
+from emulator.sse import encode_json, stream_response
+from emulator.synth.text import Reply
+from emulator.synth.tokens import count_tokens
+
+M = TypeVar("M", bound=BaseModel)
+UNFINISHED = "null"
+"""``finish_reason`` of every chunk but the last: the *string* "null" (reference §6.2)."""
+
+
+def service(request: Request) -> GenerationService:
+    return request.app.state.rt.services["generation"]  # type: ignore[no-any-return]
+
+
+def parse(model: type[M], data: dict[str, Any], prefix: str = "") -> M:
+    """Strict parsing; the 400 names the first offending field, also as the OpenAI ``param``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        loc = ".".join(str(p) for p in exc.errors(include_url=False)[0]["loc"])
+        raise InvalidParameter(prefix + validation_message(exc), param=prefix + loc or None) from None
+
+
+def wants_sse(request: Request) -> bool:
+    """Only when asked: a non-stream SDK call that gets an SSE body crashes (reference §6.3)."""
+    return (request.headers.get("x-dashscope-sse", "").strip().lower() == "enable"
+            or "text/event-stream" in request.headers.get("accept", ""))
+
+
+def _messages(req: GenerationRequest) -> list[dict[str, Any]]:
+    """``input.messages``; else the legacy ``input.prompt`` (what both CLIs send) after any ``input.history``."""
+    given = req.input
+    if given.messages is not None:
+        messages = check_messages(given.messages, "input.messages")
+        return messages + ([{"role": "user", "content": given.prompt}] if given.prompt else [])
+    if not given.prompt:
+        raise EmptyInput()
+    return history_messages(given.history or [], "input.history") + [{"role": "user", "content": given.prompt}]
+
+
+async def generate(request: Request) -> Response:
+    body = await read_json_object(request)
+    if body.get("model") in (None, ""):
+        raise EmptyModel()
+    if not isinstance(body.get("input"), dict) or not body["input"]:
+        raise EmptyInput()
+    req = parse(GenerationRequest, body)
+    params = req.parameters
+    sampling = check_sampling(params, "parameters.")
+    message_format = params.result_format == "message"
+    if sampling.n > 1 and not message_format:
+        raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
+    completion = await service(request).generate(request.state.tenant, req.model, _messages(req), sampling)
+    if wants_sse(request):
+        chunks = native_chunks(completion, message_format=message_format, incremental=bool(params.incremental_output))
+        return stream_response(_events(chunks, request_id(request)))
+    return envelope(request, "output", native_output(completion, message_format),
+                    usage=_usage(completion.input_tokens, completion.output_tokens))
+
+
+def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens}
+
+
+def _choice(text: str, finish_reason: str, index: int | None) -> dict[str, Any]:
+    choice: dict[str, Any] = {"finish_reason": finish_reason, "message": {"role": "assistant", "content": text}}
+    if index is not None:
+        choice["index"] = index
+    return choice
+
+
+def native_output(completion: Completion, message_format: bool) -> dict[str, Any]:
+    if not message_format:
+        reply = completion.replies[0]
+        return {"finish_reason": reply.finish_reason, "text": reply.text}
+    many = len(completion.replies) > 1
+    return {"choices": [_choice(r.text, r.finish_reason, i if many else None)
+                        for i, r in enumerate(completion.replies)]}
+
+
+def _steps(reply: Reply, incremental: bool) -> list[tuple[str, str, int]]:
+    """(text, finish_reason, output tokens so far) per chunk: each piece, or the text so far; incremental streams
+    end with an empty chunk that carries the finish reason, as the service does."""
+    steps: list[tuple[str, str, int]] = []
+    so_far = ""
+    for i, piece in enumerate(reply.pieces):
+        so_far += piece
+        last = i == len(reply.pieces) - 1 and not incremental
+        steps.append((piece if incremental else so_far, reply.finish_reason if last else UNFINISHED,
+                      count_tokens(so_far)))
+    if incremental or not reply.pieces:
+        steps.append(("", reply.finish_reason, reply.output_tokens))
+    return steps
+
+
+def native_chunks(completion: Completion, *, message_format: bool, incremental: bool) -> Iterator[dict[str, Any]]:
+    """Chunk payloads in order; with n > 1 the choices take turns, one choice (with its index) per chunk."""
+    many = len(completion.replies) > 1
+    plans = [_steps(reply, incremental) for reply in completion.replies]
+    for step in range(max(len(p) for p in plans)):
+        for index, plan in enumerate(plans):
+            if step >= len(plan):
+                continue
+            text, finish, output_tokens = plan[step]
+            if message_format:
+                output: dict[str, Any] = {"choices": [_choice(text, finish, index if many else None)]}
+            else:
+                output = {"finish_reason": finish, "text": text}
+            yield {"output": output, "usage": _usage(completion.input_tokens, output_tokens)}
+
+
+async def _events(chunks: Iterator[dict[str, Any]], rid: str) -> AsyncIterator[bytes]:
+    for number, chunk in enumerate(chunks, 1):
+        chunk["request_id"] = rid
+        yield encode_json(chunk, event="result", event_id=number, comment="HTTP_STATUS/200")
+        await asyncio.sleep(0)  # let other requests in between chunks; never a real wait
+
+
+routes = [
+    Route("/api/v1/services/aigc/text-generation/generation", generate, methods=["POST"]),
+]
+
+operations = [
+    Operation("POST", "/api/v1/services/aigc/text-generation/generation", "Generate text (JSON, or SSE on request)",
+              "generation", request=GenerationRequest, response=GenerationResponse, envelope="raw",
+              description="Server-Sent Events when `X-DashScope-SSE: enable` or `Accept: text/event-stream` is "
+                          "sent: `id:`, `event:result`, `:HTTP_STATUS/200`, `data:{...}` per chunk; "
+                          "`parameters.incremental_output` picks deltas or the text so far."),
+]

@@ -1,0 +1,160 @@
+"""Wire shapes of native text generation (reference §6) and the OpenAI-compatible chat endpoint (§7.1).
+
+Requests are parsed in strict mode: a number where a bool belongs, or a string where a number belongs, is a
+400 naming the field, not a silent coercion.  Unknown keys are ignored, as the real service does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ROLES = ("system", "user", "assistant", "tool", "function")
+
+
+class ChatMessage(BaseModel):
+    """A message as both APIs take it: ``content`` is text, or a list of parts (DashScope ``{"text": ..}``,
+    OpenAI ``{"type": "text", "text": ..}``); an assistant message with ``tool_calls`` may have none."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class SamplingFields(BaseModel):
+    """The parameters both APIs share; ranges are checked by ``service.check_sampling``."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    seed: int | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    n: int | None = None
+    stop: str | list[str] | list[list[int]] | None = None
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    enable_search: bool | None = None
+    enable_thinking: bool | None = None
+    thinking_budget: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    response_format: dict[str, Any] | None = None
+    search_options: dict[str, Any] | None = None
+
+
+class GenerationParameters(SamplingFields):
+    result_format: Literal["text", "message"] | None = None
+    incremental_output: bool | None = None
+
+
+class GenerationInput(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    messages: list[ChatMessage] | None = None
+    prompt: str | None = None
+    history: list[dict[str, Any]] | None = Field(None, description="Deprecated: [{'user': .., 'bot': ..}, ...].")
+
+
+class GenerationRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    model: str = Field(min_length=1, max_length=256)
+    input: GenerationInput
+    parameters: GenerationParameters = Field(default_factory=GenerationParameters)
+
+
+class AssistantMessage(BaseModel):
+    role: str
+    content: str
+
+
+class GenerationChoice(BaseModel):
+    finish_reason: str
+    message: AssistantMessage
+    index: int | None = None
+
+
+class GenerationOutput(BaseModel):
+    """``text`` + ``finish_reason`` (result_format text) or ``choices`` (message)."""
+
+    text: str | None = None
+    finish_reason: str | None = None
+    choices: list[GenerationChoice] | None = None
+
+
+class GenerationUsage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class GenerationResponse(BaseModel):
+    request_id: str
+    output: GenerationOutput
+    usage: GenerationUsage
+
+
+# ---------------------------------------------------------------------------------------------- OpenAI-compatible
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    include_usage: bool | None = None
+
+
+class ChatCompletionRequest(SamplingFields):
+    model: str = Field(min_length=1, max_length=256)
+    messages: list[ChatMessage]
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    max_completion_tokens: int | None = None
+    frequency_penalty: float | None = None
+    user: str | None = None
+
+
+class CompletionMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    message: CompletionMessage
+    finish_reason: str
+    logprobs: None = None
+
+
+class CompletionUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: CompletionUsage
+    system_fingerprint: None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]

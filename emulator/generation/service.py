@@ -1,0 +1,195 @@
+"""Text generation: which model answers, the checks every parameter goes through, and the replies themselves.
+
+Callable models are the catalog's models and the caller's RUNNING deployments.  A deployed fine-tune answers from
+its training samples (``synth.text``'s memory), so a test can tell which model answered.  Replies are a pure
+function of (model, messages, seed, sampling parameters) and the server seed: the same request, the same text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.catalog import Catalog, load_catalog
+from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist
+from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
+from emulator.runtime import Runtime
+from emulator.synth.text import Memory, Reply, generate_reply
+from emulator.tenants import Tenant
+
+MAX_CHOICES = 4
+MAX_OUTPUT_TOKENS = 8192
+LONG_CONTEXT_OUTPUT_TOKENS = 16384
+MAX_SEED = 2**64 - 1
+MAX_TOP_LOGPROBS = 5
+TOOL_CHOICES = ("auto", "none", "required")
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The model that answers: a catalog model, or a deployment (with its fine-tune's memory)."""
+
+    model: str
+    base_model: str
+    memory: Memory
+    context_window: int
+
+    @property
+    def max_output_tokens(self) -> int:
+        return LONG_CONTEXT_OUTPUT_TOKENS if self.context_window >= 131072 else MAX_OUTPUT_TOKENS
+
+
+@dataclass(frozen=True)
+class Sampling:
+    seed: int | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] | None = None
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class Completion:
+    model: str
+    replies: tuple[Reply, ...]
+    input_tokens: int
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(r.output_tokens for r in self.replies)
+
+
+class GenerationService:
+    def __init__(self, rt: Runtime, catalog: Catalog | None = None) -> None:
+        self.rt = rt
+        self.catalog = catalog or load_catalog()
+
+    async def resolve(self, tenant: Tenant, model: str) -> Target:
+        """Unknown names answer 400 "Model not exist." (reference §12.15); a deployment that is not RUNNING and
+        a fine-tuned model that was never deployed answer 400 with a message saying so."""
+        info = self.catalog.get(model)
+        if info is not None:
+            return Target(model, info.id, Memory(), info.context_window)
+        served = await self.rt.services["deployments"].serve(tenant, model)
+        if served is not None:
+            base = self.catalog.get(served.base_model)
+            return Target(model, served.base_model, served.memory, base.context_window if base else 8192)
+        if await self.rt.services["fine_tunes"].find_model(tenant, model) is not None:
+            raise InvalidParameter(f"Model {model} is a fine-tuned model that is not deployed: deploy it "
+                                   "(POST /api/v1/deployments) and call it once the deployment is RUNNING.",
+                                   param="model")
+        raise ModelNotExist(param="model")
+
+    def complete(self, target: Target, messages: Sequence[Mapping[str, Any]], sampling: Sampling) -> Completion:
+        if sampling.max_tokens is not None and sampling.max_tokens > target.max_output_tokens:
+            raise InvalidParameter(f"Range of max_tokens should be [1, {target.max_output_tokens}]",
+                                   param="max_tokens")
+        replies = tuple(self._reply(target, messages, sampling, i) for i in range(sampling.n))
+        input_tokens = replies[0].input_tokens
+        if input_tokens > target.context_window:
+            raise InvalidParameter(f"Range of input length should be [1, {target.context_window}]", param="messages")
+        return Completion(target.model, replies, input_tokens)
+
+    def _reply(self, target: Target, messages: Sequence[Mapping[str, Any]], sampling: Sampling, index: int) -> Reply:
+        """Choice 0 is the n=1 reply; the others draw with the seed moved by their index."""
+        seed = sampling.seed if index == 0 else (sampling.seed or 0) + index
+        return generate_reply(model=target.model, messages=messages, seed=seed, max_tokens=sampling.max_tokens,
+                              stop=sampling.stop, temperature=sampling.temperature, top_p=sampling.top_p,
+                              memory=target.memory, server_seed=self.rt.settings.seed or 0)
+
+    async def generate(self, tenant: Tenant, model: str, messages: Sequence[Mapping[str, Any]],
+                       sampling: Sampling) -> Completion:
+        return self.complete(await self.resolve(tenant, model), messages, sampling)
+
+
+# --------------------------------------------------------------------------------------------- request checks
+
+
+def _range(ok: bool, name: str, bounds: str, prefix: str) -> None:
+    if not ok:
+        raise InvalidParameter(f"Range of {name} should be {bounds}", param=prefix + name)
+
+
+def check_sampling(f: SamplingFields, prefix: str = "", *, max_tokens: int | None = None) -> Sampling:
+    """Ranges of the shared parameters, with the service's "Range of X should be [a, b]" wording."""
+    max_tokens = f.max_tokens if max_tokens is None else max_tokens
+    _range(f.seed is None or 0 <= f.seed <= MAX_SEED, "seed", f"[0, {MAX_SEED}]", prefix)
+    _range(max_tokens is None or max_tokens >= 1, "max_tokens", "[1, ...]", prefix)
+    _range(f.temperature is None or 0 <= f.temperature < 2, "temperature", "[0.0, 2.0)", prefix)
+    _range(f.top_p is None or 0 < f.top_p <= 1, "top_p", "(0.0, 1.0]", prefix)
+    _range(f.top_k is None or f.top_k >= 0, "top_k", "[0, ...]", prefix)
+    _range(f.n is None or 1 <= f.n <= MAX_CHOICES, "n", f"[1, {MAX_CHOICES}]", prefix)
+    _range(f.repetition_penalty is None or f.repetition_penalty > 0, "repetition_penalty", "(0.0, ...)", prefix)
+    _range(f.presence_penalty is None or -2 <= f.presence_penalty <= 2, "presence_penalty", "[-2.0, 2.0]", prefix)
+    _range(f.thinking_budget is None or f.thinking_budget >= 1, "thinking_budget", "[1, ...]", prefix)
+    _range(f.top_logprobs is None or 0 <= f.top_logprobs <= MAX_TOP_LOGPROBS, "top_logprobs",
+           f"[0, {MAX_TOP_LOGPROBS}]", prefix)
+    _check_tools(f, prefix)
+    _check_response_format(f.response_format, prefix)
+    return Sampling(seed=f.seed, max_tokens=max_tokens, temperature=f.temperature, top_p=f.top_p,
+                    stop=_stop_strings(f.stop), n=f.n or 1)
+
+
+def _stop_strings(stop: str | list[str] | list[list[int]] | None) -> tuple[str, ...] | None:
+    """Token-id stop sequences are accepted but cannot apply to synthetic text: only strings cut a reply."""
+    if stop is None:
+        return None
+    if isinstance(stop, str):
+        return (stop,) if stop else None
+    strings = tuple(s for s in stop if isinstance(s, str) and s)
+    return strings or None
+
+
+def _check_tools(f: SamplingFields, prefix: str) -> None:
+    for i, tool in enumerate(f.tools or ()):
+        function = tool.get("function")
+        if tool.get("type") != "function" or not isinstance(function, dict):
+            raise InvalidParameter(f'{prefix}tools[{i}] must be {{"type": "function", "function": {{...}}}}.',
+                                   param=f"{prefix}tools")
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            raise InvalidParameter(f"{prefix}tools[{i}].function.name is required.", param=f"{prefix}tools")
+    choice = f.tool_choice
+    if isinstance(choice, str) and choice not in TOOL_CHOICES:
+        raise InvalidParameter(f"{prefix}tool_choice must be one of {', '.join(TOOL_CHOICES)} or a function "
+                               f"object (got {choice!r}).", param=f"{prefix}tool_choice")
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise InvalidParameter(f'{prefix}tool_choice must look like {{"type": "function", "function": '
+                                   '{"name": ...}}.', param=f"{prefix}tool_choice")
+
+
+def _check_response_format(response_format: dict[str, Any] | None, prefix: str) -> None:
+    if response_format is not None and response_format.get("type") not in RESPONSE_FORMATS:
+        raise InvalidParameter(f"{prefix}response_format.type must be one of {', '.join(RESPONSE_FORMATS)}.",
+                               param=f"{prefix}response_format")
+
+
+def check_messages(messages: list[ChatMessage], where: str) -> list[dict[str, Any]]:
+    """Plain dicts for the generator; every role known, every message but an assistant's has content."""
+    if not messages:
+        raise EmptyInput(f"{where} must hold at least one message.", param=where)
+    out: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        if message.role not in ROLES:
+            raise InvalidParameter(f"{where}[{i}].role must be one of {', '.join(ROLES)} (got {message.role!r}).",
+                                   param=f"{where}[{i}].role")
+        if message.content is None and message.role != "assistant":
+            raise InvalidParameter(f"{where}[{i}].content is required for role {message.role}.",
+                                   param=f"{where}[{i}].content")
+        out.append({"role": message.role, "content": message.content or ""})
+    return out
+
+
+def history_messages(history: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
+    """The deprecated ``input.history`` ``[{"user": .., "bot": ..}]`` as alternating messages."""
+    out: list[dict[str, Any]] = []
+    for i, turn in enumerate(history):
+        user, bot = turn.get("user"), turn.get("bot")
+        if not isinstance(user, str) or not isinstance(bot, str):
+            raise InvalidParameter(f'{where}[{i}] must be {{"user": "...", "bot": "..."}}.', param=where)
+        out += [{"role": "user", "content": user}, {"role": "assistant", "content": bot}]
+    return out
