@@ -28,6 +28,7 @@ from emulator.fine_tunes.states import JobStatus
 
 ADVANCE_PRESETS = (("1 minute", 60), ("10 minutes", 600), ("1 hour", 3600), ("1 day", 86400))
 MAX_ADVANCE = 10 * 365 * 86400
+KINDS = {"files": "file", "fine_tunes": "fine-tune job", "deployments": "deployment"}
 
 
 class ControlCallFailed(Exception):
@@ -82,6 +83,10 @@ def _next(form: FormData) -> str:
     return target
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def back(target: str, **flash: str) -> RedirectResponse:
     separator = "&" if "?" in target else "?"
     return RedirectResponse(f"{target}{separator}{urlencode(flash)}" if flash else target, status_code=303)
@@ -102,11 +107,11 @@ def _form_action(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         if request.headers.get("sec-fetch-site") == "cross-site":
             return Response("The dashboard's controls accept posts from its own pages only.", status_code=403)
-        form = await request.form()
-        try:
-            return await handler(request, form)
-        except (ApiError, ControlCallFailed) as exc:
-            return back(_next(form), error=exc.message)
+        async with request.form() as form:  # closes the temp files of any uploaded part
+            try:
+                return await handler(request, form)
+            except (ApiError, ControlCallFailed) as exc:
+                return back(_next(form), error=exc.message)
 
     return endpoint
 
@@ -115,8 +120,10 @@ def _form_action(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def advance_clock(request: Request, form: FormData) -> Response:
+    # a preset button and the custom field share the name: the browser sends both, one of them empty
+    given = [str(v).strip() for v in form.getlist("seconds") if str(v).strip()]
     try:
-        seconds = float(str(form.get("seconds") or ""))
+        seconds = float(given[0] if given else "")
     except ValueError:
         return back(_next(form), error="Advance the clock by a number of seconds.")
     if not 0 < seconds <= MAX_ADVANCE:
@@ -164,11 +171,11 @@ async def reset_tenant(request: Request, form: FormData) -> Response:
         return back(f"{PREFIX}/", error=f"No tenant {tenant_id!r}.")
     if form.get("confirmed") != "yes":
         return _confirm(request, form, f"Reset tenant {record.key_hint}?",
-                        f"Deletes all {record.files} files, {record.jobs} fine-tune jobs and {record.deployments} "
-                        "deployments of this tenant. Other tenants keep theirs. This cannot be undone.",
-                        "Reset the tenant")
+                        f"Deletes {plural(record.files, 'file')}, {plural(record.jobs, 'fine-tune job')} and "
+                        f"{plural(record.deployments, 'deployment')} of this tenant. Other tenants keep theirs. "
+                        "This cannot be undone.", "Reset the tenant")
     answer = await call_control(request.app, "POST", "/_emulator/reset", {"tenant": tenant_id})
-    removed = ", ".join(f"{n} {kind.replace('_', '-')}" for kind, n in answer.get("removed", {}).items())
+    removed = ", ".join(plural(n, KINDS.get(kind, kind)) for kind, n in answer.get("removed", {}).items())
     return back(f"{PREFIX}/dashboard/tenants/{tenant_id}", notice=f"Tenant reset ({removed or 'nothing held'}).")
 
 
@@ -179,8 +186,10 @@ async def clear_faults(request: Request, form: FormData) -> Response:
         return _confirm(request, form, "Clear all injected faults?",
                         "Every fault rule set through the control plane is removed; calls behave normally again.",
                         "Clear faults")
-    await call_control(request.app, "DELETE", FAULTS_PATH)
-    return back(_next(form), notice="All faults cleared.")
+    answer = await call_control(request.app, "DELETE", FAULTS_PATH)
+    removed = answer.get("removed") if isinstance(answer, dict) else None
+    return back(_next(form), notice="All faults cleared" + (f" ({plural(removed, 'rule')})." if
+                                                             isinstance(removed, int) else "."))
 
 
 def routes(prefix: str) -> list[BaseRoute]:

@@ -83,6 +83,17 @@ class Chart:
     right: float = WIDTH - RIGHT
 
     @property
+    def latest(self) -> dict[str, str]:
+        """The last value the log printed for each series (the chart's headline)."""
+        found: dict[str, str] = {}
+        for row in reversed(self.rows):
+            for key in ("loss", "val_loss", "token_acc"):
+                value = getattr(row, key)
+                if value and key not in found:
+                    found[key] = value
+        return found
+
+    @property
     def empty(self) -> bool:
         return not any(s.points for p in self.panels for s in p.series)
 

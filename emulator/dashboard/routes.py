@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -35,7 +36,7 @@ def _fine_tunes(request: Request) -> FineTunesService:
 async def home(request: Request) -> Response:
     wanted = request.query_params.get("tenant")
     if wanted:
-        return RedirectResponse(f"{PREFIX}/dashboard/tenants/{wanted}", status_code=303)
+        return RedirectResponse(f"{PREFIX}/dashboard/tenants/{quote(wanted, safe=':')}", status_code=303)
     tenants = await views.tenants(runtime(request))
     return render(request, "home.html", {"tenants": tenants, "current": None})
 

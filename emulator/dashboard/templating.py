@@ -23,6 +23,9 @@ BADGES = {
     "PENDING": "neutral", "QUEUING": "waiting", "RUNNING": "running", "CANCELING": "warning",
     "SUCCEEDED": "success", "FAILED": "danger", "CANCELED": "muted",
 }
+DEPLOYMENT_BADGES = {
+    "PENDING": "neutral", "DEPLOYING": "running", "RUNNING": "success", "FAILED": "danger", "DELETING": "warning",
+}
 
 
 def runtime(request: Request) -> Runtime:
@@ -92,7 +95,8 @@ def make_templates() -> Jinja2Templates:
                       autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
                       lstrip_blocks=True, undefined=StrictUndefined)
     env.filters.update(duration=duration, size=size, when=when, short=short, hp=hp_value)
-    env.globals.update(BADGES=BADGES, log_parts=log_parts, version=__version__, prefix=PREFIX)
+    env.globals.update(BADGES=BADGES, DEPLOYMENT_BADGES=DEPLOYMENT_BADGES, log_parts=log_parts,
+                       version=__version__, prefix=PREFIX)
     return Jinja2Templates(env=env)
 
 
@@ -104,12 +108,19 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
                   "scale": rt.clock.time_scale},
         "seed": rt.settings.seed, "notice": request.query_params.get("notice"),
         "error": request.query_params.get("error"), "has_faults": has_route(request.app, FAULTS_PATH, "DELETE"),
+        "faults": _fault_count(rt),
         "here": _here(request),
     }
     templates = getattr(request.app.state, "dashboard_templates", None)
     if templates is None:
         templates = request.app.state.dashboard_templates = make_templates()
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def _fault_count(rt: Runtime) -> int | None:
+    """How many fault rules are armed, when this build injects faults (``rt.faults``)."""
+    rules = getattr(getattr(rt, "faults", None), "list", None)
+    return len(rules()) if callable(rules) else None
 
 
 def _here(request: Request) -> str:

@@ -57,7 +57,7 @@ class DeploymentView:
     status: str
     capacity: int | None
     ready: int | None
-    created_at: float | None
+    updated_at: float | None
 
 
 @dataclass
@@ -115,7 +115,7 @@ def job_progress(job: JobRow, now: float, service: FineTunesService) -> Progress
     if status is JobStatus.PENDING:
         return Progress(0, total, "data check", starts=job.created_at + service.policy.pending_seconds)
     if status is JobStatus.QUEUING:
-        return Progress(0, total, "queued behind another job")
+        return Progress(0, total, "queued")
     if status is JobStatus.SUCCEEDED:
         return Progress(total, total, "done")
     at = {JobStatus.RUNNING: now, JobStatus.CANCELING: job.cancel_at}.get(status, job.cancel_at or job.ended_at)
@@ -224,12 +224,12 @@ def _field(row: Any, *names: str) -> Any:
 
 def _deployment_view(row: Any) -> DeploymentView:
     status = _field(row, "status")
-    created = _field(row, "created_at")
+    changed = _field(row, "modified_at", "created_at")
     return DeploymentView(
         name=str(_field(row, "deployed_model", "name") or "?"),
         model=str(_field(row, "model_name", "model") or ""),
         status=str(getattr(status, "value", status) or "?"),
         capacity=_field(row, "capacity"),
         ready=_field(row, "ready_capacity", "ready"),
-        created_at=float(created) if isinstance(created, int | float) else None,
+        updated_at=float(changed) if isinstance(changed, int | float) else None,
     )

@@ -153,11 +153,17 @@
         setTimeout(connect, 3000);
       });
     }
-    log.scrollTop = log.scrollHeight;
     connect();
   }
 
+  // The end of a log is what matters: start every log view at its bottom.
+  function logToBottom() {
+    var log = document.getElementById("log");
+    if (log) log.scrollTop = log.scrollHeight;
+  }
+
   ready(function () {
+    logToBottom();
     confirmForms();
     autosubmit();
     clocks();
