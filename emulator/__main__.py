@@ -52,10 +52,28 @@ def cli() -> None:
 @click.option("--heartbeat-seconds", type=click.FloatRange(min=0.05, max=300), default=15.0,
               envvar="EMULATOR_HEARTBEAT_SECONDS", show_envvar=True,
               help="Wall seconds between SSE heartbeat comments on idle streams (the SDKs give up after 300).")
+@click.option("--faults", "faults_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              envvar="EMULATOR_FAULTS", show_envvar=True,
+              help="JSON list of fault rules to load at start (see POST /_emulator/faults); a whole reset returns "
+                   "to them.")
+@click.option("--journal-size", type=click.IntRange(min=0), default=1000, envvar="EMULATOR_JOURNAL_SIZE",
+              show_envvar=True, help="Public requests kept by the request journal (GET /_emulator/requests); 0 turns "
+                                     "it off.")
+@click.option("--admin-token", default=None, envvar="EMULATOR_ADMIN_TOKEN", show_envvar=True,
+              help="Protect /_emulator/* (but the health check and the dashboard's landing page) with this token: "
+                   "Authorization: Bearer <token> or X-Emulator-Token.")
+@click.option("--max-tenant-files", type=click.IntRange(min=1), default=100, show_envvar=True,
+              envvar="EMULATOR_MAX_TENANT_FILES", help="Files one tenant may keep at once (the service's quota).")
+@click.option("--max-tenant-bytes", type=click.IntRange(min=1), default=5 * 1024**3, show_envvar=True,
+              envvar="EMULATOR_MAX_TENANT_BYTES", help="Bytes one tenant's files may take in all (quota: 5 GiB).")
+@click.option("--max-file-bytes", type=click.IntRange(min=1), default=300 * 1024 * 1024, show_envvar=True,
+              envvar="EMULATOR_MAX_FILE_BYTES", help="Largest single file an upload accepts (limit: 300 MiB).")
 @click.option("--log-level", default="info", envvar="EMULATOR_LOG_LEVEL", show_envvar=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: float, seed: int | None,
-          start_time: float | None, api_keys: tuple[str, ...], strict: bool, pending_seconds: float, workers: int, heartbeat_seconds: float, log_level: str) -> None:
+          start_time: float | None, api_keys: tuple[str, ...], strict: bool, pending_seconds: float, workers: int, heartbeat_seconds: float, faults_file: Path | None, journal_size: int,
+          admin_token: str | None, max_tenant_files: int, max_tenant_bytes: int,
+          max_file_bytes: int, log_level: str) -> None:
     """Serve the emulator (uvicorn)."""
     import uvicorn
 
@@ -63,7 +81,17 @@ def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: floa
 
     settings = Settings(host=host, port=port, db=db, data_dir=data_dir, time_scale=time_scale, seed=seed,
                         start_time=start_time, api_keys=api_keys, strict=strict, pending_seconds=pending_seconds,
-                        workers=workers, heartbeat_seconds=heartbeat_seconds, log_level=log_level)
+                        workers=workers, heartbeat_seconds=heartbeat_seconds, log_level=log_level,
+                        max_tenant_files=max_tenant_files, max_tenant_bytes=max_tenant_bytes,
+                        max_file_bytes=max_file_bytes,
+                        faults_file=faults_file, journal_size=journal_size, admin_token=admin_token or None)
+    if faults_file is not None:
+        from emulator.faults import load_rules
+
+        try:
+            load_rules(faults_file)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--faults") from None
     click.echo(f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
                f"time-scale={time_scale} seed={seed} workers={workers} "
                f"api-keys={'any' if not api_keys else len(api_keys)}", err=True)
@@ -77,6 +105,34 @@ def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: floa
     (settings.resolved_data_dir() / "clock.json").unlink(missing_ok=True)  # the first worker republishes it
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     uvicorn.run("emulator.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+
+
+@cli.command()
+@click.argument("world", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--db", default=str(DEFAULT_DB), envvar="EMULATOR_DB", show_envvar=True,
+              help="The SQLite file to load the world into (created if missing).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, envvar="EMULATOR_DATA_DIR",
+              show_envvar=True, help="Where uploaded files are kept  [default: 'files' beside --db]")
+@click.option("--seed", type=int, default=None, envvar="EMULATOR_SEED", show_envvar=True,
+              help="Deterministic ids (use the same --seed to serve).")
+@click.option("--start-time", type=float, default=None, envvar="EMULATOR_START_TIME", show_envvar=True,
+              help="Unix time the emulated clock starts at on a fresh database  [default: now, or the --seed start]")
+@click.option("--reset/--no-reset", default=False, help="Wipe the database's state first.")
+def seed(world: Path, db: str, data_dir: Path | None, seed: int | None, start_time: float | None,
+         reset: bool) -> None:
+    """Load a ready world (e.g. fixtures/world.json) into --db through the services; prints what it made as JSON."""
+    import asyncio
+
+    from emulator.seed import WorldError, dumps, seed_database
+
+    if db == ":memory:":
+        raise click.UsageError("seeding ':memory:' would be thrown away; give --db a file")
+    settings = Settings(db=db, data_dir=data_dir, seed=seed, start_time=start_time, time_scale=0.0)
+    try:
+        summary = asyncio.run(seed_database(settings, world, reset=reset))
+    except WorldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(dumps(summary))
 
 
 def main() -> None:

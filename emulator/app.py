@@ -6,9 +6,9 @@ import asyncio
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-import tempfile
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -16,19 +16,27 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from emulator import control, openapi
 from emulator.clock import Clock, SharedClockFile
 from emulator.dashboard import routes as dashboard_routes
 from emulator.db import Database
+from emulator.deployments import routes as deployment_routes
+from emulator.deployments.service import DeploymentsService
 from emulator.errors import ApiError, MethodNotAllowed, NotFound
+from emulator.faults import SERVER_SEND, FaultMiddleware, FaultRules, load_rules
 from emulator.files import routes as file_routes
 from emulator.files.service import FilesService
 from emulator.fine_tunes import routes as fine_tune_routes
 from emulator.fine_tunes.service import FineTunesService
+from emulator.generation import openai_routes
+from emulator.generation import routes as generation_routes
+from emulator.generation.service import GenerationService
 from emulator.http import error_response, request_id
 from emulator.ids import Ids
-from emulator.middleware import RequestContextMiddleware
+from emulator.journal import Journal, JournalMiddleware
+from emulator.middleware import AdminTokenMiddleware, RequestContextMiddleware
 from emulator.persistence import restore_clock, save_clock
 from emulator.runtime import Runtime
 from emulator.settings import Settings
@@ -50,21 +58,24 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     start = settings.start_time if settings.start_time is not None else (SEEDED_START if ids.seeded else None)
     if clock is None:
         clock = Clock.starting_at(start, settings.time_scale)
-        if not settings.in_memory:
+        if not settings.in_memory and settings.workers > 1:  # one worker has nobody to agree with: no stat per now()
             clock.shared = SharedClockFile(data_dir / "clock.json")
     rt = Runtime(
         settings=settings, db=db, clock=clock, ids=ids,
         data_dir=data_dir, tenants=TenantRegistry(db),
+        faults=FaultRules(ids, load_rules(settings.faults_file) if settings.faults_file else None),
+        journal=Journal(settings.journal_size, clock),
     )
     rt.services["files"] = FilesService(rt)
     rt.services["fine_tunes"] = FineTunesService(rt)
-    app = Starlette(
-        routes=[*file_routes.routes, *fine_tune_routes.routes, *control.routes(settings),
+    rt.services["deployments"] = DeploymentsService(rt)
+    rt.services["fine_tunes"].deployed_guard = rt.services["deployments"].guard_job_delete
+    rt.services["generation"] = GenerationService(rt)
+    app = EmulatorApp(
+        routes=[*file_routes.routes, *fine_tune_routes.routes, *deployment_routes.routes, *generation_routes.routes,
+                *openai_routes.routes, *control.routes(settings),
                 *dashboard_routes.routes(settings), *openapi.routes(operations())],
-        middleware=[
-            Middleware(RequestContextMiddleware, request_id=ids.request_id, stats=rt.stats),  # type: ignore[arg-type]
-            Middleware(AuthMiddleware, registry=rt.tenants, api_keys=settings.api_keys, now=rt.clock.now),  # type: ignore[arg-type]
-        ],
+        middleware=_middleware(rt),
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},  # type: ignore[dict-item]
         lifespan=_lifespan,
     )
@@ -73,12 +84,32 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     return app
 
 
+class EmulatorApp(Starlette):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[SERVER_SEND] = send  # a fault's drop_connection closes the server's transport through it
+        await super().__call__(scope, receive, send)
+
+
+def _middleware(rt: Runtime) -> list[Middleware]:
+    """Outermost first: the journal sees every answer; faults strike once the caller is known."""
+    settings = rt.settings
+    stack = [Middleware(JournalMiddleware, journal=rt.journal)] if settings.journal_size else []  # type: ignore[arg-type]
+    stack.append(Middleware(RequestContextMiddleware, request_id=rt.ids.request_id, stats=rt.stats))  # type: ignore[arg-type]
+    if settings.admin_token:
+        stack.append(Middleware(AdminTokenMiddleware, token=settings.admin_token))  # type: ignore[arg-type]
+    stack.append(Middleware(AuthMiddleware, registry=rt.tenants, api_keys=settings.api_keys,  # type: ignore[arg-type]
+                            now=rt.clock.now))
+    stack.append(Middleware(FaultMiddleware, faults=rt.faults))  # type: ignore[arg-type]
+    return stack
+
+
 SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"
 
 
 def operations() -> list[openapi.Operation]:
     """Every documented operation, gathered from the resources' route modules."""
-    return [*file_routes.operations, *fine_tune_routes.operations, *control.operations]
+    return [*file_routes.operations, *fine_tune_routes.operations, *deployment_routes.operations,
+            *generation_routes.operations, *openai_routes.operations, *control.operations]
 
 
 def create_app_from_env() -> Starlette:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -10,12 +11,40 @@ from starlette.routing import BaseRoute, Route
 
 from emulator import __version__
 from emulator.clock import fmt_iso, fmt_job_time
-from emulator.control_schemas import ClockAdvance, ClockUpdate, ClockView, Health, ResetRequest, ResetResult
-from emulator.http import parse_model, read_json_object
-from emulator.openapi import Operation
+from emulator.control_schemas import (
+    ClockAdvance,
+    ClockUpdate,
+    ClockView,
+    FaultRule,
+    FaultRuleList,
+    FaultRuleSpec,
+    FaultsCleared,
+    FineTuneStatusUpdate,
+    Health,
+    JournalCleared,
+    JournalPage,
+    ResetRequest,
+    ResetResult,
+    RestoreRequest,
+    SeedRequest,
+    SeedResult,
+    SnapshotInfo,
+    SnapshotRequest,
+)
+from emulator.deployments.routes import deployment_object
+from emulator.deployments.schemas import DeploymentObject, ForceStatusRequest
+from emulator.deployments.states import DeploymentStatus
+from emulator.errors import InvalidParameter, NotFound
+from emulator.fine_tunes.routes import job_object
+from emulator.fine_tunes.schemas import JobObject
+from emulator.http import parse_model, read_json_object, read_model
+from emulator.journal import entry
+from emulator.openapi import Operation, Param, path_param
 from emulator.persistence import save_clock
 from emulator.runtime import Runtime
+from emulator.seed import WorldError, load_world, read_world
 from emulator.settings import Settings
+from emulator.snapshot import restore_snapshot, take_snapshot
 from emulator.tenants import tenant_for
 
 
@@ -46,7 +75,11 @@ async def reset(request: Request) -> JSONResponse:
     tenant_id = body.get("tenant") or request.query_params.get("tenant")
     if tenant is None and tenant_id:
         tenant = str(tenant_id)
-    removed = await reset_state(_rt(request), tenant)
+    rt = _rt(request)
+    removed = await reset_state(rt, tenant)
+    if tenant is None:  # a whole reset also brings the control plane back to its start: --faults rules, no journal
+        rt.faults.restore_initial()
+        rt.journal.clear()
     return JSONResponse({"status": "reset", "tenant": tenant, "removed": removed})
 
 
@@ -106,6 +139,109 @@ async def advance_clock(request: Request) -> JSONResponse:
     return JSONResponse(_clock_view(rt))
 
 
+async def force_deployment_status(request: Request) -> JSONResponse:
+    """``{"status": "FAILED", "message"?}`` (or DEPLOYING, RUNNING, DELETING): only along the transition table."""
+    body = parse_model(ForceStatusRequest, await read_json_object(request))
+    tenant = tenant_for(body.api_key, body.workspace).id if body.api_key else body.tenant
+    row = await _rt(request).services["deployments"].force_status(
+        request.path_params["deployed_model"], DeploymentStatus(body.status), body.message, tenant)
+    return JSONResponse(deployment_object(row).model_dump())
+
+
+async def force_fine_tune_status(request: Request) -> JSONResponse:
+    """``{"status": "FAILED", "message"?}``: only along the state table, logged in the job's log like a real event."""
+    body = await read_model(request, FineTuneStatusUpdate)
+    job = await _rt(request).services["fine_tunes"].force_status(request.path_params["job_id"], body.status,
+                                                                 body.message)
+    return JSONResponse(job_object(job).model_dump(exclude_none=True))
+
+
+# ---------------------------------------------------------------- faults
+
+async def list_faults(request: Request) -> JSONResponse:
+    return JSONResponse(FaultRuleList(faults=_rt(request).faults.list()).model_dump())
+
+
+async def add_fault(request: Request) -> JSONResponse:
+    rule = _rt(request).faults.add(await read_model(request, FaultRuleSpec))
+    return JSONResponse(rule.model_dump())
+
+
+async def clear_faults(request: Request) -> JSONResponse:
+    return JSONResponse(FaultsCleared(removed=_rt(request).faults.clear()).model_dump())
+
+
+async def delete_fault(request: Request) -> JSONResponse:
+    fault_id = request.path_params["fault_id"]
+    if not _rt(request).faults.remove(fault_id):
+        raise NotFound(f"No fault rule {fault_id}.")
+    return JSONResponse(FaultsCleared(removed=1).model_dump())
+
+
+# ---------------------------------------------------------------- request journal
+
+def _int_param(request: Request, name: str, default: int | None, low: int) -> int | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameter(f"{name} must be an integer.", param=name) from None
+    if value < low:
+        raise InvalidParameter(f"{name} must be >= {low}.", param=name)
+    return value
+
+
+async def list_requests(request: Request) -> JSONResponse:
+    """Newest first; ``method``, ``path`` (exact or glob), ``tenant`` (id or API key), ``status``, ``limit``."""
+    rt = _rt(request)
+    q = request.query_params
+    limit = _int_param(request, "limit", 100, 1) or 100
+    status = _int_param(request, "status", None, 0)
+    found = list(rt.journal.select(method=q.get("method") or None, path=q.get("path") or None,
+                                   tenant=q.get("tenant") or None, status=status))
+    page = JournalPage(capacity=rt.settings.journal_size, total=len(found), requests=[entry(r) for r in found[:limit]])
+    return JSONResponse(page.model_dump())
+
+
+async def clear_requests(request: Request) -> JSONResponse:
+    return JSONResponse(JournalCleared(removed=_rt(request).journal.clear()).model_dump())
+
+
+# ---------------------------------------------------------------- snapshot / restore
+
+async def snapshot(request: Request) -> JSONResponse:
+    body = await read_model(request, SnapshotRequest, allow_empty=True)
+    return JSONResponse((await take_snapshot(_rt(request), body.path)).model_dump())
+
+
+async def restore(request: Request) -> JSONResponse:
+    """Replace the whole state with a snapshot's, the clock set back to the snapshot's time."""
+    rt = _rt(request)
+    body = await read_model(request, RestoreRequest)
+    info = await restore_snapshot(rt, body.path, reset_state)
+    await _after_clock_change(rt)
+    return JSONResponse(info.model_dump())
+
+
+async def seed(request: Request) -> JSONResponse:
+    """Load a world file through the services (the ``seed`` command, on the running server)."""
+    rt = _rt(request)
+    body = await read_model(request, SeedRequest)
+    path = Path(body.path)
+    try:
+        world = read_world(path)
+        if body.reset:
+            await reset_state(rt, None)
+        summary = await load_world(rt, world, path.parent)
+    except WorldError as exc:
+        raise InvalidParameter(str(exc)) from None
+    finally:
+        await _after_clock_change(rt)
+    return JSONResponse(SeedResult(**summary).model_dump())
+
+
 def routes(settings: Settings) -> list[BaseRoute]:
     if not settings.control_plane:
         return []
@@ -115,6 +251,17 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/_emulator/clock", get_clock, methods=["GET"]),
         Route("/_emulator/clock", set_clock, methods=["POST"]),
         Route("/_emulator/clock/advance", advance_clock, methods=["POST"]),
+        Route("/_emulator/deployments/{deployed_model}/status", force_deployment_status, methods=["POST"]),
+        Route("/_emulator/fine-tunes/{job_id}/status", force_fine_tune_status, methods=["POST"]),
+        Route("/_emulator/faults", list_faults, methods=["GET"]),
+        Route("/_emulator/faults", add_fault, methods=["POST"]),
+        Route("/_emulator/faults", clear_faults, methods=["DELETE"]),
+        Route("/_emulator/faults/{fault_id}", delete_fault, methods=["DELETE"]),
+        Route("/_emulator/requests", list_requests, methods=["GET"]),
+        Route("/_emulator/requests", clear_requests, methods=["DELETE"]),
+        Route("/_emulator/snapshot", snapshot, methods=["POST"]),
+        Route("/_emulator/restore", restore, methods=["POST"]),
+        Route("/_emulator/seed", seed, methods=["POST"]),
     ]
 
 
@@ -130,4 +277,32 @@ operations = [
               response=ClockView, envelope="raw", auth=False),
     Operation("POST", "/_emulator/clock/advance", "Move the clock forward (due transitions apply first)", "control",
               request=ClockAdvance, response=ClockView, envelope="raw", auth=False),
+    Operation("POST", "/_emulator/deployments/{deployed_model}/status", "Force a deployment's status (FAILED, ...)",
+              "control", request=ForceStatusRequest, response=DeploymentObject, envelope="raw", auth=False,
+              params=(path_param("deployed_model"),)),
+    Operation("POST", "/_emulator/fine-tunes/{job_id}/status", "Force a fine-tune's status (FAILED, ...)", "control",
+              request=FineTuneStatusUpdate, response=JobObject, envelope="raw", auth=False,
+              params=(path_param("job_id"),)),
+    Operation("GET", "/_emulator/faults", "List the fault rules", "control", response=FaultRuleList, envelope="raw",
+              auth=False),
+    Operation("POST", "/_emulator/faults", "Add a fault rule", "control", request=FaultRuleSpec, response=FaultRule,
+              envelope="raw", auth=False),
+    Operation("DELETE", "/_emulator/faults", "Remove every fault rule", "control", response=FaultsCleared,
+              envelope="raw", auth=False),
+    Operation("DELETE", "/_emulator/faults/{fault_id}", "Remove one fault rule", "control", response=FaultsCleared,
+              envelope="raw", auth=False, params=(path_param("fault_id"),)),
+    Operation("GET", "/_emulator/requests", "The request journal, newest first", "control", response=JournalPage,
+              envelope="raw", auth=False, params=(
+                  Param("method"), Param("path", description="Exact or a glob (`/api/v1/files*`)."),
+                  Param("tenant", description="A tenant id or an API key."),
+                  Param("status", schema={"type": "integer", "minimum": 0}),
+                  Param("limit", schema={"type": "integer", "minimum": 1, "default": 100}))),
+    Operation("DELETE", "/_emulator/requests", "Clear the request journal", "control", response=JournalCleared,
+              envelope="raw", auth=False),
+    Operation("POST", "/_emulator/snapshot", "Write the whole state to an archive", "control",
+              request=SnapshotRequest, response=SnapshotInfo, envelope="raw", auth=False),
+    Operation("POST", "/_emulator/restore", "Replace the whole state with a snapshot's", "control",
+              request=RestoreRequest, response=SnapshotInfo, envelope="raw", auth=False),
+    Operation("POST", "/_emulator/seed", "Load a world file (fixtures/world.json) through the services", "control",
+              request=SeedRequest, response=SeedResult, envelope="raw", auth=False),
 ]

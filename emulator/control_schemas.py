@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from emulator.fine_tunes.states import JobStatus
 
 
 class ClockAdvance(BaseModel):
@@ -33,13 +37,171 @@ class Health(BaseModel):
 
 
 class ResetRequest(BaseModel):
-    """Empty: wipe everything.  ``api_key`` (+ ``workspace``): wipe that tenant only."""
+    """Empty: wipe everything.  ``api_key`` (+ ``workspace``), or ``tenant`` (an id the dashboard lists): wipe
+    that tenant only."""
 
     api_key: str | None = None
     workspace: str | None = None
+    tenant: str | None = None
 
 
 class ResetResult(BaseModel):
     status: str
     tenant: str | None
     removed: dict[str, int]
+
+
+# ---------------------------------------------------------------- forced transitions
+
+class FineTuneStatusUpdate(BaseModel):
+    """``POST /_emulator/fine-tunes/{job_id}/status``: move a job along a legal transition, logged like a real event."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: JobStatus = Field(description="The status to move to; only transitions of the state table are allowed.")
+    message: str | None = Field(None, max_length=2000, description="Shown in the job log (and as the FAILED message).")
+
+
+# ---------------------------------------------------------------- faults
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class FaultRuleSpec(BaseModel):
+    """One fault rule as posted (or listed in ``--faults FILE``).  Everything but ``path`` is optional.
+
+    A rule with only ``latency_ms`` delays and then answers normally; with neither ``status``, ``code``,
+    ``message`` nor ``drop_connection`` and no latency it answers 503 ``ServiceUnavailable``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=1024, pattern=r"^/",
+                      description="An exact path, or a glob (`*` matches any characters, `/` included): "
+                                  "`/api/v1/fine-tunes/*`.  Only /api/v1 and /compatible-mode/v1 requests are matched.")
+    method: HttpMethod | None = Field(None, description="Match only this method (any when absent).")
+    status: int | None = Field(None, ge=400, le=599, description="HTTP status of the injected error.")
+    code: str | None = Field(None, min_length=1, max_length=128,
+                             description="Error code in the envelope; by default the service's code for the status.")
+    message: str | None = Field(None, max_length=2000, description="Error message in the envelope.")
+    retry_after: float | None = Field(None, ge=0, le=86400, description="Seconds, sent as a Retry-After header.")
+    latency_ms: int | None = Field(None, ge=0, le=300_000,
+                                   description="Wall-clock delay before the answer (or before passing the request on).")
+    drop_connection: bool = Field(False, description="Close the connection without any answer.")
+    probability: float = Field(1.0, ge=0, le=1, description="Chance that a matching request is hit; reproducible "
+                                                            "under --seed.")
+    count: int | None = Field(None, ge=1, description="The rule expires after this many hits.")
+    tenant: str | None = Field(None, min_length=1, max_length=256,
+                               description="Match only this caller: an API key, or a tenant id as the journal "
+                                           "shows it.")
+    model: str | None = Field(None, min_length=1, max_length=256,
+                              description="Match only requests whose JSON body has this `model`.")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("path")
+    @classmethod
+    def _public_only(cls, value: str) -> str:
+        if value.startswith("/_emulator"):
+            raise ValueError("faults apply to the public API only (/api/v1, /compatible-mode/v1), never /_emulator")
+        return value
+
+
+class FaultRule(FaultRuleSpec):
+    """A stored rule: the spec plus its id and how often it matched and hit."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    hits: int = Field(0, description="Requests the rule answered (or delayed, or dropped).")
+    matched: int = Field(0, description="Requests that matched; with probability < 1 some of them were spared.")
+
+
+class FaultRuleList(BaseModel):
+    faults: list[FaultRule]
+
+
+class FaultsCleared(BaseModel):
+    removed: int
+
+
+# ---------------------------------------------------------------- request journal
+
+class JournalFilePart(BaseModel):
+    field: str
+    filename: str
+    size: int
+    content_type: str | None = None
+
+
+class JournalForm(BaseModel):
+    """A multipart request as the upload route parsed it: text fields, and file parts without their bytes."""
+
+    fields: dict[str, list[str]]
+    files: list[JournalFilePart]
+
+
+class JournalEntry(BaseModel):
+    seq: int = Field(description="Position in the journal since start (never reused).")
+    time: float = Field(description="Emulated Unix time the request arrived.")
+    time_iso: str
+    wall_time: float = Field(description="Wall-clock Unix time the request arrived.")
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str] = Field(description="As sent (names lower-case); Authorization shows a key hint only.")
+    tenant: str | None = Field(description="The caller's tenant id; null when authentication failed.")
+    status: int | None = Field(description="HTTP status answered; null when the connection was dropped.")
+    duration_ms: float = Field(description="Until the answer started (a stream's first byte).")
+    request_id: str | None
+    body: Any = Field(None, description="The JSON body, parsed; null when empty, not JSON, or over 64 KiB.")
+    body_size: int = Field(description="Bytes of body received.")
+    form: JournalForm | None = None
+
+
+class JournalPage(BaseModel):
+    capacity: int = Field(description="Ring size (--journal-size); older requests are forgotten.")
+    total: int = Field(description="Entries matching the filters (before limit).")
+    requests: list[JournalEntry] = Field(description="Newest first.")
+
+
+class JournalCleared(BaseModel):
+    removed: int
+
+
+# ---------------------------------------------------------------- snapshot / restore
+
+class SnapshotRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str | None = Field(None, min_length=1, max_length=1024,
+                             description="Where to write the archive (.tar.gz, or .tar for no compression).  Relative "
+                                         "paths are under the data dir's snapshots/; default snapshots/<time>.tar.gz.")
+
+
+class RestoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=1024, description="A snapshot archive; relative to snapshots/ unless "
+                                                                "absolute.")
+
+
+class SnapshotInfo(BaseModel):
+    path: str = Field(description="Absolute path of the archive.")
+    size: int = Field(description="Bytes.")
+    emulated_time: float = Field(description="The emulated clock when the snapshot was taken (restore sets it back).")
+    blobs: int = Field(description="Uploaded file contents in the archive.")
+    schema_version: int
+
+
+# ---------------------------------------------------------------- seed
+
+class SeedRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=1024, description="A world file (fixtures/world.json); relative to the "
+                                                                "server's working directory.")
+    reset: bool = Field(False, description="Wipe everything first.")
+
+
+class SeedResult(BaseModel):
+    tenants: list[dict[str, Any]] = Field(description="Per tenant: api_key, tenant id, files, fine_tunes "
+                                                      "(job_id, status), deployments (status).")
+    emulated_time: float

@@ -112,6 +112,13 @@ class Database:
                 raise
             await self._writer.execute("COMMIT")
 
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The writer connection outside any transaction, every writer of this process held off (snapshots)."""
+        assert self._writer is not None, "database is not open"
+        async with self._lock:
+            yield self._writer
+
     async def integrity_check(self) -> str:
         return str(await self.fetchval("PRAGMA integrity_check"))
 

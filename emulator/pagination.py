@@ -8,6 +8,8 @@ from starlette.datastructures import QueryParams
 
 from emulator.errors import InvalidParameter
 
+MAX_OFFSET = 2**62
+
 
 @dataclass(frozen=True)
 class Page:
@@ -16,7 +18,8 @@ class Page:
 
     @property
     def offset(self) -> int:
-        return (self.page_no - 1) * self.page_size
+        """Capped below SQLite's 64-bit integers: a page past any data is empty, never an overflow."""
+        return min((self.page_no - 1) * self.page_size, MAX_OFFSET)
 
 
 def _int_param(query: QueryParams, names: tuple[str, ...], default: int) -> int:

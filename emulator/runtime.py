@@ -10,7 +10,9 @@ from typing import Any
 
 from emulator.clock import Clock
 from emulator.db import Database
+from emulator.faults import FaultRules
 from emulator.ids import Ids
+from emulator.journal import Journal
 from emulator.settings import Settings
 from emulator.tenants import TenantRegistry
 
@@ -47,6 +49,8 @@ class Runtime:
     services: dict[str, Any] = field(default_factory=dict)
     changes: Signal = field(default_factory=Signal)
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    faults: FaultRules = field(default_factory=FaultRules)
+    journal: Journal = field(default_factory=lambda: Journal(0))
 
     @property
     def blob_dir(self) -> Path:

@@ -57,6 +57,16 @@ def tenant_for(api_key: str, workspace: str | None) -> Tenant:
     )
 
 
+def tenant_names(value: str) -> frozenset[str]:
+    """What a caller can be named by in the control plane: a tenant id, or an API key (its tenant id)."""
+    return frozenset({value, tenant_for(value, None).id})
+
+
+def tenant_matches(tenant_id: str, names: frozenset[str]) -> bool:
+    """A key's tenant also covers its workspace tenants (``<id>:<workspace>``)."""
+    return tenant_id in names or tenant_id.split(":", 1)[0] in names
+
+
 class TenantRegistry:
     """Resolves keys to tenants and records each tenant once (the dashboard lists them)."""
 

@@ -1,7 +1,14 @@
-"""Start a real emulator server from a test or a script: ``with EmulatorServer() as server: ...``.
+"""Start a real emulator server from a test or a script, and drive its control plane.
 
-The server runs as a child process (``python -m emulator serve``) on a free loopback port, with its
-own database and data dir in a temp folder unless given; it is stopped by its PID on exit.
+``EmulatorServer`` runs ``python -m emulator serve`` as a child process on a free loopback port, with its own
+database and data dir in a temp folder unless given; it is stopped by its PID on exit::
+
+    with EmulatorServer() as emulator:            # or running_emulator(), which also sets DASHSCOPE_* env vars
+        job = emulator.api("POST", "/api/v1/fine-tunes", {...})["output"]
+        emulator.run_until(job["job_id"], "SUCCEEDED")
+
+``EmulatorClient`` has the same helpers for an emulator that is already running (docker compose, a CI
+service): ``EmulatorClient("http://127.0.0.1:8000")``.  Only the standard library is used.
 """
 
 from __future__ import annotations
@@ -16,10 +23,16 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+DEFAULT_API_KEY = "sk-emulator-test"
+FINAL = {"fine-tunes": {"SUCCEEDED", "FAILED", "CANCELED"}, "deployments": {"FAILED"}}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -28,10 +41,142 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-class EmulatorServer:
+class EmulatorError(RuntimeError):
+    """An emulator endpoint answered an error; ``status`` and ``body`` (the parsed envelope) tell which."""
+
+    def __init__(self, method: str, path: str, status: int, body: Any) -> None:
+        super().__init__(f"{method} {path} -> {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class EmulatorClient:
+    """The control plane and the public API of an emulator at ``url``, through urllib (no dependency)."""
+
+    def __init__(self, url: str, *, api_key: str = DEFAULT_API_KEY, admin_token: str | None = None) -> None:
+        self._url = url.rstrip("/")
+        self.api_key = api_key
+        self.admin_token = admin_token
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def api_base(self) -> str:
+        """What ``DASHSCOPE_HTTP_BASE_URL`` should be set to."""
+        return f"{self.url}/api/v1"
+
+    @property
+    def openai_base(self) -> str:
+        """The ``base_url`` of an ``openai.OpenAI`` client."""
+        return f"{self.url}/compatible-mode/v1"
+
+    # ---------------------------------------------------------------- transport
+
+    def _call(self, method: str, path: str, body: Any, headers: dict[str, str], timeout: float) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json", **headers})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                parsed: Any = json.loads(raw)
+            except ValueError:
+                parsed = raw.decode("utf-8", "replace")
+            raise EmulatorError(method, path, exc.code, parsed) from None
+        return json.loads(raw) if raw else None
+
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float = 30) -> Any:
+        headers = {"X-Emulator-Token": self.admin_token} if self.admin_token else {}
+        return self._call(method, path, body, headers, timeout)
+
+    def api(self, method: str, path: str, body: Any = None, *, api_key: str | None = None,
+            timeout: float = 30) -> Any:
+        """A public API call (``/api/v1/...``) with this client's key; answers the parsed JSON body."""
+        return self._call(method, path, body, {"Authorization": f"Bearer {api_key or self.api_key}"}, timeout)
+
+    # ---------------------------------------------------------------- state and time
+
+    def health(self) -> dict[str, Any]:
+        return self.control("GET", "/_emulator/health")  # type: ignore[no-any-return]
+
+    def reset(self, api_key: str | None = None) -> dict[str, Any]:
+        """Everything (state, faults back to ``--faults``, journal), or one key's objects only."""
+        return self.control("POST", "/_emulator/reset", {"api_key": api_key} if api_key else {})  # type: ignore[no-any-return]
+
+    def clock(self) -> dict[str, Any]:
+        return self.control("GET", "/_emulator/clock")  # type: ignore[no-any-return]
+
+    def advance(self, seconds: float) -> float:
+        """Move the emulated clock; every transition that falls due is applied before this returns."""
+        return float(self.control("POST", "/_emulator/clock/advance", {"seconds": seconds})["now"])
+
+    def set_time_scale(self, time_scale: float) -> None:
+        self.control("POST", "/_emulator/clock", {"time_scale": time_scale})
+
+    def set_status(self, job_id: str, status: str, message: str | None = None) -> dict[str, Any]:
+        """Force a fine-tune along a legal transition (logged in its log like a real event)."""
+        body = {"status": status} if message is None else {"status": status, "message": message}
+        return self.control("POST", f"/_emulator/fine-tunes/{job_id}/status", body)  # type: ignore[no-any-return]
+
+    def run_until(self, resource_id: str, status: str, *, api_key: str | None = None, timeout: float = 86400.0,
+                  max_step: float = 60.0, kind: str = "fine-tunes") -> dict[str, Any]:
+        """Advance the clock step by step (1 s, doubling up to ``max_step``) until the fine-tune (or deployment,
+        ``kind="deployments"``) is in ``status``; answers its object.  Gives up after ``timeout`` emulated
+        seconds, or as soon as it settles in another final status."""
+        step, moved = 1.0, 0.0
+        while True:
+            obj = self.api("GET", f"/api/v1/{kind}/{resource_id}", api_key=api_key)["output"]
+            if obj["status"] == status:
+                return obj  # type: ignore[no-any-return]
+            if obj["status"] in FINAL.get(kind, ()):
+                raise AssertionError(f"{resource_id} ended {obj['status']}, not {status}")
+            if moved >= timeout:
+                raise TimeoutError(f"{resource_id} still {obj['status']} after {moved:g} emulated seconds")
+            self.advance(step)
+            moved += step
+            step = min(step * 2, max_step)
+
+    def snapshot(self, path: str | os.PathLike[str] | None = None) -> str:
+        body = {} if path is None else {"path": str(path)}
+        return str(self.control("POST", "/_emulator/snapshot", body)["path"])
+
+    def restore(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        return self.control("POST", "/_emulator/restore", {"path": str(path)})  # type: ignore[no-any-return]
+
+    # ---------------------------------------------------------------- faults and the journal
+
+    def fault(self, path: str, **rule: Any) -> str:
+        """Add a fault rule (``status=429, code="Throttling", count=1, ...``); answers its id."""
+        return str(self.control("POST", "/_emulator/faults", {"path": path, **rule})["id"])
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self.control("GET", "/_emulator/faults")["faults"]  # type: ignore[no-any-return]
+
+    def clear_faults(self, fault_id: str | None = None) -> None:
+        self.control("DELETE", "/_emulator/faults" + (f"/{fault_id}" if fault_id else ""))
+
+    def requests(self, *, method: str | None = None, path: str | None = None, tenant: str | None = None,
+                 status: int | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """The request journal, newest first; ``path`` exact or a glob, ``tenant`` an API key or tenant id."""
+        filters = {"method": method, "path": path, "tenant": tenant, "status": status, "limit": limit}
+        query = urllib.parse.urlencode({k: v for k, v in filters.items() if v is not None})
+        return self.control("GET", f"/_emulator/requests?{query}")["requests"]  # type: ignore[no-any-return]
+
+    def clear_requests(self) -> None:
+        self.control("DELETE", "/_emulator/requests")
+
+
+class EmulatorServer(EmulatorClient):
     def __init__(self, *, time_scale: float = 0.0, seed: int | None = None, workdir: Path | None = None,
                  extra_args: tuple[str, ...] = (), port: int | None = None, env: dict[str, str] | None = None,
-                 start_timeout: float = 20.0) -> None:
+                 start_timeout: float = 20.0, api_key: str = DEFAULT_API_KEY,
+                 admin_token: str | None = None) -> None:
+        super().__init__("", api_key=api_key, admin_token=admin_token)
         self.time_scale = time_scale
         self.seed = seed
         self.extra_args = extra_args
@@ -49,11 +194,6 @@ class EmulatorServer:
         return f"http://{self.host}:{self.port}"
 
     @property
-    def api_base(self) -> str:
-        """What ``DASHSCOPE_HTTP_BASE_URL`` should be set to."""
-        return f"{self.url}/api/v1"
-
-    @property
     def db_path(self) -> Path:
         return self.workdir / "emulator.db"
 
@@ -63,6 +203,8 @@ class EmulatorServer:
                 "--time-scale", str(self.time_scale), "--log-level", "warning"]
         if self.seed is not None:
             args += ["--seed", str(self.seed)]
+        if self.admin_token:
+            args += ["--admin-token", self.admin_token]
         return args + list(self.extra_args)
 
     def start(self) -> EmulatorServer:
@@ -79,19 +221,11 @@ class EmulatorServer:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"emulator exited with {self.process.returncode}: {self.log_path.read_text()}")
             try:
-                self.control("GET", "/_emulator/health")
+                self.control("GET", "/_emulator/health", timeout=2)
                 return time.monotonic() - started
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.02)
         raise RuntimeError(f"emulator not healthy after {self.start_timeout}s: {self.log_path.read_text()}")
-
-    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-        return json.loads(raw) if raw else None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
         process = self.process
@@ -120,3 +254,40 @@ class EmulatorServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.cleanup()
+
+
+@contextmanager
+def dashscope_env(client: EmulatorClient) -> Iterator[None]:
+    """Point the dashscope SDK at ``client`` for the block: the env vars, and the module if already imported
+    (it reads ``DASHSCOPE_HTTP_BASE_URL`` once, at import)."""
+    saved = {name: os.environ.get(name) for name in ("DASHSCOPE_HTTP_BASE_URL", "DASHSCOPE_API_KEY")}
+    os.environ.update(DASHSCOPE_HTTP_BASE_URL=client.api_base, DASHSCOPE_API_KEY=client.api_key)
+    module = sys.modules.get("dashscope")
+    attrs = {name: getattr(module, name) for name in ("base_http_api_url", "api_key") if hasattr(module, name)}
+    if module is not None:
+        setattr(module, "base_http_api_url", client.api_base)  # noqa: B010 - an optional module, untyped here
+        setattr(module, "api_key", client.api_key)  # noqa: B010
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for name, value in attrs.items():
+            setattr(module, name, value)
+
+
+@contextmanager
+def running_emulator(**options: Any) -> Iterator[EmulatorServer]:
+    """moto's ``mock_aws`` for DashScope: a server for the block, with the SDK pointed at it.
+
+    ``options`` are ``EmulatorServer``'s (``time_scale=0.0``, ``seed``, ``extra_args``, ``api_key``, ...)::
+
+        with running_emulator() as emulator:
+            dashscope.Files.upload(file_path="train.jsonl", purpose="fine_tune")
+            assert emulator.requests(path="/api/v1/files")[0]["form"]["files"][0]["filename"] == "train.jsonl"
+    """
+    with EmulatorServer(**options) as server, dashscope_env(server):
+        yield server

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -22,11 +24,21 @@ def _service(request: Request) -> FilesService:
     return request.app.state.rt.services["files"]  # type: ignore[no-any-return]
 
 
-def file_object(request: Request, record: FileRecord, tenant: Tenant) -> FileObject:
+_ID_MARK = "0file0id0"
+
+
+def content_urls(request: Request) -> Callable[[str], str]:
+    """``url_for`` walks the router on every call; a page of files resolves it once and fills in each id."""
+    template = str(request.url_for("file_content", file_id=_ID_MARK))
+    return lambda file_id: template.replace(_ID_MARK, file_id)
+
+
+def file_object(request: Request, record: FileRecord, tenant: Tenant,
+                urls: Callable[[str], str] | None = None) -> FileObject:
     return FileObject(
         id=record.id, file_id=record.file_id, name=record.name, description=record.description,
         purpose=record.purpose, size=record.size, md5=record.md5, region="cn-beijing",
-        url=str(request.url_for("file_content", file_id=record.file_id)),
+        url=(urls or content_urls(request))(record.file_id),
         user_id=tenant.account_id, api_key_id=tenant.api_key_id, gmt_create=fmt_job_time(record.created_at),
     )
 
@@ -36,6 +48,7 @@ async def upload_files(request: Request) -> JSONResponse:
     rt = request.app.state.rt
     parsed = await parse_upload(request.stream(), request.headers.get("content-type"), rt.temp_dir,
                                 rt.settings.max_file_bytes)
+    request.state.journal_form = parsed.summary()  # emulator.journal.UPLOAD_FORM
     outcome = await service.upload_files(request.state.tenant, parsed)
     if rt.settings.strict and not outcome.uploaded and outcome.failed:
         first = outcome.failed[0]
@@ -48,8 +61,9 @@ async def list_files(request: Request) -> JSONResponse:
     page = parse_page(request.query_params)
     tenant = request.state.tenant
     total, records = await _service(request).list_files(tenant, page.offset, page.page_size)
+    urls = content_urls(request)
     data = FileListData(total=total, page_no=page.page_no, page_size=page.page_size,
-                        files=[file_object(request, r, tenant) for r in records])
+                        files=[file_object(request, r, tenant, urls) for r in records])
     return envelope(request, "data", data.model_dump())
 
 

@@ -31,6 +31,7 @@ class FilePart:
     field: str
     filename: str
     temp_path: Path
+    content_type: str | None = None
     size: int = 0
     too_large: bool = False
     _md5: hashlib._Hash = field(default_factory=hashlib.md5)
@@ -45,6 +46,12 @@ class FilePart:
 class ParsedUpload:
     files: list[FilePart] = field(default_factory=list)
     fields: dict[str, list[str]] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, object]:
+        """What the request journal keeps of an upload: fields and file-part metadata, never the bytes."""
+        files = [{"field": p.field, "filename": p.filename, "size": p.size, "content_type": p.content_type}
+                 for p in self.files]
+        return {"fields": {k: list(v) for k, v in self.fields.items()}, "files": files}
 
     def discard(self) -> None:
         for part in self.files:
@@ -112,7 +119,9 @@ class _Collector:
             self._text, self._text_name = bytearray(), name
             return
         temp = self.temp_dir / f"{os.getpid()}-{secrets.token_hex(12)}.part"
-        part = FilePart(field=name, filename=filename.decode("utf-8", "replace"), temp_path=temp)
+        content_type = self._headers.get(b"content-type")
+        part = FilePart(field=name, filename=filename.decode("utf-8", "replace"), temp_path=temp,
+                        content_type=content_type.decode("latin-1") if content_type is not None else None)
         part._fh = open(temp, "wb")  # noqa: SIM115 - closed in on_part_end or discard()
         self.result.files.append(part)
         self._file = part

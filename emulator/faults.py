@@ -1,0 +1,270 @@
+"""Fault injection (LocalStack's chaos API, MockServer's chaos profiles): rules that make public requests fail.
+
+A rule matches on path (exact or glob), method, caller and the JSON body's ``model``; a matching request is
+hit with the rule's ``probability`` (rolled on a generator derived from ``--seed``, the rule id and the
+rule's match count, so a seeded run hits the same requests every time).  A hit waits ``latency_ms`` (wall
+time: it exists to trip client timeouts), then drops the connection, answers the error in the normal
+envelope, or — a latency-only rule — lets the request through.  The first rule that hits wins; a rule
+with ``count`` is removed after that many hits.
+
+Only /api/v1 and /compatible-mode/v1 are subject to faults, never /_emulator.  With no rules the
+middleware costs one attribute check per request.  Faults strike after authentication (the service
+throttles accounts, not anonymous callers), so an unauthenticated request still gets its 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator.control_schemas import FaultRule, FaultRuleSpec
+from emulator.errors import (
+    AccessDenied,
+    ApiError,
+    Conflict,
+    InternalError,
+    InvalidApiKey,
+    InvalidParameter,
+    NotFound,
+    ServiceUnavailable,
+    Throttling,
+    TooLarge,
+)
+from emulator.ids import Ids
+from emulator.tenants import PROTECTED_PREFIXES, tenant_matches, tenant_names
+
+SERVER_SEND = "emulator.server_send"
+"""Scope key where the app keeps the ASGI server's own ``send``: a dropped connection needs its transport."""
+
+MODEL_PEEK_LIMIT = 1024 * 1024
+"""A ``model`` rule reads at most this much of a JSON body to find the model (then replays it downstream)."""
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: InvalidParameter, 401: InvalidApiKey, 403: AccessDenied, 404: NotFound, 409: Conflict, 413: TooLarge,
+    429: Throttling, 500: InternalError,
+}
+_DEFAULT_CODES = {502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
+
+
+@dataclass(eq=False)
+class ActiveRule:
+    """A stored rule plus what matching needs, precomputed."""
+
+    spec: FaultRule
+    _pattern: re.Pattern[str] | None = field(init=False, default=None)
+    tenants: frozenset[str] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if any(ch in self.spec.path for ch in "*?["):
+            self._pattern = re.compile(fnmatch.translate(self.spec.path))
+        if self.spec.tenant is not None:
+            self.tenants = tenant_names(self.spec.tenant)
+
+    def path_matches(self, path: str) -> bool:
+        return self._pattern.match(path) is not None if self._pattern is not None else path == self.spec.path
+
+    @property
+    def fails(self) -> bool:
+        s = self.spec
+        return bool(s.status or s.code or s.message or s.retry_after is not None) or not s.latency_ms
+
+    def error(self) -> ApiError:
+        s = self.spec
+        status = s.status or 503
+        cls = _error_class(status)
+        headers = {"Retry-After": f"{s.retry_after:g}"} if s.retry_after is not None else None
+        return cls(s.message or cls.default_message, code=s.code or _DEFAULT_CODES.get(status, cls.code),
+                   status=status, headers=headers)
+
+
+def _error_class(status: int) -> type[ApiError]:
+    """The emulator's own error class for a status, so the OpenAI shape gets the right ``type`` too."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status >= 500:
+        return ServiceUnavailable if status in _DEFAULT_CODES else InternalError
+    return ApiError
+
+
+class FaultRules:
+    """The rule list of this process (each ``--workers`` process has its own)."""
+
+    def __init__(self, ids: Ids | None = None, initial: list[FaultRuleSpec] | None = None) -> None:
+        self.ids = ids or Ids(None)
+        self.rules: list[ActiveRule] = []
+        self._initial = list(initial or [])
+        self._next = 1
+        self.restore_initial()
+
+    def add(self, spec: FaultRuleSpec) -> FaultRule:
+        rule = FaultRule(**spec.model_dump(), id=f"fault-{self._next}")
+        self._next += 1
+        self.rules = [*self.rules, ActiveRule(rule)]
+        return rule
+
+    def list(self) -> list[FaultRule]:
+        return [r.spec for r in self.rules]
+
+    def remove(self, rule_id: str) -> bool:
+        kept = [r for r in self.rules if r.spec.id != rule_id]
+        found = len(kept) != len(self.rules)
+        self.rules = kept
+        return found
+
+    def clear(self) -> int:
+        removed = len(self.rules)
+        self.rules = []
+        return removed
+
+    def restore_initial(self) -> None:
+        """Back to the rules of ``--faults FILE`` (none without it): what a whole reset does."""
+        self.rules = []
+        for spec in self._initial:
+            self.add(spec)
+
+    async def pick(self, scope: Scope, receive: Receive) -> tuple[ActiveRule | None, Receive]:
+        """The first rule that hits this request, and the ``receive`` to pass on (a replay if the body was read)."""
+        request = _RequestView(scope, receive)
+        for rule in self.rules:
+            if not request.matches(rule):
+                continue
+            if rule.spec.model is not None and rule.spec.model != await request.model():
+                continue
+            spec = rule.spec
+            spec.matched += 1
+            if spec.probability < 1.0 and self.ids.rng("fault", spec.id, spec.matched).random() >= spec.probability:
+                continue
+            spec.hits += 1
+            if spec.count is not None and spec.hits >= spec.count:
+                self.remove(spec.id)
+            return rule, request.receive
+        return None, request.receive
+
+
+class _RequestView:
+    """What rules match on, worked out lazily: most rules need only the path and the method."""
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        self._model: str | None | bool = False  # False: not read yet
+
+    def matches(self, rule: ActiveRule) -> bool:
+        """Everything but the body's model, which costs a read."""
+        spec = rule.spec
+        if spec.method is not None and spec.method != self.scope["method"]:
+            return False
+        if not rule.path_matches(self.scope["path"]):
+            return False
+        if rule.tenants is not None:
+            tenant = self.scope.get("state", {}).get("tenant")
+            if tenant is None or not tenant_matches(tenant.id, rule.tenants):
+                return False
+        return True
+
+    async def model(self) -> str | None:
+        if self._model is False:
+            self._model = await self._read_model()
+        return self._model  # type: ignore[return-value]
+
+    async def _read_model(self) -> str | None:
+        headers = dict(self.scope["headers"])
+        if self.scope["method"] not in ("POST", "PUT", "PATCH") or b"multipart" in headers.get(b"content-type", b""):
+            return None
+        messages: list[Message] = []
+        size, more = 0, True
+        while more and size <= MODEL_PEEK_LIMIT:
+            message = await self.receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        self.receive = _replay(messages, self.receive)
+        if more or size > MODEL_PEEK_LIMIT:
+            return None
+        try:
+            body = json.loads(b"".join(m.get("body", b"") for m in messages))
+        except ValueError:
+            return None
+        model = body.get("model") if isinstance(body, dict) else None
+        return model if isinstance(model, str) else None
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+async def drop_connection(scope: Scope) -> None:
+    """Close the client's connection without a byte of answer.
+
+    ASGI has no message for this, so it reaches the server's transport through the ``send`` uvicorn gave the
+    app, closes it, and waits until uvicorn has seen the connection go (else it would answer a 500 itself).
+    Under a server without a reachable transport (httpx's in-process ASGI transport) the app simply returns
+    without answering, and that server decides what the client sees.
+    """
+    cycle = getattr(scope.get(SERVER_SEND), "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        return
+    transport.close()
+    for _ in range(200):
+        if getattr(cycle, "disconnected", True):
+            return
+        await asyncio.sleep(0 if _ < 100 else 0.001)
+
+
+class FaultMiddleware:
+    def __init__(self, app: ASGIApp, *, faults: FaultRules, sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        self.app = app
+        self.faults = faults
+        self.sleep = sleep
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.faults.rules:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        rule, receive = await self.faults.pick(scope, receive)
+        if rule is not None:
+            if rule.spec.latency_ms:
+                await self.sleep(rule.spec.latency_ms / 1000)
+            if rule.spec.drop_connection:
+                await drop_connection(scope)
+                return
+            if rule.fails:
+                raise rule.error()
+        await self.app(scope, receive, send)
+
+
+_RULES = TypeAdapter(list[FaultRuleSpec])
+
+
+def load_rules(path: Path) -> list[FaultRuleSpec]:
+    """``--faults FILE``: a JSON list of rules."""
+    try:
+        return _RULES.validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"cannot read the faults file {path}: {exc.strerror or exc}") from None
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "file"
+        raise ValueError(f"{path} is not a JSON list of fault rules: {where}: {first['msg']}") from None

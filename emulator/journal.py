@@ -1,0 +1,179 @@
+"""The request journal: the last ``--journal-size`` public requests, so a test can assert what its client sent.
+
+Each /api/v1 and /compatible-mode/v1 request is kept in a ring with its headers (the API key masked to a
+hint), its tenant, status, timing and body: a JSON body parsed (up to 64 KiB), a multipart upload as the
+fields and file-part names/sizes/content types the upload route parsed — never a file's bytes.  Recording
+costs little on the request path: raw headers and body chunks are kept as they are and only turned into
+JSON when the journal is read (the emulated time too, from the clock state in force at arrival).
+``--journal-size 0`` removes the middleware altogether.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator.clock import Clock, ClockState, fmt_iso
+from emulator.control_schemas import JournalEntry
+from emulator.tenants import PROTECTED_PREFIXES, key_hint, tenant_matches, tenant_names
+
+MAX_BODY = 64 * 1024
+"""JSON bodies up to this size are kept (and parsed when read); bigger ones are recorded by size only."""
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+UPLOAD_FORM = "journal_form"
+"""Key on the request state where the upload route leaves what it parsed of a multipart body."""
+
+
+class Record:
+    """One request as it was seen; turned into a ``JournalEntry`` only when the journal is read."""
+
+    __slots__ = ("seq", "wall_time", "clock_state", "started", "method", "path", "query", "headers", "state",
+                 "chunks", "body_size", "capture", "status", "duration_ms")
+
+    def __init__(self, seq: int, clock_state: ClockState | None, scope: Scope) -> None:
+        self.seq = seq
+        self.wall_time = time.time()
+        self.clock_state = clock_state
+        self.started = time.perf_counter()
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.query: bytes = scope.get("query_string", b"")
+        self.headers: list[tuple[bytes, bytes]] = scope["headers"]
+        self.state: dict[str, Any] = scope.setdefault("state", {})
+        self.chunks: list[bytes] = []
+        self.body_size = 0
+        self.capture: bool | None = None  # decided at the first body chunk: never for multipart
+        self.status: int | None = None
+        self.duration_ms = -1.0
+
+    def add_chunk(self, chunk: bytes) -> None:
+        self.body_size += len(chunk)
+        if self.capture is None:
+            content_type = next((v for k, v in self.headers if k == b"content-type"), b"")
+            self.capture = b"multipart/" not in content_type
+        if self.capture and self.body_size <= MAX_BODY:
+            self.chunks.append(chunk)
+
+    @property
+    def time(self) -> float:
+        """Emulated time at arrival, from the clock state then in force (a state is never changed once replaced)."""
+        s = self.clock_state
+        if s is None:
+            return self.wall_time
+        return s.anchor_emulated + (self.wall_time - s.anchor_wall) * s.time_scale
+
+
+class Journal:
+    def __init__(self, size: int, clock: Clock | None = None) -> None:
+        self.size = size
+        self.clock = clock
+        self._ring: deque[Record] = deque(maxlen=max(size, 1))
+        self._seq = 0
+
+    def begin(self, scope: Scope) -> Record:
+        self._seq += 1
+        return Record(self._seq, self.clock.state if self.clock is not None else None, scope)
+
+    def finish(self, record: Record, status: int | None) -> None:
+        if record.duration_ms < 0:
+            record.status = status
+            record.duration_ms = (time.perf_counter() - record.started) * 1000
+            self._ring.append(record)
+
+    def clear(self) -> int:
+        removed = len(self._ring)
+        self._ring.clear()
+        return removed
+
+    def __len__(self) -> int:
+        return len(self._ring)
+
+    def select(self, *, method: str | None = None, path: str | None = None, tenant: str | None = None,
+               status: int | None = None) -> Iterator[Record]:
+        """Newest first.  ``path`` is exact or a glob; ``tenant`` a tenant id or an API key."""
+        tenants = tenant_names(tenant) if tenant else None
+        glob = path is not None and any(ch in path for ch in "*?[")
+        for record in reversed(self._ring):
+            if method is not None and record.method != method.upper():
+                continue
+            if path is not None and not (fnmatch.fnmatchcase(record.path, path) if glob else record.path == path):
+                continue
+            if tenants is not None:
+                owner = record.state.get("tenant")
+                if owner is None or not tenant_matches(owner.id, tenants):
+                    continue
+            if status is not None and record.status != status:
+                continue
+            yield record
+
+
+def entry(record: Record) -> JournalEntry:
+    state = record.state
+    tenant = state.get("tenant")
+    return JournalEntry(
+        seq=record.seq, time=record.time, time_iso=fmt_iso(record.time), wall_time=record.wall_time,
+        method=record.method, path=record.path, query=record.query.decode("latin-1"),
+        headers=_headers(record.headers), tenant=tenant.id if tenant is not None else None, status=record.status,
+        duration_ms=round(record.duration_ms, 3), request_id=state.get("request_id"), body=_body(record),
+        body_size=record.body_size, form=state.get(UPLOAD_FORM),
+    )
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        if key == "authorization":
+            scheme, _, secret = text.partition(" ")
+            text = f"{scheme} {key_hint(secret.strip())}" if secret.strip() else scheme
+        out[key] = f"{out[key]}, {text}" if key in out else text
+    return out
+
+
+def _body(record: Record) -> Any:
+    if not record.capture or record.body_size > MAX_BODY:
+        return None
+    try:
+        return json.loads(b"".join(record.chunks))
+    except ValueError:
+        return None
+
+
+class JournalMiddleware:
+    """Outermost: sees every public request, whatever answers it (auth, a fault, a handler, the 500 net)."""
+
+    def __init__(self, app: ASGIApp, *, journal: Journal) -> None:
+        self.app = app
+        self.journal = journal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        journal = self.journal
+        record = journal.begin(scope)
+
+        async def receive_body() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                record.add_chunk(message.get("body", b""))
+            return message
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                journal.finish(record, message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive_body if scope["method"] in _BODY_METHODS else receive, send_status)
+        finally:
+            journal.finish(record, None)

@@ -1,0 +1,281 @@
+"""Load a ready world (``fixtures/world.json``) through the services, so every validation and state rule applies.
+
+A world lists tenants (API keys); each has files (paths relative to the world file), fine-tune jobs with the
+status they should end in, and deployments of base models or of its succeeded jobs (``"@<job name>"``).
+Statuses are reached the way they would be in use: SUCCEEDED jobs and RUNNING deployments by moving the
+clock, CANCELED by a cancel, the rest along legal transitions of the control plane (``force_status``).
+The phases run across all tenants in an order that keeps every reached status where it was put:
+
+    files ─▶ SUCCEEDED jobs (clock) ─▶ deployments ─▶ FAILED, CANCELED ─▶ RUNNING, CANCELING ─▶ QUEUING ─▶ PENDING
+
+``dashscope-emulator seed fixtures/world.json --db ...`` runs it on a database offline, with a frozen clock.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from emulator.clock import Clock
+from emulator.deployments.schemas import CreateDeploymentRequest
+from emulator.deployments.states import DeploymentStatus
+from emulator.files.upload import parse_upload
+from emulator.fine_tunes.schemas import CreateJobRequest
+from emulator.fine_tunes.states import JobStatus
+from emulator.persistence import save_clock
+from emulator.runtime import Runtime
+from emulator.settings import Settings
+from emulator.tenants import Tenant
+
+_STEP_SECONDS = 60.0
+_MAX_SECONDS = 7 * 86400.0
+
+
+class FileSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="How jobs of this world refer to the file.")
+    path: str = Field(description="Relative to the world file.")
+    description: str = ""
+    purpose: str = "fine-tune"
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    model: str = "qwen-turbo"
+    training_files: list[str] = Field(min_length=1, description="File names of this tenant.")
+    validation_files: list[str] = []
+    training_type: str | None = None
+    hyper_parameters: dict[str, Any] | None = None
+    suffix: str | None = None
+    status: JobStatus = JobStatus.SUCCEEDED
+    message: str | None = Field(None, description="The FAILED message.")
+
+
+class DeploymentSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(description="A deployable base model, or '@<job name>' for that job's fine-tuned model.")
+    capacity: int = 1
+    suffix: str | None = None
+    plan: str | None = None
+    status: Literal["PENDING", "DEPLOYING", "RUNNING", "FAILED"] = "RUNNING"
+    message: str | None = None
+
+
+class TenantSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    api_key: str = Field(min_length=1)
+    workspace: str | None = None
+    files: list[FileSpec] = []
+    fine_tunes: list[JobSpec] = []
+    deployments: list[DeploymentSpec] = []
+
+
+class WorldSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    tenants: list[TenantSpec]
+
+
+@dataclass
+class _Loaded:
+    spec: TenantSpec
+    tenant: Tenant
+    files: dict[str, str] = field(default_factory=dict)
+    jobs: dict[str, str] = field(default_factory=dict)
+    deployments: list[str] = field(default_factory=list)
+
+
+class WorldError(ValueError):
+    pass
+
+
+def read_world(path: Path) -> WorldSpec:
+    try:
+        return WorldSpec.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise WorldError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise WorldError(f"{path} is not a world file: {exc}") from None
+
+
+async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path) -> dict[str, Any]:
+    """Create the world; answers what was made: per tenant, file ids, job ids and statuses, deployments."""
+    loaded = [_Loaded(spec, await rt.tenants.resolve(spec.api_key, spec.workspace, rt.clock.now()))
+              for spec in world.tenants]
+    for item in loaded:
+        for file_spec in item.spec.files:
+            item.files[file_spec.name] = await _upload(rt, item.tenant, file_spec, base_dir)
+    await _succeeded_jobs(rt, loaded)
+    for item in loaded:
+        for dep in item.spec.deployments:
+            item.deployments.append(await _deploy(rt, item, dep))
+    for wanted in ((JobStatus.FAILED, JobStatus.CANCELED), (JobStatus.RUNNING, JobStatus.CANCELING),
+                   (JobStatus.QUEUING,), (JobStatus.PENDING,)):
+        for item in loaded:
+            for job in item.spec.fine_tunes:
+                if job.status in wanted:
+                    item.jobs[job.name] = await _job_to(rt, item, job)
+    return await _summary(rt, loaded)
+
+
+async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path) -> str:
+    """Through the real multipart parser and the files service, as an SDK upload would go."""
+    path = base_dir / spec.path
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise WorldError(f"file {spec.name!r}: cannot read {path}: {exc.strerror or exc}") from None
+    boundary = secrets.token_hex(16)
+    body = _multipart(boundary, path.name, content, {"descriptions": spec.description, "purpose": spec.purpose})
+    parsed = await parse_upload(_once(body), f"multipart/form-data; boundary={boundary}", rt.temp_dir,
+                                rt.settings.max_file_bytes)
+    outcome = await rt.services["files"].upload_files(tenant, parsed)
+    if not outcome.uploaded:
+        failure = outcome.failed[0]
+        raise WorldError(f"file {spec.name!r} ({path}) was refused: {failure.code}: {failure.message}")
+    return str(outcome.uploaded[0].file_id)
+
+
+def _multipart(boundary: str, filename: str, content: bytes, fields: dict[str, str]) -> bytes:
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n\r\n'
+                 .encode() + content + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+async def _create_job(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
+    def ids(names: list[str]) -> list[str]:
+        missing = [n for n in names if n not in item.files]
+        if missing:
+            raise WorldError(f"job {spec.name!r} names unknown file {missing[0]!r}")
+        return [item.files[n] for n in names]
+
+    req = CreateJobRequest.model_validate({
+        "model": spec.model, "training_file_ids": ids(spec.training_files),
+        "validation_file_ids": ids(spec.validation_files), "training_type": spec.training_type,
+        "hyper_parameters": spec.hyper_parameters, "finetuned_output_suffix": spec.suffix, "job_name": spec.name})
+    job = await rt.services["fine_tunes"].create_job(item.tenant, req)
+    return str(job.job_id)
+
+
+async def _succeeded_jobs(rt: Runtime, loaded: list[_Loaded]) -> None:
+    """Created together, then the clock runs until every one has finished (each tenant trains one at a time)."""
+    waiting: list[tuple[_Loaded, JobSpec]] = []
+    for item in loaded:
+        for spec in item.spec.fine_tunes:
+            if spec.status is JobStatus.SUCCEEDED:
+                item.jobs[spec.name] = await _create_job(rt, item, spec)
+                waiting.append((item, spec))
+    service = rt.services["fine_tunes"]
+    moved = 0.0
+    while waiting:
+        item, spec = waiting[0]
+        job = await service.get_job(item.tenant, item.jobs[spec.name])
+        if job.status is JobStatus.SUCCEEDED:
+            waiting.pop(0)
+            continue
+        if job.status in (JobStatus.FAILED, JobStatus.CANCELED):
+            raise WorldError(f"job {spec.name!r} was meant to succeed but ended {job.status}: {job.message}")
+        if moved >= _MAX_SECONDS:
+            raise WorldError(f"job {spec.name!r} still {job.status} after {moved:g} emulated seconds")
+        rt.clock.advance(_STEP_SECONDS)
+        moved += _STEP_SECONDS
+
+
+async def _job_to(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
+    service = rt.services["fine_tunes"]
+    job_id = await _create_job(rt, item, spec)
+    if spec.status is JobStatus.CANCELED:
+        await service.cancel_job(item.tenant, job_id)
+    elif spec.status is JobStatus.CANCELING:
+        await service.force_status(job_id, JobStatus.RUNNING, None)
+        await service.cancel_job(item.tenant, job_id)
+    elif spec.status is not JobStatus.PENDING:
+        await service.force_status(job_id, spec.status, spec.message)
+    job = await service.get_job(item.tenant, job_id)
+    if job.status is not spec.status:
+        raise WorldError(f"job {spec.name!r} is {job.status}, not {spec.status} (a tenant trains one job at a time: "
+                         "QUEUING needs a RUNNING or CANCELING job of the same tenant)")
+    return job_id
+
+
+async def _deploy(rt: Runtime, item: _Loaded, spec: DeploymentSpec) -> str:
+    service = rt.services.get("deployments")
+    if service is None:
+        raise WorldError("this emulator has no deployments service")
+    model = spec.model
+    if model.startswith("@"):
+        job_name = model[1:]
+        if job_name not in item.jobs:
+            raise WorldError(f"deployment of {model!r}: no SUCCEEDED job named {job_name!r} in this tenant")
+        model = (await rt.services["fine_tunes"].get_job(item.tenant, item.jobs[job_name])).output_model
+    req = CreateDeploymentRequest.model_validate({"model_name": model, "capacity": spec.capacity,
+                                                  "suffix": spec.suffix, "plan": spec.plan})
+    row = await service.create_deployment(item.tenant, req)
+    name = str(row.deployed_model)
+    target = DeploymentStatus(spec.status)
+    moved = 0.0
+    while row.status is not target and target is DeploymentStatus.RUNNING and moved < _MAX_SECONDS:
+        rt.clock.advance(_STEP_SECONDS / 2)
+        moved += _STEP_SECONDS / 2
+        row = await service.get_deployment(item.tenant, name)
+    if target in (DeploymentStatus.DEPLOYING, DeploymentStatus.FAILED):
+        row = await service.force_status(name, target, spec.message, item.tenant.id)
+    if row.status is not target:
+        raise WorldError(f"deployment {name} is {row.status}, not {target}")
+    return name
+
+
+async def _summary(rt: Runtime, loaded: list[_Loaded]) -> dict[str, Any]:
+    tenants = []
+    for item in loaded:
+        jobs = {}
+        for name, job_id in item.jobs.items():
+            job = await rt.services["fine_tunes"].get_job(item.tenant, job_id)
+            jobs[name] = {"job_id": job_id, "status": str(job.status)}
+        deployments = {}
+        for name in item.deployments:
+            row = await rt.services["deployments"].get_deployment(item.tenant, name)
+            deployments[name] = str(row.status)
+        tenants.append({"api_key": item.spec.api_key, "tenant": item.tenant.id, "files": item.files,
+                        "fine_tunes": jobs, "deployments": deployments})
+    return {"tenants": tenants, "emulated_time": rt.clock.now()}
+
+
+def dumps(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2, ensure_ascii=False)
+
+
+async def seed_database(settings: Settings, world_path: Path, *, reset: bool = False) -> dict[str, Any]:
+    """The ``seed`` command: open the app's runtime (its lifespan) on the database, frozen, and load the world.
+
+    The clock is the process's own (not published through the data dir), so a server running on the same
+    database keeps its speed; the next server started on it resumes at the seeded time.
+    """
+    from emulator.app import SEEDED_START, create_app
+    from emulator.control import reset_state
+
+    world = read_world(world_path)
+    start = settings.start_time if settings.start_time is not None else (
+        SEEDED_START if settings.seed is not None else None)
+    frozen = settings.model_copy(update={"time_scale": 0.0})
+    app = create_app(frozen, clock=Clock.starting_at(start, 0.0))
+    async with app.router.lifespan_context(app):
+        rt: Runtime = app.state.rt
+        if reset:
+            await reset_state(rt, None)
+        summary = await load_world(rt, world, world_path.parent)
+        await save_clock(rt)
+    return summary

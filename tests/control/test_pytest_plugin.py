@@ -1,0 +1,115 @@
+"""The pytest plugin, through pytester: one inner session (one server) running tests that use every helper."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from emulator.testing import running_emulator
+from tests.conftest import DATASETS
+
+pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.live
+
+INNER = '''
+import os
+import pathlib
+
+import httpx
+import pytest
+
+SFT = {sft!r}
+
+
+def client(emulator):
+    return httpx.Client(base_url=os.environ["DASHSCOPE_HTTP_BASE_URL"].removesuffix("/api/v1"),
+                        headers={{"Authorization": "Bearer " + os.environ["DASHSCOPE_API_KEY"]}})
+
+
+def test_env_points_at_the_server(dashscope_emulator):
+    assert os.environ["DASHSCOPE_HTTP_BASE_URL"] == dashscope_emulator.api_base
+    assert os.environ["DASHSCOPE_API_KEY"] == "sk-inner-key"
+    assert dashscope_emulator.health()["seed"] == 42
+    assert dashscope_emulator.clock()["time_scale"] == 0
+
+
+def test_a_job_runs_until_it_succeeds(dashscope_emulator):
+    with client(dashscope_emulator) as c:
+        up = c.post("/api/v1/files", files=[("files", ("sft.jsonl", pathlib.Path(SFT).read_bytes()))]).json()
+        file_id = up["data"]["uploaded_files"][0]["file_id"]
+        job = c.post("/api/v1/fine-tunes", json={{"model": "qwen-turbo", "training_file_ids": [file_id]}}).json()
+    job_id = job["output"]["job_id"]
+    assert dashscope_emulator.run_until(job_id, "RUNNING")["status"] == "RUNNING"
+    done = dashscope_emulator.run_until(job_id, "SUCCEEDED")
+    assert done["finetuned_output"] == "qwen-turbo-" + job_id
+    with pytest.raises(AssertionError, match="ended SUCCEEDED"):
+        dashscope_emulator.run_until(job_id, "FAILED")
+
+
+def test_each_test_starts_from_a_clean_emulator(dashscope_emulator):
+    assert dashscope_emulator.api("GET", "/api/v1/files")["data"]["total"] == 0
+    assert len(dashscope_emulator.requests()) == 1  # the call just above: the journal was cleared
+    assert dashscope_emulator.faults() == []
+
+
+def test_fault_advance_and_requests(dashscope_emulator):
+    before = dashscope_emulator.clock()["now"]
+    assert dashscope_emulator.advance(90) == before + 90
+    rule = dashscope_emulator.fault("/api/v1/files", method="GET", status=429, code="Throttling", count=1)
+    assert rule.startswith("fault-")
+    with client(dashscope_emulator) as c:
+        assert c.get("/api/v1/files").status_code == 429
+        assert c.get("/api/v1/files").status_code == 200
+    seen = dashscope_emulator.requests(path="/api/v1/files")
+    assert [e["status"] for e in seen] == [200, 429]
+    assert seen[0]["headers"]["authorization"].startswith("Bearer sk-in…")
+    dashscope_emulator.set_time_scale(5.0)  # the fixture puts the speed back afterwards
+
+
+def test_the_speed_came_back(dashscope_emulator):
+    assert dashscope_emulator.clock()["time_scale"] == 0
+
+
+def test_reset_inside_a_test(dashscope_emulator):
+    dashscope_emulator.fault("/api/v1/files", status=500)
+    dashscope_emulator.reset()
+    assert dashscope_emulator.faults() == []
+'''
+
+
+def test_the_fixture_and_its_helpers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_inner=INNER.format(sft=str(DATASETS / "sft_basic.jsonl")))
+    pytester.makeini("[pytest]\ndashscope_emulator_seed = 42\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--dashscope-emulator-api-key", "sk-inner-key",
+                                          "--dashscope-emulator-time-scale", "0", "-q")
+    result.assert_outcomes(passed=6)
+
+
+def test_the_options_are_documented(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("--help")
+    result.stdout.fnmatch_lines(["*--dashscope-emulator-time-scale*", "*--dashscope-emulator-url*",
+                                 "*dashscope_emulator_seed*"])
+
+
+URL_MODE = '''
+def test_uses_the_running_emulator(dashscope_emulator):
+    assert dashscope_emulator.health()["seed"] == 3
+    assert dashscope_emulator.api("GET", "/api/v1/files")["data"]["total"] == 0  # reset before the test
+'''
+
+
+def test_running_emulator_for_scripts_and_the_url_option(pytester: pytest.Pytester,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "outer")
+    monkeypatch.delenv("DASHSCOPE_HTTP_BASE_URL", raising=False)
+    with running_emulator(seed=3, api_key="sk-script-key") as emulator:
+        assert os.environ["DASHSCOPE_HTTP_BASE_URL"] == emulator.api_base == emulator.url + "/api/v1"
+        assert os.environ["DASHSCOPE_API_KEY"] == "sk-script-key"
+        pytester.makepyfile(test_url=URL_MODE)
+        result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q",
+                                              f"--dashscope-emulator-url={emulator.url}")
+        result.assert_outcomes(passed=1)
+        process = emulator.process
+    assert process is not None and process.poll() is not None  # stopped on exit
+    assert os.environ["DASHSCOPE_API_KEY"] == "outer" and "DASHSCOPE_HTTP_BASE_URL" not in os.environ
