@@ -95,6 +95,8 @@ class RssSampler:
 
 
 def emulator(workdir: Path | None = None, *, time_scale: float = 0.0, extra: tuple[str, ...] = ()) -> EmulatorServer:
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
     return EmulatorServer(time_scale=time_scale, workdir=workdir, extra_args=extra, start_timeout=60.0)
 
 
@@ -157,9 +159,11 @@ def http_json(method: str, url: str, body: Any = None, headers: dict[str, str] |
 def upload_bytes(base: str, name: str, content: bytes, api_key: str = API_KEY) -> str:
     """One multipart upload through urllib; answers the new file id."""
     boundary = "benchboundary7MA4YWxkTrZu0gW"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode() + content + \
-        f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nfine-tune\r\n--{boundary}--\r\n".encode()
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n")
+    tail = (f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nfine-tune\r\n"
+            f"--{boundary}--\r\n")
+    body = head.encode() + content + tail.encode()
     request = urllib.request.Request(base + "/api/v1/files", data=body, method="POST", headers={
         "Authorization": f"Bearer {api_key}", "Content-Type": f"multipart/form-data; boundary={boundary}"})
     with urllib.request.urlopen(request, timeout=120) as response:

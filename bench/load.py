@@ -36,15 +36,19 @@ def _check_loopback(url: str) -> None:
         raise ValueError(f"load tests target loopback only, not {host!r}")
 
 
-def run(url: str, *, seconds: float = 3.0, connections: int = 8, headers: dict[str, str] | None = None) -> dict:
+def run(url: str, *, seconds: float = 3.0, connections: int = 8, headers: dict[str, str] | None = None,
+        body: bytes | None = None) -> dict:
+    """GET ``url`` (POST ``body`` when given) over ``connections`` keep-alive connections for ``seconds``."""
     _check_loopback(url)
     if tool() == "wrk":
-        return _wrk(url, seconds, connections, headers or {})
-    return _python(url, seconds, connections, headers or {})
+        return _wrk(url, seconds, connections, headers or {}, body)
+    return _python(url, seconds, connections, headers or {}, body)
 
 
-def _wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> dict:
+def _wrk(url: str, seconds: float, connections: int, headers: dict[str, str], body: bytes | None) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if body is not None:
+            script.write(f'wrk.method = "POST"\nwrk.body = [==[{body.decode()}]==]\n')
         script.write(_WRK_REPORT)
     args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", script.name]
     for name, value in headers.items():
@@ -62,8 +66,9 @@ def _wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) ->
             "errors": raw["socket_errors"] + raw["status_errors"]}
 
 
-def _python(url: str, seconds: float, connections: int, headers: dict[str, str]) -> dict:
-    spec = json.dumps({"url": url, "seconds": seconds, "connections": connections, "headers": headers})
+def _python(url: str, seconds: float, connections: int, headers: dict[str, str], body: bytes | None) -> dict:
+    spec = json.dumps({"url": url, "seconds": seconds, "connections": connections, "headers": headers,
+                       "body": None if body is None else body.decode()})
     done = subprocess.run([sys.executable, __file__, spec], capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"python load client failed: {done.stderr}")
@@ -91,11 +96,15 @@ async def _connection(host: str, port: int, request: bytes, until: float, latenc
         writer.close()
 
 
-async def _client(url: str, seconds: float, connections: int, headers: dict[str, str]) -> dict:
+async def _client(url: str, seconds: float, connections: int, headers: dict[str, str], body: str | None) -> dict:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    lines = [f"GET {path or '/'} HTTP/1.1", f"Host: {parts.netloc}", *(f"{k}: {v}" for k, v in headers.items())]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    payload = b"" if body is None else body.encode()
+    lines = [f"{'GET' if body is None else 'POST'} {path or '/'} HTTP/1.1", f"Host: {parts.netloc}",
+             *(f"{k}: {v}" for k, v in headers.items())]
+    if body is not None:
+        lines.append(f"Content-Length: {len(payload)}")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
     latencies: list[float] = []
     errors: list[int] = []
     started = time.perf_counter()
@@ -115,4 +124,5 @@ async def _client(url: str, seconds: float, connections: int, headers: dict[str,
 if __name__ == "__main__":
     spec = json.loads(sys.argv[1])
     _check_loopback(spec["url"])
-    print(json.dumps(asyncio.run(_client(spec["url"], spec["seconds"], spec["connections"], spec["headers"]))))
+    print(json.dumps(asyncio.run(_client(spec["url"], spec["seconds"], spec["connections"], spec["headers"],
+                                     spec.get("body")))))

@@ -28,8 +28,13 @@ _ID_MARK = "0file0id0"
 
 
 def content_urls(request: Request) -> Callable[[str], str]:
-    """``url_for`` walks the router on every call; a page of files resolves it once and fills in each id."""
-    template = str(request.url_for("file_content", file_id=_ID_MARK))
+    """What ``request.url_for("file_content", ...)`` answers, without walking the router for every file: the
+    route's path is looked up once per app, and each answer only joins it to the request's base URL."""
+    state = request.app.state
+    path = getattr(state, "file_content_path", None)
+    if path is None:
+        path = state.file_content_path = str(request.scope["router"].url_path_for("file_content", file_id=_ID_MARK))
+    template = str(request.base_url).rstrip("/") + path  # base_url has neither query nor fragment
     return lambda file_id: template.replace(_ID_MARK, file_id)
 
 

@@ -15,6 +15,8 @@ _CJK_RUNS = re.compile(_CJK_CLASS + "+")
 
 def _cjk_chars(text: str) -> int:
     """Runs, not characters: one match object per run is far cheaper than one per character."""
+    if text.isascii():  # O(1) in CPython, and no CJK character is ASCII: English rows skip the scan
+        return 0
     return sum(len(run) for run in _CJK_RUNS.findall(text))
 
 
