@@ -6,6 +6,7 @@ moved forward at any time (``advance``).  With a scale of 0 it moves only when a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -122,11 +123,13 @@ def beijing(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, BEIJING)
 
 
+@functools.lru_cache(maxsize=8192)
 def fmt_job_time(ts: float) -> str:
     """Fine-tune and file times: ``YYYY-MM-DD HH:MM:SS``, Beijing wall time, no zone (reference §1.7)."""
     return beijing(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
+@functools.lru_cache(maxsize=8192)
 def fmt_deploy_time(ts: float) -> str:
     """Deployment times: ISO without zone, milliseconds, as the seed shows ``2024-10-12T15:59:55.494``."""
     return beijing(ts).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]

@@ -4,29 +4,30 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from emulator.fine_tunes.states import JobStatus
+from emulator.wire import WireModel
 
 
-class ClockAdvance(BaseModel):
+class ClockAdvance(WireModel):
     model_config = ConfigDict(extra="forbid")
     seconds: float = Field(ge=0, le=10 * 365 * 86400, description="Emulated seconds to move forward.")
 
 
-class ClockUpdate(BaseModel):
+class ClockUpdate(WireModel):
     model_config = ConfigDict(extra="forbid")
     time_scale: float = Field(ge=0, le=1_000_000, description="Emulated seconds per wall second; 0 freezes.")
 
 
-class ClockView(BaseModel):
+class ClockView(WireModel):
     now: float = Field(description="Emulated Unix time.")
     now_beijing: str
     now_iso: str
     time_scale: float
 
 
-class Health(BaseModel):
+class Health(WireModel):
     status: str
     version: str
     uptime_seconds: float
@@ -36,7 +37,7 @@ class Health(BaseModel):
     internal_errors: int
 
 
-class ResetRequest(BaseModel):
+class ResetRequest(WireModel):
     """Empty: wipe everything.  ``api_key`` (+ ``workspace``), or ``tenant`` (an id the dashboard lists): wipe
     that tenant only."""
 
@@ -45,7 +46,7 @@ class ResetRequest(BaseModel):
     tenant: str | None = None
 
 
-class ResetResult(BaseModel):
+class ResetResult(WireModel):
     status: str
     tenant: str | None
     removed: dict[str, int]
@@ -53,7 +54,7 @@ class ResetResult(BaseModel):
 
 # ---------------------------------------------------------------- forced transitions
 
-class FineTuneStatusUpdate(BaseModel):
+class FineTuneStatusUpdate(WireModel):
     """``POST /_emulator/fine-tunes/{job_id}/status``: move a job along a legal transition, logged like a real event."""
 
     model_config = ConfigDict(extra="forbid")
@@ -66,7 +67,7 @@ class FineTuneStatusUpdate(BaseModel):
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-class FaultRuleSpec(BaseModel):
+class FaultRuleSpec(WireModel):
     """One fault rule as posted (or listed in ``--faults FILE``).  Everything but ``path`` is optional.
 
     A rule with only ``latency_ms`` delays and then answers normally; with neither ``status``, ``code``,
@@ -117,31 +118,31 @@ class FaultRule(FaultRuleSpec):
     matched: int = Field(0, description="Requests that matched; with probability < 1 some of them were spared.")
 
 
-class FaultRuleList(BaseModel):
+class FaultRuleList(WireModel):
     faults: list[FaultRule]
 
 
-class FaultsCleared(BaseModel):
+class FaultsCleared(WireModel):
     removed: int
 
 
 # ---------------------------------------------------------------- request journal
 
-class JournalFilePart(BaseModel):
+class JournalFilePart(WireModel):
     field: str
     filename: str
     size: int
     content_type: str | None = None
 
 
-class JournalForm(BaseModel):
+class JournalForm(WireModel):
     """A multipart request as the upload route parsed it: text fields, and file parts without their bytes."""
 
     fields: dict[str, list[str]]
     files: list[JournalFilePart]
 
 
-class JournalEntry(BaseModel):
+class JournalEntry(WireModel):
     seq: int = Field(description="Position in the journal since start (never reused).")
     time: float = Field(description="Emulated Unix time the request arrived.")
     time_iso: str
@@ -159,32 +160,32 @@ class JournalEntry(BaseModel):
     form: JournalForm | None = None
 
 
-class JournalPage(BaseModel):
+class JournalPage(WireModel):
     capacity: int = Field(description="Ring size (--journal-size); older requests are forgotten.")
     total: int = Field(description="Entries matching the filters (before limit).")
     requests: list[JournalEntry] = Field(description="Newest first.")
 
 
-class JournalCleared(BaseModel):
+class JournalCleared(WireModel):
     removed: int
 
 
 # ---------------------------------------------------------------- snapshot / restore
 
-class SnapshotRequest(BaseModel):
+class SnapshotRequest(WireModel):
     model_config = ConfigDict(extra="forbid")
     path: str | None = Field(None, min_length=1, max_length=1024,
                              description="Where to write the archive (.tar.gz, or .tar for no compression).  Relative "
                                          "paths are under the data dir's snapshots/; default snapshots/<time>.tar.gz.")
 
 
-class RestoreRequest(BaseModel):
+class RestoreRequest(WireModel):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(min_length=1, max_length=1024, description="A snapshot archive; relative to snapshots/ unless "
                                                                 "absolute.")
 
 
-class SnapshotInfo(BaseModel):
+class SnapshotInfo(WireModel):
     path: str = Field(description="Absolute path of the archive.")
     size: int = Field(description="Bytes.")
     emulated_time: float = Field(description="The emulated clock when the snapshot was taken (restore sets it back).")
@@ -194,14 +195,14 @@ class SnapshotInfo(BaseModel):
 
 # ---------------------------------------------------------------- seed
 
-class SeedRequest(BaseModel):
+class SeedRequest(WireModel):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(min_length=1, max_length=1024, description="A world file (fixtures/world.json); relative to the "
                                                                 "server's working directory.")
     reset: bool = Field(False, description="Wipe everything first.")
 
 
-class SeedResult(BaseModel):
+class SeedResult(WireModel):
     tenants: list[dict[str, Any]] = Field(description="Per tenant: api_key, tenant id, files, fine_tunes "
                                                       "(job_id, status), deployments (status).")
     emulated_time: float

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from emulator import __version__
+from emulator.wire import WireModel
 
 Envelope = Literal["data", "output", "raw", "none"]
 REF = "#/components/schemas/{model}"
@@ -51,7 +52,7 @@ class Operation:
     description: str = ""
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(WireModel):
     """Every native error: a DashScope code and message, and the request id (also the x-request-id header)."""
 
     request_id: str
@@ -59,14 +60,14 @@ class ErrorBody(BaseModel):
     message: str
 
 
-class OpenAIErrorDetail(BaseModel):
+class OpenAIErrorDetail(WireModel):
     message: str
     type: str
     param: str | None = None
     code: str | None = None
 
 
-class OpenAIErrorBody(BaseModel):
+class OpenAIErrorBody(WireModel):
     error: OpenAIErrorDetail
     request_id: str
 

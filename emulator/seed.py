@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from emulator.clock import Clock
 from emulator.deployments.schemas import CreateDeploymentRequest
@@ -32,12 +32,13 @@ from emulator.persistence import save_clock
 from emulator.runtime import Runtime
 from emulator.settings import Settings
 from emulator.tenants import Tenant
+from emulator.wire import WireModel
 
 _STEP_SECONDS = 60.0
 _MAX_SECONDS = 7 * 86400.0
 
 
-class FileSpec(BaseModel):
+class FileSpec(WireModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="How jobs of this world refer to the file.")
     path: str = Field(description="Relative to the world file.")
@@ -45,7 +46,7 @@ class FileSpec(BaseModel):
     purpose: str = "fine-tune"
 
 
-class JobSpec(BaseModel):
+class JobSpec(WireModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     model: str = "qwen-turbo"
@@ -58,7 +59,7 @@ class JobSpec(BaseModel):
     message: str | None = Field(None, description="The FAILED message.")
 
 
-class DeploymentSpec(BaseModel):
+class DeploymentSpec(WireModel):
     model_config = ConfigDict(extra="forbid")
     model: str = Field(description="A deployable base model, or '@<job name>' for that job's fine-tuned model.")
     capacity: int = 1
@@ -68,7 +69,7 @@ class DeploymentSpec(BaseModel):
     message: str | None = None
 
 
-class TenantSpec(BaseModel):
+class TenantSpec(WireModel):
     model_config = ConfigDict(extra="forbid")
     api_key: str = Field(min_length=1)
     workspace: str | None = None
@@ -77,7 +78,7 @@ class TenantSpec(BaseModel):
     deployments: list[DeploymentSpec] = []
 
 
-class WorldSpec(BaseModel):
+class WorldSpec(WireModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
     tenants: list[TenantSpec]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from emulator.wire import WireModel
 
 
-class CreateDeploymentRequest(BaseModel):
+class CreateDeploymentRequest(WireModel):
     """The create body; unknown keys are ignored.  ``plan`` is optional here although the 2.0.2 CLI requires it."""
 
     model_config = ConfigDict(extra="ignore")
@@ -21,7 +23,7 @@ class CreateDeploymentRequest(BaseModel):
     template_id: str | None = Field(None, max_length=128)
 
 
-class ScaleRequest(BaseModel):
+class ScaleRequest(WireModel):
     """The SDKs send ``{"deployed_model", "capacity"}``; the docs' curl sends ``{"capacity"}``."""
 
     model_config = ConfigDict(extra="ignore")
@@ -30,7 +32,7 @@ class ScaleRequest(BaseModel):
     deployed_model: str | None = Field(None, max_length=256)
 
 
-class DeploymentObject(BaseModel):
+class DeploymentObject(WireModel):
     deployed_model: str
     gmt_create: str
     gmt_modified: str
@@ -46,26 +48,26 @@ class DeploymentObject(BaseModel):
     modifier: str
 
 
-class DeploymentList(BaseModel):
+class DeploymentList(WireModel):
     deployments: list[DeploymentObject]
     page_no: int
     page_size: int
     total: int
 
 
-class DeployableModel(BaseModel):
+class DeployableModel(WireModel):
     model_name: str
     base_capacity: int
 
 
-class DeployableModelList(BaseModel):
+class DeployableModelList(WireModel):
     models: list[DeployableModel]
     page_no: int
     page_size: int
     total: int
 
 
-class ForceStatusRequest(BaseModel):
+class ForceStatusRequest(WireModel):
     """Control plane: move a deployment along the transition table.  ``api_key`` (+ ``workspace``) or ``tenant``
     pick the tenant when two tenants deployed the same name."""
 

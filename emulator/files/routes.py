@@ -31,16 +31,23 @@ def content_urls(request: Request) -> Callable[[str], str]:
     """What ``request.url_for("file_content", ...)`` answers, without walking the router for every file: the
     route's path is looked up once per app, and each answer only joins it to the request's base URL."""
     state = request.app.state
-    path = getattr(state, "file_content_path", None)
-    if path is None:
-        path = state.file_content_path = str(request.scope["router"].url_path_for("file_content", file_id=_ID_MARK))
-    template = str(request.base_url).rstrip("/") + path  # base_url has neither query nor fragment
+    cache: dict[tuple[object, ...], str] | None = getattr(state, "file_content_urls", None)
+    if cache is None:
+        cache = state.file_content_urls = {}
+    scope = request.scope
+    key = (scope.get("scheme"), scope.get("server"), scope.get("root_path"), request.headers.get("host"))
+    template = cache.get(key)
+    if template is None:
+        if len(cache) > 64:
+            cache.clear()
+        path = str(scope["router"].url_path_for("file_content", file_id=_ID_MARK))
+        template = cache[key] = str(request.base_url).rstrip("/") + path  # base_url has no query or fragment
     return lambda file_id: template.replace(_ID_MARK, file_id)
 
 
 def file_object(request: Request, record: FileRecord, tenant: Tenant,
                 urls: Callable[[str], str] | None = None) -> FileObject:
-    return FileObject(
+    return FileObject.model_construct(  # stored, already validated facts
         id=record.id, file_id=record.file_id, name=record.name, description=record.description,
         purpose=record.purpose, size=record.size, md5=record.md5, region="cn-beijing",
         url=(urls or content_urls(request))(record.file_id),

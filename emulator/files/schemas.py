@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from emulator.wire import WireModel
 
 
-class FileObject(BaseModel):
+class FileObject(WireModel):
     id: int
     file_id: str
     name: str
@@ -20,23 +20,23 @@ class FileObject(BaseModel):
     gmt_create: str
 
 
-class UploadedFile(BaseModel):
+class UploadedFile(WireModel):
     file_id: str
     name: str
 
 
-class FailedUpload(BaseModel):
+class FailedUpload(WireModel):
     name: str
     code: str
     message: str
 
 
-class UploadData(BaseModel):
+class UploadData(WireModel):
     uploaded_files: list[UploadedFile]
     failed_uploads: list[FailedUpload]
 
 
-class FileListData(BaseModel):
+class FileListData(WireModel):
     total: int
     page_no: int
     page_size: int

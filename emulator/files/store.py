@@ -41,7 +41,7 @@ class FileStats:
 
 
 def _record(row: sqlite3.Row) -> FileRecord:
-    return FileRecord(**{key: row[key] for key in row.keys()})
+    return FileRecord(*row)  # _COLUMNS lists the fields in the dataclass's order
 
 
 async def usage(tx: Tx, tenant: str) -> tuple[int, int]:

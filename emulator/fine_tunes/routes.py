@@ -27,22 +27,23 @@ def _service(request: Request) -> FineTunesService:
 
 
 def job_object(job: JobRow) -> JobObject:
+    """Built from stored, already validated facts, so it is constructed without a second validation."""
     req = job.request
-    obj = JobObject(
+    fields: dict[str, object] = dict(
         job_id=job.job_id, job_name=req.get("job_name") or job.job_id, status=job.status.value, model=job.model,
         base_model=job.base_model, training_file_ids=req["training_file_ids"],
         validation_file_ids=req["validation_file_ids"], hyper_parameters=req["hyper_parameters"],
         training_type=job.training_type, create_time=fmt_job_time(job.created_at), user_identity=req["account"],
-        creator=req["account"], modifier=req["account"], workspace_id=req["workspace"],
+        creator=req["account"], modifier=req["account"], group="llm", workspace_id=req["workspace"],
     )
     if job.status in TERMINAL and job.ended_at is not None:
-        obj.end_time = fmt_job_time(job.ended_at)
+        fields["end_time"] = fmt_job_time(job.ended_at)
     if job.status is JobStatus.SUCCEEDED:
-        obj.finetuned_output = job.output_model
-        obj.usage = int(job.plan["plan"]["usage_tokens"])
+        fields["finetuned_output"] = job.output_model
+        fields["usage"] = int(job.plan["plan"]["usage_tokens"])
     if job.status is JobStatus.FAILED:
-        obj.code, obj.message = job.code, job.message
-    return obj
+        fields["code"], fields["message"] = job.code, job.message
+    return JobObject.model_construct(**fields)
 
 
 def _dump(obj: JobObject) -> dict[str, object]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from emulator.wire import WireModel
 
 
-class CreateJobRequest(BaseModel):
+class CreateJobRequest(WireModel):
     """The create body.  Unknown top-level keys are ignored, as the real service does with extra fields."""
 
     model_config = ConfigDict(extra="ignore")
@@ -31,7 +33,7 @@ class CreateJobRequest(BaseModel):
         return value
 
 
-class JobObject(BaseModel):
+class JobObject(WireModel):
     model_config = ConfigDict(extra="allow")
 
     job_id: str
@@ -56,17 +58,17 @@ class JobObject(BaseModel):
     message: str | None = None
 
 
-class JobList(BaseModel):
+class JobList(WireModel):
     page_no: int
     page_size: int
     total: int
     jobs: list[JobObject]
 
 
-class StatusOutput(BaseModel):
+class StatusOutput(WireModel):
     status: str = "success"
 
 
-class LogsOutput(BaseModel):
+class LogsOutput(WireModel):
     total: int
     logs: list[str]

@@ -11,6 +11,21 @@ from emulator.db import Database, Tx, bump_counter, read_counter, wipe_counters
 from emulator.fine_tunes.states import JobStatus, JobTimes
 
 _ACTIVE = "('PENDING', 'QUEUING', 'RUNNING', 'CANCELING')"
+_PARSED: dict[str, dict[str, Any]] = {}
+_PARSED_MAX = 4096
+
+
+def _frozen_json(text: str) -> dict[str, Any]:
+    """``request`` and ``plan`` never change after insert, so their parsed form is shared between reads.
+
+    Callers treat the result as read-only; parsing them was the largest cost of a status read.
+    """
+    parsed = _PARSED.get(text)
+    if parsed is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        parsed = _PARSED[text] = json.loads(text)
+    return parsed
 KIND = "fine_tunes"
 
 
@@ -53,10 +68,10 @@ _COLUMNS = ("seq, job_id, tenant, status, model, base_model, training_type, requ
 def _row(r: sqlite3.Row) -> JobRow:
     return JobRow(
         seq=r["seq"], job_id=r["job_id"], tenant=r["tenant"], status=JobStatus(r["status"]), model=r["model"],
-        base_model=r["base_model"], training_type=r["training_type"], request=json.loads(r["request"]),
-        plan=json.loads(r["plan"]), output_model=r["output_model"], created_at=r["created_at"],
+        base_model=r["base_model"], training_type=r["training_type"], request=_frozen_json(r["request"]),
+        plan=_frozen_json(r["plan"]), output_model=r["output_model"], created_at=r["created_at"],
         queued_at=r["queued_at"], started_at=r["started_at"], cancel_at=r["cancel_at"], ended_at=r["ended_at"],
-        code=r["code"], message=r["message"], events=json.loads(r["events"] or "[]"),
+        code=r["code"], message=r["message"], events=json.loads(r["events"]) if r["events"] and r["events"] != "[]" else [],
     )
 
 

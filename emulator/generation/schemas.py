@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from emulator.wire import WireModel
 
 ROLES = ("system", "user", "assistant", "tool", "function")
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(WireModel):
     """A message as both APIs take it: ``content`` is text, or a list of parts (DashScope ``{"text": ..}``,
     OpenAI ``{"type": "text", "text": ..}``); an assistant message with ``tool_calls`` may have none."""
 
@@ -23,7 +25,7 @@ class ChatMessage(BaseModel):
     content: str | list[dict[str, Any]] | None = None
 
 
-class SamplingFields(BaseModel):
+class SamplingFields(WireModel):
     """The parameters both APIs share; ranges are checked by ``service.check_sampling``."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
@@ -54,7 +56,7 @@ class GenerationParameters(SamplingFields):
     incremental_output: bool | None = None
 
 
-class GenerationInput(BaseModel):
+class GenerationInput(WireModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     messages: list[ChatMessage] | None = None
@@ -62,7 +64,7 @@ class GenerationInput(BaseModel):
     history: list[dict[str, Any]] | None = Field(None, description="Deprecated: [{'user': .., 'bot': ..}, ...].")
 
 
-class GenerationRequest(BaseModel):
+class GenerationRequest(WireModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str = Field(min_length=1, max_length=256)
@@ -70,18 +72,18 @@ class GenerationRequest(BaseModel):
     parameters: GenerationParameters = Field(default_factory=GenerationParameters)
 
 
-class AssistantMessage(BaseModel):
+class AssistantMessage(WireModel):
     role: str
     content: str
 
 
-class GenerationChoice(BaseModel):
+class GenerationChoice(WireModel):
     finish_reason: str
     message: AssistantMessage
     index: int | None = None
 
 
-class GenerationOutput(BaseModel):
+class GenerationOutput(WireModel):
     """``text`` + ``finish_reason`` (result_format text) or ``choices`` (message)."""
 
     text: str | None = None
@@ -89,13 +91,13 @@ class GenerationOutput(BaseModel):
     choices: list[GenerationChoice] | None = None
 
 
-class GenerationUsage(BaseModel):
+class GenerationUsage(WireModel):
     input_tokens: int
     output_tokens: int
     total_tokens: int
 
 
-class GenerationResponse(BaseModel):
+class GenerationResponse(WireModel):
     request_id: str
     output: GenerationOutput
     usage: GenerationUsage
@@ -104,7 +106,7 @@ class GenerationResponse(BaseModel):
 # ---------------------------------------------------------------------------------------------- OpenAI-compatible
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(WireModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     include_usage: bool | None = None
@@ -120,25 +122,25 @@ class ChatCompletionRequest(SamplingFields):
     user: str | None = None
 
 
-class CompletionMessage(BaseModel):
+class CompletionMessage(WireModel):
     role: Literal["assistant"]
     content: str
 
 
-class CompletionChoice(BaseModel):
+class CompletionChoice(WireModel):
     index: int
     message: CompletionMessage
     finish_reason: str
     logprobs: None = None
 
 
-class CompletionUsage(BaseModel):
+class CompletionUsage(WireModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
 
 
-class ChatCompletion(BaseModel):
+class ChatCompletion(WireModel):
     id: str
     object: Literal["chat.completion"]
     created: int
@@ -148,13 +150,13 @@ class ChatCompletion(BaseModel):
     system_fingerprint: None = None
 
 
-class ModelCard(BaseModel):
+class ModelCard(WireModel):
     id: str
     object: Literal["model"]
     created: int
     owned_by: str
 
 
-class ModelList(BaseModel):
+class ModelList(WireModel):
     object: Literal["list"]
     data: list[ModelCard]
