@@ -71,7 +71,8 @@ def cli() -> None:
 @click.option("--log-level", default="info", envvar="EMULATOR_LOG_LEVEL", show_envvar=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: float, seed: int | None,
-          start_time: float | None, api_keys: tuple[str, ...], strict: bool, pending_seconds: float, workers: int, heartbeat_seconds: float, faults_file: Path | None, journal_size: int,
+          start_time: float | None, api_keys: tuple[str, ...], strict: bool, pending_seconds: float, workers: int,
+          heartbeat_seconds: float, faults_file: Path | None, journal_size: int,
           admin_token: str | None, max_tenant_files: int, max_tenant_bytes: int,
           max_file_bytes: int, log_level: str) -> None:
     """Serve the emulator (uvicorn)."""

@@ -186,8 +186,10 @@ async def get_meta(db: Database, key: str) -> str | None:
 
 
 async def set_meta(tx: Tx, key: str, value: str) -> None:
-    await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                     (key, value))
+    await tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
 
 
 async def bump_counter(tx: Tx, tenant: str, kind: str, delta: int) -> None:

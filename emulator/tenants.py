@@ -81,7 +81,8 @@ class TenantRegistry:
             tenant = tenant_for(api_key, workspace)
             async with self.db.transaction() as tx:
                 await tx.execute(
-                    "INSERT OR IGNORE INTO tenants (id, key_hint, workspace, account_id, created_at) VALUES (?,?,?,?,?)",
+                    "INSERT OR IGNORE INTO tenants (id, key_hint, workspace, account_id, created_at)"
+                    " VALUES (?,?,?,?,?)",
                     (tenant.id, tenant.key_hint, tenant.workspace, tenant.account_id, now),
                 )
             self._known[cache_key] = tenant

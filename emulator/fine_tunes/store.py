@@ -71,7 +71,8 @@ def _row(r: sqlite3.Row) -> JobRow:
         base_model=r["base_model"], training_type=r["training_type"], request=_frozen_json(r["request"]),
         plan=_frozen_json(r["plan"]), output_model=r["output_model"], created_at=r["created_at"],
         queued_at=r["queued_at"], started_at=r["started_at"], cancel_at=r["cancel_at"], ended_at=r["ended_at"],
-        code=r["code"], message=r["message"], events=json.loads(r["events"]) if r["events"] and r["events"] != "[]" else [],
+        code=r["code"], message=r["message"],
+        events=json.loads(r["events"]) if r["events"] and r["events"] != "[]" else [],
     )
 
 
