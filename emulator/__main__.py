@@ -79,6 +79,7 @@ def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: floa
     import uvicorn
 
     from emulator.app import SETTINGS_ENV, create_app
+    from emulator.db import SchemaTooNew, check_schema_file
 
     settings = Settings(host=host, port=port, db=db, data_dir=data_dir, time_scale=time_scale, seed=seed,
                         start_time=start_time, api_keys=api_keys, strict=strict, pending_seconds=pending_seconds,
@@ -96,6 +97,10 @@ def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: floa
     click.echo(f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
                f"time-scale={time_scale} seed={seed} workers={workers} "
                f"api-keys={'any' if not api_keys else len(api_keys)}", err=True)
+    try:
+        check_schema_file(db)
+    except SchemaTooNew as exc:
+        raise click.ClickException(str(exc)) from None
     common = {"host": host, "port": port, "log_level": log_level, "access_log": False, "lifespan": "on",
               "timeout_graceful_shutdown": 3}
     if workers == 1:

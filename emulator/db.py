@@ -63,10 +63,7 @@ class Database:
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
         found = await _stored_version(conn)
         if found is not None and found > SCHEMA_VERSION:
-            raise SchemaTooNew(
-                f"{self.path} was written by a newer dashscope-emulator (schema version {found}, this one knows "
-                f"up to {SCHEMA_VERSION}); upgrade the emulator or point --db at another file"
-            )
+            raise SchemaTooNew(_too_new(self.path, found))
         script = resources.files("emulator").joinpath("schema.sql").read_text(encoding="utf-8")
         await conn.executescript(script)
         if found != SCHEMA_VERSION:
@@ -169,6 +166,25 @@ def _connect_reader(path: str) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA query_only=ON")
     return conn
+
+
+def check_schema_file(path: str) -> None:
+    """Before serving: refuse a database written by a newer emulator, with the message, not a traceback."""
+    if path == ":memory:" or not Path(path).exists():
+        return
+    conn = sqlite3.connect(path)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone():
+            found = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+            if found is not None and int(found) > SCHEMA_VERSION:
+                raise SchemaTooNew(_too_new(path, int(found)))
+    finally:
+        conn.close()
+
+
+def _too_new(path: str, found: int) -> str:
+    return (f"{path} was written by a newer dashscope-emulator (schema version {found}, this one knows up to "
+            f"{SCHEMA_VERSION}); upgrade the emulator or point --db at another file")
 
 
 async def _stored_version(conn: aiosqlite.Connection) -> int | None:
