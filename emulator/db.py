@@ -47,8 +47,13 @@ class Database:
         if not self.in_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
-        await self._writer.execute("PRAGMA journal_mode=WAL")
-        await self._migrate(self._writer)
+        try:
+            await self._writer.execute("PRAGMA journal_mode=WAL")
+            await self._migrate(self._writer)
+        except BaseException:
+            await self._writer.close()  # its thread would otherwise keep the process alive
+            self._writer = None
+            raise
         if not self.in_memory:
             self._reader = _connect_reader(self.path)
 
