@@ -42,9 +42,7 @@ from emulator.journal import entry
 from emulator.openapi import Operation, Param, path_param
 from emulator.persistence import save_clock
 from emulator.runtime import Runtime
-from emulator.seed import WorldError, load_world, read_world
 from emulator.settings import Settings
-from emulator.snapshot import restore_snapshot, take_snapshot
 from emulator.tenants import tenant_for
 
 
@@ -212,12 +210,16 @@ async def clear_requests(request: Request) -> JSONResponse:
 # ---------------------------------------------------------------- snapshot / restore
 
 async def snapshot(request: Request) -> JSONResponse:
+    from emulator.snapshot import take_snapshot  # tarfile and friends: off the start-up path
+
     body = await read_model(request, SnapshotRequest, allow_empty=True)
     return JSONResponse((await take_snapshot(_rt(request), body.path)).model_dump())
 
 
 async def restore(request: Request) -> JSONResponse:
     """Replace the whole state with a snapshot's, the clock set back to the snapshot's time."""
+    from emulator.snapshot import restore_snapshot
+
     rt = _rt(request)
     body = await read_model(request, RestoreRequest)
     info = await restore_snapshot(rt, body.path, reset_state)
@@ -227,6 +229,8 @@ async def restore(request: Request) -> JSONResponse:
 
 async def seed(request: Request) -> JSONResponse:
     """Load a world file through the services (the ``seed`` command, on the running server)."""
+    from emulator.seed import WorldError, load_world, read_world  # off the start-up path
+
     rt = _rt(request)
     body = await read_model(request, SeedRequest)
     path = Path(body.path)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.templating import Jinja2Templates
+
+if TYPE_CHECKING:
+    from starlette.templating import Jinja2Templates
 
 from emulator import __version__
 from emulator.clock import beijing, fmt_job_time
@@ -91,6 +92,10 @@ def log_parts(line: str) -> tuple[str, str, str]:
 
 
 def make_templates() -> Jinja2Templates:
+    """Built on the first page view: jinja2 costs ~50 ms of start-up that most CI runs never need."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from starlette.templating import Jinja2Templates
+
     env = Environment(loader=PackageLoader("emulator.dashboard", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
                       lstrip_blocks=True, undefined=StrictUndefined)
