@@ -291,3 +291,13 @@ def running_emulator(**options: Any) -> Iterator[EmulatorServer]:
     """
     with EmulatorServer(**options) as server, dashscope_env(server):
         yield server
+
+
+def fast_sleep_env(control_url: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a dashscope CLI (or any Python client) whose ``time.sleep`` should advance the emulator's
+    clock instead of waiting: its 30-second polls then cost nothing (``emulator/shims/sitecustomize.py``)."""
+    shims = str(Path(__file__).resolve().parent / "shims")
+    base = dict(os.environ if env is None else env)
+    path = base.get("PYTHONPATH")
+    return {**base, "PYTHONPATH": shims if not path else f"{shims}{os.pathsep}{path}",
+            "EMULATOR_CONTROL_URL": control_url}

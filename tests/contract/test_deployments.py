@@ -10,35 +10,16 @@ each status shows whatever the load on the machine.
 from __future__ import annotations
 
 import json
+import os
 import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from emulator.testing import fast_sleep_env
 from tests.contract.conftest import Sdk
 from tests.deployments.flows import SFT, training_pairs
-
-FAST_SLEEP = '''\
-import json, os, time, urllib.request
-
-_CONTROL = os.environ.get("EMULATOR_CONTROL_URL")
-_real_sleep = time.sleep
-
-
-def _sleep(seconds):
-    """A poll interval moves the emulator's clock instead of the wall clock."""
-    if _CONTROL and seconds >= 1:
-        request = urllib.request.Request(_CONTROL + "/_emulator/clock/advance", method="POST",
-                                         data=json.dumps({"seconds": seconds}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=10).read()
-    else:
-        _real_sleep(seconds)
-
-
-time.sleep = _sleep
-'''
 
 ADVANCE = '''
 import os, urllib.request
@@ -52,10 +33,9 @@ PROMPT, ANSWER = training_pairs()[2]
 
 
 @pytest.fixture(scope="module")
-def fast_sleep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("fast-sleep")
-    (folder / "sitecustomize.py").write_text(FAST_SLEEP)
-    return folder
+def fast_sleep() -> Path:
+    """The shim the package ships for exactly this (``emulator.testing.fast_sleep_env``)."""
+    return Path(fast_sleep_env("http://unused")["PYTHONPATH"].split(os.pathsep)[0])
 
 
 def with_advance(code: str) -> str:

@@ -113,3 +113,16 @@ def test_running_emulator_for_scripts_and_the_url_option(pytester: pytest.Pytest
         process = emulator.process
     assert process is not None and process.poll() is not None  # stopped on exit
     assert os.environ["DASHSCOPE_API_KEY"] == "outer" and "DASHSCOPE_HTTP_BASE_URL" not in os.environ
+
+
+def test_fast_sleep_env_puts_the_shim_first_and_keeps_the_rest() -> None:
+    import os
+    from pathlib import Path
+
+    from emulator.testing import fast_sleep_env
+
+    env = fast_sleep_env("http://127.0.0.1:9", {"PYTHONPATH": "/somewhere", "KEEP": "1"})
+    first, rest = env["PYTHONPATH"].split(os.pathsep, 1)
+    assert (Path(first) / "sitecustomize.py").is_file() and rest == "/somewhere"
+    assert env["EMULATOR_CONTROL_URL"] == "http://127.0.0.1:9" and env["KEEP"] == "1"
+    assert fast_sleep_env("http://x", {})["PYTHONPATH"] == first
