@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -9,10 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from starlette.applications import Starlette
 
 from emulator.app import create_app
 from emulator.settings import Settings
+
+# Locally, property tests explore new inputs on every run (that is how they find bugs); CI (CI=true) replays a
+# fixed sequence, so one run's verdict does not hang on luck.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DATASETS = FIXTURES / "datasets"
