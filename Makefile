@@ -12,7 +12,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: serve test test-fast bench lint clean install chromium
+.PHONY: serve test test-fast bench clean install chromium
 
 install: $(VENV)/.installed
 
