@@ -28,8 +28,7 @@ def main() -> None:
     port, payload_file = int(sys.argv[1]), sys.argv[2]
     with open(payload_file) as fh:
         payloads = json.load(fh)
-    uvicorn.run(create_app(payloads), host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                lifespan="on")
+    uvicorn.run(create_app(payloads), host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
 
 
 if __name__ == "__main__":

@@ -124,8 +124,9 @@ class BareServer:
         return f"http://{HOST}:{self.port}"
 
     def __enter__(self) -> BareServer:
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare.py"), str(self.port),
-                                         str(self.payload_file)], cwd=ROOT)
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "bare.py"), str(self.port), str(self.payload_file)], cwd=ROOT
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -146,11 +147,13 @@ class BareServer:
                 self.process.wait(10)
 
 
-def http_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
-              timeout: float = 60) -> Any:
+def http_json(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 60
+) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **AUTH, **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **AUTH, **(headers or {})}
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         raw = response.read()
     return json.loads(raw) if raw else None
@@ -159,18 +162,25 @@ def http_json(method: str, url: str, body: Any = None, headers: dict[str, str] |
 def upload_bytes(base: str, name: str, content: bytes, api_key: str = API_KEY) -> str:
     """One multipart upload through urllib; answers the new file id."""
     boundary = "benchboundary7MA4YWxkTrZu0gW"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n")
-    tail = (f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nfine-tune\r\n"
-            f"--{boundary}--\r\n")
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    )
+    tail = f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n--{boundary}--\r\n'
     body = head.encode() + content + tail.encode()
-    request = urllib.request.Request(base + "/api/v1/files", data=body, method="POST", headers={
-        "Authorization": f"Bearer {api_key}", "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    request = urllib.request.Request(
+        base + "/api/v1/files",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     with urllib.request.urlopen(request, timeout=120) as response:
         answer = json.loads(response.read())
     return str(answer["data"]["uploaded_files"][0]["file_id"])
 
 
-SFT_ROW = (b'{"messages":[{"role":"system","content":"You are a helpful assistant."},'
-           b'{"role":"user","content":"What is the capital of France?"},'
-           b'{"role":"assistant","content":"The capital of France is Paris."}]}\n')
+SFT_ROW = (
+    b'{"messages":[{"role":"system","content":"You are a helpful assistant."},'
+    b'{"role":"user","content":"What is the capital of France?"},'
+    b'{"role":"assistant","content":"The capital of France is Paris."}]}\n'
+)

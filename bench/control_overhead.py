@@ -37,8 +37,10 @@ VARIANTS = {
     "bare": ("--journal-size", "0"),
     "one-rule": ("--journal-size", "0"),
 }
-ROW = (b'{"messages":[{"role":"user","content":"What is the capital of France?"},'
-       b'{"role":"assistant","content":"Paris."}]}\n')
+ROW = (
+    b'{"messages":[{"role":"user","content":"What is the capital of France?"},'
+    b'{"role":"assistant","content":"Paris."}]}\n'
+)
 
 
 def _measure(url: str, pid: int, seconds: float, connections: int) -> dict[str, Any]:
@@ -51,13 +53,18 @@ def _measure(url: str, pid: int, seconds: float, connections: int) -> dict[str, 
 def live(rounds: int, seconds: float, connections: int) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory(prefix="control-overhead-") as tmp, ExitStack() as stack:
-        servers = {name: stack.enter_context(running(emulator(Path(tmp) / name, extra=args)))
-                   for name, args in VARIANTS.items()}
+        servers = {
+            name: stack.enter_context(running(emulator(Path(tmp) / name, extra=args)))
+            for name, args in VARIANTS.items()
+        }
         for server in servers.values():
             for i in range(10):
                 upload_bytes(server.url, f"train-{i}.jsonl", ROW * 20)
-        http_json("POST", servers["one-rule"].url + "/_emulator/faults",
-                  {"method": "POST", "path": "/api/v1/fine-tunes/nothing", "status": 500})
+        http_json(
+            "POST",
+            servers["one-rule"].url + "/_emulator/faults",
+            {"method": "POST", "path": "/api/v1/fine-tunes/nothing", "status": 500},
+        )
         for server in servers.values():  # warm-up
             load.run(server.url + "/api/v1/files", seconds=1.0, connections=connections, headers=AUTH)
         for _ in range(rounds):
@@ -74,10 +81,10 @@ def _ratio(runs: dict[str, list[dict[str, Any]]], name: str, key: str) -> float:
 
 async def _micro(n: int) -> dict[str, float]:
     """ns per request each middleware adds around a no-op app: pure Python cost, no socket, no server."""
-    from emulator.control_schemas import FaultRuleSpec
-    from emulator.faults import FaultMiddleware, FaultRules
+    from emulator.control.faults import FaultMiddleware, FaultRules
+    from emulator.control.journal import Journal, JournalMiddleware
+    from emulator.control.schemas import FaultRuleSpec
     from emulator.ids import Ids
-    from emulator.journal import Journal, JournalMiddleware
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -103,14 +110,21 @@ async def _micro(n: int) -> dict[str, float]:
         for _ in range(7):
             started = time.perf_counter()
             for _ in range(n):
-                scope = {"type": "http", "method": "GET", "path": "/api/v1/files", "query_string": b"",
-                         "headers": headers, "state": {}}
+                scope = {
+                    "type": "http",
+                    "method": "GET",
+                    "path": "/api/v1/files",
+                    "query_string": b"",
+                    "headers": headers,
+                    "state": {},
+                }
                 await stack(scope, receive, send)
             best = min(best, (time.perf_counter() - started) / n * 1e9)
         out[name] = best
     base = out["no-op app"]
     return {name: round(value - base, 1) for name, value in out.items() if name != "no-op app"} | {
-        "no-op app (absolute)": round(base, 1)}
+        "no-op app (absolute)": round(base, 1)
+    }
 
 
 def main() -> None:
@@ -122,10 +136,14 @@ def main() -> None:
     args = parser.parse_args()
     result = live(args.rounds, args.seconds, args.connections)
     runs = result["runs"]
-    print(f"GET /api/v1/files, {args.connections} connections, {args.rounds} rounds x {args.seconds:g} s, "
-          f"load tool: {load.tool()}")
-    print(f"{'server':<10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} {'req/s vs bare':>13} "
-          f"{'CPU vs bare':>11}")
+    print(
+        f"GET /api/v1/files, {args.connections} connections, {args.rounds} rounds x {args.seconds:g} s, "
+        f"load tool: {load.tool()}"
+    )
+    print(
+        f"{'server':<10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} {'req/s vs bare':>13} "
+        f"{'CPU vs bare':>11}"
+    )
     summary: dict[str, Any] = {}
     for name, values in runs.items():
         row = {key: median([r[key] for r in values]) for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
@@ -133,8 +151,10 @@ def main() -> None:
         row["rps_ratio"] = _ratio(runs, name, "rps")
         row["cpu_ratio"] = _ratio(runs, name, "cpu_us_per_req")
         summary[name] = row
-        print(f"{name:<10} {row['rps']:>8.0f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} "
-              f"{row['cpu_us_per_req']:>10.0f} {row['rps_ratio']:>13.3f} {row['cpu_ratio']:>11.3f}")
+        print(
+            f"{name:<10} {row['rps']:>8.0f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} "
+            f"{row['cpu_us_per_req']:>10.0f} {row['rps_ratio']:>13.3f} {row['cpu_ratio']:>11.3f}"
+        )
     print(f"(the journal held {result['journal_total']} of {result['journal_capacity']} entries at the end)")
     micro = asyncio.run(_micro(args.micro))
     print("in-process, ns added per request around a no-op ASGI app:")

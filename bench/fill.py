@@ -42,9 +42,13 @@ class Template:
 def dataset(rows: int = 400) -> bytes:
     lines = []
     for i in range(rows):
-        row = {"messages": [{"role": "system", "content": "You are a concise assistant."},
-                            {"role": "user", "content": f"Question {i}: how many legs does a spider number {i} have?"},
-                            {"role": "assistant", "content": f"Spider number {i} has eight legs, like every spider."}]}
+        row = {
+            "messages": [
+                {"role": "system", "content": "You are a concise assistant."},
+                {"role": "user", "content": f"Question {i}: how many legs does a spider number {i} have?"},
+                {"role": "assistant", "content": f"Spider number {i} has eight legs, like every spider."},
+            ]
+        }
         lines.append(json.dumps(row))
     return ("\n".join(lines) + "\n").encode()
 
@@ -54,12 +58,14 @@ async def _make_template() -> Template:
     app = create_app(Settings(db=str(work / "t.db"), data_dir=work / "files", time_scale=0.0))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
-                                     headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers={"Authorization": f"Bearer {API_KEY}"}
+        ) as client:
             answer = await client.post("/api/v1/files", files=[("files", ("train.jsonl", dataset()))])
             file_id = answer.json()["data"]["uploaded_files"][0]["file_id"]
-            job = (await client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo",
-                                                                 "training_file_ids": [file_id]})).json()["output"]
+            job = (
+                await client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": [file_id]})
+            ).json()["output"]
             await client.post("/_emulator/clock/advance", json={"seconds": 10 * 86400})
             await client.get(f"/api/v1/fine-tunes/{job['job_id']}")
     conn = sqlite3.connect(work / "t.db")
@@ -117,9 +123,28 @@ def job_rows(count: int, tenant: str, now: float) -> list[tuple[Any, ...]]:
                 cancel = ended
             if status == "FAILED":
                 code, message = "FineTuneFailed", "Fine-tune failed."
-        rows.append((job_id, tenant, status, tpl["model"], tpl["base_model"], tpl["training_type"], tpl["request"],
-                     active_plan if status in ACTIVE else tpl["plan"], tpl["memory"], f"{tpl['model']}-{job_id}",
-                     created, queued, started, cancel, ended, code, message, tpl["events"]))
+        rows.append(
+            (
+                job_id,
+                tenant,
+                status,
+                tpl["model"],
+                tpl["base_model"],
+                tpl["training_type"],
+                tpl["request"],
+                active_plan if status in ACTIVE else tpl["plan"],
+                tpl["memory"],
+                f"{tpl['model']}-{job_id}",
+                created,
+                queued,
+                started,
+                cancel,
+                ended,
+                code,
+                message,
+                tpl["events"],
+            )
+        )
     return rows
 
 
@@ -132,9 +157,24 @@ def file_rows(count: int, bench_tenant: str, now: float) -> tuple[list[tuple[Any
         tenant = bench_tenant if owner == 0 else tenant_for(f"{API_KEY}-{owner}", None).id
         tenants.add(tenant)
         file_id = str(uuid.UUID(int=i + 1, version=4))
-        rows.append((file_id, tenant, f"train-{i}.jsonl", "", tpl["purpose"], tpl["size"], tpl["md5"], tpl["kind"],
-                     tpl["rows"], tpl["tokens"], tpl["row_tokens"], tpl["samples"], f"blobs/{file_id[:2]}/{file_id}",
-                     now - count + i))
+        rows.append(
+            (
+                file_id,
+                tenant,
+                f"train-{i}.jsonl",
+                "",
+                tpl["purpose"],
+                tpl["size"],
+                tpl["md5"],
+                tpl["kind"],
+                tpl["rows"],
+                tpl["tokens"],
+                tpl["row_tokens"],
+                tpl["samples"],
+                f"blobs/{file_id[:2]}/{file_id}",
+                now - count + i,
+            )
+        )
     return rows, tenants
 
 
@@ -161,10 +201,14 @@ def fill(db_path: Path, jobs: int, files: int, now: float | None = None) -> Fill
     conn.executemany(
         "INSERT INTO fine_tunes (job_id, tenant, status, model, base_model, training_type, request, plan, memory,"
         " output_model, created_at, queued_at, started_at, cancel_at, ended_at, code, message, events)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     conn.execute("INSERT INTO counters (tenant, kind, n) VALUES (?, 'fine_tunes', ?)", (bench.id, jobs))
-    conn.execute("INSERT INTO meta (key, value) VALUES ('clock', ?)",
-                 (json.dumps({"anchor_wall": time.time(), "anchor_emulated": now, "time_scale": 0.0}),))
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('clock', ?)",
+        (json.dumps({"anchor_wall": time.time(), "anchor_emulated": now, "time_scale": 0.0}),),
+    )
     conn.execute("INSERT INTO meta (key, value) VALUES ('seq:job', ?)", (str(jobs),))
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -173,9 +217,14 @@ def fill(db_path: Path, jobs: int, files: int, now: float | None = None) -> Fill
     frows, tenants = file_rows(files, bench.id, now)
     conn.executemany(
         "INSERT INTO files (file_id, tenant, name, description, purpose, size, md5, kind, rows, tokens, row_tokens,"
-        " samples, blob, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", frows)
-    conn.executemany("INSERT OR IGNORE INTO tenants (id, key_hint, workspace, account_id, created_at)"
-                     " VALUES (?, 'sk-be…', NULL, '1', ?)", [(t, now) for t in tenants])
+        " samples, blob, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        frows,
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO tenants (id, key_hint, workspace, account_id, created_at)"
+        " VALUES (?, 'sk-be…', NULL, '1', ?)",
+        [(t, now) for t in tenants],
+    )
     conn.execute("INSERT INTO meta (key, value) VALUES ('seq:file', ?)", (str(files),))
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -38,8 +38,11 @@ PROMPTS = ("你是谁?", "How do I learn Python programming quickly?", "请介�
 
 def _body(model: str, index: int, **parameters: Any) -> dict[str, Any]:
     prompt = PROMPTS[index % len(PROMPTS)]
-    return {"model": model, "input": {"messages": [{"role": "user", "content": prompt}]},
-            "parameters": {"seed": index, **parameters}}
+    return {
+        "model": model,
+        "input": {"messages": [{"role": "user", "content": prompt}]},
+        "parameters": {"seed": index, **parameters},
+    }
 
 
 def deployed_finetune(server: EmulatorServer) -> str:
@@ -47,8 +50,9 @@ def deployed_finetune(server: EmulatorServer) -> str:
     with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as client:
         files = [("files", (SFT.name, SFT.read_bytes()))]
         file_id = client.post("/api/v1/files", files=files).json()["data"]["uploaded_files"][0]["file_id"]
-        job_id = client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": [file_id]}
-                             ).json()["output"]["job_id"]
+        job_id = client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": [file_id]}).json()[
+            "output"
+        ]["job_id"]
         for _ in range(100):
             job = client.get(f"/api/v1/fine-tunes/{job_id}").json()["output"]
             if job["status"] == "SUCCEEDED":
@@ -110,8 +114,12 @@ def first_chunk(url: str, path: str, bodies: list[dict[str, Any]], headers: dict
             end = time.perf_counter()
             firsts.append(((first or end) - started) * 1000)
             totals.append((end - started) * 1000)
-    return {"first_p50": _round(statistics.median(firsts)), "first_p95": _round(_p95(firsts)),
-            "total_p50": _round(statistics.median(totals)), "total_p95": _round(_p95(totals))}
+    return {
+        "first_p50": _round(statistics.median(firsts)),
+        "first_p95": _round(_p95(firsts)),
+        "total_p50": _round(statistics.median(totals)),
+        "total_p95": _round(_p95(totals)),
+    }
 
 
 def _p95(values: list[float]) -> float:
@@ -128,8 +136,10 @@ def measure(server: EmulatorServer, *, seconds: float = 3.0, concurrency: int = 
     url = server.url
     rps = {}
     for label, model in (("catalog", "qwen-turbo"), ("finetuned", finetuned)):
-        rps[label] = {"sequential": round(rps_sequential(url, model, seconds), 1),
-                      f"concurrent_{concurrency}": round(rps_concurrent(url, model, seconds, concurrency), 1)}
+        rps[label] = {
+            "sequential": round(rps_sequential(url, model, seconds), 1),
+            f"concurrent_{concurrency}": round(rps_concurrent(url, model, seconds, concurrency), 1),
+        }
     native = [_body("qwen-turbo", i, incremental_output=True) for i in range(streams)]
     chat = [{"model": "qwen-turbo", "stream": True, "messages": b["input"]["messages"]} for b in native]
     return {

@@ -36,8 +36,14 @@ def _check_loopback(url: str) -> None:
         raise ValueError(f"load tests target loopback only, not {host!r}")
 
 
-def run(url: str, *, seconds: float = 3.0, connections: int = 8, headers: dict[str, str] | None = None,
-        body: bytes | None = None) -> dict:
+def run(
+    url: str,
+    *,
+    seconds: float = 3.0,
+    connections: int = 8,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> dict:
     """GET ``url`` (POST ``body`` when given) over ``connections`` keep-alive connections for ``seconds``."""
     _check_loopback(url)
     if tool() == "wrk":
@@ -61,22 +67,34 @@ def _wrk(url: str, seconds: float, connections: int, headers: dict[str, str], bo
     if line is None:
         raise RuntimeError(f"wrk gave no report: {done.stdout}\n{done.stderr}")
     raw = json.loads(line.removeprefix("BENCHJSON "))
-    return {"rps": raw["requests"] / (raw["duration_us"] / 1e6), "p50_ms": raw["p50_us"] / 1000,
-            "p99_ms": raw["p99_us"] / 1000, "requests": raw["requests"],
-            "errors": raw["socket_errors"] + raw["status_errors"]}
+    return {
+        "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "requests": raw["requests"],
+        "errors": raw["socket_errors"] + raw["status_errors"],
+    }
 
 
 def _python(url: str, seconds: float, connections: int, headers: dict[str, str], body: bytes | None) -> dict:
-    spec = json.dumps({"url": url, "seconds": seconds, "connections": connections, "headers": headers,
-                       "body": None if body is None else body.decode()})
+    spec = json.dumps(
+        {
+            "url": url,
+            "seconds": seconds,
+            "connections": connections,
+            "headers": headers,
+            "body": None if body is None else body.decode(),
+        }
+    )
     done = subprocess.run([sys.executable, __file__, spec], capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"python load client failed: {done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-async def _connection(host: str, port: int, request: bytes, until: float, latencies: list[float],
-                      errors: list[int]) -> None:
+async def _connection(
+    host: str, port: int, request: bytes, until: float, latencies: list[float], errors: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < until:
@@ -100,8 +118,11 @@ async def _client(url: str, seconds: float, connections: int, headers: dict[str,
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     payload = b"" if body is None else body.encode()
-    lines = [f"{'GET' if body is None else 'POST'} {path or '/'} HTTP/1.1", f"Host: {parts.netloc}",
-             *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        f"{'GET' if body is None else 'POST'} {path or '/'} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     if body is not None:
         lines.append(f"Content-Length: {len(payload)}")
     request = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
@@ -109,20 +130,32 @@ async def _client(url: str, seconds: float, connections: int, headers: dict[str,
     errors: list[int] = []
     started = time.perf_counter()
     until = started + seconds
-    await asyncio.gather(*(_connection(parts.hostname or "127.0.0.1", parts.port or 80, request, until, latencies,
-                                       errors) for _ in range(connections)))
+    await asyncio.gather(
+        *(
+            _connection(parts.hostname or "127.0.0.1", parts.port or 80, request, until, latencies, errors)
+            for _ in range(connections)
+        )
+    )
     elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
 
     def pct(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000 if ordered else float("nan")
 
-    return {"rps": len(latencies) / elapsed, "p50_ms": pct(50), "p99_ms": pct(99), "requests": len(latencies),
-            "errors": len(errors)}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(50),
+        "p99_ms": pct(99),
+        "requests": len(latencies),
+        "errors": len(errors),
+    }
 
 
 if __name__ == "__main__":
     spec = json.loads(sys.argv[1])
     _check_loopback(spec["url"])
-    print(json.dumps(asyncio.run(_client(spec["url"], spec["seconds"], spec["connections"], spec["headers"],
-                                     spec.get("body")))))
+    print(
+        json.dumps(
+            asyncio.run(_client(spec["url"], spec["seconds"], spec["connections"], spec["headers"], spec.get("body")))
+        )
+    )

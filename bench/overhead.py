@@ -29,7 +29,8 @@ def _measure(url: str, pid: int, headers: dict[str, str]) -> dict[str, Any]:
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, float]:
     return {key: median([r[key] for r in runs]) for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")} | {
-        "errors": sum(r["errors"] for r in runs)}
+        "errors": sum(r["errors"] for r in runs)
+    }
 
 
 def measure(workdir: Path, rounds: int = 5) -> dict[str, Any]:
@@ -37,8 +38,9 @@ def measure(workdir: Path, rounds: int = 5) -> dict[str, Any]:
     with running(server):
         assert server.process is not None
         file_ids = [upload_bytes(server.url, f"train-{i}.jsonl", dataset(20)) for i in range(10)]
-        job = http_json("POST", server.url + "/api/v1/fine-tunes",
-                        {"model": "qwen-turbo", "training_file_ids": file_ids[:1]})["output"]
+        job = http_json(
+            "POST", server.url + "/api/v1/fine-tunes", {"model": "qwen-turbo", "training_file_ids": file_ids[:1]}
+        )["output"]
         job_url = f"{server.url}/api/v1/fine-tunes/{job['job_id']}"
         files_url = f"{server.url}/api/v1/files"
         payloads = {"job": http_json("GET", job_url), "files": http_json("GET", files_url)}
@@ -60,8 +62,14 @@ def measure(workdir: Path, rounds: int = 5) -> dict[str, Any]:
     out: dict[str, Any] = {"tool": load.tool(), "rounds": rounds, "seconds": SECONDS, "connections": CONNECTIONS}
     for name in ("job", "files"):
         ratios = [e["rps"] / b["rps"] for e, b in zip(runs[name], runs[f"bare_{name}"], strict=True)]
-        cpu_ratios = [b["cpu_us_per_req"] / e["cpu_us_per_req"]
-                      for e, b in zip(runs[name], runs[f"bare_{name}"], strict=True)]
-        out[name] = {"emulator": _summary(runs[name]), "bare": _summary(runs[f"bare_{name}"]),
-                     "ratio": median(ratios), "ratios": ratios, "cpu_ratio": median(cpu_ratios)}
+        cpu_ratios = [
+            b["cpu_us_per_req"] / e["cpu_us_per_req"] for e, b in zip(runs[name], runs[f"bare_{name}"], strict=True)
+        ]
+        out[name] = {
+            "emulator": _summary(runs[name]),
+            "bare": _summary(runs[f"bare_{name}"]),
+            "ratio": median(ratios),
+            "ratios": ratios,
+            "cpu_ratio": median(cpu_ratios),
+        }
     return out

@@ -32,10 +32,20 @@ HEADERS = [(b"authorization", f"Bearer {API_KEY}".encode())]
 
 
 async def call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"127.0.0.1:8000"), *headers], "client": ("127.0.0.1", 5),
-             "server": ("127.0.0.1", 8000)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:8000"), *headers],
+        "client": ("127.0.0.1", 5),
+        "server": ("127.0.0.1", 8000),
+    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -67,18 +77,27 @@ async def _run(work: Path, profile_path: str | None) -> None:
     app = create_app(Settings(db=str(work / "e.db"), data_dir=work / "files", time_scale=0.0, pending_seconds=0))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
-                                     headers={"Authorization": f"Bearer {API_KEY}"}) as client:
-            ids = [(await client.post("/api/v1/files", files=[("files", ("t.jsonl", dataset(20)))])).json()
-                   ["data"]["uploaded_files"][0]["file_id"] for _ in range(10)]
-            job = (await client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo",
-                                                                 "training_file_ids": ids[:1]})).json()["output"]
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers={"Authorization": f"Bearer {API_KEY}"}
+        ) as client:
+            ids = [
+                (await client.post("/api/v1/files", files=[("files", ("t.jsonl", dataset(20)))])).json()["data"][
+                    "uploaded_files"
+                ][0]["file_id"]
+                for _ in range(10)
+            ]
+            job = (
+                await client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": ids[:1]})
+            ).json()["output"]
         bare = bare_app({"job": {"status": "ok"}})
         status_path = f"/api/v1/fine-tunes/{job['job_id']}"
         for _ in range(3):
-            print(f"CPU µs per call: bare {await cpu_us(bare, '/job', []):.0f}, "
-                  f"status read {await cpu_us(app, status_path, HEADERS):.0f}, "
-                  f"file page {await cpu_us(app, '/api/v1/files', HEADERS):.0f}", flush=True)
+            print(
+                f"CPU µs per call: bare {await cpu_us(bare, '/job', []):.0f}, "
+                f"status read {await cpu_us(app, status_path, HEADERS):.0f}, "
+                f"file page {await cpu_us(app, '/api/v1/files', HEADERS):.0f}",
+                flush=True,
+            )
         if profile_path:
             from pyinstrument import Profiler
 

@@ -40,8 +40,14 @@ def _impl() -> str:
 
 
 def _machine() -> dict[str, Any]:
-    return {"cores": os.cpu_count(), "load_avg_at_start": os.getloadavg(), "python": platform.python_version(),
-            "uvicorn": _impl(), "load_tool": load.tool(), "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    return {
+        "cores": os.cpu_count(),
+        "load_avg_at_start": os.getloadavg(),
+        "python": platform.python_version(),
+        "uvicorn": _impl(),
+        "load_tool": load.tool(),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
 
 
 def _generation(workdir: Path, quick: bool) -> dict[str, Any]:
@@ -56,7 +62,8 @@ def _generation(workdir: Path, quick: bool) -> dict[str, Any]:
     result["summary"] = (
         f"{rps['catalog'][concurrent]:.0f} req/s non-streaming ({concurrent.replace('_', ' ')}; "
         f"{rps['catalog']['sequential']:.0f} one at a time; fine-tuned model {rps['finetuned'][concurrent]:.0f}); "
-        f"first SSE chunk {_first(first['native_sse'])} native, {_first(first['openai_stream'])} OpenAI stream")
+        f"first SSE chunk {_first(first['native_sse'])} native, {_first(first['openai_stream'])} OpenAI stream"
+    )
     return result
 
 
@@ -71,8 +78,7 @@ def run_sections(workdir: Path, only: tuple[str, ...], quick: bool) -> dict[str,
     plan: dict[str, Callable[[Path], dict[str, Any]]] = {
         "overhead": lambda w: overhead.measure(w, rounds=2 if quick else 5),
         "startup": lambda w: startup.measure(w, rounds=2 if quick else 5),
-        "scale": lambda w: scale.measure(w, rounds=1 if quick else 3,
-                                         sizes=(100, 10_000) if quick else scale.SIZES),
+        "scale": lambda w: scale.measure(w, rounds=1 if quick else 3, sizes=(100, 10_000) if quick else scale.SIZES),
         "uploads": lambda w: uploads.measure(w, rounds=1 if quick else 3),
         "streams": lambda w: streams.measure(w, rounds=1 if quick else 3),
         "generation": lambda w: _generation(w, quick),
@@ -109,49 +115,95 @@ def _overhead_rows(o: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for name, label in (("job", "GET /api/v1/fine-tunes/{id}"), ("files", "GET /api/v1/files")):
         e, b = o[name]["emulator"], o[name]["bare"]
-        rows.append((f"Request overhead: {label}",
-                     f"ratio {o[name]['ratio']:.2f} ({e['rps']:.0f} vs bare {b['rps']:.0f} req/s; p50 "
-                     f"{e['p50_ms']:.2f} vs {b['p50_ms']:.2f} ms, p99 {e['p99_ms']:.1f} vs {b['p99_ms']:.1f} ms; "
-                     f"CPU/req {e['cpu_us_per_req']:.0f} vs {b['cpu_us_per_req']:.0f} µs)",
-                     "ratio ≥ 0.7", o[name]["ratio"] >= 0.7))
+        rows.append(
+            (
+                f"Request overhead: {label}",
+                f"ratio {o[name]['ratio']:.2f} ({e['rps']:.0f} vs bare {b['rps']:.0f} req/s; p50 "
+                f"{e['p50_ms']:.2f} vs {b['p50_ms']:.2f} ms, p99 {e['p99_ms']:.1f} vs {b['p99_ms']:.1f} ms; "
+                f"CPU/req {e['cpu_us_per_req']:.0f} vs {b['cpu_us_per_req']:.0f} µs)",
+                "ratio ≥ 0.7",
+                o[name]["ratio"] >= 0.7,
+            )
+        )
     return rows
 
 
 def _startup_rows(s: dict[str, Any]) -> list[Row]:
-    return [("Start-up to first healthy answer", f"{s['fresh_db_s']:.2f} s fresh db, {s['existing_db_s']:.2f} s "
-             f"existing db (bare Starlette app: {s['bare_s']:.2f} s)", "< 0.5 s",
-             max(s["fresh_db_s"], s["existing_db_s"]) < 0.5),
-            ("Idle RSS", f"{s['idle_rss_mb']:.1f} MB (bare app: {s['bare_idle_rss_mb']:.1f} MB)", "< 80 MB",
-             s["idle_rss_mb"] < 80)]
+    return [
+        (
+            "Start-up to first healthy answer",
+            f"{s['fresh_db_s']:.2f} s fresh db, {s['existing_db_s']:.2f} s "
+            f"existing db (bare Starlette app: {s['bare_s']:.2f} s)",
+            "< 0.5 s",
+            max(s["fresh_db_s"], s["existing_db_s"]) < 0.5,
+        ),
+        (
+            "Idle RSS",
+            f"{s['idle_rss_mb']:.1f} MB (bare app: {s['bare_idle_rss_mb']:.1f} MB)",
+            "< 80 MB",
+            s["idle_rss_mb"] < 80,
+        ),
+    ]
 
 
 def _scale_rows(c: dict[str, Any]) -> list[Row]:
     sizes = list(c["sizes"])
     rows: list[Row] = []
-    for name, label in (("status_finished", "status read (finished job)"),
-                        ("status_running", "status read (running job)"),
-                        ("list_jobs", "job list page"), ("list_files", "file list page")):
+    for name, label in (
+        ("status_finished", "status read (finished job)"),
+        ("status_running", "status read (running job)"),
+        ("list_jobs", "job list page"),
+        ("list_files", "file list page"),
+    ):
         p50s = " → ".join(f"{c['sizes'][s][name]['p50_ms']:.2f}" for s in sizes)
-        rows.append((f"Scale: {label}", f"p50 {p50s} ms at {' / '.join(f'{int(s):,}' for s in sizes)} stored "
-                     f"({c['p50_growth'][name]:.2f}×)", "≤ 1.5×", c["p50_growth"][name] <= 1.5))
-    rows.append(("Database size", f"{c['db_bytes_per_job'] / 1024:.1f} KB per job, "
-                 f"{c['db_bytes_per_file'] / 1024:.1f} KB per file", "(no goal)", None))
+        rows.append(
+            (
+                f"Scale: {label}",
+                f"p50 {p50s} ms at {' / '.join(f'{int(s):,}' for s in sizes)} stored ({c['p50_growth'][name]:.2f}×)",
+                "≤ 1.5×",
+                c["p50_growth"][name] <= 1.5,
+            )
+        )
+    rows.append(
+        (
+            "Database size",
+            f"{c['db_bytes_per_job'] / 1024:.1f} KB per job, {c['db_bytes_per_file'] / 1024:.1f} KB per file",
+            "(no goal)",
+            None,
+        )
+    )
     return rows
 
 
 def _upload_rows(u: dict[str, Any]) -> list[Row]:
-    return [("Upload of a 300 MB dataset", f"{u['mb_per_s']:.1f} MB/s ({u['seconds']:.1f} s, {u['rows']:,} rows)",
-             "(no goal)", None),
-            ("RSS growth during the upload", f"{u['rss_growth_mb']:.1f} MB (worst run {u['rss_growth_max_mb']:.1f} "
-             "MB)", "< 30 MB", u["rss_growth_max_mb"] < 30)]
+    return [
+        (
+            "Upload of a 300 MB dataset",
+            f"{u['mb_per_s']:.1f} MB/s ({u['seconds']:.1f} s, {u['rows']:,} rows)",
+            "(no goal)",
+            None,
+        ),
+        (
+            "RSS growth during the upload",
+            f"{u['rss_growth_mb']:.1f} MB (worst run {u['rss_growth_max_mb']:.1f} MB)",
+            "< 30 MB",
+            u["rss_growth_max_mb"] < 30,
+        ),
+    ]
 
 
 def _stream_rows(t: dict[str, Any]) -> list[Row]:
     clean = t["starved"] == t["duplicated"] == t["mismatched"] == t["not_closed"] == 0
-    return [(f"{t['streams']} concurrent SSE log streams",
-             f"{t['events_per_s']:,.0f} events/s ({t['events']:,.0f} events in {t['seconds']:.1f} s), server CPU "
-             f"{t['server_cpu_pct']:.0f}%, longest gap {t['max_gap_s']:.2f} s; starved {t['starved']}, duplicated "
-             f"{t['duplicated']}, mismatched {t['mismatched']}", "none starved or duplicated", clean)]
+    return [
+        (
+            f"{t['streams']} concurrent SSE log streams",
+            f"{t['events_per_s']:,.0f} events/s ({t['events']:,.0f} events in {t['seconds']:.1f} s), server CPU "
+            f"{t['server_cpu_pct']:.0f}%, longest gap {t['max_gap_s']:.2f} s; starved {t['starved']}, duplicated "
+            f"{t['duplicated']}, mismatched {t['mismatched']}",
+            "none starved or duplicated",
+            clean,
+        )
+    ]
 
 
 def _generation_rows(g: dict[str, Any]) -> list[Row]:
@@ -159,9 +211,12 @@ def _generation_rows(g: dict[str, Any]) -> list[Row]:
 
 
 ROWS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
-    "overhead": ("Request overhead", _overhead_rows), "startup": ("Start-up", _startup_rows),
-    "scale": ("Scale of state", _scale_rows), "uploads": ("Uploads", _upload_rows),
-    "streams": ("Streams", _stream_rows), "generation": ("Generation", _generation_rows),
+    "overhead": ("Request overhead", _overhead_rows),
+    "startup": ("Start-up", _startup_rows),
+    "scale": ("Scale of state", _scale_rows),
+    "uploads": ("Uploads", _upload_rows),
+    "streams": ("Streams", _stream_rows),
+    "generation": ("Generation", _generation_rows),
 }
 
 
@@ -179,15 +234,20 @@ NOTES = Path(__file__).with_name("NOTES.md")
 
 
 def render(results: dict[str, Any], machine: dict[str, Any], quick: bool) -> str:
-    lines = ["# dashscope-emulator benchmark", "",
-             f"`{COMMAND}` on {machine['cores']} cores (shared: load average {machine['load_avg_at_start'][0]:.2f} at "
-             f"start), Python {machine['python']}, uvicorn on {machine['uvicorn']}, one worker, access log off; "
-             f"load from `{machine['load_tool']}`; {machine['when']}." + (" **Quick run: not figures to quote.**"
-                                                                         if quick else ""),
-             "Every figure is the median of several runs; other work on the machine makes req/s noisy, so the "
-             "overhead ratio is taken per round (both servers measured back to back) and CPU per request is given "
-             "too.", "",
-             "| Figure | Result | Goal | |", "| --- | --- | --- | --- |"]
+    lines = [
+        "# dashscope-emulator benchmark",
+        "",
+        f"`{COMMAND}` on {machine['cores']} cores (shared: load average {machine['load_avg_at_start'][0]:.2f} at "
+        f"start), Python {machine['python']}, uvicorn on {machine['uvicorn']}, one worker, access log off; "
+        f"load from `{machine['load_tool']}`; {machine['when']}."
+        + (" **Quick run: not figures to quote.**" if quick else ""),
+        "Every figure is the median of several runs; other work on the machine makes req/s noisy, so the "
+        "overhead ratio is taken per round (both servers measured back to back) and CPU per request is given "
+        "too.",
+        "",
+        "| Figure | Result | Goal | |",
+        "| --- | --- | --- | --- |",
+    ]
     lines += [f"| {f} | {res} | {goal} | {_ok(met)} |" for f, res, goal, met in figures(results)]
     lines += ["", _when(results)]
     if NOTES.exists():
@@ -205,11 +265,16 @@ def _when(results: dict[str, Any]) -> str:
 
 def readme_section(results: dict[str, Any], machine: dict[str, Any]) -> str:
     rows = figures(results)
-    out = ["## Performance", "",
-           f"Reproduce with `{COMMAND}` (writes `bench/results/report.md` and `report.json`; about 10 minutes). "
-           f"Last run: {machine['when']}, {machine['cores']} shared cores, uvicorn on {machine['uvicorn']}, load "
-           f"from `{machine['load_tool']}`; medians of several runs, noisy on a busy machine.", "",
-           "| Figure | Result | Goal | |", "| --- | --- | --- | --- |"]
+    out = [
+        "## Performance",
+        "",
+        f"Reproduce with `{COMMAND}` (writes `bench/results/report.md` and `report.json`; about 10 minutes). "
+        f"Last run: {machine['when']}, {machine['cores']} shared cores, uvicorn on {machine['uvicorn']}, load "
+        f"from `{machine['load_tool']}`; medians of several runs, noisy on a busy machine.",
+        "",
+        "| Figure | Result | Goal | |",
+        "| --- | --- | --- | --- |",
+    ]
     out += [f"| {f} | {res} | {goal} | {_ok(met)} |" for f, res, goal, met in rows]
     out += ["", _when(results)]
     if any(met is False for *_, met in rows):
@@ -259,8 +324,9 @@ def main() -> None:
         if not stored.get("quick"):
             results = {**stored["results"], **results}
             complete = set(results) >= set(SECTIONS)
-    previous.write_text(json.dumps({"machine": machine, "quick": args.quick, "results": results}, indent=2,
-                                   default=str))
+    previous.write_text(
+        json.dumps({"machine": machine, "quick": args.quick, "results": results}, indent=2, default=str)
+    )
     report = render(results, machine, args.quick)
     (RESULTS / "report.md").write_text(report)
     if not args.quick and not args.no_readme and complete:

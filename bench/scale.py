@@ -43,8 +43,11 @@ def _one_size(workdir: Path, size: int, rounds: int) -> dict[str, Any]:
             for name, url in targets.items():
                 runs[name].append(load.run(url, seconds=SECONDS, connections=CONNECTIONS, headers=AUTH))
     shutil.rmtree(workdir, ignore_errors=True)
-    result: dict[str, Any] = {"fill_seconds": filled.seconds, "db_bytes_jobs": filled.db_bytes_jobs,
-                              "db_bytes": filled.db_bytes}
+    result: dict[str, Any] = {
+        "fill_seconds": filled.seconds,
+        "db_bytes_jobs": filled.db_bytes_jobs,
+        "db_bytes": filled.db_bytes,
+    }
     for name, values in runs.items():
         result[name] = {key: median([v[key] for v in values]) for key in ("rps", "p50_ms", "p99_ms")}
         result[name]["errors"] = sum(v["errors"] for v in values)
@@ -54,10 +57,17 @@ def _one_size(workdir: Path, size: int, rounds: int) -> dict[str, Any]:
 def measure(workdir: Path, rounds: int = 3, sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
     by_size = {size: _one_size(workdir / f"scale-{size}", size, rounds) for size in sizes}
     small, large = by_size[sizes[0]], by_size[sizes[-1]]
-    growth = {name: large[name]["p50_ms"] / small[name]["p50_ms"]
-              for name in ("status_finished", "status_running", "list_jobs", "list_files")}
+    growth = {
+        name: large[name]["p50_ms"] / small[name]["p50_ms"]
+        for name in ("status_finished", "status_running", "list_jobs", "list_files")
+    }
     span = sizes[-1] - sizes[0]
-    return {"sizes": {str(k): v for k, v in by_size.items()}, "p50_growth": growth,
-            "db_bytes_per_job": (large["db_bytes_jobs"] - small["db_bytes_jobs"]) / span,
-            "db_bytes_per_file": ((large["db_bytes"] - large["db_bytes_jobs"])
-                                  - (small["db_bytes"] - small["db_bytes_jobs"])) / span}
+    return {
+        "sizes": {str(k): v for k, v in by_size.items()},
+        "p50_growth": growth,
+        "db_bytes_per_job": (large["db_bytes_jobs"] - small["db_bytes_jobs"]) / span,
+        "db_bytes_per_file": (
+            (large["db_bytes"] - large["db_bytes_jobs"]) - (small["db_bytes"] - small["db_bytes_jobs"])
+        )
+        / span,
+    }

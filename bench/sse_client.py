@@ -14,11 +14,16 @@ import time
 from typing import Any
 
 
-async def _stream(host: str, port: int, path: str, api_key: str, t0: float,
-                  opened: asyncio.Queue[int]) -> dict[str, Any]:
+async def _stream(
+    host: str, port: int, path: str, api_key: str, t0: float, opened: asyncio.Queue[int]
+) -> dict[str, Any]:
     reader, writer = await asyncio.open_connection(host, port)
-    writer.write((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {api_key}\r\n"
-                  "Accept: text/event-stream\r\nConnection: close\r\n\r\n").encode())
+    writer.write(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {api_key}\r\n"
+            "Accept: text/event-stream\r\nConnection: close\r\n\r\n"
+        ).encode()
+    )
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     chunked = b"transfer-encoding: chunked" in head.lower()
@@ -78,8 +83,9 @@ async def main(spec: dict[str, Any]) -> list[dict[str, Any]]:
         raise SystemExit("loopback only")
     t0 = time.perf_counter()
     opened: asyncio.Queue[int] = asyncio.Queue()
-    tasks = asyncio.gather(*(_stream(host, port, s["path"], s["api_key"], t0, opened) for s in spec["streams"]),
-                           return_exceptions=True)
+    tasks = asyncio.gather(
+        *(_stream(host, port, s["path"], s["api_key"], t0, opened) for s in spec["streams"]), return_exceptions=True
+    )
     waiting = asyncio.ensure_future(_announce(opened, len(spec["streams"])))
     results = await asyncio.wait_for(tasks, spec["deadline"])
     waiting.cancel()

@@ -41,8 +41,10 @@ def measure(workdir: Path, rounds: int = 5) -> dict[str, Any]:
     existing = [_emulator_once(workdir / "fresh-0") for _ in range(rounds)]
     bare = [_bare_once(workdir) for _ in range(rounds)]
     return {
-        "fresh_db_s": median([t for t, _ in fresh]), "existing_db_s": median([t for t, _ in existing]),
-        "idle_rss_mb": median([r for _, r in fresh + existing]), "bare_s": median([t for t, _ in bare]),
+        "fresh_db_s": median([t for t, _ in fresh]),
+        "existing_db_s": median([t for t, _ in existing]),
+        "idle_rss_mb": median([r for _, r in fresh + existing]),
+        "bare_s": median([t for t, _ in bare]),
         "bare_idle_rss_mb": median([r for _, r in bare]),
         "runs": {"fresh": fresh, "existing": existing, "bare": bare},
     }

@@ -21,10 +21,18 @@ def make_dataset(path: Path, size: int = TARGET_BYTES) -> dict[str, int]:
     with open(path, "wb") as fh:
         written = 0
         while written < size:
-            row = json.dumps({"messages": [
-                {"role": "system", "content": "You are a helpful assistant."},
-                {"role": "user", "content": f"Row {rows}: summarise this. {filler}"},
-                {"role": "assistant", "content": f"Summary {rows}: a fox jumps over a dog, many times."}]}) + "\n"
+            row = (
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "system", "content": "You are a helpful assistant."},
+                            {"role": "user", "content": f"Row {rows}: summarise this. {filler}"},
+                            {"role": "assistant", "content": f"Summary {rows}: a fox jumps over a dog, many times."},
+                        ]
+                    }
+                )
+                + "\n"
+            )
             data = row.encode()
             fh.write(data)
             written += len(data)
@@ -34,14 +42,19 @@ def make_dataset(path: Path, size: int = TARGET_BYTES) -> dict[str, int]:
 
 def upload_file(port: int, path: Path, timeout: float = 600) -> tuple[int, dict[str, Any]]:
     """POST the file as multipart with sendfile(2), so the client costs next to nothing; answers status, body."""
-    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{path.name}\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode()
-    tail = (f"\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nfine-tune\r\n"
-            f"--{BOUNDARY}--\r\n").encode()
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="{path.name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = (
+        f'\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n--{BOUNDARY}--\r\n'
+    ).encode()
     length = len(head) + path.stat().st_size + len(tail)
-    request = (f"POST /api/v1/files HTTP/1.1\r\nHost: {HOST}:{port}\r\nAuthorization: Bearer {API_KEY}\r\n"
-               f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {length}\r\n"
-               "Connection: close\r\n\r\n").encode()
+    request = (
+        f"POST /api/v1/files HTTP/1.1\r\nHost: {HOST}:{port}\r\nAuthorization: Bearer {API_KEY}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {length}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
     with socket.create_connection((HOST, port), timeout=timeout) as sock, open(path, "rb") as fh:
         sock.sendall(request + head)
         sock.sendfile(fh)
@@ -65,7 +78,7 @@ def _unchunk(body: bytes) -> bytes:
         if size == 0:
             break
         out += rest[:size]
-        body = rest[size + 2:]
+        body = rest[size + 2 :]
     return out
 
 
@@ -88,14 +101,24 @@ def measure(workdir: Path, rounds: int = 3) -> dict[str, Any]:
                 elapsed = time.perf_counter() - started
             if status != 200 or not body["data"]["uploaded_files"]:
                 raise RuntimeError(f"300 MB upload failed: {status} {body}")
-            runs.append({"seconds": elapsed, "mb_per_s": made["bytes"] / 1e6 / elapsed,
-                         "rss_base_mb": base / 1024, "rss_peak_mb": sampler.peak_kb / 1024,
-                         "rss_growth_mb": (sampler.peak_kb - base) / 1024,
-                         "hwm_growth_mb": max(0, hwm_kb(pid) - max(base, hwm_before)) / 1024})
+            runs.append(
+                {
+                    "seconds": elapsed,
+                    "mb_per_s": made["bytes"] / 1e6 / elapsed,
+                    "rss_base_mb": base / 1024,
+                    "rss_peak_mb": sampler.peak_kb / 1024,
+                    "rss_growth_mb": (sampler.peak_kb - base) / 1024,
+                    "hwm_growth_mb": max(0, hwm_kb(pid) - max(base, hwm_before)) / 1024,
+                }
+            )
     data.unlink()
-    return {"file_bytes": made["bytes"], "rows": made["rows"], "runs": runs,
-            "mb_per_s": median([r["mb_per_s"] for r in runs]),
-            "seconds": median([r["seconds"] for r in runs]),
-            "rss_growth_mb": median([r["rss_growth_mb"] for r in runs]),
-            "rss_growth_max_mb": max(r["rss_growth_mb"] for r in runs),
-            "rss_base_mb": median([r["rss_base_mb"] for r in runs])}
+    return {
+        "file_bytes": made["bytes"],
+        "rows": made["rows"],
+        "runs": runs,
+        "mb_per_s": median([r["mb_per_s"] for r in runs]),
+        "seconds": median([r["seconds"] for r in runs]),
+        "rss_growth_mb": median([r["rss_growth_mb"] for r in runs]),
+        "rss_growth_max_mb": max(r["rss_growth_mb"] for r in runs),
+        "rss_base_mb": median([r["rss_base_mb"] for r in runs]),
+    }

@@ -23,86 +23,225 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", envvar="EMULATOR_HOST", show_envvar=True, help="Interface to bind.")
-@click.option("--port", default=8000, type=click.IntRange(0, 65535), envvar="EMULATOR_PORT", show_envvar=True,
-              help="TCP port (0 picks a free one).")
-@click.option("--db", default=str(DEFAULT_DB), envvar="EMULATOR_DB", show_envvar=True,
-              help="SQLite file holding all state (survives restarts); ':memory:' for a throwaway run.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, envvar="EMULATOR_DATA_DIR",
-              show_envvar=True, help="Where uploaded files are kept  [default: 'files' beside --db; a temp dir for "
-                                     ":memory:]")
-@click.option("--time-scale", type=click.FloatRange(min=0), default=DEFAULT_TIME_SCALE, envvar="EMULATOR_TIME_SCALE",
-              show_envvar=True, help="Emulated seconds per wall second; 0 freezes the clock (move it with "
-                                     "POST /_emulator/clock/advance).")
-@click.option("--seed", type=int, default=None, envvar="EMULATOR_SEED", show_envvar=True,
-              help="Deterministic ids, logs and generated text; the clock then starts at 2024-10-12 11:55:00 "
-                   "Beijing time unless --start-time is given.")
-@click.option("--start-time", type=float, default=None, envvar="EMULATOR_START_TIME", show_envvar=True,
-              help="Unix time the emulated clock starts at on a fresh database  [default: now]")
-@click.option("--api-key", "api_keys", multiple=True, envvar="EMULATOR_API_KEYS", show_envvar=True,
-              help="Accept only this key (repeatable; the variable takes a space-separated list). Without it any "
-                   "non-empty key is accepted and each key is its own tenant.")
-@click.option("--strict/--no-strict", default=False, envvar="EMULATOR_STRICT", show_envvar=True,
-              help="Refuse at request time what the real service accepts and fails later (unsupported model x "
-                   "method at create, an upload whose every file fails).")
-@click.option("--pending-seconds", type=click.FloatRange(min=0), default=5.0, envvar="EMULATOR_PENDING_SECONDS",
-              show_envvar=True, help="Emulated seconds a new fine-tune job stays PENDING before it queues or runs.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, envvar="EMULATOR_WORKERS", show_envvar=True,
-              help="uvicorn worker processes sharing the SQLite db; the emulated clock is shared through the data "
-                   "dir. The request journal and fault rules are per worker.")
-@click.option("--heartbeat-seconds", type=click.FloatRange(min=0.05, max=300), default=15.0,
-              envvar="EMULATOR_HEARTBEAT_SECONDS", show_envvar=True,
-              help="Wall seconds between SSE heartbeat comments on idle streams (the SDKs give up after 300).")
-@click.option("--faults", "faults_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              envvar="EMULATOR_FAULTS", show_envvar=True,
-              help="JSON list of fault rules to load at start (see POST /_emulator/faults); a whole reset returns "
-                   "to them.")
-@click.option("--journal-size", type=click.IntRange(min=0), default=1000, envvar="EMULATOR_JOURNAL_SIZE",
-              show_envvar=True, help="Public requests kept by the request journal (GET /_emulator/requests); 0 turns "
-                                     "it off.")
-@click.option("--admin-token", default=None, envvar="EMULATOR_ADMIN_TOKEN", show_envvar=True,
-              help="Protect /_emulator/* (but the health check and the dashboard's landing page) with this token: "
-                   "Authorization: Bearer <token> or X-Emulator-Token.")
-@click.option("--max-tenant-files", type=click.IntRange(min=1), default=100, show_envvar=True,
-              envvar="EMULATOR_MAX_TENANT_FILES", help="Files one tenant may keep at once (the service's quota).")
-@click.option("--max-tenant-bytes", type=click.IntRange(min=1), default=5 * 1024**3, show_envvar=True,
-              envvar="EMULATOR_MAX_TENANT_BYTES", help="Bytes one tenant's files may take in all (quota: 5 GiB).")
-@click.option("--max-file-bytes", type=click.IntRange(min=1), default=300 * 1024 * 1024, show_envvar=True,
-              envvar="EMULATOR_MAX_FILE_BYTES", help="Largest single file an upload accepts (limit: 300 MiB).")
-@click.option("--log-level", default="info", envvar="EMULATOR_LOG_LEVEL", show_envvar=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: float, seed: int | None,
-          start_time: float | None, api_keys: tuple[str, ...], strict: bool, pending_seconds: float, workers: int,
-          heartbeat_seconds: float, faults_file: Path | None, journal_size: int,
-          admin_token: str | None, max_tenant_files: int, max_tenant_bytes: int,
-          max_file_bytes: int, log_level: str) -> None:
+@click.option(
+    "--port",
+    default=8000,
+    type=click.IntRange(0, 65535),
+    envvar="EMULATOR_PORT",
+    show_envvar=True,
+    help="TCP port (0 picks a free one).",
+)
+@click.option(
+    "--db",
+    default=str(DEFAULT_DB),
+    envvar="EMULATOR_DB",
+    show_envvar=True,
+    help="SQLite file holding all state (survives restarts); ':memory:' for a throwaway run.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="EMULATOR_DATA_DIR",
+    show_envvar=True,
+    help="Where uploaded files are kept  [default: 'files' beside --db; a temp dir for :memory:]",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TIME_SCALE,
+    envvar="EMULATOR_TIME_SCALE",
+    show_envvar=True,
+    help="Emulated seconds per wall second; 0 freezes the clock (move it with POST /_emulator/clock/advance).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    envvar="EMULATOR_SEED",
+    show_envvar=True,
+    help="Deterministic ids, logs and generated text; the clock then starts at 2024-10-12 11:55:00 "
+    "Beijing time unless --start-time is given.",
+)
+@click.option(
+    "--start-time",
+    type=float,
+    default=None,
+    envvar="EMULATOR_START_TIME",
+    show_envvar=True,
+    help="Unix time the emulated clock starts at on a fresh database  [default: now]",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    envvar="EMULATOR_API_KEYS",
+    show_envvar=True,
+    help="Accept only this key (repeatable; the variable takes a space-separated list). Without it any "
+    "non-empty key is accepted and each key is its own tenant.",
+)
+@click.option(
+    "--strict/--no-strict",
+    default=False,
+    envvar="EMULATOR_STRICT",
+    show_envvar=True,
+    help="Refuse at request time what the real service accepts and fails later (unsupported model x "
+    "method at create, an upload whose every file fails).",
+)
+@click.option(
+    "--pending-seconds",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    envvar="EMULATOR_PENDING_SECONDS",
+    show_envvar=True,
+    help="Emulated seconds a new fine-tune job stays PENDING before it queues or runs.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    envvar="EMULATOR_WORKERS",
+    show_envvar=True,
+    help="uvicorn worker processes sharing the SQLite db; the emulated clock is shared through the data "
+    "dir. The request journal and fault rules are per worker.",
+)
+@click.option(
+    "--heartbeat-seconds",
+    type=click.FloatRange(min=0.05, max=300),
+    default=15.0,
+    envvar="EMULATOR_HEARTBEAT_SECONDS",
+    show_envvar=True,
+    help="Wall seconds between SSE heartbeat comments on idle streams (the SDKs give up after 300).",
+)
+@click.option(
+    "--faults",
+    "faults_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    envvar="EMULATOR_FAULTS",
+    show_envvar=True,
+    help="JSON list of fault rules to load at start (see POST /_emulator/faults); a whole reset returns to them.",
+)
+@click.option(
+    "--journal-size",
+    type=click.IntRange(min=0),
+    default=1000,
+    envvar="EMULATOR_JOURNAL_SIZE",
+    show_envvar=True,
+    help="Public requests kept by the request journal (GET /_emulator/requests); 0 turns it off.",
+)
+@click.option(
+    "--admin-token",
+    default=None,
+    envvar="EMULATOR_ADMIN_TOKEN",
+    show_envvar=True,
+    help="Protect /_emulator/* (but the health check and the dashboard's landing page) with this token: "
+    "Authorization: Bearer <token> or X-Emulator-Token.",
+)
+@click.option(
+    "--max-tenant-files",
+    type=click.IntRange(min=1),
+    default=100,
+    show_envvar=True,
+    envvar="EMULATOR_MAX_TENANT_FILES",
+    help="Files one tenant may keep at once (the service's quota).",
+)
+@click.option(
+    "--max-tenant-bytes",
+    type=click.IntRange(min=1),
+    default=5 * 1024**3,
+    show_envvar=True,
+    envvar="EMULATOR_MAX_TENANT_BYTES",
+    help="Bytes one tenant's files may take in all (quota: 5 GiB).",
+)
+@click.option(
+    "--max-file-bytes",
+    type=click.IntRange(min=1),
+    default=300 * 1024 * 1024,
+    show_envvar=True,
+    envvar="EMULATOR_MAX_FILE_BYTES",
+    help="Largest single file an upload accepts (limit: 300 MiB).",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    envvar="EMULATOR_LOG_LEVEL",
+    show_envvar=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+def serve(
+    host: str,
+    port: int,
+    db: str,
+    data_dir: Path | None,
+    time_scale: float,
+    seed: int | None,
+    start_time: float | None,
+    api_keys: tuple[str, ...],
+    strict: bool,
+    pending_seconds: float,
+    workers: int,
+    heartbeat_seconds: float,
+    faults_file: Path | None,
+    journal_size: int,
+    admin_token: str | None,
+    max_tenant_files: int,
+    max_tenant_bytes: int,
+    max_file_bytes: int,
+    log_level: str,
+) -> None:
     """Serve the emulator (uvicorn)."""
     import uvicorn
 
     from emulator.app import SETTINGS_ENV, create_app
     from emulator.db import SchemaTooNew, check_schema_file
 
-    settings = Settings(host=host, port=port, db=db, data_dir=data_dir, time_scale=time_scale, seed=seed,
-                        start_time=start_time, api_keys=api_keys, strict=strict, pending_seconds=pending_seconds,
-                        workers=workers, heartbeat_seconds=heartbeat_seconds, log_level=log_level,
-                        max_tenant_files=max_tenant_files, max_tenant_bytes=max_tenant_bytes,
-                        max_file_bytes=max_file_bytes,
-                        faults_file=faults_file, journal_size=journal_size, admin_token=admin_token or None)
+    settings = Settings(
+        host=host,
+        port=port,
+        db=db,
+        data_dir=data_dir,
+        time_scale=time_scale,
+        seed=seed,
+        start_time=start_time,
+        api_keys=api_keys,
+        strict=strict,
+        pending_seconds=pending_seconds,
+        workers=workers,
+        heartbeat_seconds=heartbeat_seconds,
+        log_level=log_level,
+        max_tenant_files=max_tenant_files,
+        max_tenant_bytes=max_tenant_bytes,
+        max_file_bytes=max_file_bytes,
+        faults_file=faults_file,
+        journal_size=journal_size,
+        admin_token=admin_token or None,
+    )
     if faults_file is not None:
-        from emulator.faults import load_rules
+        from emulator.control.faults import load_rules
 
         try:
             load_rules(faults_file)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--faults") from None
-    click.echo(f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
-               f"time-scale={time_scale} seed={seed} workers={workers} "
-               f"api-keys={'any' if not api_keys else len(api_keys)}", err=True)
+    click.echo(
+        f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
+        f"time-scale={time_scale} seed={seed} workers={workers} "
+        f"api-keys={'any' if not api_keys else len(api_keys)}",
+        err=True,
+    )
     try:
         check_schema_file(db)
     except SchemaTooNew as exc:
         raise click.ClickException(str(exc)) from None
-    common = {"host": host, "port": port, "log_level": log_level, "access_log": False, "lifespan": "on",
-              "timeout_graceful_shutdown": 3}
+    common = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 3,
+    }
     if workers == 1:
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
         return
@@ -115,21 +254,43 @@ def serve(host: str, port: int, db: str, data_dir: Path | None, time_scale: floa
 
 @cli.command()
 @click.argument("world", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--db", default=str(DEFAULT_DB), envvar="EMULATOR_DB", show_envvar=True,
-              help="The SQLite file to load the world into (created if missing).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, envvar="EMULATOR_DATA_DIR",
-              show_envvar=True, help="Where uploaded files are kept  [default: 'files' beside --db]")
-@click.option("--seed", type=int, default=None, envvar="EMULATOR_SEED", show_envvar=True,
-              help="Deterministic ids (use the same --seed to serve).")
-@click.option("--start-time", type=float, default=None, envvar="EMULATOR_START_TIME", show_envvar=True,
-              help="Unix time the emulated clock starts at on a fresh database  [default: now, or the --seed start]")
+@click.option(
+    "--db",
+    default=str(DEFAULT_DB),
+    envvar="EMULATOR_DB",
+    show_envvar=True,
+    help="The SQLite file to load the world into (created if missing).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="EMULATOR_DATA_DIR",
+    show_envvar=True,
+    help="Where uploaded files are kept  [default: 'files' beside --db]",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    envvar="EMULATOR_SEED",
+    show_envvar=True,
+    help="Deterministic ids (use the same --seed to serve).",
+)
+@click.option(
+    "--start-time",
+    type=float,
+    default=None,
+    envvar="EMULATOR_START_TIME",
+    show_envvar=True,
+    help="Unix time the emulated clock starts at on a fresh database  [default: now, or the --seed start]",
+)
 @click.option("--reset/--no-reset", default=False, help="Wipe the database's state first.")
-def seed(world: Path, db: str, data_dir: Path | None, seed: int | None, start_time: float | None,
-         reset: bool) -> None:
+def seed(world: Path, db: str, data_dir: Path | None, seed: int | None, start_time: float | None, reset: bool) -> None:
     """Load a ready world (e.g. fixtures/world.json) into --db through the services; prints what it made as JSON."""
     import asyncio
 
-    from emulator.seed import WorldError, dumps, seed_database
+    from emulator.control.seed import WorldError, dumps, seed_database
 
     if db == ":memory:":
         raise click.UsageError("seeding ':memory:' would be thrown away; give --db a file")

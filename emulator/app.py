@@ -18,14 +18,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from emulator import control, openapi
+from emulator import openapi
 from emulator.clock import Clock, SharedClockFile
+from emulator.control import routes as control
+from emulator.control.faults import SERVER_SEND, FaultMiddleware, FaultRules, load_rules
+from emulator.control.journal import Journal, JournalMiddleware
+from emulator.control.persistence import restore_clock, save_clock
 from emulator.dashboard import routes as dashboard_routes
 from emulator.db import Database
 from emulator.deployments import routes as deployment_routes
 from emulator.deployments.service import DeploymentsService
 from emulator.errors import ApiError, MethodNotAllowed, NotFound
-from emulator.faults import SERVER_SEND, FaultMiddleware, FaultRules, load_rules
 from emulator.files import routes as file_routes
 from emulator.files.service import FilesService
 from emulator.fine_tunes import routes as fine_tune_routes
@@ -35,9 +38,7 @@ from emulator.generation import routes as generation_routes
 from emulator.generation.service import GenerationService
 from emulator.http import error_response, request_id
 from emulator.ids import Ids
-from emulator.journal import Journal, JournalMiddleware
 from emulator.middleware import AdminTokenMiddleware, RequestContextMiddleware
-from emulator.persistence import restore_clock, save_clock
 from emulator.runtime import Runtime
 from emulator.settings import Settings
 from emulator.tenants import AuthMiddleware, TenantRegistry
@@ -51,8 +52,9 @@ SEEDED_START = 1728705300.0
 def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | None = None) -> Starlette:
     data_dir = settings.data_dir
     if data_dir is None:
-        data_dir = Path(tempfile.mkdtemp(prefix="dashscope-emulator-")) if settings.in_memory \
-            else settings.resolved_data_dir()
+        data_dir = (
+            Path(tempfile.mkdtemp(prefix="dashscope-emulator-")) if settings.in_memory else settings.resolved_data_dir()
+        )
     db = Database(settings.db)
     ids = ids or Ids(settings.seed)
     start = settings.start_time if settings.start_time is not None else (SEEDED_START if ids.seeded else None)
@@ -61,8 +63,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         if not settings.in_memory and settings.workers > 1:  # one worker has nobody to agree with: no stat per now()
             clock.shared = SharedClockFile(data_dir / "clock.json")
     rt = Runtime(
-        settings=settings, db=db, clock=clock, ids=ids,
-        data_dir=data_dir, tenants=TenantRegistry(db),
+        settings=settings,
+        db=db,
+        clock=clock,
+        ids=ids,
+        data_dir=data_dir,
+        tenants=TenantRegistry(db),
         faults=FaultRules(ids, load_rules(settings.faults_file) if settings.faults_file else None),
         journal=Journal(settings.journal_size, clock),
     )
@@ -72,9 +78,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     rt.services["fine_tunes"].deployed_guard = rt.services["deployments"].guard_job_delete
     rt.services["generation"] = GenerationService(rt)
     app = EmulatorApp(
-        routes=[*file_routes.routes, *fine_tune_routes.routes, *deployment_routes.routes, *generation_routes.routes,
-                *openai_routes.routes, *control.routes(settings),
-                *dashboard_routes.routes(settings), *openapi.routes(operations())],
+        routes=[
+            *file_routes.routes,
+            *fine_tune_routes.routes,
+            *deployment_routes.routes,
+            *generation_routes.routes,
+            *openai_routes.routes,
+            *control.routes(settings),
+            *dashboard_routes.routes(settings),
+            *openapi.routes(operations()),
+        ],
         middleware=_middleware(rt),
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},  # type: ignore[dict-item]
         lifespan=_lifespan,
@@ -97,8 +110,14 @@ def _middleware(rt: Runtime) -> list[Middleware]:
     stack.append(Middleware(RequestContextMiddleware, request_id=rt.ids.request_id, stats=rt.stats))  # type: ignore[arg-type]
     if settings.admin_token:
         stack.append(Middleware(AdminTokenMiddleware, token=settings.admin_token))  # type: ignore[arg-type]
-    stack.append(Middleware(AuthMiddleware, registry=rt.tenants, api_keys=settings.api_keys,  # type: ignore[arg-type]
-                            now=rt.clock.now))
+    stack.append(
+        Middleware(
+            AuthMiddleware,
+            registry=rt.tenants,
+            api_keys=settings.api_keys,  # type: ignore[arg-type]
+            now=rt.clock.now,
+        )
+    )
     stack.append(Middleware(FaultMiddleware, faults=rt.faults))  # type: ignore[arg-type]
     return stack
 
@@ -108,8 +127,14 @@ SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"
 
 def operations() -> list[openapi.Operation]:
     """Every documented operation, gathered from the resources' route modules."""
-    return [*file_routes.operations, *fine_tune_routes.operations, *deployment_routes.operations,
-            *generation_routes.operations, *openai_routes.operations, *control.operations]
+    return [
+        *file_routes.operations,
+        *fine_tune_routes.operations,
+        *deployment_routes.operations,
+        *generation_routes.operations,
+        *openai_routes.operations,
+        *control.operations,
+    ]
 
 
 def create_app_from_env() -> Starlette:

@@ -62,8 +62,9 @@ class SharedClockFile:
 
 
 class Clock:
-    def __init__(self, state: ClockState, wall: Callable[[], float] = time.time,
-                 shared: SharedClockFile | None = None) -> None:
+    def __init__(
+        self, state: ClockState, wall: Callable[[], float] = time.time, shared: SharedClockFile | None = None
+    ) -> None:
         self._wall = wall
         self.state = state
         self.shared = shared

@@ -188,8 +188,10 @@ def check_schema_file(path: str) -> None:
 
 
 def _too_new(path: str, found: int) -> str:
-    return (f"{path} was written by a newer dashscope-emulator (schema version {found}, this one knows up to "
-            f"{SCHEMA_VERSION}); upgrade the emulator or point --db at another file")
+    return (
+        f"{path} was written by a newer dashscope-emulator (schema version {found}, this one knows up to "
+        f"{SCHEMA_VERSION}); upgrade the emulator or point --db at another file"
+    )
 
 
 async def _stored_version(conn: aiosqlite.Connection) -> int | None:

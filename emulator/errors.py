@@ -59,8 +59,15 @@ class ApiError(Exception):
     default_message: ClassVar[str] = "Required parameter(s) missing or invalid, please check the request parameters."
     openai_type: ClassVar[str] = "invalid_request_error"
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
-                 headers: dict[str, str] | None = None, param: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        param: str | None = None,
+    ) -> None:
         self.message = message or self.default_message
         if code is not None:
             self.code = code  # type: ignore[misc]
@@ -177,8 +184,9 @@ class ServiceUnavailable(ApiError):
 class AdminTokenRequired(InvalidApiKey):
     """The control plane under ``--admin-token``: neither ``Authorization: Bearer`` nor ``X-Emulator-Token`` matched."""
 
-    default_message = ("This control endpoint needs the admin token: send Authorization: Bearer <token> or "
-                       "X-Emulator-Token: <token>.")
+    default_message = (
+        "This control endpoint needs the admin token: send Authorization: Bearer <token> or X-Emulator-Token: <token>."
+    )
 
 
 _OPENAI_CODES = {

@@ -73,9 +73,14 @@ class OpenAIErrorBody(WireModel):
 
 
 def page_params() -> tuple[Param, ...]:
-    return (Param("page_no", schema={"type": "integer", "minimum": 1, "default": 1}),
-            Param("page_size", schema={"type": "integer", "minimum": 1, "default": 10},
-                  description="Values above the maximum are clamped."))
+    return (
+        Param("page_no", schema={"type": "integer", "minimum": 1, "default": 1}),
+        Param(
+            "page_size",
+            schema={"type": "integer", "minimum": 1, "default": 10},
+            description="Values above the maximum are clamped.",
+        ),
+    )
 
 
 def path_param(name: str) -> Param:
@@ -90,11 +95,16 @@ def build_document(operations: Sequence[Operation], server_url: str | None = Non
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {"title": "dashscope-emulator", "version": __version__,
-                 "description": "A local emulator of the DashScope (Model Studio) fine-tuning API."},
+        "info": {
+            "title": "dashscope-emulator",
+            "version": __version__,
+            "description": "A local emulator of the DashScope (Model Studio) fine-tuning API.",
+        },
         "paths": paths,
-        "components": {"schemas": defs.get("$defs", {}),
-                       "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}}},
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
     }
     if server_url:
         doc["servers"] = [{"url": server_url}]
@@ -115,8 +125,12 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 
 def _operation(op: Operation) -> dict[str, Any]:
-    out: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "operationId": _operation_id(op),
-                           "responses": {"200": _success(op), "default": _error(op)}}
+    out: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": _operation_id(op),
+        "responses": {"200": _success(op), "default": _error(op)},
+    }
     if op.description:
         out["description"] = op.description
     if op.params:
@@ -134,8 +148,12 @@ def _operation_id(op: Operation) -> str:
 
 
 def _param(p: Param) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": p.name, "in": p.where, "required": p.required or p.where == "path",
-                           "schema": p.schema}
+    out: dict[str, Any] = {
+        "name": p.name,
+        "in": p.where,
+        "required": p.required or p.where == "path",
+        "schema": p.schema,
+    }
     if p.description:
         out["description"] = p.description
     return out
@@ -153,13 +171,19 @@ def _success(op: Operation) -> dict[str, Any]:
     if op.sse:
         return {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
     if op.envelope == "none":
-        schema: dict[str, Any] = {"type": "object", "required": ["request_id"],
-                                  "properties": {"request_id": {"type": "string"}}}
+        schema: dict[str, Any] = {
+            "type": "object",
+            "required": ["request_id"],
+            "properties": {"request_id": {"type": "string"}},
+        }
     elif op.envelope == "raw" or op.response is None:
         schema = _ref(op.response) if op.response is not None else {"type": "object"}
     else:
-        schema = {"type": "object", "required": ["request_id", op.envelope],
-                  "properties": {"request_id": {"type": "string"}, op.envelope: _ref(op.response)}}
+        schema = {
+            "type": "object",
+            "required": ["request_id", op.envelope],
+            "properties": {"request_id": {"type": "string"}, op.envelope: _ref(op.response)},
+        }
     return {"description": "OK", "content": {"application/json": {"schema": schema}}}
 
 
@@ -184,8 +208,10 @@ def routes(operations: Sequence[Operation]) -> list[BaseRoute]:
     async def docs(request: Request) -> HTMLResponse:
         return HTMLResponse(_DOCS_HTML)
 
-    out: list[BaseRoute] = [Route("/openapi.json", openapi_json, methods=["GET"]),
-                            Route("/docs", docs, methods=["GET"])]
+    out: list[BaseRoute] = [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
     try:
         from swagger_ui_bundle import swagger_ui_path
     except ImportError:  # pragma: no cover - a declared dependency

@@ -37,13 +37,23 @@ _OPTIONS = {
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dashscope-emulator")
     for name, help_text in _OPTIONS.items():
-        group.addoption(f"--dashscope-emulator-{name.replace('_', '-')}", dest=f"dashscope_emulator_{name}",
-                        default=None, help=help_text)
+        group.addoption(
+            f"--dashscope-emulator-{name.replace('_', '-')}",
+            dest=f"dashscope_emulator_{name}",
+            default=None,
+            help=help_text,
+        )
         parser.addini(f"dashscope_emulator_{name}", help_text, default=None)
-    group.addoption("--dashscope-emulator-arg", dest="dashscope_emulator_args", action="append", default=None,
-                    help="An extra argument for the emulator's serve command (repeatable).")
-    parser.addini("dashscope_emulator_args", "Extra arguments for the emulator's serve command.", type="args",
-                  default=[])
+    group.addoption(
+        "--dashscope-emulator-arg",
+        dest="dashscope_emulator_args",
+        action="append",
+        default=None,
+        help="An extra argument for the emulator's serve command (repeatable).",
+    )
+    parser.addini(
+        "dashscope_emulator_args", "Extra arguments for the emulator's serve command.", type="args", default=[]
+    )
 
 
 def _option(config: pytest.Config, name: str) -> str | None:
@@ -69,9 +79,12 @@ def dashscope_emulator_server(pytestconfig: pytest.Config) -> Iterator[EmulatorC
         yield EmulatorClient(url, api_key=api_key)
         return
     seed = _option(pytestconfig, "seed")
-    server = EmulatorServer(time_scale=float(_option(pytestconfig, "time_scale") or 0.0),
-                            seed=int(seed) if seed is not None else None, extra_args=_extra_args(pytestconfig),
-                            api_key=api_key)
+    server = EmulatorServer(
+        time_scale=float(_option(pytestconfig, "time_scale") or 0.0),
+        seed=int(seed) if seed is not None else None,
+        extra_args=_extra_args(pytestconfig),
+        api_key=api_key,
+    )
     with server:
         yield server
 

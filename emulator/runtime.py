@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from emulator.clock import Clock
+from emulator.control.faults import FaultRules
+from emulator.control.journal import Journal
 from emulator.db import Database
-from emulator.faults import FaultRules
 from emulator.ids import Ids
-from emulator.journal import Journal
 from emulator.settings import Settings
 from emulator.tenants import TenantRegistry
 

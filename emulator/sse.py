@@ -15,8 +15,14 @@ HEARTBEAT = b":\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def encode(data: str, *, event: str | None = None, event_id: int | str | None = None,
-           status: int | None = None, comment: str | None = None) -> bytes:
+def encode(
+    data: str,
+    *,
+    event: str | None = None,
+    event_id: int | str | None = None,
+    status: int | None = None,
+    comment: str | None = None,
+) -> bytes:
     lines: list[str] = []
     if event_id is not None:
         lines.append(f"id:{event_id}")
@@ -35,5 +41,6 @@ def encode_json(payload: Any, **kwargs: Any) -> bytes:
 
 
 def stream_response(events: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> StreamingResponse:
-    return StreamingResponse(events, media_type="text/event-stream;charset=UTF-8",
-                             headers={**SSE_HEADERS, **(headers or {})})
+    return StreamingResponse(
+        events, media_type="text/event-stream;charset=UTF-8", headers={**SSE_HEADERS, **(headers or {})}
+    )

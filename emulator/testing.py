@@ -76,8 +76,9 @@ class EmulatorClient:
 
     def _call(self, method: str, path: str, body: Any, headers: dict[str, str], timeout: float) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json", **headers})
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json", **headers}
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 raw = response.read()
@@ -94,8 +95,7 @@ class EmulatorClient:
         headers = {"X-Emulator-Token": self.admin_token} if self.admin_token else {}
         return self._call(method, path, body, headers, timeout)
 
-    def api(self, method: str, path: str, body: Any = None, *, api_key: str | None = None,
-            timeout: float = 30) -> Any:
+    def api(self, method: str, path: str, body: Any = None, *, api_key: str | None = None, timeout: float = 30) -> Any:
         """A public API call (``/api/v1/...``) with this client's key; answers the parsed JSON body."""
         return self._call(method, path, body, {"Authorization": f"Bearer {api_key or self.api_key}"}, timeout)
 
@@ -123,8 +123,16 @@ class EmulatorClient:
         body = {"status": status} if message is None else {"status": status, "message": message}
         return self.control("POST", f"/_emulator/fine-tunes/{job_id}/status", body)  # type: ignore[no-any-return]
 
-    def run_until(self, resource_id: str, status: str, *, api_key: str | None = None, timeout: float = 86400.0,
-                  max_step: float = 60.0, kind: str = "fine-tunes") -> dict[str, Any]:
+    def run_until(
+        self,
+        resource_id: str,
+        status: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 86400.0,
+        max_step: float = 60.0,
+        kind: str = "fine-tunes",
+    ) -> dict[str, Any]:
         """Advance the clock step by step (1 s, doubling up to ``max_step``) until the fine-tune (or deployment,
         ``kind="deployments"``) is in ``status``; answers its object.  Gives up after ``timeout`` emulated
         seconds, or as soon as it settles in another final status."""
@@ -160,8 +168,15 @@ class EmulatorClient:
     def clear_faults(self, fault_id: str | None = None) -> None:
         self.control("DELETE", "/_emulator/faults" + (f"/{fault_id}" if fault_id else ""))
 
-    def requests(self, *, method: str | None = None, path: str | None = None, tenant: str | None = None,
-                 status: int | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    def requests(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        tenant: str | None = None,
+        status: int | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
         """The request journal, newest first; ``path`` exact or a glob, ``tenant`` an API key or tenant id."""
         filters = {"method": method, "path": path, "tenant": tenant, "status": status, "limit": limit}
         query = urllib.parse.urlencode({k: v for k, v in filters.items() if v is not None})
@@ -172,10 +187,19 @@ class EmulatorClient:
 
 
 class EmulatorServer(EmulatorClient):
-    def __init__(self, *, time_scale: float = 0.0, seed: int | None = None, workdir: Path | None = None,
-                 extra_args: tuple[str, ...] = (), port: int | None = None, env: dict[str, str] | None = None,
-                 start_timeout: float = 20.0, api_key: str = DEFAULT_API_KEY,
-                 admin_token: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        time_scale: float = 0.0,
+        seed: int | None = None,
+        workdir: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        start_timeout: float = 20.0,
+        api_key: str = DEFAULT_API_KEY,
+        admin_token: str | None = None,
+    ) -> None:
         super().__init__("", api_key=api_key, admin_token=admin_token)
         self.time_scale = time_scale
         self.seed = seed
@@ -198,9 +222,24 @@ class EmulatorServer(EmulatorClient):
         return self.workdir / "emulator.db"
 
     def command(self) -> list[str]:
-        args = [sys.executable, "-m", "emulator", "serve", "--host", self.host, "--port", str(self.port),
-                "--db", str(self.db_path), "--data-dir", str(self.workdir / "files"),
-                "--time-scale", str(self.time_scale), "--log-level", "warning"]
+        args = [
+            sys.executable,
+            "-m",
+            "emulator",
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--db",
+            str(self.db_path),
+            "--data-dir",
+            str(self.workdir / "files"),
+            "--time-scale",
+            str(self.time_scale),
+            "--log-level",
+            "warning",
+        ]
         if self.seed is not None:
             args += ["--seed", str(self.seed)]
         if self.admin_token:
@@ -251,8 +290,9 @@ class EmulatorServer(EmulatorClient):
     def __enter__(self) -> EmulatorServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.cleanup()
 
 
@@ -299,5 +339,8 @@ def fast_sleep_env(control_url: str, env: dict[str, str] | None = None) -> dict[
     shims = str(Path(__file__).resolve().parent / "shims")
     base = dict(os.environ if env is None else env)
     path = base.get("PYTHONPATH")
-    return {**base, "PYTHONPATH": shims if not path else f"{shims}{os.pathsep}{path}",
-            "EMULATOR_CONTROL_URL": control_url}
+    return {
+        **base,
+        "PYTHONPATH": shims if not path else f"{shims}{os.pathsep}{path}",
+        "EMULATOR_CONTROL_URL": control_url,
+    }

@@ -35,8 +35,12 @@ def anyio_backend() -> str:
 @pytest.fixture
 def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"db": str(tmp_path / "emulator.db"), "data_dir": tmp_path / "files",
-                                  "time_scale": 0.0, "seed": 7}
+        values: dict[str, Any] = {
+            "db": str(tmp_path / "emulator.db"),
+            "data_dir": tmp_path / "files",
+            "time_scale": 0.0,
+            "seed": 7,
+        }
         values.update(overrides)
         return Settings(**values)
 
@@ -49,6 +53,7 @@ AppFactory = Callable[..., Awaitable[Starlette]]
 @pytest.fixture
 async def app_factory(settings_factory: Callable[..., Settings]) -> AsyncIterator[AppFactory]:
     async with AsyncExitStack() as stack:
+
         async def make(**overrides: Any) -> Starlette:
             app = create_app(settings_factory(**overrides))
             await stack.enter_async_context(app.router.lifespan_context(app))
@@ -59,8 +64,9 @@ async def app_factory(settings_factory: Callable[..., Settings]) -> AsyncIterato
 
 def client_for(app: Starlette, api_key: str | None = API_KEY) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emulator.test",
-                             headers=headers, timeout=30)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://emulator.test", headers=headers, timeout=30
+    )
 
 
 @pytest.fixture
@@ -74,8 +80,13 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-def upload(client: httpx.AsyncClient, *paths: Path | tuple[str, bytes], description: str | None = None,
-           purpose: str | None = None, headers: dict[str, str] | None = None) -> Awaitable[httpx.Response]:
+def upload(
+    client: httpx.AsyncClient,
+    *paths: Path | tuple[str, bytes],
+    description: str | None = None,
+    purpose: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Awaitable[httpx.Response]:
     files = []
     for item in paths:
         name, content = (item.name, item.read_bytes()) if isinstance(item, Path) else item

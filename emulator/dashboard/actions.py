@@ -49,11 +49,22 @@ async def call_control(app: Starlette, method: str, path: str, body: dict[str, A
     """One in-process request through the whole app (middleware included); answers the JSON body."""
     payload = b"" if body is None else json.dumps(body).encode()
     scope = {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
-        "headers": [(b"host", b"dashboard.internal"), (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode())],
-        "client": ("127.0.0.1", 0), "server": ("dashboard.internal", 80),
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"dashboard.internal"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ],
+        "client": ("127.0.0.1", 0),
+        "server": ("dashboard.internal", 80),
     }
     requests = [{"type": "http.request", "body": payload, "more_body": False}]
     answer: dict[str, Any] = {"status": 500, "body": b""}
@@ -94,10 +105,20 @@ def back(target: str, **flash: str) -> RedirectResponse:
 
 def _confirm(request: Request, form: FormData, title: str, detail: str, button: str) -> Response:
     fields = [(k, str(v)) for k, v in form.multi_items() if k != "confirmed"]
-    return render(request, "confirm.html", {
-        "title": title, "detail": detail, "button": button, "action": request.url.path, "fields": fields,
-        "back": _next(form), "tenants": [], "current": None,
-    })
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": title,
+            "detail": detail,
+            "button": button,
+            "action": request.url.path,
+            "fields": fields,
+            "back": _next(form),
+            "tenants": [],
+            "current": None,
+        },
+    )
 
 
 Handler = Callable[[Request, FormData], Awaitable[Response]]
@@ -135,8 +156,14 @@ async def advance_clock(request: Request, form: FormData) -> Response:
 async def cancel_job(request: Request, form: FormData) -> Response:
     job_id = request.path_params["job_id"]
     if form.get("confirmed") != "yes":
-        return _confirm(request, form, f"Cancel job {job_id}?", "A running job stops training and saves no model; "
-                        "a waiting job is canceled at once. This cannot be undone.", "Cancel the job")
+        return _confirm(
+            request,
+            form,
+            f"Cancel job {job_id}?",
+            "A running job stops training and saves no model; "
+            "a waiting job is canceled at once. This cannot be undone.",
+            "Cancel the job",
+        )
     service: FineTunesService = runtime(request).services["fine_tunes"]
     job = await service.find_job(job_id)
     record = await store.get_tenant(runtime(request).db, job.tenant)
@@ -153,9 +180,13 @@ async def force_status(request: Request, form: FormData) -> Response:
         return back(_next(form), error=f"Choose a status to force (got {target!r}).")
     message = str(form.get("message") or "").strip() or None
     if form.get("confirmed") != "yes":
-        return _confirm(request, form, f"Force job {job_id} to {target}?",
-                        "The job moves at once, as if the service had done it; its log records the change.",
-                        f"Force {target}")
+        return _confirm(
+            request,
+            form,
+            f"Force job {job_id} to {target}?",
+            "The job moves at once, as if the service had done it; its log records the change.",
+            f"Force {target}",
+        )
     if has_route(request.app, force_route(job_id), "POST"):
         body = {"status": target} | ({"message": message} if message else {})
         await call_control(request.app, "POST", force_route(job_id), body)
@@ -170,10 +201,15 @@ async def reset_tenant(request: Request, form: FormData) -> Response:
     if record is None:
         return back(f"{PREFIX}/", error=f"No tenant {tenant_id!r}.")
     if form.get("confirmed") != "yes":
-        return _confirm(request, form, f"Reset tenant {record.key_hint}?",
-                        f"Deletes {plural(record.files, 'file')}, {plural(record.jobs, 'fine-tune job')} and "
-                        f"{plural(record.deployments, 'deployment')} of this tenant. Other tenants keep theirs. "
-                        "This cannot be undone.", "Reset the tenant")
+        return _confirm(
+            request,
+            form,
+            f"Reset tenant {record.key_hint}?",
+            f"Deletes {plural(record.files, 'file')}, {plural(record.jobs, 'fine-tune job')} and "
+            f"{plural(record.deployments, 'deployment')} of this tenant. Other tenants keep theirs. "
+            "This cannot be undone.",
+            "Reset the tenant",
+        )
     answer = await call_control(request.app, "POST", "/_emulator/reset", {"tenant": tenant_id})
     removed = ", ".join(plural(n, KINDS.get(kind, kind)) for kind, n in answer.get("removed", {}).items())
     return back(f"{PREFIX}/dashboard/tenants/{tenant_id}", notice=f"Tenant reset ({removed or 'nothing held'}).")
@@ -183,13 +219,19 @@ async def clear_faults(request: Request, form: FormData) -> Response:
     if not has_route(request.app, FAULTS_PATH, "DELETE"):
         return back(_next(form), error="This emulator has no fault injection to clear.")
     if form.get("confirmed") != "yes":
-        return _confirm(request, form, "Clear all injected faults?",
-                        "Every fault rule set through the control plane is removed; calls behave normally again.",
-                        "Clear faults")
+        return _confirm(
+            request,
+            form,
+            "Clear all injected faults?",
+            "Every fault rule set through the control plane is removed; calls behave normally again.",
+            "Clear faults",
+        )
     answer = await call_control(request.app, "DELETE", FAULTS_PATH)
     removed = answer.get("removed") if isinstance(answer, dict) else None
-    return back(_next(form), notice="All faults cleared" + (f" ({plural(removed, 'rule')})." if
-                                                             isinstance(removed, int) else "."))
+    return back(
+        _next(form),
+        notice="All faults cleared" + (f" ({plural(removed, 'rule')})." if isinstance(removed, int) else "."),
+    )
 
 
 def routes(prefix: str) -> list[BaseRoute]:

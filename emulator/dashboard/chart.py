@@ -142,11 +142,23 @@ def build_chart(points: Sequence[MetricPoint], total_steps: int, steps_per_epoch
         panels.append(_accuracy_panel(points, x))
     epochs = range(steps_per_epoch, total, steps_per_epoch) if steps_per_epoch else range(0)
     marks = tuple(x(s) for s in epochs) if len(epochs) <= MAX_EPOCH_MARKS else ()
-    rows = tuple(Row(p.step, f"{p.loss:.4f}", "" if p.val_loss is None else f"{p.val_loss:.4f}",
-                     "" if p.token_acc is None else f"{p.token_acc:.4f}") for p in points)
-    return Chart(total_steps=total_steps, panels=tuple(panels), rows=rows,
-                 x_ticks=tuple(Tick(str(int(t)), x(t)) for t in x_ticks), epoch_marks=marks,
-                 point_radius=2.0 if len(points) > DENSE else 3.2)
+    rows = tuple(
+        Row(
+            p.step,
+            f"{p.loss:.4f}",
+            "" if p.val_loss is None else f"{p.val_loss:.4f}",
+            "" if p.token_acc is None else f"{p.token_acc:.4f}",
+        )
+        for p in points
+    )
+    return Chart(
+        total_steps=total_steps,
+        panels=tuple(panels),
+        rows=rows,
+        x_ticks=tuple(Tick(str(int(t)), x(t)) for t in x_ticks),
+        epoch_marks=marks,
+        point_radius=2.0 if len(points) > DENSE else 3.2,
+    )
 
 
 def _loss_panel(points: Sequence[MetricPoint], x: Callable[[float], float]) -> Panel:
@@ -154,11 +166,14 @@ def _loss_panel(points: Sequence[MetricPoint], x: Callable[[float], float]) -> P
     ticks = nice_ticks(0.0, max(values, default=1.0) * 1.04, 4)
     y = _scale(ticks[0], ticks[-1], LOSS_TOP + LOSS_HEIGHT, -LOSS_HEIGHT)
     train = tuple(Point(p.step, f"{p.loss:.4f}", x(p.step), y(p.loss)) for p in points)
-    val = tuple(Point(p.step, f"{p.val_loss:.4f}", x(p.step), y(p.val_loss)) for p in points
-                if p.val_loss is not None)
-    return Panel("Loss", LOSS_TOP, LOSS_HEIGHT,
-                 (Series("loss", "Training loss", train), Series("val_loss", "Validation loss", val)),
-                 tuple(Tick(_tick_label(t, ticks), y(t)) for t in ticks))
+    val = tuple(Point(p.step, f"{p.val_loss:.4f}", x(p.step), y(p.val_loss)) for p in points if p.val_loss is not None)
+    return Panel(
+        "Loss",
+        LOSS_TOP,
+        LOSS_HEIGHT,
+        (Series("loss", "Training loss", train), Series("val_loss", "Validation loss", val)),
+        tuple(Tick(_tick_label(t, ticks), y(t)) for t in ticks),
+    )
 
 
 def _accuracy_panel(points: Sequence[MetricPoint], x: Callable[[float], float]) -> Panel:
@@ -166,7 +181,13 @@ def _accuracy_panel(points: Sequence[MetricPoint], x: Callable[[float], float]) 
     pad = max(0.02, (max(values) - min(values)) * 0.15)
     ticks = nice_ticks(max(0.0, min(values) - pad), min(1.0, max(values) + pad), 3)
     y = _scale(ticks[0], ticks[-1], ACC_TOP + ACC_HEIGHT, -ACC_HEIGHT)
-    acc = tuple(Point(p.step, f"{p.token_acc:.4f}", x(p.step), y(p.token_acc)) for p in points
-                if p.token_acc is not None)
-    return Panel("Token accuracy", ACC_TOP, ACC_HEIGHT, (Series("token_acc", "Validation token accuracy", acc),),
-                 tuple(Tick(_tick_label(t, ticks), y(t)) for t in ticks))
+    acc = tuple(
+        Point(p.step, f"{p.token_acc:.4f}", x(p.step), y(p.token_acc)) for p in points if p.token_acc is not None
+    )
+    return Panel(
+        "Token accuracy",
+        ACC_TOP,
+        ACC_HEIGHT,
+        (Series("token_acc", "Validation token accuracy", acc),),
+        tuple(Tick(_tick_label(t, ticks), y(t)) for t in ticks),
+    )

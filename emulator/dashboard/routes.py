@@ -63,13 +63,15 @@ async def tenant_jobs(request: Request) -> Response:
 async def job_page(request: Request) -> Response:
     rt = runtime(request)
     try:
-        page = await views.job_page(rt, request.path_params["job_id"],
-                                    full_log=request.query_params.get("log") == "all")
+        page = await views.job_page(
+            rt, request.path_params["job_id"], full_log=request.query_params.get("log") == "all"
+        )
     except NotFound:
         return not_found(request, f"No fine-tune job {request.path_params['job_id']!r}.")
     tenants = await views.tenants(rt)
-    return render(request, "job.html", {"page": page, "tenants": tenants,
-                                        "current": page.tenant.id if page.tenant else None})
+    return render(
+        request, "job.html", {"page": page, "tenants": tenants, "current": page.tenant.id if page.tenant else None}
+    )
 
 
 async def job_chart(request: Request) -> Response:
@@ -85,9 +87,16 @@ async def job_chart(request: Request) -> Response:
 
 def job_state(view: JobView, lines: int) -> dict[str, Any]:
     progress = view.progress
-    return {"status": view.job.status.value, "badge": BADGES[view.job.status.value], "phase": progress.phase,
-            "step": progress.step, "total": progress.total, "percent": progress.percent,
-            "eta": when(progress.eta) if progress.eta is not None else None, "lines": lines}
+    return {
+        "status": view.job.status.value,
+        "badge": BADGES[view.job.status.value],
+        "phase": progress.phase,
+        "step": progress.step,
+        "total": progress.total,
+        "percent": progress.percent,
+        "eta": when(progress.eta) if progress.eta is not None else None,
+        "lines": lines,
+    }
 
 
 async def job_stream(request: Request) -> Response:
@@ -162,6 +171,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route(f"{PREFIX}/dashboard/jobs/{{job_id}}/chart", job_chart, methods=["GET"]),
         Route(f"{PREFIX}/dashboard/jobs/{{job_id}}/stream", job_stream, methods=["GET"]),
         *actions.routes(PREFIX),
-        Mount(f"{PREFIX}/static", app=StaticFiles(packages=[("emulator.dashboard", "static")]),
-              name="dashboard-static"),
+        Mount(
+            f"{PREFIX}/static", app=StaticFiles(packages=[("emulator.dashboard", "static")]), name="dashboard-static"
+        ),
     ]

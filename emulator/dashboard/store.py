@@ -37,8 +37,14 @@ class TenantRecord:
 
     def as_tenant(self) -> Tenant:
         """The services' view of this tenant: only the key's id (``api_key_id``) is unknown without the key."""
-        return Tenant(id=self.id, key_hint=self.key_hint, workspace=self.workspace, account_id=self.account_id,
-                      api_key_id="", explicit_workspace=self.explicit_workspace)
+        return Tenant(
+            id=self.id,
+            key_hint=self.key_hint,
+            workspace=self.workspace,
+            account_id=self.account_id,
+            api_key_id="",
+            explicit_workspace=self.explicit_workspace,
+        )
 
 
 def _record(row: sqlite3.Row) -> TenantRecord:

@@ -21,11 +21,20 @@ from emulator.runtime import Runtime
 PREFIX = "/_emulator"
 FAULTS_PATH = "/_emulator/faults"
 BADGES = {
-    "PENDING": "neutral", "QUEUING": "waiting", "RUNNING": "running", "CANCELING": "warning",
-    "SUCCEEDED": "success", "FAILED": "danger", "CANCELED": "muted",
+    "PENDING": "neutral",
+    "QUEUING": "waiting",
+    "RUNNING": "running",
+    "CANCELING": "warning",
+    "SUCCEEDED": "success",
+    "FAILED": "danger",
+    "CANCELED": "muted",
 }
 DEPLOYMENT_BADGES = {
-    "PENDING": "neutral", "DEPLOYING": "running", "RUNNING": "success", "FAILED": "danger", "DELETING": "warning",
+    "PENDING": "neutral",
+    "DEPLOYING": "running",
+    "RUNNING": "success",
+    "FAILED": "danger",
+    "DELETING": "warning",
 }
 
 
@@ -96,12 +105,17 @@ def make_templates() -> Jinja2Templates:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
     from starlette.templating import Jinja2Templates
 
-    env = Environment(loader=PackageLoader("emulator.dashboard", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
-                      lstrip_blocks=True, undefined=StrictUndefined)
+    env = Environment(
+        loader=PackageLoader("emulator.dashboard", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=StrictUndefined,
+    )
     env.filters.update(duration=duration, size=size, when=when, short=short, hp=hp_value)
-    env.globals.update(BADGES=BADGES, DEPLOYMENT_BADGES=DEPLOYMENT_BADGES, log_parts=log_parts,
-                       version=__version__, prefix=PREFIX)
+    env.globals.update(
+        BADGES=BADGES, DEPLOYMENT_BADGES=DEPLOYMENT_BADGES, log_parts=log_parts, version=__version__, prefix=PREFIX
+    )
     return Jinja2Templates(env=env)
 
 
@@ -109,10 +123,16 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     rt = runtime(request)
     now = rt.clock.now()
     base = {
-        "clock": {"now": now, "date": f"{beijing(now):%Y-%m-%d}", "time": f"{beijing(now):%H:%M:%S}",
-                  "scale": rt.clock.time_scale},
-        "seed": rt.settings.seed, "notice": request.query_params.get("notice"),
-        "error": request.query_params.get("error"), "has_faults": has_route(request.app, FAULTS_PATH, "DELETE"),
+        "clock": {
+            "now": now,
+            "date": f"{beijing(now):%Y-%m-%d}",
+            "time": f"{beijing(now):%H:%M:%S}",
+            "scale": rt.clock.time_scale,
+        },
+        "seed": rt.settings.seed,
+        "notice": request.query_params.get("notice"),
+        "error": request.query_params.get("error"),
+        "has_faults": has_route(request.app, FAULTS_PATH, "DELETE"),
         "faults": _fault_count(rt),
         "here": _here(request),
     }
@@ -136,5 +156,3 @@ def _here(request: Request) -> str:
 
 def not_found(request: Request, what: str) -> Response:
     return render(request, "not_found.html", {"what": what, "tenants": []}, status_code=404)
-
-

@@ -182,11 +182,15 @@ async def job_page(rt: Runtime, job_id: str, *, full_log: bool = False) -> JobPa
     return JobPage(
         view=JobView(job, job_progress(job, now, service)),
         tenant=await store.get_tenant(rt.db, job.tenant),
-        lines=lines[first:], first_line=first, total_lines=len(lines),
+        lines=lines[first:],
+        first_line=first,
+        total_lines=len(lines),
         chart=build_chart(service.logs.metrics(job, now), int(plan["total_steps"]), int(plan["steps_per_epoch"])),
         hyper_parameters=_hyper_parameters(sent, hp["values"]),
-        ignored=list(hp.get("ignored", ())), notes=list(hp.get("notes", ())),
-        targets=sorted(t.value for t in TRANSITIONS[job.status]), plan=plan,
+        ignored=list(hp.get("ignored", ())),
+        notes=list(hp.get("notes", ())),
+        targets=sorted(t.value for t in TRANSITIONS[job.status]),
+        plan=plan,
     )
 
 

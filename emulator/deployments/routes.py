@@ -33,11 +33,19 @@ def _service(request: Request) -> DeploymentsService:
 
 def deployment_object(row: DeploymentRow) -> DeploymentObject:
     return DeploymentObject(
-        deployed_model=row.deployed_model, gmt_create=fmt_deploy_time(row.schedule.created_at),
-        gmt_modified=fmt_deploy_time(row.modified_at), status=row.status.value, model_name=row.model_name,
-        base_model=row.base_model, base_capacity=row.base_capacity, capacity=row.capacity,
-        ready_capacity=row.ready_capacity, workspace_id=row.workspace_id, charge_type=row.charge_type,
-        creator=row.creator, modifier=row.creator,
+        deployed_model=row.deployed_model,
+        gmt_create=fmt_deploy_time(row.schedule.created_at),
+        gmt_modified=fmt_deploy_time(row.modified_at),
+        status=row.status.value,
+        model_name=row.model_name,
+        base_model=row.base_model,
+        base_capacity=row.base_capacity,
+        capacity=row.capacity,
+        ready_capacity=row.ready_capacity,
+        workspace_id=row.workspace_id,
+        charge_type=row.charge_type,
+        creator=row.creator,
+        modifier=row.creator,
     )
 
 
@@ -53,8 +61,9 @@ async def create_deployment(request: Request) -> JSONResponse:
 async def list_deployments(request: Request) -> JSONResponse:
     page = parse_page(request.query_params, default_size=LIST_DEFAULT_SIZE, max_size=LIST_MAX_SIZE)
     total, rows = await _service(request).list_deployments(request.state.tenant, page.offset, page.page_size)
-    data = DeploymentList(deployments=[deployment_object(r) for r in rows], page_no=page.page_no,
-                          page_size=page.page_size, total=total)
+    data = DeploymentList(
+        deployments=[deployment_object(r) for r in rows], page_no=page.page_no, page_size=page.page_size, total=total
+    )
     return envelope(request, "output", data.model_dump())
 
 
@@ -67,8 +76,10 @@ async def scale_deployment(request: Request) -> JSONResponse:
     deployed_model = request.path_params["deployed_model"]
     req = await read_model(request, ScaleRequest)
     if req.deployed_model not in (None, deployed_model):
-        raise InvalidParameter(f"deployed_model in the body ({req.deployed_model}) differs from the path "
-                               f"({deployed_model}).", param="deployed_model")
+        raise InvalidParameter(
+            f"deployed_model in the body ({req.deployed_model}) differs from the path ({deployed_model}).",
+            param="deployed_model",
+        )
     row = await _service(request).scale_deployment(request.state.tenant, deployed_model, req.capacity)
     return _answer(request, row)
 
@@ -86,9 +97,13 @@ async def deployable_models(request: Request) -> JSONResponse:
         raise InvalidParameter(f"model_source must be base or custom (got {source!r}).", param="model_source")
     models = await _service(request).deployable_models(request.state.tenant, source)
     data = DeployableModelList(
-        models=[DeployableModel(model_name=name, base_capacity=unit)
-                for name, unit in models[page.offset:page.offset + page.page_size]],
-        page_no=page.page_no, page_size=page.page_size, total=len(models),
+        models=[
+            DeployableModel(model_name=name, base_capacity=unit)
+            for name, unit in models[page.offset : page.offset + page.page_size]
+        ],
+        page_no=page.page_no,
+        page_size=page.page_size,
+        total=len(models),
     )
     return envelope(request, "output", data.model_dump())
 
@@ -103,24 +118,70 @@ routes = [
 ]
 
 _DEPLOYED = (path_param("deployed_model"),)
-_PAGE = (Param("page_no", schema={"type": "integer", "minimum": 1, "default": 1}),
-         Param("page_size", schema={"type": "integer", "minimum": 1, "default": LIST_DEFAULT_SIZE},
-               description=f"Values above {LIST_MAX_SIZE} are clamped."))
+_PAGE = (
+    Param("page_no", schema={"type": "integer", "minimum": 1, "default": 1}),
+    Param(
+        "page_size",
+        schema={"type": "integer", "minimum": 1, "default": LIST_DEFAULT_SIZE},
+        description=f"Values above {LIST_MAX_SIZE} are clamped.",
+    ),
+)
 
 operations = [
-    Operation("POST", "/api/v1/deployments", "Deploy a fine-tuned or deployable base model", "deployments",
-              request=CreateDeploymentRequest, response=DeploymentObject),
-    Operation("GET", "/api/v1/deployments", "List deployments (newest first)", "deployments", response=DeploymentList,
-              params=_PAGE),
-    Operation("GET", "/api/v1/deployments/models", "List the models that can be deployed", "deployments",
-              response=DeployableModelList,
-              params=(*_PAGE, Param("model_source", schema={"type": "string", "enum": list(MODEL_SOURCES),
-                                                            "default": "base"},
-                                    description="base: system models; custom: this account's fine-tuned models."))),
-    Operation("GET", "/api/v1/deployments/{deployed_model}", "Get a deployment", "deployments",
-              response=DeploymentObject, params=_DEPLOYED),
-    Operation("DELETE", "/api/v1/deployments/{deployed_model}", "Take a deployment offline (answers it in DELETING)",
-              "deployments", response=DeploymentObject, params=_DEPLOYED),
-    Operation("PUT", "/api/v1/deployments/{deployed_model}/scale", "Change a running deployment's capacity",
-              "deployments", request=ScaleRequest, response=DeploymentObject, params=_DEPLOYED),
+    Operation(
+        "POST",
+        "/api/v1/deployments",
+        "Deploy a fine-tuned or deployable base model",
+        "deployments",
+        request=CreateDeploymentRequest,
+        response=DeploymentObject,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/deployments",
+        "List deployments (newest first)",
+        "deployments",
+        response=DeploymentList,
+        params=_PAGE,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/deployments/models",
+        "List the models that can be deployed",
+        "deployments",
+        response=DeployableModelList,
+        params=(
+            *_PAGE,
+            Param(
+                "model_source",
+                schema={"type": "string", "enum": list(MODEL_SOURCES), "default": "base"},
+                description="base: system models; custom: this account's fine-tuned models.",
+            ),
+        ),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/deployments/{deployed_model}",
+        "Get a deployment",
+        "deployments",
+        response=DeploymentObject,
+        params=_DEPLOYED,
+    ),
+    Operation(
+        "DELETE",
+        "/api/v1/deployments/{deployed_model}",
+        "Take a deployment offline (answers it in DELETING)",
+        "deployments",
+        response=DeploymentObject,
+        params=_DEPLOYED,
+    ),
+    Operation(
+        "PUT",
+        "/api/v1/deployments/{deployed_model}/scale",
+        "Change a running deployment's capacity",
+        "deployments",
+        request=ScaleRequest,
+        response=DeploymentObject,
+        params=_DEPLOYED,
+    ),
 ]

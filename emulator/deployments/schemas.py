@@ -15,8 +15,7 @@ class CreateDeploymentRequest(WireModel):
     model_config = ConfigDict(extra="ignore")
 
     model_name: str = Field(min_length=1, max_length=256)
-    capacity: int | None = Field(None, strict=True, description="Units, 1 to the per-deployment limit (32); "
-                                                                   "default 1.")
+    capacity: int | None = Field(None, strict=True, description="Units, 1 to the per-deployment limit (32); default 1.")
     suffix: str | None = Field(None, max_length=64)
     plan: str | None = Field(None, max_length=32)
     model_version: str | None = Field(None, max_length=64)

@@ -76,17 +76,30 @@ class DeploymentsService:
         memory = await self._fine_tunes.memory(job_id) if job_id else []
         now = self.rt.clock.now()
         row = DeploymentRow(
-            seq=0, deployed_model="", tenant=tenant.id, model_name=req.model_name, base_model=base_model,
-            job_id=job_id, plan=plan, status=DeploymentStatus.PENDING, base_capacity=capacity, ready_capacity=0,
-            charge_type=CHARGE_TYPE, creator=tenant.account_id, workspace_id=tenant.workspace, modified_at=now,
+            seq=0,
+            deployed_model="",
+            tenant=tenant.id,
+            model_name=req.model_name,
+            base_model=base_model,
+            job_id=job_id,
+            plan=plan,
+            status=DeploymentStatus.PENDING,
+            base_capacity=capacity,
+            ready_capacity=0,
+            charge_type=CHARGE_TYPE,
+            creator=tenant.account_id,
+            workspace_id=tenant.workspace,
+            modified_at=now,
             schedule=Schedule.new(now, capacity, self.policy),
         )
         async with self.rt.db.transaction() as tx:
             row.deployed_model = await self._name(tx, req.model_name, suffix, fine_tuned=job_id is not None)
             existing = await store.get_deployment(tx, tenant.id, row.deployed_model)
             if existing is not None and (existing := await self._apply(tx, existing)) is not None:
-                raise Conflict(f"Deployment {row.deployed_model} already exists ({existing.status}); delete it "
-                               "first, or deploy under another suffix.")
+                raise Conflict(
+                    f"Deployment {row.deployed_model} already exists ({existing.status}); delete it "
+                    "first, or deploy under another suffix."
+                )
             await store.insert_deployment(tx, row, memory)
         self.rt.changes.notify()
         return row
@@ -104,13 +117,19 @@ class DeploymentsService:
         info = self.catalog.get(model_name)
         if info is not None:
             if not info.deployable:
-                raise InvalidParameter(f"Model {model_name} cannot be deployed; deployable base models: "
-                                       f"{', '.join(self._deployable()[:6])}, ...", param="model_name")
+                raise InvalidParameter(
+                    f"Model {model_name} cannot be deployed; deployable base models: "
+                    f"{', '.join(self._deployable()[:6])}, ...",
+                    param="model_name",
+                )
             return info.id, None
         job = await self._fine_tunes.find_model(tenant, model_name)
         if job is None:
-            raise ModelNotExist(f"Model not exist: {model_name!r} is neither the finetuned_output of a succeeded "
-                                "fine-tune of this account nor a deployable base model.", param="model_name")
+            raise ModelNotExist(
+                f"Model not exist: {model_name!r} is neither the finetuned_output of a succeeded "
+                "fine-tune of this account nor a deployable base model.",
+                param="model_name",
+            )
         return str(job.base_model), str(job.job_id)
 
     def _deployable(self) -> list[str]:
@@ -188,8 +207,11 @@ class DeploymentsService:
         if row is None:
             return None
         if row.status not in CALLABLE:
-            raise InvalidParameter(f"Model {deployed_model} is not ready: its deployment is {row.status}; it can be "
-                                   "called once the deployment is RUNNING.", param="model")
+            raise InvalidParameter(
+                f"Model {deployed_model} is not ready: its deployment is {row.status}; it can be "
+                "called once the deployment is RUNNING.",
+                param="model",
+            )
         return Served(row.deployed_model, row.base_model, await self._memory_for(row))
 
     async def _memory_for(self, row: DeploymentRow) -> Memory:
@@ -209,8 +231,9 @@ class DeploymentsService:
 
         def act(row: DeploymentRow, now: float) -> None:
             if row.status not in SCALABLE:
-                raise UnsupportedOperation(f"Deployment {deployed_model} is {row.status}; it can be scaled once it "
-                                           "is RUNNING.")
+                raise UnsupportedOperation(
+                    f"Deployment {deployed_model} is {row.status}; it can be scaled once it is RUNNING."
+                )
             scale(row.schedule, row.status, target, now, self.policy)
 
         return await self._act(tenant.id, deployed_model, act)
@@ -218,8 +241,9 @@ class DeploymentsService:
     async def delete_deployment(self, tenant: Tenant, deployed_model: str) -> DeploymentRow:
         return await self._act(tenant.id, deployed_model, lambda row, now: delete(row.schedule, row.status, now))
 
-    async def force_status(self, deployed_model: str, target: DeploymentStatus, message: str | None,
-                           tenant_id: str | None) -> DeploymentRow:
+    async def force_status(
+        self, deployed_model: str, target: DeploymentStatus, message: str | None, tenant_id: str | None
+    ) -> DeploymentRow:
         rows = [r for r in await store.find_by_name(self.rt.db, deployed_model) if tenant_id in (None, r.tenant)]
         if not rows:
             raise not_found(deployed_model)
@@ -233,8 +257,9 @@ class DeploymentsService:
 
         return await self._act(rows[0].tenant, deployed_model, act)
 
-    async def _act(self, tenant_id: str, deployed_model: str,
-                   action: Callable[[DeploymentRow, float], None]) -> DeploymentRow:
+    async def _act(
+        self, tenant_id: str, deployed_model: str, action: Callable[[DeploymentRow, float], None]
+    ) -> DeploymentRow:
         async with self.rt.db.transaction() as tx:
             row = await store.get_deployment(tx, tenant_id, deployed_model)
             row = None if row is None else await self._apply(tx, row)
@@ -259,9 +284,11 @@ class DeploymentsService:
         for row in await store.of_job(tx, tenant.id, job.job_id):
             view = advance(row.schedule, now, self.policy)
             if not view.gone:
-                raise UnsupportedOperation(f"The fine-tuning job cannot be deleted: its model {job.output_model} is "
-                                           f"deployed as {row.deployed_model} ({view.status}); delete the deployment "
-                                           "first.")
+                raise UnsupportedOperation(
+                    f"The fine-tuning job cannot be deleted: its model {job.output_model} is "
+                    f"deployed as {row.deployed_model} ({view.status}); delete the deployment "
+                    "first."
+                )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[int, Callable[[], None]]:
         return await store.wipe(tx, tenant), self._memory.clear
@@ -271,8 +298,9 @@ def _suffix(raw: str | None) -> str | None:
     if raw is None or raw == "":
         return None
     if not _SUFFIX_RE.match(raw):
-        raise InvalidParameter(f"suffix must be 1-8 lower-case letters, digits, '-' or '_' (got {raw!r}).",
-                               param="suffix")
+        raise InvalidParameter(
+            f"suffix must be 1-8 lower-case letters, digits, '-' or '_' (got {raw!r}).", param="suffix"
+        )
     return raw
 
 
@@ -284,6 +312,7 @@ def _plan(raw: str | None, *, fine_tuned: bool) -> str:
     if plan not in PLANS:
         raise InvalidParameter(f"plan must be one of {', '.join(PLANS)} (got {raw!r}).", param="plan")
     if plan == "lora" and not fine_tuned:
-        raise InvalidParameter("plan lora serves a fine-tuned (LoRA) model; deploy a base model with plan mu or ptu.",
-                               param="plan")
+        raise InvalidParameter(
+            "plan lora serves a fine-tuned (LoRA) model; deploy a base model with plan mu or ptu.", param="plan"
+        )
     return plan

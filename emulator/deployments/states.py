@@ -31,10 +31,12 @@ class DeploymentStatus(StrEnum):
 
 
 TRANSITIONS: dict[DeploymentStatus, frozenset[DeploymentStatus]] = {
-    DeploymentStatus.PENDING: frozenset({DeploymentStatus.DEPLOYING, DeploymentStatus.FAILED,
-                                         DeploymentStatus.DELETING}),
-    DeploymentStatus.DEPLOYING: frozenset({DeploymentStatus.RUNNING, DeploymentStatus.FAILED,
-                                           DeploymentStatus.DELETING}),
+    DeploymentStatus.PENDING: frozenset(
+        {DeploymentStatus.DEPLOYING, DeploymentStatus.FAILED, DeploymentStatus.DELETING}
+    ),
+    DeploymentStatus.DEPLOYING: frozenset(
+        {DeploymentStatus.RUNNING, DeploymentStatus.FAILED, DeploymentStatus.DELETING}
+    ),
     DeploymentStatus.RUNNING: frozenset({DeploymentStatus.FAILED, DeploymentStatus.DELETING}),
     DeploymentStatus.FAILED: frozenset({DeploymentStatus.DELETING}),
     DeploymentStatus.DELETING: frozenset(),
@@ -84,8 +86,14 @@ class Schedule:
     @classmethod
     def new(cls, now: float, capacity: int, policy: Policy) -> Schedule:
         deploy_at = now + policy.pending_seconds
-        return cls(created_at=now, deploy_at=deploy_at, running_at=deploy_at + policy.deploy_duration(capacity),
-                   capacity=capacity, ready_base=0, ready_base_at=deploy_at)
+        return cls(
+            created_at=now,
+            deploy_at=deploy_at,
+            running_at=deploy_at + policy.deploy_duration(capacity),
+            capacity=capacity,
+            ready_base=0,
+            ready_base_at=deploy_at,
+        )
 
 
 @dataclass(frozen=True)

@@ -43,20 +43,40 @@ class DeploymentRow:
         self.status, self.ready_capacity, self.modified_at = view.status, view.ready_capacity, view.modified_at
 
 
-_COLUMNS = ("seq, deployed_model, tenant, model_name, base_model, job_id, plan, status, base_capacity, capacity, "
-            "ready_capacity, charge_type, creator, workspace_id, created_at, modified_at, deploy_at, running_at, "
-            "ready_base, ready_base_at, failed_at, deleting_at, message")
+_COLUMNS = (
+    "seq, deployed_model, tenant, model_name, base_model, job_id, plan, status, base_capacity, capacity, "
+    "ready_capacity, charge_type, creator, workspace_id, created_at, modified_at, deploy_at, running_at, "
+    "ready_base, ready_base_at, failed_at, deleting_at, message"
+)
 
 
 def _row(r: sqlite3.Row) -> DeploymentRow:
-    schedule = Schedule(created_at=r["created_at"], deploy_at=r["deploy_at"], running_at=r["running_at"],
-                        capacity=r["capacity"], ready_base=r["ready_base"], ready_base_at=r["ready_base_at"],
-                        failed_at=r["failed_at"], deleting_at=r["deleting_at"])
+    schedule = Schedule(
+        created_at=r["created_at"],
+        deploy_at=r["deploy_at"],
+        running_at=r["running_at"],
+        capacity=r["capacity"],
+        ready_base=r["ready_base"],
+        ready_base_at=r["ready_base_at"],
+        failed_at=r["failed_at"],
+        deleting_at=r["deleting_at"],
+    )
     return DeploymentRow(
-        seq=r["seq"], deployed_model=r["deployed_model"], tenant=r["tenant"], model_name=r["model_name"],
-        base_model=r["base_model"], job_id=r["job_id"], plan=r["plan"], status=DeploymentStatus(r["status"]),
-        base_capacity=r["base_capacity"], ready_capacity=r["ready_capacity"], charge_type=r["charge_type"],
-        creator=r["creator"], workspace_id=r["workspace_id"], modified_at=r["modified_at"], schedule=schedule,
+        seq=r["seq"],
+        deployed_model=r["deployed_model"],
+        tenant=r["tenant"],
+        model_name=r["model_name"],
+        base_model=r["base_model"],
+        job_id=r["job_id"],
+        plan=r["plan"],
+        status=DeploymentStatus(r["status"]),
+        base_capacity=r["base_capacity"],
+        ready_capacity=r["ready_capacity"],
+        charge_type=r["charge_type"],
+        creator=r["creator"],
+        workspace_id=r["workspace_id"],
+        modified_at=r["modified_at"],
+        schedule=schedule,
         message=r["message"],
     )
 
@@ -65,17 +85,39 @@ async def insert_deployment(tx: Tx, d: DeploymentRow, memory: list[tuple[str, st
     s = d.schedule
     d.seq = await tx.insert(
         f"INSERT INTO deployments ({_COLUMNS.replace('seq, ', '')}, memory) VALUES ({','.join('?' * 23)})",
-        (d.deployed_model, d.tenant, d.model_name, d.base_model, d.job_id, d.plan, d.status.value, d.base_capacity,
-         s.capacity, d.ready_capacity, d.charge_type, d.creator, d.workspace_id, s.created_at, d.modified_at,
-         s.deploy_at, s.running_at, s.ready_base, s.ready_base_at, s.failed_at, s.deleting_at, d.message,
-         json.dumps(memory, ensure_ascii=False) if memory else None),
+        (
+            d.deployed_model,
+            d.tenant,
+            d.model_name,
+            d.base_model,
+            d.job_id,
+            d.plan,
+            d.status.value,
+            d.base_capacity,
+            s.capacity,
+            d.ready_capacity,
+            d.charge_type,
+            d.creator,
+            d.workspace_id,
+            s.created_at,
+            d.modified_at,
+            s.deploy_at,
+            s.running_at,
+            s.ready_base,
+            s.ready_base_at,
+            s.failed_at,
+            s.deleting_at,
+            d.message,
+            json.dumps(memory, ensure_ascii=False) if memory else None,
+        ),
     )
     await bump_counter(tx, d.tenant, KIND, 1)
 
 
 async def get_deployment(db: Database | Tx, tenant: str, deployed_model: str) -> DeploymentRow | None:
-    row = await db.fetchone(f"SELECT {_COLUMNS} FROM deployments WHERE tenant = ? AND deployed_model = ?",
-                            (tenant, deployed_model))
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM deployments WHERE tenant = ? AND deployed_model = ?", (tenant, deployed_model)
+    )
     return None if row is None else _row(row)
 
 
@@ -87,15 +129,18 @@ async def find_by_name(db: Database, deployed_model: str) -> list[DeploymentRow]
 
 async def list_deployments(db: Database, tenant: str, offset: int, limit: int) -> tuple[int, list[DeploymentRow]]:
     total = await read_counter(db, tenant, KIND)
-    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM deployments WHERE tenant = ? ORDER BY seq DESC LIMIT ? "
-                             "OFFSET ?", (tenant, limit, offset))
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM deployments WHERE tenant = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
+        (tenant, limit, offset),
+    )
     return total, [_row(r) for r in rows]
 
 
 async def unsettled(db: Database | Tx, tenant: str) -> list[DeploymentRow]:
     """The tenant's deployments whose status or ready capacity may still move by itself."""
-    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM deployments WHERE tenant = ? AND NOT {_SETTLED} ORDER BY seq",
-                             (tenant,))
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM deployments WHERE tenant = ? AND NOT {_SETTLED} ORDER BY seq", (tenant,)
+    )
     return [_row(r) for r in rows]
 
 
@@ -113,8 +158,20 @@ async def save_deployment(tx: Tx, d: DeploymentRow) -> None:
     await tx.execute(
         "UPDATE deployments SET status = ?, capacity = ?, ready_capacity = ?, modified_at = ?, deploy_at = ?, "
         "running_at = ?, ready_base = ?, ready_base_at = ?, failed_at = ?, deleting_at = ?, message = ? WHERE seq = ?",
-        (d.status.value, s.capacity, d.ready_capacity, d.modified_at, s.deploy_at, s.running_at, s.ready_base,
-         s.ready_base_at, s.failed_at, s.deleting_at, d.message, d.seq),
+        (
+            d.status.value,
+            s.capacity,
+            d.ready_capacity,
+            d.modified_at,
+            s.deploy_at,
+            s.running_at,
+            s.ready_base,
+            s.ready_base_at,
+            s.failed_at,
+            s.deleting_at,
+            d.message,
+            d.seq,
+        ),
     )
 
 

@@ -71,8 +71,19 @@ _READ_CHUNK = 1024 * 1024
 _KIND_LABELS: dict[str, str] = {"sft": "SFT", "dpo": "DPO", "image_sft": "image SFT"}
 # What reading a (possibly corrupt) stream or zip member can raise; each becomes a file-level issue.
 # What reading a damaged file or archive can raise; zipfile lets struct/index/key errors escape on corrupt headers.
-_READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError, NotImplementedError, ValueError,
-                struct.error, IndexError, KeyError, OverflowError)
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    zlib.error,
+    zipfile.BadZipFile,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+    struct.error,
+    IndexError,
+    KeyError,
+    OverflowError,
+)
 _MISSING: Any = object()
 
 
@@ -472,8 +483,11 @@ def _image_path(name: str, where: str, archive: _Archive) -> str:
 def _inspect_archive(archive: zipfile.ZipFile) -> DatasetReport:
     infos = archive.infolist()
     # a nameless entry (a corrupt header) would make ZipInfo.is_dir() raise: it is litter, like __MACOSX
-    members = [info for info in infos
-               if info.filename and not info.filename.endswith("/") and not _is_mac_litter(info.filename)]
+    members = [
+        info
+        for info in infos
+        if info.filename and not info.filename.endswith("/") and not _is_mac_litter(info.filename)
+    ]
     problem = _bomb_problem(infos) or _jsonl_problem(members)
     if problem:
         return _file_problem(problem)

@@ -45,22 +45,32 @@ def content_urls(request: Request) -> Callable[[str], str]:
     return lambda file_id: template.replace(_ID_MARK, file_id)
 
 
-def file_object(request: Request, record: FileRecord, tenant: Tenant,
-                urls: Callable[[str], str] | None = None) -> FileObject:
+def file_object(
+    request: Request, record: FileRecord, tenant: Tenant, urls: Callable[[str], str] | None = None
+) -> FileObject:
     return FileObject.model_construct(  # stored, already validated facts
-        id=record.id, file_id=record.file_id, name=record.name, description=record.description,
-        purpose=record.purpose, size=record.size, md5=record.md5, region="cn-beijing",
+        id=record.id,
+        file_id=record.file_id,
+        name=record.name,
+        description=record.description,
+        purpose=record.purpose,
+        size=record.size,
+        md5=record.md5,
+        region="cn-beijing",
         url=(urls or content_urls(request))(record.file_id),
-        user_id=tenant.account_id, api_key_id=tenant.api_key_id, gmt_create=fmt_job_time(record.created_at),
+        user_id=tenant.account_id,
+        api_key_id=tenant.api_key_id,
+        gmt_create=fmt_job_time(record.created_at),
     )
 
 
 async def upload_files(request: Request) -> JSONResponse:
     service = _service(request)
     rt = request.app.state.rt
-    parsed = await parse_upload(request.stream(), request.headers.get("content-type"), rt.temp_dir,
-                                rt.settings.max_file_bytes)
-    request.state.journal_form = parsed.summary()  # emulator.journal.UPLOAD_FORM
+    parsed = await parse_upload(
+        request.stream(), request.headers.get("content-type"), rt.temp_dir, rt.settings.max_file_bytes
+    )
+    request.state.journal_form = parsed.summary()  # emulator.control.journal.UPLOAD_FORM
     outcome = await service.upload_files(request.state.tenant, parsed)
     if rt.settings.strict and not outcome.uploaded and outcome.failed:
         first = outcome.failed[0]
@@ -74,8 +84,12 @@ async def list_files(request: Request) -> JSONResponse:
     tenant = request.state.tenant
     total, records = await _service(request).list_files(tenant, page.offset, page.page_size)
     urls = content_urls(request)
-    data = FileListData(total=total, page_no=page.page_no, page_size=page.page_size,
-                        files=[file_object(request, r, tenant, urls) for r in records])
+    data = FileListData(
+        total=total,
+        page_no=page.page_no,
+        page_size=page.page_size,
+        files=[file_object(request, r, tenant, urls) for r in records],
+    )
     return envelope(request, "data", data.model_dump())
 
 
@@ -105,25 +119,52 @@ routes = [
 ]
 
 _UPLOAD_FORM = {
-    "type": "object", "required": ["files"],
+    "type": "object",
+    "required": ["files"],
     "properties": {
-        "files": {"type": "array", "minItems": 1,
-                  "items": {"type": "string", "contentMediaType": "application/octet-stream"},
-                  "description": "One or more files (.jsonl for SFT/DPO, .zip for image SFT)."},
+        "files": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+            "description": "One or more files (.jsonl for SFT/DPO, .zip for image SFT).",
+        },
         "descriptions": {"type": "array", "items": {"type": "string"}, "description": "Matched to files by order."},
         "purpose": {"type": "string", "enum": ["fine-tune", "fine_tune", "file-extract", "batch"]},
     },
 }
 
 operations = [
-    Operation("POST", "/api/v1/files", "Upload files", "files", response=UploadData, envelope="data",
-              multipart=_UPLOAD_FORM, description="Over-limit or invalid files are listed in failed_uploads."),
-    Operation("GET", "/api/v1/files", "List files", "files", response=FileListData, envelope="data",
-              params=page_params()),
-    Operation("GET", "/api/v1/files/{file_id}", "Get a file", "files", response=FileObject, envelope="data",
-              params=(path_param("file_id"),)),
-    Operation("DELETE", "/api/v1/files/{file_id}", "Delete a file", "files", envelope="none",
-              params=(path_param("file_id"),)),
-    Operation("GET", "/api/v1/files/{file_id}/content", "Download a file's content", "files", envelope="raw",
-              params=(path_param("file_id"),)),
+    Operation(
+        "POST",
+        "/api/v1/files",
+        "Upload files",
+        "files",
+        response=UploadData,
+        envelope="data",
+        multipart=_UPLOAD_FORM,
+        description="Over-limit or invalid files are listed in failed_uploads.",
+    ),
+    Operation(
+        "GET", "/api/v1/files", "List files", "files", response=FileListData, envelope="data", params=page_params()
+    ),
+    Operation(
+        "GET",
+        "/api/v1/files/{file_id}",
+        "Get a file",
+        "files",
+        response=FileObject,
+        envelope="data",
+        params=(path_param("file_id"),),
+    ),
+    Operation(
+        "DELETE", "/api/v1/files/{file_id}", "Delete a file", "files", envelope="none", params=(path_param("file_id"),)
+    ),
+    Operation(
+        "GET",
+        "/api/v1/files/{file_id}/content",
+        "Download a file's content",
+        "files",
+        envelope="raw",
+        params=(path_param("file_id"),),
+    ),
 ]

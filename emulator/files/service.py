@@ -84,14 +84,19 @@ class FilesService:
         finally:
             parsed.discard()
 
-    async def _upload_one(self, tenant: Tenant, part: FilePart, purpose: str, description: str,
-                          outcome: UploadOutcome) -> None:
+    async def _upload_one(
+        self, tenant: Tenant, part: FilePart, purpose: str, description: str, outcome: UploadOutcome
+    ) -> None:
         name = display_name(part.filename)
         if part.too_large:
             limit = self.limits.max_file_bytes
-            outcome.failed.append(FailedUpload(
-                name=name, code="BadRequest.TooLarge",
-                message=f"File too large, <{part.size}> B exceeds the limit of <{limit}> B for one file."))
+            outcome.failed.append(
+                FailedUpload(
+                    name=name,
+                    code="BadRequest.TooLarge",
+                    message=f"File too large, <{part.size}> B exceeds the limit of <{limit}> B for one file.",
+                )
+            )
             return
         report = None
         if purpose == "fine-tune":
@@ -106,33 +111,49 @@ class FilesService:
         else:
             outcome.uploaded.append(UploadedFile(file_id=result, name=name))
 
-    async def _commit(self, tenant: Tenant, part: FilePart, name: str, purpose: str, description: str,
-                      report: DatasetReport | None) -> FailedUpload | str:
+    async def _commit(
+        self, tenant: Tenant, part: FilePart, name: str, purpose: str, description: str, report: DatasetReport | None
+    ) -> FailedUpload | str:
         """Check the quotas and insert in one IMMEDIATE transaction, so two uploads cannot both slip past."""
         async with self.rt.db.transaction() as tx:
             count, used = await store.usage(tx, tenant.id)
             if count + 1 > self.limits.max_tenant_files:
-                return FailedUpload(name=name, code="BadRequest.TooMany",
-                                    message=f"Out of number, <{count}> of <{self.limits.max_tenant_files}> files "
-                                            "has been uploaded.")
+                return FailedUpload(
+                    name=name,
+                    code="BadRequest.TooMany",
+                    message=f"Out of number, <{count}> of <{self.limits.max_tenant_files}> files has been uploaded.",
+                )
             if used + part.size > self.limits.max_tenant_bytes:
-                return FailedUpload(name=name, code="BadRequest.TooLarge",
-                                    message=f"Out of space, <{used}> B of <{self.limits.max_tenant_bytes}> B storage "
-                                            "space has been used.")
+                return FailedUpload(
+                    name=name,
+                    code="BadRequest.TooLarge",
+                    message=f"Out of space, <{used}> B of <{self.limits.max_tenant_bytes}> B storage "
+                    "space has been used.",
+                )
             seq = await tx.next_seq("file")
             file_id = self.rt.ids.uuid("file", seq)
             blob = f"blobs/{file_id[:2]}/{file_id}"
             record = FileRecord(
-                id=0, file_id=file_id, tenant=tenant.id, name=name, description=description, purpose=purpose,
-                size=part.size, md5=part.md5, kind=report.kind if report else None,
-                rows=report.rows if report else 0, tokens=sum(report.row_tokens) if report else 0,
-                blob=blob, created_at=self.rt.clock.now(),
+                id=0,
+                file_id=file_id,
+                tenant=tenant.id,
+                name=name,
+                description=description,
+                purpose=purpose,
+                size=part.size,
+                md5=part.md5,
+                kind=report.kind if report else None,
+                rows=report.rows if report else 0,
+                tokens=sum(report.row_tokens) if report else 0,
+                blob=blob,
+                created_at=self.rt.clock.now(),
             )
             target = self.rt.data_dir / blob
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(part.temp_path, target)
-            await store.insert_file(tx, record, report.row_tokens.tobytes() if report else None,
-                                    list(report.samples) if report else [])
+            await store.insert_file(
+                tx, record, report.row_tokens.tobytes() if report else None, list(report.samples) if report else []
+            )
         return file_id
 
     async def list_files(self, tenant: Tenant, offset: int, limit: int) -> tuple[int, list[FileRecord]]:

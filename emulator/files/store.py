@@ -54,9 +54,22 @@ async def insert_file(tx: Tx, record: FileRecord, row_tokens: bytes | None, samp
     return await tx.insert(
         "INSERT INTO files (file_id, tenant, name, description, purpose, size, md5, kind, rows, tokens, row_tokens,"
         " samples, blob, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (record.file_id, record.tenant, record.name, record.description, record.purpose, record.size, record.md5,
-         record.kind, record.rows, record.tokens, row_tokens, json.dumps(samples, ensure_ascii=False), record.blob,
-         record.created_at),
+        (
+            record.file_id,
+            record.tenant,
+            record.name,
+            record.description,
+            record.purpose,
+            record.size,
+            record.md5,
+            record.kind,
+            record.rows,
+            record.tokens,
+            row_tokens,
+            json.dumps(samples, ensure_ascii=False),
+            record.blob,
+            record.created_at,
+        ),
     )
 
 

@@ -49,8 +49,10 @@ class ParsedUpload:
 
     def summary(self) -> dict[str, object]:
         """What the request journal keeps of an upload: fields and file-part metadata, never the bytes."""
-        files = [{"field": p.field, "filename": p.filename, "size": p.size, "content_type": p.content_type}
-                 for p in self.files]
+        files = [
+            {"field": p.field, "filename": p.filename, "size": p.size, "content_type": p.content_type}
+            for p in self.files
+        ]
         return {"fields": {k: list(v) for k, v in self.fields.items()}, "files": files}
 
     def discard(self) -> None:
@@ -89,9 +91,13 @@ class _Collector:
 
     def callbacks(self) -> dict[str, object]:
         return {
-            "on_part_begin": self.on_part_begin, "on_part_data": self.on_part_data, "on_part_end": self.on_part_end,
-            "on_header_field": self.on_header_field, "on_header_value": self.on_header_value,
-            "on_header_end": self.on_header_end, "on_headers_finished": self.on_headers_finished,
+            "on_part_begin": self.on_part_begin,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
         }
 
     def on_part_begin(self) -> None:
@@ -120,8 +126,12 @@ class _Collector:
             return
         temp = self.temp_dir / f"{os.getpid()}-{secrets.token_hex(12)}.part"
         content_type = self._headers.get(b"content-type")
-        part = FilePart(field=name, filename=filename.decode("utf-8", "replace"), temp_path=temp,
-                        content_type=content_type.decode("latin-1") if content_type is not None else None)
+        part = FilePart(
+            field=name,
+            filename=filename.decode("utf-8", "replace"),
+            temp_path=temp,
+            content_type=content_type.decode("latin-1") if content_type is not None else None,
+        )
         part._fh = open(temp, "wb")  # noqa: SIM115 - closed in on_part_end or discard()
         self.result.files.append(part)
         self._file = part
@@ -160,8 +170,9 @@ class _Collector:
             self._text = None
 
 
-async def parse_upload(stream: AsyncIterator[bytes], content_type: str | None, temp_dir: Path,
-                       max_file_bytes: int) -> ParsedUpload:
+async def parse_upload(
+    stream: AsyncIterator[bytes], content_type: str | None, temp_dir: Path, max_file_bytes: int
+) -> ParsedUpload:
     boundary = boundary_of(content_type)
     temp_dir.mkdir(parents=True, exist_ok=True)
     collector = _Collector(temp_dir, max_file_bytes)

@@ -31,8 +31,10 @@ _EPS = 0.001  # training line times are rounded to the millisecond
 
 def plan_of(job: JobRow) -> tuple[TrainingPlan, EffectiveHyperParameters]:
     hp = job.plan["hp"]
-    return (TrainingPlan(**job.plan["plan"]),
-            EffectiveHyperParameters(values=hp["values"], ignored=tuple(hp["ignored"]), notes=tuple(hp["notes"])))
+    return (
+        TrainingPlan(**job.plan["plan"]),
+        EffectiveHyperParameters(values=hp["values"], ignored=tuple(hp["ignored"]), notes=tuple(hp["notes"])),
+    )
 
 
 def format_entry(entry: Entry) -> str:
@@ -57,12 +59,21 @@ class JobLogs:
 
     def _build(self, job: JobRow) -> list[LogLine]:
         if job.plan.get("unsupported"):
-            return unsupported_method_log(model=job.model, training_type=job.training_type,
-                                          supported=job.plan.get("supported", []))
+            return unsupported_method_log(
+                model=job.model, training_type=job.training_type, supported=job.plan.get("supported", [])
+            )
         plan, hp = plan_of(job)
-        return training_log(plan, hp, seed=self.ids.content_seed(job.job_id), job_id=job.job_id, model=job.model,
-                            base_model=job.base_model, training_type=job.training_type,
-                            output_model=job.output_model, dataset_names=job.plan.get("datasets", []))
+        return training_log(
+            plan,
+            hp,
+            seed=self.ids.content_seed(job.job_id),
+            job_id=job.job_id,
+            model=job.model,
+            base_model=job.base_model,
+            training_type=job.training_type,
+            output_model=job.output_model,
+            dataset_names=job.plan.get("datasets", []),
+        )
 
     def metrics(self, job: JobRow, now: float) -> list[MetricPoint]:
         """The loss/accuracy points the log has printed so far (the dashboard's chart)."""
@@ -78,15 +89,29 @@ class JobLogs:
         return [p for p in points if p.at <= cutoff + _EPS]
 
     def entries(self, job: JobRow, now: float) -> list[Entry]:
-        entries: list[Entry] = [(job.created_at, "INFO", f"fine-tune job {job.job_id} created: model {job.model}, "
-                                                         f"training_type {job.training_type}; status PENDING")]
+        entries: list[Entry] = [
+            (
+                job.created_at,
+                "INFO",
+                f"fine-tune job {job.job_id} created: model {job.model}, "
+                f"training_type {job.training_type}; status PENDING",
+            )
+        ]
         if job.queued_at is not None and (job.started_at is None or job.started_at > job.queued_at):
-            entries.append((job.queued_at, "INFO", "status QUEUING: another fine-tune job of this account is "
-                                                   "running; one job trains at a time"))
+            entries.append(
+                (
+                    job.queued_at,
+                    "INFO",
+                    "status QUEUING: another fine-tune job of this account is running; one job trains at a time",
+                )
+            )
         if job.started_at is not None:
             cutoff = _cutoff(job, now)
-            entries += [(job.started_at + line.at, line.level, line.message) for line in self.training_lines(job)
-                        if job.started_at + line.at <= cutoff + _EPS]
+            entries += [
+                (job.started_at + line.at, line.level, line.message)
+                for line in self.training_lines(job)
+                if job.started_at + line.at <= cutoff + _EPS
+            ]
         entries += _cancel_entries(job)
         entries += [(float(at), str(level), str(text)) for at, level, text in job.events]
         entries = [e for e in entries if e[0] <= now + _EPS]
@@ -131,8 +156,11 @@ def _cutoff(job: JobRow, now: float) -> float:
 
 def _cancel_entries(job: JobRow) -> list[Entry]:
     entries: list[Entry] = []
-    if job.cancel_at is not None and job.started_at is not None and job.status in (JobStatus.CANCELING,
-                                                                                  JobStatus.CANCELED):
+    if (
+        job.cancel_at is not None
+        and job.started_at is not None
+        and job.status in (JobStatus.CANCELING, JobStatus.CANCELED)
+    ):
         entries.append((job.cancel_at, "INFO", "cancel requested: stopping the trainer, no model will be saved"))
     if job.status is JobStatus.CANCELED and job.ended_at is not None:
         entries.append((job.ended_at, "INFO", "finetune-job canceled"))
@@ -145,4 +173,4 @@ def _bounded(entries: list[Entry]) -> list[Entry]:
         return entries
     excess = len(entries) - MAX_LOG_LINES
     keep_head = MAX_LOG_LINES // 2
-    return entries[:keep_head] + entries[keep_head + excess:]
+    return entries[:keep_head] + entries[keep_head + excess :]

@@ -30,11 +30,21 @@ def job_object(job: JobRow) -> JobObject:
     """Built from stored, already validated facts, so it is constructed without a second validation."""
     req = job.request
     fields: dict[str, object] = dict(
-        job_id=job.job_id, job_name=req.get("job_name") or job.job_id, status=job.status.value, model=job.model,
-        base_model=job.base_model, training_file_ids=req["training_file_ids"],
-        validation_file_ids=req["validation_file_ids"], hyper_parameters=req["hyper_parameters"],
-        training_type=job.training_type, create_time=fmt_job_time(job.created_at), user_identity=req["account"],
-        creator=req["account"], modifier=req["account"], group="llm", workspace_id=req["workspace"],
+        job_id=job.job_id,
+        job_name=req.get("job_name") or job.job_id,
+        status=job.status.value,
+        model=job.model,
+        base_model=job.base_model,
+        training_file_ids=req["training_file_ids"],
+        validation_file_ids=req["validation_file_ids"],
+        hyper_parameters=req["hyper_parameters"],
+        training_type=job.training_type,
+        create_time=fmt_job_time(job.created_at),
+        user_identity=req["account"],
+        creator=req["account"],
+        modifier=req["account"],
+        group="llm",
+        workspace_id=req["workspace"],
     )
     if job.status in TERMINAL and job.ended_at is not None:
         fields["end_time"] = fmt_job_time(job.ended_at)
@@ -94,7 +104,7 @@ def _log_window(request: Request) -> tuple[int, int]:
 async def job_logs(request: Request) -> JSONResponse:
     start, count = _log_window(request)
     _, lines = await _service(request).job_logs(request.state.tenant, request.path_params["job_id"])
-    data = LogsOutput(total=len(lines), logs=lines[start:start + count])
+    data = LogsOutput(total=len(lines), logs=lines[start : start + count])
     return envelope(request, "output", data.model_dump())
 
 
@@ -115,8 +125,11 @@ async def _follow(request: Request, service: FineTunesService, job_id: str) -> A
         try:
             job, lines = await service.job_logs(tenant, job_id)
         except NotFound as exc:
-            yield encode_json({"code": exc.code, "message": exc.message, "request_id": request.state.request_id},
-                              event="error", status=404)
+            yield encode_json(
+                {"code": exc.code, "message": exc.message, "request_id": request.state.request_id},
+                event="error",
+                status=404,
+            )
             return
         for index in range(sent, len(lines)):
             yield encode(lines[index], event="result", event_id=index + 1)
@@ -153,22 +166,62 @@ routes = [
 _JOB = (path_param("job_id"),)
 
 operations = [
-    Operation("POST", "/api/v1/fine-tunes", "Create a fine-tune job", "fine-tunes", request=CreateJobRequest,
-              response=JobObject),
-    Operation("GET", "/api/v1/fine-tunes", "List fine-tune jobs (newest first)", "fine-tunes", response=JobList,
-              params=(*page_params(), Param("model", description="Only jobs of this model."))),
-    Operation("GET", "/api/v1/fine-tunes/{job_id}", "Get a fine-tune job", "fine-tunes", response=JobObject,
-              params=_JOB),
-    Operation("DELETE", "/api/v1/fine-tunes/{job_id}", "Delete a finished job", "fine-tunes", response=StatusOutput,
-              params=_JOB),
-    Operation("POST", "/api/v1/fine-tunes/{job_id}/cancel", "Cancel a job", "fine-tunes", response=StatusOutput,
-              params=_JOB),
-    Operation("GET", "/api/v1/fine-tunes/{job_id}/logs", "Read a job's log lines", "fine-tunes",
-              response=LogsOutput,
-              params=(*_JOB, Param("offset", schema={"type": "integer", "minimum": 0, "default": 0},
-                                   description="0 and 1 both mean the first line."),
-                      Param("line", schema={"type": "integer", "minimum": 1, "default": 100},
-                            description="Lines to return, at most 1000."))),
-    Operation("GET", "/api/v1/fine-tunes/{job_id}/stream", "Follow a job's log as Server-Sent Events",
-              "fine-tunes", sse=True, params=_JOB),
+    Operation(
+        "POST",
+        "/api/v1/fine-tunes",
+        "Create a fine-tune job",
+        "fine-tunes",
+        request=CreateJobRequest,
+        response=JobObject,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/fine-tunes",
+        "List fine-tune jobs (newest first)",
+        "fine-tunes",
+        response=JobList,
+        params=(*page_params(), Param("model", description="Only jobs of this model.")),
+    ),
+    Operation(
+        "GET", "/api/v1/fine-tunes/{job_id}", "Get a fine-tune job", "fine-tunes", response=JobObject, params=_JOB
+    ),
+    Operation(
+        "DELETE",
+        "/api/v1/fine-tunes/{job_id}",
+        "Delete a finished job",
+        "fine-tunes",
+        response=StatusOutput,
+        params=_JOB,
+    ),
+    Operation(
+        "POST", "/api/v1/fine-tunes/{job_id}/cancel", "Cancel a job", "fine-tunes", response=StatusOutput, params=_JOB
+    ),
+    Operation(
+        "GET",
+        "/api/v1/fine-tunes/{job_id}/logs",
+        "Read a job's log lines",
+        "fine-tunes",
+        response=LogsOutput,
+        params=(
+            *_JOB,
+            Param(
+                "offset",
+                schema={"type": "integer", "minimum": 0, "default": 0},
+                description="0 and 1 both mean the first line.",
+            ),
+            Param(
+                "line",
+                schema={"type": "integer", "minimum": 1, "default": 100},
+                description="Lines to return, at most 1000.",
+            ),
+        ),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/fine-tunes/{job_id}/stream",
+        "Follow a job's log as Server-Sent Events",
+        "fine-tunes",
+        sse=True,
+        params=_JOB,
+    ),
 ]

@@ -59,8 +59,10 @@ class FineTunesService:
     async def create_job(self, tenant: Tenant, req: CreateJobRequest) -> JobRow:
         training_type = (req.training_type or "sft").strip()
         if training_type not in TRAINING_TYPES:
-            raise InvalidParameter(f"training_type must be one of {', '.join(TRAINING_TYPES)} (got "
-                                   f"{training_type!r}).", param="training_type")
+            raise InvalidParameter(
+                f"training_type must be one of {', '.join(TRAINING_TYPES)} (got {training_type!r}).",
+                param="training_type",
+            )
         train_ids = _clean_ids(req.training_file_ids)
         if not train_ids:
             raise InvalidParameter("Missing training files", param="training_file_ids")
@@ -71,8 +73,11 @@ class FineTunesService:
         hp = _validate_hp(req.hyper_parameters, training_type, base)
         supported = self.catalog.supported_methods(base.id, strict=self.rt.settings.strict)
         if training_type not in supported and self.rt.settings.strict:
-            raise InvalidParameter(f"Model {req.model} does not support training_type {training_type}; supported: "
-                                   f"{', '.join(supported) or 'none'}.", param="training_type")
+            raise InvalidParameter(
+                f"Model {req.model} does not support training_type {training_type}; supported: "
+                f"{', '.join(supported) or 'none'}.",
+                param="training_type",
+            )
         plan = _plan(stats, train_ids, val_ids, hp, training_type, base)
         job = self._new_row(tenant, req, base, parent, training_type, train_ids, val_ids, hp, plan, supported)
         job.plan["datasets"] = [stats[i].name for i in train_ids + val_ids]
@@ -89,8 +94,11 @@ class FineTunesService:
             if base is not None:
                 return base, parent
         known = ", ".join(m.id for m in self.catalog.base_models()[:6])
-        raise ModelNotExist(f"Model not exist: {model!r} is neither a fine-tunable base model (e.g. {known}, ...) "
-                            "nor the finetuned_output of a succeeded fine-tune of this account.", param="model")
+        raise ModelNotExist(
+            f"Model not exist: {model!r} is neither a fine-tunable base model (e.g. {known}, ...) "
+            "nor the finetuned_output of a succeeded fine-tune of this account.",
+            param="model",
+        )
 
     async def _dataset_stats(self, tenant: Tenant, ids: list[str]) -> dict[str, FileStats]:
         stats = await file_store.file_stats(self.rt.db, tenant.id, list(dict.fromkeys(ids)))
@@ -99,28 +107,68 @@ class FineTunesService:
             raise FileNotFound(f"File not found: {missing[0]}")
         return stats
 
-    def _new_row(self, tenant: Tenant, req: CreateJobRequest, base: ModelInfo, parent: JobRow | None,
-                 training_type: str, train_ids: list[str], val_ids: list[str], hp: EffectiveHyperParameters,
-                 plan: TrainingPlan, supported: tuple[str, ...]) -> JobRow:
+    def _new_row(
+        self,
+        tenant: Tenant,
+        req: CreateJobRequest,
+        base: ModelInfo,
+        parent: JobRow | None,
+        training_type: str,
+        train_ids: list[str],
+        val_ids: list[str],
+        hp: EffectiveHyperParameters,
+        plan: TrainingPlan,
+        supported: tuple[str, ...],
+    ) -> JobRow:
         now = self.rt.clock.now()
-        request = {"training_file_ids": train_ids, "validation_file_ids": val_ids,
-                   "hyper_parameters": dict(req.hyper_parameters or {}), "job_name": req.job_name,
-                   "suffix": req.finetuned_output_suffix, "output_name": req.model_name or req.finetuned_output,
-                   "account": tenant.account_id, "workspace": tenant.workspace}
-        plan_data = {"plan": dataclasses.asdict(plan), "hp": dataclasses.asdict(hp), "failure": plan.failure,
-                     "duration": plan.duration_seconds, "supported": list(supported),
-                     "unsupported": training_type not in supported}
+        request = {
+            "training_file_ids": train_ids,
+            "validation_file_ids": val_ids,
+            "hyper_parameters": dict(req.hyper_parameters or {}),
+            "job_name": req.job_name,
+            "suffix": req.finetuned_output_suffix,
+            "output_name": req.model_name or req.finetuned_output,
+            "account": tenant.account_id,
+            "workspace": tenant.workspace,
+        }
+        plan_data = {
+            "plan": dataclasses.asdict(plan),
+            "hp": dataclasses.asdict(hp),
+            "failure": plan.failure,
+            "duration": plan.duration_seconds,
+            "supported": list(supported),
+            "unsupported": training_type not in supported,
+        }
         if plan_data["unsupported"]:
             plan_data["duration"] = UNSUPPORTED_SECONDS
-            plan_data["failure"] = (f"training_type {training_type} is not supported by model {req.model}; "
-                                    f"supported: {', '.join(supported) or 'none'}")
-        return JobRow(seq=0, job_id="", tenant=tenant.id, status=JobStatus.PENDING, model=req.model,
-                      base_model=base.id if parent is None else parent.base_model, training_type=training_type,
-                      request=request, plan=plan_data, output_model="", created_at=now, queued_at=None,
-                      started_at=None, cancel_at=None, ended_at=None, code=None, message=None, events=[])
+            plan_data["failure"] = (
+                f"training_type {training_type} is not supported by model {req.model}; "
+                f"supported: {', '.join(supported) or 'none'}"
+            )
+        return JobRow(
+            seq=0,
+            job_id="",
+            tenant=tenant.id,
+            status=JobStatus.PENDING,
+            model=req.model,
+            base_model=base.id if parent is None else parent.base_model,
+            training_type=training_type,
+            request=request,
+            plan=plan_data,
+            output_model="",
+            created_at=now,
+            queued_at=None,
+            started_at=None,
+            cancel_at=None,
+            ended_at=None,
+            code=None,
+            message=None,
+            events=[],
+        )
 
-    async def _insert(self, tenant: Tenant, req: CreateJobRequest, job: JobRow,
-                      memory: list[tuple[str, str]]) -> JobRow:
+    async def _insert(
+        self, tenant: Tenant, req: CreateJobRequest, job: JobRow, memory: list[tuple[str, str]]
+    ) -> JobRow:
         stamp = fmt_job_time(job.created_at).replace("-", "").replace(" ", "").replace(":", "")[:12]
         async with self.rt.db.transaction() as tx:
             await self._sync_in(tx, tenant.id)
@@ -222,11 +270,11 @@ class FineTunesService:
     async def cancel_job(self, tenant: Tenant, job_id: str) -> JobRow:
         async with self.rt.db.transaction() as tx:
             jobs = await self._sync_in(tx, tenant.id)
-            job = next((j for j in jobs if j.job_id == job_id), None) or await self._terminal_or_404(tx, tenant,
-                                                                                                      job_id)
+            job = next((j for j in jobs if j.job_id == job_id), None) or await self._terminal_or_404(tx, tenant, job_id)
             if job.status in TERMINAL:
-                raise UnsupportedOperation("The fine-tuning job cannot be canceled because it has already "
-                                           f"{_finished_word(job.status)}.")
+                raise UnsupportedOperation(
+                    f"The fine-tuning job cannot be canceled because it has already {_finished_word(job.status)}."
+                )
             if job.status is not JobStatus.CANCELING:
                 self._apply(jobs, job, lambda t, now: cancel(t, now))
                 await store.save_times(tx, jobs)
@@ -254,11 +302,12 @@ class FineTunesService:
     async def delete_job(self, tenant: Tenant, job_id: str) -> None:
         async with self.rt.db.transaction() as tx:
             jobs = await self._sync_in(tx, tenant.id)
-            job = next((j for j in jobs if j.job_id == job_id), None) or await self._terminal_or_404(tx, tenant,
-                                                                                                      job_id)
+            job = next((j for j in jobs if j.job_id == job_id), None) or await self._terminal_or_404(tx, tenant, job_id)
             if job.status not in TERMINAL:
-                raise UnsupportedOperation(f"The fine-tuning job cannot be deleted while it is {job.status}; cancel "
-                                           "it first or wait until it has finished.")
+                raise UnsupportedOperation(
+                    f"The fine-tuning job cannot be deleted while it is {job.status}; cancel "
+                    "it first or wait until it has finished."
+                )
             if self.deployed_guard is not None:
                 await self.deployed_guard(tx, tenant, job)
             await store.delete_job(tx, tenant.id, job_id)
@@ -275,8 +324,9 @@ class FineTunesService:
             if job.status in TERMINAL:
                 raise UnsupportedOperation(f"Job {job_id} is {job.status}; a finished job cannot change status.")
             if target is JobStatus.RUNNING and any(j.status in HOLDS_SLOT for j in jobs if j is not job):
-                raise UnsupportedOperation("Another job of this tenant holds the training slot; only one runs at "
-                                           "a time.")
+                raise UnsupportedOperation(
+                    "Another job of this tenant holds the training slot; only one runs at a time."
+                )
             self._apply(jobs, job, lambda t, now: force(t, target, now))
             _record_forced(job, target, message, self.rt.clock.now())
             await store.save_times(tx, jobs)
@@ -303,12 +353,14 @@ def _clean_ids(ids: Iterable[str] | None) -> list[str]:
 
 
 def _finished_word(status: JobStatus) -> str:
-    return {"SUCCEEDED": "succeeded", "FAILED": "failed", "CANCELED": "been canceled"}.get(status.value,
-                                                                                          status.value.lower())
+    return {"SUCCEEDED": "succeeded", "FAILED": "failed", "CANCELED": "been canceled"}.get(
+        status.value, status.value.lower()
+    )
 
 
-def _check_kinds(stats: dict[str, FileStats], train_ids: list[str], val_ids: list[str], training_type: str,
-                 base: ModelInfo) -> None:
+def _check_kinds(
+    stats: dict[str, FileStats], train_ids: list[str], val_ids: list[str], training_type: str, base: ModelInfo
+) -> None:
     dpo = training_type.startswith("dpo")
     for file_id in train_ids + val_ids:
         kind = stats[file_id].kind
@@ -316,14 +368,20 @@ def _check_kinds(stats: dict[str, FileStats], train_ids: list[str], val_ids: lis
         if kind is None:
             raise InvalidParameter(f"File {file_id} ({name}) was not uploaded as a fine-tune dataset.")
         if dpo and kind != "dpo":
-            raise InvalidParameter(f"training_type {training_type} needs DPO rows (messages + chosen + rejected); "
-                                   f"file {file_id} ({name}) holds {kind} rows.")
+            raise InvalidParameter(
+                f"training_type {training_type} needs DPO rows (messages + chosen + rejected); "
+                f"file {file_id} ({name}) holds {kind} rows."
+            )
         if not dpo and kind not in _SFT_KINDS:
-            raise InvalidParameter(f"training_type {training_type} needs SFT rows; file {file_id} ({name}) holds "
-                                   f"{kind} rows (use dpo_full or dpo_lora).")
+            raise InvalidParameter(
+                f"training_type {training_type} needs SFT rows; file {file_id} ({name}) holds "
+                f"{kind} rows (use dpo_full or dpo_lora)."
+            )
         if kind == "image_sft" and not base.vision:
-            raise InvalidParameter(f"File {file_id} ({name}) is an image SFT dataset; only vision models "
-                                   f"(qwen-vl-*) train on images, not {base.id}.")
+            raise InvalidParameter(
+                f"File {file_id} ({name}) is an image SFT dataset; only vision models "
+                f"(qwen-vl-*) train on images, not {base.id}."
+            )
 
 
 def _validate_hp(raw: dict[str, Any] | None, training_type: str, base: ModelInfo) -> EffectiveHyperParameters:
@@ -333,8 +391,14 @@ def _validate_hp(raw: dict[str, Any] | None, training_type: str, base: ModelInfo
         raise InvalidParameter(exc.message, param=f"hyper_parameters.{exc.key}") from None
 
 
-def _plan(stats: dict[str, FileStats], train_ids: list[str], val_ids: list[str], hp: EffectiveHyperParameters,
-          training_type: str, base: ModelInfo) -> TrainingPlan:
+def _plan(
+    stats: dict[str, FileStats],
+    train_ids: list[str],
+    val_ids: list[str],
+    hp: EffectiveHyperParameters,
+    training_type: str,
+    base: ModelInfo,
+) -> TrainingPlan:
     train = _tokens(stats, train_ids)
     val = _tokens(stats, val_ids) if val_ids else None
     return plan_training(train_tokens=train, val_tokens=val, hp=hp, training_type=training_type, model=base)
@@ -345,4 +409,3 @@ def _tokens(stats: dict[str, FileStats], ids: list[str]) -> array.array:
     for file_id in ids:
         out.extend(stats[file_id].row_tokens)
     return out
-

@@ -48,8 +48,11 @@ async def chat_completions(request: Request) -> Response:
     except ModelNotExist:
         raise _model_not_found(req.model) from None
     completion = gen.complete(target, messages, sampling)
-    head = {"id": f"chatcmpl-{request_id(request)}", "created": int(request.app.state.rt.clock.now()),
-            "model": req.model}
+    head = {
+        "id": f"chatcmpl-{request_id(request)}",
+        "created": int(request.app.state.rt.clock.now()),
+        "model": req.model,
+    }
     if req.stream:
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         return stream_response(_events(openai_chunks(completion, head, include_usage)))
@@ -57,22 +60,38 @@ async def chat_completions(request: Request) -> Response:
 
 
 def _usage(completion: Completion) -> dict[str, int]:
-    return {"prompt_tokens": completion.input_tokens, "completion_tokens": completion.output_tokens,
-            "total_tokens": completion.input_tokens + completion.output_tokens}
+    return {
+        "prompt_tokens": completion.input_tokens,
+        "completion_tokens": completion.output_tokens,
+        "total_tokens": completion.input_tokens + completion.output_tokens,
+    }
 
 
 def openai_completion(completion: Completion, head: dict[str, Any]) -> dict[str, Any]:
-    choices = [{"index": i, "message": {"role": "assistant", "content": r.text}, "finish_reason": r.finish_reason,
-                "logprobs": None} for i, r in enumerate(completion.replies)]
-    return {**head, "object": "chat.completion", "choices": choices, "usage": _usage(completion),
-            "system_fingerprint": None}
+    choices = [
+        {
+            "index": i,
+            "message": {"role": "assistant", "content": r.text},
+            "finish_reason": r.finish_reason,
+            "logprobs": None,
+        }
+        for i, r in enumerate(completion.replies)
+    ]
+    return {
+        **head,
+        "object": "chat.completion",
+        "choices": choices,
+        "usage": _usage(completion),
+        "system_fingerprint": None,
+    }
 
 
 def openai_chunks(completion: Completion, head: dict[str, Any], include_usage: bool) -> Iterator[dict[str, Any]]:
     """A role chunk, one chunk per piece, a finish chunk, per choice (choices take turns); then the usage chunk
     (``choices: []``) when ``stream_options.include_usage`` asked for it."""
-    plans = [[{"role": "assistant", "content": ""}, *({"content": p} for p in r.pieces), None]
-             for r in completion.replies]
+    plans = [
+        [{"role": "assistant", "content": ""}, *({"content": p} for p in r.pieces), None] for r in completion.replies
+    ]
     base = {**head, "object": "chat.completion.chunk", "system_fingerprint": None}
     if include_usage:
         base["usage"] = None
@@ -108,11 +127,16 @@ async def get_model(request: Request) -> JSONResponse:
 
 async def _model_cards(request: Request) -> list[dict[str, Any]]:
     rt = request.app.state.rt
-    cards = [{"id": m.id, "object": "model", "created": CATALOG_CREATED, "owned_by": "system"}
-             for m in service(request).catalog.models()]
+    cards = [
+        {"id": m.id, "object": "model", "created": CATALOG_CREATED, "owned_by": "system"}
+        for m in service(request).catalog.models()
+    ]
     _, rows = await rt.services["deployments"].list_deployments(request.state.tenant, 0, 1 << 30)
-    cards += [{"id": r.deployed_model, "object": "model", "created": int(r.schedule.created_at), "owned_by": "user"}
-              for r in rows if r.status is DeploymentStatus.RUNNING]
+    cards += [
+        {"id": r.deployed_model, "object": "model", "created": int(r.schedule.created_at), "owned_by": "user"}
+        for r in rows
+        if r.status is DeploymentStatus.RUNNING
+    ]
     return cards
 
 
@@ -123,11 +147,34 @@ routes = [
 ]
 
 operations = [
-    Operation("POST", "/compatible-mode/v1/chat/completions", "OpenAI-compatible chat completion", "openai-compatible",
-              request=ChatCompletionRequest, response=ChatCompletion, envelope="raw", openai=True,
-              description='`"stream": true` answers `chat.completion.chunk` events ending in `data: [DONE]`.'),
-    Operation("GET", "/compatible-mode/v1/models", "Models callable by this account", "openai-compatible",
-              response=ModelList, envelope="raw", openai=True),
-    Operation("GET", "/compatible-mode/v1/models/{model}", "One callable model", "openai-compatible",
-              response=ModelCard, envelope="raw", openai=True, params=(path_param("model"),)),
+    Operation(
+        "POST",
+        "/compatible-mode/v1/chat/completions",
+        "OpenAI-compatible chat completion",
+        "openai-compatible",
+        request=ChatCompletionRequest,
+        response=ChatCompletion,
+        envelope="raw",
+        openai=True,
+        description='`"stream": true` answers `chat.completion.chunk` events ending in `data: [DONE]`.',
+    ),
+    Operation(
+        "GET",
+        "/compatible-mode/v1/models",
+        "Models callable by this account",
+        "openai-compatible",
+        response=ModelList,
+        envelope="raw",
+        openai=True,
+    ),
+    Operation(
+        "GET",
+        "/compatible-mode/v1/models/{model}",
+        "One callable model",
+        "openai-compatible",
+        response=ModelCard,
+        envelope="raw",
+        openai=True,
+        params=(path_param("model"),),
+    ),
 ]

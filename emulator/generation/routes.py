@@ -46,8 +46,9 @@ def parse(model: type[M], data: dict[str, Any], prefix: str = "") -> M:
 
 def wants_sse(request: Request) -> bool:
     """Only when asked: a non-stream SDK call that gets an SSE body crashes (reference §6.3)."""
-    return (request.headers.get("x-dashscope-sse", "").strip().lower() == "enable"
-            or "text/event-stream" in request.headers.get("accept", ""))
+    return request.headers.get(
+        "x-dashscope-sse", ""
+    ).strip().lower() == "enable" or "text/event-stream" in request.headers.get("accept", "")
 
 
 def _messages(req: GenerationRequest) -> list[dict[str, Any]]:
@@ -77,8 +78,12 @@ async def generate(request: Request) -> Response:
     if wants_sse(request):
         chunks = native_chunks(completion, message_format=message_format, incremental=bool(params.incremental_output))
         return stream_response(_events(chunks, request_id(request)))
-    return envelope(request, "output", native_output(completion, message_format),
-                    usage=_usage(completion.input_tokens, completion.output_tokens))
+    return envelope(
+        request,
+        "output",
+        native_output(completion, message_format),
+        usage=_usage(completion.input_tokens, completion.output_tokens),
+    )
 
 
 def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
@@ -97,8 +102,9 @@ def native_output(completion: Completion, message_format: bool) -> dict[str, Any
         reply = completion.replies[0]
         return {"finish_reason": reply.finish_reason, "text": reply.text}
     many = len(completion.replies) > 1
-    return {"choices": [_choice(r.text, r.finish_reason, i if many else None)
-                        for i, r in enumerate(completion.replies)]}
+    return {
+        "choices": [_choice(r.text, r.finish_reason, i if many else None) for i, r in enumerate(completion.replies)]
+    }
 
 
 def _steps(reply: Reply, incremental: bool) -> list[tuple[str, str, int]]:
@@ -109,8 +115,9 @@ def _steps(reply: Reply, incremental: bool) -> list[tuple[str, str, int]]:
     for i, piece in enumerate(reply.pieces):
         so_far += piece
         last = i == len(reply.pieces) - 1 and not incremental
-        steps.append((piece if incremental else so_far, reply.finish_reason if last else UNFINISHED,
-                      count_tokens(so_far)))
+        steps.append(
+            (piece if incremental else so_far, reply.finish_reason if last else UNFINISHED, count_tokens(so_far))
+        )
     if incremental or not reply.pieces:
         steps.append(("", reply.finish_reason, reply.output_tokens))
     return steps
@@ -144,9 +151,16 @@ routes = [
 ]
 
 operations = [
-    Operation("POST", "/api/v1/services/aigc/text-generation/generation", "Generate text (JSON, or SSE on request)",
-              "generation", request=GenerationRequest, response=GenerationResponse, envelope="raw",
-              description="Server-Sent Events when `X-DashScope-SSE: enable` or `Accept: text/event-stream` is "
-                          "sent: `id:`, `event:result`, `:HTTP_STATUS/200`, `data:{...}` per chunk; "
-                          "`parameters.incremental_output` picks deltas or the text so far."),
+    Operation(
+        "POST",
+        "/api/v1/services/aigc/text-generation/generation",
+        "Generate text (JSON, or SSE on request)",
+        "generation",
+        request=GenerationRequest,
+        response=GenerationResponse,
+        envelope="raw",
+        description="Server-Sent Events when `X-DashScope-SSE: enable` or `Accept: text/event-stream` is "
+        "sent: `id:`, `event:result`, `:HTTP_STATUS/200`, `data:{...}` per chunk; "
+        "`parameters.incremental_output` picks deltas or the text so far.",
+    ),
 ]

@@ -78,15 +78,16 @@ class GenerationService:
             base = self.catalog.get(served.base_model)
             return Target(model, served.base_model, served.memory, base.context_window if base else 8192)
         if await self.rt.services["fine_tunes"].find_model(tenant, model) is not None:
-            raise InvalidParameter(f"Model {model} is a fine-tuned model that is not deployed: deploy it "
-                                   "(POST /api/v1/deployments) and call it once the deployment is RUNNING.",
-                                   param="model")
+            raise InvalidParameter(
+                f"Model {model} is a fine-tuned model that is not deployed: deploy it "
+                "(POST /api/v1/deployments) and call it once the deployment is RUNNING.",
+                param="model",
+            )
         raise ModelNotExist(param="model")
 
     def complete(self, target: Target, messages: Sequence[Mapping[str, Any]], sampling: Sampling) -> Completion:
         if sampling.max_tokens is not None and sampling.max_tokens > target.max_output_tokens:
-            raise InvalidParameter(f"Range of max_tokens should be [1, {target.max_output_tokens}]",
-                                   param="max_tokens")
+            raise InvalidParameter(f"Range of max_tokens should be [1, {target.max_output_tokens}]", param="max_tokens")
         replies = tuple(self._reply(target, messages, sampling, i) for i in range(sampling.n))
         input_tokens = replies[0].input_tokens
         if input_tokens > target.context_window:
@@ -96,12 +97,21 @@ class GenerationService:
     def _reply(self, target: Target, messages: Sequence[Mapping[str, Any]], sampling: Sampling, index: int) -> Reply:
         """Choice 0 is the n=1 reply; the others draw with the seed moved by their index."""
         seed = sampling.seed if index == 0 else (sampling.seed or 0) + index
-        return generate_reply(model=target.model, messages=messages, seed=seed, max_tokens=sampling.max_tokens,
-                              stop=sampling.stop, temperature=sampling.temperature, top_p=sampling.top_p,
-                              memory=target.memory, server_seed=self.rt.settings.seed or 0)
+        return generate_reply(
+            model=target.model,
+            messages=messages,
+            seed=seed,
+            max_tokens=sampling.max_tokens,
+            stop=sampling.stop,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            memory=target.memory,
+            server_seed=self.rt.settings.seed or 0,
+        )
 
-    async def generate(self, tenant: Tenant, model: str, messages: Sequence[Mapping[str, Any]],
-                       sampling: Sampling) -> Completion:
+    async def generate(
+        self, tenant: Tenant, model: str, messages: Sequence[Mapping[str, Any]], sampling: Sampling
+    ) -> Completion:
         return self.complete(await self.resolve(tenant, model), messages, sampling)
 
 
@@ -125,12 +135,22 @@ def check_sampling(f: SamplingFields, prefix: str = "", *, max_tokens: int | Non
     _range(f.repetition_penalty is None or f.repetition_penalty > 0, "repetition_penalty", "(0.0, ...)", prefix)
     _range(f.presence_penalty is None or -2 <= f.presence_penalty <= 2, "presence_penalty", "[-2.0, 2.0]", prefix)
     _range(f.thinking_budget is None or f.thinking_budget >= 1, "thinking_budget", "[1, ...]", prefix)
-    _range(f.top_logprobs is None or 0 <= f.top_logprobs <= MAX_TOP_LOGPROBS, "top_logprobs",
-           f"[0, {MAX_TOP_LOGPROBS}]", prefix)
+    _range(
+        f.top_logprobs is None or 0 <= f.top_logprobs <= MAX_TOP_LOGPROBS,
+        "top_logprobs",
+        f"[0, {MAX_TOP_LOGPROBS}]",
+        prefix,
+    )
     _check_tools(f, prefix)
     _check_response_format(f.response_format, prefix)
-    return Sampling(seed=f.seed, max_tokens=max_tokens, temperature=f.temperature, top_p=f.top_p,
-                    stop=_stop_strings(f.stop), n=f.n or 1)
+    return Sampling(
+        seed=f.seed,
+        max_tokens=max_tokens,
+        temperature=f.temperature,
+        top_p=f.top_p,
+        stop=_stop_strings(f.stop),
+        n=f.n or 1,
+    )
 
 
 def _stop_strings(stop: str | list[str] | list[list[int]] | None) -> tuple[str, ...] | None:
@@ -147,25 +167,32 @@ def _check_tools(f: SamplingFields, prefix: str) -> None:
     for i, tool in enumerate(f.tools or ()):
         function = tool.get("function")
         if tool.get("type") != "function" or not isinstance(function, dict):
-            raise InvalidParameter(f'{prefix}tools[{i}] must be {{"type": "function", "function": {{...}}}}.',
-                                   param=f"{prefix}tools")
+            raise InvalidParameter(
+                f'{prefix}tools[{i}] must be {{"type": "function", "function": {{...}}}}.', param=f"{prefix}tools"
+            )
         if not isinstance(function.get("name"), str) or not function["name"]:
             raise InvalidParameter(f"{prefix}tools[{i}].function.name is required.", param=f"{prefix}tools")
     choice = f.tool_choice
     if isinstance(choice, str) and choice not in TOOL_CHOICES:
-        raise InvalidParameter(f"{prefix}tool_choice must be one of {', '.join(TOOL_CHOICES)} or a function "
-                               f"object (got {choice!r}).", param=f"{prefix}tool_choice")
+        raise InvalidParameter(
+            f"{prefix}tool_choice must be one of {', '.join(TOOL_CHOICES)} or a function object (got {choice!r}).",
+            param=f"{prefix}tool_choice",
+        )
     if isinstance(choice, dict):
         function = choice.get("function")
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise InvalidParameter(f'{prefix}tool_choice must look like {{"type": "function", "function": '
-                                   '{"name": ...}}.', param=f"{prefix}tool_choice")
+            raise InvalidParameter(
+                f'{prefix}tool_choice must look like {{"type": "function", "function": {{"name": ...}}}}.',
+                param=f"{prefix}tool_choice",
+            )
 
 
 def _check_response_format(response_format: dict[str, Any] | None, prefix: str) -> None:
     if response_format is not None and response_format.get("type") not in RESPONSE_FORMATS:
-        raise InvalidParameter(f"{prefix}response_format.type must be one of {', '.join(RESPONSE_FORMATS)}.",
-                               param=f"{prefix}response_format")
+        raise InvalidParameter(
+            f"{prefix}response_format.type must be one of {', '.join(RESPONSE_FORMATS)}.",
+            param=f"{prefix}response_format",
+        )
 
 
 def check_messages(messages: list[ChatMessage], where: str) -> list[dict[str, Any]]:
@@ -175,11 +202,14 @@ def check_messages(messages: list[ChatMessage], where: str) -> list[dict[str, An
     out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         if message.role not in ROLES:
-            raise InvalidParameter(f"{where}[{i}].role must be one of {', '.join(ROLES)} (got {message.role!r}).",
-                                   param=f"{where}[{i}].role")
+            raise InvalidParameter(
+                f"{where}[{i}].role must be one of {', '.join(ROLES)} (got {message.role!r}).",
+                param=f"{where}[{i}].role",
+            )
         if message.content is None and message.role != "assistant":
-            raise InvalidParameter(f"{where}[{i}].content is required for role {message.role}.",
-                                   param=f"{where}[{i}].content")
+            raise InvalidParameter(
+                f"{where}[{i}].content is required for role {message.role}.", param=f"{where}[{i}].content"
+            )
         out.append({"role": message.role, "content": message.content or ""})
     return out
 

@@ -18,9 +18,12 @@ _real_sleep = time.sleep
 def _sleep(seconds: float) -> None:
     """A poll interval moves the emulator's clock instead of the wall clock."""
     if _CONTROL and seconds >= 1:
-        request = urllib.request.Request(_CONTROL + "/_emulator/clock/advance", method="POST",
-                                         data=json.dumps({"seconds": seconds}).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            _CONTROL + "/_emulator/clock/advance",
+            method="POST",
+            data=json.dumps({"seconds": seconds}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
     else:

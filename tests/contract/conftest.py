@@ -45,27 +45,48 @@ class Sdk:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE_")}
-        env.update(DASHSCOPE_HTTP_BASE_URL=self.server.api_base, DASHSCOPE_API_KEY=self.api_key,
-                   PYTHONUNBUFFERED="1", NO_COLOR="1", TERM="dumb", COLUMNS="200")
+        env.update(
+            DASHSCOPE_HTTP_BASE_URL=self.server.api_base,
+            DASHSCOPE_API_KEY=self.api_key,
+            PYTHONUNBUFFERED="1",
+            NO_COLOR="1",
+            TERM="dumb",
+            COLUMNS="200",
+        )
         env.update(extra)
         return env
 
     def python(self, code: str, *, timeout: float = CLI_TIMEOUT, **env: str) -> Any:
         """Run a snippet with this SDK; whatever it prints last as JSON comes back."""
         script = "import json, dashscope\n" + textwrap.dedent(code)
-        done = subprocess.run([str(self.bin / "python"), "-c", script], capture_output=True, text=True,
-                              timeout=timeout, env=self.env(**env), cwd=self.server.workdir)
+        done = subprocess.run(
+            [str(self.bin / "python"), "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(**env),
+            cwd=self.server.workdir,
+        )
         assert done.returncode == 0, f"SDK {self.version} snippet failed:\n{done.stdout}\n{done.stderr}"
         lines = [line for line in done.stdout.splitlines() if line.strip()]
         return json.loads(lines[-1]) if lines else None
 
-    def cli(self, *args: str, timeout: float = CLI_TIMEOUT, check: bool = True,
-            **env: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([str(self.bin / "dashscope"), *args], capture_output=True, text=True, timeout=timeout,
-                              env=self.env(**env), cwd=self.server.workdir, stdin=subprocess.DEVNULL)
+    def cli(
+        self, *args: str, timeout: float = CLI_TIMEOUT, check: bool = True, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(self.bin / "dashscope"), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(**env),
+            cwd=self.server.workdir,
+            stdin=subprocess.DEVNULL,
+        )
         if check:
-            assert done.returncode == 0, f"dashscope {' '.join(args)} ({self.version}) exited " \
-                                         f"{done.returncode}:\n{done.stdout}\n{done.stderr}"
+            assert done.returncode == 0, (
+                f"dashscope {' '.join(args)} ({self.version}) exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+            )
         return done
 
 

@@ -20,8 +20,16 @@ def no_faults(live_server: object) -> Iterator[None]:
 
 
 def test_a_throttling_fault_reaches_the_sdk_as_429(sdk: Sdk) -> None:
-    rule = sdk.server.fault("/api/v1/fine-tunes", method="POST", status=429, code="Throttling",
-                            message="Requests throttling triggered.", retry_after=1, count=1, tenant=sdk.api_key)
+    rule = sdk.server.fault(
+        "/api/v1/fine-tunes",
+        method="POST",
+        status=429,
+        code="Throttling",
+        message="Requests throttling triggered.",
+        retry_after=1,
+        count=1,
+        tenant=sdk.api_key,
+    )
     result = sdk.python(f"""
         up = dashscope.Files.upload(file_path={str(SFT)!r}, purpose='fine_tune')
         file_id = up.output['uploaded_files'][0]['file_id']
@@ -59,8 +67,9 @@ def test_the_journal_shows_what_the_sdk_sent(sdk: Sdk) -> None:
     assert (upload["method"], upload["path"], upload["status"]) == ("POST", "/api/v1/files", 200)
     # neither SDK sends purpose=, and file parts carry no Content-Type (reference §11.3): the journal shows it
     assert upload["body"] is None and upload["form"]["fields"] == {"descriptions": ["training dataset"]}
-    assert upload["form"]["files"] == [{"field": "files", "filename": "sft_basic.jsonl", "size": SFT.stat().st_size,
-                                        "content_type": None}]
+    assert upload["form"]["files"] == [
+        {"field": "files", "filename": "sft_basic.jsonl", "size": SFT.stat().st_size, "content_type": None}
+    ]
     if sdk.version.startswith("2."):
         assert create["headers"]["x-dashscope-sdk-client"].startswith("python-sdk/2.0.2/")
     else:

@@ -21,13 +21,13 @@ from emulator.testing import fast_sleep_env
 from tests.contract.conftest import Sdk
 from tests.deployments.flows import SFT, training_pairs
 
-ADVANCE = '''
+ADVANCE = """
 import os, urllib.request
 def advance(seconds):
     urllib.request.urlopen(urllib.request.Request(
         os.environ["EMULATOR_CONTROL_URL"] + "/_emulator/clock/advance", method="POST",
         data=json.dumps({"seconds": seconds}).encode(), headers={"Content-Type": "application/json"})).read()
-'''
+"""
 
 PROMPT, ANSWER = training_pairs()[2]
 
@@ -45,7 +45,9 @@ def with_advance(code: str) -> str:
 
 def finetune(sdk: Sdk) -> str:
     """Upload, train (moving the clock until the job succeeds), answer the fine-tuned model's name."""
-    return str(sdk.python(with_advance(f"""
+    return str(
+        sdk.python(
+            with_advance(f"""
         up = dashscope.Files.upload(file_path={str(SFT)!r}, purpose='fine_tune', description='seed flow')
         file_id = up.output['uploaded_files'][0]['file_id']
         job_id = dashscope.FineTunes.call(model='qwen-turbo', training_file_ids=[file_id]).output['job_id']
@@ -55,7 +57,10 @@ def finetune(sdk: Sdk) -> str:
                 break
             advance(600)
         print(json.dumps(job['finetuned_output']))
-    """), EMULATOR_CONTROL_URL=sdk.server.url))
+    """),
+            EMULATOR_CONTROL_URL=sdk.server.url,
+        )
+    )
 
 
 def json_lines(text: str) -> list[dict[str, object]]:
@@ -65,8 +70,9 @@ def json_lines(text: str) -> list[dict[str, object]]:
 @pytest.mark.usefixtures("slow_clock")
 def test_cli_1_20_11_seed_flow(sdk1: Sdk, fast_sleep: Path) -> None:
     model = finetune(sdk1)
-    waited = sdk1.cli("deployments.call", "-c", "2", "-m", model, PYTHONPATH=str(fast_sleep),
-                      EMULATOR_CONTROL_URL=sdk1.server.url).stdout
+    waited = sdk1.cli(
+        "deployments.call", "-c", "2", "-m", model, PYTHONPATH=str(fast_sleep), EMULATOR_CONTROL_URL=sdk1.server.url
+    ).stdout
     assert f"Create model: {model} deployment" in waited
     assert f"Deployment {model} is PENDING" in waited and f"Deployment {model} is DEPLOYING" in waited
     assert waited.rstrip().endswith(f"Deployment: {model} status: RUNNING")
@@ -93,8 +99,18 @@ def test_cli_1_20_11_seed_flow(sdk1: Sdk, fast_sleep: Path) -> None:
 @pytest.mark.usefixtures("slow_clock")
 def test_cli_2_0_2_flow(sdk2: Sdk, fast_sleep: Path) -> None:
     model = finetune(sdk2)
-    created = sdk2.cli("deployments", "create", "-m", model, "-c", "2", "--plan", "lora",
-                       PYTHONPATH=str(fast_sleep), EMULATOR_CONTROL_URL=sdk2.server.url).stdout
+    created = sdk2.cli(
+        "deployments",
+        "create",
+        "-m",
+        model,
+        "-c",
+        "2",
+        "--plan",
+        "lora",
+        PYTHONPATH=str(fast_sleep),
+        EMULATOR_CONTROL_URL=sdk2.server.url,
+    ).stdout
     assert f"Create model: {model} deployment" in created and f"Deployment {model} is PENDING" in created
     assert f"Deployment: {model} status: RUNNING" in created
     assert f"Deployed model: {model} capacity: 2 status: RUNNING" in sdk2.cli("deployments", "get", model).stdout
@@ -113,7 +129,8 @@ def test_cli_2_0_2_flow(sdk2: Sdk, fast_sleep: Path) -> None:
 @pytest.mark.usefixtures("slow_clock")
 def test_sdk_deployments_and_generation(sdk: Sdk) -> None:
     model = finetune(sdk)
-    result = sdk.python(with_advance(f"""
+    result = sdk.python(
+        with_advance(f"""
         from dashscope import Deployments, Generation
         model = {model!r}
         created = Deployments.call(model=model, capacity=2)
@@ -143,7 +160,9 @@ def test_sdk_deployments_and_generation(sdk: Sdk) -> None:
             "unknown": [unknown.status_code, unknown.code, unknown.message],
             "deleted": [deleted.status_code, deleted.output['status']],
             "gone": [gone.status_code, gone.code, gone.message]}}))
-    """), EMULATOR_CONTROL_URL=sdk.server.url)
+    """),
+        EMULATOR_CONTROL_URL=sdk.server.url,
+    )
     assert result["created"] == {"deployed_model": model, "status": "PENDING", "capacity": 2, "ready_capacity": 0}
     assert result["pending"]["status"] == "PENDING"
     assert result["running"] == {"deployed_model": model, "status": "RUNNING", "capacity": 2, "ready_capacity": 2}

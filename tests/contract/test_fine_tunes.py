@@ -15,27 +15,49 @@ LONG = {"n_epochs": 100, "batch_size": 1, "max_length": 8192}  # RUNNING for min
 
 
 def upload(sdk: Sdk) -> str:
-    return str(sdk.python(f"""
+    return str(
+        sdk.python(f"""
         r = dashscope.Files.upload(file_path={str(SFT)!r}, purpose='fine_tune', description='training dataset')
         print(json.dumps(r.output['uploaded_files'][0]['file_id']))
-    """))
+    """)
+    )
 
 
-def create(sdk: Sdk, file_id: str, hyper_parameters: dict[str, object] | None = None,
-           model: str = "qwen2.5-72b-instruct") -> str:
-    return str(sdk.python(f"""
+def create(
+    sdk: Sdk, file_id: str, hyper_parameters: dict[str, object] | None = None, model: str = "qwen2.5-72b-instruct"
+) -> str:
+    return str(
+        sdk.python(f"""
         r = dashscope.FineTunes.call(model={model!r}, training_file_ids={file_id!r},
                                      hyper_parameters={hyper_parameters or {}!r})
         assert r.status_code == 200, r
         print(json.dumps(r.output['job_id']))
-    """))
+    """)
+    )
 
 
 def test_cli_1_20_11_seed_call_runs_to_success(sdk1: Sdk) -> None:
     files = [upload(sdk1), upload(sdk1)]
-    done = sdk1.cli("fine_tunes.call", "-m", "qwen-turbo", "-t", *files, "--mode", "sft", "-b", "16", "-e", "1",
-                    "-l", "1.6e-5", "--hyper_parameters", "split=0.9", "warmup_ratio=0.0", "eval_steps=1",
-                    timeout=90)
+    done = sdk1.cli(
+        "fine_tunes.call",
+        "-m",
+        "qwen-turbo",
+        "-t",
+        *files,
+        "--mode",
+        "sft",
+        "-b",
+        "16",
+        "-e",
+        "1",
+        "-l",
+        "1.6e-5",
+        "--hyper_parameters",
+        "split=0.9",
+        "warmup_ratio=0.0",
+        "eval_steps=1",
+        timeout=90,
+    )
     out = done.stdout
     job_id = re.search(rf"Create fine-tune job success, job_id: ({JOB})", out).group(1)  # type: ignore[union-attr]
     assert f"Fine-tune task success, fine-tuned model:qwen-turbo-{job_id}" in out
@@ -78,8 +100,9 @@ def test_cli_1_20_11_cancel_and_refused_delete(sdk1: Sdk) -> None:
 
 def test_cli_2_0_2_commands(sdk2: Sdk) -> None:
     file_id = upload(sdk2)
-    created = sdk2.cli("fine-tunes", "create", "-m", "qwen-turbo", "-t", file_id, "--mode", "sft", "-e", "1",
-                       timeout=90).stdout
+    created = sdk2.cli(
+        "fine-tunes", "create", "-m", "qwen-turbo", "-t", file_id, "--mode", "sft", "-e", "1", timeout=90
+    ).stdout
     job_id = re.search(rf"Create fine-tune job success, job_id: ({JOB})", created).group(1)  # type: ignore[union-attr]
     sdk2.python(f"""
         import time
@@ -134,7 +157,7 @@ def test_sdk_fine_tunes_api(sdk: Sdk) -> None:
     events = [e.strip() for e in result["events"]]
     total, logs = result["logs"]
     assert total == len(logs) and logs[-1].endswith("##FT_COMPLETE##")
-    assert events == logs[len(logs) - len(events):] and len(events) > 5  # the stream's lines are the log's lines
+    assert events == logs[len(logs) - len(events) :] and len(events) > 5  # the stream's lines are the log's lines
     assert result["listed"] == [1, [job_id]]
     assert result["cancel"] == [200, "success"] and result["deleted"] == 200
     assert result["missing"] == [404, "NotFound", "Not found!"]

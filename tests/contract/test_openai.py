@@ -12,8 +12,10 @@ from openai.types.chat import ChatCompletionMessageParam
 from emulator.testing import EmulatorServer
 
 KEY = "sk-contract-openai"
-MESSAGES: list[ChatCompletionMessageParam] = [{"role": "system", "content": "You are a helpful assistant."},
-            {"role": "user", "content": "你好，请介绍一下杭州。"}]
+MESSAGES: list[ChatCompletionMessageParam] = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "你好，请介绍一下杭州。"},
+]
 
 
 @pytest.fixture
@@ -26,10 +28,13 @@ def test_chat_plain_and_streaming(client: openai.OpenAI) -> None:
     plain = client.chat.completions.create(model="qwen-plus", messages=MESSAGES, seed=5)
     content = plain.choices[0].message.content
     assert content and plain.choices[0].finish_reason == "stop" and plain.object == "chat.completion"
-    assert plain.usage is not None and plain.usage.total_tokens == plain.usage.prompt_tokens + \
-        plain.usage.completion_tokens
-    stream = client.chat.completions.create(model="qwen-plus", messages=MESSAGES, seed=5,
-                                            stream=True, stream_options={"include_usage": True})
+    assert (
+        plain.usage is not None
+        and plain.usage.total_tokens == plain.usage.prompt_tokens + plain.usage.completion_tokens
+    )
+    stream = client.chat.completions.create(
+        model="qwen-plus", messages=MESSAGES, seed=5, stream=True, stream_options={"include_usage": True}
+    )
     chunks = list(stream)
     assert len(chunks) > 3 and {c.id for c in chunks} == {chunks[0].id}
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == content
@@ -44,8 +49,10 @@ def test_errors_become_the_openai_exceptions(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model="qwen-plus", messages=MESSAGES, temperature=5)
     assert bad.value.code == "invalid_parameter_error" and "temperature" in bad.value.message
-    with openai.OpenAI(api_key="bad key", base_url=str(client.base_url), max_retries=0) as stranger, \
-            pytest.raises(openai.AuthenticationError):
+    with (
+        openai.OpenAI(api_key="bad key", base_url=str(client.base_url), max_retries=0) as stranger,
+        pytest.raises(openai.AuthenticationError),
+    ):
         stranger.models.list()
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from emulator.__main__ import serve
-from emulator.faults import load_rules
+from emulator.control.faults import load_rules
 from emulator.testing import EmulatorClient, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def image_env() -> dict[str, str]:
 
 def healthcheck_code() -> str:
     [check] = instructions("HEALTHCHECK")
-    command = json.loads(check[check.index("CMD") + 3:].strip())
+    command = json.loads(check[check.index("CMD") + 3 :].strip())
     assert command[:2] == ["python", "-c"]
     return str(command[2])
 
@@ -70,8 +70,21 @@ def compose() -> dict[str, Any]:
 def test_dockerfile_builds_a_slim_image_serving_on_all_interfaces() -> None:
     words = [word for word, _ in dockerfile()]
     assert words[0] == "FROM" and instructions("FROM") == ["python:3.11-slim"]
-    assert set(words) <= {"FROM", "ENV", "WORKDIR", "COPY", "RUN", "USER", "VOLUME", "EXPOSE", "HEALTHCHECK",
-                          "ENTRYPOINT", "CMD", "ARG", "LABEL"}
+    assert set(words) <= {
+        "FROM",
+        "ENV",
+        "WORKDIR",
+        "COPY",
+        "RUN",
+        "USER",
+        "VOLUME",
+        "EXPOSE",
+        "HEALTHCHECK",
+        "ENTRYPOINT",
+        "CMD",
+        "ARG",
+        "LABEL",
+    }
     env = image_env()
     assert env["EMULATOR_HOST"] == "0.0.0.0" and env["EMULATOR_PORT"] == "8000"
     assert instructions("EXPOSE") == ["8000"]
@@ -98,8 +111,12 @@ def test_every_copied_path_exists_and_is_not_docker_ignored() -> None:
 
 def test_every_emulator_variable_is_a_serve_option() -> None:
     named = set(image_env()) | set(compose()["services"]["emulator"]["environment"])
-    commented = {word.strip('#:"') for line in (ROOT / "docker-compose.yml").read_text().splitlines()
-                 for word in line.split() if word.strip('#:"').startswith("EMULATOR_")}
+    commented = {
+        word.strip('#:"')
+        for line in (ROOT / "docker-compose.yml").read_text().splitlines()
+        for word in line.split()
+        if word.strip('#:"').startswith("EMULATOR_")
+    }
     emulator_vars = {name for name in named | commented if name.startswith("EMULATOR_")}
     unknown = emulator_vars - ENVVARS - {"EMULATOR_HOST_PORT"}  # the compose file's own port mapping knob
     assert not unknown, f"not read by `serve`: {sorted(unknown)}"
@@ -129,8 +146,12 @@ def test_docker_compose_config_when_available() -> None:
     docker = shutil.which("docker")
     if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("no `docker compose` on this machine; the compose file is checked statically above")
-    done = subprocess.run([docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
 
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from emulator.control_schemas import FaultRuleSpec
-from emulator.faults import FaultRules, load_rules
+from emulator.control.faults import FaultRules, load_rules
+from emulator.control.schemas import FaultRuleSpec
 from emulator.ids import Ids
 from tests.conftest import AppFactory, assert_error, client_for
 
@@ -28,8 +28,15 @@ async def add(client: httpx.AsyncClient, **rule: Any) -> dict[str, Any]:
 
 
 async def test_a_rule_answers_its_error_in_the_native_envelope(client: httpx.AsyncClient) -> None:
-    rule = await add(client, method="POST", path="/api/v1/fine-tunes", status=429, code="Throttling",
-                     message="Slow down.", retry_after=2)
+    rule = await add(
+        client,
+        method="POST",
+        path="/api/v1/fine-tunes",
+        status=429,
+        code="Throttling",
+        message="Slow down.",
+        retry_after=2,
+    )
     assert rule["id"].startswith("fault-") and rule["hits"] == 0 and rule["status"] == 429
     response = await client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": ["x"]})
     body = assert_error(response, 429, "Throttling")
@@ -47,8 +54,7 @@ async def test_globs_defaults_and_the_openai_shape(client: httpx.AsyncClient) ->
     assert "unavailable" in body["message"]
     await client.delete("/_emulator/faults")
     await add(client, path="/compatible-mode/v1/*", status=429)
-    response = await client.post("/compatible-mode/v1/chat/completions", json={"model": "qwen-turbo",
-                                                                               "messages": []})
+    response = await client.post("/compatible-mode/v1/chat/completions", json={"model": "qwen-turbo", "messages": []})
     assert response.status_code == 429
     error = response.json()["error"]
     assert error["code"] == "rate_limit_exceeded" and error["type"] == "rate_limit_error"
@@ -92,8 +98,11 @@ async def test_tenant_matches_the_key_or_the_tenant_id(app: Starlette) -> None:
 
 async def test_model_matches_the_json_body_which_still_reaches_the_handler(client: httpx.AsyncClient) -> None:
     await add(client, method="POST", path="/api/v1/fine-tunes", model="qwen-max", status=400, code="Custom.Code")
-    assert_error(await client.post("/api/v1/fine-tunes", json={"model": "qwen-max", "training_file_ids": ["f"]}),
-                 400, "Custom.Code")
+    assert_error(
+        await client.post("/api/v1/fine-tunes", json={"model": "qwen-max", "training_file_ids": ["f"]}),
+        400,
+        "Custom.Code",
+    )
     # another model: the body was read to look, and replayed to the handler, which sees it whole
     other = await client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": ["nope"]})
     assert_error(other, 400, "InvalidParameter")
@@ -122,9 +131,18 @@ async def test_delete_one_and_all(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/fine-tunes")).status_code == 200
 
 
-@pytest.mark.parametrize("rule", [{}, {"path": "api/v1"}, {"path": "/x", "status": 200}, {"path": "/x", "bogus": 1},
-                                  {"path": "/x", "probability": 1.5}, {"path": "/x", "method": "FETCH"},
-                                  {"path": "/x", "count": 0}])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {},
+        {"path": "api/v1"},
+        {"path": "/x", "status": 200},
+        {"path": "/x", "bogus": 1},
+        {"path": "/x", "probability": 1.5},
+        {"path": "/x", "method": "FETCH"},
+        {"path": "/x", "count": 0},
+    ],
+)
 async def test_bad_rules_are_400(client: httpx.AsyncClient, rule: dict[str, Any]) -> None:
     assert_error(await client.post("/_emulator/faults", json=rule), 400, "InvalidParameter")
 

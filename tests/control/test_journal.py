@@ -39,8 +39,11 @@ async def test_a_json_request_is_kept_whole_but_the_key(client: httpx.AsyncClien
 
 
 async def test_an_upload_keeps_fields_and_part_metadata_never_bytes(client: httpx.AsyncClient) -> None:
-    await client.post("/api/v1/files", data={"purpose": "fine-tune", "descriptions": "my set"},
-                      files=[("files", ("train.jsonl", LINE, "application/jsonl")), ("files", ("b.jsonl", LINE))])
+    await client.post(
+        "/api/v1/files",
+        data={"purpose": "fine-tune", "descriptions": "my set"},
+        files=[("files", ("train.jsonl", LINE, "application/jsonl")), ("files", ("b.jsonl", LINE))],
+    )
     entry = (await journal(client))["requests"][0]
     assert entry["body"] is None and entry["body_size"] > 2 * len(LINE)
     assert entry["form"]["fields"] == {"purpose": ["fine-tune"], "descriptions": ["my set"]}
@@ -59,7 +62,10 @@ async def test_failures_and_other_tenants_are_journaled(app: Starlette) -> None:
         await a.get("/_emulator/health")  # never journaled
         page = await journal(a)
         assert [(e["status"], e["path"]) for e in page["requests"]] == [
-            (200, "/api/v1/files"), (400, "/api/v1/files/nope"), (401, "/api/v1/files")]
+            (200, "/api/v1/files"),
+            (400, "/api/v1/files/nope"),
+            (401, "/api/v1/files"),
+        ]
         assert page["requests"][2]["tenant"] is None
         assert [e["status"] for e in (await journal(a, tenant="key-b"))["requests"]] == [400]
         tenant_b = page["requests"][1]["tenant"]

@@ -58,14 +58,20 @@ def test_api_conforms_to_its_document(api_schema: schemathesis.BaseSchema, serve
     """
     checked = 0
     for operation in _operations(api_schema):
+
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                  derandomize=True)
+        @settings(
+            max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
+        )
         def conforms(case: schemathesis.Case) -> None:
             if case.operation.path.endswith("/stream"):
                 case.path_parameters = {**(case.path_parameters or {}), "job_id": "ft-000000000000-0000"}
-            response = case.call_and_validate(base_url=server.url, headers={"Authorization": "Bearer sk-fuzz"},
-                                              timeout=10, excluded_checks=[positive_data_acceptance])
+            response = case.call_and_validate(
+                base_url=server.url,
+                headers={"Authorization": "Bearer sk-fuzz"},
+                timeout=10,
+                excluded_checks=[positive_data_acceptance],
+            )
             assert response.status_code < 500
             if case.operation.path.startswith("/_emulator/faults"):
                 httpx.delete(server.url + "/_emulator/faults")  # a fuzzed rule must not break the next operations

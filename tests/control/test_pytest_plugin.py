@@ -12,7 +12,7 @@ from tests.conftest import DATASETS
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.live
 
-INNER = '''
+INNER = """
 import os
 import pathlib
 
@@ -75,40 +75,50 @@ def test_reset_inside_a_test(dashscope_emulator):
     dashscope_emulator.fault("/api/v1/files", status=500)
     dashscope_emulator.reset()
     assert dashscope_emulator.faults() == []
-'''
+"""
 
 
 def test_the_fixture_and_its_helpers(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_inner=INNER.format(sft=str(DATASETS / "sft_basic.jsonl")))
     pytester.makeini("[pytest]\ndashscope_emulator_seed = 42\n")
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--dashscope-emulator-api-key", "sk-inner-key",
-                                          "--dashscope-emulator-time-scale", "0", "-q")
+    result = pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        "--dashscope-emulator-api-key",
+        "sk-inner-key",
+        "--dashscope-emulator-time-scale",
+        "0",
+        "-q",
+    )
     result.assert_outcomes(passed=6)
 
 
 def test_the_options_are_documented(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess("--help")
-    result.stdout.fnmatch_lines(["*--dashscope-emulator-time-scale*", "*--dashscope-emulator-url*",
-                                 "*dashscope_emulator_seed*"])
+    result.stdout.fnmatch_lines(
+        ["*--dashscope-emulator-time-scale*", "*--dashscope-emulator-url*", "*dashscope_emulator_seed*"]
+    )
 
 
-URL_MODE = '''
+URL_MODE = """
 def test_uses_the_running_emulator(dashscope_emulator):
     assert dashscope_emulator.health()["seed"] == 3
     assert dashscope_emulator.api("GET", "/api/v1/files")["data"]["total"] == 0  # reset before the test
-'''
+"""
 
 
-def test_running_emulator_for_scripts_and_the_url_option(pytester: pytest.Pytester,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_running_emulator_for_scripts_and_the_url_option(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DASHSCOPE_API_KEY", "outer")
     monkeypatch.delenv("DASHSCOPE_HTTP_BASE_URL", raising=False)
     with running_emulator(seed=3, api_key="sk-script-key") as emulator:
         assert os.environ["DASHSCOPE_HTTP_BASE_URL"] == emulator.api_base == emulator.url + "/api/v1"
         assert os.environ["DASHSCOPE_API_KEY"] == "sk-script-key"
         pytester.makepyfile(test_url=URL_MODE)
-        result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q",
-                                              f"--dashscope-emulator-url={emulator.url}")
+        result = pytester.runpytest_inprocess(
+            "-p", "no:cacheprovider", "-q", f"--dashscope-emulator-url={emulator.url}"
+        )
         result.assert_outcomes(passed=1)
         process = emulator.process
     assert process is not None and process.poll() is not None  # stopped on exit

@@ -36,8 +36,12 @@ async def test_the_app_refuses_a_newer_database(tmp_path: Path, settings_factory
 def test_the_cli_says_so_without_a_traceback(tmp_path: Path) -> None:
     db = tmp_path / "future.db"
     _future_db(db)
-    done = subprocess.run([sys.executable, "-m", "emulator", "serve", "--db", str(db), "--port", "0"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator", "serve", "--db", str(db), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode != 0
     assert "newer dashscope-emulator" in done.stderr and "Traceback" not in done.stderr
 

@@ -34,8 +34,9 @@ async def check_world(app: Any, summary: dict[str, Any]) -> None:
     async with client_for(app, "sk-world-alice") as client:
         assert (await client.get("/api/v1/files")).json()["data"]["total"] == 5
         jobs = (await client.get("/api/v1/fine-tunes", params={"page_size": 50})).json()["output"]["jobs"]
-        assert {j["job_id"]: j["status"] for j in jobs} == {v["job_id"]: v["status"]
-                                                            for v in alice["fine_tunes"].values()}
+        assert {j["job_id"]: j["status"] for j in jobs} == {
+            v["job_id"]: v["status"] for v in alice["fine_tunes"].values()
+        }
         failed = alice["fine_tunes"]["broken"]["job_id"]
         job = (await client.get(f"/api/v1/fine-tunes/{failed}")).json()["output"]
         assert "GPU caught fire" in job["message"]
@@ -76,11 +77,13 @@ async def test_the_seed_command_prepares_a_database_offline(app_factory: AppFact
 
 async def test_bad_worlds_are_refused(client: httpx.AsyncClient, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"tenants": [{"api_key": "k", "fine_tunes": [
-        {"name": "j", "training_files": ["nope"]}]}]}))
+    bad.write_text(
+        json.dumps({"tenants": [{"api_key": "k", "fine_tunes": [{"name": "j", "training_files": ["nope"]}]}]})
+    )
     body = assert_error(await client.post("/_emulator/seed", json={"path": str(bad)}), 400, "InvalidParameter")
     assert "unknown file 'nope'" in body["message"]
-    assert_error(await client.post("/_emulator/seed", json={"path": str(tmp_path / "none.json")}), 400,
-                 "InvalidParameter")
+    assert_error(
+        await client.post("/_emulator/seed", json={"path": str(tmp_path / "none.json")}), 400, "InvalidParameter"
+    )
     result = await seed_command(str(bad), "--db", str(tmp_path / "x.db"))
     assert result.exit_code == 1 and "unknown file 'nope'" in result.output

@@ -21,8 +21,11 @@ async def world(client: httpx.AsyncClient) -> dict[str, Any]:
     files = (await client.get("/api/v1/files")).json()["data"]["files"]
     jobs = (await client.get("/api/v1/fine-tunes")).json()["output"]["jobs"]
     clock = (await client.get("/_emulator/clock")).json()["now"]
-    return {"files": [(f["file_id"], f["name"], f["md5"]) for f in files],
-            "jobs": [(j["job_id"], j["status"]) for j in jobs], "clock": clock}
+    return {
+        "files": [(f["file_id"], f["name"], f["md5"]) for f in files],
+        "jobs": [(j["job_id"], j["status"]) for j in jobs],
+        "clock": clock,
+    }
 
 
 async def build(client: httpx.AsyncClient) -> dict[str, str]:
@@ -98,10 +101,15 @@ async def test_bad_snapshots_are_refused_and_change_nothing(client: httpx.AsyncC
     manifest = json.dumps({"format": 1, "schema_version": 1, "emulated_time": 0}).encode()
     newer = json.dumps({"format": 1, "schema_version": 999, "emulated_time": 0}).encode()
     (tmp_path / "junk").write_bytes(b"not a tar")
-    cases = [str(tmp_path / "missing.tar"), str(tmp_path / "junk"), str(tmp_path),
-             _tar(tmp_path / "evil.tar", {"snapshot.json": manifest, "emulator.db": b"", "../evil": b"x"}),
-             _tar(tmp_path / "nodb.tar", {"snapshot.json": manifest}),
-             _tar(tmp_path / "newer.tar", {"snapshot.json": newer, "emulator.db": b""}), "bad\x00name"]
+    cases = [
+        str(tmp_path / "missing.tar"),
+        str(tmp_path / "junk"),
+        str(tmp_path),
+        _tar(tmp_path / "evil.tar", {"snapshot.json": manifest, "emulator.db": b"", "../evil": b"x"}),
+        _tar(tmp_path / "nodb.tar", {"snapshot.json": manifest}),
+        _tar(tmp_path / "newer.tar", {"snapshot.json": newer, "emulator.db": b""}),
+        "bad\x00name",
+    ]
     for path in cases:
         assert_error(await client.post("/_emulator/restore", json={"path": path}), 400, "InvalidParameter")
     assert (await client.get("/api/v1/files")).json()["data"]["total"] == 1

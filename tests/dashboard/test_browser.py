@@ -28,9 +28,19 @@ CHROMIUM = Path(os.environ.get("EMULATOR_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("EMULATOR_CHROMEDRIVER", "/usr/bin/chromedriver"))
 SCREENSHOT = ROOT / "test-artifacts" / "dashboard-job.png"
 SFT = ROOT / "fixtures" / "datasets" / "sft_basic.jsonl"
-CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1440,1900", "--force-device-scale-factor=1")
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1440,1900",
+    "--force-device-scale-factor=1",
+)
 WAIT = 10.0
 
 pytestmark = [pytest.mark.live, pytest.mark.contract, pytest.mark.browser]
@@ -51,8 +61,10 @@ def server() -> Iterator[EmulatorServer]:
 @pytest.fixture
 def browser() -> Iterator[Any]:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        _unavailable(f"Debian's chromium / chromium-driver missing at {CHROMIUM}, {CHROMEDRIVER} "
-                     "(make test installs them: apt-get install chromium chromium-driver)")
+        _unavailable(
+            f"Debian's chromium / chromium-driver missing at {CHROMIUM}, {CHROMEDRIVER} "
+            "(make test installs them: apt-get install chromium chromium-driver)"
+        )
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -73,13 +85,15 @@ def browser() -> Iterator[Any]:
 def _create_job(sdk: Sdk) -> str:
     if not (SDK_VENVS / sdk.version / "bin" / "python").exists():
         _unavailable(f"dashscope {sdk.version} venv missing at {SDK_VENVS / sdk.version} (make test builds it)")
-    return str(sdk.python(f"""
+    return str(
+        sdk.python(f"""
         up = dashscope.Files.upload(file_path={str(SFT)!r}, purpose='fine_tune')
         file_id = up.output['uploaded_files'][0]['file_id']
         job = dashscope.FineTunes.call(model='qwen-turbo', training_file_ids=[file_id], hyper_parameters={HP!r})
         assert job.status_code == 200, job
         print(json.dumps(job.output['job_id']))
-    """))
+    """)
+    )
 
 
 def _dom_log(driver: Any) -> list[str]:
@@ -88,8 +102,10 @@ def _dom_log(driver: Any) -> list[str]:
 
 def _dom_points(driver: Any) -> dict[str, dict[int, str]]:
     points: dict[str, dict[int, str]] = {"loss": {}, "val_loss": {}, "token_acc": {}}
-    script = ("return [...document.querySelectorAll('#chart circle[data-series]')]"
-              ".map(c => [c.dataset.series, c.dataset.step, c.dataset.value])")
+    script = (
+        "return [...document.querySelectorAll('#chart circle[data-series]')]"
+        ".map(c => [c.dataset.series, c.dataset.step, c.dataset.value])"
+    )
     for series, step, value in driver.execute_script(script):
         points[series][int(step)] = value
     return points
@@ -102,8 +118,7 @@ def _status(driver: Any) -> str:
 def test_job_page_in_a_real_browser(server: EmulatorServer, browser: Any) -> None:
     sdk = Sdk("2.0.2", server, api_key="sk-browser-test")
     job_id = _create_job(sdk)
-    with httpx.Client(base_url=server.api_base, headers={"Authorization": f"Bearer {sdk.api_key}"},
-                      timeout=10) as api:
+    with httpx.Client(base_url=server.api_base, headers={"Authorization": f"Bearer {sdk.api_key}"}, timeout=10) as api:
         _drive(server, browser, job_id, api)
 
 
@@ -114,8 +129,7 @@ def _drive(server: EmulatorServer, browser: Any, job_id: str, api: httpx.Client)
     from selenium.webdriver.support.ui import WebDriverWait
 
     def api_logs() -> list[str]:
-        return list(api.get(f"/fine-tunes/{job_id}/logs", params={"offset": 1, "line": 1000}).json()
-                    ["output"]["logs"])
+        return list(api.get(f"/fine-tunes/{job_id}/logs", params={"offset": 1, "line": 1000}).json()["output"]["logs"])
 
     def api_status() -> str:
         return str(api.get(f"/fine-tunes/{job_id}").json()["output"]["status"])

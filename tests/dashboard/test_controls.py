@@ -44,8 +44,11 @@ async def test_advance_as_a_browser_posts_it(client: httpx.AsyncClient) -> None:
     """A preset button and the empty custom field share the name ``seconds``; both arrive."""
     before = (await client.get("/_emulator/clock")).json()["now"]
     for fields in ([("seconds", "600"), ("seconds", "")], [("seconds", ""), ("seconds", "90")]):
-        response = await client.post(f"{ACTIONS}/clock/advance", content=urlencode([("next", "/_emulator/"), *fields]),
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        response = await client.post(
+            f"{ACTIONS}/clock/advance",
+            content=urlencode([("next", "/_emulator/"), *fields]),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert "notice" in flash(response)
     assert (await client.get("/_emulator/clock")).json()["now"] == before + 690
 
@@ -93,8 +96,9 @@ async def test_force_status_asks_then_forces(client: httpx.AsyncClient) -> None:
     ask = await post(client, f"/jobs/{job_id}/status", status="FAILED", message="disk full", next="/_emulator/")
     assert ask.status_code == 200 and f"Force job {job_id} to FAILED?" in ask.text
     assert ("status", "FAILED") in Page(ask.text).hidden and ("message", "disk full") in Page(ask.text).hidden
-    done = await post(client, f"/jobs/{job_id}/status", status="FAILED", message="disk full", confirmed="yes",
-                      next="/_emulator/")
+    done = await post(
+        client, f"/jobs/{job_id}/status", status="FAILED", message="disk full", confirmed="yes", next="/_emulator/"
+    )
     assert flash(done)["notice"] == f"Job {job_id} forced to FAILED."
     job = (await client.get(f"/api/v1/fine-tunes/{job_id}")).json()["output"]
     assert job["status"] == "FAILED" and job["message"] == "disk full"
@@ -111,8 +115,9 @@ async def test_force_status_refusals(client: httpx.AsyncClient) -> None:
     assert await api_status(client, job_id) == "PENDING"
 
 
-async def test_force_status_goes_through_the_control_route_when_there_is_one(app: Starlette,
-                                                                               client: httpx.AsyncClient) -> None:
+async def test_force_status_goes_through_the_control_route_when_there_is_one(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     job_id = await new_job(client)
     calls: list[object] = []
 
@@ -121,16 +126,19 @@ async def test_force_status_goes_through_the_control_route_when_there_is_one(app
         return JSONResponse({"status": "ok"})
 
     app.router.routes.insert(0, Route("/_emulator/fine-tunes/{job_id}/status", force, methods=["POST"]))
-    done = await post(client, f"/jobs/{job_id}/status", status="CANCELED", message="m", confirmed="yes",
-                      next="/_emulator/")
+    done = await post(
+        client, f"/jobs/{job_id}/status", status="CANCELED", message="m", confirmed="yes", next="/_emulator/"
+    )
     assert "forced to CANCELED" in flash(done)["notice"]
     assert calls == [(job_id, {"status": "CANCELED", "message": "m"})]
 
 
-async def test_force_status_without_the_control_route_uses_the_service(app: Starlette,
-                                                                       client: httpx.AsyncClient) -> None:
-    app.router.routes[:] = [r for r in app.router.routes
-                            if getattr(r, "path", "") != "/_emulator/fine-tunes/{job_id}/status"]
+async def test_force_status_without_the_control_route_uses_the_service(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    app.router.routes[:] = [
+        r for r in app.router.routes if getattr(r, "path", "") != "/_emulator/fine-tunes/{job_id}/status"
+    ]
     job_id = await new_job(client)
     done = await post(client, f"/jobs/{job_id}/status", status="CANCELED", confirmed="yes", next="/_emulator/")
     assert flash(done)["notice"] == f"Job {job_id} forced to CANCELED."
@@ -191,16 +199,20 @@ async def test_faults_control_hidden_without_the_route(app: Starlette, client: h
 
 
 async def test_cross_site_posts_are_refused(client: httpx.AsyncClient) -> None:
-    response = await client.post(f"{ACTIONS}/clock/advance", data={"seconds": "60"},
-                                 headers={"Sec-Fetch-Site": "cross-site"})
+    response = await client.post(
+        f"{ACTIONS}/clock/advance", data={"seconds": "60"}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
     assert response.status_code == 403
 
 
 async def test_every_control_has_an_accessible_name(client: httpx.AsyncClient) -> None:
     job_id = await new_job(client)
     await advance(client, 60)
-    for path in ("/_emulator/", f"/_emulator/dashboard/tenants/{await tenant_id(client)}",
-                 f"/_emulator/dashboard/jobs/{job_id}"):
+    for path in (
+        "/_emulator/",
+        f"/_emulator/dashboard/tenants/{await tenant_id(client)}",
+        f"/_emulator/dashboard/jobs/{job_id}",
+    ):
         html = (await client.get(path)).text
         for tag in ("input", "select"):
             for chunk in html.split(f"<{tag} ")[1:]:

@@ -67,9 +67,12 @@ async def test_tenant_jobs_fragment_is_rows_only(client: httpx.AsyncClient) -> N
 
 
 async def test_unknown_tenant_and_job_are_html_404(client: httpx.AsyncClient) -> None:
-    for path in ("/_emulator/dashboard/tenants/nobody", "/_emulator/dashboard/jobs/ft-000000000000-0000",
-                 "/_emulator/dashboard/jobs/ft-000000000000-0000/chart",
-                 "/_emulator/dashboard/jobs/ft-000000000000-0000/stream"):
+    for path in (
+        "/_emulator/dashboard/tenants/nobody",
+        "/_emulator/dashboard/jobs/ft-000000000000-0000",
+        "/_emulator/dashboard/jobs/ft-000000000000-0000/chart",
+        "/_emulator/dashboard/jobs/ft-000000000000-0000/stream",
+    ):
         response = await client.get(path)
         assert response.status_code == 404 and "Not found" in response.text, path
 
@@ -160,8 +163,11 @@ async def test_stream_of_a_finished_job(client: httpx.AsyncClient) -> None:
 async def test_static_bundle_and_no_internet(client: httpx.AsyncClient) -> None:
     job_id = await new_job(client)
     await advance(client, 3600)
-    paths = ("/_emulator/", f"/_emulator/dashboard/tenants/{await tenant_id(client)}",
-             f"/_emulator/dashboard/jobs/{job_id}")
+    paths = (
+        "/_emulator/",
+        f"/_emulator/dashboard/tenants/{await tenant_id(client)}",
+        f"/_emulator/dashboard/jobs/{job_id}",
+    )
     pages = [(await client.get(path)).text for path in paths]
     for html in pages:
         for link in Page(html).links:
@@ -204,10 +210,18 @@ class _Deployments:
 
 async def test_deployments_shown_when_the_service_exists(app: Starlette, client: httpx.AsyncClient) -> None:
     await client.get("/api/v1/files")
-    app.state.rt.services["deployments"] = _Deployments([
-        {"deployed_model": "qwen-turbo-ft-abc-dep", "model_name": "qwen-turbo-ft-abc", "status": "DEPLOYING",
-         "capacity": 4, "ready_capacity": 1, "modified_at": 1728705300.0},
-    ])
+    app.state.rt.services["deployments"] = _Deployments(
+        [
+            {
+                "deployed_model": "qwen-turbo-ft-abc-dep",
+                "model_name": "qwen-turbo-ft-abc",
+                "status": "DEPLOYING",
+                "capacity": 4,
+                "ready_capacity": 1,
+                "modified_at": 1728705300.0,
+            },
+        ]
+    )
     html = (await client.get(f"/_emulator/dashboard/tenants/{await tenant_id(client)}")).text
     assert "qwen-turbo-ft-abc-dep" in html and "DEPLOYING" in Page(html).badges and "1/4" in html
     app.state.rt.services["deployments"] = _Deployments(RuntimeError("boom"))

@@ -17,10 +17,16 @@ def _point(step: int, loss: float, val: float | None = None, acc: float | None =
     return MetricPoint(step=step, epoch=step / 10, lr=1e-5, loss=loss, val_loss=val, token_acc=acc, at=float(step))
 
 
-@pytest.mark.parametrize(("lo", "hi", "expected"), [
-    (0, 2.6, [0, 1, 2, 3]), (0, 48, [0, 10, 20, 30, 40, 50]), (0.61, 0.79, [0.6, 0.65, 0.7, 0.75, 0.8]),
-    (0, 1, [0, 0.5, 1.0]), (3, 3, [3, 3.5, 4.0]),
-])
+@pytest.mark.parametrize(
+    ("lo", "hi", "expected"),
+    [
+        (0, 2.6, [0, 1, 2, 3]),
+        (0, 48, [0, 10, 20, 30, 40, 50]),
+        (0.61, 0.79, [0.6, 0.65, 0.7, 0.75, 0.8]),
+        (0, 1, [0, 0.5, 1.0]),
+        (3, 3, [3, 3.5, 4.0]),
+    ],
+)
 def test_nice_ticks(lo: float, hi: float, expected: list[float]) -> None:
     assert nice_ticks(lo, hi, 4 if hi != 48 else 6) == pytest.approx(expected)
 
@@ -50,7 +56,14 @@ def test_chart_without_validation_or_points() -> None:
 
 def test_formatting() -> None:
     assert [duration(s) for s in (None, 0, 9.6, 70, 3600, 3725, 90000)] == [
-        "—", "0s", "10s", "1m 10s", "1h 00m", "1h 02m", "1d 01h"]
+        "—",
+        "0s",
+        "10s",
+        "1m 10s",
+        "1h 00m",
+        "1h 02m",
+        "1d 01h",
+    ]
     assert [size(n) for n in (None, 12, 13_312, 5 * 1024**3)] == ["—", "12 B", "13.0 KB", "5.0 GB"]
     now = 1728705300.0  # 2024-10-12 11:55:00 Beijing
     assert short(now + 60, now) == "11:56:00" and short(now + 86400, now) == "10-13 11:55"

@@ -19,8 +19,12 @@ def training_pairs() -> list[tuple[str, str]]:
     pairs = []
     for line in SFT.read_text(encoding="utf-8").splitlines():
         messages = json.loads(line)["messages"]
-        pairs.append(([m["content"] for m in messages if m["role"] == "user"][-1],
-                      [m["content"] for m in messages if m["role"] == "assistant"][-1]))
+        pairs.append(
+            (
+                [m["content"] for m in messages if m["role"] == "user"][-1],
+                [m["content"] for m in messages if m["role"] == "assistant"][-1],
+            )
+        )
     return pairs
 
 
@@ -55,7 +59,13 @@ async def running(client: httpx.AsyncClient, model_name: str, **body: Any) -> st
     return name
 
 
-async def generate(client: httpx.AsyncClient, model: str, prompt: str = "你是谁?", *,
-                   headers: dict[str, str] | None = None, **parameters: Any) -> httpx.Response:
+async def generate(
+    client: httpx.AsyncClient,
+    model: str,
+    prompt: str = "你是谁?",
+    *,
+    headers: dict[str, str] | None = None,
+    **parameters: Any,
+) -> httpx.Response:
     body = {"model": model, "input": {"messages": [{"role": "user", "content": prompt}]}, "parameters": parameters}
     return await client.post(GENERATION, json=body, headers=headers)

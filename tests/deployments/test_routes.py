@@ -15,8 +15,21 @@ from tests.deployments.flows import SFT, advance, deploy, finetuned_model, gener
 pytestmark = pytest.mark.anyio
 
 DEPLOY_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$")
-SEED_KEYS = {"deployed_model", "gmt_create", "gmt_modified", "status", "model_name", "base_model", "base_capacity",
-             "capacity", "ready_capacity", "workspace_id", "charge_type", "creator", "modifier"}
+SEED_KEYS = {
+    "deployed_model",
+    "gmt_create",
+    "gmt_modified",
+    "status",
+    "model_name",
+    "base_model",
+    "base_capacity",
+    "capacity",
+    "ready_capacity",
+    "workspace_id",
+    "charge_type",
+    "creator",
+    "modifier",
+}
 
 
 @pytest.fixture
@@ -54,8 +67,14 @@ async def test_pending_deploying_running_as_the_clock_moves(client: httpx.AsyncC
     for seconds in (29, 1, 20, 20, 19, 1):
         await advance(client, seconds)
         seen.append(await state(client, name))
-    assert seen == [("PENDING", 2, 0), ("DEPLOYING", 2, 0), ("DEPLOYING", 2, 1), ("DEPLOYING", 2, 2),
-                    ("DEPLOYING", 2, 2), ("RUNNING", 2, 2)]
+    assert seen == [
+        ("PENDING", 2, 0),
+        ("DEPLOYING", 2, 0),
+        ("DEPLOYING", 2, 1),
+        ("DEPLOYING", 2, 2),
+        ("DEPLOYING", 2, 2),
+        ("RUNNING", 2, 2),
+    ]
     d = await get(client, name)
     assert d["gmt_modified"] > d["gmt_create"]
 
@@ -82,15 +101,18 @@ async def test_scale_changes_capacity_and_ready_capacity_follows(client: httpx.A
     assert (await get(client, name))["base_capacity"] == 2
 
 
-@pytest.mark.parametrize("body,fragment", [
-    ({}, "capacity is required"),
-    ({"capacity": 0}, "between 1 and 32"),
-    ({"capacity": 33}, "between 1 and 32"),
-    ({"capacity": "3"}, "capacity"),
-    ({"capacity": 2.5}, "capacity"),
-    ({"capacity": True}, "capacity"),
-    ({"capacity": 3, "deployed_model": "another"}, "differs from the path"),
-])
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({}, "capacity is required"),
+        ({"capacity": 0}, "between 1 and 32"),
+        ({"capacity": 33}, "between 1 and 32"),
+        ({"capacity": "3"}, "capacity"),
+        ({"capacity": 2.5}, "capacity"),
+        ({"capacity": True}, "capacity"),
+        ({"capacity": 3, "deployed_model": "another"}, "differs from the path"),
+    ],
+)
 async def test_scale_validation(client: httpx.AsyncClient, model: str, body: dict[str, Any], fragment: str) -> None:
     name = await running(client, model)
     error = assert_error(await client.put(f"/api/v1/deployments/{name}/scale", json=body), 400, "InvalidParameter")
@@ -99,8 +121,9 @@ async def test_scale_validation(client: httpx.AsyncClient, model: str, body: dic
 
 async def test_scale_only_while_running(client: httpx.AsyncClient, model: str) -> None:
     name = (await deploy(client, model))["deployed_model"]
-    error = assert_error(await client.put(f"/api/v1/deployments/{name}/scale", json={"capacity": 3}), 400,
-                         "UnsupportedOperation")
+    error = assert_error(
+        await client.put(f"/api/v1/deployments/{name}/scale", json={"capacity": 3}), 400, "UnsupportedOperation"
+    )
     assert "PENDING" in error["message"]
     assert_error(await client.put("/api/v1/deployments/nope/scale", json={"capacity": 3}), 404, "NotFound")
 
@@ -139,17 +162,20 @@ async def test_second_live_deployment_of_the_same_name_conflicts(client: httpx.A
     assert (await deploy(client, model))["status"] == "PENDING"
 
 
-@pytest.mark.parametrize("body,fragment", [
-    ({"capacity": 0}, "between 1 and 32"),
-    ({"capacity": -1}, "between 1 and 32"),
-    ({"capacity": 33}, "between 1 and 32"),
-    ({"capacity": "2"}, "capacity"),
-    ({"capacity": 1.5}, "capacity"),
-    ({"capacity": False}, "capacity"),
-    ({"suffix": "Has Caps"}, "suffix"),
-    ({"suffix": "waytoolongsuffix"}, "suffix"),
-    ({"plan": "gold"}, "plan must be one of lora, mu, ptu"),
-])
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({"capacity": 0}, "between 1 and 32"),
+        ({"capacity": -1}, "between 1 and 32"),
+        ({"capacity": 33}, "between 1 and 32"),
+        ({"capacity": "2"}, "capacity"),
+        ({"capacity": 1.5}, "capacity"),
+        ({"capacity": False}, "capacity"),
+        ({"suffix": "Has Caps"}, "suffix"),
+        ({"suffix": "waytoolongsuffix"}, "suffix"),
+        ({"plan": "gold"}, "plan must be one of lora, mu, ptu"),
+    ],
+)
 async def test_create_validation(client: httpx.AsyncClient, model: str, body: dict[str, Any], fragment: str) -> None:
     response = await client.post("/api/v1/deployments", json={"model_name": model, **body})
     assert fragment in assert_error(response, 400, "InvalidParameter")["message"]
@@ -160,13 +186,16 @@ async def test_capacity_defaults_to_one_and_plan_is_case_insensitive(client: htt
     assert (d["capacity"], d["base_capacity"]) == (1, 1)
 
 
-@pytest.mark.parametrize("body,fragment", [
-    ({}, "model_name"),
-    ({"model_name": ""}, "model_name"),
-    ({"model_name": "gpt-4"}, "Model not exist"),
-    ({"model_name": "qwen-max"}, "cannot be deployed"),
-    ({"model_name": "qwen-turbo", "plan": "lora"}, "plan lora"),
-])
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({}, "model_name"),
+        ({"model_name": ""}, "model_name"),
+        ({"model_name": "gpt-4"}, "Model not exist"),
+        ({"model_name": "qwen-max"}, "cannot be deployed"),
+        ({"model_name": "qwen-turbo", "plan": "lora"}, "plan lora"),
+    ],
+)
 async def test_what_can_be_deployed(client: httpx.AsyncClient, body: dict[str, Any], fragment: str) -> None:
     error = assert_error(await client.post("/api/v1/deployments", json=body), 400, "InvalidParameter")
     assert fragment in error["message"]
@@ -180,8 +209,12 @@ async def test_a_base_model_deploys_under_a_name_of_its_own(client: httpx.AsyncC
 
 async def test_a_fine_tune_that_has_not_succeeded_cannot_be_deployed(client: httpx.AsyncClient) -> None:
     file_id = (await client.post("/api/v1/files", files=[("files", ("sft.jsonl", SFT.read_bytes()))])).json()
-    job = (await client.post("/api/v1/fine-tunes", json={
-        "model": "qwen-turbo", "training_file_ids": [file_id["data"]["uploaded_files"][0]["file_id"]]})).json()
+    job = (
+        await client.post(
+            "/api/v1/fine-tunes",
+            json={"model": "qwen-turbo", "training_file_ids": [file_id["data"]["uploaded_files"][0]["file_id"]]},
+        )
+    ).json()
     response = await client.post("/api/v1/deployments", json={"model_name": f"qwen-turbo-{job['output']['job_id']}"})
     assert "succeeded" in assert_error(response, 400, "InvalidParameter")["message"]
 
@@ -218,8 +251,9 @@ async def test_control_plane_fails_a_deployment_along_the_table(client: httpx.As
     assert "cannot become RUNNING" in assert_error(illegal, 400, "UnsupportedOperation")["message"]
     assert (await client.delete(f"/api/v1/deployments/{name}")).json()["output"]["status"] == "DELETING"
     assert_error(await client.post("/_emulator/deployments/nope/status", json={"status": "FAILED"}), 404, "NotFound")
-    assert_error(await client.post(f"/_emulator/deployments/{name}/status", json={"status": "GONE"}), 400,
-                 "InvalidParameter")
+    assert_error(
+        await client.post(f"/_emulator/deployments/{name}/status", json={"status": "GONE"}), 400, "InvalidParameter"
+    )
 
 
 async def test_control_plane_can_skip_the_wait(client: httpx.AsyncClient, model: str) -> None:

@@ -28,8 +28,20 @@ async def test_upload_answers_the_seed_shape(client: httpx.AsyncClient) -> None:
     assert got["description"] == "a sample fine-tune data file"
     assert got["size"] == len(GOOD) * 3
     assert got["purpose"] == "fine-tune"
-    assert set(got) == {"id", "file_id", "name", "description", "purpose", "size", "md5", "region", "url", "user_id",
-                        "api_key_id", "gmt_create"}
+    assert set(got) == {
+        "id",
+        "file_id",
+        "name",
+        "description",
+        "purpose",
+        "size",
+        "md5",
+        "region",
+        "url",
+        "user_id",
+        "api_key_id",
+        "gmt_create",
+    }
     content = await client.get(f"/api/v1/files/{uploaded['file_id']}/content")
     assert content.content == GOOD * 3
 
@@ -39,8 +51,10 @@ async def test_several_files_and_descriptions_in_one_request(client: httpx.Async
     data = {"descriptions": ["first", "second"]}
     body = (await client.post("/api/v1/files", files=files, data=data)).json()["data"]
     assert [f["name"] for f in body["uploaded_files"]] == ["a.jsonl", "b.jsonl"]
-    descriptions = [(await client.get(f"/api/v1/files/{f['file_id']}")).json()["data"]["description"]
-                    for f in body["uploaded_files"]]
+    descriptions = [
+        (await client.get(f"/api/v1/files/{f['file_id']}")).json()["data"]["description"]
+        for f in body["uploaded_files"]
+    ]
     assert descriptions == ["first", "second"]
 
 
@@ -88,8 +102,10 @@ async def test_per_file_limit_fails_that_file_only(app_factory: AppFactory) -> N
 async def test_file_count_quota_and_delete_frees_it(app_factory: AppFactory) -> None:
     app = await app_factory(max_tenant_files=2)
     async with client_for(app) as client:
-        ids = [(await upload(client, (f"{i}.jsonl", GOOD))).json()["data"]["uploaded_files"][0]["file_id"]
-               for i in range(2)]
+        ids = [
+            (await upload(client, (f"{i}.jsonl", GOOD))).json()["data"]["uploaded_files"][0]["file_id"]
+            for i in range(2)
+        ]
         third = (await upload(client, ("3.jsonl", GOOD))).json()["data"]
         assert third["uploaded_files"] == []
         assert third["failed_uploads"][0]["code"] == "BadRequest.TooMany"
@@ -123,8 +139,18 @@ async def test_strict_mode_turns_an_all_failed_upload_into_a_4xx(app_factory: Ap
         assert_error(await upload(client, ("a.jsonl", GOOD)), 400, "BadRequest.TooLarge")
 
 
-@pytest.mark.parametrize("name", ["bad_not_json.jsonl", "bad_not_utf8.jsonl", "bad_role.jsonl", "bad_empty.jsonl",
-                                  "bad_no_assistant.jsonl", "bad_zip_not_zip.zip", "bad_zip_missing_image.zip"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bad_not_json.jsonl",
+        "bad_not_utf8.jsonl",
+        "bad_role.jsonl",
+        "bad_empty.jsonl",
+        "bad_no_assistant.jsonl",
+        "bad_zip_not_zip.zip",
+        "bad_zip_missing_image.zip",
+    ],
+)
 async def test_bad_datasets_are_refused_with_a_reason(client: httpx.AsyncClient, name: str) -> None:
     body = (await upload(client, DATASETS / name)).json()["data"]
     assert body["uploaded_files"] == []
@@ -167,17 +193,25 @@ async def test_tenants_never_see_each_other(app_factory: AppFactory) -> None:
         assert (await a.get(f"/api/v1/files/{file_id}")).status_code == 200
 
 
-@pytest.mark.parametrize("content_type,body", [
-    ("application/json", b"{}"),
-    ("multipart/form-data", b"--x\r\n"),
-    ("multipart/form-data; boundary=xyz", b"garbage with no parts"),
-    ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-data; name=\"files\"; "
-                                          b"filename=\"a.jsonl\"\r\n\r\ntruncated"),
-    ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nv\r\n"
-                                          b"--xyz--\r\n"),
-])
-async def test_malformed_uploads_are_4xx_and_leave_nothing(client: httpx.AsyncClient, content_type: str,
-                                                          body: bytes) -> None:
+@pytest.mark.parametrize(
+    "content_type,body",
+    [
+        ("application/json", b"{}"),
+        ("multipart/form-data", b"--x\r\n"),
+        ("multipart/form-data; boundary=xyz", b"garbage with no parts"),
+        (
+            "multipart/form-data; boundary=xyz",
+            b'--xyz\r\nContent-Disposition: form-data; name="files"; filename="a.jsonl"\r\n\r\ntruncated',
+        ),
+        (
+            "multipart/form-data; boundary=xyz",
+            b'--xyz\r\nContent-Disposition: form-data; name="other"\r\n\r\nv\r\n--xyz--\r\n',
+        ),
+    ],
+)
+async def test_malformed_uploads_are_4xx_and_leave_nothing(
+    client: httpx.AsyncClient, content_type: str, body: bytes
+) -> None:
     response = await client.post("/api/v1/files", content=body, headers={"Content-Type": content_type})
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["code"] in {"InvalidParameter", "UnsupportedMediaType"}

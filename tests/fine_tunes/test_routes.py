@@ -14,8 +14,14 @@ from tests.conftest import DATASETS, AppFactory, assert_error, client_for, uploa
 pytestmark = pytest.mark.anyio
 
 JOB_ID = re.compile(r"^ft-\d{12}-[0-9a-f]{4}$")
-SEED_HP = {"n_epochs": 1, "batch_size": 16, "learning_rate": "1.6e-5", "split": 0.9, "warmup_ratio": 0.0,
-           "eval_steps": 1}
+SEED_HP = {
+    "n_epochs": 1,
+    "batch_size": 16,
+    "learning_rate": "1.6e-5",
+    "split": 0.9,
+    "warmup_ratio": 0.0,
+    "eval_steps": 1,
+}
 
 
 async def upload_id(client: httpx.AsyncClient, path: Path) -> str:
@@ -57,8 +63,9 @@ async def sft(client: httpx.AsyncClient) -> str:
 
 
 async def test_create_answers_the_seed_shape(client: httpx.AsyncClient, sft: str) -> None:
-    response = await create(client, model="qwen-turbo", training_file_ids=[sft], hyper_parameters=SEED_HP,
-                            training_type="sft")
+    response = await create(
+        client, model="qwen-turbo", training_file_ids=[sft], hyper_parameters=SEED_HP, training_type="sft"
+    )
     body = response.json()
     assert set(body) == {"request_id", "output"}
     job = body["output"]
@@ -96,36 +103,49 @@ async def test_continued_training_from_a_finetuned_model(client: httpx.AsyncClie
     assert (await run_to_end(client, second["job_id"]))["status"] == "SUCCEEDED"
 
 
-@pytest.mark.parametrize("body,fragment", [
-    ({}, "model"),
-    ({"model": ""}, "model"),
-    ({"model": "qwen-turbo"}, "Missing training files"),
-    ({"model": "qwen-turbo", "training_file_ids": []}, "Missing training files"),
-    ({"model": "qwen-turbo", "training_file_ids": 5}, "training_file_ids"),
-    ({"model": "gpt-4", "training_file_ids": ["x"]}, "Model not exist"),
-    ({"model": "qwen-max", "training_file_ids": ["x"]}, "Model not exist"),
-    ({"model": "qwen-turbo", "training_file_ids": ["no-such-file"]}, "File not found"),
-    ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "training_type": "rlhf"}, "training_type"),
-    ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": {"n_epochs": 0}}, "n_epochs"),
-    ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": {"n_epochs": 1.5}}, "n_epochs"),
-    ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": {"n_epochs": True}}, "n_epochs"),
-    ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": {"learning_rate": "fast"}},
-     "learning_rate"),
-    ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": {"split": 1.5}}, "split"),
-    ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": []}, "hyper_parameters"),
-    ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "validation_file_ids": ["missing"]}, "File not found"),
-])
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({}, "model"),
+        ({"model": ""}, "model"),
+        ({"model": "qwen-turbo"}, "Missing training files"),
+        ({"model": "qwen-turbo", "training_file_ids": []}, "Missing training files"),
+        ({"model": "qwen-turbo", "training_file_ids": 5}, "training_file_ids"),
+        ({"model": "gpt-4", "training_file_ids": ["x"]}, "Model not exist"),
+        ({"model": "qwen-max", "training_file_ids": ["x"]}, "Model not exist"),
+        ({"model": "qwen-turbo", "training_file_ids": ["no-such-file"]}, "File not found"),
+        ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "training_type": "rlhf"}, "training_type"),
+        ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": {"n_epochs": 0}}, "n_epochs"),
+        ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": {"n_epochs": 1.5}}, "n_epochs"),
+        ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": {"n_epochs": True}}, "n_epochs"),
+        (
+            {"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": {"learning_rate": "fast"}},
+            "learning_rate",
+        ),
+        ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": {"split": 1.5}}, "split"),
+        ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "hyper_parameters": []}, "hyper_parameters"),
+        ({"model": "qwen-turbo", "training_file_ids": ["{sft}"], "validation_file_ids": ["missing"]}, "File not found"),
+    ],
+)
 async def test_create_validation(client: httpx.AsyncClient, sft: str, body: dict[str, Any], fragment: str) -> None:
-    filled = {k: ([x.replace("{sft}", sft) for x in v] if isinstance(v, list) and v and isinstance(v[0], str) else v)
-              for k, v in body.items()}
+    filled = {
+        k: ([x.replace("{sft}", sft) for x in v] if isinstance(v, list) and v and isinstance(v[0], str) else v)
+        for k, v in body.items()
+    }
     error = assert_error(await create(client, **filled), 400, "InvalidParameter")
     assert fragment in error["message"]
     assert (await client.get("/api/v1/fine-tunes")).json()["output"]["total"] == 0
 
 
 async def test_numeric_strings_from_the_1_20_cli_are_accepted(client: httpx.AsyncClient, sft: str) -> None:
-    hp = {"n_epochs": 1, "batch_size": 16, "learning_rate": 1.6e-05, "split": "0.9", "warmup_ratio": "0.0",
-          "eval_steps": "1"}
+    hp = {
+        "n_epochs": 1,
+        "batch_size": 16,
+        "learning_rate": 1.6e-05,
+        "split": "0.9",
+        "warmup_ratio": "0.0",
+        "eval_steps": "1",
+    }
     job = await new_job(client, sft, hyper_parameters=hp, validation_file_ids=[])
     assert job["hyper_parameters"] == hp
 
@@ -141,10 +161,12 @@ async def test_dataset_kind_must_suit_the_method(client: httpx.AsyncClient, sft:
     dpo = await upload_id(client, DATASETS / "dpo_basic.jsonl")
     image = await upload_id(client, DATASETS / "image_sft.zip")
     other = (await upload(client, ("notes.txt", b"x"), purpose="file-extract")).json()["data"]["uploaded_files"][0]
-    cases = [({"training_file_ids": [sft], "training_type": "dpo_full", "model": "qwen2-7b-instruct"}, "DPO rows"),
-             ({"training_file_ids": [dpo], "training_type": "sft"}, "SFT rows"),
-             ({"training_file_ids": [image], "training_type": "sft"}, "vision models"),
-             ({"training_file_ids": [other["file_id"]]}, "not uploaded as a fine-tune dataset")]
+    cases = [
+        ({"training_file_ids": [sft], "training_type": "dpo_full", "model": "qwen2-7b-instruct"}, "DPO rows"),
+        ({"training_file_ids": [dpo], "training_type": "sft"}, "SFT rows"),
+        ({"training_file_ids": [image], "training_type": "sft"}, "vision models"),
+        ({"training_file_ids": [other["file_id"]]}, "not uploaded as a fine-tune dataset"),
+    ]
     for extra, fragment in cases:
         body = {"model": "qwen-turbo", **extra}
         assert fragment in assert_error(await create(client, **body), 400, "InvalidParameter")["message"]
@@ -154,8 +176,7 @@ async def test_dataset_kind_must_suit_the_method(client: httpx.AsyncClient, sft:
 
 async def test_files_of_another_tenant_are_not_found(app: Any, sft: str) -> None:
     async with client_for(app, "someone-else") as other:
-        error = assert_error(await create(other, model="qwen-turbo", training_file_ids=[sft]), 400,
-                             "InvalidParameter")
+        error = assert_error(await create(other, model="qwen-turbo", training_file_ids=[sft]), 400, "InvalidParameter")
     assert "File not found" in error["message"]
 
 
@@ -173,15 +194,19 @@ async def test_strict_mode_refuses_the_unsupported_method_at_create(app_factory:
     app = await app_factory(strict=True)
     async with client_for(app) as client:
         dpo = await upload_id(client, DATASETS / "dpo_basic.jsonl")
-        error = assert_error(await create(client, model="qwen-turbo", training_file_ids=[dpo],
-                                          training_type="dpo_full"), 400, "InvalidParameter")
+        error = assert_error(
+            await create(client, model="qwen-turbo", training_file_ids=[dpo], training_type="dpo_full"),
+            400,
+            "InvalidParameter",
+        )
     assert "does not support" in error["message"]
 
 
 async def test_all_rows_over_max_length_fail_the_job(client: httpx.AsyncClient) -> None:
     long_rows = await upload_id(client, DATASETS / "sft_long_rows.jsonl")
-    partly = await run_to_end(client, (await new_job(client, long_rows, hyper_parameters={"max_length": 512}))[
-        "job_id"])
+    partly = await run_to_end(
+        client, (await new_job(client, long_rows, hyper_parameters={"max_length": 512}))["job_id"]
+    )
     assert partly["status"] == "SUCCEEDED"
     logs = (await client.get(f"/api/v1/fine-tunes/{partly['job_id']}/logs?line=1000")).json()["output"]["logs"]
     assert any("dropped" in line for line in logs)
@@ -197,7 +222,10 @@ async def test_one_running_job_per_tenant_first_come_first_served(app: Any, sft:
         other = (await new_job(b, other_file))["job_id"]
         await advance(a, 6)
         assert [await status(a, first), await status(a, second), await status(b, other)] == [
-            "RUNNING", "QUEUING", "RUNNING"]
+            "RUNNING",
+            "QUEUING",
+            "RUNNING",
+        ]
         await run_to_end(a, first)
         assert await status(a, second) in ("RUNNING", "SUCCEEDED")
         listed = (await a.get("/api/v1/fine-tunes")).json()["output"]

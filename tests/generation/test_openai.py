@@ -29,7 +29,7 @@ def data_lines(response: httpx.Response) -> list[Any]:
     blocks = response.text.split("\n\n")
     assert blocks[-1] == "" and all(b.startswith("data: ") for b in blocks[:-1])
     assert blocks[-2] == "data: [DONE]"
-    return [json.loads(b[len("data: "):]) for b in blocks[:-2]]
+    return [json.loads(b[len("data: ") :]) for b in blocks[:-2]]
 
 
 def openai_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -63,8 +63,9 @@ async def test_same_text_as_the_native_endpoint(client: httpx.AsyncClient) -> No
 async def test_stream_chunks_then_done(client: httpx.AsyncClient) -> None:
     whole = (await chat(client)).json()
     chunks = data_lines(await chat(client, stream=True))
-    assert {c["id"] for c in chunks} == {chunks[0]["id"]} and all(c["object"] == "chat.completion.chunk"
-                                                                 for c in chunks)
+    assert {c["id"] for c in chunks} == {chunks[0]["id"]} and all(
+        c["object"] == "chat.completion.chunk" for c in chunks
+    )
     deltas = [c["choices"][0]["delta"] for c in chunks]
     assert deltas[0] == {"role": "assistant", "content": ""}
     assert "".join(d.get("content", "") for d in deltas) == whole["choices"][0]["message"]["content"]
@@ -102,16 +103,19 @@ async def test_unknown_model_is_404_model_not_found(client: httpx.AsyncClient) -
     assert error["param"] == "model"
 
 
-@pytest.mark.parametrize("body,param", [
-    ({"temperature": 2.5}, "temperature"),
-    ({"top_p": 0}, "top_p"),
-    ({"n": 9}, "n"),
-    ({"frequency_penalty": 3}, "frequency_penalty"),
-    ({"stream": "yes"}, "stream"),
-    ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
-    ({"messages": "hi"}, "messages"),
-    ({"model": None}, "model"),
-])
+@pytest.mark.parametrize(
+    "body,param",
+    [
+        ({"temperature": 2.5}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"n": 9}, "n"),
+        ({"frequency_penalty": 3}, "frequency_penalty"),
+        ({"stream": "yes"}, "stream"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
+        ({"messages": "hi"}, "messages"),
+        ({"model": None}, "model"),
+    ],
+)
 async def test_bad_requests_in_openai_shape(client: httpx.AsyncClient, body: dict[str, Any], param: str) -> None:
     error = openai_error(await chat(client, **body), 400, "invalid_parameter_error")
     assert error["param"] == param

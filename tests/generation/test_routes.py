@@ -29,7 +29,7 @@ def events(response: httpx.Response) -> list[dict[str, Any]]:
         lines = block.split("\n")
         assert lines[:3] == [f"id:{number}", "event:result", ":HTTP_STATUS/200"] and len(lines) == 4, block
         assert lines[3].startswith("data:{")
-        out.append(json.loads(lines[3][len("data:"):]))
+        out.append(json.loads(lines[3][len("data:") :]))
     return out
 
 
@@ -57,8 +57,11 @@ async def test_the_legacy_prompt_the_clis_send(client: httpx.AsyncClient) -> Non
     response = await client.post(GENERATION, json=body)
     text = response.json()["output"]["text"]
     assert is_chinese(text) and "qwen-turbo" in text
-    with_history = {"model": "qwen-turbo", "parameters": {},
-                    "input": {"prompt": "你是谁?", "history": [{"user": "你好", "bot": "你好！"}]}}
+    with_history = {
+        "model": "qwen-turbo",
+        "parameters": {},
+        "input": {"prompt": "你是谁?", "history": [{"user": "你好", "bot": "你好！"}]},
+    }
     assert (await client.post(GENERATION, json=with_history)).status_code == 200
 
 
@@ -102,8 +105,14 @@ async def test_sse_cumulative_by_default(client: httpx.AsyncClient) -> None:
 
 async def test_sse_incremental_message_format(client: httpx.AsyncClient) -> None:
     whole = (await generate(client, "qwen-turbo", EN, result_format="message")).json()
-    response = await generate(client, "qwen-turbo", EN, headers={"Accept": "text/event-stream"},
-                              result_format="message", incremental_output=True)
+    response = await generate(
+        client,
+        "qwen-turbo",
+        EN,
+        headers={"Accept": "text/event-stream"},
+        result_format="message",
+        incremental_output=True,
+    )
     chunks = events(response)
     contents = [c["output"]["choices"][0]["message"]["content"] for c in chunks]
     assert "".join(contents) == whole["output"]["choices"][0]["message"]["content"]
@@ -126,8 +135,9 @@ async def test_n_choices(client: httpx.AsyncClient) -> None:
     assert choices[0]["message"]["content"] == single["output"]["choices"][0]["message"]["content"]
     assert len({c["message"]["content"] for c in choices}) > 1
     assert body["usage"]["output_tokens"] == sum(count_tokens(c["message"]["content"]) for c in choices)
-    chunks = events(await generate(client, "qwen-turbo", EN, headers=SSE, result_format="message", n=2,
-                                   incremental_output=True))
+    chunks = events(
+        await generate(client, "qwen-turbo", EN, headers=SSE, result_format="message", n=2, incremental_output=True)
+    )
     by_index: dict[int, str] = {}
     for chunk in chunks:
         [choice] = chunk["output"]["choices"]
@@ -136,10 +146,19 @@ async def test_n_choices(client: httpx.AsyncClient) -> None:
 
 
 async def test_unknown_parameters_are_ignored(client: httpx.AsyncClient) -> None:
-    response = await generate(client, "qwen-turbo", EN, some_future_flag={"x": 1}, enable_search=True, top_k=50,
-                              repetition_penalty=1.1, presence_penalty=0.5, tools=[
-                                  {"type": "function", "function": {"name": "weather", "parameters": {}}}],
-                              tool_choice="auto", response_format={"type": "json_object"})
+    response = await generate(
+        client,
+        "qwen-turbo",
+        EN,
+        some_future_flag={"x": 1},
+        enable_search=True,
+        top_k=50,
+        repetition_penalty=1.1,
+        presence_penalty=0.5,
+        tools=[{"type": "function", "function": {"name": "weather", "parameters": {}}}],
+        tool_choice="auto",
+        response_format={"type": "json_object"},
+    )
     assert response.status_code == 200
 
 
@@ -177,24 +196,36 @@ async def test_parameter_validation(client: httpx.AsyncClient, parameters: dict[
     assert fragment in error["message"]
 
 
-@pytest.mark.parametrize("body,code,fragment", [
-    ({"input": {"prompt": "hi"}}, "BadRequest.EmptyModel", "model"),
-    ({"model": "", "input": {"prompt": "hi"}}, "BadRequest.EmptyModel", "model"),
-    ({"model": "qwen-turbo"}, "BadRequest.EmptyInput", "input"),
-    ({"model": "qwen-turbo", "input": {}}, "BadRequest.EmptyInput", "input"),
-    ({"model": "qwen-turbo", "input": {"prompt": ""}}, "BadRequest.EmptyInput", "input"),
-    ({"model": "qwen-turbo", "input": {"messages": []}}, "BadRequest.EmptyInput", "input.messages"),
-    ({"model": "qwen-turbo", "input": {"messages": "hi"}}, "InvalidParameter", "input.messages"),
-    ({"model": "qwen-turbo", "input": {"messages": [{"role": "bot", "content": "x"}]}}, "InvalidParameter",
-     "input.messages[0].role must be one of"),
-    ({"model": "qwen-turbo", "input": {"messages": [{"role": "user", "content": 5}]}}, "InvalidParameter",
-     "content"),
-    ({"model": "qwen-turbo", "input": {"messages": [{"role": "user"}]}}, "InvalidParameter",
-     "input.messages[0].content is required"),
-    ({"model": "qwen-turbo", "input": {"prompt": "hi"}, "parameters": []}, "InvalidParameter", "parameters"),
-    ({"model": 7, "input": {"prompt": "hi"}}, "InvalidParameter", "model"),
-    ({"model": "gpt-4o", "input": {"prompt": "hi"}}, "InvalidParameter", "Model not exist."),
-])
+@pytest.mark.parametrize(
+    "body,code,fragment",
+    [
+        ({"input": {"prompt": "hi"}}, "BadRequest.EmptyModel", "model"),
+        ({"model": "", "input": {"prompt": "hi"}}, "BadRequest.EmptyModel", "model"),
+        ({"model": "qwen-turbo"}, "BadRequest.EmptyInput", "input"),
+        ({"model": "qwen-turbo", "input": {}}, "BadRequest.EmptyInput", "input"),
+        ({"model": "qwen-turbo", "input": {"prompt": ""}}, "BadRequest.EmptyInput", "input"),
+        ({"model": "qwen-turbo", "input": {"messages": []}}, "BadRequest.EmptyInput", "input.messages"),
+        ({"model": "qwen-turbo", "input": {"messages": "hi"}}, "InvalidParameter", "input.messages"),
+        (
+            {"model": "qwen-turbo", "input": {"messages": [{"role": "bot", "content": "x"}]}},
+            "InvalidParameter",
+            "input.messages[0].role must be one of",
+        ),
+        (
+            {"model": "qwen-turbo", "input": {"messages": [{"role": "user", "content": 5}]}},
+            "InvalidParameter",
+            "content",
+        ),
+        (
+            {"model": "qwen-turbo", "input": {"messages": [{"role": "user"}]}},
+            "InvalidParameter",
+            "input.messages[0].content is required",
+        ),
+        ({"model": "qwen-turbo", "input": {"prompt": "hi"}, "parameters": []}, "InvalidParameter", "parameters"),
+        ({"model": 7, "input": {"prompt": "hi"}}, "InvalidParameter", "model"),
+        ({"model": "gpt-4o", "input": {"prompt": "hi"}}, "InvalidParameter", "Model not exist."),
+    ],
+)
 async def test_request_validation(client: httpx.AsyncClient, body: dict[str, Any], code: str, fragment: str) -> None:
     error = assert_error(await client.post(GENERATION, json=body), 400, code)
     assert fragment in error["message"]

@@ -38,10 +38,13 @@ API_KEY = "sk-fuzz"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 EXCLUDED = {("/_emulator/faults", "POST")}
 STREAMS = ("/stream",)
-FUZZ = settings(max_examples=int(os.environ.get("EMULATOR_FUZZ_EXAMPLES", "400")), deadline=None,
-                derandomize=not os.environ.get("EMULATOR_FUZZ_RANDOM"), database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(os.environ.get("EMULATOR_FUZZ_EXAMPLES", "400")),
+    deadline=None,
+    derandomize=not os.environ.get("EMULATOR_FUZZ_RANDOM"),
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 
 Call = Callable[..., httpx.Response]
 
@@ -52,11 +55,15 @@ class Target:
     def __init__(self, workdir: Path) -> None:
         self.runner = asyncio.Runner()
         self.stack = AsyncExitStack()
-        self.app = create_app(Settings(db=str(workdir / "fuzz.db"), data_dir=workdir / "files", time_scale=0.0,
-                                       seed=11, pending_seconds=0))
+        self.app = create_app(
+            Settings(
+                db=str(workdir / "fuzz.db"), data_dir=workdir / "files", time_scale=0.0, seed=11, pending_seconds=0
+            )
+        )
         self.runner.run(self.stack.enter_async_context(self.app.router.lifespan_context(self.app)))
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://emulator.test",
-                                        timeout=30)
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://emulator.test", timeout=30
+        )
         self.ids: dict[str, list[str]] = {}
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -73,16 +80,23 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     t = Target(tmp_path_factory.mktemp("fuzz"))
     auth = {"Authorization": f"Bearer {API_KEY}"}
     sft = (DATASETS / "sft_basic.jsonl").read_bytes()
-    file_id = t.request("POST", "/api/v1/files", files=[("files", ("sft.jsonl", sft))],
-                        headers=auth).json()["data"]["uploaded_files"][0]["file_id"]
-    job = t.request("POST", "/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": [file_id]},
-                    headers=auth).json()["output"]
+    file_id = t.request("POST", "/api/v1/files", files=[("files", ("sft.jsonl", sft))], headers=auth).json()["data"][
+        "uploaded_files"
+    ][0]["file_id"]
+    job = t.request(
+        "POST", "/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": [file_id]}, headers=auth
+    ).json()["output"]
     t.request("POST", "/_emulator/clock/advance", json={"seconds": 30 * 86400})
     finished = t.request("GET", f"/api/v1/fine-tunes/{job['job_id']}", headers=auth).json()["output"]
     assert finished["status"] in ("SUCCEEDED", "FAILED")
-    t.ids = {"file_id": [file_id], "job_id": [job["job_id"]], "model": ["qwen-turbo", finished.get("finetuned_output",
-                                                                                                  "qwen-plus")],
-             "deployed_model": ["qwen-turbo"], "tenant": ["unknown-tenant"], "fault_id": ["f-1"]}
+    t.ids = {
+        "file_id": [file_id],
+        "job_id": [job["job_id"]],
+        "model": ["qwen-turbo", finished.get("finetuned_output", "qwen-plus")],
+        "deployed_model": ["qwen-turbo"],
+        "tenant": ["unknown-tenant"],
+        "fault_id": ["f-1"],
+    }
     yield t
     t.close()
 
@@ -95,17 +109,63 @@ def _routes(target: Target) -> list[tuple[str, tuple[str, ...]]]:
 
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 scalar = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), text)
-header_value = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
-                       max_size=40).map(lambda s: s.encode("latin-1"))  # what can arrive on the wire
-json_value = st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                          st.dictionaries(text, inner, max_size=4)), max_leaves=12)
-FIELDS = ("model", "training_file_ids", "validation_file_ids", "hyper_parameters", "training_type", "job_name",
-          "input", "messages", "parameters", "stream", "seconds", "time_scale", "status", "message", "capacity",
-          "api_key", "workspace", "tenant", "name", "deployed_model", "plan", "max_tokens", "n_epochs", "prompt")
+header_value = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40
+).map(lambda s: s.encode("latin-1"))  # what can arrive on the wire
+json_value = st.recursive(
+    scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)),
+    max_leaves=12,
+)
+FIELDS = (
+    "model",
+    "training_file_ids",
+    "validation_file_ids",
+    "hyper_parameters",
+    "training_type",
+    "job_name",
+    "input",
+    "messages",
+    "parameters",
+    "stream",
+    "seconds",
+    "time_scale",
+    "status",
+    "message",
+    "capacity",
+    "api_key",
+    "workspace",
+    "tenant",
+    "name",
+    "deployed_model",
+    "plan",
+    "max_tokens",
+    "n_epochs",
+    "prompt",
+)
 json_body = st.one_of(json_value, st.dictionaries(st.sampled_from(FIELDS), json_value, max_size=5))
-query = st.dictionaries(st.one_of(st.sampled_from(("page_no", "page_size", "page", "size", "offset", "line", "model",
-                                                   "api_key", "workspace", "status", "tenant")), text),
-                        st.one_of(st.integers(-(10**20), 10**20).map(str), text), max_size=4)
+query = st.dictionaries(
+    st.one_of(
+        st.sampled_from(
+            (
+                "page_no",
+                "page_size",
+                "page",
+                "size",
+                "offset",
+                "line",
+                "model",
+                "api_key",
+                "workspace",
+                "status",
+                "tenant",
+            )
+        ),
+        text,
+    ),
+    st.one_of(st.integers(-(10**20), 10**20).map(str), text),
+    max_size=4,
+)
 
 
 @st.composite
@@ -131,16 +191,34 @@ def body(draw: st.DrawFn) -> dict[str, Any]:
     if kind == "json":
         return {"content": json.dumps(draw(json_body)).encode(), "headers": {"Content-Type": "application/json"}}
     if kind == "raw":
-        return {"content": draw(st.binary(max_size=200)),
-                "headers": {"Content-Type": draw(st.sampled_from(("application/json", "multipart/form-data",
-                                                                  "multipart/form-data; boundary=xyz", "text/plain",
-                                                                  "application/octet-stream")))}}
+        return {
+            "content": draw(st.binary(max_size=200)),
+            "headers": {
+                "Content-Type": draw(
+                    st.sampled_from(
+                        (
+                            "application/json",
+                            "multipart/form-data",
+                            "multipart/form-data; boundary=xyz",
+                            "text/plain",
+                            "application/octet-stream",
+                        )
+                    )
+                )
+            },
+        }
     if kind == "multipart":
-        files = draw(st.lists(st.tuples(st.sampled_from(("files", "file", "other")), text.map(lambda s: s or "f"),
-                                        st.one_of(st.binary(max_size=300), st.just(
-                                            (DATASETS / "sft_basic.jsonl").read_bytes()[:400]))), max_size=3))
-        data = draw(st.dictionaries(st.sampled_from(("purpose", "descriptions", "description", "x")), text,
-                                    max_size=2))
+        files = draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(("files", "file", "other")),
+                    text.map(lambda s: s or "f"),
+                    st.one_of(st.binary(max_size=300), st.just((DATASETS / "sft_basic.jsonl").read_bytes()[:400])),
+                ),
+                max_size=3,
+            )
+        )
+        data = draw(st.dictionaries(st.sampled_from(("purpose", "descriptions", "description", "x")), text, max_size=2))
         return {"files": [(field, (name, content)) for field, name, content in files] or None, "data": data}
     if kind == "wrong-type":
         return {"content": json.dumps(draw(json_body)).encode(), "headers": {"Content-Type": "text/plain"}}
@@ -156,8 +234,13 @@ def requests(draw: st.DrawFn, target: Target) -> tuple[str, str, dict[str, Any]]
     streaming = path.endswith(STREAMS)
     for name in [part[1:-1] for part in path.split("/") if part.startswith("{")]:
         known = target.ids.get(name, [])
-        value = draw(st.sampled_from(known) if streaming and known else
-                     st.one_of(st.sampled_from(known), text) if known else text)
+        value = draw(
+            st.sampled_from(known)
+            if streaming and known
+            else st.one_of(st.sampled_from(known), text)
+            if known
+            else text
+        )
         path = path.replace("{" + name + "}", quote(value, safe="") or "x")
     kwargs = draw(body())
     extra = draw(headers())
@@ -171,7 +254,8 @@ def requests(draw: st.DrawFn, target: Target) -> tuple[str, str, dict[str, Any]]
 
 def _is_json_api(path: str) -> bool:
     return path.startswith(("/api/", "/compatible-mode/")) or (
-        path.startswith("/_emulator/") and not path.startswith(("/_emulator/dashboard", "/_emulator/static")))
+        path.startswith("/_emulator/") and not path.startswith(("/_emulator/dashboard", "/_emulator/static"))
+    )
 
 
 def check_response(method: str, path: str, response: httpx.Response) -> None:
@@ -200,8 +284,9 @@ def test_every_route_answers_bad_input_within_the_error_model(target: Target) ->
 
 @FUZZ
 @given(method=st.sampled_from(METHODS), raw=st.text(max_size=60), params=query)
-def test_unknown_and_odd_paths_are_errors_in_the_model(target: Target, method: str, raw: str,
-                                                       params: dict[str, str]) -> None:
+def test_unknown_and_odd_paths_are_errors_in_the_model(
+    target: Target, method: str, raw: str, params: dict[str, str]
+) -> None:
     for prefix in ("/api/v1/", "/compatible-mode/v1/", "/_emulator/", "/"):
         path = prefix + quote(raw, safe="/")
         response = target.request(method, path, params=params, headers={"Authorization": f"Bearer {API_KEY}"})

@@ -101,9 +101,11 @@ def _create(client: httpx.Client, key: str, ledger: Ledger, rng: random.Random) 
         owned = sorted(ledger.files[key])
     if not owned:
         return _upload(client, key, ledger, rng)
-    body = _check(client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo",
-                                                          "training_file_ids": [rng.choice(owned)]}),
-                  ledger, "create job")
+    body = _check(
+        client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": [rng.choice(owned)]}),
+        ledger,
+        "create job",
+    )
     if "output" in body:
         with ledger.lock:
             ledger.jobs[key].add(body["output"]["job_id"])
@@ -157,12 +159,15 @@ def _client(server: EmulatorServer, index: int, ledger: Ledger, start: threading
 
 
 def test_fifty_clients_never_break_quotas_the_queue_or_the_totals(server: EmulatorServer) -> None:
-    ledger = Ledger(files={f"sk-reliability-{t}": set() for t in range(TENANTS)},
-                    jobs={f"sk-reliability-{t}": set() for t in range(TENANTS)})
+    ledger = Ledger(
+        files={f"sk-reliability-{t}": set() for t in range(TENANTS)},
+        jobs={f"sk-reliability-{t}": set() for t in range(TENANTS)},
+    )
     start = threading.Barrier(CLIENTS)
     until = time.monotonic() + DEADLINE_SECONDS
-    threads = [threading.Thread(target=_client, args=(server, i, ledger, start, until), daemon=True)
-               for i in range(CLIENTS)]
+    threads = [
+        threading.Thread(target=_client, args=(server, i, ledger, start, until), daemon=True) for i in range(CLIENTS)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -33,8 +33,12 @@ SLOT = {"RUNNING", "CANCELING"}
 
 
 def _dataset(rows: int) -> bytes:
-    line = {"messages": [{"role": "user", "content": "Name a prime number above {n}."},
-                         {"role": "assistant", "content": "The next prime after {n} is worth looking up."}]}
+    line = {
+        "messages": [
+            {"role": "user", "content": "Name a prime number above {n}."},
+            {"role": "assistant", "content": "The next prime after {n} is worth looking up."},
+        ]
+    }
     text = json.dumps(line)
     return "".join(text.replace("{n}", str(i)) + "\n" for i in range(rows)).encode()
 
@@ -76,8 +80,9 @@ def _work(url: str, key: str, seed: int, ledger: Ledger, stop: threading.Event) 
                     files = sorted(f for f, k in ledger.files.items() if k == key)
                     jobs = sorted(j for j, k in ledger.jobs.items() if k == key)
                 if choice < 0.8 and files:
-                    body = client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo",
-                                                                   "training_file_ids": [rng.choice(files)]}).json()
+                    body = client.post(
+                        "/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": [rng.choice(files)]}
+                    ).json()
                     with ledger.lock:
                         ledger.jobs[body["output"]["job_id"]] = key
                 elif jobs:
@@ -117,8 +122,9 @@ def _check_after_restart(server: EmulatorServer, data_dir: Path, ledger: Ledger,
 def _all_files(server: EmulatorServer, key: str) -> set[str]:
     files: set[str] = set()
     for page in range(1, 100):
-        data = httpx.get(f"{server.url}/api/v1/files", params={"page_no": page, "page_size": 100},
-                         headers=_headers(key)).json()["data"]
+        data = httpx.get(
+            f"{server.url}/api/v1/files", params={"page_no": page, "page_size": 100}, headers=_headers(key)
+        ).json()["data"]
         files |= {f["file_id"] for f in data["files"]}
         if len(files) >= data["total"] or not data["files"]:
             return files
@@ -128,8 +134,9 @@ def _all_files(server: EmulatorServer, key: str) -> set[str]:
 def _all_jobs(server: EmulatorServer, key: str) -> dict[str, str]:
     jobs: dict[str, str] = {}
     for page in range(1, 100):
-        out = httpx.get(f"{server.url}/api/v1/fine-tunes", params={"page_no": page, "page_size": 100},
-                        headers=_headers(key)).json()["output"]
+        out = httpx.get(
+            f"{server.url}/api/v1/fine-tunes", params={"page_no": page, "page_size": 100}, headers=_headers(key)
+        ).json()["output"]
         jobs.update({j["job_id"]: j["status"] for j in out["jobs"]})
         if len(jobs) >= out["total"] or not out["jobs"]:
             return jobs
@@ -138,8 +145,9 @@ def _all_jobs(server: EmulatorServer, key: str) -> dict[str, str]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[EmulatorServer]:
-    s = EmulatorServer(workdir=tmp_path, time_scale=300.0,
-                       extra_args=("--pending-seconds", "0", "--max-tenant-files", "10000"))
+    s = EmulatorServer(
+        workdir=tmp_path, time_scale=300.0, extra_args=("--pending-seconds", "0", "--max-tenant-files", "10000")
+    )
     yield s
     s.stop()
 
@@ -153,8 +161,10 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(server: EmulatorSe
         server.start()
         _check_after_restart(server, data_dir, ledger, hashed)
         stop = threading.Event()
-        workers = [threading.Thread(target=_work, args=(server.url, key, rng.randrange(2**32), ledger, stop),
-                                    daemon=True) for key in TENANTS]
+        workers = [
+            threading.Thread(target=_work, args=(server.url, key, rng.randrange(2**32), ledger, stop), daemon=True)
+            for key in TENANTS
+        ]
         for worker in workers:
             worker.start()
         time.sleep(rng.uniform(0.05, 0.6))
@@ -172,5 +182,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(server: EmulatorSe
         jobs = _all_jobs(server, key)
         assert all(jobs[j] in TERMINAL for j, k in ledger.jobs.items() if k == key), jobs
     assert server.control("GET", "/_emulator/health")["internal_errors"] == 0
-    print(f"crash rounds: {ROUNDS}, kills that left a .part: {ledger.partials_seen}, files {len(ledger.files)}, "
-          f"jobs {len(ledger.jobs)}")
+    print(
+        f"crash rounds: {ROUNDS}, kills that left a .part: {ledger.partials_seen}, files {len(ledger.files)}, "
+        f"jobs {len(ledger.jobs)}"
+    )

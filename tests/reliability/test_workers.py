@@ -23,8 +23,11 @@ import pytest
 from emulator.testing import EmulatorServer
 from tests.conftest import DATASETS
 
-pytestmark = [pytest.mark.live, pytest.mark.slow,
-              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to tell workers apart")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to tell workers apart"),
+]
 
 KEY = "sk-workers"
 START = 1728705300.0
@@ -33,16 +36,20 @@ SLOT = {"RUNNING", "CANCELING"}
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED"}
 
 
-def call(server: EmulatorServer, method: str, path: str, body: Any = None, *, files: bytes | None = None,
-         key: str = KEY) -> tuple[int, Any, int | None]:
+def call(
+    server: EmulatorServer, method: str, path: str, body: Any = None, *, files: bytes | None = None, key: str = KEY
+) -> tuple[int, Any, int | None]:
     """One request on a fresh connection: (status, parsed body, pid of the worker that answered)."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
     headers = {"Authorization": f"Bearer {key}"}
     payload = None
     if files is not None:
         boundary = "workersboundary"
-        payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"train.jsonl\"\r\n\r\n"
-                   .encode() + files + f"\r\n--{boundary}--\r\n".encode())
+        payload = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="train.jsonl"\r\n\r\n'.encode()
+            + files
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
         headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
     elif body is not None:
         payload = json.dumps(body).encode()
@@ -114,11 +121,14 @@ def script(server: EmulatorServer) -> list[tuple[int, Any]]:
         return answer
 
     file_id = step("POST", "/api/v1/files", files=(DATASETS / "sft_basic.jsonl").read_bytes())["data"][
-        "uploaded_files"][0]["file_id"]
+        "uploaded_files"
+    ][0]["file_id"]
     step("POST", "/api/v1/files", files=(DATASETS / "bad_role.jsonl").read_bytes())
     step("GET", "/api/v1/files")
-    jobs = [step("POST", "/api/v1/fine-tunes", {"model": "qwen-turbo", "training_file_ids": [file_id]})["output"]
-            ["job_id"] for _ in range(3)]
+    jobs = [
+        step("POST", "/api/v1/fine-tunes", {"model": "qwen-turbo", "training_file_ids": [file_id]})["output"]["job_id"]
+        for _ in range(3)
+    ]
     step("GET", "/api/v1/fine-tunes")
     step("POST", f"/api/v1/fine-tunes/{jobs[1]}/cancel")
     step("POST", "/api/v1/fine-tunes", {"model": "no-such-model", "training_file_ids": [file_id]})
@@ -146,17 +156,23 @@ def test_two_workers_give_the_same_answers_as_one(two_workers: EmulatorServer) -
 
 def test_the_queue_runs_one_job_per_tenant_across_workers(two_workers: EmulatorServer) -> None:
     key = "sk-workers-queue"
-    status, body, _ = call(two_workers, "POST", "/api/v1/files", files=(DATASETS / "sft_basic.jsonl").read_bytes(),
-                           key=key)
+    status, body, _ = call(
+        two_workers, "POST", "/api/v1/files", files=(DATASETS / "sft_basic.jsonl").read_bytes(), key=key
+    )
     file_id = body["data"]["uploaded_files"][0]["file_id"]
-    created = [call(two_workers, "POST", "/api/v1/fine-tunes", {"model": "qwen-turbo", "training_file_ids": [file_id]},
-                    key=key)[1]["output"]["job_id"] for _ in range(4)]
+    created = [
+        call(
+            two_workers, "POST", "/api/v1/fine-tunes", {"model": "qwen-turbo", "training_file_ids": [file_id]}, key=key
+        )[1]["output"]["job_id"]
+        for _ in range(4)
+    ]
     finished: list[str] = []
     seen: set[int] = set()
     for _ in range(200):
         with ThreadPoolExecutor(3) as pool:
-            reads = list(pool.map(lambda _: call(two_workers, "GET", "/api/v1/fine-tunes?page_size=100", key=key),
-                                  range(3)))
+            reads = list(
+                pool.map(lambda _: call(two_workers, "GET", "/api/v1/fine-tunes?page_size=100", key=key), range(3))
+            )
         for status, body, pid in reads:
             assert status == 200
             seen.add(pid or 0)

@@ -11,8 +11,9 @@ from emulator.files.datasets import _plain_sft_row, _RowError, _sft_row
 
 ROLE = st.sampled_from(["system", "user", "assistant", "bot", ""])
 CONTENT = st.one_of(st.text(max_size=40), st.just("你好，世界"), st.just("   "), st.integers(), st.none())
-MESSAGE = st.fixed_dictionaries({"role": ROLE, "content": CONTENT},
-                                optional={"name": st.text(max_size=3), "weight": st.integers()})
+MESSAGE = st.fixed_dictionaries(
+    {"role": ROLE, "content": CONTENT}, optional={"name": st.text(max_size=3), "weight": st.integers()}
+)
 
 
 @settings(max_examples=400, deadline=None)

@@ -28,8 +28,16 @@ def at(schedule: Schedule, now: float) -> tuple[S, int]:
 def test_pending_deploying_running_with_ready_capacity_climbing() -> None:
     s = Schedule.new(0.0, 2, POLICY)
     assert [at(s, t) for t in (0, 29.9, 30, 49.9, 50, 70, 89.9, 90, 10_000)] == [
-        (S.PENDING, 0), (S.PENDING, 0), (S.DEPLOYING, 0), (S.DEPLOYING, 0), (S.DEPLOYING, 1), (S.DEPLOYING, 2),
-        (S.DEPLOYING, 2), (S.RUNNING, 2), (S.RUNNING, 2)]
+        (S.PENDING, 0),
+        (S.PENDING, 0),
+        (S.DEPLOYING, 0),
+        (S.DEPLOYING, 0),
+        (S.DEPLOYING, 1),
+        (S.DEPLOYING, 2),
+        (S.DEPLOYING, 2),
+        (S.RUNNING, 2),
+        (S.RUNNING, 2),
+    ]
 
 
 def test_a_big_deployment_deploys_longer() -> None:
@@ -49,10 +57,20 @@ def test_scale_moves_ready_capacity_one_step_at_a_time_both_ways() -> None:
     s = Schedule.new(0.0, 2, POLICY)
     scale(s, S.RUNNING, 4, 100, POLICY)
     assert [at(s, t) for t in (100, 119, 120, 140, 500)] == [
-        (S.RUNNING, 2), (S.RUNNING, 2), (S.RUNNING, 3), (S.RUNNING, 4), (S.RUNNING, 4)]
+        (S.RUNNING, 2),
+        (S.RUNNING, 2),
+        (S.RUNNING, 3),
+        (S.RUNNING, 4),
+        (S.RUNNING, 4),
+    ]
     scale(s, S.RUNNING, 1, 600, POLICY)
     assert [at(s, t) for t in (600, 620, 640, 660, 700)] == [
-        (S.RUNNING, 4), (S.RUNNING, 3), (S.RUNNING, 2), (S.RUNNING, 1), (S.RUNNING, 1)]
+        (S.RUNNING, 4),
+        (S.RUNNING, 3),
+        (S.RUNNING, 2),
+        (S.RUNNING, 1),
+        (S.RUNNING, 1),
+    ]
     assert advance(s, 700, POLICY).modified_at == 600
 
 
@@ -97,9 +115,16 @@ def test_forced_steps_along_the_table() -> None:
     assert at(s, 26) == (S.RUNNING, 3)
 
 
-@pytest.mark.parametrize("current,target", [(S.PENDING, S.RUNNING), (S.RUNNING, S.DEPLOYING),
-                                            (S.FAILED, S.RUNNING), (S.DELETING, S.FAILED),
-                                            (S.DELETING, S.DELETING)])
+@pytest.mark.parametrize(
+    "current,target",
+    [
+        (S.PENDING, S.RUNNING),
+        (S.RUNNING, S.DEPLOYING),
+        (S.FAILED, S.RUNNING),
+        (S.DELETING, S.FAILED),
+        (S.DELETING, S.DELETING),
+    ],
+)
 def test_illegal_forced_transitions(current: S, target: S) -> None:
     assert target not in TRANSITIONS[current]
     with pytest.raises(IllegalTransition):

@@ -61,8 +61,9 @@ def test_reads_in_small_steps_agree_with_one_big_read() -> None:
         advance(stepped, now, P)
     once = [job(f"j{i}", created=i * 30, duration=70 + i) for i in range(5)]
     advance(once, 994, P)
-    assert [(j.status, j.started_at, j.ended_at) for j in stepped] == [(j.status, j.started_at, j.ended_at)
-                                                                         for j in once]
+    assert [(j.status, j.started_at, j.ended_at) for j in stepped] == [
+        (j.status, j.started_at, j.ended_at) for j in once
+    ]
 
 
 def test_first_come_first_served() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.clock import Clock, ClockState, fmt_iso
-from emulator.control_schemas import JournalEntry
+from emulator.control.schemas import JournalEntry
 from emulator.tenants import PROTECTED_PREFIXES, key_hint, tenant_matches, tenant_names
 
 MAX_BODY = 64 * 1024
@@ -35,8 +35,22 @@ UPLOAD_FORM = "journal_form"
 class Record:
     """One request as it was seen; turned into a ``JournalEntry`` only when the journal is read."""
 
-    __slots__ = ("seq", "wall_time", "clock_state", "started", "method", "path", "query", "headers", "state",
-                 "chunks", "body_size", "capture", "status", "duration_ms")
+    __slots__ = (
+        "seq",
+        "wall_time",
+        "clock_state",
+        "started",
+        "method",
+        "path",
+        "query",
+        "headers",
+        "state",
+        "chunks",
+        "body_size",
+        "capture",
+        "status",
+        "duration_ms",
+    )
 
     def __init__(self, seq: int, clock_state: ClockState | None, scope: Scope) -> None:
         self.seq = seq
@@ -96,8 +110,14 @@ class Journal:
     def __len__(self) -> int:
         return len(self._ring)
 
-    def select(self, *, method: str | None = None, path: str | None = None, tenant: str | None = None,
-               status: int | None = None) -> Iterator[Record]:
+    def select(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        tenant: str | None = None,
+        status: int | None = None,
+    ) -> Iterator[Record]:
         """Newest first.  ``path`` is exact or a glob; ``tenant`` a tenant id or an API key."""
         tenants = tenant_names(tenant) if tenant else None
         glob = path is not None and any(ch in path for ch in "*?[")
@@ -119,11 +139,21 @@ def entry(record: Record) -> JournalEntry:
     state = record.state
     tenant = state.get("tenant")
     return JournalEntry(
-        seq=record.seq, time=record.time, time_iso=fmt_iso(record.time), wall_time=record.wall_time,
-        method=record.method, path=record.path, query=record.query.decode("latin-1"),
-        headers=_headers(record.headers), tenant=tenant.id if tenant is not None else None, status=record.status,
-        duration_ms=round(record.duration_ms, 3), request_id=state.get("request_id"), body=_body(record),
-        body_size=record.body_size, form=state.get(UPLOAD_FORM),
+        seq=record.seq,
+        time=record.time,
+        time_iso=fmt_iso(record.time),
+        wall_time=record.wall_time,
+        method=record.method,
+        path=record.path,
+        query=record.query.decode("latin-1"),
+        headers=_headers(record.headers),
+        tenant=tenant.id if tenant is not None else None,
+        status=record.status,
+        duration_ms=round(record.duration_ms, 3),
+        request_id=state.get("request_id"),
+        body=_body(record),
+        body_size=record.body_size,
+        form=state.get(UPLOAD_FORM),
     )
 
 

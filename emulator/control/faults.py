@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.control_schemas import FaultRule, FaultRuleSpec
+from emulator.control.schemas import FaultRule, FaultRuleSpec
 from emulator.errors import (
     AccessDenied,
     ApiError,
@@ -49,8 +49,14 @@ MODEL_PEEK_LIMIT = 1024 * 1024
 """A ``model`` rule reads at most this much of a JSON body to find the model (then replays it downstream)."""
 
 _BY_STATUS: dict[int, type[ApiError]] = {
-    400: InvalidParameter, 401: InvalidApiKey, 403: AccessDenied, 404: NotFound, 409: Conflict, 413: TooLarge,
-    429: Throttling, 500: InternalError,
+    400: InvalidParameter,
+    401: InvalidApiKey,
+    403: AccessDenied,
+    404: NotFound,
+    409: Conflict,
+    413: TooLarge,
+    429: Throttling,
+    500: InternalError,
 }
 _DEFAULT_CODES = {502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
 
@@ -82,8 +88,12 @@ class ActiveRule:
         status = s.status or 503
         cls = _error_class(status)
         headers = {"Retry-After": f"{s.retry_after:g}"} if s.retry_after is not None else None
-        return cls(s.message or cls.default_message, code=s.code or _DEFAULT_CODES.get(status, cls.code),
-                   status=status, headers=headers)
+        return cls(
+            s.message or cls.default_message,
+            code=s.code or _DEFAULT_CODES.get(status, cls.code),
+            status=status,
+            headers=headers,
+        )
 
 
 def _error_class(status: int) -> type[ApiError]:

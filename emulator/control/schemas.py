@@ -54,6 +54,7 @@ class ResetResult(WireModel):
 
 # ---------------------------------------------------------------- forced transitions
 
+
 class FineTuneStatusUpdate(WireModel):
     """``POST /_emulator/fine-tunes/{job_id}/status``: move a job along a legal transition, logged like a real event."""
 
@@ -75,26 +76,40 @@ class FaultRuleSpec(WireModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(min_length=1, max_length=1024, pattern=r"^/",
-                      description="An exact path, or a glob (`*` matches any characters, `/` included): "
-                                  "`/api/v1/fine-tunes/*`.  Only /api/v1 and /compatible-mode/v1 requests are matched.")
+    path: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^/",
+        description="An exact path, or a glob (`*` matches any characters, `/` included): "
+        "`/api/v1/fine-tunes/*`.  Only /api/v1 and /compatible-mode/v1 requests are matched.",
+    )
     method: HttpMethod | None = Field(None, description="Match only this method (any when absent).")
     status: int | None = Field(None, ge=400, le=599, description="HTTP status of the injected error.")
-    code: str | None = Field(None, min_length=1, max_length=128,
-                             description="Error code in the envelope; by default the service's code for the status.")
+    code: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Error code in the envelope; by default the service's code for the status.",
+    )
     message: str | None = Field(None, max_length=2000, description="Error message in the envelope.")
     retry_after: float | None = Field(None, ge=0, le=86400, description="Seconds, sent as a Retry-After header.")
-    latency_ms: int | None = Field(None, ge=0, le=300_000,
-                                   description="Wall-clock delay before the answer (or before passing the request on).")
+    latency_ms: int | None = Field(
+        None, ge=0, le=300_000, description="Wall-clock delay before the answer (or before passing the request on)."
+    )
     drop_connection: bool = Field(False, description="Close the connection without any answer.")
-    probability: float = Field(1.0, ge=0, le=1, description="Chance that a matching request is hit; reproducible "
-                                                            "under --seed.")
+    probability: float = Field(
+        1.0, ge=0, le=1, description="Chance that a matching request is hit; reproducible under --seed."
+    )
     count: int | None = Field(None, ge=1, description="The rule expires after this many hits.")
-    tenant: str | None = Field(None, min_length=1, max_length=256,
-                               description="Match only this caller: an API key, or a tenant id as the journal "
-                                           "shows it.")
-    model: str | None = Field(None, min_length=1, max_length=256,
-                              description="Match only requests whose JSON body has this `model`.")
+    tenant: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description="Match only this caller: an API key, or a tenant id as the journal shows it.",
+    )
+    model: str | None = Field(
+        None, min_length=1, max_length=256, description="Match only requests whose JSON body has this `model`."
+    )
 
     @field_validator("method", mode="before")
     @classmethod
@@ -127,6 +142,7 @@ class FaultsCleared(WireModel):
 
 
 # ---------------------------------------------------------------- request journal
+
 
 class JournalFilePart(WireModel):
     field: str
@@ -172,17 +188,23 @@ class JournalCleared(WireModel):
 
 # ---------------------------------------------------------------- snapshot / restore
 
+
 class SnapshotRequest(WireModel):
     model_config = ConfigDict(extra="forbid")
-    path: str | None = Field(None, min_length=1, max_length=1024,
-                             description="Where to write the archive (.tar.gz, or .tar for no compression).  Relative "
-                                         "paths are under the data dir's snapshots/; default snapshots/<time>.tar.gz.")
+    path: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description="Where to write the archive (.tar.gz, or .tar for no compression).  Relative "
+        "paths are under the data dir's snapshots/; default snapshots/<time>.tar.gz.",
+    )
 
 
 class RestoreRequest(WireModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(min_length=1, max_length=1024, description="A snapshot archive; relative to snapshots/ unless "
-                                                                "absolute.")
+    path: str = Field(
+        min_length=1, max_length=1024, description="A snapshot archive; relative to snapshots/ unless absolute."
+    )
 
 
 class SnapshotInfo(WireModel):
@@ -195,14 +217,19 @@ class SnapshotInfo(WireModel):
 
 # ---------------------------------------------------------------- seed
 
+
 class SeedRequest(WireModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(min_length=1, max_length=1024, description="A world file (fixtures/world.json); relative to the "
-                                                                "server's working directory.")
+    path: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="A world file (fixtures/world.json); relative to the server's working directory.",
+    )
     reset: bool = Field(False, description="Wipe everything first.")
 
 
 class SeedResult(WireModel):
-    tenants: list[dict[str, Any]] = Field(description="Per tenant: api_key, tenant id, files, fine_tunes "
-                                                      "(job_id, status), deployments (status).")
+    tenants: list[dict[str, Any]] = Field(
+        description="Per tenant: api_key, tenant id, files, fine_tunes (job_id, status), deployments (status)."
+    )
     emulated_time: float

@@ -28,7 +28,7 @@ import aiosqlite
 
 from emulator import __version__
 from emulator.clock import ClockState
-from emulator.control_schemas import SnapshotInfo
+from emulator.control.schemas import SnapshotInfo
 from emulator.db import SCHEMA_VERSION
 from emulator.errors import InvalidParameter
 from emulator.runtime import Runtime
@@ -83,8 +83,15 @@ async def take_snapshot(rt: Runtime, path: str | None) -> SnapshotInfo:
         async with rt.db.exclusive() as conn:
             await conn.execute("VACUUM INTO ?", (str(work / DB_NAME),))
             blobs = await asyncio.to_thread(_link_tree, rt.blob_dir, work / BLOBS)
-        manifest = {"format": FORMAT, "emulator_version": __version__, "schema_version": SCHEMA_VERSION,
-                    "emulated_time": emulated, "created_at": time.time(), "blobs": blobs, "seed": rt.settings.seed}
+        manifest = {
+            "format": FORMAT,
+            "emulator_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            "emulated_time": emulated,
+            "created_at": time.time(),
+            "blobs": blobs,
+            "seed": rt.settings.seed,
+        }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2))
         try:
             size = await asyncio.to_thread(_write_archive, work, target)
@@ -92,8 +99,9 @@ async def take_snapshot(rt: Runtime, path: str | None) -> SnapshotInfo:
             raise InvalidParameter(f"Cannot write the snapshot to {target}: {exc.strerror or exc}.") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return SnapshotInfo(path=str(target.resolve()), size=size, emulated_time=emulated, blobs=blobs,
-                        schema_version=SCHEMA_VERSION)
+    return SnapshotInfo(
+        path=str(target.resolve()), size=size, emulated_time=emulated, blobs=blobs, schema_version=SCHEMA_VERSION
+    )
 
 
 def _link_tree(source: Path, dest: Path) -> int:
@@ -141,8 +149,13 @@ async def restore_snapshot(rt: Runtime, path: str, wipe: Wipe) -> SnapshotInfo:
         rt.clock.resume(ClockState(time.time(), emulated, 0.0), rt.clock.time_scale)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return SnapshotInfo(path=str(source.resolve()), size=source.stat().st_size, emulated_time=emulated,
-                        blobs=int(manifest.get("blobs", 0)), schema_version=int(manifest["schema_version"]))
+    return SnapshotInfo(
+        path=str(source.resolve()),
+        size=source.stat().st_size,
+        emulated_time=emulated,
+        blobs=int(manifest.get("blobs", 0)),
+        schema_version=int(manifest["schema_version"]),
+    )
 
 
 def _extract(source: Path, work: Path) -> dict[str, Any]:
@@ -164,8 +177,10 @@ def _extract(source: Path, work: Path) -> dict[str, Any]:
     if manifest.get("format") != FORMAT or "emulated_time" not in manifest:
         raise InvalidParameter(f"{source}: unknown snapshot format {manifest.get('format')!r}.")
     if int(manifest.get("schema_version", 0)) > SCHEMA_VERSION:
-        raise InvalidParameter(f"{source} was written by a newer dashscope-emulator (schema version "
-                               f"{manifest['schema_version']}, this one knows up to {SCHEMA_VERSION}).")
+        raise InvalidParameter(
+            f"{source} was written by a newer dashscope-emulator (schema version "
+            f"{manifest['schema_version']}, this one knows up to {SCHEMA_VERSION})."
+        )
     (work / BLOBS).mkdir(exist_ok=True)
     return manifest
 

@@ -11,7 +11,9 @@ from starlette.routing import BaseRoute, Route
 
 from emulator import __version__
 from emulator.clock import fmt_iso, fmt_job_time
-from emulator.control_schemas import (
+from emulator.control.journal import entry
+from emulator.control.persistence import save_clock
+from emulator.control.schemas import (
     ClockAdvance,
     ClockUpdate,
     ClockView,
@@ -38,9 +40,7 @@ from emulator.errors import InvalidParameter, NotFound
 from emulator.fine_tunes.routes import job_object
 from emulator.fine_tunes.schemas import JobObject
 from emulator.http import parse_model, read_json_object, read_model
-from emulator.journal import entry
 from emulator.openapi import Operation, Param, path_param
-from emulator.persistence import save_clock
 from emulator.runtime import Runtime
 from emulator.settings import Settings
 from emulator.tenants import tenant_for
@@ -52,15 +52,17 @@ def _rt(request: Request) -> Runtime:
 
 async def health(request: Request) -> JSONResponse:
     rt = _rt(request)
-    return JSONResponse({
-        "status": "ok",
-        "version": __version__,
-        "uptime_seconds": round(time.monotonic() - rt.started_wall, 3),
-        "emulated_time": rt.clock.now(),
-        "time_scale": rt.clock.time_scale,
-        "seed": rt.settings.seed,
-        "internal_errors": rt.stats.get("internal_errors", 0),
-    })
+    return JSONResponse(
+        {
+            "status": "ok",
+            "version": __version__,
+            "uptime_seconds": round(time.monotonic() - rt.started_wall, 3),
+            "emulated_time": rt.clock.now(),
+            "time_scale": rt.clock.time_scale,
+            "seed": rt.settings.seed,
+            "internal_errors": rt.stats.get("internal_errors", 0),
+        }
+    )
 
 
 async def reset(request: Request) -> JSONResponse:
@@ -141,20 +143,25 @@ async def force_deployment_status(request: Request) -> JSONResponse:
     """``{"status": "FAILED", "message"?}`` (or DEPLOYING, RUNNING, DELETING): only along the transition table."""
     body = parse_model(ForceStatusRequest, await read_json_object(request))
     tenant = tenant_for(body.api_key, body.workspace).id if body.api_key else body.tenant
-    row = await _rt(request).services["deployments"].force_status(
-        request.path_params["deployed_model"], DeploymentStatus(body.status), body.message, tenant)
+    row = (
+        await _rt(request)
+        .services["deployments"]
+        .force_status(request.path_params["deployed_model"], DeploymentStatus(body.status), body.message, tenant)
+    )
     return JSONResponse(deployment_object(row).model_dump())
 
 
 async def force_fine_tune_status(request: Request) -> JSONResponse:
     """``{"status": "FAILED", "message"?}``: only along the state table, logged in the job's log like a real event."""
     body = await read_model(request, FineTuneStatusUpdate)
-    job = await _rt(request).services["fine_tunes"].force_status(request.path_params["job_id"], body.status,
-                                                                 body.message)
+    job = (
+        await _rt(request).services["fine_tunes"].force_status(request.path_params["job_id"], body.status, body.message)
+    )
     return JSONResponse(job_object(job).model_dump(exclude_none=True))
 
 
 # ---------------------------------------------------------------- faults
+
 
 async def list_faults(request: Request) -> JSONResponse:
     return JSONResponse(FaultRuleList(faults=_rt(request).faults.list()).model_dump())
@@ -178,6 +185,7 @@ async def delete_fault(request: Request) -> JSONResponse:
 
 # ---------------------------------------------------------------- request journal
 
+
 def _int_param(request: Request, name: str, default: int | None, low: int) -> int | None:
     raw = request.query_params.get(name)
     if not raw:
@@ -197,8 +205,11 @@ async def list_requests(request: Request) -> JSONResponse:
     q = request.query_params
     limit = _int_param(request, "limit", 100, 1) or 100
     status = _int_param(request, "status", None, 0)
-    found = list(rt.journal.select(method=q.get("method") or None, path=q.get("path") or None,
-                                   tenant=q.get("tenant") or None, status=status))
+    found = list(
+        rt.journal.select(
+            method=q.get("method") or None, path=q.get("path") or None, tenant=q.get("tenant") or None, status=status
+        )
+    )
     page = JournalPage(capacity=rt.settings.journal_size, total=len(found), requests=[entry(r) for r in found[:limit]])
     return JSONResponse(page.model_dump())
 
@@ -209,8 +220,9 @@ async def clear_requests(request: Request) -> JSONResponse:
 
 # ---------------------------------------------------------------- snapshot / restore
 
+
 async def snapshot(request: Request) -> JSONResponse:
-    from emulator.snapshot import take_snapshot  # tarfile and friends: off the start-up path
+    from emulator.control.snapshot import take_snapshot  # tarfile and friends: off the start-up path
 
     body = await read_model(request, SnapshotRequest, allow_empty=True)
     return JSONResponse((await take_snapshot(_rt(request), body.path)).model_dump())
@@ -218,7 +230,7 @@ async def snapshot(request: Request) -> JSONResponse:
 
 async def restore(request: Request) -> JSONResponse:
     """Replace the whole state with a snapshot's, the clock set back to the snapshot's time."""
-    from emulator.snapshot import restore_snapshot
+    from emulator.control.snapshot import restore_snapshot
 
     rt = _rt(request)
     body = await read_model(request, RestoreRequest)
@@ -229,7 +241,7 @@ async def restore(request: Request) -> JSONResponse:
 
 async def seed(request: Request) -> JSONResponse:
     """Load a world file through the services (the ``seed`` command, on the running server)."""
-    from emulator.seed import WorldError, load_world, read_world  # off the start-up path
+    from emulator.control.seed import WorldError, load_world, read_world  # off the start-up path
 
     rt = _rt(request)
     body = await read_model(request, SeedRequest)
@@ -269,44 +281,156 @@ def routes(settings: Settings) -> list[BaseRoute]:
     ]
 
 
-
 operations = [
-    Operation("GET", "/_emulator/health", "Health, version, uptime", "control", response=Health, envelope="raw",
-              auth=False),
-    Operation("POST", "/_emulator/reset", "Wipe all state, or one tenant's", "control", request=ResetRequest,
-              response=ResetResult, envelope="raw", auth=False),
-    Operation("GET", "/_emulator/clock", "Read the emulated clock", "control", response=ClockView, envelope="raw",
-              auth=False),
-    Operation("POST", "/_emulator/clock", "Change the clock's speed", "control", request=ClockUpdate,
-              response=ClockView, envelope="raw", auth=False),
-    Operation("POST", "/_emulator/clock/advance", "Move the clock forward (due transitions apply first)", "control",
-              request=ClockAdvance, response=ClockView, envelope="raw", auth=False),
-    Operation("POST", "/_emulator/deployments/{deployed_model}/status", "Force a deployment's status (FAILED, ...)",
-              "control", request=ForceStatusRequest, response=DeploymentObject, envelope="raw", auth=False,
-              params=(path_param("deployed_model"),)),
-    Operation("POST", "/_emulator/fine-tunes/{job_id}/status", "Force a fine-tune's status (FAILED, ...)", "control",
-              request=FineTuneStatusUpdate, response=JobObject, envelope="raw", auth=False,
-              params=(path_param("job_id"),)),
-    Operation("GET", "/_emulator/faults", "List the fault rules", "control", response=FaultRuleList, envelope="raw",
-              auth=False),
-    Operation("POST", "/_emulator/faults", "Add a fault rule", "control", request=FaultRuleSpec, response=FaultRule,
-              envelope="raw", auth=False),
-    Operation("DELETE", "/_emulator/faults", "Remove every fault rule", "control", response=FaultsCleared,
-              envelope="raw", auth=False),
-    Operation("DELETE", "/_emulator/faults/{fault_id}", "Remove one fault rule", "control", response=FaultsCleared,
-              envelope="raw", auth=False, params=(path_param("fault_id"),)),
-    Operation("GET", "/_emulator/requests", "The request journal, newest first", "control", response=JournalPage,
-              envelope="raw", auth=False, params=(
-                  Param("method"), Param("path", description="Exact or a glob (`/api/v1/files*`)."),
-                  Param("tenant", description="A tenant id or an API key."),
-                  Param("status", schema={"type": "integer", "minimum": 0}),
-                  Param("limit", schema={"type": "integer", "minimum": 1, "default": 100}))),
-    Operation("DELETE", "/_emulator/requests", "Clear the request journal", "control", response=JournalCleared,
-              envelope="raw", auth=False),
-    Operation("POST", "/_emulator/snapshot", "Write the whole state to an archive", "control",
-              request=SnapshotRequest, response=SnapshotInfo, envelope="raw", auth=False),
-    Operation("POST", "/_emulator/restore", "Replace the whole state with a snapshot's", "control",
-              request=RestoreRequest, response=SnapshotInfo, envelope="raw", auth=False),
-    Operation("POST", "/_emulator/seed", "Load a world file (fixtures/world.json) through the services", "control",
-              request=SeedRequest, response=SeedResult, envelope="raw", auth=False),
+    Operation(
+        "GET", "/_emulator/health", "Health, version, uptime", "control", response=Health, envelope="raw", auth=False
+    ),
+    Operation(
+        "POST",
+        "/_emulator/reset",
+        "Wipe all state, or one tenant's",
+        "control",
+        request=ResetRequest,
+        response=ResetResult,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "GET", "/_emulator/clock", "Read the emulated clock", "control", response=ClockView, envelope="raw", auth=False
+    ),
+    Operation(
+        "POST",
+        "/_emulator/clock",
+        "Change the clock's speed",
+        "control",
+        request=ClockUpdate,
+        response=ClockView,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "POST",
+        "/_emulator/clock/advance",
+        "Move the clock forward (due transitions apply first)",
+        "control",
+        request=ClockAdvance,
+        response=ClockView,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "POST",
+        "/_emulator/deployments/{deployed_model}/status",
+        "Force a deployment's status (FAILED, ...)",
+        "control",
+        request=ForceStatusRequest,
+        response=DeploymentObject,
+        envelope="raw",
+        auth=False,
+        params=(path_param("deployed_model"),),
+    ),
+    Operation(
+        "POST",
+        "/_emulator/fine-tunes/{job_id}/status",
+        "Force a fine-tune's status (FAILED, ...)",
+        "control",
+        request=FineTuneStatusUpdate,
+        response=JobObject,
+        envelope="raw",
+        auth=False,
+        params=(path_param("job_id"),),
+    ),
+    Operation(
+        "GET",
+        "/_emulator/faults",
+        "List the fault rules",
+        "control",
+        response=FaultRuleList,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "POST",
+        "/_emulator/faults",
+        "Add a fault rule",
+        "control",
+        request=FaultRuleSpec,
+        response=FaultRule,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "DELETE",
+        "/_emulator/faults",
+        "Remove every fault rule",
+        "control",
+        response=FaultsCleared,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "DELETE",
+        "/_emulator/faults/{fault_id}",
+        "Remove one fault rule",
+        "control",
+        response=FaultsCleared,
+        envelope="raw",
+        auth=False,
+        params=(path_param("fault_id"),),
+    ),
+    Operation(
+        "GET",
+        "/_emulator/requests",
+        "The request journal, newest first",
+        "control",
+        response=JournalPage,
+        envelope="raw",
+        auth=False,
+        params=(
+            Param("method"),
+            Param("path", description="Exact or a glob (`/api/v1/files*`)."),
+            Param("tenant", description="A tenant id or an API key."),
+            Param("status", schema={"type": "integer", "minimum": 0}),
+            Param("limit", schema={"type": "integer", "minimum": 1, "default": 100}),
+        ),
+    ),
+    Operation(
+        "DELETE",
+        "/_emulator/requests",
+        "Clear the request journal",
+        "control",
+        response=JournalCleared,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "POST",
+        "/_emulator/snapshot",
+        "Write the whole state to an archive",
+        "control",
+        request=SnapshotRequest,
+        response=SnapshotInfo,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "POST",
+        "/_emulator/restore",
+        "Replace the whole state with a snapshot's",
+        "control",
+        request=RestoreRequest,
+        response=SnapshotInfo,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "POST",
+        "/_emulator/seed",
+        "Load a world file (fixtures/world.json) through the services",
+        "control",
+        request=SeedRequest,
+        response=SeedResult,
+        envelope="raw",
+        auth=False,
+    ),
 ]

@@ -23,12 +23,12 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from emulator.clock import Clock
+from emulator.control.persistence import save_clock
 from emulator.deployments.schemas import CreateDeploymentRequest
 from emulator.deployments.states import DeploymentStatus
 from emulator.files.upload import parse_upload
 from emulator.fine_tunes.schemas import CreateJobRequest
 from emulator.fine_tunes.states import JobStatus
-from emulator.persistence import save_clock
 from emulator.runtime import Runtime
 from emulator.settings import Settings
 from emulator.tenants import Tenant
@@ -108,8 +108,9 @@ def read_world(path: Path) -> WorldSpec:
 
 async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path) -> dict[str, Any]:
     """Create the world; answers what was made: per tenant, file ids, job ids and statuses, deployments."""
-    loaded = [_Loaded(spec, await rt.tenants.resolve(spec.api_key, spec.workspace, rt.clock.now()))
-              for spec in world.tenants]
+    loaded = [
+        _Loaded(spec, await rt.tenants.resolve(spec.api_key, spec.workspace, rt.clock.now())) for spec in world.tenants
+    ]
     for item in loaded:
         for file_spec in item.spec.files:
             item.files[file_spec.name] = await _upload(rt, item.tenant, file_spec, base_dir)
@@ -117,8 +118,12 @@ async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path) -> dict[str,
     for item in loaded:
         for dep in item.spec.deployments:
             item.deployments.append(await _deploy(rt, item, dep))
-    for wanted in ((JobStatus.FAILED, JobStatus.CANCELED), (JobStatus.RUNNING, JobStatus.CANCELING),
-                   (JobStatus.QUEUING,), (JobStatus.PENDING,)):
+    for wanted in (
+        (JobStatus.FAILED, JobStatus.CANCELED),
+        (JobStatus.RUNNING, JobStatus.CANCELING),
+        (JobStatus.QUEUING,),
+        (JobStatus.PENDING,),
+    ):
         for item in loaded:
             for job in item.spec.fine_tunes:
                 if job.status in wanted:
@@ -135,8 +140,9 @@ async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path) -
         raise WorldError(f"file {spec.name!r}: cannot read {path}: {exc.strerror or exc}") from None
     boundary = secrets.token_hex(16)
     body = _multipart(boundary, path.name, content, {"descriptions": spec.description, "purpose": spec.purpose})
-    parsed = await parse_upload(_once(body), f"multipart/form-data; boundary={boundary}", rt.temp_dir,
-                                rt.settings.max_file_bytes)
+    parsed = await parse_upload(
+        _once(body), f"multipart/form-data; boundary={boundary}", rt.temp_dir, rt.settings.max_file_bytes
+    )
     outcome = await rt.services["files"].upload_files(tenant, parsed)
     if not outcome.uploaded:
         failure = outcome.failed[0]
@@ -145,10 +151,15 @@ async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path) -
 
 
 def _multipart(boundary: str, filename: str, content: bytes, fields: dict[str, str]) -> bytes:
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-             for name, value in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n\r\n'
-                 .encode() + content + b"\r\n")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n\r\n'.encode()
+        + content
+        + b"\r\n"
+    )
     return b"".join(parts) + f"--{boundary}--\r\n".encode()
 
 
@@ -163,10 +174,17 @@ async def _create_job(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
             raise WorldError(f"job {spec.name!r} names unknown file {missing[0]!r}")
         return [item.files[n] for n in names]
 
-    req = CreateJobRequest.model_validate({
-        "model": spec.model, "training_file_ids": ids(spec.training_files),
-        "validation_file_ids": ids(spec.validation_files), "training_type": spec.training_type,
-        "hyper_parameters": spec.hyper_parameters, "finetuned_output_suffix": spec.suffix, "job_name": spec.name})
+    req = CreateJobRequest.model_validate(
+        {
+            "model": spec.model,
+            "training_file_ids": ids(spec.training_files),
+            "validation_file_ids": ids(spec.validation_files),
+            "training_type": spec.training_type,
+            "hyper_parameters": spec.hyper_parameters,
+            "finetuned_output_suffix": spec.suffix,
+            "job_name": spec.name,
+        }
+    )
     job = await rt.services["fine_tunes"].create_job(item.tenant, req)
     return str(job.job_id)
 
@@ -207,8 +225,10 @@ async def _job_to(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
         await service.force_status(job_id, spec.status, spec.message)
     job = await service.get_job(item.tenant, job_id)
     if job.status is not spec.status:
-        raise WorldError(f"job {spec.name!r} is {job.status}, not {spec.status} (a tenant trains one job at a time: "
-                         "QUEUING needs a RUNNING or CANCELING job of the same tenant)")
+        raise WorldError(
+            f"job {spec.name!r} is {job.status}, not {spec.status} (a tenant trains one job at a time: "
+            "QUEUING needs a RUNNING or CANCELING job of the same tenant)"
+        )
     return job_id
 
 
@@ -222,8 +242,9 @@ async def _deploy(rt: Runtime, item: _Loaded, spec: DeploymentSpec) -> str:
         if job_name not in item.jobs:
             raise WorldError(f"deployment of {model!r}: no SUCCEEDED job named {job_name!r} in this tenant")
         model = (await rt.services["fine_tunes"].get_job(item.tenant, item.jobs[job_name])).output_model
-    req = CreateDeploymentRequest.model_validate({"model_name": model, "capacity": spec.capacity,
-                                                  "suffix": spec.suffix, "plan": spec.plan})
+    req = CreateDeploymentRequest.model_validate(
+        {"model_name": model, "capacity": spec.capacity, "suffix": spec.suffix, "plan": spec.plan}
+    )
     row = await service.create_deployment(item.tenant, req)
     name = str(row.deployed_model)
     target = DeploymentStatus(spec.status)
@@ -250,8 +271,15 @@ async def _summary(rt: Runtime, loaded: list[_Loaded]) -> dict[str, Any]:
         for name in item.deployments:
             row = await rt.services["deployments"].get_deployment(item.tenant, name)
             deployments[name] = str(row.status)
-        tenants.append({"api_key": item.spec.api_key, "tenant": item.tenant.id, "files": item.files,
-                        "fine_tunes": jobs, "deployments": deployments})
+        tenants.append(
+            {
+                "api_key": item.spec.api_key,
+                "tenant": item.tenant.id,
+                "files": item.files,
+                "fine_tunes": jobs,
+                "deployments": deployments,
+            }
+        )
     return {"tenants": tenants, "emulated_time": rt.clock.now()}
 
 
@@ -266,11 +294,14 @@ async def seed_database(settings: Settings, world_path: Path, *, reset: bool = F
     database keeps its speed; the next server started on it resumes at the seeded time.
     """
     from emulator.app import SEEDED_START, create_app
-    from emulator.control import reset_state
+    from emulator.control.routes import reset_state
 
     world = read_world(world_path)
-    start = settings.start_time if settings.start_time is not None else (
-        SEEDED_START if settings.seed is not None else None)
+    start = (
+        settings.start_time
+        if settings.start_time is not None
+        else (SEEDED_START if settings.seed is not None else None)
+    )
     frozen = settings.model_copy(update={"time_scale": 0.0})
     app = create_app(frozen, clock=Clock.starting_at(start, 0.0))
     async with app.router.lifespan_context(app):
