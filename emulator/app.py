@@ -173,6 +173,10 @@ async def start_runtime(rt: Runtime) -> None:
     _clean_temp(rt.temp_dir)
     await rt.db.open()
     await restore_clock(rt)
+    for service in rt.services.values():
+        start = getattr(service, "start", None)
+        if start is not None:
+            await start()
     rt.background.append(asyncio.create_task(_sweep_later(rt)))
 
 

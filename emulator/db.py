@@ -69,6 +69,7 @@ class Database:
         found = await _stored_version(conn)
         if found is not None and found > SCHEMA_VERSION:
             raise SchemaTooNew(_too_new(self.path, found))
+        await _add_columns(conn)
         script = resources.files("emulator").joinpath("schema.sql").read_text(encoding="utf-8")
         await conn.executescript(script)
         if found != SCHEMA_VERSION:
@@ -192,6 +193,18 @@ def _too_new(path: str, found: int) -> str:
         f"{path} was written by a newer dashscope-emulator (schema version {found}, this one knows up to "
         f"{SCHEMA_VERSION}); upgrade the emulator or point --db at another file"
     )
+
+
+# Columns added since a table was first created: (table, column, type). A database written before gets them on open.
+_ADDED_COLUMNS = (("fine_tunes", "release_at", "REAL"),)
+
+
+async def _add_columns(conn: aiosqlite.Connection) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        async with conn.execute(f"PRAGMA table_info({table})") as cur:
+            present = [row[1] for row in await cur.fetchall()]
+        if present and column not in present:
+            await conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 async def _stored_version(conn: aiosqlite.Connection) -> int | None:

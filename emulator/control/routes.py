@@ -41,7 +41,7 @@ from emulator.fine_tunes.routes import job_object
 from emulator.fine_tunes.schemas import JobObject
 from emulator.http import parse_model, read_json_object, read_model
 from emulator.openapi import Operation, Param, path_param
-from emulator.runtime import Runtime
+from emulator.runtime import CLOCK, Runtime
 from emulator.settings import Settings
 from emulator.tenants import tenant_for
 
@@ -119,7 +119,7 @@ async def _after_clock_change(rt: Runtime) -> None:
         sync_all = getattr(service, "sync_all", None)
         if sync_all is not None:
             await sync_all()
-    rt.changes.notify()
+    rt.changes.notify(CLOCK)
 
 
 async def set_clock(request: Request) -> JSONResponse:

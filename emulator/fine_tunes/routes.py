@@ -118,39 +118,22 @@ async def stream_job(request: Request) -> Response:
 
 
 async def _follow(request: Request, service: FineTunesService, job_id: str) -> AsyncIterator[bytes]:
-    rt = request.app.state.rt
-    tenant = request.state.tenant
     sent = 0
-    while True:
-        try:
-            job, lines = await service.job_logs(tenant, job_id)
-        except NotFound as exc:
+    async for look in service.watch(job_id, request.state.tenant):
+        if look.timed_out:
+            yield HEARTBEAT
+        if look.job is None:
+            exc = NotFound()
             yield encode_json(
                 {"code": exc.code, "message": exc.message, "request_id": request.state.request_id},
                 event="error",
                 status=404,
             )
             return
+        lines = service.logs.visible(look.job, look.now)
         for index in range(sent, len(lines)):
             yield encode(lines[index], event="result", event_id=index + 1)
         sent = max(sent, len(lines))
-        if job.status in TERMINAL:
-            return
-        if not await rt.changes.wait(_wait_seconds(rt, service, job)):
-            yield HEARTBEAT
-
-
-def _wait_seconds(rt: object, service: FineTunesService, job: JobRow) -> float:
-    clock = rt.clock  # type: ignore[attr-defined]
-    heartbeat = rt.settings.heartbeat_seconds  # type: ignore[attr-defined]
-    nxt = service.logs.next_change(job, clock.now())
-    until = clock.wall_seconds_until(nxt) if nxt is not None else None
-    step = min(heartbeat, max(until, 0.02)) if until is not None else heartbeat
-    if job.status in (JobStatus.PENDING, JobStatus.QUEUING, JobStatus.CANCELING) and clock.time_scale > 0:
-        step = min(step, 0.25)
-    if rt.settings.workers > 1:  # type: ignore[attr-defined]
-        step = min(step, 0.5)  # another worker's changes do not wake this one
-    return step
 
 
 routes = [
