@@ -182,6 +182,13 @@ class _Queue:
         heapq.heappush(self.fresh, (job.seq, job.job_id, job))
 
     async def pop(self) -> JobTimes | None:
+        """The first job still QUEUING (a source may hand out a job this pass queued and took already)."""
+        while True:
+            job = await self._first()
+            if job is None or job.status is JobStatus.QUEUING:
+                return job
+
+    async def _first(self) -> JobTimes | None:
         if not self.stored and not self.exhausted:
             self.stored = await self.source.queued_after(self.after, self.PAGE)
             self.exhausted = len(self.stored) < self.PAGE
