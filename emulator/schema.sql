@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS fine_tunes (
     code          TEXT,
     message       TEXT,
     events        TEXT,             -- JSON: forced transitions and other extra log lines [[at, level, text]]
-    release_at    REAL              -- derived: when the slot holder (RUNNING/CANCELING) lets go; NULL otherwise
+    release_at    REAL              -- derived: when the slot holder, RUNNING or CANCELING, lets go; else NULL
 );
 CREATE INDEX IF NOT EXISTS fine_tunes_by_tenant ON fine_tunes (tenant, seq DESC);
 CREATE INDEX IF NOT EXISTS fine_tunes_by_output ON fine_tunes (output_model);
