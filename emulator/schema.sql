@@ -70,8 +70,7 @@ CREATE INDEX IF NOT EXISTS fine_tunes_active ON fine_tunes (tenant, seq)
 -- queue; and the clock's sweep of what fell due, across tenants.
 CREATE INDEX IF NOT EXISTS fine_tunes_pending ON fine_tunes (tenant, created_at) WHERE status = 'PENDING';
 CREATE INDEX IF NOT EXISTS fine_tunes_pending_due ON fine_tunes (created_at) WHERE status = 'PENDING';
-CREATE INDEX IF NOT EXISTS fine_tunes_slot ON fine_tunes (tenant, status, seq)
-    WHERE status IN ('QUEUING', 'RUNNING', 'CANCELING');
+CREATE INDEX IF NOT EXISTS fine_tunes_state ON fine_tunes (tenant, status, seq);
 CREATE INDEX IF NOT EXISTS fine_tunes_release ON fine_tunes (release_at) WHERE release_at IS NOT NULL;
 
 -- One row per deployment until it is gone.  status/ready_capacity/modified_at are the last derived values (lists

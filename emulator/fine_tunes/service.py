@@ -250,7 +250,8 @@ class FineTunesService:
     async def _settle_in(self, tx: Tx, tenant_id: str) -> list[JobRow]:
         """Inside a transaction: apply what is due (rechecked, since another worker may have done it)."""
         now = self.rt.clock.now()
-        due = await store.tenant_due(tx, tenant_id, self.policy.pending_seconds)
+        # The reader sees every commit: this transaction holds the write lock and has written nothing yet.
+        due = await store.tenant_due(self.rt.db, tenant_id, self.policy.pending_seconds)
         if due is None or due > now:
             return []
         source = _StoredQueue(tx, tenant_id, self.policy)

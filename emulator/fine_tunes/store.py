@@ -218,16 +218,20 @@ async def save_times(tx: Tx, jobs: list[JobRow], cancel_seconds: float) -> None:
 
 async def tenant_due(db: Database | Tx, tenant: str, pending_seconds: float) -> float | None:
     """When the tenant's next transition falls due: the earliest data check, the slot's release, or at once
-    when the slot is free while a job waits (or a holder's release time is unknown)."""
-    value = await db.fetchval(
-        "SELECT min(due) FROM ("
-        " SELECT min(created_at) + ? AS due FROM fine_tunes WHERE tenant = ? AND status = 'PENDING'"
-        f" UNION ALL SELECT coalesce(release_at, -1e308) FROM fine_tunes WHERE tenant = ? AND status IN {_HOLDS}"
-        " UNION ALL SELECT -1e308 FROM fine_tunes WHERE tenant = ? AND status = 'QUEUING'"
-        f"  AND NOT EXISTS (SELECT 1 FROM fine_tunes WHERE tenant = ? AND status IN {_HOLDS}))",
-        (pending_seconds, tenant, tenant, tenant, tenant),
+    when the slot is free while a job waits (or a holder's release time is unknown).  Three index seeks."""
+    row = await db.fetchone(
+        "SELECT (SELECT min(created_at) FROM fine_tunes WHERE tenant = ? AND status = 'PENDING'),"
+        f" (SELECT coalesce(release_at, -1e308) FROM fine_tunes WHERE tenant = ? AND status IN {_HOLDS} LIMIT 1),"
+        " (SELECT 1 FROM fine_tunes WHERE tenant = ? AND status = 'QUEUING' LIMIT 1)",
+        (tenant, tenant, tenant),
     )
-    return None if value is None else float(value)
+    assert row is not None
+    created, release, queued = row
+    ready = None if created is None else created + pending_seconds
+    if release is None and queued is not None:
+        return float("-inf")
+    dues = [d for d in (ready, release) if d is not None]
+    return float(min(dues)) if dues else None
 
 
 async def due_tenants(db: Database, now: float, pending_seconds: float) -> list[str]:
@@ -242,7 +246,7 @@ async def due_tenants(db: Database, now: float, pending_seconds: float) -> list[
 
 async def holder(db: Database | Tx, tenant: str) -> JobRow | None:
     row = await db.fetchone(
-        f"SELECT {_COLUMNS} FROM fine_tunes WHERE tenant = ? AND status IN {_HOLDS} ORDER BY seq LIMIT 1", (tenant,)
+        f"SELECT {_COLUMNS} FROM fine_tunes WHERE tenant = ? AND status IN {_HOLDS} LIMIT 1", (tenant,)
     )
     return None if row is None else _row(row)
 
