@@ -163,3 +163,32 @@ async def _compare(service: FineTunesService, replay: Replay, now: float) -> Non
 def test_the_service_agrees_with_the_replay(first: list[int], steps: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(_scenario([("create", tenant) for tenant in first] + steps, Path(tmp)))
+
+
+async def _wire_forms(workdir: Path) -> list[dict[str, Any]]:
+    settings = Settings(db=str(workdir / "e.db"), data_dir=workdir / "files", time_scale=0.0, seed=3)
+    app = create_app(settings)
+    forms: list[dict[str, Any]] = []
+    async with app.router.lifespan_context(app), client_for(app, KEYS[0]) as client:
+        file_id = (await upload(client, DATASETS / "sft_basic.jsonl")).json()["data"]["uploaded_files"][0]["file_id"]
+        body = {"model": "qwen-turbo", "training_file_ids": [file_id], "job_name": "wire"}
+        ids = [(await client.post("/api/v1/fine-tunes", json=body)).json()["output"]["job_id"] for _ in range(3)]
+        await client.post(f"/_emulator/fine-tunes/{ids[1]}/status", json={"status": "FAILED", "message": "boom"})
+        await client.post(f"/api/v1/fine-tunes/{ids[2]}/cancel")
+        forms.append((await client.get(f"/api/v1/fine-tunes/{ids[0]}")).json()["output"])
+        await client.post("/_emulator/clock/advance", json={"seconds": 100_000})
+        forms += [(await client.get(f"/api/v1/fine-tunes/{i}")).json()["output"] for i in ids]
+        forms += (await client.get("/api/v1/fine-tunes")).json()["output"]["jobs"]
+    return forms
+
+
+def test_the_hot_path_renders_exactly_the_schema() -> None:
+    """``job_dict`` skips pydantic; what it renders must be what the ``JobObject`` model dumps, in its order."""
+    from emulator.fine_tunes.schemas import JobObject
+
+    with tempfile.TemporaryDirectory() as tmp:
+        forms = asyncio.run(_wire_forms(Path(tmp)))
+    assert {f["status"] for f in forms} == {"PENDING", "SUCCEEDED", "FAILED", "CANCELED"}
+    for form in forms:
+        dumped = JobObject.model_validate(form).model_dump(exclude_none=True)
+        assert list(dumped.items()) == list(form.items())
