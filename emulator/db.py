@@ -133,14 +133,15 @@ class Tx:
         self.conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; answers the number of rows it changed."""
-        async with self.conn.execute(sql, params) as cur:
-            return cur.rowcount
+        """Run one statement; answers the number of rows it changed.  One trip to aiosqlite's thread: a write's
+        statement is done once executed, so its cursor is left to be collected rather than closed by a second trip."""
+        cur = await self.conn.execute(sql, params)
+        return int(cur.rowcount)
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one INSERT; answers the new row's id."""
-        async with self.conn.execute(sql, params) as cur:
-            return int(cur.lastrowid or 0)
+        cur = await self.conn.execute(sql, params)
+        return int(cur.lastrowid or 0)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.conn.executemany(sql, rows)
@@ -158,10 +159,13 @@ class Tx:
     async def next_seq(self, name: str) -> int:
         """A persisted counter: the sequence behind seeded ids."""
         key = f"seq:{name}"
-        await self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = value + 1", (key,)
+        return int(
+            await self.fetchval(
+                "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = value + 1"
+                " RETURNING value",
+                (key,),
+            )
         )
-        return int(await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,)))
 
 
 def _connect_reader(path: str) -> sqlite3.Connection:
