@@ -508,7 +508,7 @@ def _plan(
     return plan_training(train_tokens=train, val_tokens=val, hp=hp, training_type=training_type, model=base)
 
 
-def _tokens(stats: dict[str, FileStats], ids: list[str]) -> array.array:
+def _tokens(stats: dict[str, FileStats], ids: list[str]) -> array.array[int]:
     out = array.array("I")
     for file_id in ids:
         out.extend(stats[file_id].row_tokens)
