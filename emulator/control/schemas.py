@@ -194,6 +194,7 @@ class JournalEntry(WireModel):
     body: Any = Field(None, description="The JSON body, parsed; null when empty, not JSON, or over 64 KiB.")
     body_size: int = Field(description="Bytes of body received.")
     form: JournalForm | None = None
+    rule: str | None = Field(None, description="The response rule that answered this request, if one did.")
 
 
 class JournalPage(WireModel):

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from emulator.control.faults import STREAM_FAULT, ActiveRule, drop_connection
+from emulator.control.journal import RESPONSE_RULE
 from emulator.control.responses import ChatView, Scripted, ToolCall, call_id
 from emulator.errors import ApiError, render_openai_error
 from emulator.generation.schemas import SamplingFields
@@ -32,8 +33,6 @@ from emulator.synth.text import MESSAGE_OVERHEAD_TOKENS
 from emulator.synth.tokens import count_tokens, is_chinese
 from emulator.synth.toolargs import tool_arguments
 
-RULE_STATE = "response_rule"
-"""Key on the request state naming the response rule that answered (the journal shows it)."""
 UNFINISHED = "null"
 _WORDS_RE = re.compile(r"\S+\s*|\s+")
 DONE = b"data: [DONE]\n\n"
@@ -86,7 +85,7 @@ def script(request: Request, view: ChatView) -> Scripted | None:
     rid: str = request.state.request_id
     scripted: Scripted | None = rt.responses.answer(view, rid)
     if scripted is not None:
-        request.state.response_rule = scripted.rule_id
+        setattr(request.state, RESPONSE_RULE, scripted.rule_id)
         if scripted.error is not None:
             raise scripted.error
         return scripted

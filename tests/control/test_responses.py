@@ -248,3 +248,22 @@ async def test_tool_call_round_trip(client: httpx.AsyncClient) -> None:
     ]
     answer = (await chat(client, "", messages=messages, tools=[WEATHER])).json()["choices"][0]
     assert answer["message"]["content"] == "It is sunny in Hangzhou." and answer["finish_reason"] == "stop"
+
+
+async def test_the_journal_names_the_rule_and_keeps_unserved_bodies(client: httpx.AsyncClient) -> None:
+    first = await rule(client, contains="scripted", content="yes")
+    await native(client, "scripted please")
+    await native(client, "not this one")
+    entries = (await client.get("/_emulator/requests")).json()["requests"]
+    assert [e["rule"] for e in entries] == [None, first["id"]]
+    body = {"model": "qwen-plus", "input": {"messages": [{"role": "user", "content": "a picture"}]}}
+    unserved = await client.post("/api/v1/services/aigc/video-generation/video-synthesis", json=body)
+    assert unserved.status_code == 404
+    entry = (await client.get("/_emulator/requests", params={"limit": 1})).json()["requests"][0]
+    assert entry["status"] == 404 and entry["body"] == body and entry["body_size"] == len(unserved.request.content)
+    big = await client.post("/api/v1/not-emulated", content=b"x" * (200 * 1024))
+    entry = (await client.get("/_emulator/requests", params={"limit": 1})).json()["requests"][0]
+    assert big.status_code == 404 and entry["body"] is None and 64 * 1024 < entry["body_size"] <= 200 * 1024
+    wrong_method = await client.put("/api/v1/files", json={"a": 1})
+    entry = (await client.get("/_emulator/requests", params={"limit": 1})).json()["requests"][0]
+    assert wrong_method.status_code == 405 and entry["body"] == {"a": 1}
