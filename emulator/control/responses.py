@@ -179,6 +179,10 @@ def _tools_match(wanted: bool | str | None, view: ChatView) -> bool:
     return wanted in view.tool_names()
 
 
+MAX_RULES = 1000
+"""Rules a process keeps at most: memory stays bounded whatever a test suite posts."""
+
+
 class ResponseRules:
     """The rule list of this process (each ``--workers`` process has its own, as with faults)."""
 
@@ -187,6 +191,10 @@ class ResponseRules:
         self._next = 1
 
     def add(self, spec: ResponseRuleSpec) -> ResponseRule:
+        if len(self.rules) >= MAX_RULES:
+            raise InvalidParameter(
+                f"There are already {MAX_RULES} response rules: remove some (DELETE /_emulator/responses) first."
+            )
         rule = ResponseRule(**spec.model_dump(), id=f"response-{self._next}")
         self._next += 1
         self.rules = [*self.rules, _Active(rule)]

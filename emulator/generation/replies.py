@@ -95,7 +95,7 @@ def script(request: Request, view: ChatView) -> Scripted | None:
     if not isinstance(function, dict):
         return None
     name = str(function.get("name"))
-    arguments = tool_arguments(name, function.get("parameters"), (rt.settings.seed or 0) ^ len(view.last_user_text))
+    arguments = tool_arguments(name, function.get("parameters"), rt.ids.content_seed("tool", view.last_user_text))
     return Scripted(tool_calls=(ToolCall(call_id(rid, 0), name, arguments),), finish_reason="tool_calls")
 
 
@@ -413,22 +413,33 @@ def native_scripted_response(
     message_format: bool,
     incremental: bool,
     stream: bool,
+    multimodal: bool = False,
 ) -> Response:
+    """The native answer; ``multimodal`` (the multimodal-generation endpoint) gives ``content`` as a list of
+    ``{"text": ..}`` parts (``[]`` when empty), always in the message format, as that endpoint answers."""
     rid: str = request.state.request_id
     usage = usage_of(scripted, messages)
+    message_format = message_format or multimodal
     if not stream:
-        body = {
-            "request_id": rid,
-            "output": native_scripted_output(scripted, message_format),
-            "usage": native_usage(usage),
-        }
+        output = native_scripted_output(scripted, message_format)
+        body = {"request_id": rid, "output": _as_parts(output) if multimodal else output, "usage": native_usage(usage)}
         return JSONResponse(body)
     chunks = native_scripted_chunks(scripted, usage, message_format=message_format, incremental=incremental)
+    if multimodal:
+        chunks = [{**chunk, "output": _as_parts(chunk["output"])} for chunk in chunks]
     frames = (
         encode_json({**chunk, "request_id": rid}, event="result", event_id=n, comment="HTTP_STATUS/200")
         for n, chunk in enumerate(chunks, 1)
     )
     return generation_stream(request, frames_of(frames), native_error_frames(rid))
+
+
+def _as_parts(output: dict[str, Any]) -> dict[str, Any]:
+    choices = [
+        {**c, "message": {**c["message"], "content": [{"text": t}] if (t := c["message"]["content"]) else []}}
+        for c in output.get("choices", [])
+    ]
+    return {**output, "choices": choices}
 
 
 def native_error_frames(request_id: str) -> ErrorFrame:

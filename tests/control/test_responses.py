@@ -7,11 +7,22 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from emulator.control.responses import MAX_RULES, ResponseRules
+from emulator.control.schemas import ResponseRuleSpec
+from emulator.errors import InvalidParameter
+from emulator.generation.replies import chat_view, native_scripted_response, script
+from emulator.generation.schemas import SamplingFields
+from tests.conftest import AppFactory, client_for
 
 pytestmark = pytest.mark.anyio
 
 NATIVE = "/api/v1/services/aigc/text-generation/generation"
 CHAT = "/compatible-mode/v1/chat/completions"
+MULTIMODAL = "/api/v1/services/aigc/multimodal-generation/generation"
 SSE = {"X-DashScope-SSE": "enable"}
 WEATHER = {
     "type": "function",
@@ -267,3 +278,45 @@ async def test_the_journal_names_the_rule_and_keeps_unserved_bodies(client: http
     wrong_method = await client.put("/api/v1/files", json={"a": 1})
     entry = (await client.get("/_emulator/requests", params={"limit": 1})).json()["requests"][0]
     assert wrong_method.status_code == 405 and entry["body"] == {"a": 1}
+
+
+async def test_the_hook_serves_a_multimodal_endpoint(app_factory: AppFactory) -> None:
+    """The way the multimodal endpoint plugs in: a protocol-neutral view, then the native renderer with parts."""
+
+    async def multimodal(request: Request) -> Response:
+        body = await request.json()
+        messages = body["input"]["messages"]
+        params = SamplingFields.model_validate({"tools": body["parameters"].get("tools")})
+        stream = request.headers.get("x-dashscope-sse") == "enable"
+        view = chat_view(request, model=body["model"], base_model=None, messages=messages, fields=params, stream=stream)
+        scripted = script(request, view)
+        assert scripted is not None
+        return native_scripted_response(
+            request, scripted, messages, message_format=False, incremental=True, stream=stream, multimodal=True
+        )
+
+    app = await app_factory()
+    app.router.routes.insert(0, Route(MULTIMODAL, multimodal, methods=["POST"]))
+    async with client_for(app) as client:
+        await rule(client, contains="picture", content="A beach.")
+        await rule(client, tools=True, tool_calls=[{"name": "get_weather", "arguments": {"location": "Hangzhou"}}])
+        parts = [{"image": "https://example.com/a.png"}, {"text": "What is in this picture?"}]
+        body = {"model": "qwen-vl-plus", "input": {"messages": [{"role": "user", "content": parts}]}, "parameters": {}}
+        plain = (await client.post(MULTIMODAL, json=body)).json()["output"]["choices"][0]
+        assert plain["message"] == {"role": "assistant", "content": [{"text": "A beach."}]}
+        events = native_events(await client.post(MULTIMODAL, json=body, headers=SSE))
+        contents = [d["output"]["choices"][0]["message"]["content"] for _, d in events]
+        assert contents == [[{"text": "A beach."}], []]
+        tools = {**body, "input": {"messages": [{"role": "user", "content": [{"text": "weather"}]}]}}
+        tools["parameters"] = {"tools": [WEATHER]}
+        called = (await client.post(MULTIMODAL, json=tools)).json()["output"]["choices"][0]
+        assert called["finish_reason"] == "tool_calls" and called["message"]["content"] == []
+
+
+def test_the_rule_store_is_bounded() -> None:
+    rules = ResponseRules()
+    for _ in range(MAX_RULES):
+        rules.add(ResponseRuleSpec(content="x"))
+    with pytest.raises(InvalidParameter, match="already 1000"):
+        rules.add(ResponseRuleSpec(content="x"))
+    assert rules.clear() == MAX_RULES and rules.add(ResponseRuleSpec(content="y")).id == f"response-{MAX_RULES + 1}"
