@@ -55,7 +55,7 @@ _ERRORS: dict[int, type[ApiError]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ChatView:
     """What a rule matches on, the same for every generation protocol."""
 
