@@ -238,7 +238,7 @@ async def list_responses(request: Request) -> JSONResponse:
 
 
 async def add_response(request: Request) -> JSONResponse:
-    return JSONResponse(_rules(request).add(await read_model(request, ResponseRuleSpec)).model_dump(exclude_none=True))
+    return JSONResponse(_rules(request).add(await read_model(request, ResponseRuleSpec)).model_dump())
 
 
 async def clear_responses(request: Request) -> JSONResponse:
