@@ -21,6 +21,11 @@ from typing import Any
 MAX_DEPTH = 6
 MAX_ITEMS = 3
 OPTIONAL_DEPTH = 3
+ITEMS_CAP = 64
+"""A hostile ``minItems`` / ``minLength`` cannot make a huge value: arrays and strings stop here."""
+LENGTH_CAP = 4096
+BUDGET = 20_000
+"""Schema nodes visited at most per call: ``$ref``/``allOf`` fan-out cannot blow up exponentially."""
 _WORDS = ("alpha", "hangzhou", "beijing", "shanghai", "report", "weather", "today", "sample", "value", "delta")
 _FORMATS = {
     "date": "2024-10-12",
@@ -46,9 +51,11 @@ class _Generator:
     def __init__(self, root: dict[str, Any], rng: random.Random) -> None:
         self.root = root
         self.rng = rng
+        self.budget = BUDGET
 
     def value(self, schema: Any, depth: int) -> Any:
-        if not isinstance(schema, dict):
+        self.budget -= 1
+        if not isinstance(schema, dict) or self.budget <= 0:
             return {} if depth == 0 else "value"
         schema = self._resolve(schema, depth)
         if "const" in schema:
@@ -64,6 +71,9 @@ class _Generator:
         return getattr(self, f"_{kind}")(schema, depth)
 
     def _resolve(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
+        self.budget -= 1
+        if self.budget <= 0:
+            return schema
         ref = schema.get("$ref")
         if isinstance(ref, str) and (ref == "#" or ref.startswith("#/")) and depth < MAX_DEPTH:
             target: Any = self.root
@@ -83,7 +93,8 @@ class _Generator:
         properties = schema.get("properties")
         if not isinstance(properties, dict) or depth >= MAX_DEPTH:
             properties = {}
-        required = [r for r in schema.get("required", []) if isinstance(r, str)]
+        given = schema.get("required")
+        required = [r for r in given if isinstance(r, str)] if isinstance(given, list) else []
         shallow = depth < OPTIONAL_DEPTH  # deeper down only the required properties: recursive schemas end
         out = {key: self.value(sub, depth + 1) for key, sub in properties.items() if shallow or key in required}
         for key in required:
@@ -95,8 +106,8 @@ class _Generator:
     def _array(self, schema: dict[str, Any], depth: int) -> list[Any]:
         given = schema.get("prefixItems")
         prefix: list[Any] = given if isinstance(given, list) else []
-        low = max(int(schema.get("minItems", 0)), 1 if depth < MAX_DEPTH else 0)
-        high = max(int(schema.get("maxItems", MAX_ITEMS)), 0)
+        low = min(max(_int(schema.get("minItems"), 0), 1 if depth < MAX_DEPTH else 0), ITEMS_CAP)
+        high = min(max(_int(schema.get("maxItems"), MAX_ITEMS), 0), ITEMS_CAP)
         size = max(min(low, high), len(prefix) if high >= len(prefix) else high)
         items = schema.get("items", {})
         out = [self.value(prefix[i] if i < len(prefix) else items, depth + 1) for i in range(size)]
@@ -107,7 +118,7 @@ class _Generator:
     def _string(self, schema: dict[str, Any], depth: int) -> str:
         fmt = schema.get("format")
         text = _FORMATS.get(fmt, self.rng.choice(_WORDS)) if isinstance(fmt, str) else self.rng.choice(_WORDS)
-        low = int(schema.get("minLength", 0))
+        low = min(_int(schema.get("minLength"), 0), LENGTH_CAP)
         high = schema.get("maxLength")
         while len(text) < low:
             text += "x" * (low - len(text))
@@ -118,7 +129,7 @@ class _Generator:
     def _integer(self, schema: dict[str, Any], depth: int) -> int:
         low, high = _bounds(schema, integer=True)
         step = schema.get("multipleOf")
-        if isinstance(step, int) and step > 0:
+        if isinstance(step, int) and not isinstance(step, bool) and step > 0:
             first = math.ceil(low / step) * step if low is not None else 0
             if high is not None and first > high:
                 first = math.floor(high / step) * step
@@ -129,7 +140,7 @@ class _Generator:
             return int(min(high if high is not None else 100, 100))
         if high is None:
             return int(low) + self.rng.randint(0, 10)
-        return self.rng.randint(int(low), int(high))
+        return self.rng.randint(int(low), int(high)) if low <= high else int(low)  # unsatisfiable: anything
 
     def _number(self, schema: dict[str, Any], depth: int) -> float | int:
         if "multipleOf" in schema:
@@ -148,6 +159,10 @@ class _Generator:
 
     def _null(self, schema: dict[str, Any], depth: int) -> None:
         return None
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _kind(schema: dict[str, Any]) -> str:
@@ -169,18 +184,21 @@ def _bounds(schema: dict[str, Any], *, integer: bool) -> tuple[float | None, flo
     step = 1 if integer else 1e-6
     lows = [schema.get("minimum"), _shift(schema.get("exclusiveMinimum"), step)]
     highs = [schema.get("maximum"), _shift(schema.get("exclusiveMaximum"), -step)]
-    low = max((v for v in lows if isinstance(v, int | float) and not isinstance(v, bool)), default=None)
-    high = min((v for v in highs if isinstance(v, int | float) and not isinstance(v, bool)), default=None)
+    low = max((v for v in lows if _finite(v)), default=None)
+    high = min((v for v in highs if _finite(v)), default=None)
     if integer:
         low = math.ceil(low) if low is not None else None
         high = math.floor(high) if high is not None else None
     return low, high
 
 
+def _finite(value: Any) -> bool:
+    """A number JSON can carry (Python's parser also takes Infinity and NaN: they bound nothing)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _shift(value: Any, step: float) -> Any:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value + step
-    return None
+    return value + step if _finite(value) else None
 
 
 def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:

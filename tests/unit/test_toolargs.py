@@ -124,3 +124,69 @@ def test_refs_all_of_and_odd_schemas() -> None:
     assert tool_arguments("f", None) == {} and tool_arguments("f", {"type": "string"}) == {}
     looping = {"type": "object", "properties": {"next": {"$ref": "#"}}}
     jsonschema.validate(tool_arguments("f", looping), looping)
+
+
+def test_hostile_schemas_stay_small_and_fast() -> None:
+    fan_out = {"type": "object", "allOf": [{"$ref": "#"}] * 50, "properties": {"a": {"$ref": "#"}}}
+    tool_arguments("f", fan_out)  # bounded by the visit budget, not 50**6 resolutions
+    huge = {
+        "type": "object",
+        "properties": {
+            "many": {"type": "array", "items": {"type": "string", "minLength": 10**9}, "minItems": 10**9},
+            "odd": {"type": "array", "minItems": "3", "maxItems": None},
+        },
+        "required": ["many", "odd"],
+    }
+    args = tool_arguments("f", huge)
+    assert len(args["many"]) <= 64 and all(len(s) <= 4096 for s in args["many"])
+    infinite = {"type": "object", "properties": {"n": {"type": "integer", "minimum": float("inf")}}}
+    assert isinstance(tool_arguments("f", infinite)["n"], int)
+    nan = {"type": "object", "properties": {"x": {"type": "number", "maximum": float("nan"), "multipleOf": True}}}
+    assert isinstance(tool_arguments("f", nan)["x"], int | float)
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=10)
+    | st.sampled_from(["object", "array", "string", "integer", "number", "boolean", "null", "#", "#/properties"]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "type",
+                    "properties",
+                    "required",
+                    "items",
+                    "enum",
+                    "minimum",
+                    "maxItems",
+                    "minItems",
+                    "$ref",
+                    "allOf",
+                    "anyOf",
+                    "minLength",
+                    "maxLength",
+                    "multipleOf",
+                    "const",
+                    "default",
+                    "format",
+                    "prefixItems",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(schema=JSON)
+def test_any_json_as_a_schema_gives_an_object(schema: Any) -> None:
+    assert isinstance(tool_arguments("f", schema), dict)
