@@ -116,7 +116,14 @@ Row = tuple[str, str, str, bool | None]  # (figure, result, goal, met)
 
 def _overhead_rows(o: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
-    for name, label in (("job", "GET /api/v1/fine-tunes/{id}"), ("files", "GET /api/v1/files")):
+    labels = (
+        ("job", "GET /api/v1/fine-tunes/{id}"),
+        ("files", "GET /api/v1/files"),
+        ("job_queued", "GET /api/v1/fine-tunes/{id}, 100 queued in the tenant"),
+    )
+    for name, label in labels:
+        if name not in o:
+            continue
         e, b = o[name]["emulator"], o[name]["bare"]
         rows.append(
             (
