@@ -132,11 +132,9 @@ def _row(r: sqlite3.Row) -> JobRow:
 
 async def insert_job(tx: Tx, job: JobRow, memory: list[tuple[str, str]]) -> bool:
     """False when the job id is taken (the caller draws another)."""
-    taken = await tx.fetchval("SELECT 1 FROM fine_tunes WHERE job_id = ?", (job.job_id,))
-    if taken:
-        return False
-    job.seq = await tx.insert(
-        f"INSERT INTO fine_tunes ({_COLUMNS.replace('seq, ', '')}, memory) VALUES ({','.join('?' * 18)})",
+    seq = await tx.fetchval(
+        f"INSERT INTO fine_tunes ({_COLUMNS.replace('seq, ', '')}, memory) VALUES ({','.join('?' * 18)})"
+        " ON CONFLICT (job_id) DO NOTHING RETURNING seq",
         (
             job.job_id,
             job.tenant,
@@ -158,6 +156,9 @@ async def insert_job(tx: Tx, job: JobRow, memory: list[tuple[str, str]]) -> bool
             json.dumps(memory, ensure_ascii=False),
         ),
     )
+    if seq is None:
+        return False
+    job.seq = int(seq)
     await bump_counter(tx, job.tenant, KIND, 1)
     return True
 
