@@ -98,6 +98,19 @@ CREATE TABLE IF NOT EXISTS deployments (
 CREATE INDEX IF NOT EXISTS deployments_by_tenant ON deployments (tenant, seq DESC);
 CREATE INDEX IF NOT EXISTS deployments_by_job ON deployments (job_id) WHERE job_id IS NOT NULL;
 
+-- The 2026 create fields of a deployment (a table of its own so that databases of older versions gain it):
+-- the suffix it was asked for (NULL: none; a second deployment of one model under the same suffix, or none, is a 409), the MU
+-- deploy_spec (JSON: a string such as "MU1" or the object the v2 client sends) and billing_method.
+CREATE TABLE IF NOT EXISTS deployment_options (
+    seq             INTEGER PRIMARY KEY,   -- deployments.seq
+    tenant          TEXT NOT NULL,
+    model_name      TEXT NOT NULL,
+    suffix          TEXT,
+    deploy_spec     TEXT,
+    billing_method  TEXT
+);
+CREATE INDEX IF NOT EXISTS deployment_options_by_model ON deployment_options (tenant, model_name, suffix);
+
 -- Per-tenant object counts, kept in the same transaction as inserts and deletes, so list totals cost
 -- one primary-key read however many objects pile up.
 CREATE TABLE IF NOT EXISTS counters (

@@ -19,6 +19,7 @@ from typing import Any
 TRAINING_TYPES: tuple[str, ...] = ("sft", "efficient_sft", "dpo_full", "dpo_lora")
 LORA_TRAINING_TYPES: tuple[str, ...] = ("efficient_sft", "dpo_lora")
 FAMILIES: tuple[str, ...] = ("qwen", "llama2", "baichuan", "chatglm")
+MATRICES: tuple[str, ...] = ("seed", "2026")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class ModelInfo:
     context_window: int = 8192
     seed_marks: int = 0
     notes: str = ""
+    matrix: str = "seed"
+    """Which model x training-type matrix the row comes from: ``seed`` (reference section 9) or ``2026``."""
+    lora_deployable: bool = False
+    """Its LoRA fine-tunes deploy token-billed under ``plan: lora`` (2026 model-deployment doc)."""
 
 
 class CatalogError(ValueError):
@@ -106,6 +111,8 @@ def _parse_model(entry: Mapping[str, Any]) -> ModelInfo:
             context_window=int(entry.get("context_window", 8192)),
             seed_marks=int(entry.get("seed_marks", 0)),
             notes=str(entry.get("notes", "")),
+            matrix=str(entry.get("matrix", "seed")),
+            lora_deployable=bool(entry.get("lora_deployable", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"bad catalog entry {entry.get('id', '?')!r}: {exc}") from exc
@@ -119,6 +126,8 @@ def _check_model(model: ModelInfo) -> None:
         raise CatalogError(f"{model.id}: unknown training types {sorted(unknown)}")
     if not set(model.strict_methods) <= set(model.methods):
         raise CatalogError(f"{model.id}: strict_methods must be a subset of methods")
+    if model.matrix not in MATRICES:
+        raise CatalogError(f"{model.id}: unknown matrix {model.matrix!r}")
     if model.family not in FAMILIES:
         raise CatalogError(f"{model.id}: unknown family {model.family!r}")
     if model.params_b <= 0 or model.default_batch_size < 1:
