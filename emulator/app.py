@@ -31,7 +31,9 @@ from emulator.deployments.service import DeploymentsService
 from emulator.errors import ApiError, MethodNotAllowed, NotFound
 from emulator.files import routes as file_routes
 from emulator.files.service import FilesService
+from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
+from emulator.fine_tunes.exports import CheckpointsService
 from emulator.fine_tunes.service import FineTunesService
 from emulator.generation import openai_routes
 from emulator.generation import routes as generation_routes
@@ -76,11 +78,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     rt.services["fine_tunes"] = FineTunesService(rt)
     rt.services["deployments"] = DeploymentsService(rt)
     rt.services["fine_tunes"].deployed_guard = rt.services["deployments"].guard_job_delete
+    rt.services["checkpoints"] = CheckpointsService(rt)
+    rt.services["fine_tunes"].exported_lookup = rt.services["checkpoints"].find_export
     rt.services["generation"] = GenerationService(rt)
     app = EmulatorApp(
         routes=[
             *file_routes.routes,
             *fine_tune_routes.routes,
+            *checkpoint_routes.routes,
             *deployment_routes.routes,
             *generation_routes.routes,
             *openai_routes.routes,
@@ -130,6 +135,7 @@ def operations() -> list[openapi.Operation]:
     return [
         *file_routes.operations,
         *fine_tune_routes.operations,
+        *checkpoint_routes.operations,
         *deployment_routes.operations,
         *generation_routes.operations,
         *openai_routes.operations,

@@ -14,6 +14,7 @@ from emulator.deployments.schemas import (
     DeployableModel,
     DeployableModelList,
     DeployableModelListV1,
+    DeployableModelPage,
     DeployableModelV1,
     DeploymentEvent,
     DeploymentList,
@@ -253,7 +254,7 @@ operations = [
         "/api/v1/deployments/models",
         "List the models that can be deployed",
         "deployments",
-        response=DeployableModelList,
+        response=DeployableModelPage,
         params=(
             *_PAGE,
             Param(

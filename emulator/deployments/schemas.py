@@ -103,6 +103,15 @@ class DeployableModelListV1(WireModel):
     total: int
 
 
+class DeployableModelPage(WireModel):
+    """The documented answer of ``/deployments/models``: the flat items, or the v1.0 ones with ``version=v1.0``."""
+
+    models: list[DeployableModel | DeployableModelV1]
+    page_no: int
+    page_size: int
+    total: int
+
+
 class DeploymentEvent(WireModel):
     """One ``/deployments/{id}/stream`` event: a status snapshot."""
 

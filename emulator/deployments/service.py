@@ -270,11 +270,11 @@ class DeploymentsService:
             ]
         await self._fine_tunes.sync_tenant(tenant.id)
         _, jobs = await job_store.list_jobs(self.rt.db, tenant.id, 0, 1 << 30)
-        return [
-            Deployable(j.output_model, self._plans(Source(j.base_model, j.job_id, j.training_type)))
-            for j in jobs
-            if j.status is JobStatus.SUCCEEDED
-        ]
+        outputs = [(j.output_model, j) for j in jobs if j.status is JobStatus.SUCCEEDED]
+        checkpoints = self.rt.services.get("checkpoints")
+        if checkpoints is not None:
+            outputs += await checkpoints.exported_models(tenant)
+        return [Deployable(name, self._plans(Source(j.base_model, j.job_id, j.training_type))) for name, j in outputs]
 
     def _plans(self, source: Source) -> tuple[str, ...]:
         if source.job_id is None:

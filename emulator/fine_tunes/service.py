@@ -53,6 +53,7 @@ class FineTunesService:
         self.policy = Policy(pending_seconds=rt.settings.pending_seconds, cancel_seconds=CANCEL_SECONDS)
         self.logs = JobLogs(rt.ids)
         self.deployed_guard: Any = None  # set by the deployments service: refuses deleting a deployed job
+        self.exported_lookup: Any = None  # set by the checkpoints service: the job behind an exported checkpoint
 
     # ---------------------------------------------------------------- create
 
@@ -258,9 +259,12 @@ class FineTunesService:
         return job, self.logs.visible(job, self.rt.clock.now())
 
     async def find_model(self, tenant: Tenant, output_model: str) -> JobRow | None:
-        """A SUCCEEDED job of this tenant whose ``finetuned_output`` is ``output_model``."""
+        """A SUCCEEDED job of this tenant whose ``finetuned_output`` (or exported checkpoint) is ``output_model``."""
         await self.sync_tenant(tenant.id)
-        return await store.succeeded_by_output(self.rt.db, tenant.id, output_model)
+        job = await store.succeeded_by_output(self.rt.db, tenant.id, output_model)
+        if job is None and self.exported_lookup is not None:
+            job = await self.exported_lookup(tenant, output_model)
+        return job
 
     async def memory(self, job_id: str) -> list[tuple[str, str]]:
         return await store.memory_of(self.rt.db, job_id)
