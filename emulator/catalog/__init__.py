@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-TRAINING_TYPES: tuple[str, ...] = ("sft", "efficient_sft", "dpo_full", "dpo_lora")
+TRAINING_TYPES: tuple[str, ...] = ("sft", "efficient_sft", "dpo_full", "dpo_lora", "cpt")
 LORA_TRAINING_TYPES: tuple[str, ...] = ("efficient_sft", "dpo_lora")
 FAMILIES: tuple[str, ...] = ("qwen", "llama2", "baichuan", "chatglm")
 MATRICES: tuple[str, ...] = ("seed", "2026")
@@ -42,6 +42,11 @@ class ModelInfo:
     """Which model x training-type matrix the row comes from: ``seed`` (reference section 9) or ``2026``."""
     lora_deployable: bool = False
     """Its LoRA fine-tunes deploy token-billed under ``plan: lora`` (2026 model-deployment doc)."""
+    hp_defaults: tuple[tuple[str, int | float | str], ...] = ()
+    """Hyper-parameter defaults of this model that differ from the general ones (``hp_default`` reads them)."""
+
+    def hp_default(self, key: str) -> int | float | str | None:
+        return next((value for name, value in self.hp_defaults if name == key), None)
 
 
 class CatalogError(ValueError):
@@ -113,11 +118,23 @@ def _parse_model(entry: Mapping[str, Any]) -> ModelInfo:
             notes=str(entry.get("notes", "")),
             matrix=str(entry.get("matrix", "seed")),
             lora_deployable=bool(entry.get("lora_deployable", False)),
+            hp_defaults=_hp_defaults(entry.get("hp_defaults", {})),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"bad catalog entry {entry.get('id', '?')!r}: {exc}") from exc
     _check_model(model)
     return model
+
+
+def _hp_defaults(raw: Any) -> tuple[tuple[str, int | float | str], ...]:
+    if not isinstance(raw, Mapping):
+        raise TypeError("hp_defaults must be an object")
+    out: list[tuple[str, int | float | str]] = []
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise TypeError(f"hp_defaults.{key} must be a number or a string")
+        out.append((str(key), value))
+    return tuple(out)
 
 
 def _check_model(model: ModelInfo) -> None:

@@ -366,6 +366,7 @@ def _check_kinds(
     stats: dict[str, FileStats], train_ids: list[str], val_ids: list[str], training_type: str, base: ModelInfo
 ) -> None:
     dpo = training_type.startswith("dpo")
+    cpt = training_type == "cpt"
     for file_id in train_ids + val_ids:
         kind = stats[file_id].kind
         name = stats[file_id].name
@@ -376,10 +377,15 @@ def _check_kinds(
                 f"training_type {training_type} needs DPO rows (messages + chosen + rejected); "
                 f"file {file_id} ({name}) holds {kind} rows."
             )
-        if not dpo and kind not in _SFT_KINDS:
+        if cpt and kind != "cpt":
             raise InvalidParameter(
-                f"training_type {training_type} needs SFT rows; file {file_id} ({name}) holds "
-                f"{kind} rows (use dpo_full or dpo_lora)."
+                f'training_type cpt needs CPT rows ({{"text": ...}} per line); file {file_id} ({name}) holds '
+                f"{kind} rows."
+            )
+        if not dpo and not cpt and kind not in _SFT_KINDS:
+            use = "cpt" if kind == "cpt" else "dpo_full or dpo_lora"
+            raise InvalidParameter(
+                f"training_type {training_type} needs SFT rows; file {file_id} ({name}) holds {kind} rows (use {use})."
             )
         if kind == "image_sft" and not base.vision:
             raise InvalidParameter(
