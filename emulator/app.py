@@ -7,9 +7,10 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,7 +26,7 @@ from emulator.control.faults import SERVER_SEND, FaultMiddleware, FaultRules, lo
 from emulator.control.journal import Journal, JournalMiddleware
 from emulator.control.persistence import restore_clock, save_clock
 from emulator.dashboard import routes as dashboard_routes
-from emulator.db import Database
+from emulator.db import Database, Tx
 from emulator.deployments import routes as deployment_routes
 from emulator.deployments.service import DeploymentsService
 from emulator.errors import ApiError, MethodNotAllowed, NotFound
@@ -43,7 +44,7 @@ from emulator.ids import Ids
 from emulator.middleware import AdminTokenMiddleware, RequestContextMiddleware
 from emulator.runtime import Runtime
 from emulator.settings import Settings
-from emulator.tenants import AuthMiddleware, TenantRegistry
+from emulator.tenants import AuthMiddleware, Tenant, TenantRegistry
 
 log = logging.getLogger("emulator")
 
@@ -77,8 +78,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     rt.services["files"] = FilesService(rt)
     rt.services["fine_tunes"] = FineTunesService(rt)
     rt.services["deployments"] = DeploymentsService(rt)
-    rt.services["fine_tunes"].deployed_guard = rt.services["deployments"].guard_job_delete
     rt.services["checkpoints"] = CheckpointsService(rt)
+    rt.services["fine_tunes"].deployed_guard = _before_job_delete(rt)
     rt.services["fine_tunes"].exported_lookup = rt.services["checkpoints"].find_export
     rt.services["generation"] = GenerationService(rt)
     app = EmulatorApp(
@@ -128,6 +129,16 @@ def _middleware(rt: Runtime) -> list[Middleware]:
 
 
 SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"
+
+
+def _before_job_delete(rt: Runtime) -> Callable[[Tx, Tenant, Any], Awaitable[None]]:
+    """Inside the job's delete transaction: a deployed model keeps its job; a deleted job's exports go too."""
+
+    async def hook(tx: Tx, tenant: Tenant, job: Any) -> None:
+        await rt.services["deployments"].guard_job_delete(tx, tenant, job)
+        await rt.services["checkpoints"].forget_job(tx, tenant, job.job_id)
+
+    return hook
 
 
 def operations() -> list[openapi.Operation]:

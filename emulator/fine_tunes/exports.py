@@ -102,6 +102,10 @@ class CheckpointsService:
                 out.append((str(r["model_name"]), job))
         return out
 
+    async def forget_job(self, tx: Tx, tenant: Tenant, job_id: str) -> None:
+        """A deleted job's exports go with it (their display names become free again)."""
+        await tx.execute("DELETE FROM checkpoint_exports WHERE tenant = ? AND job_id = ?", (tenant.id, job_id))
+
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[int, Callable[[], None] | None]:
         where, params = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
         return await tx.execute(f"DELETE FROM checkpoint_exports {where}", params), None

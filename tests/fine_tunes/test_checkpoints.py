@@ -140,3 +140,18 @@ async def test_checkpoints_of_another_tenant_are_invisible(client: httpx.AsyncCl
     job_id = await new_job(client)
     async with client_for(app, "sk-other") as other:
         assert_error(await other.get(f"/api/v1/fine-tunes/{job_id}/checkpoints"), 404, "NotFound")
+
+
+async def test_a_deleted_jobs_exports_go_with_it(client: httpx.AsyncClient) -> None:
+    first = await new_job(client, eval_steps=1)
+    await succeed(client, first)
+    older = (await checkpoints(client, first))[1]
+    await export(client, first, older["checkpoint"], model_name="shared-name")
+    await advance(client, 200)
+    exported = (await checkpoints(client, first))[1]["model_name"]
+    assert (await client.delete(f"/api/v1/fine-tunes/{first}")).status_code == 200
+    assert_error(await client.post("/api/v1/deployments", json={"model_name": exported}), 400, "InvalidParameter")
+    second = await new_job(client, eval_steps=1)
+    await succeed(client, second)
+    again = await export(client, second, (await checkpoints(client, second))[1]["checkpoint"], model_name="shared-name")
+    assert again.json()["output"] is True  # the display name is free again
