@@ -20,7 +20,13 @@ log = logging.getLogger("emulator.dashboard")
 
 PAGE = 100
 LOG_TAIL = 200
-METHODS = {"sft": "SFT · full", "efficient_sft": "SFT · LoRA", "dpo_full": "DPO · full", "dpo_lora": "DPO · LoRA"}
+METHODS = {
+    "sft": "SFT · full",
+    "efficient_sft": "SFT · LoRA",
+    "dpo_full": "DPO · full",
+    "dpo_lora": "DPO · LoRA",
+    "cpt": "CPT · full",
+}
 
 
 @dataclass(frozen=True)
