@@ -233,3 +233,29 @@ def test_deployment_stream_events(sdk: Sdk) -> None:
         assert result["v2"] == [["RUNNING", False]]
     assert result["deleting"] == [["DELETING", 3, 3]]
     assert result["gone"] == 404
+
+
+def test_v2_client_deploys_with_the_2026_fields(sdk2: Sdk) -> None:
+    """v2 ``client.deployments.create`` sends ``plan``, ``deploy_spec`` (an object) and ``billing_method``; a second
+    suffix-less deployment of the same model is a 409 the client raises on."""
+    result = sdk2.python("""
+        from dashscope import Client
+        client = Client()
+        def create(**extra):
+            try:
+                made = client.deployments.create(model='qwen3-8b', capacity=1, plan='mu', **extra)
+            except Exception as exc:
+                return [type(exc).__name__, getattr(exc, 'status_code', None), str(exc)]
+            return [made.deployed_model, made.status]
+        spec = dict(deploy_spec={'model_unit_spec': 'MU1'}, billing_method='POST_PAY')
+        made, again, missing = create(**spec), create(**spec), create(suffix='nospec')
+        fetched = client.deployments.get(made[0])
+        client.deployments.delete(made[0])
+        print(json.dumps({"made": made, "again": again, "missing": missing,
+                          "fetched": [fetched.status, fetched.base_model]}))
+    """)
+    assert result["made"][0].startswith("qwen3-8b-") and result["made"][1] in ("PENDING", "DEPLOYING")
+    assert result["again"][1] == 409
+    assert "Deployed model qwen3-8b already exists, please specify a suffix." in result["again"][2]
+    assert result["missing"][1] == 400 and "deploy_spec" in result["missing"][2]
+    assert result["fetched"][1] == "qwen3-8b"  # the clock runs fast here: any status
