@@ -12,7 +12,7 @@ SDK2 := $(SDK_VENVS)/2.0.2
 CLIENT_VENV := .venv-client
 CLIENT_PINS := 'dashscope==2.0.2' 'openai==3.57.0'
 CLIENTS := .venv-clients
-LANGCHAIN_PINS := 'langchain-community==0.4.2' 'dashscope==2.0.2'
+LANGCHAIN_PINS := 'langchain-community==0.4.2' 'langchain-core==1.8.3' 'dashscope==2.0.2'
 LITELLM_PINS := 'litellm==1.110.2'
 PIP_QUIET := --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
