@@ -37,8 +37,8 @@ async def home(request: Request) -> Response:
     wanted = request.query_params.get("tenant")
     if wanted:
         return RedirectResponse(f"{PREFIX}/dashboard/tenants/{quote(wanted, safe=':')}", status_code=303)
-    tenants = await views.tenants(runtime(request))
-    return render(request, "home.html", {"tenants": tenants, "current": None})
+    page = await views.home_page(runtime(request))
+    return render(request, "home.html", {"page": page, "tenants": page.tenants, "current": None})
 
 
 async def tenant_page(request: Request) -> Response:
