@@ -101,6 +101,10 @@ class HomePage:
     def only_tenant(self) -> TenantRecord | None:
         return self.tenants[0] if len(self.tenants) == 1 else None
 
+    @property
+    def any_active(self) -> bool:
+        return any(r.view.active for r in self.jobs)
+
 
 @dataclass(frozen=True)
 class HyperParameter:
@@ -182,10 +186,16 @@ async def tenants(rt: Runtime) -> list[TenantRecord]:
 async def home_page(rt: Runtime) -> HomePage:
     records = await store.list_tenants(rt.db)
     by_id = {r.id: r for r in records}
-    jobs = [RecentJob(view, by_id.get(view.job.tenant)) for view in await recent_jobs(rt)]
+    jobs = await recent_job_rows(rt, by_id)
     lines = await recent_deployments(rt)
     deployments = None if lines is None else [RecentDeployment(_line_view(d), by_id.get(d.tenant)) for d in lines]
     return HomePage(records, jobs, deployments)
+
+
+async def recent_job_rows(rt: Runtime, tenants: dict[str, TenantRecord] | None = None) -> list[RecentJob]:
+    if tenants is None:
+        tenants = {r.id: r for r in await store.list_tenants(rt.db)}
+    return [RecentJob(view, tenants.get(view.job.tenant)) for view in await recent_jobs(rt)]
 
 
 async def recent_jobs(rt: Runtime) -> list[JobView]:

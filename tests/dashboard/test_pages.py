@@ -75,6 +75,20 @@ async def test_home_with_one_tenant_leads_straight_into_it(client: httpx.AsyncCl
     assert "No deployments yet." in html
 
 
+async def test_home_refreshes_its_jobs_only_while_the_clock_moves_them(client: httpx.AsyncClient) -> None:
+    job_id = await new_job(client)
+    assert "data-refresh" not in (await client.get("/_emulator/")).text  # frozen clock: nothing moves by itself
+    assert (await client.post("/_emulator/clock", json={"time_scale": 60})).status_code == 200
+    assert 'data-refresh="/_emulator/dashboard/recent/jobs"' in (await client.get("/_emulator/")).text
+    rows = await client.get("/_emulator/dashboard/recent/jobs")
+    assert rows.status_code == 200 and rows.text.lstrip().startswith("<tr") and "<html" not in rows.text
+    ((shown, status),) = _rows(f'<table id="x">{rows.text}</table>', "x", "data-job")
+    assert shown == job_id and status in ("PENDING", "QUEUING", "RUNNING")  # the clock runs meanwhile
+    await client.post("/_emulator/clock", json={"time_scale": 0})
+    await advance(client, 86400)
+    assert "data-refresh" not in (await client.get("/_emulator/")).text  # all final
+
+
 async def test_home_lists_only_the_newest_jobs(client: httpx.AsyncClient) -> None:
     jobs = [await new_job(client) for _ in range(RECENT + 2)]
     shown = [job for job, _ in _rows((await client.get("/_emulator/")).text, "recent-jobs", "data-job")]
