@@ -7,9 +7,10 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,13 +26,15 @@ from emulator.control.faults import SERVER_SEND, FaultMiddleware, FaultRules, lo
 from emulator.control.journal import Journal, JournalMiddleware
 from emulator.control.persistence import restore_clock, save_clock
 from emulator.dashboard import routes as dashboard_routes
-from emulator.db import Database
+from emulator.db import Database, Tx
 from emulator.deployments import routes as deployment_routes
 from emulator.deployments.service import DeploymentsService
 from emulator.errors import ApiError, MethodNotAllowed, NotFound
 from emulator.files import routes as file_routes
 from emulator.files.service import FilesService
+from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
+from emulator.fine_tunes.exports import CheckpointsService
 from emulator.fine_tunes.service import FineTunesService
 from emulator.generation import openai_routes
 from emulator.generation import routes as generation_routes
@@ -41,7 +44,7 @@ from emulator.ids import Ids
 from emulator.middleware import AdminTokenMiddleware, RequestContextMiddleware
 from emulator.runtime import Runtime
 from emulator.settings import Settings
-from emulator.tenants import AuthMiddleware, TenantRegistry
+from emulator.tenants import AuthMiddleware, Tenant, TenantRegistry
 
 log = logging.getLogger("emulator")
 
@@ -75,12 +78,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     rt.services["files"] = FilesService(rt)
     rt.services["fine_tunes"] = FineTunesService(rt)
     rt.services["deployments"] = DeploymentsService(rt)
-    rt.services["fine_tunes"].deployed_guard = rt.services["deployments"].guard_job_delete
+    rt.services["checkpoints"] = CheckpointsService(rt)
+    rt.services["fine_tunes"].deployed_guard = _before_job_delete(rt)
+    rt.services["fine_tunes"].exported_lookup = rt.services["checkpoints"].find_export
     rt.services["generation"] = GenerationService(rt)
     app = EmulatorApp(
         routes=[
             *file_routes.routes,
             *fine_tune_routes.routes,
+            *checkpoint_routes.routes,
             *deployment_routes.routes,
             *generation_routes.routes,
             *openai_routes.routes,
@@ -125,11 +131,22 @@ def _middleware(rt: Runtime) -> list[Middleware]:
 SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"
 
 
+def _before_job_delete(rt: Runtime) -> Callable[[Tx, Tenant, Any], Awaitable[None]]:
+    """Inside the job's delete transaction: a deployed model keeps its job; a deleted job's exports go too."""
+
+    async def hook(tx: Tx, tenant: Tenant, job: Any) -> None:
+        await rt.services["deployments"].guard_job_delete(tx, tenant, job)
+        await rt.services["checkpoints"].forget_job(tx, tenant, job.job_id)
+
+    return hook
+
+
 def operations() -> list[openapi.Operation]:
     """Every documented operation, gathered from the resources' route modules."""
     return [
         *file_routes.operations,
         *fine_tune_routes.operations,
+        *checkpoint_routes.operations,
         *deployment_routes.operations,
         *generation_routes.operations,
         *openai_routes.operations,
