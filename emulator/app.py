@@ -69,7 +69,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         ids=ids,
         data_dir=data_dir,
         tenants=TenantRegistry(db),
-        faults=FaultRules(ids, load_rules(settings.faults_file) if settings.faults_file else None),
+        faults=FaultRules(
+            ids, load_rules(settings.faults_file) if settings.faults_file else None, settings.max_fault_rules
+        ),
         journal=Journal(settings.journal_size, clock),
     )
     rt.services["files"] = FilesService(rt)

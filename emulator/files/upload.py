@@ -24,6 +24,8 @@ from emulator.errors import InvalidParameter, UnsupportedMediaType
 
 MAX_TEXT_FIELD = 64 * 1024
 MAX_PARTS = 250
+MAX_BOUNDARY = 200
+"""RFC 2046 allows 70 characters; python-multipart refuses past 256 with an exception of its own."""
 
 
 @dataclass
@@ -71,6 +73,8 @@ def boundary_of(content_type: str | None) -> bytes:
     boundary = params.get(b"boundary")
     if not boundary:
         raise InvalidParameter("multipart/form-data without a boundary.")
+    if len(boundary) > MAX_BOUNDARY:
+        raise InvalidParameter(f"multipart boundary is {len(boundary)} characters long; at most {MAX_BOUNDARY}.")
     return boundary
 
 
@@ -176,8 +180,8 @@ async def parse_upload(
     boundary = boundary_of(content_type)
     temp_dir.mkdir(parents=True, exist_ok=True)
     collector = _Collector(temp_dir, max_file_bytes)
-    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
     try:
+        parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
         async for chunk in stream:
             parser.write(chunk)
         parser.finalize()
