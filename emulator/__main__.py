@@ -228,10 +228,7 @@ def serve(
     log_level: str,
 ) -> None:
     """Serve the emulator (uvicorn)."""
-    import uvicorn
-
-    from emulator.app import SETTINGS_ENV, create_app
-    from emulator.db import SchemaTooNew, check_schema_file
+    from emulator.db import DamagedDatabase, SchemaTooNew, check_database_file, check_writable_dir
 
     settings = Settings(
         host=host,
@@ -276,9 +273,15 @@ def serve(
         err=True,
     )
     try:
-        check_schema_file(db)
-    except SchemaTooNew as exc:
+        check_database_file(db)
+        if data_dir is not None or not settings.in_memory:
+            check_writable_dir(settings.resolved_data_dir(), "--data-dir")
+    except (SchemaTooNew, DamagedDatabase) as exc:
         raise click.ClickException(str(exc)) from None
+    import uvicorn  # the heavy imports come after the checks, so a damaged environment is refused at once
+
+    from emulator.app import SETTINGS_ENV, create_app
+
     common = {
         "host": host,
         "port": port,
@@ -342,6 +345,12 @@ def seed(world: Path, db: str, data_dir: Path | None, seed: int | None, start_ti
     if db == ":memory:":
         raise click.UsageError("seeding ':memory:' would be thrown away; give --db a file")
     settings = Settings(db=db, data_dir=data_dir, seed=seed, start_time=start_time, time_scale=0.0)
+    from emulator.db import DamagedDatabase, SchemaTooNew, check_database_file
+
+    try:
+        check_database_file(db)
+    except (SchemaTooNew, DamagedDatabase) as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         summary = asyncio.run(seed_database(settings, world, reset=reset))
     except WorldError as exc:
