@@ -33,6 +33,8 @@ The OpenAI-compatible routes render the same errors in OpenAI's shape (``render_
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from typing import Any, ClassVar, Literal
 
 ErrorCode = Literal[
@@ -212,6 +214,13 @@ class AdminTokenRequired(InvalidApiKey):
     default_message = (
         "This control endpoint needs the admin token: send Authorization: Bearer <token> or X-Emulator-Token: <token>."
     )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT from a write, or SQLite's own "database or disk is full"."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
 
 
 _OPENAI_CODES = {

@@ -44,7 +44,7 @@ def _record(row: sqlite3.Row) -> FileRecord:
     return FileRecord(*row)  # _COLUMNS lists the fields in the dataclass's order
 
 
-async def usage(tx: Tx, tenant: str) -> tuple[int, int]:
+async def usage(tx: Tx | Database, tenant: str) -> tuple[int, int]:
     row = await tx.fetchone("SELECT count(*), coalesce(sum(size), 0) FROM files WHERE tenant = ?", (tenant,))
     assert row is not None
     return int(row[0]), int(row[1])
