@@ -179,5 +179,7 @@ operations = [
         "files",
         envelope="raw",
         params=(path_param("file_id"),),
+        media_type="application/octet-stream",
+        description="The bytes as uploaded, with Content-Disposition naming the file.",
     ),
 ]
