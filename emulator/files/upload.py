@@ -27,6 +27,8 @@ from python_multipart.multipart import parse_options_header
 from emulator.errors import InsufficientStorage, InvalidParameter, UnsupportedMediaType, is_disk_full
 
 MAX_TEXT_FIELD = 64 * 1024
+MAX_TEXT_TOTAL = 1024 * 1024
+"""All text fields of one upload together (they are held in memory until the upload is answered)."""
 MAX_PARTS = 250
 MAX_BOUNDARY = 200
 """RFC 2046 allows 70 characters; python-multipart refuses past 256 with an exception of its own."""
@@ -163,6 +165,7 @@ class _Collector:
         self._text: bytearray | None = None
         self._text_name = ""
         self._parts = 0
+        self._text_total = 0
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -223,6 +226,9 @@ class _Collector:
             self._text += data[start:end]
             if len(self._text) > MAX_TEXT_FIELD:
                 raise InvalidParameter(f"Form field {self._text_name!r} is longer than {MAX_TEXT_FIELD} bytes.")
+            self._text_total += end - start
+            if self._text_total > MAX_TEXT_TOTAL:
+                raise InvalidParameter(f"The form fields of one upload are longer than {MAX_TEXT_TOTAL} bytes.")
 
     def _write_file(self, part: FilePart, chunk: bytes) -> None:
         part.size += len(chunk)

@@ -11,6 +11,7 @@ import pytest
 
 from emulator import tenants
 from emulator.control.journal import MAX_FORM_BYTES, MAX_FORM_VALUE, MAX_HEADER_VALUE, TRUNCATED
+from emulator.files.upload import MAX_TEXT_TOTAL
 from tests.conftest import AppFactory, assert_error, client_for
 
 pytestmark = pytest.mark.anyio
@@ -19,20 +20,28 @@ GOOD = b'{"messages":[{"role":"user","content":"hi"},{"role":"assistant","conten
 
 
 async def test_journal_entries_keep_a_bounded_prefix_of_form_fields_and_headers(client: httpx.AsyncClient) -> None:
-    fields = {"descriptions": ["d" * 60_000] * 100}  # 6 MB of form fields in one upload
+    fields = {"descriptions": ["d" * 60_000] * 16}  # ~1 MB of form fields in one upload, the most it may send
     files = [("files", ("train.jsonl", GOOD))]
     response = await client.post("/api/v1/files", files=files, data=fields, headers={"X-Big": "h" * 100_000})
     assert response.status_code == 200, response.text
     [entry] = (await client.get("/_emulator/requests")).json()["requests"]
     values = entry["form"]["fields"]["descriptions"]
-    assert len(values) == 100
+    assert len(values) == 16
     assert all(len(v) <= MAX_FORM_VALUE + len(TRUNCATED) for v in values)
-    assert sum(len(v) for v in values) <= MAX_FORM_BYTES + 100 * len(TRUNCATED)
+    assert sum(len(v) for v in values) <= MAX_FORM_BYTES + 16 * len(TRUNCATED)
     assert values[0].endswith(TRUNCATED)
     assert entry["form"]["files"][0]["filename"] == "train.jsonl"
     assert entry["headers"]["x-big"] == "h" * MAX_HEADER_VALUE + TRUNCATED
     stored = await client.get(f"/api/v1/files/{response.json()['data']['uploaded_files'][0]['file_id']}")
     assert stored.json()["data"]["description"] == "d" * 60_000  # only the journal's copy is cut
+
+
+async def test_the_form_fields_of_one_upload_are_capped(client: httpx.AsyncClient) -> None:
+    fields = {"descriptions": ["d" * 60_000] * 20}  # each under the per-field limit, 1.2 MB together
+    response = await client.post("/api/v1/files", files=[("files", ("train.jsonl", GOOD))], data=fields)
+    body = assert_error(response, 400, "InvalidParameter")
+    assert str(MAX_TEXT_TOTAL) in body["message"]
+    assert list(client._transport.app.state.rt.temp_dir.iterdir()) == []  # type: ignore[attr-defined]
 
 
 async def test_fault_rules_are_capped(app_factory: AppFactory) -> None:
