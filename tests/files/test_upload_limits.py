@@ -33,7 +33,7 @@ def _multipart(name: str, content: bytes, boundary: str = "b0undary") -> tuple[b
     return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-async def _chunks(body: bytes, pause: asyncio.Event | None = None) -> AsyncIterator[bytes]:
+async def _chunks(body: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(body), CHUNK):
         yield body[start : start + CHUNK]
         await asyncio.sleep(0)  # interleave with the other uploads of the test
