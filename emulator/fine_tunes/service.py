@@ -175,8 +175,8 @@ class FineTunesService:
             "workspace": tenant.workspace,
         }
         plan_data = {
-            "plan": dataclasses.asdict(plan),
-            "hp": dataclasses.asdict(hp),
+            "plan": _fields(plan),
+            "hp": _fields(hp),
             "failure": plan.failure,
             "duration": plan.duration_seconds,
             "supported": list(supported),
@@ -213,28 +213,22 @@ class FineTunesService:
         self, tenant: Tenant, req: CreateJobRequest, job: JobRow, memory: list[tuple[str, str]]
     ) -> JobRow:
         stamp = fmt_job_time(job.created_at).replace("-", "").replace(" ", "").replace(":", "")[:12]
+        wanted = job.request.get("output_name")
+        suffix = job.request.get("suffix")
+        prefix = f"{req.model}-{suffix}-" if suffix else f"{req.model}-"
+
+        def name(seq: int, attempt: int) -> tuple[str, str]:
+            job_id = f"ft-{stamp}-{self.rt.ids.hex('job', seq, 4 if attempt < _ID_ATTEMPTS else 6)}"
+            return job_id, str(wanted) if wanted else prefix + job_id
+
         async with self.rt.db.transaction() as tx:
             changed = await self._settle_in(tx, tenant.id)
-            for attempt in range(_ID_ATTEMPTS * 2):
-                seq = await tx.next_seq("job")
-                width = 4 if attempt < _ID_ATTEMPTS else 6
-                job.job_id = f"ft-{stamp}-{self.rt.ids.hex('job', seq, width)}"
-                job.output_model = await self._output_name(tx, tenant, req, job)
-                if await store.insert_job(tx, job, memory):
-                    break
-            else:  # pragma: no cover - 2**24 ids a minute
+            if wanted and (await store.output_taken(tx, tenant.id, wanted) or self.catalog.get(wanted) is not None):
+                raise InvalidParameter(f"Model name {wanted!r} is already taken.", param="model_name")
+            if not await store.insert_job(tx, job, memory, name, _ID_ATTEMPTS * 2):  # pragma: no cover
                 raise UnsupportedOperation("Too many fine-tune jobs created in the same minute.")
         self._announce(tenant.id, [*changed, job])
         return job
-
-    async def _output_name(self, tx: Tx, tenant: Tenant, req: CreateJobRequest, job: JobRow) -> str:
-        wanted = job.request.get("output_name")
-        if wanted:
-            if await store.output_taken(tx, tenant.id, wanted) or self.catalog.get(wanted) is not None:
-                raise InvalidParameter(f"Model name {wanted!r} is already taken.", param="model_name")
-            return str(wanted)
-        suffix = job.request.get("suffix")
-        return f"{req.model}-{suffix}-{job.job_id}" if suffix else f"{req.model}-{job.job_id}"
 
     # ---------------------------------------------------------------- progression
 
@@ -454,6 +448,15 @@ def _record_forced(job: JobRow, target: JobStatus, message: str | None, now: flo
     job.events.append([now, level, text])
     if target is JobStatus.FAILED:
         job.code, job.message = "FineTuneFailed", message or "Fine-tune failed (forced through the control plane)."
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    """A flat dataclass as a dict for JSON (``dataclasses.asdict`` deep-copies, a fifth of a create)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, dict) else value
+    return out
 
 
 def _clean_ids(ids: Iterable[str] | None) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,37 +131,59 @@ def _row(r: sqlite3.Row) -> JobRow:
     )
 
 
-async def insert_job(tx: Tx, job: JobRow, memory: list[tuple[str, str]]) -> bool:
-    """False when the job id is taken (the caller draws another)."""
-    seq = await tx.fetchval(
-        f"INSERT INTO fine_tunes ({_COLUMNS.replace('seq, ', '')}, memory) VALUES ({','.join('?' * 18)})"
-        " ON CONFLICT (job_id) DO NOTHING RETURNING seq",
-        (
-            job.job_id,
-            job.tenant,
-            job.status.value,
-            job.model,
-            job.base_model,
-            job.training_type,
-            json.dumps(job.request, ensure_ascii=False),
-            json.dumps(job.plan, ensure_ascii=False),
-            job.output_model,
-            job.created_at,
-            job.queued_at,
-            job.started_at,
-            job.cancel_at,
-            job.ended_at,
-            job.code,
-            job.message,
-            json.dumps(job.events, ensure_ascii=False),
-            json.dumps(memory, ensure_ascii=False),
-        ),
-    )
-    if seq is None:
+def _insert_params(job: JobRow, memory: list[tuple[str, str]]) -> list[Any]:
+    return [
+        job.job_id,
+        job.tenant,
+        job.status.value,
+        job.model,
+        job.base_model,
+        job.training_type,
+        json.dumps(job.request, ensure_ascii=False),
+        json.dumps(job.plan, ensure_ascii=False),
+        job.output_model,
+        job.created_at,
+        job.queued_at,
+        job.started_at,
+        job.cancel_at,
+        job.ended_at,
+        job.code,
+        job.message,
+        json.dumps(job.events, ensure_ascii=False),
+        json.dumps(memory, ensure_ascii=False),
+    ]
+
+
+_INSERT = (
+    f"INSERT INTO fine_tunes ({_COLUMNS.replace('seq, ', '')}, memory) VALUES ({','.join('?' * 18)})"
+    " ON CONFLICT (job_id) DO NOTHING RETURNING seq"
+)
+_NEXT_SEQ = (
+    "INSERT INTO meta (key, value) VALUES ('seq:job', '1') ON CONFLICT (key) DO UPDATE SET value = value + 1"
+    " RETURNING value"
+)
+_BUMP = "INSERT INTO counters (tenant, kind, n) VALUES (?, ?, 1) ON CONFLICT (tenant, kind) DO UPDATE SET n = n + 1"
+
+
+async def insert_job(
+    tx: Tx, job: JobRow, memory: list[tuple[str, str]], name: Callable[[int, int], tuple[str, str]], attempts: int
+) -> bool:
+    """Draw the job's sequence, its id and output name (``name(seq, attempt)``), insert it and count it, in one
+    trip to the writer's thread; an id already taken draws again, at most ``attempts`` times (False then)."""
+    params = _insert_params(job, memory)
+
+    def run(conn: sqlite3.Connection) -> bool:
+        for attempt in range(attempts):
+            job.job_id, job.output_model = name(int(conn.execute(_NEXT_SEQ).fetchone()[0]), attempt)
+            params[0], params[8] = job.job_id, job.output_model
+            row = conn.execute(_INSERT, params).fetchone()
+            if row is not None:
+                job.seq = int(row[0])
+                conn.execute(_BUMP, (job.tenant, KIND))
+                return True
         return False
-    job.seq = int(seq)
-    await bump_counter(tx, job.tenant, KIND, 1)
-    return True
+
+    return await tx.run(run)
 
 
 async def get_job(db: Database | Tx, tenant: str | None, job_id: str) -> JobRow | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from starlette.applications import Starlette
 
@@ -36,13 +38,35 @@ def _row(job_id: str) -> JobRow:
     )
 
 
+def _fixed(job_id: str) -> Callable[[int, int], tuple[str, str]]:
+    return lambda seq, attempt: (job_id, f"out-{job_id}")
+
+
 async def test_a_taken_job_id_is_refused_and_not_counted(app: Starlette) -> None:
     db = app.state.rt.db
     async with db.transaction() as tx:
         first = _row("ft-1")
-        assert await store.insert_job(tx, first, []) is True and first.seq > 0
+        assert await store.insert_job(tx, first, [], _fixed("ft-1"), 3) is True and first.seq > 0
         again = _row("ft-1")
-        assert await store.insert_job(tx, again, []) is False and again.seq == 0
+        assert await store.insert_job(tx, again, [], _fixed("ft-1"), 3) is False and again.seq == 0
         second = _row("ft-2")
-        assert await store.insert_job(tx, second, []) is True and second.seq > first.seq
+        assert await store.insert_job(tx, second, [], _fixed("ft-2"), 3) is True and second.seq > first.seq
+    assert await read_counter(db, "t-store", store.KIND) == 2
+
+
+async def test_a_taken_job_id_draws_again_with_the_next_sequence(app: Starlette) -> None:
+    db = app.state.rt.db
+    drawn: list[tuple[int, int]] = []
+
+    def name(seq: int, attempt: int) -> tuple[str, str]:
+        drawn.append((seq, attempt))
+        job_id = "ft-taken" if attempt == 0 else f"ft-{seq}"
+        return job_id, f"out-{job_id}"
+
+    async with db.transaction() as tx:
+        assert await store.insert_job(tx, _row("x"), [], _fixed("ft-taken"), 1) is True
+        job = _row("y")
+        assert await store.insert_job(tx, job, [], name, 3) is True
+    assert [a for _, a in drawn] == [0, 1] and drawn[1][0] == drawn[0][0] + 1
+    assert job.job_id == f"ft-{drawn[1][0]}" and job.output_model == f"out-{job.job_id}"
     assert await read_counter(db, "t-store", store.KIND) == 2
