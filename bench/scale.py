@@ -1,5 +1,8 @@
 """Scale of state: status read and list-page latency with 100, 10,000 and 100,000 jobs and files stored.
 
+Two kinds of world: rows filled straight into the database (below), and jobs built through the services across
+tenants, with queued, running, pending and finished ones (``bench/world.py``, the ``services`` part).
+
 Goal: flat, p50 at 100,000 within 1.5x of p50 at 100.  Each size gets a database filled before the server
 starts (``bench/fill.py``): all jobs in the bench tenant (three still active, the rest finished), files
 100 to a tenant over as many tenants as it takes.  Also: database bytes per job and per file.
@@ -14,6 +17,7 @@ from typing import Any
 from bench import load
 from bench.common import AUTH, emulator, median, running
 from bench.fill import fill
+from bench.world import measure as measure_world
 
 SIZES = (100, 10_000, 100_000)
 SECONDS = 2.0
@@ -54,7 +58,17 @@ def _one_size(workdir: Path, size: int, rounds: int) -> dict[str, Any]:
     return result
 
 
-def measure(workdir: Path, rounds: int = 3, sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
+def measure(
+    workdir: Path, rounds: int = 3, sizes: tuple[int, ...] = SIZES, world_sizes: tuple[int, ...] | None = None
+) -> dict[str, Any]:
+    """The filled worlds (one tenant's finished history, files over many tenants), then the world built through
+    the services (``bench/world.py``: queued, running, pending and finished jobs across tenants)."""
+    result = _filled(workdir, rounds, sizes)
+    result["services"] = measure_world(workdir, rounds, world_sizes or (sizes[0], sizes[-1]))
+    return result
+
+
+def _filled(workdir: Path, rounds: int, sizes: tuple[int, ...]) -> dict[str, Any]:
     by_size = {size: _one_size(workdir / f"scale-{size}", size, rounds) for size in sizes}
     small, large = by_size[sizes[0]], by_size[sizes[-1]]
     growth = {
