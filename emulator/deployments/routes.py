@@ -23,14 +23,20 @@ from emulator.deployments.schemas import (
     ScaleRequest,
     Template,
 )
-from emulator.deployments.service import CHARGE_TYPE, MODELS_BASE_CAPACITY, Deployable, DeploymentsService
+from emulator.deployments.service import (
+    CHARGE_TYPE,
+    MODELS_BASE_CAPACITY,
+    Deployable,
+    DeploymentsService,
+    deployment_key,
+)
 from emulator.deployments.states import FINAL_FOR_WATCHERS
 from emulator.deployments.store import DeploymentRow
 from emulator.errors import InvalidParameter
 from emulator.http import envelope, read_model
 from emulator.openapi import Operation, Param, path_param
 from emulator.pagination import parse_page
-from emulator.runtime import Runtime
+from emulator.runtime import CLOCK, Runtime
 from emulator.sse import HEARTBEAT, encode_json, stream_response
 
 LIST_DEFAULT_SIZE = 50
@@ -115,18 +121,17 @@ async def deployable_models(request: Request) -> JSONResponse:
     source = request.query_params.get("model_source") or "base"
     if source not in MODEL_SOURCES:
         raise InvalidParameter(f"model_source must be base or custom (got {source!r}).", param="model_source")
-    models = await _service(request).deployable_sources(request.state.tenant, source)
-    shown = models[page.offset : page.offset + page.page_size]
+    total, shown = await _service(request).deployable_sources(request.state.tenant, source, page.offset, page.page_size)
     if version:
         v1 = DeployableModelListV1(
-            models=[_v1_model(m) for m in shown], page_no=page.page_no, page_size=page.page_size, total=len(models)
+            models=[_v1_model(m) for m in shown], page_no=page.page_no, page_size=page.page_size, total=total
         )
         return envelope(request, "output", v1.model_dump(exclude_none=True))
     data = DeployableModelList(
         models=[DeployableModel(model_name=m.name, base_capacity=MODELS_BASE_CAPACITY) for m in shown],
         page_no=page.page_no,
         page_size=page.page_size,
-        total=len(models),
+        total=total,
     )
     return envelope(request, "output", data.model_dump())
 
@@ -196,11 +201,11 @@ async def _follow(request: Request, service: DeploymentsService, deployed_model:
             last = event
         if row.status in FINAL_FOR_WATCHERS:
             return
-        if not await wait_for_change(rt, next_at):
+        if not await wait_for_change(rt, next_at, (deployment_key(deployed_model), CLOCK)):
             yield HEARTBEAT
 
 
-async def wait_for_change(rt: Runtime, next_at: float | None) -> bool:
+async def wait_for_change(rt: Runtime, next_at: float | None, keys: tuple[str, ...] = ()) -> bool:
     """Sleep until state may have moved: a notification, the next scheduled change, or a heartbeat's time.
 
     The one place this stream waits, so that a per-deployment watch can replace ``rt.changes`` at merge."""
@@ -209,7 +214,7 @@ async def wait_for_change(rt: Runtime, next_at: float | None) -> bool:
     step = min(heartbeat, max(until, 0.02)) if until is not None else heartbeat
     if rt.settings.workers > 1:
         step = min(step, 0.5)  # another worker's changes do not wake this one
-    return await rt.changes.wait(step)
+    return await rt.changes.wait(step, keys)
 
 
 routes = [

@@ -32,7 +32,6 @@ from emulator.deployments.states import (
 from emulator.deployments.store import DeploymentRow, Options
 from emulator.errors import Conflict, InvalidParameter, ModelNotExist, NotFound, UnsupportedOperation
 from emulator.fine_tunes import store as job_store
-from emulator.fine_tunes.states import JobStatus
 from emulator.runtime import Runtime
 from emulator.synth.text import Memory
 from emulator.tenants import Tenant
@@ -67,6 +66,11 @@ class Served:
     deployed_model: str
     base_model: str
     memory: Memory
+
+
+def deployment_key(deployed_model: str) -> str:
+    """The change signal's key for one deployment (its stream waits on it)."""
+    return f"deployment:{deployed_model}"
 
 
 def not_found(deployed_model: str) -> NotFound:
@@ -116,7 +120,7 @@ class DeploymentsService:
             row.deployed_model = await self._name(tx, req.model_name, suffix, fine_tuned=source.job_id is not None)
             await self._check_unique(tx, tenant, row, suffix)
             await store.insert_deployment(tx, row, memory)
-        self.rt.changes.notify()
+        self._announce(row)
         return row
 
     async def _check_unique(self, tx: Tx, tenant: Tenant, row: DeploymentRow, suffix: str | None) -> None:
@@ -217,7 +221,7 @@ class DeploymentsService:
         async with self.rt.db.transaction() as tx:
             fresh = await store.get_deployment(tx, row.tenant, row.deployed_model)
             fresh = None if fresh is None else await self._apply(tx, fresh)
-        self.rt.changes.notify()
+        self._announce(row)
         return fresh
 
     async def sync_tenant(self, tenant_id: str) -> None:
@@ -226,9 +230,16 @@ class DeploymentsService:
         if all(advance(r.schedule, now, self.policy) == r.view() for r in rows):
             return
         async with self.rt.db.transaction() as tx:
-            for row in await store.unsettled(tx, tenant_id):
+            moved = await store.unsettled(tx, tenant_id)
+            for row in moved:
                 await self._apply(tx, row)
-        self.rt.changes.notify()
+        self._announce(*moved)
+
+    def _announce(self, *rows: DeploymentRow) -> None:
+        """Wake the watchers of these deployments and of their tenants, nobody else."""
+        keys = {key for row in rows for key in (row.tenant, deployment_key(row.deployed_model))}
+        if keys:
+            self.rt.changes.notify(*keys)
 
     async def sync_all(self) -> None:
         for tenant_id in await store.tenants_with_unsettled(self.rt.db):
@@ -258,23 +269,32 @@ class DeploymentsService:
         await store.options_of(self.rt.db, rows)
         return total, rows
 
-    async def deployable_models(self, tenant: Tenant, source: str) -> list[tuple[str, int]]:
+    async def deployable_models(
+        self, tenant: Tenant, source: str, offset: int = 0, limit: int = 1 << 30
+    ) -> tuple[int, list[tuple[str, int]]]:
         """``base``: the catalog's deployable models; ``custom``: this tenant's succeeded fine-tunes."""
-        return [(s.name, MODELS_BASE_CAPACITY) for s in await self.deployable_sources(tenant, source)]
+        total, shown = await self.deployable_sources(tenant, source, offset, limit)
+        return total, [(s.name, MODELS_BASE_CAPACITY) for s in shown]
 
-    async def deployable_sources(self, tenant: Tenant, source: str) -> list[Deployable]:
-        """The models ``/deployments/models`` lists, with the plans each can be deployed under."""
+    async def deployable_sources(
+        self, tenant: Tenant, source: str, offset: int = 0, limit: int = 1 << 30
+    ) -> tuple[int, list[Deployable]]:
+        """One page of the models ``/deployments/models`` lists, with the plans each can be deployed under, and
+        how many there are.  ``custom``: the succeeded fine-tunes newest first (a page read through the index,
+        not every job of the tenant), then the exported checkpoints."""
         if source == "base":
-            return [
-                Deployable(m.id, self._plans(Source(m.id, None, None))) for m in self.catalog.models() if m.deployable
-            ]
+            models = [m for m in self.catalog.models() if m.deployable]
+            page = [Deployable(m.id, self._plans(Source(m.id, None, None))) for m in models[offset : offset + limit]]
+            return len(models), page
         await self._fine_tunes.sync_tenant(tenant.id)
-        _, jobs = await job_store.list_jobs(self.rt.db, tenant.id, 0, 1 << 30)
-        outputs = [(j.output_model, j) for j in jobs if j.status is JobStatus.SUCCEEDED]
+        succeeded, jobs = await job_store.succeeded_page(self.rt.db, tenant.id, offset, limit)
+        outputs = [(j.output_model, j) for j in jobs]
         checkpoints = self.rt.services.get("checkpoints")
-        if checkpoints is not None:
-            outputs += await checkpoints.exported_models(tenant)
-        return [Deployable(name, self._plans(Source(j.base_model, j.job_id, j.training_type))) for name, j in outputs]
+        exported = await checkpoints.exported_models(tenant) if checkpoints is not None else []
+        start = max(offset - succeeded, 0)
+        outputs += exported[start : start + limit - len(outputs)]
+        shown = [Deployable(name, self._plans(Source(j.base_model, j.job_id, j.training_type))) for name, j in outputs]
+        return succeeded + len(exported), shown
 
     def _plans(self, source: Source) -> tuple[str, ...]:
         if source.job_id is None:
@@ -355,7 +375,7 @@ class DeploymentsService:
                 await store.save_deployment(tx, row)
         if row is None:
             raise not_found(deployed_model)
-        self.rt.changes.notify()
+        self._announce(row)
         return row
 
     # ---------------------------------------------------------------- hooks

@@ -67,7 +67,7 @@ class CheckpointsService:
             raise InvalidParameter(f"The checkpoint has expired ({checkpoint}).", param="checkpoint")
         async with self.rt.db.transaction() as tx:
             await _insert(tx, tenant.id, job_id, cp.step, name, exported_model_name(job, cp.step), now)
-        self.rt.changes.notify()
+        self.rt.changes.notify(tenant.id, job_id)
         return True
 
     async def find_export(self, tenant: Tenant, model_name: str) -> JobRow | None:

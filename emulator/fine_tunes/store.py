@@ -315,6 +315,17 @@ async def succeeded_by_output(db: Database, tenant: str, output_model: str) -> J
     return None if row is None else _row(row)
 
 
+async def succeeded_page(db: Database, tenant: str, offset: int, limit: int) -> tuple[int, list[JobRow]]:
+    """The tenant's SUCCEEDED jobs newest first, one page, and how many there are (the state index)."""
+    total = await db.fetchval("SELECT count(*) FROM fine_tunes WHERE tenant = ? AND status = 'SUCCEEDED'", (tenant,))
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM fine_tunes WHERE tenant = ? AND status = 'SUCCEEDED' ORDER BY seq DESC"
+        " LIMIT ? OFFSET ?",
+        (tenant, limit, offset),
+    )
+    return int(total), [_row(r) for r in rows]
+
+
 async def output_taken(tx: Tx, tenant: str, output_model: str) -> bool:
     return bool(
         await tx.fetchval("SELECT 1 FROM fine_tunes WHERE output_model = ? AND tenant = ?", (output_model, tenant))
