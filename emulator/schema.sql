@@ -72,6 +72,15 @@ CREATE INDEX IF NOT EXISTS fine_tunes_pending ON fine_tunes (tenant, created_at)
 CREATE INDEX IF NOT EXISTS fine_tunes_pending_due ON fine_tunes (created_at) WHERE status = 'PENDING';
 CREATE INDEX IF NOT EXISTS fine_tunes_state ON fine_tunes (tenant, status, seq);
 CREATE INDEX IF NOT EXISTS fine_tunes_release ON fine_tunes (release_at) WHERE release_at IS NOT NULL;
+-- A job's training samples (JSON [[prompt, answer], ...]), kept beside the row rather than in it: a job's row is
+-- rewritten at every transition, and with ~6 KB of samples inline each rewrite copied its overflow pages too.
+-- Jobs written before this table keep theirs in fine_tunes.memory.
+CREATE TABLE IF NOT EXISTS fine_tune_memory (
+    job_id  TEXT PRIMARY KEY,
+    tenant  TEXT NOT NULL,
+    memory  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fine_tune_memory_by_tenant ON fine_tune_memory (tenant);
 
 -- One row per deployment until it is gone.  status/ready_capacity/modified_at are the last derived values (lists
 -- read them); the truth is the schedule (deploy_at ... deleting_at) plus the emulated clock (deployments/states.py).

@@ -131,7 +131,7 @@ def _row(r: sqlite3.Row) -> JobRow:
     )
 
 
-def _insert_params(job: JobRow, memory: list[tuple[str, str]]) -> list[Any]:
+def _insert_params(job: JobRow) -> list[Any]:
     return [
         job.job_id,
         job.tenant,
@@ -150,14 +150,14 @@ def _insert_params(job: JobRow, memory: list[tuple[str, str]]) -> list[Any]:
         job.code,
         job.message,
         json.dumps(job.events, ensure_ascii=False),
-        json.dumps(memory, ensure_ascii=False),
     ]
 
 
 _INSERT = (
-    f"INSERT INTO fine_tunes ({_COLUMNS.replace('seq, ', '')}, memory) VALUES ({','.join('?' * 18)})"
+    f"INSERT INTO fine_tunes ({_COLUMNS.replace('seq, ', '')}) VALUES ({','.join('?' * 17)})"
     " ON CONFLICT (job_id) DO NOTHING RETURNING seq"
 )
+_INSERT_MEMORY = "INSERT OR REPLACE INTO fine_tune_memory (job_id, tenant, memory) VALUES (?, ?, ?)"
 _NEXT_SEQ = (
     "INSERT INTO meta (key, value) VALUES ('seq:job', '1') ON CONFLICT (key) DO UPDATE SET value = value + 1"
     " RETURNING value"
@@ -170,7 +170,8 @@ async def insert_job(
 ) -> bool:
     """Draw the job's sequence, its id and output name (``name(seq, attempt)``), insert it and count it, in one
     trip to the writer's thread; an id already taken draws again, at most ``attempts`` times (False then)."""
-    params = _insert_params(job, memory)
+    params = _insert_params(job)
+    samples = json.dumps(memory, ensure_ascii=False)
 
     def run(conn: sqlite3.Connection) -> bool:
         for attempt in range(attempts):
@@ -180,6 +181,7 @@ async def insert_job(
             if row is not None:
                 job.seq = int(row[0])
                 conn.execute(_BUMP, (job.tenant, KIND))
+                conn.execute(_INSERT_MEMORY, (job.job_id, job.tenant, samples))
                 return True
         return False
 
@@ -304,6 +306,7 @@ async def backfill_release(tx: Tx, cancel_seconds: float) -> None:
 
 async def delete_job(tx: Tx, tenant: str, job_id: str) -> None:
     if await tx.execute("DELETE FROM fine_tunes WHERE job_id = ? AND tenant = ?", (job_id, tenant)):
+        await tx.execute("DELETE FROM fine_tune_memory WHERE job_id = ?", (job_id,))
         await bump_counter(tx, tenant, KIND, -1)
 
 
@@ -333,12 +336,15 @@ async def output_taken(tx: Tx, tenant: str, output_model: str) -> bool:
 
 
 async def memory_of(db: Database, job_id: str) -> list[tuple[str, str]]:
-    raw = await db.fetchval("SELECT memory FROM fine_tunes WHERE job_id = ?", (job_id,))
+    raw = await db.fetchval("SELECT memory FROM fine_tune_memory WHERE job_id = ?", (job_id,))
+    if raw is None:  # a job written before the side table
+        raw = await db.fetchval("SELECT memory FROM fine_tunes WHERE job_id = ?", (job_id,))
     return [tuple(pair) for pair in json.loads(raw or "[]")]
 
 
 async def wipe(tx: Tx, tenant: str | None) -> int:
     where, params = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
     count = await tx.execute(f"DELETE FROM fine_tunes {where}", params)
+    await tx.execute(f"DELETE FROM fine_tune_memory {where}", params)
     await wipe_counters(tx, tenant, KIND)
     return count

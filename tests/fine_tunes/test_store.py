@@ -70,3 +70,22 @@ async def test_a_taken_job_id_draws_again_with_the_next_sequence(app: Starlette)
     assert [a for _, a in drawn] == [0, 1] and drawn[1][0] == drawn[0][0] + 1
     assert job.job_id == f"ft-{drawn[1][0]}" and job.output_model == f"out-{job.job_id}"
     assert await read_counter(db, "t-store", store.KIND) == 2
+
+
+async def test_samples_live_beside_the_row_and_older_rows_keep_theirs(app: Starlette) -> None:
+    db = app.state.rt.db
+    pairs = [("q", "a")]
+    async with db.transaction() as tx:
+        assert await store.insert_job(tx, _row("ft-new"), pairs, _fixed("ft-new"), 1)
+        assert await store.insert_job(tx, _row("ft-old"), [], _fixed("ft-old"), 1)
+        await tx.execute("DELETE FROM fine_tune_memory WHERE job_id = 'ft-old'")
+        await tx.execute("UPDATE fine_tunes SET memory = '[[\"old q\", \"old a\"]]' WHERE job_id = 'ft-old'")
+    assert await db.fetchval("SELECT memory FROM fine_tunes WHERE job_id = 'ft-new'") is None
+    assert await store.memory_of(db, "ft-new") == pairs
+    assert await store.memory_of(db, "ft-old") == [("old q", "old a")]
+    async with db.transaction() as tx:
+        await store.delete_job(tx, "t-store", "ft-new")
+    assert await db.fetchval("SELECT count(*) FROM fine_tune_memory WHERE job_id = 'ft-new'") == 0
+    async with db.transaction() as tx:
+        await store.wipe(tx, "t-store")
+    assert await db.fetchval("SELECT count(*) FROM fine_tune_memory") == 0
