@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +24,27 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 OPENAI_PREFIX = "/compatible-mode/"
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
+class FastJSONResponse(JSONResponse):
+    """Starlette's JSONResponse, byte for byte, rendered by one shared encoder (``json.dumps`` with options builds
+    an encoder per call); without extra headers its two headers are set directly."""
+
+    def __init__(self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> None:
+        if headers:
+            super().__init__(content, status_code, headers)
+            return
+        self.status_code = status_code
+        self.background = None
+        self.body = _ENCODE(content).encode()
+        self.raw_headers = [(b"content-length", str(len(self.body)).encode()), _JSON_TYPE]
+
+    def render(self, content: Any) -> bytes:
+        return _ENCODE(content).encode()
+
+
 def request_id(request: Request) -> str:
     return str(request.state.request_id)
 
@@ -32,7 +54,7 @@ def error_response(scope: Scope, error: ApiError, rid: str) -> Response:
         body = render_openai_error(error, rid)
     else:
         body = render_error(error, rid)
-    return JSONResponse(body, status_code=error.status, headers=error.headers or None)
+    return FastJSONResponse(body, status_code=error.status, headers=error.headers or None)
 
 
 def envelope(request: Request, key: str | None, payload: Any, **extra: Any) -> JSONResponse:
@@ -41,7 +63,7 @@ def envelope(request: Request, key: str | None, payload: Any, **extra: Any) -> J
     if key is not None:
         body[key] = payload
     body.update(extra)
-    return JSONResponse(body)
+    return FastJSONResponse(body)
 
 
 def _limits(request: Request) -> tuple[int, int]:

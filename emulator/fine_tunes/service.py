@@ -284,8 +284,12 @@ class FineTunesService:
     # ---------------------------------------------------------------- reads
 
     async def get_job(self, tenant: Tenant, job_id: str) -> JobRow:
-        await self.sync_tenant(tenant.id)
-        job = await store.get_job(self.rt.db, tenant.id, job_id)
+        """The job as of now: one statement reads it and whether anything of its tenant fell due; only then
+        the tenant is settled and the job read again."""
+        job, due = await store.get_job_due(self.rt.db, tenant.id, job_id, self.policy.pending_seconds)
+        if job is not None and due is not None and due <= self.rt.clock.now():
+            await self.sync_tenant(tenant.id)
+            job = await store.get_job(self.rt.db, tenant.id, job_id)
         if job is None:
             raise NotFound()
         return job

@@ -242,17 +242,36 @@ async def save_times(tx: Tx, jobs: list[JobRow], cancel_seconds: float) -> None:
 # ---------------------------------------------------------------- the queue engine's reads (all index seeks)
 
 
+_DUE = (
+    "(SELECT min(created_at) FROM fine_tunes WHERE tenant = ? AND status = 'PENDING'),"
+    f" (SELECT coalesce(release_at, -1e308) FROM fine_tunes WHERE tenant = ? AND status IN {_HOLDS} LIMIT 1),"
+    " (SELECT 1 FROM fine_tunes WHERE tenant = ? AND status = 'QUEUING' LIMIT 1)"
+)
+
+
 async def tenant_due(db: Database | Tx, tenant: str, pending_seconds: float) -> float | None:
     """When the tenant's next transition falls due: the earliest data check, the slot's release, or at once
     when the slot is free while a job waits (or a holder's release time is unknown).  Three index seeks."""
-    row = await db.fetchone(
-        "SELECT (SELECT min(created_at) FROM fine_tunes WHERE tenant = ? AND status = 'PENDING'),"
-        f" (SELECT coalesce(release_at, -1e308) FROM fine_tunes WHERE tenant = ? AND status IN {_HOLDS} LIMIT 1),"
-        " (SELECT 1 FROM fine_tunes WHERE tenant = ? AND status = 'QUEUING' LIMIT 1)",
-        (tenant, tenant, tenant),
-    )
+    row = await db.fetchone(f"SELECT {_DUE}", (tenant, tenant, tenant))
     assert row is not None
-    created, release, queued = row
+    return _due(row[0], row[1], row[2], pending_seconds)
+
+
+async def get_job_due(
+    db: Database, tenant: str, job_id: str, pending_seconds: float
+) -> tuple[JobRow | None, float | None]:
+    """The job and ``tenant_due`` in one statement (a status read's one round trip when nothing is due)."""
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS}, {_DUE} FROM fine_tunes WHERE job_id = ? AND tenant = ?",
+        (tenant, tenant, tenant, job_id, tenant),
+    )
+    if row is None:
+        return None, None
+    n = len(row)
+    return _row(row), _due(row[n - 3], row[n - 2], row[n - 1], pending_seconds)
+
+
+def _due(created: float | None, release: float | None, queued: int | None, pending_seconds: float) -> float | None:
     ready = None if created is None else created + pending_seconds
     if release is None and queued is not None:
         return float("-inf")

@@ -1,0 +1,36 @@
+"""The hot path's JSON answer is Starlette's JSONResponse, byte for byte and header for header."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.responses import JSONResponse
+
+from emulator.http import FastJSONResponse
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON)
+def test_same_bytes_and_headers_as_starlette(content: Any) -> None:
+    fast, slow = FastJSONResponse(content), JSONResponse(content)
+    assert fast.body == slow.body and fast.raw_headers == slow.raw_headers and fast.status_code == 200
+
+
+def test_extra_headers_and_status_go_through_starlette() -> None:
+    fast = FastJSONResponse({"a": 1}, 429, {"Retry-After": "3"})
+    slow = JSONResponse({"a": 1}, 429, {"Retry-After": "3"})
+    assert (fast.body, fast.raw_headers, fast.status_code) == (slow.body, slow.raw_headers, 429)
+
+
+def test_nan_is_refused_as_starlette_does() -> None:
+    with pytest.raises(ValueError):
+        FastJSONResponse({"x": math.nan})
