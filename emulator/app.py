@@ -33,7 +33,7 @@ from emulator.files import routes as file_routes
 from emulator.files.service import FilesService
 from emulator.fine_tunes import routes as fine_tune_routes
 from emulator.fine_tunes.service import FineTunesService
-from emulator.generation import openai_routes
+from emulator.generation import multimodal_routes, openai_routes
 from emulator.generation import routes as generation_routes
 from emulator.generation.service import GenerationService
 from emulator.http import error_response, request_id
@@ -42,6 +42,8 @@ from emulator.middleware import AdminTokenMiddleware, RequestContextMiddleware
 from emulator.runtime import Runtime
 from emulator.settings import Settings
 from emulator.tenants import AuthMiddleware, TenantRegistry
+from emulator.uploads import routes as upload_routes
+from emulator.uploads.service import UploadsService
 
 log = logging.getLogger("emulator")
 
@@ -77,12 +79,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     rt.services["deployments"] = DeploymentsService(rt)
     rt.services["fine_tunes"].deployed_guard = rt.services["deployments"].guard_job_delete
     rt.services["generation"] = GenerationService(rt)
+    rt.services["uploads"] = UploadsService(rt)
     app = EmulatorApp(
         routes=[
             *file_routes.routes,
             *fine_tune_routes.routes,
             *deployment_routes.routes,
             *generation_routes.routes,
+            *multimodal_routes.routes,
+            *upload_routes.routes,
             *openai_routes.routes,
             *control.routes(settings),
             *dashboard_routes.routes(settings),
@@ -132,6 +137,8 @@ def operations() -> list[openapi.Operation]:
         *fine_tune_routes.operations,
         *deployment_routes.operations,
         *generation_routes.operations,
+        *multimodal_routes.operations,
+        *upload_routes.operations,
         *openai_routes.operations,
         *control.operations,
     ]

@@ -50,6 +50,8 @@ class Operation:
     auth: bool = True
     openai: bool = False
     description: str = ""
+    oss: bool = False
+    """An OSS-style endpoint: success is an empty 200/204, errors are XML ``<Error>`` documents."""
 
 
 class ErrorBody(WireModel):
@@ -131,6 +133,12 @@ def _operation(op: Operation) -> dict[str, Any]:
         "operationId": _operation_id(op),
         "responses": {"200": _success(op), "default": _error(op)},
     }
+    if op.oss:
+        out["responses"] = {
+            "200": {"description": "Stored (success_action_status 200)"},
+            "204": {"description": "Stored"},
+            "default": {"description": "OSS error", "content": {"application/xml": {"schema": {"type": "string"}}}},
+        }
     if op.description:
         out["description"] = op.description
     if op.params:

@@ -74,24 +74,47 @@ async def generate(request: Request) -> Response:
     message_format = params.result_format == "message"
     if sampling.n > 1 and not message_format:
         raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
-    completion = await service(request).generate(request.state.tenant, req.model, _messages(req), sampling)
-    if wants_sse(request):
-        chunks = native_chunks(completion, message_format=message_format, incremental=bool(params.incremental_output))
+    stream = wants_sse(request)
+    completion = await service(request).generate(
+        request.state.tenant, req.model, _messages(req), sampling, stream=stream
+    )
+    if stream:
+        if completion.thinks:
+            if params.incremental_output is not True:
+                raise InvalidParameter(
+                    'The incremental_output parameter must be "true" when enable_thinking is true',
+                    param="parameters.incremental_output",
+                )
+            chunks = thinking_chunks(completion, message_format=message_format)
+        else:
+            chunks = native_chunks(
+                completion, message_format=message_format, incremental=bool(params.incremental_output)
+            )
         return stream_response(_events(chunks, request_id(request)))
     return envelope(
         request,
         "output",
         native_output(completion, message_format),
-        usage=_usage(completion.input_tokens, completion.output_tokens),
+        usage=_usage(completion.input_tokens, completion.output_tokens, completion.reasoning_tokens, completion.thinks),
     )
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
-    return {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens}
+def _usage(input_tokens: int, output_tokens: int, reasoning: int = 0, thinks: bool = False) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+    }
+    if thinks:
+        usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
 
 
-def _choice(text: str, finish_reason: str, index: int | None) -> dict[str, Any]:
-    choice: dict[str, Any] = {"finish_reason": finish_reason, "message": {"role": "assistant", "content": text}}
+def _choice(text: str, finish_reason: str, index: int | None, reasoning: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    choice: dict[str, Any] = {"finish_reason": finish_reason, "message": message}
     if index is not None:
         choice["index"] = index
     return choice
@@ -102,9 +125,37 @@ def native_output(completion: Completion, message_format: bool) -> dict[str, Any
         reply = completion.replies[0]
         return {"finish_reason": reply.finish_reason, "text": reply.text}
     many = len(completion.replies) > 1
+    thoughts = [r.text for r in completion.reasoning] if completion.thinks else [None] * len(completion.replies)
     return {
-        "choices": [_choice(r.text, r.finish_reason, i if many else None) for i, r in enumerate(completion.replies)]
+        "choices": [
+            _choice(r.text, r.finish_reason, i if many else None, thoughts[i]) for i, r in enumerate(completion.replies)
+        ]
     }
+
+
+def thinking_chunks(completion: Completion, *, message_format: bool) -> Iterator[dict[str, Any]]:
+    """Reference §5.2: reasoning pieces with ``content: ""``, then answer pieces with ``reasoning_content: ""``,
+    then a closing chunk with both empty and the finish reason; ``reasoning_content`` is in every chunk."""
+    many = len(completion.replies) > 1
+    for index, (reply, thought) in enumerate(zip(completion.replies, completion.reasoning, strict=True)):
+        steps: list[tuple[str, str, str, int, int]] = []
+        so_far = ""
+        for piece in thought.pieces:
+            so_far += piece
+            steps.append(("", piece, UNFINISHED, count_tokens(so_far), count_tokens(so_far)))
+        spent = thought.output_tokens
+        text = ""
+        for piece in reply.pieces:
+            text += piece
+            steps.append((piece, "", UNFINISHED, spent + count_tokens(text), spent))
+        steps.append(("", "", reply.finish_reason, spent + reply.output_tokens, spent))
+        for content, reasoning, finish, output_tokens, reasoning_tokens in steps:
+            usage = _usage(completion.input_tokens, output_tokens, reasoning_tokens, True)
+            if message_format:
+                output: dict[str, Any] = {"choices": [_choice(content, finish, index if many else None, reasoning)]}
+            else:
+                output = {"finish_reason": finish, "text": content}
+            yield {"output": output, "usage": usage}
 
 
 def _steps(reply: Reply, incremental: bool) -> list[tuple[str, str, int]]:
