@@ -9,7 +9,9 @@ import json
 import zipfile
 
 import httpx
+import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from emulator.testing import EmulatorServer
 from tests.conftest import DATASETS
@@ -229,3 +231,62 @@ print(json.dumps(dict(off=off, on=on, plain=[m.get('reasoning_content'), m['cont
     assert reasoning and all(not c for _, _, c in on[:first_answer]) and all(not r for _, r, _ in on[first_answer:])
     reasoning_text, content, usage = result["plain"]
     assert reasoning_text and content and usage["output_tokens_details"]["reasoning_tokens"] <= 20
+
+
+def test_the_openai_package_with_image_url_parts(live_server: EmulatorServer, vl_model: str) -> None:
+    rows = _train_rows()
+    mug = "data:image/png;base64," + base64.b64encode(_png("mug_red.png")).decode()
+
+    def ask(url: str) -> list[ChatCompletionMessageParam]:
+        return [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": url}},
+                    {"type": "text", "text": "What is in the picture?"},
+                ],
+            }
+        ]
+
+    base = f"{live_server.url}/compatible-mode/v1"
+    with openai.OpenAI(api_key=VL_KEY, base_url=base, max_retries=0) as client:
+        plain = client.chat.completions.create(model="qwen-vl-max", messages=ask("https://cdn.example.com/a.jpg"))
+        text = plain.choices[0].message.content
+        assert text and plain.choices[0].finish_reason == "stop" and plain.usage and plain.usage.prompt_tokens > 256
+        stream = client.chat.completions.create(
+            model="qwen-vl-max", messages=ask("https://cdn.example.com/a.jpg"), stream=True
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == text
+        tuned = client.chat.completions.create(model=vl_model, messages=ask(mug))
+        assert tuned.choices[0].message.content == rows["mug_red.png"]
+        with pytest.raises(openai.BadRequestError) as unreachable:
+            client.chat.completions.create(model="qwen-vl-max", messages=ask("https://unreachable.example/a.jpg"))
+        assert unreachable.value.code == "invalid_parameter_error"
+        assert "Failed to download multimodal content" in unreachable.value.message
+        with pytest.raises(openai.BadRequestError) as text_only:
+            client.chat.completions.create(model="qwen-plus", messages=ask("https://cdn.example.com/a.jpg"))
+        assert "does not support image" in text_only.value.message
+
+
+def test_the_openai_package_with_thinking_on_and_off(live_server: EmulatorServer) -> None:
+    base = f"{live_server.url}/compatible-mode/v1"
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "为什么天空是蓝色的？"}]
+    with openai.OpenAI(api_key=VL_KEY, base_url=base, max_retries=0) as client:
+        off = client.chat.completions.create(model="qwen-plus", messages=messages)
+        assert not hasattr(off.choices[0].message, "reasoning_content") or "reasoning_content" not in (
+            off.choices[0].message.model_extra or {}
+        )
+        on = client.chat.completions.create(
+            model="qwen-plus", messages=messages, extra_body={"enable_thinking": True, "thinking_budget": 30}
+        )
+        reasoning = (on.choices[0].message.model_extra or {}).get("reasoning_content")
+        assert reasoning and on.choices[0].message.content
+        chunks = list(
+            client.chat.completions.create(
+                model="qwen-plus", messages=messages, stream=True, extra_body={"enable_thinking": True}
+            )
+        )
+        extras = [(c.choices[0].delta.model_extra or {}).get("reasoning_content") for c in chunks if c.choices]
+        contents = [c.choices[0].delta.content for c in chunks if c.choices]
+        first_answer = next(i for i, c in enumerate(contents) if c)
+        assert "".join(e or "" for e in extras[:first_answer]) and not any(extras[first_answer:])
