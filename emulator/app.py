@@ -33,7 +33,7 @@ from emulator.files import routes as file_routes
 from emulator.files.service import FilesService
 from emulator.fine_tunes import routes as fine_tune_routes
 from emulator.fine_tunes.service import FineTunesService
-from emulator.generation import multimodal_routes, openai_routes
+from emulator.generation import multimodal_routes, openai_routes, tokenizer
 from emulator.generation import routes as generation_routes
 from emulator.generation.service import GenerationService
 from emulator.http import error_response, request_id
@@ -87,6 +87,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
             *deployment_routes.routes,
             *generation_routes.routes,
             *multimodal_routes.routes,
+            *tokenizer.routes,
             *upload_routes.routes,
             *openai_routes.routes,
             *control.routes(settings),
@@ -138,6 +139,7 @@ def operations() -> list[openapi.Operation]:
         *deployment_routes.operations,
         *generation_routes.operations,
         *multimodal_routes.operations,
+        *tokenizer.operations,
         *upload_routes.operations,
         *openai_routes.operations,
         *control.operations,
