@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import zipfile
+from typing import Any
 
 import httpx
 import openai
@@ -290,3 +291,44 @@ def test_the_openai_package_with_thinking_on_and_off(live_server: EmulatorServer
         contents = [c.choices[0].delta.content for c in chunks if c.choices]
         first_answer = next(i for i, c in enumerate(contents) if c)
         assert "".join(e or "" for e in extras[:first_answer]) and not any(extras[first_answer:])
+
+
+def test_the_2_0_2_cli_multimodal_and_tokenization(sdk2: Sdk) -> None:
+    (sdk2.server.workdir / "cli_mug.png").write_bytes(_png("mug_red.png"))
+    done = sdk2.cli(
+        "multimodal-conversation",
+        "create",
+        "-m",
+        "qwen-vl-plus",
+        "-t",
+        "What is it?",
+        "--image",
+        "cli_mug.png",
+        "--image",
+        "https://cdn.example.com/b.jpg",
+    )
+    output, usage = json_documents(done.stdout)
+    assert output["choices"][0]["finish_reason"] == "stop" and output["choices"][0]["message"]["content"][0]["text"]
+    assert usage["image_tokens"] == 512  # the local file went up through the upload policy, the URL as is
+    tokens = sdk2.cli("tokenization", "create", "-m", "qwen-max", "-p", "代码改变世界")
+    assert "token_ids" in tokens.stdout and "input_tokens" in tokens.stdout
+
+
+def json_documents(text: str) -> list[Any]:
+    """The JSON documents a CLI printed one after another."""
+    decoder, out, at = json.JSONDecoder(), [], 0
+    while (at := text.find("{", at)) != -1:
+        value, at = decoder.raw_decode(text, at)
+        out.append(value)
+    return out
+
+
+def test_tokenization_call(sdk: Sdk) -> None:
+    result = sdk.python(
+        """
+from dashscope import Tokenization
+r = Tokenization.call(model='qwen-plus', messages=[{'role': 'user', 'content': '代码改变世界'}])
+print(json.dumps([r.status_code, r.output['tokens'], r.usage['input_tokens']]))
+"""
+    )
+    assert result == [200, ["代", "码", "改", "变", "世", "界"], 6]
