@@ -92,7 +92,8 @@ class UploadsService:
         }
 
     def _sign(self, policy: str) -> str:
-        return base64.b64encode(hmac.new(self._secret, policy.encode(), hashlib.sha1).digest()).decode()
+        digest = hmac.new(self._secret, policy.encode("utf-8", "surrogatepass"), hashlib.sha1).digest()
+        return base64.b64encode(digest).decode()
 
     # ------------------------------------------------------------------------------------------------- POST
 
@@ -115,7 +116,8 @@ class UploadsService:
     def _check_policy(self, fields: dict[str, str]) -> str:
         """The ``starts-with $key`` prefix of a policy this server signed that has not expired."""
         policy = fields["policy"]
-        if not hmac.compare_digest(self._sign(policy), fields["Signature"]):
+        given = fields["Signature"].encode("utf-8", "surrogatepass")  # compare_digest refuses non-ASCII str
+        if not hmac.compare_digest(self._sign(policy).encode(), given):
             raise OssError(
                 "The request signature we calculated does not match the signature you provided.",
                 code="SignatureDoesNotMatch",

@@ -136,3 +136,38 @@ async def test_compatible_reasoning(client: httpx.AsyncClient) -> None:
     assert "".join(d.get("reasoning_content") or "" for d in deltas) == on["choices"][0]["message"]["reasoning_content"]
     plain_stream = await client.post(CHAT, json={"model": "qwen-plus", "messages": QUESTION, "stream": True})
     assert "reasoning_content" not in plain_stream.text
+
+
+@pytest.mark.anyio
+async def test_a_thinking_vision_model_streams_reasoning_then_drops_the_key(app: Any) -> None:
+    """Qwen3.6 (thinks by default, served by the multimodal endpoint): reference §5.2's recorded stream."""
+    from dataclasses import replace
+
+    from emulator.catalog import Catalog
+    from tests.conftest import client_for
+
+    generation = app.state.rt.services["generation"]
+    base = generation.catalog.get("qwen-vl-max")
+    generation.catalog = Catalog([*generation.catalog.models(), replace(base, id="qwen3.6-plus")])
+    content = [{"image": "https://cdn.example.com/a.jpg"}, {"text": "这是什么？"}]
+    payload = {"model": "qwen3.6-plus", "input": {"messages": [{"role": "user", "content": content}]}}
+    async with client_for(app) as client:
+        plain = (await client.post(MULTIMODAL, json=payload)).json()
+        message = plain["output"]["choices"][0]["message"]
+        assert message["reasoning_content"] and message["content"][0]["text"]
+        assert plain["usage"]["output_tokens_details"]["reasoning_tokens"] > 0
+        chunks = events(await client.post(MULTIMODAL, json=payload, headers=SSE))
+        messages = [c["output"]["choices"][0]["message"] for c in chunks]
+        first = next(i for i, m in enumerate(messages) if m["content"])
+        assert all(m["content"] == [] and m["reasoning_content"] for m in messages[:first])
+        assert all("reasoning_content" not in m for m in messages[first:])
+        assert "".join(m["reasoning_content"] for m in messages[:first]) == message["reasoning_content"]
+        assert (
+            "".join(m["content"][0]["text"] for m in messages[first:] if m["content"]) == message["content"][0]["text"]
+        )
+        off = (await client.post(MULTIMODAL, json={**payload, "parameters": {"enable_thinking": False}})).json()
+        assert "reasoning_content" not in off["output"]["choices"][0]["message"]
+        cumulative = await client.post(
+            MULTIMODAL, json={**payload, "parameters": {"incremental_output": False}}, headers=SSE
+        )
+        assert cumulative.status_code == 400 and "incremental_output" in cumulative.json()["message"]

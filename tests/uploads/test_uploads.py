@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from tests.conftest import AppFactory, client_for
@@ -106,6 +108,8 @@ async def test_form_errors_are_oss_xml(app: Starlette, client: httpx.AsyncClient
     assert outside.status_code == 403 and b"<Code>AccessDenied</Code>" in outside.content
     forged = await post(app, p, form(p, name="b.png", Signature="AAAA"))
     assert forged.status_code == 403 and b"SignatureDoesNotMatch" in forged.content
+    non_ascii = await post(app, p, form(p, name="b.png", Signature="签名"))  # hmac.compare_digest raised on str
+    assert non_ascii.status_code == 403 and b"SignatureDoesNotMatch" in non_ascii.content
     missing = await post(app, p, {k: v for k, v in form(p, name="c.png").items() if k != "policy"})
     assert missing.status_code == 400 and b"InvalidArgument" in missing.content
     nested = await post(app, p, form(p, key=f"{p['upload_dir']}/a/b.png"))
@@ -156,3 +160,25 @@ async def test_reset_wipes_uploaded_objects(app: Starlette, client: httpx.AsyncC
     assert any((app.state.rt.blob_dir / "oss").iterdir())
     assert (await client.post("/_emulator/reset")).status_code == 200
     assert not any((app.state.rt.blob_dir / "oss").iterdir())
+
+
+FIELD_NAMES = ["OSSAccessKeyId", "Signature", "policy", "key", "success_action_status", "x-oss-content-type", "junk"]
+
+
+@given(
+    fields=st.dictionaries(st.sampled_from(FIELD_NAMES), st.text(max_size=30), max_size=7),
+    keep=st.sets(st.sampled_from(FIELD_NAMES)),
+    data=st.binary(max_size=64),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.anyio
+async def test_any_form_is_stored_or_refused_never_a_500(
+    app: Starlette, client: httpx.AsyncClient, fields: dict[str, str], keep: set[str], data: bytes
+) -> None:
+    p = await policy(client)
+    mixed = {k: v for k, v in form(p, name=f"{len(data)}-{hashlib.md5(data).hexdigest()}.png").items() if k in keep}
+    mixed.update(fields)
+    response = await post(app, p, mixed, data)
+    assert response.status_code in (200, 204, 400, 403, 409), response.text
+    if response.status_code >= 400:
+        assert response.content.startswith(b"<?xml") and b"<Code>" in response.content
