@@ -216,7 +216,7 @@ class GenerationService:
     ) -> Completion:
         """A request with media parts (either API): the model must see images, every reference must resolve."""
         target = await self.resolve(tenant, model)
-        if not (target.multimodal if not openai else target.vision or not conversation.refs):
+        if not target.multimodal:
             if openai:
                 raise InvalidParameter(
                     f"The model `{model}` does not support image, video or audio input; use a vision model "
