@@ -332,3 +332,21 @@ print(json.dumps([r.status_code, r.output['tokens'], r.usage['input_tokens']]))
 """
     )
     assert result == [200, ["代", "码", "改", "变", "世", "界"], 6]
+
+
+def test_the_2_0_2_async_multimodal_conversation(sdk2: Sdk) -> None:
+    result = sdk2.python(
+        """
+import asyncio
+from dashscope import AioMultiModalConversation
+msgs = [{'role': 'user', 'content': [{'image': 'https://cdn.example.com/a.jpg'}, {'text': 'What is it?'}]}]
+async def main():
+    plain = await AioMultiModalConversation.call(model='qwen-vl-plus', messages=msgs, seed=9)
+    stream = await AioMultiModalConversation.call(model='qwen-vl-plus', messages=msgs, seed=9, stream=True,
+                                                  incremental_output=True)
+    parts = [r.output.choices[0].message['content'] async for r in stream]
+    return [plain.output.choices[0].message['content'][0]['text'], ''.join(p[0]['text'] for p in parts if p)]
+print(json.dumps(asyncio.run(main())))
+"""
+    )
+    assert result[0] and result[0] == result[1]
