@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from emulator import __version__
 from emulator.clock import fmt_iso, fmt_job_time
+from emulator.control import responses
 from emulator.control.journal import entry
 from emulator.control.persistence import save_clock
 from emulator.control.schemas import (
@@ -80,6 +81,7 @@ async def reset(request: Request) -> JSONResponse:
     if tenant is None:  # a whole reset also brings the control plane back to its start: --faults rules, no journal
         rt.faults.restore_initial()
         rt.journal.clear()
+        rt.responses.clear()
     return JSONResponse({"status": "reset", "tenant": tenant, "removed": removed})
 
 
@@ -278,6 +280,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/_emulator/snapshot", snapshot, methods=["POST"]),
         Route("/_emulator/restore", restore, methods=["POST"]),
         Route("/_emulator/seed", seed, methods=["POST"]),
+        *responses.routes,
     ]
 
 
@@ -433,4 +436,5 @@ operations = [
         envelope="raw",
         auth=False,
     ),
+    *responses.operations,
 ]

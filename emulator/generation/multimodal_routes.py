@@ -19,12 +19,19 @@ from starlette.routing import Route
 
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation.media import OssResolver, native_conversation
+from emulator.generation.replies import (
+    chat_view,
+    generation_stream,
+    native_error_frames,
+    native_scripted_response,
+    script,
+)
 from emulator.generation.routes import UNFINISHED, parse, service, wants_sse
 from emulator.generation.schemas import MultimodalRequest, MultimodalResponse
 from emulator.generation.service import Completion, check_sampling
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
-from emulator.sse import encode_json, stream_response
+from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
 
@@ -50,10 +57,24 @@ async def generate(request: Request) -> Response:
     params = req.parameters
     sampling = check_sampling(params, "parameters.")
     conversation = native_conversation(req.input.messages)
-    stream = wants_sse(request)
-    completion = await service(request).generate_multimodal(
-        request.state.tenant, req.model, conversation, sampling, oss=oss_resolver(request), stream=stream
+    gen, stream = service(request), wants_sse(request)
+    target = await gen.resolve(request.state.tenant, req.model)
+    messages = conversation.messages
+    view = chat_view(
+        request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream
     )
+    scripted = script(request, view)
+    if scripted is not None:
+        return native_scripted_response(
+            request,
+            scripted,
+            messages,
+            message_format=True,
+            incremental=bool(params.incremental_output),
+            stream=stream,
+            multimodal=True,
+        )
+    completion = await gen.complete_multimodal(target, conversation, sampling, oss=oss_resolver(request), stream=stream)
     if not stream:
         return envelope(request, "output", multimodal_output(completion), usage=multimodal_usage(completion))
     incremental = params.incremental_output
@@ -63,7 +84,8 @@ async def generate(request: Request) -> Response:
             param="parameters.incremental_output",
         )
     chunks = multimodal_chunks(completion, incremental=bool(incremental) or completion.thinks)
-    return stream_response(_events(chunks, request_id(request)))
+    rid = request_id(request)
+    return generation_stream(request, _events(chunks, rid), native_error_frames(rid))
 
 
 def multimodal_usage(

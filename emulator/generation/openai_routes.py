@@ -17,18 +17,24 @@ from starlette.routing import Route
 
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
-from emulator.generation.media import DOWNLOAD_FAILED, openai_conversation
+from emulator.generation.media import DOWNLOAD_FAILED, Conversation, openai_conversation
 from emulator.generation.multimodal_routes import oss_resolver
+from emulator.generation.replies import (
+    DONE,
+    chat_view,
+    generation_stream,
+    openai_error_frames,
+    openai_scripted_response,
+    script,
+)
 from emulator.generation.routes import parse, service
 from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
-from emulator.generation.service import Completion, Sampling, check_messages, check_sampling
+from emulator.generation.service import Completion, Sampling, Target, check_messages, check_sampling
 from emulator.http import read_json_object, request_id
 from emulator.openapi import Operation, path_param
-from emulator.sse import stream_response
 
 CATALOG_CREATED = 1704038400
 """2024-01-01T00:00:00+08:00: the ``created`` of every shared model in ``/models``."""
-DONE = b"data: [DONE]\n\n"
 
 
 def _model_not_found(model: str) -> ModelNotFound:
@@ -43,42 +49,53 @@ async def chat_completions(request: Request) -> Response:
     if req.frequency_penalty is not None and not -2 <= req.frequency_penalty <= 2:
         raise InvalidParameter("Range of frequency_penalty should be [-2.0, 2.0]", param="frequency_penalty")
     sampling = check_sampling(req, max_tokens=req.max_completion_tokens or req.max_tokens)
-    completion = await _answer(request, req, body, sampling)
+    messages = check_messages(req.messages, "messages")
+    conversation = openai_conversation(body["messages"]) if _has_media(req) else None
+    gen = service(request)
+    try:
+        target = await gen.resolve(request.state.tenant, req.model)
+    except ModelNotExist:
+        raise _model_not_found(req.model) from None
     head = {
         "id": f"chatcmpl-{request_id(request)}",
         "created": int(request.app.state.rt.clock.now()),
         "model": req.model,
     }
-    if req.stream:
-        include_usage = bool(req.stream_options and req.stream_options.include_usage)
-        return stream_response(_events(openai_chunks(completion, head, include_usage)))
+    stream = bool(req.stream)
+    include_usage = bool(req.stream_options and req.stream_options.include_usage)
+    view = chat_view(
+        request, model=req.model, base_model=target.base_model, messages=messages, fields=req, stream=stream
+    )
+    scripted = script(request, view)
+    if scripted is not None:
+        return openai_scripted_response(request, scripted, messages, head, stream=stream, include_usage=include_usage)
+    completion = await _answer(request, target, messages, conversation, sampling, stream)
+    if stream:
+        frames = _events(openai_chunks(completion, head, include_usage))
+        return generation_stream(request, frames, openai_error_frames(request), DONE)
     return JSONResponse(openai_completion(completion, head))
 
 
-async def _answer(request: Request, req: ChatCompletionRequest, body: dict[str, Any], sampling: Sampling) -> Completion:
-    """The one step that decides the answer: text messages, or (with media parts) the multimodal path."""
+async def _answer(
+    request: Request,
+    target: Target,
+    messages: list[dict[str, Any]],
+    conversation: Conversation | None,
+    sampling: Sampling,
+    stream: bool,
+) -> Completion:
+    """The deterministic answer (when no rule scripted one): the text path, or the multimodal one for media parts."""
     gen = service(request)
-    stream = bool(req.stream)
+    if conversation is None:
+        return gen.complete(target, messages, sampling, stream=stream)
     try:
-        if _has_media(req):
-            conversation = openai_conversation(body["messages"])
-            return await gen.generate_multimodal(
-                request.state.tenant,
-                req.model,
-                conversation,
-                sampling,
-                oss=oss_resolver(request),
-                stream=stream,
-                openai=True,
-            )
-        target = await gen.resolve(request.state.tenant, req.model)
-    except ModelNotExist:
-        raise _model_not_found(req.model) from None
+        return await gen.complete_multimodal(
+            target, conversation, sampling, oss=oss_resolver(request), stream=stream, openai=True
+        )
     except InvalidParameter as exc:
         if exc.message == DOWNLOAD_FAILED:  # how the compatible mode words it (reference §1.8)
             raise InvalidParameter(f"<400> InternalError.Algo.InvalidParameter: {DOWNLOAD_FAILED}") from None
         raise
-    return gen.complete(target, check_messages(req.messages, "messages"), sampling, stream=stream)
 
 
 def _has_media(req: ChatCompletionRequest) -> bool:
@@ -162,7 +179,6 @@ async def _events(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     for chunk in chunks:
         yield b"data: " + json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
         await asyncio.sleep(0)
-    yield DONE
 
 
 async def list_models(request: Request) -> JSONResponse:

@@ -12,7 +12,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
-from emulator.generation.schemas import GenerationRequest, GenerationResponse
+from emulator.generation.replies import (
+    chat_view,
+    generation_stream,
+    native_error_frames,
+    native_scripted_response,
+    script,
+)
+from emulator.generation.schemas import GenerationParameters, GenerationRequest, GenerationResponse
 from emulator.generation.service import (
     Completion,
     GenerationService,
@@ -22,7 +29,7 @@ from emulator.generation.service import (
 )
 from emulator.http import envelope, read_json_object, request_id, validation_message
 from emulator.openapi import Operation
-from emulator.sse import encode_json, stream_response
+from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
 
@@ -74,29 +81,39 @@ async def generate(request: Request) -> Response:
     message_format = params.result_format == "message"
     if sampling.n > 1 and not message_format:
         raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
-    stream = wants_sse(request)
-    completion = await service(request).generate(
-        request.state.tenant, req.model, _messages(req), sampling, stream=stream
+    gen, messages, stream = service(request), _messages(req), wants_sse(request)
+    target = await gen.resolve(request.state.tenant, req.model)
+    view = chat_view(
+        request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream
     )
+    scripted = script(request, view)
+    if scripted is not None:
+        incremental = bool(params.incremental_output)
+        return native_scripted_response(
+            request, scripted, messages, message_format=message_format, incremental=incremental, stream=stream
+        )
+    completion = gen.complete(target, messages, sampling, stream=stream)
     if stream:
-        if completion.thinks:
-            if params.incremental_output is not True:
-                raise InvalidParameter(
-                    'The incremental_output parameter must be "true" when enable_thinking is true',
-                    param="parameters.incremental_output",
-                )
-            chunks = thinking_chunks(completion, message_format=message_format)
-        else:
-            chunks = native_chunks(
-                completion, message_format=message_format, incremental=bool(params.incremental_output)
-            )
-        return stream_response(_events(chunks, request_id(request)))
+        rid = request_id(request)
+        return generation_stream(request, _events(_stream_chunks(completion, params), rid), native_error_frames(rid))
     return envelope(
         request,
         "output",
         native_output(completion, message_format),
         usage=_usage(completion.input_tokens, completion.output_tokens, completion.reasoning_tokens, completion.thinks),
     )
+
+
+def _stream_chunks(completion: Completion, params: GenerationParameters) -> Iterator[dict[str, Any]]:
+    message_format = params.result_format == "message"
+    if not completion.thinks:
+        return native_chunks(completion, message_format=message_format, incremental=bool(params.incremental_output))
+    if params.incremental_output is not True:
+        raise InvalidParameter(
+            'The incremental_output parameter must be "true" when enable_thinking is true',
+            param="parameters.incremental_output",
+        )
+    return thinking_chunks(completion, message_format=message_format)
 
 
 def _usage(input_tokens: int, output_tokens: int, reasoning: int = 0, thinks: bool = False) -> dict[str, Any]:

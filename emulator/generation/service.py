@@ -216,6 +216,20 @@ class GenerationService:
     ) -> Completion:
         """A request with media parts (either API): the model must see images, every reference must resolve."""
         target = await self.resolve(tenant, model)
+        return await self.complete_multimodal(target, conversation, sampling, oss=oss, stream=stream, openai=openai)
+
+    async def complete_multimodal(
+        self,
+        target: Target,
+        conversation: Conversation,
+        sampling: Sampling,
+        *,
+        oss: OssResolver | None,
+        stream: bool = False,
+        openai: bool = False,
+    ) -> Completion:
+        """``complete`` for a conversation with media, once the model is resolved."""
+        model = target.model
         if not target.multimodal:
             if openai:
                 raise InvalidParameter(

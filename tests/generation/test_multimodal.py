@@ -184,3 +184,29 @@ async def test_any_content_is_an_answer_or_a_400_never_a_500(client: httpx.Async
     assert response.status_code in (200, 400), response.text
     if response.status_code == 400:
         assert response.json()["code"] in ("InvalidParameter", "BadRequest.EmptyInput")
+
+
+@pytest.mark.anyio
+async def test_response_rules_answer_through_the_real_multimodal_route(client: httpx.AsyncClient) -> None:
+    """The scripting hook (``replies.script``) is the multimodal endpoint's answer step too."""
+    assert (
+        await client.post("/_emulator/responses", json={"contains": "picture", "content": "A beach."})
+    ).status_code == 200
+    plain = (await client.post(PATH, json=body())).json()["output"]["choices"][0]
+    assert plain["message"] == {"role": "assistant", "content": [{"text": "A beach."}]}
+    chunks = events(await client.post(PATH, json=body(incremental_output=True), headers=SSE))
+    assert [c["output"]["choices"][0]["message"]["content"] for c in chunks] == [[{"text": "A beach."}], []]
+    chat = {
+        "model": "qwen-vl-plus",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": "https://cdn.example.com/a.png"}},
+                    {"type": "text", "text": "What is in this picture?"},
+                ],
+            }
+        ],
+    }
+    answered = (await client.post("/compatible-mode/v1/chat/completions", json=chat)).json()
+    assert answered["choices"][0]["message"]["content"] == "A beach."
