@@ -149,3 +149,16 @@ CREATE TABLE IF NOT EXISTS counters (
     n       INTEGER NOT NULL,
     PRIMARY KEY (tenant, kind)
 );
+
+-- Temporary media uploaded through the upload policy (GET /api/v1/uploads, the form POST to /_oss/...), named
+-- by their oss:// key.  The owner is the account part of the key (dashscope-instant/<account>/...).
+CREATE TABLE IF NOT EXISTS oss_objects (
+    key           TEXT PRIMARY KEY,
+    account       TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    md5           TEXT NOT NULL,
+    content_type  TEXT,
+    blob          TEXT NOT NULL,
+    created_at    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS oss_objects_by_account ON oss_objects (account, created_at);
