@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,35 +105,49 @@ def build(workdir: Path, jobs: int) -> World:
     return asyncio.run(_build(workdir, jobs))
 
 
-def _one_size(workdir: Path, size: int, rounds: int) -> dict[str, Any]:
-    world = build(workdir, size)
-    auth = {"Authorization": f"Bearer {KEY.format(0)}"}
-    server = emulator(workdir, extra=("--pending-seconds", str(PENDING)))
+def _targets(server: Any, world: World) -> dict[str, tuple[str, bytes | None]]:
     base = server.url + "/api/v1/fine-tunes"
     body = json.dumps({"model": "qwen-turbo", "training_file_ids": [world.file_id]}).encode()
-    with running(server):
-        targets = {f"status_{name}": f"{base}/{job_id}" for name, job_id in world.probe.items()}
-        targets["list_jobs"] = f"{base}?page_no=1&page_size=10"
-        for url in targets.values():
-            load.run(url, seconds=0.5, connections=1, headers=auth)
-        result: dict[str, Any] = {
-            "build_seconds": round(world.seconds, 1),
-            "tenants": world.tenants,
-            "statuses": world.statuses,
-        }
-        for name, url in targets.items():
-            result[f"{name}_p50_ms"] = median(
-                [load.run(url, seconds=SECONDS, connections=1, headers=auth)["p50_ms"] for _ in range(rounds)]
-            )
-        result["create_p50_ms"] = median(
-            [load.run(base, seconds=SECONDS, connections=1, headers=auth, body=body)["p50_ms"] for _ in range(rounds)]
-        )
-    shutil.rmtree(workdir, ignore_errors=True)
-    return result
+    targets: dict[str, tuple[str, bytes | None]] = {
+        f"status_{name}_p50_ms": (f"{base}/{job_id}", None) for name, job_id in world.probe.items()
+    }
+    targets["list_jobs_p50_ms"] = (f"{base}?page_no=1&page_size=10", None)
+    targets["create_p50_ms"] = (base, body)  # last: each create adds a job
+    return targets
 
 
 def measure(workdir: Path, rounds: int = 3, sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
-    by_size = {size: _one_size(workdir / f"world-{size}", size, rounds) for size in sizes}
+    """Every world built first, then their servers measured side by side, round by round (a busy machine weighs
+    on every size alike)."""
+    worlds = {size: build(workdir / f"world-{size}", size) for size in sizes}
+    servers = {size: emulator(workdir / f"world-{size}", extra=("--pending-seconds", str(PENDING))) for size in sizes}
+    auth = {"Authorization": f"Bearer {KEY.format(0)}"}
+    samples: dict[int, dict[str, list[float]]] = {size: {} for size in sizes}
+    with ExitStack() as stack:
+        for server in servers.values():
+            stack.enter_context(running(server))
+        targets = {size: _targets(servers[size], worlds[size]) for size in sizes}
+        for size in sizes:
+            for url, body in targets[size].values():
+                if body is None:
+                    load.run(url, seconds=0.5, connections=1, headers=auth)
+        for name in targets[sizes[0]]:
+            for _ in range(rounds):
+                for size in sizes:
+                    url, body = targets[size][name]
+                    run = load.run(url, seconds=SECONDS, connections=1, headers=auth, body=body)
+                    samples[size].setdefault(name, []).append(run["p50_ms"])
+    for size in sizes:
+        shutil.rmtree(workdir / f"world-{size}", ignore_errors=True)
+    by_size = {
+        size: {
+            "build_seconds": round(worlds[size].seconds, 1),
+            "tenants": worlds[size].tenants,
+            "statuses": worlds[size].statuses,
+            **{name: median(values) for name, values in samples[size].items()},
+        }
+        for size in sizes
+    }
     small, large = by_size[sizes[0]], by_size[sizes[-1]]
     growth = {k: large[k] / small[k] for k in small if k.endswith("_p50_ms") and small[k]}
     return {"sizes": {str(k): v for k, v in by_size.items()}, "p50_growth": growth}
