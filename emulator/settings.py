@@ -25,6 +25,8 @@ class Settings(BaseModel):
     start_time: float | None = None
     api_keys: tuple[str, ...] = ()
     admin_token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    control_paths: tuple[Path, ...] = ()
     strict: bool = False
     control_plane: bool = True
     faults_file: Path | None = None

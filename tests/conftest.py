@@ -65,7 +65,7 @@ async def app_factory(settings_factory: Callable[..., Settings]) -> AsyncIterato
 def client_for(app: Starlette, api_key: str | None = API_KEY) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://emulator.test", headers=headers, timeout=30
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=headers, timeout=30
     )
 
 
