@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from emulator.control.guard import host_name
+from emulator.control.guard import HostPolicy, check_request, host_name
+from emulator.errors import AccessDenied
+from emulator.settings import Settings
 from tests.conftest import DATASETS, AppFactory, assert_error, client_for, upload
 
 pytestmark = pytest.mark.anyio
@@ -104,3 +109,32 @@ async def test_same_origin_browser_requests_pass(app: Starlette, client: httpx.A
     assert (await client.get("/_emulator/clock")).json()["now"] == before + 60
     json_call = await client.post("/_emulator/clock/advance", json={"seconds": 1}, headers={"Origin": OWN})
     assert json_call.status_code == 200
+
+
+POLICY = HostPolicy(Settings())
+HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=80)
+
+
+def _scope(method: str, **headers: str) -> dict[str, object]:
+    pairs = [(name.replace("_", "-").encode(), value.encode("latin-1")) for name, value in headers.items()]
+    return {"type": "http", "method": method, "path": "/_emulator/reset", "headers": pairs}
+
+
+@given(origin=HEADER_TEXT, method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE"]))
+def test_any_other_origin_is_refused_for_a_state_change(origin: str, method: str) -> None:
+    try:
+        same = urlsplit(origin.strip()).netloc.lower() == "localhost:8000"
+    except ValueError:
+        same = False
+    assume(not same)
+    with pytest.raises(AccessDenied):
+        check_request(_scope(method, host="localhost:8000", origin=origin), POLICY)  # type: ignore[arg-type]
+    check_request(_scope("GET", host="localhost:8000", origin=origin), POLICY)  # type: ignore[arg-type]
+
+
+@given(label=st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,3}", fullmatch=True))
+def test_only_known_names_are_served(label: str) -> None:
+    assume(label not in ("localhost", "localhost.localdomain") and not label.endswith(".localhost"))
+    with pytest.raises(AccessDenied):
+        check_request(_scope("GET", host=f"{label}:8000"), POLICY)  # type: ignore[arg-type]
+    check_request(_scope("GET", host=f"{label}.localhost:8000"), POLICY)  # type: ignore[arg-type]
