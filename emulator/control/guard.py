@@ -53,16 +53,27 @@ def _is_ip(name: str) -> bool:
 
 
 class HostPolicy:
-    """The names this server answers to (see the module's docstring)."""
+    """The names this server answers to (see the module's docstring); verdicts cached per raw ``Host`` value."""
+
+    CACHE_SIZE = 256
 
     def __init__(self, settings: Settings) -> None:
         extra = {host_name(h) for h in settings.allowed_hosts if h.strip()}
         self.any = ANY_HOST in extra
         self.names = frozenset(LOOPBACK_NAMES | extra | {host_name(settings.host)})
+        self._seen: dict[bytes, bool] = {}
 
     def allows(self, host: str) -> bool:
         name = host_name(host)
         return self.any or name in self.names or name.endswith(".localhost") or _is_ip(name)
+
+    def allows_raw(self, host: bytes) -> bool:
+        verdict = self._seen.get(host)
+        if verdict is None:
+            if len(self._seen) >= self.CACHE_SIZE:  # bounded: a stream of made-up names cannot grow it
+                self._seen.clear()
+            verdict = self._seen[host] = self.allows(host.decode("latin-1"))
+        return verdict
 
 
 class RequestGuardMiddleware:
@@ -79,23 +90,31 @@ class RequestGuardMiddleware:
 
 
 def check_request(scope: Scope, hosts: HostPolicy) -> None:
-    host = origin = referer = fetch_site = None
-    for name, value in scope["headers"]:
+    headers = scope["headers"]
+    host = None
+    for name, value in headers:
         if name == b"host":
-            host = value.decode("latin-1")
-        elif name == b"origin":
+            host = value
+            break
+    if host is not None and not hosts.allows_raw(host):
+        raise AccessDenied(
+            f"Host {host_name(host.decode('latin-1'))!r} is not served by this emulator (DNS rebinding guard); "
+            "start it with --allowed-host NAME to serve that name."
+        )
+    if scope["method"] in SAFE_METHODS:
+        return
+    _check_origin(headers, None if host is None else host.decode("latin-1"))
+
+
+def _check_origin(headers: list[tuple[bytes, bytes]], host: str | None) -> None:
+    origin = referer = fetch_site = None
+    for name, value in headers:
+        if name == b"origin":
             origin = value.decode("latin-1")
         elif name == b"referer":
             referer = value.decode("latin-1")
         elif name == b"sec-fetch-site":
             fetch_site = value.decode("latin-1").strip().lower()
-    if host is not None and not hosts.allows(host):
-        raise AccessDenied(
-            f"Host {host_name(host)!r} is not served by this emulator (DNS rebinding guard); "
-            "start it with --allowed-host NAME to serve that name."
-        )
-    if scope["method"] in SAFE_METHODS:
-        return
     if fetch_site in ("cross-site", "same-site"):
         raise AccessDenied(
             "Cross-site request refused: this emulator accepts browser requests from its own pages only."
