@@ -71,6 +71,13 @@ def test_the_speed_came_back(dashscope_emulator):
     assert dashscope_emulator.clock()["time_scale"] == 0
 
 
+def test_snapshot_into_tmp_path(dashscope_emulator, tmp_path):
+    dashscope_emulator.advance(60)
+    path = dashscope_emulator.snapshot(tmp_path / "w.tar")
+    assert path == str((tmp_path / "w.tar").resolve())
+    assert dashscope_emulator.restore(path)["blobs"] == 0
+
+
 def test_reset_inside_a_test(dashscope_emulator):
     dashscope_emulator.fault("/api/v1/files", status=500)
     dashscope_emulator.reset()
@@ -90,7 +97,7 @@ def test_the_fixture_and_its_helpers(pytester: pytest.Pytester) -> None:
         "0",
         "-q",
     )
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
 
 
 def test_the_options_are_documented(pytester: pytest.Pytester) -> None:
