@@ -212,7 +212,12 @@ def serve(
     max_file_bytes: int,
     log_level: str,
 ) -> None:
-    """Serve the emulator (uvicorn)."""
+    """Serve the emulator (uvicorn).
+
+    Safe on a laptop by default: only loopback names, IP addresses, --host and --allowed-host are served (DNS
+    rebinding); a browser request from another origin cannot change state (403 AccessDenied); snapshot,
+    restore and seed paths stay inside the data dir and --control-path folders.
+    """
     import uvicorn
 
     from emulator.app import SETTINGS_ENV, create_app
