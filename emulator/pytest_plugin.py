@@ -1,6 +1,6 @@
 """pytest plugin, registered by installing the package: the ``dashscope_emulator`` fixture.
 
-One real emulator server per test session (a frozen clock by default), reset before each test (state,
+One real emulator server per test session (a frozen clock by default), reset before each test (state, response rules,
 faults, journal), with the dashscope SDK pointed at it through ``DASHSCOPE_HTTP_BASE_URL``/``DASHSCOPE_API_KEY``
 (and the module's own settings when it is already imported).  The fixture is an ``EmulatorClient``::
 
@@ -9,6 +9,7 @@ faults, journal), with the dashscope SDK pointed at it through ``DASHSCOPE_HTTP_
         dashscope_emulator.run_until(job.output["job_id"], "SUCCEEDED")
         dashscope_emulator.fault("/api/v1/fine-tunes", method="POST", status=429, count=1)
         assert dashscope_emulator.requests(method="POST")[0]["body"]["model"] == "qwen-turbo"
+        dashscope_emulator.respond(contains="weather", content="Sunny.")  # what the model answers
 
 Options (command line, or the ini key in brackets): ``--dashscope-emulator-time-scale``
 [``dashscope_emulator_time_scale``, default 0], ``--dashscope-emulator-seed`` [``dashscope_emulator_seed``],

@@ -11,6 +11,7 @@ from typing import Any
 from emulator.clock import Clock
 from emulator.control.faults import FaultRules
 from emulator.control.journal import Journal
+from emulator.control.responses import ResponseRules
 from emulator.db import Database
 from emulator.ids import Ids
 from emulator.settings import Settings
@@ -51,6 +52,7 @@ class Runtime:
     background: list[asyncio.Task[None]] = field(default_factory=list)
     faults: FaultRules = field(default_factory=FaultRules)
     journal: Journal = field(default_factory=lambda: Journal(0))
+    responses: ResponseRules = field(default_factory=ResponseRules)
 
     @property
     def blob_dir(self) -> Path:

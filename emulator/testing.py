@@ -168,6 +168,18 @@ class EmulatorClient:
     def clear_faults(self, fault_id: str | None = None) -> None:
         self.control("DELETE", "/_emulator/faults" + (f"/{fault_id}" if fault_id else ""))
 
+    def respond(self, **rule: Any) -> str:
+        """Add a response rule (``contains="hi", content="Hello!"``, ``tool_calls=[...]``, ``error={...}``,
+        ``replies=[...]``, ``model=``, ``tenant=``, ``count=``...); answers its id."""
+        return str(self.control("POST", "/_emulator/responses", rule)["id"])
+
+    def responses(self) -> list[dict[str, Any]]:
+        """The response rules, in match order, with their hit counts."""
+        return self.control("GET", "/_emulator/responses")["responses"]  # type: ignore[no-any-return]
+
+    def clear_responses(self, rule_id: str | None = None) -> None:
+        self.control("DELETE", "/_emulator/responses" + (f"/{rule_id}" if rule_id else ""))
+
     def requests(
         self,
         *,

@@ -7,6 +7,11 @@ time: it exists to trip client timeouts), then drops the connection, answers the
 envelope, or — a latency-only rule — lets the request through.  The first rule that hits wins; a rule
 with ``count`` is removed after that many hits.
 
+A rule with ``after_chunks``, ``drop_after_chunks``, ``chunk_delay_ms`` or ``first_chunk_delay_ms`` acts inside
+a stream: it matches only requests that ask for one (SSE headers, or ``"stream": true``), and instead of
+answering it leaves itself on the request state (``STREAM_FAULT``) for the stream producer, which sends N
+chunks and then the error frame, or closes the connection, or drips the chunks (``generation.replies``).
+
 Only /api/v1 and /compatible-mode/v1 are subject to faults, never /_emulator.  With no rules the
 middleware costs one attribute check per request.  Faults strike after authentication (the service
 throttles accounts, not anonymous callers), so an unauthenticated request still gets its 401.
@@ -41,6 +46,9 @@ from emulator.errors import (
 )
 from emulator.ids import Ids
 from emulator.tenants import PROTECTED_PREFIXES, tenant_matches, tenant_names
+
+STREAM_FAULT = "stream_fault"
+"""Key on the request state where a stream-only rule that hit waits for the stream producer (generation.replies)."""
 
 SERVER_SEND = "emulator.server_send"
 """Scope key where the app keeps the ASGI server's own ``send``: a dropped connection needs its transport."""
@@ -79,8 +87,18 @@ class ActiveRule:
         return self._pattern.match(path) is not None if self._pattern is not None else path == self.spec.path
 
     @property
+    def stream_only(self) -> bool:
+        """A rule that acts inside a stream (chunk delays, an error or a drop after N chunks)."""
+        s = self.spec
+        return any(
+            v is not None for v in (s.after_chunks, s.drop_after_chunks, s.chunk_delay_ms, s.first_chunk_delay_ms)
+        )
+
+    @property
     def fails(self) -> bool:
         s = self.spec
+        if self.stream_only:
+            return False
         return bool(s.status or s.code or s.message or s.retry_after is not None) or not s.latency_ms
 
     def error(self) -> ApiError:
@@ -149,6 +167,8 @@ class FaultRules:
                 continue
             if rule.spec.model is not None and rule.spec.model != await request.model():
                 continue
+            if rule.stream_only and not await request.streaming():
+                continue
             spec = rule.spec
             spec.matched += 1
             if spec.probability < 1.0 and self.ids.rng("fault", spec.id, spec.matched).random() >= spec.probability:
@@ -166,7 +186,7 @@ class _RequestView:
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
         self.receive = receive
-        self._model: str | None | bool = False  # False: not read yet
+        self._body: dict[str, Any] | None | bool = False  # False: not read yet
 
     def matches(self, rule: ActiveRule) -> bool:
         """Everything but the body's model, which costs a read."""
@@ -182,11 +202,26 @@ class _RequestView:
         return True
 
     async def model(self) -> str | None:
-        if self._model is False:
-            self._model = await self._read_model()
-        return self._model  # type: ignore[return-value]
+        body = await self.body()
+        model = body.get("model") if body is not None else None
+        return model if isinstance(model, str) else None
 
-    async def _read_model(self) -> str | None:
+    async def streaming(self) -> bool:
+        """Asks for a stream: native SSE headers, or an OpenAI-style ``"stream": true``."""
+        headers = dict(self.scope["headers"])
+        if headers.get(b"x-dashscope-sse", b"").strip().lower() == b"enable":
+            return True
+        if b"text/event-stream" in headers.get(b"accept", b""):
+            return True
+        body = await self.body()
+        return body is not None and body.get("stream") is True
+
+    async def body(self) -> dict[str, Any] | None:
+        if self._body is False:
+            self._body = await self._read_body()
+        return self._body  # type: ignore[return-value]
+
+    async def _read_body(self) -> dict[str, Any] | None:
         headers = dict(self.scope["headers"])
         if self.scope["method"] not in ("POST", "PUT", "PATCH") or b"multipart" in headers.get(b"content-type", b""):
             return None
@@ -206,8 +241,7 @@ class _RequestView:
             body = json.loads(b"".join(m.get("body", b"") for m in messages))
         except ValueError:
             return None
-        model = body.get("model") if isinstance(body, dict) else None
-        return model if isinstance(model, str) else None
+        return body if isinstance(body, dict) else None
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
@@ -260,7 +294,9 @@ class FaultMiddleware:
             if rule.spec.drop_connection:
                 await drop_connection(scope)
                 return
-            if rule.fails:
+            if rule.stream_only:
+                scope.setdefault("state", {})[STREAM_FAULT] = rule
+            elif rule.fails:
                 raise rule.error()
         await self.app(scope, receive, send)
 

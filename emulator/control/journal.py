@@ -2,7 +2,10 @@
 
 Each /api/v1 and /compatible-mode/v1 request is kept in a ring with its headers (the API key masked to a
 hint), its tenant, status, timing and body: a JSON body parsed (up to 64 KiB), a multipart upload as the
-fields and file-part names/sizes/content types the upload route parsed — never a file's bytes.  Recording
+fields and file-part names/sizes/content types the upload route parsed — never a file's bytes.  A request to a
+path the emulator does not serve (404/405) has its unread body read before the answer, so the journal shows
+what a client sent to an endpoint that is not emulated yet; a generation request answered by a response rule
+names it (``rule``).  Recording
 costs little on the request path: raw headers and body chunks are kept as they are and only turned into
 JSON when the journal is read (the emulated time too, from the clock state in force at arrival).
 ``--journal-size 0`` removes the middleware altogether.
@@ -27,6 +30,12 @@ MAX_BODY = 64 * 1024
 """JSON bodies up to this size are kept (and parsed when read); bigger ones are recorded by size only."""
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+UNSERVED = frozenset({404, 405})
+"""Answers after which a body nobody read is read for the journal: a client calling what is not emulated yet."""
+
+RESPONSE_RULE = "response_rule"
+"""Key on the request state naming the response rule that answered (``generation.replies``)."""
 
 UPLOAD_FORM = "journal_form"
 """Key on the request state where the upload route leaves what it parsed of a multipart body."""
@@ -154,7 +163,20 @@ def entry(record: Record) -> JournalEntry:
         body=_body(record),
         body_size=record.body_size,
         form=state.get(UPLOAD_FORM),
+        rule=state.get(RESPONSE_RULE),
     )
+
+
+async def _read_unread_body(record: Record, receive: Receive) -> None:
+    """The body of a request nobody read (an unserved path), up to ``MAX_BODY`` + 1 bytes: enough to keep it or
+    to know it was too big."""
+    while record.body_size <= MAX_BODY:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        record.add_chunk(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -200,6 +222,8 @@ class JournalMiddleware:
 
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if message["status"] in UNSERVED and record.capture is None and scope["method"] in _BODY_METHODS:
+                    await _read_unread_body(record, receive)
                 journal.finish(record, message["status"])
             await send(message)
 

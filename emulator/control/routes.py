@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from emulator import __version__
-from emulator.control import service
+from emulator.control import responses, service
 from emulator.control.schemas import (
     ClockAdvance,
     ClockUpdate,
@@ -203,6 +203,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/_emulator/snapshot", snapshot, methods=["POST"]),
         Route("/_emulator/restore", restore, methods=["POST"]),
         Route("/_emulator/seed", seed, methods=["POST"]),
+        *responses.routes,
     ]
 
 
@@ -358,4 +359,5 @@ operations = [
         envelope="raw",
         auth=False,
     ),
+    *responses.operations,
 ]

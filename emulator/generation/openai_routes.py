@@ -17,16 +17,22 @@ from starlette.routing import Route
 
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
+from emulator.generation.replies import (
+    DONE,
+    chat_view,
+    generation_stream,
+    openai_error_frames,
+    openai_scripted_response,
+    script,
+)
 from emulator.generation.routes import parse, service
 from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
 from emulator.generation.service import Completion, check_messages, check_sampling
 from emulator.http import read_json_object, request_id
 from emulator.openapi import Operation, path_param
-from emulator.sse import stream_response
 
 CATALOG_CREATED = 1704038400
 """2024-01-01T00:00:00+08:00: the ``created`` of every shared model in ``/models``."""
-DONE = b"data: [DONE]\n\n"
 
 
 def _model_not_found(model: str) -> ModelNotFound:
@@ -47,15 +53,23 @@ async def chat_completions(request: Request) -> Response:
         target = await gen.resolve(request.state.tenant, req.model)
     except ModelNotExist:
         raise _model_not_found(req.model) from None
-    completion = gen.complete(target, messages, sampling)
     head = {
         "id": f"chatcmpl-{request_id(request)}",
         "created": int(request.app.state.rt.clock.now()),
         "model": req.model,
     }
-    if req.stream:
-        include_usage = bool(req.stream_options and req.stream_options.include_usage)
-        return stream_response(_events(openai_chunks(completion, head, include_usage)))
+    stream = bool(req.stream)
+    include_usage = bool(req.stream_options and req.stream_options.include_usage)
+    view = chat_view(
+        request, model=req.model, base_model=target.base_model, messages=messages, fields=req, stream=stream
+    )
+    scripted = script(request, view)
+    if scripted is not None:
+        return openai_scripted_response(request, scripted, messages, head, stream=stream, include_usage=include_usage)
+    completion = gen.complete(target, messages, sampling)
+    if stream:
+        frames = _events(openai_chunks(completion, head, include_usage))
+        return generation_stream(request, frames, openai_error_frames(request), DONE)
     return JSONResponse(openai_completion(completion, head))
 
 
@@ -110,7 +124,6 @@ async def _events(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     for chunk in chunks:
         yield b"data: " + json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
         await asyncio.sleep(0)
-    yield DONE
 
 
 async def list_models(request: Request) -> JSONResponse:

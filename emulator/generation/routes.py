@@ -12,6 +12,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
+from emulator.generation.replies import (
+    chat_view,
+    generation_stream,
+    native_error_frames,
+    native_scripted_response,
+    script,
+)
 from emulator.generation.schemas import GenerationRequest, GenerationResponse
 from emulator.generation.service import (
     Completion,
@@ -22,7 +29,7 @@ from emulator.generation.service import (
 )
 from emulator.http import envelope, read_json_object, request_id, validation_message
 from emulator.openapi import Operation
-from emulator.sse import encode_json, stream_response
+from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
 
@@ -74,10 +81,22 @@ async def generate(request: Request) -> Response:
     message_format = params.result_format == "message"
     if sampling.n > 1 and not message_format:
         raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
-    completion = await service(request).generate(request.state.tenant, req.model, _messages(req), sampling)
-    if wants_sse(request):
+    gen, messages, stream = service(request), _messages(req), wants_sse(request)
+    target = await gen.resolve(request.state.tenant, req.model)
+    view = chat_view(
+        request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream
+    )
+    scripted = script(request, view)
+    if scripted is not None:
+        incremental = bool(params.incremental_output)
+        return native_scripted_response(
+            request, scripted, messages, message_format=message_format, incremental=incremental, stream=stream
+        )
+    completion = gen.complete(target, messages, sampling)
+    if stream:
         chunks = native_chunks(completion, message_format=message_format, incremental=bool(params.incremental_output))
-        return stream_response(_events(chunks, request_id(request)))
+        rid = request_id(request)
+        return generation_stream(request, _events(chunks, rid), native_error_frames(rid))
     return envelope(
         request,
         "output",

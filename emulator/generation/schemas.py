@@ -75,6 +75,7 @@ class GenerationRequest(WireModel):
 class AssistantMessage(WireModel):
     role: str
     content: str
+    tool_calls: list[dict[str, Any]] | None = Field(None, description="Function calls (`finish_reason` tool_calls).")
 
 
 class GenerationChoice(WireModel):
@@ -125,6 +126,7 @@ class ChatCompletionRequest(SamplingFields):
 class CompletionMessage(WireModel):
     role: Literal["assistant"]
     content: str
+    tool_calls: list[dict[str, Any]] | None = Field(None, description="Function calls (`finish_reason` tool_calls).")
 
 
 class CompletionChoice(WireModel):

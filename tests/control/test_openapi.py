@@ -75,6 +75,8 @@ def test_api_conforms_to_its_document(api_schema: schemathesis.BaseSchema, serve
             assert response.status_code < 500
             if case.operation.path.startswith("/_emulator/faults"):
                 httpx.delete(server.url + "/_emulator/faults")  # a fuzzed rule must not break the next operations
+            if case.operation.path.startswith("/_emulator/responses"):
+                httpx.delete(server.url + "/_emulator/responses")  # nor a fuzzed response rule (a scripted 5xx)
 
         conforms()
         checked += 1

@@ -78,6 +78,26 @@ def test_snapshot_into_tmp_path(dashscope_emulator, tmp_path):
     assert dashscope_emulator.restore(path)["blobs"] == 0
 
 
+def test_respond_responses_and_clear(dashscope_emulator):
+    rule = dashscope_emulator.respond(contains="ping", content="pong")
+    with client(dashscope_emulator) as c:
+        body = {{"model": "qwen-plus", "input": {{"prompt": "ping?"}}}}
+        out = c.post("/api/v1/services/aigc/text-generation/generation", json=body).json()
+    assert out["output"]["text"] == "pong"
+    assert [(r["id"], r["hits"]) for r in dashscope_emulator.responses()] == [(rule, 1)]
+    assert dashscope_emulator.requests(path="/api/v1/services/*")[0]["rule"] == rule
+    dashscope_emulator.respond(content="x")
+    dashscope_emulator.clear_responses(rule)
+    assert [r["content"] for r in dashscope_emulator.responses()] == ["x"]
+
+
+def test_rules_do_not_leak_into_the_next_test(dashscope_emulator):
+    assert dashscope_emulator.responses() == []
+    dashscope_emulator.respond(content="y")
+    dashscope_emulator.clear_responses()
+    assert dashscope_emulator.responses() == []
+
+
 def test_reset_inside_a_test(dashscope_emulator):
     dashscope_emulator.fault("/api/v1/files", status=500)
     dashscope_emulator.reset()
@@ -97,7 +117,7 @@ def test_the_fixture_and_its_helpers(pytester: pytest.Pytester) -> None:
         "0",
         "-q",
     )
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=9)
 
 
 def test_the_options_are_documented(pytester: pytest.Pytester) -> None:

@@ -1,0 +1,301 @@
+"""Response rules (``/_emulator/responses``): the test decides what the model answers.
+
+WireMock's stubs and aimock's fixtures for a chat model: a rule matches on the model (exact or a glob, the
+requested name or its base model), the caller, the last user message (``contains`` / ``regex``), the tools the
+request offers and whether it ends with a tool's result; the first matching rule answers, with text, tool calls,
+reasoning, an error, or a sequence of those (one per call, the last one repeating).  ``count`` retires a rule
+after that many answers.
+
+The store knows nothing of protocols: generation endpoints describe a request as a ``ChatView`` and get back a
+``Scripted`` reply (or None), which ``generation.replies`` renders in each protocol's shape.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from emulator.control.schemas import (
+    ResponseRule,
+    ResponseRuleList,
+    ResponseRuleSpec,
+    ResponsesCleared,
+    ScriptedError,
+    ScriptedReplySpec,
+)
+from emulator.errors import (
+    AccessDenied,
+    ApiError,
+    InternalError,
+    InvalidApiKey,
+    InvalidParameter,
+    NotFound,
+    ServiceUnavailable,
+    Throttling,
+)
+from emulator.http import read_model
+from emulator.openapi import Operation, path_param
+from emulator.tenants import tenant_matches, tenant_names
+
+_ERRORS: dict[int, type[ApiError]] = {
+    400: InvalidParameter,
+    401: InvalidApiKey,
+    403: AccessDenied,
+    404: NotFound,
+    429: Throttling,
+    500: InternalError,
+    503: ServiceUnavailable,
+}
+
+
+@dataclass(slots=True)
+class ChatView:
+    """What a rule matches on, the same for every generation protocol."""
+
+    model: str
+    tenant_id: str
+    base_model: str | None = None
+    last_user_text: str = ""
+    tools: tuple[dict[str, Any], ...] = ()
+    """Function definitions as both protocols send them: ``{"type": "function", "function": {"name", ...}}``."""
+    tool_choice: str | dict[str, Any] | None = None
+    after_tool_result: bool = False
+    stream: bool = False
+
+    def tool_names(self) -> tuple[str, ...]:
+        return tuple(str(t.get("function", {}).get("name")) for t in self.tools if isinstance(t.get("function"), dict))
+
+    def forced_tool(self) -> dict[str, Any] | None:
+        """The function definition ``tool_choice`` names, when it names one the request offers."""
+        choice = self.tool_choice
+        if not isinstance(choice, dict) or not isinstance(choice.get("function"), dict):
+            return None
+        name = choice["function"].get("name")
+        for tool in self.tools:
+            function = tool.get("function")
+            if isinstance(function, dict) and function.get("name") == name:
+                return function
+        return None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """A reply decided by the test (or by a forced ``tool_choice``), before any protocol shape."""
+
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str = "stop"
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    error: ApiError | None = None
+    rule_id: str | None = None
+
+
+def call_id(request_id: str, index: int) -> str:
+    """``call_<24 hex>``: derived from the request id, so a seeded run gives the same ids."""
+    return "call_" + hashlib.sha256(f"{request_id}:{index}".encode()).hexdigest()[:24]
+
+
+def scripted_error(error: ScriptedError) -> ApiError:
+    cls = _ERRORS.get(error.status) or (InternalError if error.status >= 500 else ApiError)
+    return cls(error.message or cls.default_message, code=error.code or cls.code, status=error.status)
+
+
+def to_scripted(reply: ScriptedReplySpec, rule_id: str | None, request_id: str) -> Scripted:
+    if reply.error is not None:
+        return Scripted(error=scripted_error(reply.error), rule_id=rule_id)
+    calls = tuple(
+        ToolCall(c.id or call_id(request_id, i), c.name, dict(c.arguments))
+        for i, c in enumerate(reply.tool_calls or ())
+    )
+    usage = reply.usage
+    return Scripted(
+        content=reply.content,
+        reasoning_content=reply.reasoning_content,
+        tool_calls=calls,
+        finish_reason=reply.finish_reason or ("tool_calls" if calls else "stop"),
+        input_tokens=usage.input_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        rule_id=rule_id,
+    )
+
+
+@dataclass(eq=False)
+class _Active:
+    spec: ResponseRule
+    tenants: frozenset[str] | None = field(init=False, default=None)
+    pattern: re.Pattern[str] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.spec.tenant is not None:
+            self.tenants = tenant_names(self.spec.tenant)
+        if self.spec.regex is not None:
+            self.pattern = re.compile(self.spec.regex)
+
+    def matches(self, view: ChatView) -> bool:
+        s = self.spec
+        if s.model is not None and not any(
+            fnmatch.fnmatchcase(m, s.model) for m in (view.model, view.base_model) if m is not None
+        ):
+            return False
+        if self.tenants is not None and not tenant_matches(view.tenant_id, self.tenants):
+            return False
+        if s.contains is not None and s.contains not in view.last_user_text:
+            return False
+        if self.pattern is not None and self.pattern.search(view.last_user_text) is None:
+            return False
+        if s.after_tool_result is not None and s.after_tool_result != view.after_tool_result:
+            return False
+        return _tools_match(s.tools, view)
+
+    def next_reply(self) -> ScriptedReplySpec:
+        """The reply of this hit (``hits`` already counts it): ``replies`` one per call, the last repeating."""
+        replies = self.spec.replies
+        if not replies:
+            return self.spec
+        return replies[min(self.spec.hits, len(replies)) - 1]
+
+
+def _tools_match(wanted: bool | str | None, view: ChatView) -> bool:
+    if wanted is None:
+        return True
+    if isinstance(wanted, bool):
+        return wanted == bool(view.tools)
+    return wanted in view.tool_names()
+
+
+MAX_RULES = 1000
+"""Rules a process keeps at most: memory stays bounded whatever a test suite posts."""
+
+
+class ResponseRules:
+    """The rule list of this process (each ``--workers`` process has its own, as with faults)."""
+
+    def __init__(self) -> None:
+        self.rules: list[_Active] = []
+        self._next = 1
+
+    def add(self, spec: ResponseRuleSpec) -> ResponseRule:
+        if len(self.rules) >= MAX_RULES:
+            raise InvalidParameter(
+                f"There are already {MAX_RULES} response rules: remove some (DELETE /_emulator/responses) first."
+            )
+        rule = ResponseRule(**spec.model_dump(), id=f"response-{self._next}")
+        self._next += 1
+        self.rules = [*self.rules, _Active(rule)]
+        return rule
+
+    def list(self) -> list[ResponseRule]:
+        return [r.spec for r in self.rules]
+
+    def remove(self, rule_id: str) -> bool:
+        kept = [r for r in self.rules if r.spec.id != rule_id]
+        found = len(kept) != len(self.rules)
+        self.rules = kept
+        return found
+
+    def clear(self) -> int:
+        removed = len(self.rules)
+        self.rules = []
+        return removed
+
+    def answer(self, view: ChatView, request_id: str) -> Scripted | None:
+        """The first matching rule's reply (counted as a hit), or None."""
+        for rule in self.rules:
+            if rule.matches(view):
+                spec = rule.spec
+                spec.hits += 1
+                if spec.count is not None and spec.hits >= spec.count:
+                    self.remove(spec.id)
+                return to_scripted(rule.next_reply(), spec.id, request_id)
+        return None
+
+
+# --------------------------------------------------------------------------------------------- routes
+
+
+def _rules(request: Request) -> ResponseRules:
+    return request.app.state.rt.responses  # type: ignore[no-any-return]
+
+
+async def list_responses(request: Request) -> JSONResponse:
+    return JSONResponse(ResponseRuleList(responses=_rules(request).list()).model_dump())
+
+
+async def add_response(request: Request) -> JSONResponse:
+    return JSONResponse(_rules(request).add(await read_model(request, ResponseRuleSpec)).model_dump())
+
+
+async def clear_responses(request: Request) -> JSONResponse:
+    return JSONResponse(ResponsesCleared(removed=_rules(request).clear()).model_dump())
+
+
+async def delete_response(request: Request) -> JSONResponse:
+    rule_id = request.path_params["rule_id"]
+    if not _rules(request).remove(rule_id):
+        raise NotFound(f"No response rule {rule_id}.")
+    return JSONResponse(ResponsesCleared(removed=1).model_dump())
+
+
+routes = [
+    Route("/_emulator/responses", list_responses, methods=["GET"]),
+    Route("/_emulator/responses", add_response, methods=["POST"]),
+    Route("/_emulator/responses", clear_responses, methods=["DELETE"]),
+    Route("/_emulator/responses/{rule_id}", delete_response, methods=["DELETE"]),
+]
+
+operations = [
+    Operation(
+        "GET",
+        "/_emulator/responses",
+        "List the response rules, with their hit counts",
+        "control",
+        response=ResponseRuleList,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "POST",
+        "/_emulator/responses",
+        "Add a response rule: what the model answers to matching generation requests",
+        "control",
+        request=ResponseRuleSpec,
+        response=ResponseRule,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "DELETE",
+        "/_emulator/responses",
+        "Remove every response rule",
+        "control",
+        response=ResponsesCleared,
+        envelope="raw",
+        auth=False,
+    ),
+    Operation(
+        "DELETE",
+        "/_emulator/responses/{rule_id}",
+        "Remove one response rule",
+        "control",
+        response=ResponsesCleared,
+        envelope="raw",
+        auth=False,
+        params=(path_param("rule_id"),),
+    ),
+]
