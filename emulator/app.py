@@ -6,10 +6,12 @@ import asyncio
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -27,13 +29,15 @@ from emulator.control.journal import Journal, JournalMiddleware
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
 from emulator.control.persistence import restore_clock, save_clock
 from emulator.dashboard import routes as dashboard_routes
-from emulator.db import Database
+from emulator.db import Database, Tx
 from emulator.deployments import routes as deployment_routes
 from emulator.deployments.service import DeploymentsService
-from emulator.errors import ApiError, MethodNotAllowed, NotFound
+from emulator.errors import ApiError, InsufficientStorage, MethodNotAllowed, NotFound, is_disk_full
 from emulator.files import routes as file_routes
 from emulator.files.service import FilesService
+from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
+from emulator.fine_tunes.exports import CheckpointsService
 from emulator.fine_tunes.service import FineTunesService
 from emulator.generation import openai_routes
 from emulator.generation import routes as generation_routes
@@ -43,7 +47,7 @@ from emulator.ids import Ids
 from emulator.middleware import RequestContextMiddleware
 from emulator.runtime import Runtime
 from emulator.settings import Settings
-from emulator.tenants import AuthMiddleware, TenantRegistry
+from emulator.tenants import AuthMiddleware, Tenant, TenantRegistry
 
 log = logging.getLogger("emulator")
 
@@ -71,18 +75,23 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         ids=ids,
         data_dir=data_dir,
         tenants=TenantRegistry(db),
-        faults=FaultRules(ids, load_rules(settings.faults_file) if settings.faults_file else None),
+        faults=FaultRules(
+            ids, load_rules(settings.faults_file) if settings.faults_file else None, settings.max_fault_rules
+        ),
         journal=Journal(settings.journal_size, clock),
     )
     rt.services["files"] = FilesService(rt)
     rt.services["fine_tunes"] = FineTunesService(rt)
     rt.services["deployments"] = DeploymentsService(rt)
-    rt.services["fine_tunes"].deployed_guard = rt.services["deployments"].guard_job_delete
+    rt.services["checkpoints"] = CheckpointsService(rt)
+    rt.services["fine_tunes"].deployed_guard = _before_job_delete(rt)
+    rt.services["fine_tunes"].exported_lookup = rt.services["checkpoints"].find_export
     rt.services["generation"] = GenerationService(rt)
     app = EmulatorApp(
         routes=[
             *file_routes.routes,
             *fine_tune_routes.routes,
+            *checkpoint_routes.routes,
             *deployment_routes.routes,
             *generation_routes.routes,
             *openai_routes.routes,
@@ -91,12 +100,43 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
             *openapi.routes(operations()),
         ],
         middleware=_middleware(rt),
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},  # type: ignore[dict-item]
+        exception_handlers=_EXCEPTION_HANDLERS,
         lifespan=_lifespan,
     )
     app.state.rt = rt
     app.state.owns_data_dir = settings.data_dir is None and settings.in_memory
     return app
+
+
+async def _api_error(request: Request, exc: ApiError) -> Response:
+    return error_response(request.scope, exc, request_id(request))
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 405:
+        error: ApiError = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}.")
+    elif exc.status_code == 404:
+        error = NotFound(f"Path not found: {request.url.path}")
+    else:
+        error = ApiError(str(exc.detail), code="InvalidParameter", status=exc.status_code)
+    return error_response(request.scope, error, request_id(request))
+
+
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    """A full disk anywhere (a blob, the database, a snapshot) is a 507 with a reason, not a crash; any other
+    OS or SQLite error stays an internal error."""
+    if not is_disk_full(exc):
+        raise exc
+    log.warning("no space left on the device (%s %s): %s", request.method, request.url.path, exc)
+    return error_response(request.scope, InsufficientStorage(), request_id(request))
+
+
+_EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiError: _api_error,
+    HTTPException: _http_error,
+    OSError: _storage_error,
+    sqlite3.OperationalError: _storage_error,
+}
 
 
 class EmulatorApp(Starlette):
@@ -128,11 +168,22 @@ def _middleware(rt: Runtime) -> list[Middleware]:
 SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"
 
 
+def _before_job_delete(rt: Runtime) -> Callable[[Tx, Tenant, Any], Awaitable[None]]:
+    """Inside the job's delete transaction: a deployed model keeps its job; a deleted job's exports go too."""
+
+    async def hook(tx: Tx, tenant: Tenant, job: Any) -> None:
+        await rt.services["deployments"].guard_job_delete(tx, tenant, job)
+        await rt.services["checkpoints"].forget_job(tx, tenant, job.job_id)
+
+    return hook
+
+
 def operations() -> list[openapi.Operation]:
     """Every documented operation, gathered from the resources' route modules."""
     return [
         *file_routes.operations,
         *fine_tune_routes.operations,
+        *checkpoint_routes.operations,
         *deployment_routes.operations,
         *generation_routes.operations,
         *openai_routes.operations,
@@ -151,20 +202,6 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
 def create_app_from_env() -> Starlette:
     """The factory uvicorn's worker processes call (``--workers``): the settings travel as JSON in the env."""
     return create_app(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
-
-
-async def _api_error(request: Request, exc: ApiError) -> Response:
-    return error_response(request.scope, exc, request_id(request))
-
-
-async def _http_error(request: Request, exc: HTTPException) -> Response:
-    if exc.status_code == 405:
-        error: ApiError = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}.")
-    elif exc.status_code == 404:
-        error = NotFound(f"Path not found: {request.url.path}")
-    else:
-        error = ApiError(str(exc.detail), code="InvalidParameter", status=exc.status_code)
-    return error_response(request.scope, error, request_id(request))
 
 
 @asynccontextmanager

@@ -50,6 +50,8 @@ class Operation:
     auth: bool = True
     openai: bool = False
     description: str = ""
+    media_type: str | None = None
+    """A success body that is not JSON (a file's bytes): documented as a binary string of this type."""
 
 
 class ErrorBody(WireModel):
@@ -170,6 +172,8 @@ def _request_body(op: Operation) -> dict[str, Any] | None:
 def _success(op: Operation) -> dict[str, Any]:
     if op.sse:
         return {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    if op.media_type is not None:
+        return {"description": "OK", "content": {op.media_type: {"schema": {"type": "string", "format": "binary"}}}}
     if op.envelope == "none":
         schema: dict[str, Any] = {
             "type": "object",

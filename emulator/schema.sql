@@ -98,6 +98,33 @@ CREATE TABLE IF NOT EXISTS deployments (
 CREATE INDEX IF NOT EXISTS deployments_by_tenant ON deployments (tenant, seq DESC);
 CREATE INDEX IF NOT EXISTS deployments_by_job ON deployments (job_id) WHERE job_id IS NOT NULL;
 
+-- The 2026 create fields of a deployment (a table of its own so that databases of older versions gain it):
+-- the suffix it was asked for (NULL: none; a second deployment of one model under the same suffix, or none, is a 409), the MU
+-- deploy_spec (JSON: a string such as "MU1" or the object the v2 client sends) and billing_method.
+CREATE TABLE IF NOT EXISTS deployment_options (
+    seq             INTEGER PRIMARY KEY,   -- deployments.seq
+    tenant          TEXT NOT NULL,
+    model_name      TEXT NOT NULL,
+    suffix          TEXT,
+    deploy_spec     TEXT,
+    billing_method  TEXT
+);
+CREATE INDEX IF NOT EXISTS deployment_options_by_model ON deployment_options (tenant, model_name, suffix);
+
+-- Checkpoint exports (GET /fine-tunes/{id}/export/{checkpoint}): the checkpoints themselves derive from the job's
+-- plan (fine_tunes/checkpoints.py); an export's status derives from requested_at and the emulated clock.
+CREATE TABLE IF NOT EXISTS checkpoint_exports (
+    tenant        TEXT NOT NULL,
+    job_id        TEXT NOT NULL,
+    step          INTEGER NOT NULL,
+    display_name  TEXT NOT NULL,        -- the export's model_name query parameter ("for console display")
+    model_name    TEXT NOT NULL,        -- the deployable id: {finetuned_output}-c{step}
+    requested_at  REAL NOT NULL,
+    PRIMARY KEY (tenant, job_id, step)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS checkpoint_exports_by_display ON checkpoint_exports (tenant, display_name);
+CREATE INDEX IF NOT EXISTS checkpoint_exports_by_model ON checkpoint_exports (tenant, model_name);
+
 -- Per-tenant object counts, kept in the same transaction as inserts and deletes, so list totals cost
 -- one primary-key read however many objects pile up.
 CREATE TABLE IF NOT EXISTS counters (

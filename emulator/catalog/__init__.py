@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-TRAINING_TYPES: tuple[str, ...] = ("sft", "efficient_sft", "dpo_full", "dpo_lora")
+TRAINING_TYPES: tuple[str, ...] = ("sft", "efficient_sft", "dpo_full", "dpo_lora", "cpt")
 LORA_TRAINING_TYPES: tuple[str, ...] = ("efficient_sft", "dpo_lora")
 FAMILIES: tuple[str, ...] = ("qwen", "llama2", "baichuan", "chatglm")
+MATRICES: tuple[str, ...] = ("seed", "2026")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class ModelInfo:
     context_window: int = 8192
     seed_marks: int = 0
     notes: str = ""
+    matrix: str = "seed"
+    """Which model x training-type matrix the row comes from: ``seed`` (reference section 9) or ``2026``."""
+    lora_deployable: bool = False
+    """Its LoRA fine-tunes deploy token-billed under ``plan: lora`` (2026 model-deployment doc)."""
+    hp_defaults: tuple[tuple[str, int | float | str], ...] = ()
+    """Hyper-parameter defaults of this model that differ from the general ones (``hp_default`` reads them)."""
+
+    def hp_default(self, key: str) -> int | float | str | None:
+        return next((value for name, value in self.hp_defaults if name == key), None)
 
 
 class CatalogError(ValueError):
@@ -106,11 +116,25 @@ def _parse_model(entry: Mapping[str, Any]) -> ModelInfo:
             context_window=int(entry.get("context_window", 8192)),
             seed_marks=int(entry.get("seed_marks", 0)),
             notes=str(entry.get("notes", "")),
+            matrix=str(entry.get("matrix", "seed")),
+            lora_deployable=bool(entry.get("lora_deployable", False)),
+            hp_defaults=_hp_defaults(entry.get("hp_defaults", {})),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"bad catalog entry {entry.get('id', '?')!r}: {exc}") from exc
     _check_model(model)
     return model
+
+
+def _hp_defaults(raw: Any) -> tuple[tuple[str, int | float | str], ...]:
+    if not isinstance(raw, Mapping):
+        raise TypeError("hp_defaults must be an object")
+    out: list[tuple[str, int | float | str]] = []
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise TypeError(f"hp_defaults.{key} must be a number or a string")
+        out.append((str(key), value))
+    return tuple(out)
 
 
 def _check_model(model: ModelInfo) -> None:
@@ -119,6 +143,8 @@ def _check_model(model: ModelInfo) -> None:
         raise CatalogError(f"{model.id}: unknown training types {sorted(unknown)}")
     if not set(model.strict_methods) <= set(model.methods):
         raise CatalogError(f"{model.id}: strict_methods must be a subset of methods")
+    if model.matrix not in MATRICES:
+        raise CatalogError(f"{model.id}: unknown matrix {model.matrix!r}")
     if model.family not in FAMILIES:
         raise CatalogError(f"{model.id}: unknown family {model.family!r}")
     if model.params_b <= 0 or model.default_batch_size < 1:

@@ -14,9 +14,9 @@ The phases run across all tenants in an order that keeps every reached status wh
 
 from __future__ import annotations
 
+import asyncio
 import json
-import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +25,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from emulator.deployments.schemas import CreateDeploymentRequest
 from emulator.deployments.states import DeploymentStatus
-from emulator.files.upload import parse_upload
+from emulator.files.upload import stage_copy
 from emulator.fine_tunes.schemas import CreateJobRequest
 from emulator.fine_tunes.states import JobStatus
 from emulator.runtime import Runtime
@@ -95,8 +95,8 @@ class WorldError(ValueError):
     pass
 
 
-Reader = Callable[[Path, int], bytes]
-"""Reads a file of at most that many bytes (the control service confines it to the allowed folders)."""
+Allow = Callable[[Path], Path]
+"""The path a world may read (the control service confines it and checks that it is a regular file)."""
 
 
 def read_world(path: Path, data: bytes) -> WorldSpec:
@@ -118,14 +118,14 @@ def _problem(exc: ValidationError) -> str:
     return f"{'.'.join(loc) or 'the top level'}: {first['msg']}"
 
 
-async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path, read: Reader) -> dict[str, Any]:
+async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path, allow: Allow) -> dict[str, Any]:
     """Create the world; answers what was made: per tenant, file ids, job ids and statuses, deployments."""
     loaded = [
         _Loaded(spec, await rt.tenants.resolve(spec.api_key, spec.workspace, rt.clock.now())) for spec in world.tenants
     ]
     for item in loaded:
         for file_spec in item.spec.files:
-            item.files[file_spec.name] = await _upload(rt, item.tenant, file_spec, base_dir, read)
+            item.files[file_spec.name] = await _upload(rt, item.tenant, file_spec, base_dir, allow)
     await _succeeded_jobs(rt, loaded)
     for item in loaded:
         for dep in item.spec.deployments:
@@ -143,37 +143,23 @@ async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path, read: Reader
     return await _summary(rt, loaded)
 
 
-async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path, read: Reader) -> str:
-    """Through the real multipart parser and the files service, as an SDK upload would go."""
-    path = base_dir / spec.path
-    content = read(path, rt.settings.max_file_bytes)
-    boundary = secrets.token_hex(16)
-    body = _multipart(boundary, path.name, content, {"descriptions": spec.description, "purpose": spec.purpose})
-    parsed = await parse_upload(
-        _once(body), f"multipart/form-data; boundary={boundary}", rt.temp_dir, rt.settings.max_file_bytes
-    )
-    outcome = await rt.services["files"].upload_files(tenant, parsed)
+async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path, allow: Allow) -> str:
+    """Through the files service, as an upload would go: the file is staged to a temp file, then checked and stored."""
+    path = allow(base_dir / spec.path)
+    try:
+        staged = await asyncio.to_thread(stage_copy, path, rt.temp_dir)
+    except OSError as exc:
+        raise WorldError(f"file {spec.name!r}: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        outcome = await rt.services["files"].upload_files(
+            tenant, [staged], purpose=spec.purpose, descriptions=[spec.description]
+        )
+    finally:
+        staged.temp_path.unlink(missing_ok=True)
     if not outcome.uploaded:
         failure = outcome.failed[0]
         raise WorldError(f"file {spec.name!r} ({path}) was refused: {failure.code}: {failure.message}")
     return str(outcome.uploaded[0].file_id)
-
-
-def _multipart(boundary: str, filename: str, content: bytes, fields: dict[str, str]) -> bytes:
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n\r\n'.encode()
-        + content
-        + b"\r\n"
-    )
-    return b"".join(parts) + f"--{boundary}--\r\n".encode()
-
-
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    yield body
 
 
 async def _create_job(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from emulator.clock import fmt_iso, fmt_job_time
 from emulator.control.journal import entry
-from emulator.control.paths import confine, read_regular
+from emulator.control.paths import confine, open_regular, read_regular
 from emulator.control.persistence import save_clock
 from emulator.control.schemas import ClockView, FaultRule, FaultRuleSpec, JournalPage, SeedResult, SnapshotInfo
 from emulator.deployments.states import DeploymentStatus
@@ -166,14 +166,17 @@ async def seed(rt: Runtime, path: str | Path, *, reset_first: bool = False, conf
 
     world_path = confine(rt, path, Path.cwd()) if confined else Path(path)
 
-    def read(file: Path, limit: int) -> bytes:
-        return read_regular(confine(rt, file, world_path.parent) if confined else file, limit)
+    def allow(file: Path) -> Path:
+        """Confined (over HTTP), and a regular file: never a FIFO or a device to block on."""
+        allowed = confine(rt, file, world_path.parent) if confined else file
+        with open_regular(allowed):
+            return allowed
 
     try:
-        world = read_world(world_path, read(world_path, MAX_WORLD_BYTES))
+        world = read_world(world_path, read_regular(allow(world_path), MAX_WORLD_BYTES))
         if reset_first:
             await wipe_state(rt, None)
-        summary = await load_world(rt, world, world_path.parent, read)
+        summary = await load_world(rt, world, world_path.parent, allow)
     except WorldError as exc:
         raise InvalidParameter(str(exc)) from None
     finally:

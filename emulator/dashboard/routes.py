@@ -39,8 +39,13 @@ async def home(request: Request) -> Response:
     wanted = request.query_params.get("tenant")
     if wanted:
         return RedirectResponse(f"{PREFIX}/dashboard/tenants/{quote(wanted, safe=':')}", status_code=303)
-    tenants = await views.tenants(runtime(request))
-    return render(request, "home.html", {"tenants": tenants, "current": None})
+    page = await views.home_page(runtime(request))
+    return render(request, "home.html", {"page": page, "tenants": page.tenants, "current": None})
+
+
+async def recent_jobs(request: Request) -> Response:
+    """The landing page's recent jobs rows alone: its script swaps them in while jobs are active."""
+    return render(request, "_recent_job_rows.html", {"jobs": await views.recent_job_rows(runtime(request))})
 
 
 async def tenant_page(request: Request) -> Response:
@@ -167,6 +172,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
     return [
         Route(PREFIX, _to_home, methods=["GET"]),
         Route(f"{PREFIX}/", home, methods=["GET"], name="dashboard"),
+        Route(f"{PREFIX}/dashboard/recent/jobs", recent_jobs, methods=["GET"]),
         Route(f"{PREFIX}/dashboard/tenants/{{tenant}}", tenant_page, methods=["GET"]),
         Route(f"{PREFIX}/dashboard/tenants/{{tenant}}/jobs", tenant_jobs, methods=["GET"]),
         Route(f"{PREFIX}/dashboard/jobs/{{job_id}}", job_page, methods=["GET"]),

@@ -33,6 +33,7 @@ DEPLOYMENT_BADGES = {
     "PENDING": "neutral",
     "DEPLOYING": "running",
     "RUNNING": "success",
+    "UPDATING": "running",
     "FAILED": "danger",
     "DELETING": "warning",
 }

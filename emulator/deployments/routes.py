@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulator.clock import fmt_deploy_time
@@ -11,20 +13,31 @@ from emulator.deployments.schemas import (
     CreateDeploymentRequest,
     DeployableModel,
     DeployableModelList,
+    DeployableModelListV1,
+    DeployableModelPage,
+    DeployableModelV1,
+    DeploymentEvent,
     DeploymentList,
     DeploymentObject,
+    PlanEntry,
     ScaleRequest,
+    Template,
 )
-from emulator.deployments.service import DeploymentsService
+from emulator.deployments.service import CHARGE_TYPE, MODELS_BASE_CAPACITY, Deployable, DeploymentsService
+from emulator.deployments.states import FINAL_FOR_WATCHERS
 from emulator.deployments.store import DeploymentRow
 from emulator.errors import InvalidParameter
 from emulator.http import envelope, read_model
 from emulator.openapi import Operation, Param, path_param
 from emulator.pagination import parse_page
+from emulator.runtime import Runtime
+from emulator.sse import HEARTBEAT, encode_json, stream_response
 
 LIST_DEFAULT_SIZE = 50
 LIST_MAX_SIZE = 200
 MODEL_SOURCES = ("base", "custom")
+MODELS_VERSIONS = ("v1.0",)
+V1_MAX_SIZE = 100
 
 
 def _service(request: Request) -> DeploymentsService:
@@ -46,11 +59,13 @@ def deployment_object(row: DeploymentRow) -> DeploymentObject:
         charge_type=row.charge_type,
         creator=row.creator,
         modifier=row.creator,
+        plan=row.plan,
+        model_unit_spec=row.options.model_unit_spec if row.options is not None else None,
     )
 
 
 def _answer(request: Request, row: DeploymentRow) -> JSONResponse:
-    return envelope(request, "output", deployment_object(row).model_dump())
+    return envelope(request, "output", deployment_object(row).model_dump(exclude_none=True))
 
 
 async def create_deployment(request: Request) -> JSONResponse:
@@ -64,7 +79,7 @@ async def list_deployments(request: Request) -> JSONResponse:
     data = DeploymentList(
         deployments=[deployment_object(r) for r in rows], page_no=page.page_no, page_size=page.page_size, total=total
     )
-    return envelope(request, "output", data.model_dump())
+    return envelope(request, "output", data.model_dump(exclude_none=True))
 
 
 async def get_deployment(request: Request) -> JSONResponse:
@@ -91,21 +106,110 @@ async def delete_deployment(request: Request) -> JSONResponse:
 
 
 async def deployable_models(request: Request) -> JSONResponse:
-    page = parse_page(request.query_params, default_size=LIST_DEFAULT_SIZE, max_size=LIST_MAX_SIZE)
+    """Without ``version``: the old flat shape; ``version=v1.0``: each model's plans and MU templates (2026)."""
+    version = request.query_params.get("version") or None
+    if version is not None and version not in MODELS_VERSIONS:
+        raise InvalidParameter(f"version must be v1.0 (got {version!r}).", param="version")
+    max_size = V1_MAX_SIZE if version else LIST_MAX_SIZE
+    page = parse_page(request.query_params, default_size=LIST_DEFAULT_SIZE, max_size=max_size)
     source = request.query_params.get("model_source") or "base"
     if source not in MODEL_SOURCES:
         raise InvalidParameter(f"model_source must be base or custom (got {source!r}).", param="model_source")
-    models = await _service(request).deployable_models(request.state.tenant, source)
+    models = await _service(request).deployable_sources(request.state.tenant, source)
+    shown = models[page.offset : page.offset + page.page_size]
+    if version:
+        v1 = DeployableModelListV1(
+            models=[_v1_model(m) for m in shown], page_no=page.page_no, page_size=page.page_size, total=len(models)
+        )
+        return envelope(request, "output", v1.model_dump(exclude_none=True))
     data = DeployableModelList(
-        models=[
-            DeployableModel(model_name=name, base_capacity=unit)
-            for name, unit in models[page.offset : page.offset + page.page_size]
-        ],
+        models=[DeployableModel(model_name=m.name, base_capacity=MODELS_BASE_CAPACITY) for m in shown],
         page_no=page.page_no,
         page_size=page.page_size,
         total=len(models),
     )
     return envelope(request, "output", data.model_dump())
+
+
+def _v1_model(model: Deployable) -> DeployableModelV1:
+    plans = [
+        PlanEntry(plan="mu", charge_type=CHARGE_TYPE, templates=list(MU_TEMPLATES))
+        if plan == "mu"
+        else PlanEntry(plan=plan)
+        for plan in model.plans
+    ]
+    return DeployableModelV1(model_name=model.name, plans=plans)
+
+
+def _role(spec: str) -> dict[str, object]:
+    return {"model_unit_spec": spec, "capacity_unit_per_instance": MODELS_BASE_CAPACITY}
+
+
+MU_TEMPLATES = (
+    Template(
+        template_id="MU1",
+        template_name="单机部署-标准推理型",
+        template_type="COUPLED",
+        template_version="v1",
+        template_desc="适用于标准推理场景",
+        charge_type=CHARGE_TYPE,
+        roles={"unified": _role("MU1")},
+    ),
+    Template(
+        template_id="MU1-PD",
+        template_name="PD分离部署-标准推理型",
+        template_type="SEPERATED",  # the docs' spelling
+        template_version="v1",
+        template_desc="适用于PD分离推理场景",
+        charge_type=CHARGE_TYPE,
+        roles={"prefill": _role("MU1"), "decode": _role("MU1")},
+    ),
+)
+
+
+async def stream_deployment(request: Request) -> Response:
+    """Status snapshots as Server-Sent Events until the deployment is RUNNING, FAILED or gone (reference 2026
+    §4.5); a 404 goes out as JSON before the stream starts."""
+    service = _service(request)
+    await service.get_deployment(request.state.tenant, request.path_params["deployed_model"])
+    return stream_response(_follow(request, service, request.path_params["deployed_model"]))
+
+
+async def _follow(request: Request, service: DeploymentsService, deployed_model: str) -> AsyncIterator[bytes]:
+    rt: Runtime = request.app.state.rt
+    last: DeploymentEvent | None = None
+    sent = 0
+    while True:
+        row, next_at = await service.peek(request.state.tenant, deployed_model)
+        if row is None:
+            return
+        event = DeploymentEvent(
+            deployed_model=row.deployed_model,
+            status=row.status.value,
+            capacity=row.capacity,
+            ready_capacity=row.ready_capacity,
+            gmt_modified=fmt_deploy_time(row.modified_at),
+        )
+        if event != last:
+            sent += 1
+            yield encode_json(event.model_dump(), event="result", event_id=sent)
+            last = event
+        if row.status in FINAL_FOR_WATCHERS:
+            return
+        if not await wait_for_change(rt, next_at):
+            yield HEARTBEAT
+
+
+async def wait_for_change(rt: Runtime, next_at: float | None) -> bool:
+    """Sleep until state may have moved: a notification, the next scheduled change, or a heartbeat's time.
+
+    The one place this stream waits, so that a per-deployment watch can replace ``rt.changes`` at merge."""
+    heartbeat = rt.settings.heartbeat_seconds
+    until = rt.clock.wall_seconds_until(next_at) if next_at is not None else None
+    step = min(heartbeat, max(until, 0.02)) if until is not None else heartbeat
+    if rt.settings.workers > 1:
+        step = min(step, 0.5)  # another worker's changes do not wake this one
+    return await rt.changes.wait(step)
 
 
 routes = [
@@ -115,6 +219,7 @@ routes = [
     Route("/api/v1/deployments/{deployed_model}", get_deployment, methods=["GET"]),
     Route("/api/v1/deployments/{deployed_model}", delete_deployment, methods=["DELETE"]),
     Route("/api/v1/deployments/{deployed_model}/scale", scale_deployment, methods=["PUT"]),
+    Route("/api/v1/deployments/{deployed_model}/stream", stream_deployment, methods=["GET"]),
 ]
 
 _DEPLOYED = (path_param("deployed_model"),)
@@ -149,13 +254,19 @@ operations = [
         "/api/v1/deployments/models",
         "List the models that can be deployed",
         "deployments",
-        response=DeployableModelList,
+        response=DeployableModelPage,
         params=(
             *_PAGE,
             Param(
                 "model_source",
                 schema={"type": "string", "enum": list(MODEL_SOURCES), "default": "base"},
                 description="base: system models; custom: this account's fine-tuned models.",
+            ),
+            Param(
+                "version",
+                schema={"type": "string", "enum": list(MODELS_VERSIONS)},
+                description="v1.0: each model's plans and MU templates (page_size at most 100); "
+                "absent: the flat {model_name, base_capacity} list.",
             ),
         ),
     ),
@@ -182,6 +293,14 @@ operations = [
         "deployments",
         request=ScaleRequest,
         response=DeploymentObject,
+        params=_DEPLOYED,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/deployments/{deployed_model}/stream",
+        "Follow a deployment's status as Server-Sent Events (until RUNNING, FAILED or gone)",
+        "deployments",
+        sse=True,
         params=_DEPLOYED,
     ),
 ]

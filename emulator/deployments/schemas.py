@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -20,6 +20,11 @@ class CreateDeploymentRequest(WireModel):
     plan: str | None = Field(None, max_length=32)
     model_version: str | None = Field(None, max_length=64)
     template_id: str | None = Field(None, max_length=128)
+    deploy_spec: str | dict[str, Any] | None = Field(
+        None, description='plan mu only: a model unit spec such as "MU1" (or a dps-... id), or the v2 client\'s object.'
+    )
+    billing_method: str | None = Field(None, max_length=32, description='plan mu only; only "POST_PAY".')
+    name: str | None = Field(None, max_length=128, description="Display name (the SDKs never send it).")
 
 
 class ScaleRequest(WireModel):
@@ -45,6 +50,8 @@ class DeploymentObject(WireModel):
     charge_type: str
     creator: str
     modifier: str
+    plan: str | None = None
+    model_unit_spec: str | None = Field(None, description="plan mu: the deploy_spec's model unit spec.")
 
 
 class DeploymentList(WireModel):
@@ -64,6 +71,55 @@ class DeployableModelList(WireModel):
     page_no: int
     page_size: int
     total: int
+
+
+class Template(WireModel):
+    template_id: str
+    template_name: str
+    template_type: str
+    template_version: str
+    template_desc: str
+    charge_type: str
+    roles: dict[str, dict[str, Any]]
+
+
+class PlanEntry(WireModel):
+    plan: str
+    charge_type: str | None = None
+    templates: list[Template] | None = None
+
+
+class DeployableModelV1(WireModel):
+    """``GET /deployments/models?version=v1.0`` (2026 docs): the plans a model can be deployed under."""
+
+    model_name: str
+    plans: list[PlanEntry]
+
+
+class DeployableModelListV1(WireModel):
+    models: list[DeployableModelV1]
+    page_no: int
+    page_size: int
+    total: int
+
+
+class DeployableModelPage(WireModel):
+    """The documented answer of ``/deployments/models``: the flat items, or the v1.0 ones with ``version=v1.0``."""
+
+    models: list[DeployableModel | DeployableModelV1]
+    page_no: int
+    page_size: int
+    total: int
+
+
+class DeploymentEvent(WireModel):
+    """One ``/deployments/{id}/stream`` event: a status snapshot."""
+
+    deployed_model: str
+    status: str
+    capacity: int
+    ready_capacity: int
+    gmt_modified: str
 
 
 class ForceStatusRequest(WireModel):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.catalog import Catalog, load_catalog
+from emulator.catalog import Catalog, is_lora, load_catalog
 from emulator.db import Tx
 from emulator.deployments import store
 from emulator.deployments.schemas import CreateDeploymentRequest
@@ -26,9 +26,10 @@ from emulator.deployments.states import (
     advance,
     delete,
     force,
+    next_change,
     scale,
 )
-from emulator.deployments.store import DeploymentRow
+from emulator.deployments.store import DeploymentRow, Options
 from emulator.errors import Conflict, InvalidParameter, ModelNotExist, NotFound, UnsupportedOperation
 from emulator.fine_tunes import store as job_store
 from emulator.fine_tunes.states import JobStatus
@@ -40,6 +41,23 @@ PLANS = ("lora", "mu", "ptu")
 CHARGE_TYPE = "post_paid"
 MODELS_BASE_CAPACITY = 1
 _SUFFIX_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,7}$")
+_SPEC_RE = re.compile(r"^(MU\d{1,3}(-PD)?|dps-[0-9A-Za-z-]{1,64})$")
+BILLING_METHODS = ("POST_PAY",)
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a deployment serves: its base model, and the fine-tune behind it (None for a base model)."""
+
+    base_model: str
+    job_id: str | None
+    training_type: str | None
+
+
+@dataclass(frozen=True)
+class Deployable:
+    name: str
+    plans: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -71,17 +89,18 @@ class DeploymentsService:
     async def create_deployment(self, tenant: Tenant, req: CreateDeploymentRequest) -> DeploymentRow:
         capacity = self._capacity(req.capacity)
         suffix = _suffix(req.suffix)
-        base_model, job_id = await self._source(tenant, req.model_name)
-        plan = _plan(req.plan, fine_tuned=job_id is not None)
-        memory = await self._fine_tunes.memory(job_id) if job_id else []
+        source = await self._source(tenant, req.model_name)
+        plan = self._plan(req.plan, source)
+        options = _options(req, plan, suffix)
+        memory = await self._fine_tunes.memory(source.job_id) if source.job_id else []
         now = self.rt.clock.now()
         row = DeploymentRow(
             seq=0,
             deployed_model="",
             tenant=tenant.id,
             model_name=req.model_name,
-            base_model=base_model,
-            job_id=job_id,
+            base_model=source.base_model,
+            job_id=source.job_id,
             plan=plan,
             status=DeploymentStatus.PENDING,
             base_capacity=capacity,
@@ -91,18 +110,32 @@ class DeploymentsService:
             workspace_id=tenant.workspace,
             modified_at=now,
             schedule=Schedule.new(now, capacity, self.policy),
+            options=options,
         )
         async with self.rt.db.transaction() as tx:
-            row.deployed_model = await self._name(tx, req.model_name, suffix, fine_tuned=job_id is not None)
-            existing = await store.get_deployment(tx, tenant.id, row.deployed_model)
-            if existing is not None and (existing := await self._apply(tx, existing)) is not None:
-                raise Conflict(
-                    f"Deployment {row.deployed_model} already exists ({existing.status}); delete it "
-                    "first, or deploy under another suffix."
-                )
+            row.deployed_model = await self._name(tx, req.model_name, suffix, fine_tuned=source.job_id is not None)
+            await self._check_unique(tx, tenant, row, suffix)
             await store.insert_deployment(tx, row, memory)
         self.rt.changes.notify()
         return row
+
+    async def _check_unique(self, tx: Tx, tenant: Tenant, row: DeploymentRow, suffix: str | None) -> None:
+        """One deployment per model and suffix (or none: the 2026 docs' 409), and never two of one name."""
+        for other in await store.of_model_suffix(tx, tenant.id, row.model_name, suffix):
+            if await self._apply(tx, other) is not None:
+                raise Conflict(
+                    f"Deployed model {row.model_name} already exists, please specify a suffix."
+                    if suffix is None
+                    else f"Deployed model {row.model_name} with suffix {suffix} already exists; suffixes must be "
+                    "unique.",
+                    param="suffix",
+                )
+        existing = await store.get_deployment(tx, tenant.id, row.deployed_model)
+        if existing is not None and (existing := await self._apply(tx, existing)) is not None:
+            raise Conflict(
+                f"Deployment {row.deployed_model} already exists ({existing.status}); delete it "
+                "first, or deploy under another suffix."
+            )
 
     def _capacity(self, raw: int | None) -> int:
         limit = self.rt.settings.max_deployment_capacity
@@ -112,7 +145,7 @@ class DeploymentsService:
             raise InvalidParameter(f"capacity must be an integer between 1 and {limit} (got {raw}).", param="capacity")
         return raw
 
-    async def _source(self, tenant: Tenant, model_name: str) -> tuple[str, str | None]:
+    async def _source(self, tenant: Tenant, model_name: str) -> Source:
         """The base model and the fine-tune job behind ``model_name``."""
         info = self.catalog.get(model_name)
         if info is not None:
@@ -122,7 +155,7 @@ class DeploymentsService:
                     f"{', '.join(self._deployable()[:6])}, ...",
                     param="model_name",
                 )
-            return info.id, None
+            return Source(info.id, None, None)
         job = await self._fine_tunes.find_model(tenant, model_name)
         if job is None:
             raise ModelNotExist(
@@ -130,7 +163,29 @@ class DeploymentsService:
                 "fine-tune of this account nor a deployable base model.",
                 param="model_name",
             )
-        return str(job.base_model), str(job.job_id)
+        return Source(str(job.base_model), str(job.job_id), str(job.training_type))
+
+    def _plan(self, raw: str | None, source: Source) -> str:
+        """Optional (1.20.11 sends none): ``lora`` where a token-billed LoRA deployment exists, else ``mu``."""
+        lora = self._lora_allowed(source)
+        if raw is None or not raw.strip():
+            return "lora" if lora else "mu"
+        plan = raw.strip().lower()
+        if plan not in PLANS:
+            raise InvalidParameter(f"plan must be one of {', '.join(PLANS)} (got {raw!r}).", param="plan")
+        if plan == "lora" and not lora:
+            raise InvalidParameter(_lora_refusal(source), param="plan")
+        return plan
+
+    def _lora_allowed(self, source: Source) -> bool:
+        """Seed-era models: any fine-tune (as before 2026).  Models of the 2026 matrix: only LoRA-trained
+        outputs of the bases the model-deployment doc lists for ``plan: lora``."""
+        if source.job_id is None:
+            return False
+        base = self.catalog.get(source.base_model)
+        if base is None or base.matrix != "2026":
+            return True
+        return base.lora_deployable and is_lora(source.training_type or "")
 
     def _deployable(self) -> list[str]:
         return [m.id for m in self.catalog.models() if m.deployable]
@@ -186,19 +241,46 @@ class DeploymentsService:
         row = None if row is None else await self._refresh(row)
         if row is None:
             raise not_found(deployed_model)
+        await store.options_of(self.rt.db, [row])
         return row
+
+    async def peek(self, tenant: Tenant, deployed_model: str) -> tuple[DeploymentRow | None, float | None]:
+        """The deployment as of now (None once gone) and the next emulated moment it changes by itself."""
+        row = await store.get_deployment(self.rt.db, tenant.id, deployed_model)
+        row = None if row is None else await self._refresh(row)
+        if row is None:
+            return None, None
+        return row, next_change(row.schedule, self.rt.clock.now(), self.policy)
 
     async def list_deployments(self, tenant: Tenant, offset: int, limit: int) -> tuple[int, list[DeploymentRow]]:
         await self.sync_tenant(tenant.id)
-        return await store.list_deployments(self.rt.db, tenant.id, offset, limit)
+        total, rows = await store.list_deployments(self.rt.db, tenant.id, offset, limit)
+        await store.options_of(self.rt.db, rows)
+        return total, rows
 
     async def deployable_models(self, tenant: Tenant, source: str) -> list[tuple[str, int]]:
         """``base``: the catalog's deployable models; ``custom``: this tenant's succeeded fine-tunes."""
+        return [(s.name, MODELS_BASE_CAPACITY) for s in await self.deployable_sources(tenant, source)]
+
+    async def deployable_sources(self, tenant: Tenant, source: str) -> list[Deployable]:
+        """The models ``/deployments/models`` lists, with the plans each can be deployed under."""
         if source == "base":
-            return [(name, MODELS_BASE_CAPACITY) for name in self._deployable()]
+            return [
+                Deployable(m.id, self._plans(Source(m.id, None, None))) for m in self.catalog.models() if m.deployable
+            ]
         await self._fine_tunes.sync_tenant(tenant.id)
         _, jobs = await job_store.list_jobs(self.rt.db, tenant.id, 0, 1 << 30)
-        return [(j.output_model, MODELS_BASE_CAPACITY) for j in jobs if j.status is JobStatus.SUCCEEDED]
+        outputs = [(j.output_model, j) for j in jobs if j.status is JobStatus.SUCCEEDED]
+        checkpoints = self.rt.services.get("checkpoints")
+        if checkpoints is not None:
+            outputs += await checkpoints.exported_models(tenant)
+        return [Deployable(name, self._plans(Source(j.base_model, j.job_id, j.training_type))) for name, j in outputs]
+
+    def _plans(self, source: Source) -> tuple[str, ...]:
+        if source.job_id is None:
+            base = self.catalog.get(source.base_model)
+            return ("mu", "lora") if base is not None and base.lora_deployable else ("mu",)
+        return ("mu", "lora") if self._lora_allowed(source) else ("mu",)
 
     async def serve(self, tenant: Tenant, deployed_model: str) -> Served | None:
         """The deployment generation answers as; None when there is none; an error while it is not RUNNING."""
@@ -279,11 +361,12 @@ class DeploymentsService:
     # ---------------------------------------------------------------- hooks
 
     async def guard_job_delete(self, tx: Tx, tenant: Tenant, job: Any) -> None:
-        """Installed as the fine-tunes service's ``deployed_guard``: a deployed model's job stays."""
+        """Installed as the fine-tunes service's ``deployed_guard``: a deployed model's job stays, unless the
+        deployment is already DELETING (a test suite's natural clean-up order: deployment, then job)."""
         now = self.rt.clock.now()
         for row in await store.of_job(tx, tenant.id, job.job_id):
             view = advance(row.schedule, now, self.policy)
-            if not view.gone:
+            if not view.gone and view.status is not DeploymentStatus.DELETING:
                 raise UnsupportedOperation(
                     f"The fine-tuning job cannot be deleted: its model {job.output_model} is "
                     f"deployed as {row.deployed_model} ({view.status}); delete the deployment "
@@ -304,15 +387,35 @@ def _suffix(raw: str | None) -> str | None:
     return raw
 
 
-def _plan(raw: str | None, *, fine_tuned: bool) -> str:
-    """Optional here (the 2.0.2 CLI requires it): ``lora`` for a fine-tuned model, ``mu`` for a base model."""
-    if raw is None or not raw.strip():
-        return "lora" if fine_tuned else "mu"
-    plan = raw.strip().lower()
-    if plan not in PLANS:
-        raise InvalidParameter(f"plan must be one of {', '.join(PLANS)} (got {raw!r}).", param="plan")
-    if plan == "lora" and not fine_tuned:
+def _lora_refusal(source: Source) -> str:
+    if source.job_id is None:
+        return "plan lora serves a fine-tuned (LoRA) model; deploy a base model with plan mu or ptu."
+    return (
+        f"plan lora (token-billed LoRA deployment) serves only efficient_sft/dpo_lora outputs of the models the "
+        f"deployment docs list; this is a {source.training_type} fine-tune of {source.base_model}: use plan mu."
+    )
+
+
+def _options(req: CreateDeploymentRequest, plan: str, suffix: str | None) -> Options:
+    """The 2026 fields: ``deploy_spec`` and ``billing_method`` are required when plan mu is asked for explicitly."""
+    spec, billing = req.deploy_spec, req.billing_method
+    explicit_mu = (req.plan or "").strip().lower() == "mu"
+    if explicit_mu and (spec is None or spec == "" or spec == {}):
+        raise InvalidParameter(_missing("deploy_spec"), param="deploy_spec")
+    if explicit_mu and not billing:
+        raise InvalidParameter(_missing("billing_method"), param="billing_method")
+    if isinstance(spec, str) and spec and not _SPEC_RE.match(spec):
         raise InvalidParameter(
-            "plan lora serves a fine-tuned (LoRA) model; deploy a base model with plan mu or ptu.", param="plan"
+            f"deploy_spec must be a model unit spec such as MU1 (or a dps-... id); got {spec!r}.", param="deploy_spec"
         )
-    return plan
+    if billing is not None and billing.strip().upper() not in BILLING_METHODS:
+        raise InvalidParameter(
+            f"billing_method must be {', '.join(BILLING_METHODS)} (got {billing!r}).", param="billing_method"
+        )
+    if plan != "mu":
+        return Options(suffix=suffix)
+    return Options(suffix, spec or None, billing.strip().upper() if billing else None)
+
+
+def _missing(name: str) -> str:
+    return f"Required parameter({name}) missing or invalid, please check the request parameters."

@@ -5,7 +5,9 @@ last capacity change, when it failed or started deleting); ``advance`` derives t
 and ``gmt_modified`` from that schedule and "now".  It is pure: no I/O, no clock of its own.
 
     PENDING ──30 s──▶ DEPLOYING ──max(60 s, 20 s × capacity)──▶ RUNNING   (ready_capacity +1 every 20 s)
-       │                 │                                          │  scale: ready_capacity follows, ±1 every 20 s
+       │                 │                                          │  ▲
+       │                 │                                   scale  ▼  │ ready_capacity reaches capacity
+       │                 │                                       UPDATING   (ready_capacity ±1 every 20 s)
        └──────┬──────────┴──────────────────────────────────────────┘
               ├──control plane──▶ FAILED ──delete──▶ DELETING
               └──delete────────────────────────────▶ DELETING ──10 s──▶ gone (404)
@@ -23,7 +25,9 @@ class DeploymentStatus(StrEnum):
     DEPLOYING = "DEPLOYING"
     """Instances are starting; ``ready_capacity`` climbs towards ``capacity``."""
     RUNNING = "RUNNING"
-    """Serving (the SDK constant is ``SERVING``): callable; ``ready_capacity`` follows scale changes."""
+    """Serving (the SDK constant is ``SERVING``): callable, ``ready_capacity == capacity``."""
+    UPDATING = "UPDATING"
+    """After a scale (2026 docs): ``capacity`` is the new target, ``ready_capacity`` still moving; callable."""
     FAILED = "FAILED"
     """Broken (only through the control plane); not callable, can be deleted."""
     DELETING = "DELETING"
@@ -37,12 +41,19 @@ TRANSITIONS: dict[DeploymentStatus, frozenset[DeploymentStatus]] = {
     DeploymentStatus.DEPLOYING: frozenset(
         {DeploymentStatus.RUNNING, DeploymentStatus.FAILED, DeploymentStatus.DELETING}
     ),
-    DeploymentStatus.RUNNING: frozenset({DeploymentStatus.FAILED, DeploymentStatus.DELETING}),
+    DeploymentStatus.RUNNING: frozenset(
+        {DeploymentStatus.UPDATING, DeploymentStatus.FAILED, DeploymentStatus.DELETING}
+    ),
+    DeploymentStatus.UPDATING: frozenset(
+        {DeploymentStatus.RUNNING, DeploymentStatus.FAILED, DeploymentStatus.DELETING}
+    ),
     DeploymentStatus.FAILED: frozenset({DeploymentStatus.DELETING}),
     DeploymentStatus.DELETING: frozenset(),
 }
-SCALABLE = frozenset({DeploymentStatus.RUNNING})
-CALLABLE = frozenset({DeploymentStatus.RUNNING})
+SCALABLE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.UPDATING})
+CALLABLE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.UPDATING})
+FINAL_FOR_WATCHERS = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.FAILED})
+"""A ``/stream`` of the deployment ends at these statuses (and when it is gone)."""
 
 
 class IllegalTransition(ValueError):
@@ -108,13 +119,33 @@ def advance(s: Schedule, now: float, policy: Policy) -> View:
     if s.deleting_at is not None:
         ready = 0 if s.failed_at is not None else _ready(s, s.deleting_at, policy)
         gone = now >= s.deleting_at + policy.delete_seconds
-        return View(DeploymentStatus.DELETING, ready, _modified(s, now), gone)
+        return View(DeploymentStatus.DELETING, ready, _modified(s, now, policy), gone)
     if s.failed_at is not None:
-        return View(DeploymentStatus.FAILED, 0, _modified(s, now))
+        return View(DeploymentStatus.FAILED, 0, _modified(s, now, policy))
     if now < s.deploy_at:
-        return View(DeploymentStatus.PENDING, 0, _modified(s, now))
-    status = DeploymentStatus.DEPLOYING if now < s.running_at else DeploymentStatus.RUNNING
-    return View(status, _ready(s, now, policy), _modified(s, now))
+        return View(DeploymentStatus.PENDING, 0, _modified(s, now, policy))
+    ready = _ready(s, now, policy)
+    if now < s.running_at:
+        return View(DeploymentStatus.DEPLOYING, ready, _modified(s, now, policy))
+    status = DeploymentStatus.RUNNING if ready == s.capacity else DeploymentStatus.UPDATING
+    return View(status, ready, _modified(s, now, policy))
+
+
+def next_change(s: Schedule, now: float, policy: Policy) -> float | None:
+    """The next emulated moment at which ``advance`` answers something else; None when nothing moves by itself."""
+    if s.deleting_at is not None:
+        gone_at = s.deleting_at + policy.delete_seconds
+        return gone_at if now < gone_at else None
+    if s.failed_at is not None:
+        return None
+    if now < s.deploy_at:
+        return s.deploy_at
+    candidates = [s.running_at] if now < s.running_at else []
+    if _ready(s, now, policy) != s.capacity and policy.step_seconds > 0:
+        base = max(s.ready_base_at, s.deploy_at)
+        steps = int((now - base) // policy.step_seconds) + 1
+        candidates.append(base + steps * policy.step_seconds)
+    return min(candidates, default=None)
 
 
 def _ready(s: Schedule, at: float, policy: Policy) -> int:
@@ -126,8 +157,9 @@ def _ready(s: Schedule, at: float, policy: Policy) -> int:
     return max(s.capacity, s.ready_base - steps)
 
 
-def _modified(s: Schedule, now: float) -> float:
-    moments = (s.deploy_at, s.running_at, s.ready_base_at, s.failed_at, s.deleting_at)
+def _modified(s: Schedule, now: float, policy: Policy) -> float:
+    settled_at = s.ready_base_at + abs(s.capacity - s.ready_base) * policy.step_seconds  # UPDATING → RUNNING
+    moments = (s.deploy_at, s.running_at, s.ready_base_at, settled_at, s.failed_at, s.deleting_at)
     return max((t for t in moments if t is not None and t <= now), default=s.created_at)
 
 

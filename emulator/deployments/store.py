@@ -31,6 +31,8 @@ class DeploymentRow:
     modified_at: float
     schedule: Schedule
     message: str | None = None
+    options: Options | None = None
+    """The 2026 create fields; None for a deployment made before they were stored."""
 
     @property
     def capacity(self) -> int:
@@ -41,6 +43,21 @@ class DeploymentRow:
 
     def take(self, view: View) -> None:
         self.status, self.ready_capacity, self.modified_at = view.status, view.ready_capacity, view.modified_at
+
+
+@dataclass(frozen=True)
+class Options:
+    suffix: str | None = None
+    deploy_spec: str | dict[str, object] | None = None
+    billing_method: str | None = None
+
+    @property
+    def model_unit_spec(self) -> str | None:
+        spec = self.deploy_spec
+        if isinstance(spec, dict):
+            value = spec.get("model_unit_spec") or spec.get("deploy_spec") or spec.get("spec")
+            return value if isinstance(value, str) else None
+        return spec
 
 
 _COLUMNS = (
@@ -112,6 +129,45 @@ async def insert_deployment(tx: Tx, d: DeploymentRow, memory: list[tuple[str, st
         ),
     )
     await bump_counter(tx, d.tenant, KIND, 1)
+    if d.options is not None:
+        o = d.options
+        await tx.execute(
+            "INSERT OR REPLACE INTO deployment_options (seq, tenant, model_name, suffix, deploy_spec, billing_method) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                d.seq,
+                d.tenant,
+                d.model_name,
+                o.suffix,
+                None if o.deploy_spec is None else json.dumps(o.deploy_spec, ensure_ascii=False),
+                o.billing_method,
+            ),
+        )
+
+
+async def options_of(db: Database | Tx, rows: list[DeploymentRow]) -> None:
+    """Fill ``options`` of these rows (one query per call, at most a page of rows)."""
+    if not rows:
+        return
+    by_seq = {r.seq: r for r in rows}
+    found = await db.fetchall(
+        "SELECT seq, suffix, deploy_spec, billing_method FROM deployment_options "
+        f"WHERE seq IN ({','.join('?' * len(by_seq))})",
+        tuple(by_seq),
+    )
+    for r in found:
+        spec = json.loads(r["deploy_spec"]) if r["deploy_spec"] is not None else None
+        by_seq[r["seq"]].options = Options(r["suffix"], spec, r["billing_method"])
+
+
+async def of_model_suffix(tx: Tx, tenant: str, model_name: str, suffix: str | None) -> list[DeploymentRow]:
+    """This tenant's deployments of ``model_name`` under ``suffix`` (None: none), gone ones until a read."""
+    rows = await tx.fetchall(
+        f"SELECT {', '.join('d.' + c.strip() for c in _COLUMNS.split(','))} FROM deployment_options o "
+        "JOIN deployments d ON d.seq = o.seq WHERE o.tenant = ? AND o.model_name = ? AND o.suffix IS ?",
+        (tenant, model_name, suffix),
+    )
+    return [_row(r) for r in rows]
 
 
 async def get_deployment(db: Database | Tx, tenant: str, deployed_model: str) -> DeploymentRow | None:
@@ -178,6 +234,7 @@ async def save_deployment(tx: Tx, d: DeploymentRow) -> None:
 async def delete_deployment(tx: Tx, d: DeploymentRow) -> None:
     if await tx.execute("DELETE FROM deployments WHERE seq = ?", (d.seq,)):
         await bump_counter(tx, d.tenant, KIND, -1)
+    await tx.execute("DELETE FROM deployment_options WHERE seq = ?", (d.seq,))
 
 
 async def memory_of(db: Database, seq: int) -> list[tuple[str, str]]:
@@ -188,5 +245,6 @@ async def memory_of(db: Database, seq: int) -> list[tuple[str, str]]:
 async def wipe(tx: Tx, tenant: str | None) -> int:
     where, params = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
     count = await tx.execute(f"DELETE FROM deployments {where}", params)
+    await tx.execute(f"DELETE FROM deployment_options {where}", params)
     await wipe_counters(tx, tenant, KIND)
     return count

@@ -29,7 +29,12 @@ Line level (lines are split on ``\\n``; blank lines are skipped; a UTF-8 BOM bef
     ``{"text": str}`` / ``{"image": "<file name>"}`` parts holding some text or an image.  Images go in user
     turns only; each must be a jpg/jpeg/png/bmp/webp/gif member of the archive, its path taken relative to the
     ``.jsonl``'s folder.  DPO rows and list content are refused outside their own file type.
-  * SFT and DPO rows must not be mixed: one issue at the first row of the less common kind.
+  * CPT row (continued pre-training, 2026): ``{"text": "<non-blank string>"}``, any row with ``text`` and no
+    ``messages``; other keys are tolerated.  Only in a ``.jsonl``.
+  * Thinking-style SFT rows (2026): an assistant turn may start with a ``<think>\n...\n</think>\n\n`` block
+    (``<think>\n\n</think>\n\n`` teaches "don't think"); a ``<think>`` without its ``</think>`` is refused.  The
+    block is trained (it counts towards tokens) but the fine-tuned model's remembered answer is the text after it.
+  * SFT, DPO and CPT rows must not be mixed: one issue at the first row of the less common kind.
 
 Row length against ``max_length`` is *not* checked here: the real service drops over-long rows during training,
 and so does the emulator's job runner, using ``row_tokens``.  Token estimates come from ``count_tokens`` on each
@@ -53,7 +58,7 @@ from typing import Any, Literal, NamedTuple
 
 from emulator.synth.tokens import count_tokens
 
-Kind = Literal["sft", "dpo", "image_sft"]
+Kind = Literal["sft", "dpo", "image_sft", "cpt"]
 
 MAX_ISSUES = 20
 MAX_SAMPLES = 200
@@ -68,7 +73,9 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif"})
 
 _BOM = b"\xef\xbb\xbf"
 _READ_CHUNK = 1024 * 1024
-_KIND_LABELS: dict[str, str] = {"sft": "SFT", "dpo": "DPO", "image_sft": "image SFT"}
+_KIND_LABELS: dict[str, str] = {"sft": "SFT", "dpo": "DPO", "image_sft": "image SFT", "cpt": "CPT"}
+_CPT_PROMPT_CHARS = 40
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 # What reading a (possibly corrupt) stream or zip member can raise; each becomes a file-level issue.
 # What reading a damaged file or archive can raise; zipfile lets struct/index/key errors escape on corrupt headers.
 _READ_ERRORS = (
@@ -323,7 +330,33 @@ def _check_row(obj: Any, archive: _Archive | None) -> _Row:
         if archive is not None:
             raise _RowError("DPO rows (chosen/rejected) are not accepted in a .zip image dataset")
         return _dpo_row(obj)
+    if "text" in obj and "messages" not in obj:
+        if archive is not None:
+            raise _RowError("CPT rows (text) are not accepted in a .zip image dataset")
+        return _cpt_row(obj)
     return _sft_row(obj, archive)
+
+
+def _cpt_row(obj: dict[str, Any]) -> _Row:
+    """``{"text": ...}``: the model continues text, so its remembered "prompt" is the opening of the text."""
+    text = obj["text"]
+    if not isinstance(text, str) or not text or text.isspace():
+        raise _RowError(f"text must be a non-empty string (got {_show(text)})")
+    return _Row("cpt", count_tokens(text), text[:_CPT_PROMPT_CHARS], text, ())
+
+
+def _without_think(answer: str) -> str:
+    """The answer after a leading ``<think>...</think>`` block (what the fine-tuned model should say)."""
+    if answer.lstrip().startswith(_THINK_OPEN):
+        _, _, rest = answer.partition(_THINK_CLOSE)
+        return rest.lstrip() or answer
+    return answer
+
+
+def _check_think(turns: list[_Turn]) -> None:
+    for index, turn in enumerate(turns):
+        if turn.role == "assistant" and _THINK_OPEN in turn.text and _THINK_CLOSE not in turn.text:
+            raise _RowError(f"messages[{index}].content opens a <think> block without closing it (</think>)")
 
 
 _PLAIN_KEYS = frozenset({"role", "content"})
@@ -349,6 +382,8 @@ def _plain_sft_row(obj: Any) -> _Row | None:
             return None
         if role == "user":
             prompt = content
+        elif role == "assistant" and _THINK_OPEN in content:
+            return None
         tokens += count_tokens(content)
     last = messages[-1]["content"]
     if prompt is None or messages[-1]["role"] != "assistant":
@@ -365,12 +400,14 @@ def _sft_row(obj: dict[str, Any], archive: _Archive | None) -> _Row:
         raise _RowError("messages hold no assistant turn")
     if roles[-1] != "assistant":
         raise _RowError(f"the last message must be an assistant turn (messages[{len(roles) - 1}] is {roles[-1]})")
+    _check_think(turns)
     prompt = next(turn.text for turn in reversed(turns) if turn.role == "user")
     tokens = sum(turn.tokens for turn in turns)
+    answer = _without_think(turns[-1].text)
     if archive is None:
-        return _Row("sft", tokens, prompt, turns[-1].text, ())
+        return _Row("sft", tokens, prompt, answer, ())
     images = tuple(name for turn in turns for name in turn.images)
-    return _Row("image_sft", tokens, prompt, turns[-1].text, images)
+    return _Row("image_sft", tokens, prompt, answer, images)
 
 
 def _dpo_row(obj: dict[str, Any]) -> _Row:

@@ -147,6 +147,9 @@ def _given(raw: object) -> dict[str, object]:
 
 
 def _default(spec: _Spec, training_type: str, model: ModelInfo | None) -> HyperValue:
+    own = model.hp_default(spec.key) if model is not None else None
+    if own is not None:
+        return own
     if spec.key == "batch_size":
         return model.default_batch_size if model is not None else _FALLBACK_BATCH_SIZE
     if spec.key == "learning_rate":

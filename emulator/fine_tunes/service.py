@@ -53,6 +53,7 @@ class FineTunesService:
         self.policy = Policy(pending_seconds=rt.settings.pending_seconds, cancel_seconds=CANCEL_SECONDS)
         self.logs = JobLogs(rt.ids)
         self.deployed_guard: Any = None  # set by the deployments service: refuses deleting a deployed job
+        self.exported_lookup: Any = None  # set by the checkpoints service: the job behind an exported checkpoint
 
     # ---------------------------------------------------------------- create
 
@@ -258,9 +259,12 @@ class FineTunesService:
         return job, self.logs.visible(job, self.rt.clock.now())
 
     async def find_model(self, tenant: Tenant, output_model: str) -> JobRow | None:
-        """A SUCCEEDED job of this tenant whose ``finetuned_output`` is ``output_model``."""
+        """A SUCCEEDED job of this tenant whose ``finetuned_output`` (or exported checkpoint) is ``output_model``."""
         await self.sync_tenant(tenant.id)
-        return await store.succeeded_by_output(self.rt.db, tenant.id, output_model)
+        job = await store.succeeded_by_output(self.rt.db, tenant.id, output_model)
+        if job is None and self.exported_lookup is not None:
+            job = await self.exported_lookup(tenant, output_model)
+        return job
 
     async def memory(self, job_id: str) -> list[tuple[str, str]]:
         return await store.memory_of(self.rt.db, job_id)
@@ -362,6 +366,7 @@ def _check_kinds(
     stats: dict[str, FileStats], train_ids: list[str], val_ids: list[str], training_type: str, base: ModelInfo
 ) -> None:
     dpo = training_type.startswith("dpo")
+    cpt = training_type == "cpt"
     for file_id in train_ids + val_ids:
         kind = stats[file_id].kind
         name = stats[file_id].name
@@ -372,10 +377,15 @@ def _check_kinds(
                 f"training_type {training_type} needs DPO rows (messages + chosen + rejected); "
                 f"file {file_id} ({name}) holds {kind} rows."
             )
-        if not dpo and kind not in _SFT_KINDS:
+        if cpt and kind != "cpt":
             raise InvalidParameter(
-                f"training_type {training_type} needs SFT rows; file {file_id} ({name}) holds "
-                f"{kind} rows (use dpo_full or dpo_lora)."
+                f'training_type cpt needs CPT rows ({{"text": ...}} per line); file {file_id} ({name}) holds '
+                f"{kind} rows."
+            )
+        if not dpo and not cpt and kind not in _SFT_KINDS:
+            use = "cpt" if kind == "cpt" else "dpo_full or dpo_lora"
+            raise InvalidParameter(
+                f"training_type {training_type} needs SFT rows; file {file_id} ({name}) holds {kind} rows (use {use})."
             )
         if kind == "image_sft" and not base.vision:
             raise InvalidParameter(

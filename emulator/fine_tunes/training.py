@@ -24,12 +24,13 @@ MAX_LOG_LINES = 999  # every log this module writes is at most this long
 _STEP_POINT_BUDGET = 400  # training-loss lines at most (plus the last step)
 _EVAL_POINT_BUDGET = 150  # validation lines at most (plus the last step)
 _MAX_TEXT = 200
-_METHOD_COST = {"sft": 1.0, "efficient_sft": 0.6, "dpo_full": 2.0, "dpo_lora": 1.2}
+_METHOD_COST = {"sft": 1.0, "efficient_sft": 0.6, "dpo_full": 2.0, "dpo_lora": 1.2, "cpt": 1.0}
 _METHOD_LABEL = {
     "sft": "full-parameter SFT",
     "efficient_sft": "LoRA SFT",
     "dpo_full": "full-parameter DPO",
     "dpo_lora": "LoRA DPO",
+    "cpt": "full-parameter continued pre-training",
 }
 _POLY_LR_END = 1e-7  # transformers' get_polynomial_decay_schedule_with_warmup default
 _INV_SQRT_TIMESCALE = 10_000  # transformers' get_inverse_sqrt_schedule default when there is no warmup

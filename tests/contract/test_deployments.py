@@ -80,7 +80,7 @@ def test_cli_1_20_11_seed_flow(sdk1: Sdk, fast_sleep: Path) -> None:
     assert f"Deployed model: {model} capacity: 2 status: RUNNING" in sdk1.cli("deployments.get", "-d", model).stdout
     assert f"Deployed_model: {model}, model: {model}, status: RUNNING" in sdk1.cli("deployments.list").stdout
     scaled = sdk1.cli("deployments.scale", "-d", model, "-c", "3").stdout
-    assert f"Deployed_model: {model}, model: {model}, status: RUNNING" in scaled
+    assert f"Deployed_model: {model}, model: {model}, status: UPDATING" in scaled  # 2026: UPDATING first
     job_id = re.search(r"ft-\d{12}-[0-9a-f]{4}$", model).group(0)  # type: ignore[union-attr]
     refused = sdk1.cli("fine_tunes.delete", "-j", job_id).stdout  # the deployed model's job stays
     assert "UnsupportedOperation" in refused and "delete the deployment first" in refused
@@ -116,7 +116,7 @@ def test_cli_2_0_2_flow(sdk2: Sdk, fast_sleep: Path) -> None:
     assert f"Deployed model: {model} capacity: 2 status: RUNNING" in sdk2.cli("deployments", "get", model).stdout
     # 2.0.2 checks isinstance(output, dict) on a typed object: its list never prints a deployment (reference §5.5)
     assert "There is no deployed model!" in sdk2.cli("deployments", "list").stdout
-    assert "status: RUNNING" in sdk2.cli("deployments", "scale", model, "-c", "3").stdout
+    assert "status: UPDATING" in sdk2.cli("deployments", "scale", model, "-c", "3").stdout
 
     [plain] = json_lines(sdk2.cli("generation", "create", "-m", model, "-p", PROMPT).stdout)
     assert plain["output"] == {"text": ANSWER, "finish_reason": "stop", "choices": None}
@@ -166,7 +166,7 @@ def test_sdk_deployments_and_generation(sdk: Sdk) -> None:
     assert result["created"] == {"deployed_model": model, "status": "PENDING", "capacity": 2, "ready_capacity": 0}
     assert result["pending"]["status"] == "PENDING"
     assert result["running"] == {"deployed_model": model, "status": "RUNNING", "capacity": 2, "ready_capacity": 2}
-    assert result["scaled"]["capacity"] == 3
+    assert (result["scaled"]["capacity"], result["scaled"]["status"]) == (3, "UPDATING")
     assert result["listed"] == [200, [model]]
     status, text, finish, usage = result["plain"]
     assert (status, text, finish) == (200, ANSWER, "stop") and usage["output_tokens"] > 0
@@ -178,3 +178,84 @@ def test_sdk_deployments_and_generation(sdk: Sdk) -> None:
     assert result["unknown"] == [400, "InvalidParameter", "Model not exist."]
     assert result["deleted"] == [200, "DELETING"]
     assert result["gone"] == [404, "NotFound", f"Model: {model} not found!"]
+
+
+STREAM_SNIPPET = """
+import threading, time
+from dashscope import Deployments
+model = {model!r}
+
+def ticking(seconds, times):
+    def run():
+        for _ in range(times):
+            advance(seconds)
+            time.sleep(0.05)
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+def follow(name, seconds, times):
+    seen, ticker = [], None
+    for rsp in Deployments.stream_events(name):
+        assert rsp.status_code == 200, rsp
+        seen.append(json.loads(rsp.output))  # the module API hands over the raw text after data:
+        ticker = ticker or ticking(seconds, times)
+    if ticker:
+        ticker.join()
+    return [[e['status'], e['capacity'], e['ready_capacity']] for e in seen]
+
+Deployments.call(model=model, capacity=2)
+created = follow(model, 10, 12)
+Deployments.scale(model, 3)
+scaled = follow(model, 10, 4)
+v2 = None
+if hasattr(dashscope, 'Client'):
+    from dashscope import Client
+    client = Client()
+    v2 = [[e.output['status'], e.is_error] for e in client.deployments.stream_events(model)]
+Deployments.delete(model)
+deleting = follow(model, 5, 3)
+print(json.dumps({{"created": created, "scaled": scaled, "v2": v2, "deleting": deleting,
+                  "gone": Deployments.get(model).status_code}}))
+"""
+
+
+@pytest.mark.usefixtures("slow_clock")
+def test_deployment_stream_events(sdk: Sdk) -> None:
+    """``Deployments.stream_events`` (both generations, and the v2 Client): status snapshots until RUNNING."""
+    model = finetune(sdk)
+    result = sdk.python(with_advance(STREAM_SNIPPET.format(model=model)), EMULATOR_CONTROL_URL=sdk.server.url)
+    created = result["created"]
+    assert created[0] == ["PENDING", 2, 0] and created[-1] == ["RUNNING", 2, 2]
+    assert ["DEPLOYING", 2, 1] in created
+    assert result["scaled"] == [["UPDATING", 3, 2], ["RUNNING", 3, 3]]
+    if sdk.version.startswith("2."):
+        assert result["v2"] == [["RUNNING", False]]
+    assert result["deleting"] == [["DELETING", 3, 3]]
+    assert result["gone"] == 404
+
+
+def test_v2_client_deploys_with_the_2026_fields(sdk2: Sdk) -> None:
+    """v2 ``client.deployments.create`` sends ``plan``, ``deploy_spec`` (an object) and ``billing_method``; a second
+    suffix-less deployment of the same model is a 409 the client raises on."""
+    result = sdk2.python("""
+        from dashscope import Client
+        client = Client()
+        def create(**extra):
+            try:
+                made = client.deployments.create(model='qwen3-8b', capacity=1, plan='mu', **extra)
+            except Exception as exc:
+                return [type(exc).__name__, getattr(exc, 'status_code', None), str(exc)]
+            return [made.deployed_model, made.status]
+        spec = dict(deploy_spec={'model_unit_spec': 'MU1'}, billing_method='POST_PAY')
+        made, again, missing = create(**spec), create(**spec), create(suffix='nospec')
+        fetched = client.deployments.get(made[0])
+        client.deployments.delete(made[0])
+        print(json.dumps({"made": made, "again": again, "missing": missing,
+                          "fetched": [fetched.status, fetched.base_model]}))
+    """)
+    assert result["made"][0].startswith("qwen3-8b-") and result["made"][1] in ("PENDING", "DEPLOYING")
+    assert result["again"][1] == 409
+    assert "Deployed model qwen3-8b already exists, please specify a suffix." in result["again"][2]
+    assert result["missing"][1] == 400 and "deploy_spec" in result["missing"][2]
+    assert result["fetched"][1] == "qwen3-8b"  # the clock runs fast here: any status

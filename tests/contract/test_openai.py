@@ -56,6 +56,7 @@ def test_errors_become_the_openai_exceptions(client: openai.OpenAI) -> None:
         stranger.models.list()
 
 
+@pytest.mark.usefixtures("slow_clock")  # at the session's fast clock PENDING may be over before the control call
 def test_a_deployment_is_listed_and_callable(client: openai.OpenAI, live_server: EmulatorServer) -> None:
     with httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {KEY}"}) as native:
         created = native.post("/api/v1/deployments", json={"model_name": "qwen-turbo", "suffix": "oa"})

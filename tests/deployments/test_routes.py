@@ -53,7 +53,8 @@ async def test_create_answers_the_seed_shape(client: httpx.AsyncClient, model: s
     body = response.json()
     assert set(body) == {"request_id", "output"}
     d = body["output"]
-    assert set(d) == SEED_KEYS
+    assert set(d) == SEED_KEYS | {"plan"}  # 2026: plan "for some modes"
+    assert d["plan"] == "lora"  # a seed-era model's fine-tune: token-billed LoRA by default
     assert d["deployed_model"] == d["model_name"] == model and d["base_model"] == "qwen-turbo"
     assert (d["status"], d["base_capacity"], d["capacity"], d["ready_capacity"]) == ("PENDING", 2, 2, 0)
     assert d["charge_type"] == "post_paid" and d["creator"] == d["modifier"] and d["creator"].isdigit()
@@ -89,14 +90,23 @@ async def test_list_shows_the_status_the_clock_says_without_a_get(client: httpx.
 async def test_scale_changes_capacity_and_ready_capacity_follows(client: httpx.AsyncClient, model: str) -> None:
     name = await running(client, model, capacity=2)
     response = await client.put(f"/api/v1/deployments/{name}/scale", json={"deployed_model": name, "capacity": 4})
-    assert response.json()["output"]["capacity"] == 4
+    answered = response.json()["output"]
+    assert (answered["status"], answered["capacity"], answered["ready_capacity"]) == ("UPDATING", 4, 2)
     seen = [await state(client, name)]
     for _ in range(3):
         await advance(client, 20)
         seen.append(await state(client, name))
-    assert seen == [("RUNNING", 4, 2), ("RUNNING", 4, 3), ("RUNNING", 4, 4), ("RUNNING", 4, 4)]
-    await client.put(f"/api/v1/deployments/{name}/scale", json={"capacity": 1})  # the docs' curl body
-    await advance(client, 60)
+    assert seen == [("UPDATING", 4, 2), ("UPDATING", 4, 3), ("RUNNING", 4, 4), ("RUNNING", 4, 4)]
+    assert (await generate(client, name)).status_code == 200  # old capacity serves while UPDATING
+    down = await client.put(f"/api/v1/deployments/{name}/scale", json={"capacity": 1})  # the docs' curl body
+    assert down.json()["output"]["status"] == "UPDATING"
+    await advance(client, 40)
+    assert await state(client, name) == ("UPDATING", 1, 2)
+    again = await client.put(f"/api/v1/deployments/{name}/scale", json={"capacity": 2})  # scaled while UPDATING
+    assert again.json()["output"]["status"] == "RUNNING"
+    assert await state(client, name) == ("RUNNING", 2, 2)
+    await client.put(f"/api/v1/deployments/{name}/scale", json={"capacity": 1})
+    await advance(client, 20)
     assert await state(client, name) == ("RUNNING", 1, 1)
     assert (await get(client, name))["base_capacity"] == 2
 
@@ -272,9 +282,12 @@ async def test_a_deployed_models_job_cannot_be_deleted(client: httpx.AsyncClient
     assert (await client.delete(f"/api/v1/files/{file_id}")).status_code == 200
     assert (await generate(client, name)).status_code == 200  # the training file is not needed any more
     await client.delete(f"/api/v1/deployments/{name}")
-    await advance(client, 10)
+    # a DELETING deployment no longer holds its job: deployment first, then job, without waiting
     assert (await client.delete(f"/api/v1/fine-tunes/{job['job_id']}")).status_code == 200
     assert (await client.get(f"/api/v1/fine-tunes/{job['job_id']}")).status_code == 404
+    assert (await get(client, name))["status"] == "DELETING"
+    await advance(client, 10)
+    assert_error(await client.get(f"/api/v1/deployments/{name}"), 404, "NotFound")
 
 
 async def test_deployable_models(client: httpx.AsyncClient, model: str) -> None:

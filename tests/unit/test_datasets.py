@@ -87,6 +87,8 @@ FIXTURE_OUTCOMES = [
     ("dpo_basic.jsonl", True, "dpo", 30, None, None),
     ("image_sft.zip", True, "image_sft", 8, None, None),
     ("sft_long_rows.jsonl", True, "sft", 20, None, None),
+    ("cpt_basic.jsonl", True, "cpt", 30, None, None),
+    ("sft_thinking.jsonl", True, "sft", 20, None, None),
     ("bad_not_json.jsonl", False, "sft", 3, 3, "line 3: not valid JSON"),
     ("bad_not_utf8.jsonl", False, "sft", 2, 3, "line 3: not valid UTF-8"),
     ("bad_role.jsonl", False, "sft", 3, 3, "messages[0].role must be one of system, user, assistant (got 'human')"),
@@ -750,3 +752,58 @@ def test_never_raises_on_damaged_zips(tmp_path_factory: pytest.TempPathFactory, 
 def test_issues_are_in_line_order(values: list[Any]) -> None:
     lines = [issue.line for issue in inspect(*values).issues]
     assert lines == sorted(lines)
+
+
+# ---------------------------------------------------------------------------------------------------- CPT and thinking
+
+
+def test_cpt_rows_are_text_objects_and_extra_keys_are_tolerated() -> None:
+    report = inspect({"text": "杭州是浙江省的省会。西湖是杭州最著名的景点。"}, {"text": "第二行", "source": "kb"})
+    assert (report.ok, report.kind, report.rows) == (True, "cpt", 2)
+    assert report.row_tokens.tolist() == [
+        count_tokens("杭州是浙江省的省会。西湖是杭州最著名的景点。"),
+        count_tokens("第二行"),
+    ]
+    assert report.samples[1] == ("第二行", "第二行")
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ({"text": ""}, "text must be a non-empty string (got '')"),
+        ({"text": "   "}, "text must be a non-empty string"),
+        ({"text": 3}, "text must be a non-empty string (got a number)"),
+        ({"text": None}, "text must be a non-empty string (got null)"),
+    ],
+)
+def test_cpt_row_rules(row: dict[str, Any], reason: str) -> None:
+    issue = only_issue(inspect({"text": "ok"}, row))
+    assert issue.reason.startswith(f"line 2: {reason}"), issue.reason
+
+
+def test_cpt_and_sft_rows_do_not_mix() -> None:
+    report = inspect({"text": "a"}, {"text": "b"}, sft())
+    assert not report.ok and "line 3: SFT row in a file whose first row is CPT" in report.issues[0].reason
+
+
+def test_cpt_rows_are_refused_in_a_zip(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "cpt.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("data.jsonl", json.dumps({"text": "继续预训练"}) + "\n")
+    assert "CPT rows (text) are not accepted in a .zip" in inspect_zip(path).summary()
+
+
+def test_thinking_rows_are_accepted_and_the_answer_is_remembered_without_the_block() -> None:
+    think = "<think>\n用户在问候。\n</think>\n\n你好！"
+    empty = "<think>\n\n</think>\n\n不用思考。"
+    report = inspect(
+        sft(msg("user", "你好"), msg("assistant", think)), sft(msg("user", "直接答"), msg("assistant", empty))
+    )
+    assert report.ok and report.kind == "sft"
+    assert report.samples == [("你好", "你好！"), ("直接答", "不用思考。")]
+    assert report.row_tokens[0] == count_tokens("你好") + count_tokens(think)  # the block is trained
+
+
+def test_an_unclosed_think_block_is_refused() -> None:
+    issue = only_issue(inspect(sft(), sft(msg("user", "q"), msg("assistant", "<think>\n想一想"))))
+    assert issue.reason == "line 2: messages[1].content opens a <think> block without closing it (</think>)"

@@ -13,6 +13,7 @@ from emulator.deployments.states import (
     advance,
     delete,
     force,
+    next_change,
     scale,
 )
 
@@ -57,32 +58,42 @@ def test_scale_moves_ready_capacity_one_step_at_a_time_both_ways() -> None:
     s = Schedule.new(0.0, 2, POLICY)
     scale(s, S.RUNNING, 4, 100, POLICY)
     assert [at(s, t) for t in (100, 119, 120, 140, 500)] == [
-        (S.RUNNING, 2),
-        (S.RUNNING, 2),
-        (S.RUNNING, 3),
+        (S.UPDATING, 2),
+        (S.UPDATING, 2),
+        (S.UPDATING, 3),
         (S.RUNNING, 4),
         (S.RUNNING, 4),
     ]
+    assert [next_change(s, t, POLICY) for t in (100, 119, 120, 140)] == [120, 120, 140, None]
     scale(s, S.RUNNING, 1, 600, POLICY)
     assert [at(s, t) for t in (600, 620, 640, 660, 700)] == [
-        (S.RUNNING, 4),
-        (S.RUNNING, 3),
-        (S.RUNNING, 2),
+        (S.UPDATING, 4),
+        (S.UPDATING, 3),
+        (S.UPDATING, 2),
         (S.RUNNING, 1),
         (S.RUNNING, 1),
     ]
-    assert advance(s, 700, POLICY).modified_at == 600
+    assert advance(s, 630, POLICY).modified_at == 600
+    assert advance(s, 700, POLICY).modified_at == 660  # when it became RUNNING again
 
 
 def test_scale_mid_way_starts_from_where_ready_capacity_stands() -> None:
     s = Schedule.new(0.0, 2, POLICY)
     scale(s, S.RUNNING, 6, 100, POLICY)
-    scale(s, S.RUNNING, 3, 145, POLICY)  # 4 ready by then
-    assert at(s, 145) == (S.RUNNING, 4)
+    scale(s, S.UPDATING, 3, 145, POLICY)  # 4 ready by then
+    assert at(s, 145) == (S.UPDATING, 4)
     assert at(s, 165) == (S.RUNNING, 3)
 
 
-@pytest.mark.parametrize("status", [S.PENDING, S.DEPLOYING, S.FAILED, S.DELETING])
+def test_next_change_follows_the_schedule() -> None:
+    s = Schedule.new(0.0, 2, POLICY)
+    assert [next_change(s, t, POLICY) for t in (0, 29, 30, 50, 70, 89)] == [30, 30, 50, 70, 90, 90]
+    assert next_change(s, 90, POLICY) is None
+    delete(s, S.RUNNING, 200)
+    assert (next_change(s, 200, POLICY), next_change(s, 210, POLICY)) == (210, None)
+
+
+@pytest.mark.parametrize("status", [S.PENDING, S.DEPLOYING, S.FAILED, S.DELETING])  # RUNNING and UPDATING scale
 def test_only_a_running_deployment_scales(status: S) -> None:
     with pytest.raises(IllegalTransition):
         scale(Schedule.new(0.0, 1, POLICY), status, 2, 10, POLICY)

@@ -1,0 +1,61 @@
+"""HTTP for /api/v1/fine-tunes/{job_id}/checkpoints and /export/{checkpoint}: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from emulator.fine_tunes.checkpoint_schemas import CheckpointList, ExportAccepted
+from emulator.fine_tunes.exports import CheckpointsService
+from emulator.http import envelope
+from emulator.openapi import Operation, Param, path_param
+
+
+def _service(request: Request) -> CheckpointsService:
+    return request.app.state.rt.services["checkpoints"]  # type: ignore[no-any-return]
+
+
+async def list_checkpoints(request: Request) -> JSONResponse:
+    checkpoints = await _service(request).list_checkpoints(request.state.tenant, request.path_params["job_id"])
+    return envelope(request, "output", [cp.wire() for cp in checkpoints])
+
+
+async def export_checkpoint(request: Request) -> JSONResponse:
+    """A GET that starts an export (the docs' method); ``output`` is a boolean."""
+    accepted = await _service(request).export(
+        request.state.tenant,
+        request.path_params["job_id"],
+        request.path_params["checkpoint"],
+        request.query_params.get("model_name"),
+    )
+    return envelope(request, "output", accepted)
+
+
+routes = [
+    Route("/api/v1/fine-tunes/{job_id}/checkpoints", list_checkpoints, methods=["GET"]),
+    Route("/api/v1/fine-tunes/{job_id}/export/{checkpoint}", export_checkpoint, methods=["GET"]),
+]
+
+operations = [
+    Operation(
+        "GET",
+        "/api/v1/fine-tunes/{job_id}/checkpoints",
+        "List a job's checkpoints (one per validation boundary and the last step; the last 20 kept)",
+        "fine-tunes",
+        response=CheckpointList,
+        params=(path_param("job_id"),),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/fine-tunes/{job_id}/export/{checkpoint}",
+        "Export a checkpoint of a succeeded job: PENDING, PROCESSING, then SUCCEEDED with a deployable model_name",
+        "fine-tunes",
+        response=ExportAccepted,
+        params=(
+            path_param("job_id"),
+            path_param("checkpoint"),
+            Param("model_name", required=True, description="Display name of the exported model (unique)."),
+        ),
+    ),
+]
