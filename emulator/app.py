@@ -39,7 +39,7 @@ from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
 from emulator.fine_tunes.exports import CheckpointsService
 from emulator.fine_tunes.service import FineTunesService
-from emulator.generation import openai_routes
+from emulator.generation import multimodal_routes, openai_routes, tokenizer
 from emulator.generation import routes as generation_routes
 from emulator.generation.service import GenerationService
 from emulator.http import error_response, request_id
@@ -48,6 +48,8 @@ from emulator.middleware import RequestContextMiddleware
 from emulator.runtime import Runtime
 from emulator.settings import Settings
 from emulator.tenants import AuthMiddleware, Tenant, TenantRegistry
+from emulator.uploads import routes as upload_routes
+from emulator.uploads.service import UploadsService
 
 log = logging.getLogger("emulator")
 
@@ -87,6 +89,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     rt.services["fine_tunes"].deployed_guard = _before_job_delete(rt)
     rt.services["fine_tunes"].exported_lookup = rt.services["checkpoints"].find_export
     rt.services["generation"] = GenerationService(rt)
+    rt.services["uploads"] = UploadsService(rt)
     app = EmulatorApp(
         routes=[
             *file_routes.routes,
@@ -94,6 +97,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
             *checkpoint_routes.routes,
             *deployment_routes.routes,
             *generation_routes.routes,
+            *multimodal_routes.routes,
+            *tokenizer.routes,
+            *upload_routes.routes,
             *openai_routes.routes,
             *control.routes(settings),
             *dashboard_routes.routes(settings),
@@ -186,6 +192,9 @@ def operations() -> list[openapi.Operation]:
         *checkpoint_routes.operations,
         *deployment_routes.operations,
         *generation_routes.operations,
+        *multimodal_routes.operations,
+        *tokenizer.operations,
+        *upload_routes.operations,
         *openai_routes.operations,
         *control.operations,
     ]
@@ -222,6 +231,10 @@ async def start_runtime(rt: Runtime) -> None:
     clean_control_leftovers(rt)
     await rt.db.open()
     await restore_clock(rt)
+    for service in rt.services.values():
+        start = getattr(service, "start", None)
+        if start is not None:
+            await start()
     rt.background.append(asyncio.create_task(_sweep_later(rt)))
 
 

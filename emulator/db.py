@@ -79,6 +79,7 @@ class Database:
         found = await _stored_version(conn)
         if found is not None and found > SCHEMA_VERSION:
             raise SchemaTooNew(_too_new(self.path, found))
+        await _add_columns(conn)
         script = resources.files("emulator").joinpath("schema.sql").read_text(encoding="utf-8")
         await conn.executescript(script)
         if found != SCHEMA_VERSION:
@@ -142,25 +143,24 @@ class Tx:
         self.conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; answers the number of rows it changed."""
-        async with self.conn.execute(sql, params) as cur:
-            return cur.rowcount
+        """Run one statement; answers the number of rows it changed.  One trip to aiosqlite's thread: a write's
+        statement is done once executed, so its cursor is left to be collected rather than closed by a second trip."""
+        cur = await self.conn.execute(sql, params)
+        return int(cur.rowcount)
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one INSERT; answers the new row's id."""
-        async with self.conn.execute(sql, params) as cur:
-            return int(cur.lastrowid or 0)
+        cur = await self.conn.execute(sql, params)
+        return int(cur.lastrowid or 0)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return next(iter(await self.conn.execute_fetchall(sql, params)), None)  # one trip to the thread, not three
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -169,10 +169,13 @@ class Tx:
     async def next_seq(self, name: str) -> int:
         """A persisted counter: the sequence behind seeded ids."""
         key = f"seq:{name}"
-        await self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = value + 1", (key,)
+        return int(
+            await self.fetchval(
+                "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = value + 1"
+                " RETURNING value",
+                (key,),
+            )
         )
-        return int(await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,)))
 
 
 def _connect_reader(path: str) -> sqlite3.Connection:
@@ -274,6 +277,18 @@ def _too_new(path: str, found: int) -> str:
         f"{path} was written by a newer dashscope-emulator (schema version {found}, this one knows up to "
         f"{SCHEMA_VERSION}); upgrade the emulator or point --db at another file"
     )
+
+
+# Columns added since a table was first created: (table, column, type). A database written before gets them on open.
+_ADDED_COLUMNS = (("fine_tunes", "release_at", "REAL"),)
+
+
+async def _add_columns(conn: aiosqlite.Connection) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        async with conn.execute(f"PRAGMA table_info({table})") as cur:
+            present = [row[1] for row in await cur.fetchall()]
+        if present and column not in present:
+            await conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 async def _stored_version(conn: aiosqlite.Connection) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, TypeVar
+from xml.sax.saxutils import escape
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -21,6 +22,7 @@ MAX_JSON_DEPTH = 64
 """Default of ``--max-json-depth``: arrays and objects nested deeper answer 400 (no DashScope body nests past ~10)."""
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 OPENAI_PREFIX = "/compatible-mode/"
+OSS_PREFIX = "/_oss/"
 
 
 def request_id(request: Request) -> str:
@@ -28,11 +30,20 @@ def request_id(request: Request) -> str:
 
 
 def error_response(scope: Scope, error: ApiError, rid: str) -> Response:
+    if scope.get("path", "").startswith(OSS_PREFIX):
+        return Response(render_oss_error(error, rid), status_code=error.status, media_type="application/xml")
     if scope.get("path", "").startswith(OPENAI_PREFIX):
         body = render_openai_error(error, rid)
     else:
         body = render_error(error, rid)
     return JSONResponse(body, status_code=error.status, headers=error.headers or None)
+
+
+def render_oss_error(error: ApiError, rid: str) -> bytes:
+    """The emulated OSS upload host answers errors as OSS does: an XML ``<Error>`` document."""
+    fields = {"Code": error.code, "Message": error.message, "RequestId": rid, "HostId": "dashscope-file-mgr"}
+    body = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in fields.items())
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{body}</Error>\n'.encode()
 
 
 def envelope(request: Request, key: str | None, payload: Any, **extra: Any) -> JSONResponse:

@@ -52,6 +52,8 @@ class Operation:
     description: str = ""
     media_type: str | None = None
     """A success body that is not JSON (a file's bytes): documented as a binary string of this type."""
+    oss: bool = False
+    """An OSS-style endpoint: success is an empty 200/204, errors are XML ``<Error>`` documents."""
 
 
 class ErrorBody(WireModel):
@@ -133,6 +135,12 @@ def _operation(op: Operation) -> dict[str, Any]:
         "operationId": _operation_id(op),
         "responses": {"200": _success(op), "default": _error(op)},
     }
+    if op.oss:
+        out["responses"] = {
+            "200": {"description": "Stored (success_action_status 200)"},
+            "204": {"description": "Stored"},
+            "default": {"description": "OSS error", "content": {"application/xml": {"schema": {"type": "string"}}}},
+        }
     if op.description:
         out["description"] = op.description
     if op.params:

@@ -149,3 +149,46 @@ def _check_model(model: ModelInfo) -> None:
         raise CatalogError(f"{model.id}: unknown family {model.family!r}")
     if model.params_b <= 0 or model.default_batch_size < 1:
         raise CatalogError(f"{model.id}: params_b and default_batch_size must be positive")
+
+
+# ---------------------------------------------------------------------------------------------- generation traits
+
+ThinkingMode = str
+"""``none`` (no reasoning; ``enable_thinking: true`` is refused), ``hybrid`` (off unless asked), ``hybrid-on`` (on
+unless turned off; streaming-only while on: the open-source Qwen3), ``on`` (on unless turned off; Qwen3.5/3.6),
+``always`` (thinks whatever is asked; streaming-only: QwQ, ``*-thinking-*``, DeepSeek-R1).  Reference §5.1."""
+
+_HYBRID_OFF = ("qwen-plus", "qwen-turbo", "qwen-flash", "qwen3-max-preview")
+_ALWAYS = ("qwq", "qvq", "deepseek-r1")
+
+
+def thinking_mode(model_id: str) -> ThinkingMode:
+    """Which way a model thinks: the catalog entry's ``thinking`` key when it has one, else the name rules of
+    reference §5.1 (dated snapshots such as ``qwen-plus-0723`` predate thinking and answer ``none``)."""
+    entry = _THINKING_OVERRIDES.get(model_id)
+    if entry is not None:
+        return entry
+    name = model_id.lower()
+    if name.startswith(_ALWAYS) or "-thinking" in name:
+        return "always"
+    if name.startswith(("qwen3.5", "qwen3.6")):
+        return "on"
+    if name in _HYBRID_OFF or name.endswith("-latest") and name.startswith(_HYBRID_OFF):
+        return "hybrid"
+    if name.startswith("qwen3-") and "instruct" not in name and not name.startswith("qwen3-max"):
+        return "hybrid-on"
+    return "none"
+
+
+def serves_multimodal(model: ModelInfo) -> bool:
+    """Models the multimodal endpoint answers: vision models, and Qwen3.5/3.6 (served there in DashScope form)."""
+    return model.vision or model.id.lower().startswith(("qwen3.5", "qwen3.6"))
+
+
+def _thinking_overrides() -> dict[str, ThinkingMode]:
+    text = resources.files(__name__).joinpath("models.json").read_text(encoding="utf-8")
+    entries = json.loads(text).get("models", [])
+    return {str(e["id"]): str(e["thinking"]) for e in entries if isinstance(e, dict) and "thinking" in e}
+
+
+_THINKING_OVERRIDES: dict[str, ThinkingMode] = _thinking_overrides()

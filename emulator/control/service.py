@@ -18,7 +18,7 @@ from emulator.control.schemas import ClockView, FaultRule, FaultRuleSpec, Journa
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import InvalidParameter, NotFound
 from emulator.fine_tunes.states import JobStatus
-from emulator.runtime import Runtime
+from emulator.runtime import CLOCK, Runtime
 from emulator.tenants import tenant_for
 
 MAX_WORLD_BYTES = 16 * 1024 * 1024
@@ -77,7 +77,7 @@ async def after_clock_change(rt: Runtime) -> None:
         sync_all = getattr(service, "sync_all", None)
         if sync_all is not None:
             await sync_all()
-    rt.changes.notify()
+    rt.changes.notify(CLOCK)
 
 
 async def set_time_scale(rt: Runtime, time_scale: float) -> ClockView:
@@ -154,6 +154,7 @@ async def restore(rt: Runtime, path: str) -> SnapshotInfo:
 
     info = await restore_snapshot(rt, path)
     await after_clock_change(rt)
+    rt.changes.notify()  # everything may have moved: every waiter looks again
     return info
 
 
@@ -181,4 +182,5 @@ async def seed(rt: Runtime, path: str | Path, *, reset_first: bool = False, conf
         raise InvalidParameter(str(exc)) from None
     finally:
         await after_clock_change(rt)
+        rt.changes.notify()
     return SeedResult(**summary)

@@ -208,13 +208,12 @@ async def recent_jobs(rt: Runtime) -> list[JobView]:
     """The newest jobs of any tenant, each brought up to "now" (one sync per tenant among them)."""
     service = _fine_tunes(rt)
     newest = await store.recent_jobs(rt.db, RECENT)
-    fresh: dict[str, JobRow] = {}
     for tenant_id in dict.fromkeys(t for _, t in newest):
-        fresh.update((j.job_id, j) for j in await service.sync_tenant(tenant_id))
+        await service.sync_tenant(tenant_id)  # applies what is due; the rows are then read as stored
     now = rt.clock.now()
     views: list[JobView] = []
     for job_id, _ in newest:
-        job = fresh.get(job_id) or await job_store.get_job(rt.db, None, job_id)
+        job = await job_store.get_job(rt.db, None, job_id)
         if job is not None:
             views.append(JobView(job, job_progress(job, now, service)))
     return views

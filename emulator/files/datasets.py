@@ -44,10 +44,12 @@ message's text plus a flat ``IMAGE_TOKENS`` per image (Qwen-VL spends a few hund
 from __future__ import annotations
 
 import array
+import hashlib
 import io
 import json
 import pathlib
 import posixpath
+import re
 import struct
 import typing
 import zipfile
@@ -68,6 +70,8 @@ MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 MAX_COMPRESSION_RATIO = 200
 RATIO_CHECK_MIN_BYTES = 1024 * 1024
 IMAGE_TOKENS = 256
+MAX_HASHED_IMAGE_BYTES = 20 * 1024 * 1024
+_IMG_TAG = re.compile(r"<img>([^<|]*)</img>")
 ROLES = ("system", "user", "assistant")
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif"})
 
@@ -174,7 +178,8 @@ class _Tally:
         self.counts[row.kind] = self.counts.get(row.kind, 0) + 1
         self.image_names.update(row.images)
         if len(report.samples) < MAX_SAMPLES:
-            report.samples.append((_sample_text(row.prompt), _sample_text(row.answer)))
+            prompt = "".join(f"<img>{name}</img>" for name in row.images) + row.prompt
+            report.samples.append((_sample_text(prompt), _sample_text(row.answer)))
 
 
 # ---------------------------------------------------------------------------------------------------- entry points
@@ -536,7 +541,37 @@ def _inspect_archive(archive: zipfile.ZipFile) -> DatasetReport:
     except _READ_ERRORS as exc:
         return _file_problem(f"'{jsonl.filename}' in the zip could not be opened ({_describe(exc)})")
     with member, io.BufferedReader(typing.cast(io.RawIOBase, member), _READ_CHUNK) as stream:
-        return _inspect_stream(stream, context)
+        report = _inspect_stream(stream, context)
+    _hash_sample_images(archive, report)
+    return report
+
+
+def _hash_sample_images(archive: zipfile.ZipFile, report: DatasetReport) -> None:
+    """``<img>path</img>`` in the kept samples becomes ``<img>path|md5</img>``, so that a deployed fine-tune knows
+    its training images by content too (a base64 or uploaded copy of the same image); large images keep the name."""
+    infos = {_normalise(info.filename): info for info in archive.infolist() if info.filename}
+    digests: dict[str, str] = {}
+
+    def tag(match: re.Match[str]) -> str:
+        path = match.group(1)
+        if path not in digests:
+            digests[path] = _member_md5(archive, infos.get(path))
+        return f"<img>{path}|{digests[path]}</img>" if digests[path] else match.group(0)
+
+    report.samples = [(_IMG_TAG.sub(tag, prompt), answer) for prompt, answer in report.samples]
+
+
+def _member_md5(archive: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> str:
+    if info is None or info.file_size > MAX_HASHED_IMAGE_BYTES:
+        return ""
+    digest = hashlib.md5()
+    try:
+        with archive.open(info) as member:
+            while chunk := member.read(_READ_CHUNK):
+                digest.update(chunk)
+    except _READ_ERRORS:
+        return ""
+    return digest.hexdigest()
 
 
 def _bomb_problem(infos: list[zipfile.ZipInfo]) -> str | None:

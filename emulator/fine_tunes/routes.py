@@ -26,57 +26,62 @@ def _service(request: Request) -> FineTunesService:
     return request.app.state.rt.services["fine_tunes"]  # type: ignore[no-any-return]
 
 
-def job_object(job: JobRow) -> JobObject:
-    """Built from stored, already validated facts, so it is constructed without a second validation."""
+def job_dict(job: JobRow) -> dict[str, object]:
+    """The wire form of a job (``JobObject`` dumped without its None fields), built straight from stored, already
+    validated facts: the status read's hot path skips constructing and dumping a model."""
     req = job.request
-    fields: dict[str, object] = dict(
-        job_id=job.job_id,
-        job_name=req.get("job_name") or job.job_id,
-        status=job.status.value,
-        model=job.model,
-        base_model=job.base_model,
-        training_file_ids=req["training_file_ids"],
-        validation_file_ids=req["validation_file_ids"],
-        hyper_parameters=req["hyper_parameters"],
-        training_type=job.training_type,
-        create_time=fmt_job_time(job.created_at),
-        user_identity=req["account"],
-        creator=req["account"],
-        modifier=req["account"],
-        group="llm",
-        workspace_id=req["workspace"],
-    )
-    if job.status in TERMINAL and job.ended_at is not None:
-        fields["end_time"] = fmt_job_time(job.ended_at)
+    account = req["account"]
+    out: dict[str, object] = {
+        "job_id": job.job_id,
+        "job_name": req.get("job_name") or job.job_id,
+        "status": job.status.value,
+        "model": job.model,
+        "base_model": job.base_model,
+        "training_file_ids": req["training_file_ids"],
+        "validation_file_ids": req["validation_file_ids"],
+        "hyper_parameters": req["hyper_parameters"],
+        "training_type": job.training_type,
+        "create_time": fmt_job_time(job.created_at),
+        "user_identity": account,
+        "creator": account,
+        "modifier": account,
+        "group": "llm",
+        "workspace_id": req["workspace"],
+    }
     if job.status is JobStatus.SUCCEEDED:
-        fields["finetuned_output"] = job.output_model
-        fields["usage"] = int(job.plan["plan"]["usage_tokens"])
+        out["finetuned_output"] = job.output_model
+    if job.status in TERMINAL and job.ended_at is not None:
+        out["end_time"] = fmt_job_time(job.ended_at)
+    if job.status is JobStatus.SUCCEEDED:
+        out["usage"] = int(job.plan["plan"]["usage_tokens"])
     if job.status is JobStatus.FAILED:
-        fields["code"], fields["message"] = job.code, job.message
-    return JobObject.model_construct(**fields)
+        for key, value in (("code", job.code), ("message", job.message)):
+            if value is not None:
+                out[key] = value
+    return out
 
 
-def _dump(obj: JobObject) -> dict[str, object]:
-    return obj.model_dump(exclude_none=True)
+def job_object(job: JobRow) -> JobObject:
+    return JobObject.model_construct(**job_dict(job))  # type: ignore[arg-type]
 
 
 async def create_job(request: Request) -> JSONResponse:
     req = await read_model(request, CreateJobRequest)
     job = await _service(request).create_job(request.state.tenant, req)
-    return envelope(request, "output", _dump(job_object(job)))
+    return envelope(request, "output", job_dict(job))
 
 
 async def list_jobs(request: Request) -> JSONResponse:
     page = parse_page(request.query_params)
     model = request.query_params.get("model") or None
     total, jobs = await _service(request).list_jobs(request.state.tenant, page.offset, page.page_size, model)
-    data = JobList(page_no=page.page_no, page_size=page.page_size, total=total, jobs=[job_object(j) for j in jobs])
-    return envelope(request, "output", data.model_dump(exclude_none=True))
+    data = {"page_no": page.page_no, "page_size": page.page_size, "total": total, "jobs": [job_dict(j) for j in jobs]}
+    return envelope(request, "output", data)
 
 
 async def get_job(request: Request) -> JSONResponse:
     job = await _service(request).get_job(request.state.tenant, request.path_params["job_id"])
-    return envelope(request, "output", _dump(job_object(job)))
+    return envelope(request, "output", job_dict(job))
 
 
 async def cancel_job(request: Request) -> JSONResponse:
@@ -118,39 +123,22 @@ async def stream_job(request: Request) -> Response:
 
 
 async def _follow(request: Request, service: FineTunesService, job_id: str) -> AsyncIterator[bytes]:
-    rt = request.app.state.rt
-    tenant = request.state.tenant
     sent = 0
-    while True:
-        try:
-            job, lines = await service.job_logs(tenant, job_id)
-        except NotFound as exc:
+    async for look in service.watch(job_id, request.state.tenant):
+        if look.timed_out:
+            yield HEARTBEAT
+        if look.job is None:
+            exc = NotFound()
             yield encode_json(
                 {"code": exc.code, "message": exc.message, "request_id": request.state.request_id},
                 event="error",
                 status=404,
             )
             return
+        lines = service.logs.visible(look.job, look.now)
         for index in range(sent, len(lines)):
             yield encode(lines[index], event="result", event_id=index + 1)
         sent = max(sent, len(lines))
-        if job.status in TERMINAL:
-            return
-        if not await rt.changes.wait(_wait_seconds(rt, service, job)):
-            yield HEARTBEAT
-
-
-def _wait_seconds(rt: object, service: FineTunesService, job: JobRow) -> float:
-    clock = rt.clock  # type: ignore[attr-defined]
-    heartbeat = rt.settings.heartbeat_seconds  # type: ignore[attr-defined]
-    nxt = service.logs.next_change(job, clock.now())
-    until = clock.wall_seconds_until(nxt) if nxt is not None else None
-    step = min(heartbeat, max(until, 0.02)) if until is not None else heartbeat
-    if job.status in (JobStatus.PENDING, JobStatus.QUEUING, JobStatus.CANCELING) and clock.time_scale > 0:
-        step = min(step, 0.25)
-    if rt.settings.workers > 1:  # type: ignore[attr-defined]
-        step = min(step, 0.5)  # another worker's changes do not wake this one
-    return step
 
 
 routes = [

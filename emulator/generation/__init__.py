@@ -1,9 +1,11 @@
-"""Text generation: native ``POST /api/v1/services/aigc/text-generation/generation`` (JSON and SSE) and the
-OpenAI-compatible ``POST /compatible-mode/v1/chat/completions`` (+ stream), ``GET /compatible-mode/v1/models``.
+"""Generation: native text (``POST /api/v1/services/aigc/text-generation/generation``, JSON and SSE), native
+multimodal (``.../multimodal-generation/generation``), the OpenAI-compatible ``POST /compatible-mode/v1/chat/
+completions`` (+ stream, with image parts), ``GET /compatible-mode/v1/models`` and ``POST /api/v1/tokenizer``.
 
 Deviations from the real service: replies are synthetic (``synth/text.py``: deterministic Faker prose in the
-prompt's language; a deployed fine-tune reuses its training answers); ``tools``, ``enable_search``,
-``enable_thinking``, ``logprobs`` and ``response_format`` are validated but change nothing (no tool calls,
-no search, no reasoning content); token-id ``stop`` lists are accepted but only string stops cut a reply;
-``n`` > 1 needs ``result_format: message`` on the native endpoint; the multimodal endpoint is not emulated.
+prompt's language; a deployed fine-tune reuses its training answers, a VL fine-tune by image); media are never
+fetched (``media.py``); reasoning is synthetic prose under ``thinking_budget`` (``thinking.py``); ``tools``,
+``enable_search``, ``logprobs`` and ``response_format`` are validated but change nothing (no tool calls, no
+search); token-id ``stop`` lists are accepted but only string stops cut a reply; ``n`` > 1 needs
+``result_format: message`` on the native text endpoint.
 """

@@ -17,6 +17,8 @@ from starlette.routing import Route
 
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
+from emulator.generation.media import DOWNLOAD_FAILED, Conversation, openai_conversation
+from emulator.generation.multimodal_routes import oss_resolver
 from emulator.generation.replies import (
     DONE,
     chat_view,
@@ -27,7 +29,7 @@ from emulator.generation.replies import (
 )
 from emulator.generation.routes import parse, service
 from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
-from emulator.generation.service import Completion, check_messages, check_sampling
+from emulator.generation.service import Completion, Sampling, Target, check_messages, check_sampling
 from emulator.http import read_json_object, request_id
 from emulator.openapi import Operation, path_param
 
@@ -48,6 +50,7 @@ async def chat_completions(request: Request) -> Response:
         raise InvalidParameter("Range of frequency_penalty should be [-2.0, 2.0]", param="frequency_penalty")
     sampling = check_sampling(req, max_tokens=req.max_completion_tokens or req.max_tokens)
     messages = check_messages(req.messages, "messages")
+    conversation = openai_conversation(body["messages"]) if _has_media(req) else None
     gen = service(request)
     try:
         target = await gen.resolve(request.state.tenant, req.model)
@@ -66,26 +69,65 @@ async def chat_completions(request: Request) -> Response:
     scripted = script(request, view)
     if scripted is not None:
         return openai_scripted_response(request, scripted, messages, head, stream=stream, include_usage=include_usage)
-    completion = gen.complete(target, messages, sampling)
+    completion = await _answer(request, target, messages, conversation, sampling, stream)
     if stream:
         frames = _events(openai_chunks(completion, head, include_usage))
         return generation_stream(request, frames, openai_error_frames(request), DONE)
     return JSONResponse(openai_completion(completion, head))
 
 
-def _usage(completion: Completion) -> dict[str, int]:
-    return {
+async def _answer(
+    request: Request,
+    target: Target,
+    messages: list[dict[str, Any]],
+    conversation: Conversation | None,
+    sampling: Sampling,
+    stream: bool,
+) -> Completion:
+    """The deterministic answer (when no rule scripted one): the text path, or the multimodal one for media parts."""
+    gen = service(request)
+    if conversation is None:
+        return gen.complete(target, messages, sampling, stream=stream)
+    try:
+        return await gen.complete_multimodal(
+            target, conversation, sampling, oss=oss_resolver(request), stream=stream, openai=True
+        )
+    except InvalidParameter as exc:
+        if exc.message == DOWNLOAD_FAILED:  # how the compatible mode words it (reference §1.8)
+            raise InvalidParameter(f"<400> InternalError.Algo.InvalidParameter: {DOWNLOAD_FAILED}") from None
+        raise
+
+
+def _has_media(req: ChatCompletionRequest) -> bool:
+    return any(
+        isinstance(m.content, list) and any(part.get("type", "text") != "text" for part in m.content)
+        for m in req.messages
+    )
+
+
+def _usage(completion: Completion) -> dict[str, Any]:
+    usage: dict[str, Any] = {
         "prompt_tokens": completion.input_tokens,
         "completion_tokens": completion.output_tokens,
         "total_tokens": completion.input_tokens + completion.output_tokens,
     }
+    if completion.thinks:
+        usage["completion_tokens_details"] = {"reasoning_tokens": completion.reasoning_tokens}
+    return usage
+
+
+def _message(completion: Completion, index: int) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": completion.replies[index].text}
+    if completion.thinks:
+        message["reasoning_content"] = completion.reasoning[index].text
+    return message
 
 
 def openai_completion(completion: Completion, head: dict[str, Any]) -> dict[str, Any]:
     choices = [
         {
             "index": i,
-            "message": {"role": "assistant", "content": r.text},
+            "message": _message(completion, i),
             "finish_reason": r.finish_reason,
             "logprobs": None,
         }
@@ -103,9 +145,7 @@ def openai_completion(completion: Completion, head: dict[str, Any]) -> dict[str,
 def openai_chunks(completion: Completion, head: dict[str, Any], include_usage: bool) -> Iterator[dict[str, Any]]:
     """A role chunk, one chunk per piece, a finish chunk, per choice (choices take turns); then the usage chunk
     (``choices: []``) when ``stream_options.include_usage`` asked for it."""
-    plans = [
-        [{"role": "assistant", "content": ""}, *({"content": p} for p in r.pieces), None] for r in completion.replies
-    ]
+    plans = [_deltas(completion, i) for i in range(len(completion.replies))]
     base = {**head, "object": "chat.completion.chunk", "system_fingerprint": None}
     if include_usage:
         base["usage"] = None
@@ -118,6 +158,21 @@ def openai_chunks(completion: Completion, head: dict[str, Any], include_usage: b
                 yield {**base, "choices": [choice]}
     if include_usage:
         yield {**base, "choices": [], "usage": _usage(completion)}
+
+
+def _deltas(completion: Completion, index: int) -> list[dict[str, Any] | None]:
+    """One choice's deltas; None marks the finish chunk.  Thinking (reference §5.3): ``reasoning_content`` pieces
+    with ``content: null`` first, then the answer with ``reasoning_content: null``."""
+    reply = completion.replies[index]
+    if not completion.thinks:
+        return [{"role": "assistant", "content": ""}, *({"content": p} for p in reply.pieces), None]
+    thought = completion.reasoning[index]
+    return [
+        {"content": None, "role": "assistant", "reasoning_content": ""},
+        *({"content": None, "reasoning_content": p} for p in thought.pieces),
+        *({"content": p, "reasoning_content": None} for p in reply.pieces),
+        None,
+    ]
 
 
 async def _events(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[bytes]:

@@ -19,7 +19,7 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.schemas import GenerationRequest, GenerationResponse
+from emulator.generation.schemas import GenerationParameters, GenerationRequest, GenerationResponse
 from emulator.generation.service import (
     Completion,
     GenerationService,
@@ -92,25 +92,46 @@ async def generate(request: Request) -> Response:
         return native_scripted_response(
             request, scripted, messages, message_format=message_format, incremental=incremental, stream=stream
         )
-    completion = gen.complete(target, messages, sampling)
+    completion = gen.complete(target, messages, sampling, stream=stream)
     if stream:
-        chunks = native_chunks(completion, message_format=message_format, incremental=bool(params.incremental_output))
         rid = request_id(request)
-        return generation_stream(request, _events(chunks, rid), native_error_frames(rid))
+        return generation_stream(request, _events(_stream_chunks(completion, params), rid), native_error_frames(rid))
     return envelope(
         request,
         "output",
         native_output(completion, message_format),
-        usage=_usage(completion.input_tokens, completion.output_tokens),
+        usage=_usage(completion.input_tokens, completion.output_tokens, completion.reasoning_tokens, completion.thinks),
     )
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
-    return {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens}
+def _stream_chunks(completion: Completion, params: GenerationParameters) -> Iterator[dict[str, Any]]:
+    message_format = params.result_format == "message"
+    if not completion.thinks:
+        return native_chunks(completion, message_format=message_format, incremental=bool(params.incremental_output))
+    if params.incremental_output is not True:
+        raise InvalidParameter(
+            'The incremental_output parameter must be "true" when enable_thinking is true',
+            param="parameters.incremental_output",
+        )
+    return thinking_chunks(completion, message_format=message_format)
 
 
-def _choice(text: str, finish_reason: str, index: int | None) -> dict[str, Any]:
-    choice: dict[str, Any] = {"finish_reason": finish_reason, "message": {"role": "assistant", "content": text}}
+def _usage(input_tokens: int, output_tokens: int, reasoning: int = 0, thinks: bool = False) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+    }
+    if thinks:
+        usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
+
+
+def _choice(text: str, finish_reason: str, index: int | None, reasoning: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    choice: dict[str, Any] = {"finish_reason": finish_reason, "message": message}
     if index is not None:
         choice["index"] = index
     return choice
@@ -121,9 +142,37 @@ def native_output(completion: Completion, message_format: bool) -> dict[str, Any
         reply = completion.replies[0]
         return {"finish_reason": reply.finish_reason, "text": reply.text}
     many = len(completion.replies) > 1
+    thoughts = [r.text for r in completion.reasoning] if completion.thinks else [None] * len(completion.replies)
     return {
-        "choices": [_choice(r.text, r.finish_reason, i if many else None) for i, r in enumerate(completion.replies)]
+        "choices": [
+            _choice(r.text, r.finish_reason, i if many else None, thoughts[i]) for i, r in enumerate(completion.replies)
+        ]
     }
+
+
+def thinking_chunks(completion: Completion, *, message_format: bool) -> Iterator[dict[str, Any]]:
+    """Reference §5.2: reasoning pieces with ``content: ""``, then answer pieces with ``reasoning_content: ""``,
+    then a closing chunk with both empty and the finish reason; ``reasoning_content`` is in every chunk."""
+    many = len(completion.replies) > 1
+    for index, (reply, thought) in enumerate(zip(completion.replies, completion.reasoning, strict=True)):
+        steps: list[tuple[str, str, str, int, int]] = []
+        so_far = ""
+        for piece in thought.pieces:
+            so_far += piece
+            steps.append(("", piece, UNFINISHED, count_tokens(so_far), count_tokens(so_far)))
+        spent = thought.output_tokens
+        text = ""
+        for piece in reply.pieces:
+            text += piece
+            steps.append((piece, "", UNFINISHED, spent + count_tokens(text), spent))
+        steps.append(("", "", reply.finish_reason, spent + reply.output_tokens, spent))
+        for content, reasoning, finish, output_tokens, reasoning_tokens in steps:
+            usage = _usage(completion.input_tokens, output_tokens, reasoning_tokens, True)
+            if message_format:
+                output: dict[str, Any] = {"choices": [_choice(content, finish, index if many else None, reasoning)]}
+            else:
+                output = {"finish_reason": finish, "text": content}
+            yield {"output": output, "usage": usage}
 
 
 def _steps(reply: Reply, incremental: bool) -> list[tuple[str, str, int]]:

@@ -162,3 +162,45 @@ class ModelCard(WireModel):
 class ModelList(WireModel):
     object: Literal["list"]
     data: list[ModelCard]
+
+
+# ---------------------------------------------------------------------------------------------- multimodal (native)
+
+
+class MultimodalInput(WireModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    messages: list[dict[str, Any]] = Field(
+        description='Messages whose content is a list of {"text"}, {"image"}, {"video"} or {"audio"} parts '
+        "(a plain string is text)."
+    )
+
+
+class MultimodalRequest(WireModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    model: str = Field(min_length=1, max_length=256)
+    input: MultimodalInput
+    parameters: GenerationParameters = Field(default_factory=GenerationParameters)
+
+
+class MultimodalMessage(WireModel):
+    role: str
+    content: list[dict[str, str]]
+    reasoning_content: str | None = None
+
+
+class MultimodalChoice(WireModel):
+    finish_reason: str
+    message: MultimodalMessage
+    index: int | None = None
+
+
+class MultimodalOutput(WireModel):
+    choices: list[MultimodalChoice]
+
+
+class MultimodalResponse(WireModel):
+    request_id: str
+    output: MultimodalOutput
+    usage: dict[str, Any]

@@ -8,14 +8,16 @@ function of (model, messages, seed, sampling parameters) and the server seed: th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.catalog import Catalog, load_catalog
+from emulator.catalog import Catalog, load_catalog, serves_multimodal, thinking_mode
 from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist
+from emulator.generation.media import URL_ERROR, Conversation, Media, OssResolver, recall, resolve_media
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
+from emulator.generation.thinking import Thinking, decide_thinking, think
 from emulator.runtime import Runtime
-from emulator.synth.text import Memory, Reply, generate_reply
+from emulator.synth.text import Memory, Reply, generate_reply, recite
 from emulator.tenants import Tenant
 
 MAX_CHOICES = 4
@@ -35,6 +37,9 @@ class Target:
     base_model: str
     memory: Memory
     context_window: int
+    vision: bool = False
+    multimodal: bool = False
+    thinking: str = "none"
 
     @property
     def max_output_tokens(self) -> int:
@@ -49,17 +54,32 @@ class Sampling:
     top_p: float | None = None
     stop: tuple[str, ...] | None = None
     n: int = 1
+    enable_thinking: bool | None = None
+    thinking_budget: int | None = None
 
 
 @dataclass(frozen=True)
 class Completion:
+    """The replies; ``reasoning`` holds each choice's thinking when the model thought (else it is empty);
+    ``media_tokens`` the input tokens spent on images/videos/audio, by kind (included in ``input_tokens``)."""
+
     model: str
     replies: tuple[Reply, ...]
     input_tokens: int
+    reasoning: tuple[Reply, ...] = ()
+    media_tokens: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def output_tokens(self) -> int:
-        return sum(r.output_tokens for r in self.replies)
+        return sum(r.output_tokens for r in self.replies) + self.reasoning_tokens
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return sum(r.output_tokens for r in self.reasoning)
+
+    @property
+    def thinks(self) -> bool:
+        return bool(self.reasoning)
 
 
 class GenerationService:
@@ -72,11 +92,27 @@ class GenerationService:
         a fine-tuned model that was never deployed answer 400 with a message saying so."""
         info = self.catalog.get(model)
         if info is not None:
-            return Target(model, info.id, Memory(), info.context_window)
+            return Target(
+                model,
+                info.id,
+                Memory(),
+                info.context_window,
+                vision=info.vision,
+                multimodal=serves_multimodal(info),
+                thinking=thinking_mode(info.id),
+            )
         served = await self.rt.services["deployments"].serve(tenant, model)
         if served is not None:
             base = self.catalog.get(served.base_model)
-            return Target(model, served.base_model, served.memory, base.context_window if base else 8192)
+            return Target(
+                model,
+                served.base_model,
+                served.memory,
+                base.context_window if base else 8192,
+                vision=bool(base and base.vision),
+                multimodal=bool(base and serves_multimodal(base)),
+                thinking=_fine_tune_thinking(thinking_mode(served.base_model)),
+            )
         if await self.rt.services["fine_tunes"].find_model(tenant, model) is not None:
             raise InvalidParameter(
                 f"Model {model} is a fine-tuned model that is not deployed: deploy it "
@@ -85,34 +121,152 @@ class GenerationService:
             )
         raise ModelNotExist(param="model")
 
-    def complete(self, target: Target, messages: Sequence[Mapping[str, Any]], sampling: Sampling) -> Completion:
+    def complete(
+        self,
+        target: Target,
+        messages: Sequence[Mapping[str, Any]],
+        sampling: Sampling,
+        *,
+        media: Sequence[Media] = (),
+        stream: bool = False,
+    ) -> Completion:
+        """The answer to a request: every generation endpoint ends here, once its input is checked."""
         if sampling.max_tokens is not None and sampling.max_tokens > target.max_output_tokens:
             raise InvalidParameter(f"Range of max_tokens should be [1, {target.max_output_tokens}]", param="max_tokens")
-        replies = tuple(self._reply(target, messages, sampling, i) for i in range(sampling.n))
-        input_tokens = replies[0].input_tokens
+        thinking = decide_thinking(target.thinking, sampling.enable_thinking, sampling.thinking_budget, stream=stream)
+        choices = [self._choice(target, messages, sampling, i, media, thinking) for i in range(sampling.n)]
+        media_tokens: dict[str, int] = {}
+        for item in media:
+            media_tokens[item.kind] = media_tokens.get(item.kind, 0) + item.tokens
+        input_tokens = choices[0][0].input_tokens + sum(media_tokens.values())
         if input_tokens > target.context_window:
             raise InvalidParameter(f"Range of input length should be [1, {target.context_window}]", param="messages")
-        return Completion(target.model, replies, input_tokens)
+        reasoning = tuple(r for _, r in choices if r is not None)
+        return Completion(target.model, tuple(c for c, _ in choices), input_tokens, reasoning, media_tokens)
 
-    def _reply(self, target: Target, messages: Sequence[Mapping[str, Any]], sampling: Sampling, index: int) -> Reply:
-        """Choice 0 is the n=1 reply; the others draw with the seed moved by their index."""
-        seed = sampling.seed if index == 0 else (sampling.seed or 0) + index
+    def _choice(
+        self,
+        target: Target,
+        messages: Sequence[Mapping[str, Any]],
+        sampling: Sampling,
+        index: int,
+        media: Sequence[Media],
+        thinking: Thinking,
+    ) -> tuple[Reply, Reply | None]:
+        """(answer, reasoning or None): the reasoning spends its tokens out of ``max_tokens`` first."""
+        reasoning = None
+        budget = sampling.max_tokens
+        if thinking.enabled:
+            reasoning = think(
+                target.model,
+                messages,
+                seed=self._seed(sampling, index),
+                budget=thinking.budget,
+                max_tokens=budget,
+                server_seed=self.rt.settings.seed or 0,
+            )
+            if budget is not None:
+                budget -= reasoning.output_tokens
+        return self._reply(target, messages, sampling, index, media, budget), reasoning
+
+    @staticmethod
+    def _seed(sampling: Sampling, index: int) -> int | None:
+        return sampling.seed if index == 0 else (sampling.seed or 0) + index
+
+    def _reply(
+        self,
+        target: Target,
+        messages: Sequence[Mapping[str, Any]],
+        sampling: Sampling,
+        index: int,
+        media: Sequence[Media] = (),
+        max_tokens: int | None = None,
+    ) -> Reply:
+        """Choice 0 is the n=1 reply; the others draw with the seed moved by their index.  A fine-tune shown an
+        image of its training rows answers that row's answer."""
+        seed = self._seed(sampling, index)
+        if max_tokens is None:
+            max_tokens = sampling.max_tokens
+        remembered = recall(target.memory, list(media), _last_user_text(messages)) if media else None
+        if remembered is not None:
+            return recite(remembered, messages=messages, seed=seed, max_tokens=max_tokens, stop=sampling.stop)
         return generate_reply(
             model=target.model,
             messages=messages,
             seed=seed,
-            max_tokens=sampling.max_tokens,
+            max_tokens=max_tokens,
             stop=sampling.stop,
             temperature=sampling.temperature,
             top_p=sampling.top_p,
             memory=target.memory,
             server_seed=self.rt.settings.seed or 0,
+            context=[m.identity for m in media] if media else None,
         )
 
-    async def generate(
-        self, tenant: Tenant, model: str, messages: Sequence[Mapping[str, Any]], sampling: Sampling
+    async def generate_multimodal(
+        self,
+        tenant: Tenant,
+        model: str,
+        conversation: Conversation,
+        sampling: Sampling,
+        *,
+        oss: OssResolver | None,
+        stream: bool = False,
+        openai: bool = False,
     ) -> Completion:
-        return self.complete(await self.resolve(tenant, model), messages, sampling)
+        """A request with media parts (either API): the model must see images, every reference must resolve."""
+        target = await self.resolve(tenant, model)
+        return await self.complete_multimodal(target, conversation, sampling, oss=oss, stream=stream, openai=openai)
+
+    async def complete_multimodal(
+        self,
+        target: Target,
+        conversation: Conversation,
+        sampling: Sampling,
+        *,
+        oss: OssResolver | None,
+        stream: bool = False,
+        openai: bool = False,
+    ) -> Completion:
+        """``complete`` for a conversation with media, once the model is resolved."""
+        model = target.model
+        if not target.multimodal:
+            if openai:
+                raise InvalidParameter(
+                    f"The model `{model}` does not support image, video or audio input; use a vision model "
+                    "(qwen-vl-*).",
+                    param="messages",
+                )
+            raise InvalidParameter(
+                f"{URL_ERROR} For details, see: https://help.aliyun.com/zh/model-studio/error-code#error-url"
+                f" (model {model} is not served by the multimodal endpoint)"
+            )
+        await resolve_media(conversation, oss=oss)
+        return self.complete(target, conversation.messages, sampling, media=conversation.media, stream=stream)
+
+    async def generate(
+        self,
+        tenant: Tenant,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        sampling: Sampling,
+        *,
+        stream: bool = False,
+    ) -> Completion:
+        return self.complete(await self.resolve(tenant, model), messages, sampling, stream=stream)
+
+
+def _fine_tune_thinking(base_mode: str) -> str:
+    """Reference §8 q18: a deployed fine-tune thinks only when asked (its base must be able to)."""
+    return "none" if base_mode == "none" else "hybrid"
+
+
+def _last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else ""
+    return ""
 
 
 # --------------------------------------------------------------------------------------------- request checks
@@ -150,6 +304,8 @@ def check_sampling(f: SamplingFields, prefix: str = "", *, max_tokens: int | Non
         top_p=f.top_p,
         stop=_stop_strings(f.stop),
         n=f.n or 1,
+        enable_thinking=f.enable_thinking,
+        thinking_budget=f.thinking_budget,
     )
 
 

@@ -264,11 +264,15 @@ def generate_reply(
     memory: Sequence[tuple[str, str]] = (),
     persona: str | None = None,
     server_seed: int = 0,
+    context: object = None,
 ) -> Reply:
+    """``context``: anything else the reply depends on (the identities of the images shown): hashed, never read."""
     turns = _turns(messages)
     pairs = Memory.of(memory)
     temp = DEFAULT_TEMPERATURE if temperature is None else temperature
     key = [server_seed, model, persona, turns, None if temp == 0 else seed, temperature, top_p, pairs.fingerprint]
+    if context is not None:
+        key.append(context)
     rng = random.Random(_digest(key))
     prompt = _prompt(turns)
     full = _compose(rng, prompt, persona or model or "qwen", pairs, temp)
@@ -281,6 +285,28 @@ def generate_reply(
         finish_reason=finish,
         input_tokens=sum(count_tokens(t) + MESSAGE_OVERHEAD_TOKENS for _, t in turns),
         output_tokens=count_tokens(text),
+    )
+
+
+def recite(
+    text: str,
+    *,
+    messages: Sequence[Mapping[str, object]],
+    seed: int | None = None,
+    max_tokens: int | None = None,
+    stop: Sequence[str] | None = None,
+) -> Reply:
+    """A reply whose text is given (a remembered training answer): split into stream pieces and cut by ``stop`` and
+    ``max_tokens`` exactly as a generated reply is, with the same usage accounting."""
+    turns = _turns(messages)
+    rng = random.Random(_digest(["recite", text, turns, seed]))
+    end, finish = _cut(text, stop, max_tokens)
+    return Reply(
+        text=text[:end],
+        pieces=_truncate(_split(rng, text), end),
+        finish_reason=finish,
+        input_tokens=sum(count_tokens(t) + MESSAGE_OVERHEAD_TOKENS for _, t in turns),
+        output_tokens=count_tokens(text[:end]),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import pathlib
@@ -129,10 +130,16 @@ def test_long_rows_fixture_has_about_half_its_rows_over_512_tokens() -> None:
     assert min(long_rows) > 700 and max(t for t in report.row_tokens if t <= 512) < 200
 
 
-def test_image_fixture_counts_images_and_keeps_text_samples() -> None:
+def test_image_fixture_counts_images_and_keeps_samples_keyed_by_image() -> None:
+    """A sample's prompt names its images by path and content MD5 (what a deployed VL fine-tune matches on)."""
     report = inspect_dataset(FIXTURES / "image_sft.zip", "image_sft.zip")
     assert report.images == 5
-    assert report.samples[0] == ("这个杯子是什么颜色的?", "图片中是一只红色的陶瓷马克杯,背景为米白色。")
+    with zipfile.ZipFile(FIXTURES / "image_sft.zip") as archive:
+        md5 = hashlib.md5(archive.read("image_sft/images/mug_red.png")).hexdigest()
+    assert report.samples[0] == (
+        f"<img>image_sft/images/mug_red.png|{md5}</img>这个杯子是什么颜色的?",
+        "图片中是一只红色的陶瓷马克杯,背景为米白色。",
+    )
     assert report.summary() == f"8 image SFT rows, about {sum(report.row_tokens)} tokens, 5 images"
 
 

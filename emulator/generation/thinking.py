@@ -1,0 +1,79 @@
+"""Thinking models (reference §5): who thinks, under which request, and the synthetic reasoning they produce.
+
+``enable_thinking`` turns a hybrid model's reasoning on or off; models that always think ignore it; a model that
+cannot think refuses ``enable_thinking: true``.  Open-source Qwen3 (thinking on by default) and the always-thinking
+models answer only streaming calls while they think.  ``thinking_budget`` caps the reasoning tokens; the reasoning
+is spent out of ``max_tokens`` first, so a small ``max_tokens`` ends in the reasoning with ``finish_reason: length``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.errors import InvalidParameter
+from emulator.synth.text import Reply, generate_reply
+
+MAX_THINKING_BUDGET = 38912
+"""The largest ``thinking_budget`` (Qwen3's maximum chain-of-thought length)."""
+_STREAM_ONLY = ("hybrid-on", "always")
+
+
+@dataclass(frozen=True)
+class Thinking:
+    enabled: bool
+    budget: int | None = None
+
+
+OFF = Thinking(False)
+
+
+def decide_thinking(mode: str, enable: bool | None, budget: int | None, *, stream: bool) -> Thinking:
+    """Whether this call thinks; the service's 400s for the combinations it refuses."""
+    if budget is not None and budget > MAX_THINKING_BUDGET:
+        raise InvalidParameter(
+            f"The thinking_budget parameter must be a positive integer and not greater than {MAX_THINKING_BUDGET}",
+            param="thinking_budget",
+        )
+    if mode == "none":
+        if enable:
+            raise InvalidParameter(
+                "The model does not support enable_thinking",
+                code="InvalidParameter.NotSupportEnableThinking",
+                param="enable_thinking",
+            )
+        return OFF
+    on = True if mode == "always" else enable if enable is not None else mode in ("hybrid-on", "on")
+    if not on:
+        return OFF
+    if mode in _STREAM_ONLY and not stream:
+        if mode == "always":
+            raise InvalidParameter("This model only support stream mode, please enable the stream parameter.")
+        raise InvalidParameter(
+            "parameter.enable_thinking must be set to false for non-streaming calls", param="enable_thinking"
+        )
+    return Thinking(True, budget)
+
+
+def think(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    seed: int | None,
+    budget: int | None,
+    max_tokens: int | None,
+    server_seed: int,
+) -> Reply:
+    """The reasoning: deterministic prose about the question (a persona of its own, so it differs from the
+    answer), cut at the budget or at ``max_tokens``, whichever is smaller."""
+    caps = [cap for cap in (budget, max_tokens) if cap is not None]
+    return generate_reply(
+        model=model,
+        messages=messages,
+        seed=seed,
+        max_tokens=min(caps) if caps else None,
+        temperature=1.3,
+        persona=f"{model} (thinking)",
+        server_seed=server_seed,
+    )

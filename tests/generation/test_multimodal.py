@@ -1,0 +1,212 @@
+"""Native multimodal generation in-process: answer shapes, streams, and the service's 400s for bad content."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emulator.generation.media import MAX_DATA_URI_BYTES
+
+PATH = "/api/v1/services/aigc/multimodal-generation/generation"
+SSE = {"X-DashScope-SSE": "enable"}
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n fake image bytes").decode()
+
+
+def body(
+    image: Any = "https://cdn.example.com/pics/dog.jpg", model: str = "qwen-vl-plus", **parameters: Any
+) -> dict[str, Any]:
+    content = [{"image": image}, {"text": "What is in the picture?"}]
+    return {"model": model, "input": {"messages": [{"role": "user", "content": content}]}, "parameters": parameters}
+
+
+def events(response: httpx.Response) -> list[dict[str, Any]]:
+    return [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
+
+
+async def error_of(client: httpx.AsyncClient, payload: dict[str, Any], **kw: Any) -> tuple[int, str, str]:
+    response = await client.post(PATH, json=payload, **kw)
+    data = response.json()
+    return response.status_code, data.get("code"), data.get("message")
+
+
+@pytest.mark.anyio
+async def test_answer_shape_and_2025_usage(client: httpx.AsyncClient) -> None:
+    response = await client.post(PATH, json=body(seed=1))
+    assert response.status_code == 200
+    data = response.json()
+    choice = data["output"]["choices"][0]
+    assert choice["finish_reason"] == "stop" and choice["message"]["role"] == "assistant"
+    assert [list(p) for p in choice["message"]["content"]] == [["text"]] and "reasoning_content" not in choice[
+        "message"
+    ]
+    usage = data["usage"]
+    assert usage["image_tokens"] == usage["input_tokens_details"]["image_tokens"] == 256
+    assert usage["input_tokens"] == usage["input_tokens_details"]["text_tokens"] + 256
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+    assert usage["output_tokens_details"] == {"text_tokens": usage["output_tokens"]}
+    assert usage["prompt_tokens_details"] == {"cached_tokens": 0}
+
+
+@pytest.mark.anyio
+async def test_the_image_changes_the_answer_and_the_same_request_repeats_it(client: httpx.AsyncClient) -> None:
+    first = (await client.post(PATH, json=body(seed=1))).json()["output"]
+    again = (await client.post(PATH, json=body(seed=1))).json()["output"]
+    other = (await client.post(PATH, json=body("https://cdn.example.com/pics/cat.jpg", seed=1))).json()["output"]
+    assert first == again and other != first
+
+
+@pytest.mark.anyio
+async def test_streams_cumulative_by_default_and_incremental_on_request(client: httpx.AsyncClient) -> None:
+    text = (await client.post(PATH, json=body(seed=2))).json()["output"]["choices"][0]["message"]["content"][0]["text"]
+    cumulative = events(await client.post(PATH, json=body(seed=2), headers=SSE))
+    assert [c["output"]["choices"][0]["finish_reason"] for c in cumulative][-1] == "stop"
+    assert cumulative[-1]["output"]["choices"][0]["message"]["content"] == [{"text": text}]
+    assert all(c["output"]["choices"][0]["finish_reason"] == "null" for c in cumulative[:-1])
+    deltas = events(await client.post(PATH, json=body(seed=2, incremental_output=True), headers=SSE))
+    assert deltas[-1]["output"]["choices"][0]["message"]["content"] == []
+    assert "".join(d["output"]["choices"][0]["message"]["content"][0]["text"] for d in deltas[:-1]) == text
+    outputs = [d["usage"]["output_tokens"] for d in deltas]
+    assert outputs == sorted(outputs) and len({d["request_id"] for d in deltas}) == 1
+
+
+@pytest.mark.anyio
+async def test_base64_images_and_video_frames_are_accepted(client: httpx.AsyncClient) -> None:
+    assert (await client.post(PATH, json=body(f"data:image/png;base64,{PNG}"))).status_code == 200
+    frames = {
+        "model": "qwen-vl-max",
+        "input": {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"video": ["https://cdn.example.com/f1.jpg", "https://cdn.example.com/f2.jpg"]},
+                        {"text": "What happens?"},
+                    ],
+                }
+            ]
+        },
+    }
+    response = await client.post(PATH, json=frames)
+    assert response.status_code == 200 and response.json()["usage"]["video_tokens"] == 2 * 256
+    plain = {"model": "qwen-vl-max", "input": {"messages": [{"role": "user", "content": "no picture today"}]}}
+    assert (await client.post(PATH, json=plain)).status_code == 200
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ("https://unreachable.example/dog.jpg", "Failed to download multimodal content"),
+        ("http://cdn.invalid/dog.jpg", "Failed to download multimodal content"),
+        ("ftp://example.com/dog.jpg", "url error, please check url！"),
+        ("dog.jpg", "url error, please check url！"),
+        ("https:///nohost.jpg", "url error, please check url！"),
+        ("oss://dashscope-instant/abc/2024-01-01/x/dog.jpg", "url error, please check url！"),
+        (
+            "data:image/png;base64,@@@",
+            "The provided URL does not appear to be valid. Ensure it is correctly formatted.",
+        ),
+        ("data:image/png,notbase64", "The provided URL does not appear to be valid. Ensure it is correctly formatted."),
+    ],
+)
+async def test_bad_image_references_are_the_service_s_400s(client: httpx.AsyncClient, image: str, message: str) -> None:
+    assert await error_of(client, body(image)) == (400, "InvalidParameter", message)
+
+
+@pytest.mark.anyio
+async def test_a_data_uri_over_the_limit_is_refused(client: httpx.AsyncClient) -> None:
+    big = "data:image/png;base64," + "A" * (MAX_DATA_URI_BYTES * 4 // 3 + 8)
+    status, code, message = await error_of(client, body(big))
+    assert (status, code) == (400, "InvalidParameter") and "max bytes per data-uri" in message
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "content",
+    [
+        [{"image": "https://a.example.com/x.png", "text": "two keys"}],
+        [{"picture": "https://a.example.com/x.png"}],
+        [{"image": 42}],
+        [{"video": []}],
+        ["just a string in a list"],
+        {"text": "an object, not a list"},
+        42,
+    ],
+)
+async def test_malformed_content_lists_are_400s(client: httpx.AsyncClient, content: Any) -> None:
+    payload = {"model": "qwen-vl-plus", "input": {"messages": [{"role": "user", "content": content}]}}
+    status, code, message = await error_of(client, payload)
+    assert (status, code) == (400, "InvalidParameter") and "input.messages[0].content" in message
+
+
+@pytest.mark.anyio
+async def test_other_refusals(client: httpx.AsyncClient) -> None:
+    status, code, message = await error_of(client, body(model="qwen-max"))
+    assert (status, code) == (400, "InvalidParameter") and message.startswith("url error, please check url！")
+    no_user = {"model": "qwen-vl-plus", "input": {"messages": [{"role": "system", "content": [{"text": "hi"}]}]}}
+    assert (await error_of(client, no_user))[2] == "The input messages do not contain elements with the role of user."
+    assert (await error_of(client, body(model="qwen-vl-nope")))[2] == "Model not exist."
+    assert (await error_of(client, {"model": "qwen-vl-plus", "input": {}}))[1] == "BadRequest.EmptyInput"
+    media_reply = {
+        "model": "qwen-vl-plus",
+        "input": {
+            "messages": [
+                {"role": "user", "content": [{"text": "hi"}]},
+                {"role": "assistant", "content": [{"image": "https://a.example.com/x.png"}]},
+                {"role": "user", "content": [{"text": "and?"}]},
+            ]
+        },
+    }
+    assert "only accepted in user messages" in (await error_of(client, media_reply))[2]
+
+
+@given(
+    content=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(["text", "image", "video", "audio", "fps", "x"]), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.anyio
+async def test_any_content_is_an_answer_or_a_400_never_a_500(client: httpx.AsyncClient, content: Any) -> None:
+    payload = {"model": "qwen-vl-plus", "input": {"messages": [{"role": "user", "content": content}]}}
+    response = await client.post(PATH, json=payload)
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["code"] in ("InvalidParameter", "BadRequest.EmptyInput")
+
+
+@pytest.mark.anyio
+async def test_response_rules_answer_through_the_real_multimodal_route(client: httpx.AsyncClient) -> None:
+    """The scripting hook (``replies.script``) is the multimodal endpoint's answer step too."""
+    assert (
+        await client.post("/_emulator/responses", json={"contains": "picture", "content": "A beach."})
+    ).status_code == 200
+    plain = (await client.post(PATH, json=body())).json()["output"]["choices"][0]
+    assert plain["message"] == {"role": "assistant", "content": [{"text": "A beach."}]}
+    chunks = events(await client.post(PATH, json=body(incremental_output=True), headers=SSE))
+    assert [c["output"]["choices"][0]["message"]["content"] for c in chunks] == [[{"text": "A beach."}], []]
+    chat = {
+        "model": "qwen-vl-plus",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": "https://cdn.example.com/a.png"}},
+                    {"type": "text", "text": "What is in this picture?"},
+                ],
+            }
+        ],
+    }
+    answered = (await client.post("/compatible-mode/v1/chat/completions", json=chat)).json()
+    assert answered["choices"][0]["message"]["content"] == "A beach."
