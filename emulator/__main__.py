@@ -136,8 +136,28 @@ def cli() -> None:
     default=None,
     envvar="EMULATOR_ADMIN_TOKEN",
     show_envvar=True,
-    help="Protect /_emulator/* (but the health check and the dashboard's landing page) with this token: "
-    "Authorization: Bearer <token> or X-Emulator-Token.",
+    help="Protect /_emulator/* (but the health check) with this token: Authorization: Bearer <token> or "
+    "X-Emulator-Token; the dashboard asks for it once and keeps an HttpOnly SameSite=Strict cookie.",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    envvar="EMULATOR_ALLOWED_HOSTS",
+    show_envvar=True,
+    help="Also serve requests whose Host is this name (repeatable; the variable takes a space-separated "
+    "list). Loopback names, IP addresses and --host are always served; '*' serves any name (turns off the "
+    "DNS rebinding guard).",
+)
+@click.option(
+    "--control-path",
+    "control_paths",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="EMULATOR_CONTROL_PATHS",
+    show_envvar=True,
+    help="A folder POST /_emulator/snapshot, /restore and /seed may use besides the data dir (repeatable; "
+    "the variable takes a space-separated list).",
 )
 @click.option(
     "--max-tenant-files",
@@ -218,6 +238,8 @@ def serve(
     faults_file: Path | None,
     journal_size: int,
     admin_token: str | None,
+    allowed_hosts: tuple[str, ...],
+    control_paths: tuple[Path, ...],
     max_tenant_files: int,
     max_tenant_bytes: int,
     max_file_bytes: int,
@@ -227,7 +249,12 @@ def serve(
     max_fault_rules: int,
     log_level: str,
 ) -> None:
-    """Serve the emulator (uvicorn)."""
+    """Serve the emulator (uvicorn).
+
+    Safe on a laptop by default: only loopback names, IP addresses, --host and --allowed-host are served (DNS
+    rebinding); a browser request from another origin cannot change state (403 AccessDenied); snapshot,
+    restore and seed paths stay inside the data dir and --control-path folders.
+    """
     from emulator.db import DamagedDatabase, SchemaTooNew, check_database_file, check_writable_dir
 
     settings = Settings(
@@ -254,6 +281,8 @@ def serve(
         faults_file=faults_file,
         journal_size=journal_size,
         admin_token=admin_token or None,
+        allowed_hosts=allowed_hosts,
+        control_paths=control_paths,
     )
     if faults_file is not None:
         from emulator.control.faults import load_rules
@@ -340,7 +369,8 @@ def seed(world: Path, db: str, data_dir: Path | None, seed: int | None, start_ti
     """Load a ready world (e.g. fixtures/world.json) into --db through the services; prints what it made as JSON."""
     import asyncio
 
-    from emulator.control.seed import WorldError, dumps, seed_database
+    from emulator.control.seed import dumps
+    from emulator.errors import ApiError
 
     if db == ":memory:":
         raise click.UsageError("seeding ':memory:' would be thrown away; give --db a file")
@@ -352,10 +382,20 @@ def seed(world: Path, db: str, data_dir: Path | None, seed: int | None, start_ti
     except (SchemaTooNew, DamagedDatabase) as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        summary = asyncio.run(seed_database(settings, world, reset=reset))
-    except WorldError as exc:
-        raise click.ClickException(str(exc)) from None
+        summary = asyncio.run(_seed_offline(settings, world, reset))
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(dumps(summary))
+
+
+async def _seed_offline(settings: Settings, world: Path, reset: bool) -> dict[str, object]:
+    """The app's runtime on the database, its clock frozen and its own (a server on the same db keeps its speed)."""
+    from emulator.app import running
+    from emulator.control import service
+
+    async with running(settings) as rt:
+        result = await service.seed(rt, world, reset_first=reset, confined=False)
+    return result.model_dump()
 
 
 def main() -> None:

@@ -24,7 +24,9 @@ from emulator import openapi
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
 from emulator.control.faults import SERVER_SEND, FaultMiddleware, FaultRules, load_rules
+from emulator.control.guard import AdminTokenMiddleware, RequestGuardMiddleware
 from emulator.control.journal import Journal, JournalMiddleware
+from emulator.control.paths import clean_leftovers as clean_control_leftovers
 from emulator.control.persistence import restore_clock, save_clock
 from emulator.dashboard import routes as dashboard_routes
 from emulator.db import Database, Tx
@@ -42,7 +44,7 @@ from emulator.generation import routes as generation_routes
 from emulator.generation.service import GenerationService
 from emulator.http import error_response, request_id
 from emulator.ids import Ids
-from emulator.middleware import AdminTokenMiddleware, RequestContextMiddleware
+from emulator.middleware import RequestContextMiddleware
 from emulator.runtime import Runtime
 from emulator.settings import Settings
 from emulator.tenants import AuthMiddleware, Tenant, TenantRegistry
@@ -154,6 +156,7 @@ def _middleware(rt: Runtime) -> list[Middleware]:
     settings = rt.settings
     stack = [Middleware(JournalMiddleware, journal=rt.journal)] if settings.journal_size else []  # type: ignore[arg-type]
     stack.append(Middleware(RequestContextMiddleware, request_id=rt.ids.request_id, stats=rt.stats))  # type: ignore[arg-type]
+    stack.append(Middleware(RequestGuardMiddleware, settings=settings))  # type: ignore[arg-type]
     if settings.admin_token:
         stack.append(Middleware(AdminTokenMiddleware, token=settings.admin_token))  # type: ignore[arg-type]
     stack.append(
@@ -197,6 +200,14 @@ def operations() -> list[openapi.Operation]:
     ]
 
 
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Runtime]:
+    """The runtime of an app started (its lifespan) without serving: the offline commands (``seed``)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app.state.rt
+
+
 def create_app_from_env() -> Starlette:
     """The factory uvicorn's worker processes call (``--workers``): the settings travel as JSON in the env."""
     return create_app(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
@@ -217,6 +228,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
 async def start_runtime(rt: Runtime) -> None:
     rt.data_dir.mkdir(parents=True, exist_ok=True)
     _clean_temp(rt.temp_dir)
+    clean_control_leftovers(rt)
     await rt.db.open()
     await restore_clock(rt)
     for service in rt.services.values():

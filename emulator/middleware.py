@@ -5,14 +5,13 @@ Pure ASGI (no BaseHTTPMiddleware), so it costs a function call, not a task, per 
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.errors import AdminTokenRequired, ApiError, InternalError
+from emulator.errors import ApiError, InternalError
 from emulator.http import error_response
 
 log = logging.getLogger("emulator")
@@ -52,39 +51,3 @@ class RequestContextMiddleware:
             log.exception("unexpected error on %s %s (request_id %s)", scope["method"], scope["path"], request_id)
             if not started:
                 await error_response(scope, InternalError(), request_id)(scope, receive, send_with_id)
-
-
-class AdminTokenMiddleware:
-    """``--admin-token``: /_emulator/* needs ``Authorization: Bearer <token>`` or ``X-Emulator-Token: <token>``.
-
-    The health check and the dashboard's landing page (and its static assets) stay open, so a container
-    healthcheck and a browser's first look need no token.
-    """
-
-    OPEN_PATHS = frozenset({"/_emulator/health", "/_emulator", "/_emulator/"})
-    OPEN_PREFIXES = ("/_emulator/static/",)
-
-    def __init__(self, app: ASGIApp, *, token: str) -> None:
-        self.app = app
-        self.token = token.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/_emulator") and not self._open(scope):
-            headers = dict(scope["headers"])
-            given = headers.get(b"x-emulator-token") or _bearer(headers.get(b"authorization"))
-            if not given or not hmac.compare_digest(given.strip(), self.token):
-                raise AdminTokenRequired()
-        await self.app(scope, receive, send)
-
-    def _open(self, scope: Scope) -> bool:
-        path = scope["path"]
-        if scope["method"] not in ("GET", "HEAD"):
-            return False
-        return path in self.OPEN_PATHS or path.startswith(self.OPEN_PREFIXES)
-
-
-def _bearer(value: bytes | None) -> bytes | None:
-    if not value:
-        return None
-    scheme, _, token = value.partition(b" ")
-    return token.strip() if scheme.lower() == b"bearer" else None

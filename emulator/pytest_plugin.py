@@ -74,8 +74,14 @@ def _extra_args(config: pytest.Config) -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="session")
-def dashscope_emulator_server(pytestconfig: pytest.Config) -> Iterator[EmulatorClient]:
-    """The session's emulator: started here, or the one at ``--dashscope-emulator-url``."""
+def dashscope_emulator_server(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmulatorClient]:
+    """The session's emulator: started here, or the one at ``--dashscope-emulator-url``.
+
+    The one started here may also snapshot into and restore from the run's temp folders (``tmp_path``):
+    ``--control-path`` is the session's base temp dir.
+    """
     api_key = _option(pytestconfig, "api_key") or DEFAULT_API_KEY
     url = _option(pytestconfig, "url")
     if url is not None:
@@ -85,7 +91,7 @@ def dashscope_emulator_server(pytestconfig: pytest.Config) -> Iterator[EmulatorC
     server = EmulatorServer(
         time_scale=float(_option(pytestconfig, "time_scale") or 0.0),
         seed=int(seed) if seed is not None else None,
-        extra_args=_extra_args(pytestconfig),
+        extra_args=("--control-path", str(tmp_path_factory.getbasetemp()), *_extra_args(pytestconfig)),
         api_key=api_key,
     )
     with server:

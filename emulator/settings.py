@@ -27,6 +27,8 @@ class Settings(BaseModel):
     start_time: float | None = Field(default=None, ge=0, le=MAX_EMULATED_TIME)
     api_keys: tuple[str, ...] = ()
     admin_token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    control_paths: tuple[Path, ...] = ()
     strict: bool = False
     control_plane: bool = True
     faults_file: Path | None = None

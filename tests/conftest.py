@@ -84,7 +84,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def client_for(app: Starlette, api_key: str | None = API_KEY) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://emulator.test", headers=headers, timeout=30
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=headers, timeout=30
     )
 
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from emulator import __version__
-from emulator.clock import fmt_iso, fmt_job_time
-from emulator.control import responses
-from emulator.control.journal import entry
-from emulator.control.persistence import save_clock
+from emulator.control import responses, service
 from emulator.control.schemas import (
     ClockAdvance,
     ClockUpdate,
@@ -37,14 +33,13 @@ from emulator.control.schemas import (
 from emulator.deployments.routes import deployment_object
 from emulator.deployments.schemas import DeploymentObject, ForceStatusRequest
 from emulator.deployments.states import DeploymentStatus
-from emulator.errors import InvalidParameter, NotFound
+from emulator.errors import InvalidParameter
 from emulator.fine_tunes.routes import job_object
 from emulator.fine_tunes.schemas import JobObject
 from emulator.http import parse_model, read_json_object, read_model
 from emulator.openapi import Operation, Param, path_param
-from emulator.runtime import CLOCK, Runtime
+from emulator.runtime import Runtime
 from emulator.settings import Settings
-from emulator.tenants import tenant_for
 
 
 def _rt(request: Request) -> Runtime:
@@ -70,95 +65,46 @@ async def reset(request: Request) -> JSONResponse:
     """Wipe everything, or one tenant's objects: ``{"api_key": "...", "workspace"?: "..."}`` or ``?api_key=``,
     or ``{"tenant": "<tenant id>"}`` as the dashboard lists them (it never sees the keys)."""
     body = await read_json_object(request, allow_empty=True)
-    api_key = body.get("api_key") or request.query_params.get("api_key")
-    workspace = body.get("workspace") or request.query_params.get("workspace")
-    tenant = tenant_for(str(api_key), str(workspace) if workspace else None).id if api_key else None
-    tenant_id = body.get("tenant") or request.query_params.get("tenant")
-    if tenant is None and tenant_id:
-        tenant = str(tenant_id)
-    rt = _rt(request)
-    removed = await reset_state(rt, tenant)
-    if tenant is None:  # a whole reset also brings the control plane back to its start: --faults rules, no journal
-        rt.faults.restore_initial()
-        rt.journal.clear()
-        rt.responses.clear()
+    q = request.query_params
+
+    def given(name: str) -> str | None:
+        value = body.get(name) or q.get(name)
+        return str(value) if value else None
+
+    tenant = service.tenant_id(given("api_key"), given("workspace"), given("tenant"))
+    removed = await service.reset(_rt(request), tenant)
     return JSONResponse({"status": "reset", "tenant": tenant, "removed": removed})
 
 
-async def reset_state(rt: Runtime, tenant: str | None) -> dict[str, int]:
-    """Every service that holds state wipes its part in one transaction; blobs go after the commit."""
-    removed: dict[str, int] = {}
-    after: list[object] = []
-    async with rt.db.transaction() as tx:
-        for name, service in rt.services.items():
-            wipe = getattr(service, "wipe", None)
-            if wipe is not None:
-                count, cleanup = await wipe(tx, tenant)
-                removed[name] = count
-                after.append(cleanup)
-        if tenant is None:
-            await tx.execute("DELETE FROM tenants")
-    for cleanup in after:
-        if callable(cleanup):
-            cleanup()
-    rt.tenants.forget()
-    return removed
-
-
-def _clock_view(rt: Runtime) -> dict[str, object]:
-    now = rt.clock.now()
-    return {"now": now, "now_beijing": fmt_job_time(now), "now_iso": fmt_iso(now), "time_scale": rt.clock.time_scale}
-
-
 async def get_clock(request: Request) -> JSONResponse:
-    return JSONResponse(_clock_view(_rt(request)))
-
-
-async def _after_clock_change(rt: Runtime) -> None:
-    """Persist the clock and apply every transition that fell due, before answering."""
-    await save_clock(rt)
-    for service in rt.services.values():
-        sync_all = getattr(service, "sync_all", None)
-        if sync_all is not None:
-            await sync_all()
-    rt.changes.notify(CLOCK)
+    return JSONResponse(service.clock_view(_rt(request)).model_dump())
 
 
 async def set_clock(request: Request) -> JSONResponse:
     """``{"time_scale": X}`` changes the speed from now on."""
-    rt = _rt(request)
     body = parse_model(ClockUpdate, await read_json_object(request))
-    rt.clock.set_time_scale(body.time_scale)
-    await _after_clock_change(rt)
-    return JSONResponse(_clock_view(rt))
+    return JSONResponse((await service.set_time_scale(_rt(request), body.time_scale)).model_dump())
 
 
 async def advance_clock(request: Request) -> JSONResponse:
-    rt = _rt(request)
     body = parse_model(ClockAdvance, await read_json_object(request))
-    rt.clock.advance(body.seconds)
-    await _after_clock_change(rt)
-    return JSONResponse(_clock_view(rt))
+    return JSONResponse((await service.advance_clock(_rt(request), body.seconds)).model_dump())
 
 
 async def force_deployment_status(request: Request) -> JSONResponse:
     """``{"status": "FAILED", "message"?}`` (or DEPLOYING, RUNNING, DELETING): only along the transition table."""
     body = parse_model(ForceStatusRequest, await read_json_object(request))
-    tenant = tenant_for(body.api_key, body.workspace).id if body.api_key else body.tenant
-    row = (
-        await _rt(request)
-        .services["deployments"]
-        .force_status(request.path_params["deployed_model"], DeploymentStatus(body.status), body.message, tenant)
-    )
+    tenant = service.tenant_id(body.api_key, body.workspace, body.tenant)
+    name = request.path_params["deployed_model"]
+    row = await service.force_deployment_status(_rt(request), name, DeploymentStatus(body.status), body.message, tenant)
     return JSONResponse(deployment_object(row).model_dump())
 
 
 async def force_fine_tune_status(request: Request) -> JSONResponse:
     """``{"status": "FAILED", "message"?}``: only along the state table, logged in the job's log like a real event."""
     body = await read_model(request, FineTuneStatusUpdate)
-    job = (
-        await _rt(request).services["fine_tunes"].force_status(request.path_params["job_id"], body.status, body.message)
-    )
+    job_id = request.path_params["job_id"]
+    job = await service.force_fine_tune_status(_rt(request), job_id, body.status, body.message)
     return JSONResponse(job_object(job).model_dump(exclude_none=True))
 
 
@@ -166,22 +112,20 @@ async def force_fine_tune_status(request: Request) -> JSONResponse:
 
 
 async def list_faults(request: Request) -> JSONResponse:
-    return JSONResponse(FaultRuleList(faults=_rt(request).faults.list()).model_dump())
+    return JSONResponse(FaultRuleList(faults=service.list_faults(_rt(request))).model_dump())
 
 
 async def add_fault(request: Request) -> JSONResponse:
-    rule = _rt(request).faults.add(await read_model(request, FaultRuleSpec))
+    rule = service.add_fault(_rt(request), await read_model(request, FaultRuleSpec))
     return JSONResponse(rule.model_dump())
 
 
 async def clear_faults(request: Request) -> JSONResponse:
-    return JSONResponse(FaultsCleared(removed=_rt(request).faults.clear()).model_dump())
+    return JSONResponse(FaultsCleared(removed=service.clear_faults(_rt(request))).model_dump())
 
 
 async def delete_fault(request: Request) -> JSONResponse:
-    fault_id = request.path_params["fault_id"]
-    if not _rt(request).faults.remove(fault_id):
-        raise NotFound(f"No fault rule {fault_id}.")
+    service.delete_fault(_rt(request), request.path_params["fault_id"])
     return JSONResponse(FaultsCleared(removed=1).model_dump())
 
 
@@ -203,61 +147,40 @@ def _int_param(request: Request, name: str, default: int | None, low: int) -> in
 
 async def list_requests(request: Request) -> JSONResponse:
     """Newest first; ``method``, ``path`` (exact or glob), ``tenant`` (id or API key), ``status``, ``limit``."""
-    rt = _rt(request)
     q = request.query_params
-    limit = _int_param(request, "limit", 100, 1) or 100
-    status = _int_param(request, "status", None, 0)
-    found = list(
-        rt.journal.select(
-            method=q.get("method") or None, path=q.get("path") or None, tenant=q.get("tenant") or None, status=status
-        )
+    page = service.journal_page(
+        _rt(request),
+        method=q.get("method") or None,
+        path=q.get("path") or None,
+        tenant=q.get("tenant") or None,
+        status=_int_param(request, "status", None, 0),
+        limit=_int_param(request, "limit", 100, 1) or 100,
     )
-    page = JournalPage(capacity=rt.settings.journal_size, total=len(found), requests=[entry(r) for r in found[:limit]])
     return JSONResponse(page.model_dump())
 
 
 async def clear_requests(request: Request) -> JSONResponse:
-    return JSONResponse(JournalCleared(removed=_rt(request).journal.clear()).model_dump())
+    return JSONResponse(JournalCleared(removed=service.clear_journal(_rt(request))).model_dump())
 
 
-# ---------------------------------------------------------------- snapshot / restore
+# ---------------------------------------------------------------- snapshot / restore / seed
 
 
 async def snapshot(request: Request) -> JSONResponse:
-    from emulator.control.snapshot import take_snapshot  # tarfile and friends: off the start-up path
-
     body = await read_model(request, SnapshotRequest, allow_empty=True)
-    return JSONResponse((await take_snapshot(_rt(request), body.path)).model_dump())
+    return JSONResponse((await service.snapshot(_rt(request), body.path)).model_dump())
 
 
 async def restore(request: Request) -> JSONResponse:
     """Replace the whole state with a snapshot's, the clock set back to the snapshot's time."""
-    from emulator.control.snapshot import restore_snapshot
-
-    rt = _rt(request)
     body = await read_model(request, RestoreRequest)
-    info = await restore_snapshot(rt, body.path, reset_state)
-    await _after_clock_change(rt)
-    return JSONResponse(info.model_dump())
+    return JSONResponse((await service.restore(_rt(request), body.path)).model_dump())
 
 
 async def seed(request: Request) -> JSONResponse:
     """Load a world file through the services (the ``seed`` command, on the running server)."""
-    from emulator.control.seed import WorldError, load_world, read_world  # off the start-up path
-
-    rt = _rt(request)
     body = await read_model(request, SeedRequest)
-    path = Path(body.path)
-    try:
-        world = read_world(path)
-        if body.reset:
-            await reset_state(rt, None)
-        summary = await load_world(rt, world, path.parent)
-    except WorldError as exc:
-        raise InvalidParameter(str(exc)) from None
-    finally:
-        await _after_clock_change(rt)
-    return JSONResponse(SeedResult(**summary).model_dump())
+    return JSONResponse((await service.seed(_rt(request), body.path, reset_first=body.reset)).model_dump())
 
 
 def routes(settings: Settings) -> list[BaseRoute]:

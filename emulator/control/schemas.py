@@ -217,14 +217,18 @@ class SnapshotRequest(WireModel):
         min_length=1,
         max_length=1024,
         description="Where to write the archive (.tar.gz, or .tar for no compression).  Relative "
-        "paths are under the data dir's snapshots/; default snapshots/<time>.tar.gz.",
+        "paths are under the data dir's snapshots/; default snapshots/<time>.tar.gz.  Must lie inside the data "
+        "dir or a --control-path.",
     )
 
 
 class RestoreRequest(WireModel):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(
-        min_length=1, max_length=1024, description="A snapshot archive; relative to snapshots/ unless absolute."
+        min_length=1,
+        max_length=1024,
+        description="A snapshot archive; relative to snapshots/ unless absolute; inside the data dir or a "
+        "--control-path.",
     )
 
 
@@ -244,7 +248,8 @@ class SeedRequest(WireModel):
     path: str = Field(
         min_length=1,
         max_length=1024,
-        description="A world file (fixtures/world.json); relative to the server's working directory.",
+        description="A world file (fixtures/world.json); relative to the server's working directory.  It and "
+        "the files it names must lie inside the data dir or a --control-path.",
     )
     reset: bool = Field(False, description="Wipe everything first.")
 

@@ -8,28 +8,27 @@ The phases run across all tenants in an order that keeps every reached status wh
 
     files ─▶ SUCCEEDED jobs (clock) ─▶ deployments ─▶ FAILED, CANCELED ─▶ RUNNING, CANCELING ─▶ QUEUING ─▶ PENDING
 
-``dashscope-emulator seed fixtures/world.json --db ...`` runs it on a database offline, with a frozen clock.
+``dashscope-emulator seed fixtures/world.json --db ...`` runs it on a database offline, with a frozen clock;
+``POST /_emulator/seed`` on a running server (both through ``control.service.seed``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
-from emulator.clock import Clock
-from emulator.control.persistence import save_clock
 from emulator.deployments.schemas import CreateDeploymentRequest
 from emulator.deployments.states import DeploymentStatus
 from emulator.files.upload import stage_copy
 from emulator.fine_tunes.schemas import CreateJobRequest
 from emulator.fine_tunes.states import JobStatus
 from emulator.runtime import Runtime
-from emulator.settings import Settings
 from emulator.tenants import Tenant
 from emulator.wire import WireModel
 
@@ -96,23 +95,37 @@ class WorldError(ValueError):
     pass
 
 
-def read_world(path: Path) -> WorldSpec:
+Allow = Callable[[Path], Path]
+"""The path a world may read (the control service confines it and checks that it is a regular file)."""
+
+
+def read_world(path: Path, data: bytes) -> WorldSpec:
+    """Parse a world; an error names the field and the problem, never the file's content."""
     try:
-        return WorldSpec.model_validate_json(path.read_bytes())
-    except OSError as exc:
-        raise WorldError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise WorldError(f"{path} is not a world file: {exc}") from None
+        return WorldSpec.model_validate_json(data)
+    except ValidationError as exc:
+        raise WorldError(f"{path} is not a world file: {_problem(exc)}") from None
 
 
-async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path) -> dict[str, Any]:
+def _problem(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+    kind = first["type"]
+    if kind == "json_invalid":
+        return "it is not valid JSON"
+    loc = [str(part) for part in first["loc"]]
+    if kind == "extra_forbidden":  # the unknown key is the file's content: named by its place only
+        return f"an unknown field in {'.'.join(loc[:-1]) or 'the top level'}"
+    return f"{'.'.join(loc) or 'the top level'}: {first['msg']}"
+
+
+async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path, allow: Allow) -> dict[str, Any]:
     """Create the world; answers what was made: per tenant, file ids, job ids and statuses, deployments."""
     loaded = [
         _Loaded(spec, await rt.tenants.resolve(spec.api_key, spec.workspace, rt.clock.now())) for spec in world.tenants
     ]
     for item in loaded:
         for file_spec in item.spec.files:
-            item.files[file_spec.name] = await _upload(rt, item.tenant, file_spec, base_dir)
+            item.files[file_spec.name] = await _upload(rt, item.tenant, file_spec, base_dir, allow)
     await _succeeded_jobs(rt, loaded)
     for item in loaded:
         for dep in item.spec.deployments:
@@ -130,9 +143,9 @@ async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path) -> dict[str,
     return await _summary(rt, loaded)
 
 
-async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path) -> str:
+async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path, allow: Allow) -> str:
     """Through the files service, as an upload would go: the file is staged to a temp file, then checked and stored."""
-    path = base_dir / spec.path
+    path = allow(base_dir / spec.path)
     try:
         staged = await asyncio.to_thread(stage_copy, path, rt.temp_dir)
     except OSError as exc:
@@ -267,29 +280,3 @@ async def _summary(rt: Runtime, loaded: list[_Loaded]) -> dict[str, Any]:
 
 def dumps(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2, ensure_ascii=False)
-
-
-async def seed_database(settings: Settings, world_path: Path, *, reset: bool = False) -> dict[str, Any]:
-    """The ``seed`` command: open the app's runtime (its lifespan) on the database, frozen, and load the world.
-
-    The clock is the process's own (not published through the data dir), so a server running on the same
-    database keeps its speed; the next server started on it resumes at the seeded time.
-    """
-    from emulator.app import SEEDED_START, create_app
-    from emulator.control.routes import reset_state
-
-    world = read_world(world_path)
-    start = (
-        settings.start_time
-        if settings.start_time is not None
-        else (SEEDED_START if settings.seed is not None else None)
-    )
-    frozen = settings.model_copy(update={"time_scale": 0.0})
-    app = create_app(frozen, clock=Clock.starting_at(start, 0.0))
-    async with app.router.lifespan_context(app):
-        rt: Runtime = app.state.rt
-        if reset:
-            await reset_state(rt, None)
-        summary = await load_world(rt, world, world_path.parent)
-        await save_clock(rt)
-    return summary

@@ -3,24 +3,37 @@
 A snapshot holds ``snapshot.json`` (format, schema version, the emulated time), ``emulator.db`` (a
 ``VACUUM INTO`` copy, so a consistent single file without WAL) and ``blobs/``.  While the copy is taken
 every writer of this process waits on the database lock, so rows and blobs agree; the blobs are
-hard-linked (copied across file systems) under the lock and archived after it.
+hard-linked (copied across file systems) under the lock and archived after it, into a ``.part`` file
+renamed into place at the end.
 
-Restore wipes through the services (so their caches go too), copies every table of the snapshot into the
-open database in one transaction, swaps the blob folder, and sets the clock back to the snapshot's time.
+Restore is all or nothing.  The archive is unpacked into a staging folder and checked whole before live
+state is touched: the manifest, the schema version, ``PRAGMA integrity_check`` of its database, and every
+``files.blob`` (a path under ``blobs/``, present, of the recorded size; as many blobs as the manifest
+counts).  The staged blobs then move under fresh names into ``<data dir>/blobs`` (unreferenced until the
+commit), and one transaction replaces every table's rows and points ``files.blob`` at them.  A refused
+snapshot answers 4xx and changes nothing; a crash before the commit leaves the old state (the moved blobs
+are orphans, swept at a later start), after it the new one (the old blobs are the orphans).
 With ``--workers`` > 1 the other workers keep their in-memory caches until restarted.
+
+Leftovers of a crash (``tmp/snapshot-*``, ``tmp/restore-*`` and ``.part`` archives) go at start
+(``clean_leftovers``), except those of a live worker: their names carry the writer's PID.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import re
+import secrets
 import shutil
+import sqlite3
 import tarfile
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +41,9 @@ import aiosqlite
 
 from emulator import __version__
 from emulator.clock import ClockState
+from emulator.control.paths import confine, open_regular, snapshots_dir
 from emulator.control.schemas import SnapshotInfo
-from emulator.db import SCHEMA_VERSION
+from emulator.db import SCHEMA_VERSION, Tx
 from emulator.errors import InvalidParameter
 from emulator.runtime import Runtime
 
@@ -38,16 +52,11 @@ MANIFEST = "snapshot.json"
 DB_NAME = "emulator.db"
 BLOBS = "blobs"
 _SKIP_TABLES = {"schema_version", "sqlite_sequence"}
-
-Wipe = Callable[[Runtime, str | None], Awaitable[Any]]
-
-
-def snapshots_dir(rt: Runtime) -> Path:
-    return rt.data_dir / "snapshots"
+_BLOB_PATH = re.compile(r"^blobs/[A-Za-z0-9_-]{1,16}/[A-Za-z0-9_.~-]{1,200}$")
 
 
 def resolve(rt: Runtime, path: str | None) -> Path:
-    """Absolute paths as given; relative ones under the data dir's ``snapshots/``."""
+    """Relative paths under the data dir's ``snapshots/``; every path confined (``paths.confine``)."""
     if path is None:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         path = f"snapshot-{stamp}.tar.gz"
@@ -55,29 +64,32 @@ def resolve(rt: Runtime, path: str | None) -> Path:
         while (snapshots_dir(rt) / path).exists():
             n += 1
             path = f"snapshot-{stamp}-{n}.tar.gz"
-    if "\x00" in path:
-        raise InvalidParameter("A snapshot path cannot contain a NUL character.")
-    target = Path(path)
-    return target if target.is_absolute() else snapshots_dir(rt) / target
+    return confine(rt, path, snapshots_dir(rt))
 
 
 def _writable(rt: Runtime, target: Path) -> None:
     try:
-        if target.parent == snapshots_dir(rt):
+        if target.parent == snapshots_dir(rt).resolve():
             target.parent.mkdir(parents=True, exist_ok=True)
         if not target.parent.is_dir():
             raise InvalidParameter(f"Cannot write the snapshot: folder {target.parent} does not exist.")
         if target.is_dir():
             raise InvalidParameter(f"Cannot write the snapshot: {target} is a folder.")
+        if target.exists() and not target.is_file():
+            raise InvalidParameter(f"Cannot write the snapshot: {target} is not a regular file.")
     except OSError as exc:
         raise InvalidParameter(f"Cannot write the snapshot to {target}: {exc.strerror or exc}.") from None
+
+
+def _work_dir(rt: Runtime, kind: str) -> Path:
+    rt.temp_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{kind}-{os.getpid()}-", dir=rt.temp_dir))
 
 
 async def take_snapshot(rt: Runtime, path: str | None) -> SnapshotInfo:
     target = resolve(rt, path)
     _writable(rt, target)
-    rt.temp_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="snapshot-", dir=rt.temp_dir))
+    work = _work_dir(rt, "snapshot")
     try:
         emulated = rt.clock.now()
         async with rt.db.exclusive() as conn:
@@ -99,9 +111,7 @@ async def take_snapshot(rt: Runtime, path: str | None) -> SnapshotInfo:
             raise InvalidParameter(f"Cannot write the snapshot to {target}: {exc.strerror or exc}.") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return SnapshotInfo(
-        path=str(target.resolve()), size=size, emulated_time=emulated, blobs=blobs, schema_version=SCHEMA_VERSION
-    )
+    return SnapshotInfo(path=str(target), size=size, emulated_time=emulated, blobs=blobs, schema_version=SCHEMA_VERSION)
 
 
 def _link_tree(source: Path, dest: Path) -> int:
@@ -122,9 +132,13 @@ def _link_tree(source: Path, dest: Path) -> int:
     return count
 
 
+def _partial(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}.part")
+
+
 def _write_archive(work: Path, target: Path) -> int:
     mode = "w" if target.name.endswith(".tar") else "w:gz"
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    partial = _partial(target)
     try:
         with tarfile.open(partial, mode) as tar:  # type: ignore[call-overload]
             for name in (MANIFEST, DB_NAME, BLOBS):
@@ -135,54 +149,79 @@ def _write_archive(work: Path, target: Path) -> int:
     return target.stat().st_size
 
 
-async def restore_snapshot(rt: Runtime, path: str, wipe: Wipe) -> SnapshotInfo:
+# ---------------------------------------------------------------------------------------------------- restore
+
+Cleanup = Callable[[], None]
+
+
+async def restore_snapshot(rt: Runtime, path: str) -> SnapshotInfo:
     source = resolve(rt, path)
-    rt.temp_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="restore-", dir=rt.temp_dir))
+    work = _work_dir(rt, "restore")
     try:
-        manifest = await asyncio.to_thread(_extract, source, work)
-        await wipe(rt, None)
-        async with rt.db.exclusive() as conn:
-            await _copy_tables(conn, work / DB_NAME)
-            await asyncio.to_thread(_swap_blobs, rt, work / BLOBS)
+        manifest, size = await asyncio.to_thread(_extract, source, work)
+        blobs = await asyncio.to_thread(_validate, work, manifest)
+        renames = await asyncio.to_thread(_place_blobs, rt, work, blobs)
+        try:
+            cleanups = await _replace_rows(rt, work / DB_NAME, renames)
+        except BaseException:
+            await asyncio.to_thread(_unlink_all, rt, [new for _, new in renames])
+            raise
+        for cleanup in cleanups:
+            cleanup()
+        rt.tenants.forget()
         emulated = float(manifest["emulated_time"])
         rt.clock.resume(ClockState(time.time(), emulated, 0.0), rt.clock.time_scale)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return SnapshotInfo(
-        path=str(source.resolve()),
-        size=source.stat().st_size,
+        path=str(source),
+        size=size,
         emulated_time=emulated,
         blobs=int(manifest.get("blobs", 0)),
         schema_version=int(manifest["schema_version"]),
     )
 
 
-def _extract(source: Path, work: Path) -> dict[str, Any]:
+def _extract(source: Path, work: Path) -> tuple[dict[str, Any], int]:
     """Unpack after checking it is one of ours: only the manifest, the db and regular files under blobs/."""
-    try:
-        if not source.is_file():
-            raise InvalidParameter(f"No snapshot at {source}.")
-        with tarfile.open(source, "r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                _check_member(member)
-            names = {m.name for m in members}
-            if MANIFEST not in names or DB_NAME not in names:
-                raise InvalidParameter(f"{source} is not a dashscope-emulator snapshot (no {MANIFEST} or {DB_NAME}).")
-            tar.extractall(work, members=members, filter="data")
-        manifest: dict[str, Any] = json.loads((work / MANIFEST).read_text())
-    except (tarfile.TarError, OSError, ValueError, EOFError) as exc:
-        raise InvalidParameter(f"{source} is not a readable snapshot archive: {exc}.") from None
-    if manifest.get("format") != FORMAT or "emulated_time" not in manifest:
-        raise InvalidParameter(f"{source}: unknown snapshot format {manifest.get('format')!r}.")
-    if int(manifest.get("schema_version", 0)) > SCHEMA_VERSION:
+    with open_regular(source) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        try:
+            with tarfile.open(fileobj=handle, mode="r:*") as tar:
+                members = tar.getmembers()
+                for member in members:
+                    _check_member(member)
+                names = {m.name for m in members}
+                if MANIFEST not in names or DB_NAME not in names:
+                    raise InvalidParameter(
+                        f"{source} is not a dashscope-emulator snapshot (no {MANIFEST} or {DB_NAME})."
+                    )
+                tar.extractall(work, members=members, filter="data")
+            manifest = json.loads((work / MANIFEST).read_text())
+        except (tarfile.TarError, OSError, ValueError, EOFError, zlib.error) as exc:
+            raise InvalidParameter(f"{source} is not a readable snapshot archive ({type(exc).__name__}).") from None
+    if not isinstance(manifest, dict):
+        raise InvalidParameter(f"{source}: its {MANIFEST} is not a JSON object.")
+    _check_manifest(source, manifest)
+    (work / BLOBS).mkdir(exist_ok=True)
+    return manifest, size
+
+
+def _check_manifest(source: Path, manifest: dict[str, Any]) -> None:
+    if manifest.get("format") != FORMAT:
+        raise InvalidParameter(f"{source}: not a snapshot format this emulator knows (format {FORMAT}).")
+    version, emulated, blobs = manifest.get("schema_version"), manifest.get("emulated_time"), manifest.get("blobs", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidParameter(f"{source}: the manifest's schema_version is not a positive integer.")
+    if version > SCHEMA_VERSION:
         raise InvalidParameter(
             f"{source} was written by a newer dashscope-emulator (schema version "
-            f"{manifest['schema_version']}, this one knows up to {SCHEMA_VERSION})."
+            f"{version}, this one knows up to {SCHEMA_VERSION})."
         )
-    (work / BLOBS).mkdir(exist_ok=True)
-    return manifest
+    if not isinstance(emulated, (int, float)) or isinstance(emulated, bool) or not math.isfinite(emulated):
+        raise InvalidParameter(f"{source}: the manifest's emulated_time is not a number.")
+    if not isinstance(blobs, int) or isinstance(blobs, bool) or blobs < 0:
+        raise InvalidParameter(f"{source}: the manifest's blob count is not a count.")
 
 
 def _check_member(member: tarfile.TarInfo) -> None:
@@ -193,27 +232,119 @@ def _check_member(member: tarfile.TarInfo) -> None:
         raise InvalidParameter(f"Unexpected entry {name!r} in the snapshot archive.")
 
 
-async def _copy_tables(conn: aiosqlite.Connection, source: Path) -> None:
-    """Every table of the snapshot into the open database, one transaction; tables it lacks end up empty."""
-    await conn.execute("ATTACH DATABASE ? AS snap", (str(source),))
+def _validate(work: Path, manifest: dict[str, Any]) -> list[str]:
+    """The staged database is sound and agrees with the staged blobs; answers the blobs its rows use."""
     try:
-        main = await _columns(conn, "main")
-        snap = await _columns(conn, "snap")
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            for table, columns in main.items():
-                await conn.execute(f'DELETE FROM main."{table}"')
-                shared = [c for c in columns if c in snap.get(table, ())]
-                if shared:
-                    cols = ", ".join(f'"{c}"' for c in shared)
-                    await conn.execute(f'INSERT INTO main."{table}" ({cols}) SELECT {cols} FROM snap."{table}"')
-            await _copy_sequences(conn)
-        except BaseException:
-            await conn.execute("ROLLBACK")
-            raise
-        await conn.execute("COMMIT")
+        conn = sqlite3.connect(f"file:{work / DB_NAME}?mode=ro", uri=True)
+    except sqlite3.Error:
+        raise InvalidParameter("The snapshot's database cannot be opened.") from None
+    try:
+        check = conn.execute("PRAGMA integrity_check").fetchall()
+        if [tuple(row) for row in check] != [("ok",)]:
+            raise InvalidParameter("The snapshot's database fails SQLite's integrity check.")
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "files" not in tables or "schema_version" not in tables:
+            raise InvalidParameter("The snapshot's database is not a dashscope-emulator database.")
+        stored = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if stored != manifest["schema_version"]:
+            raise InvalidParameter("The snapshot's database and its manifest disagree on the schema version.")
+        rows = conn.execute("SELECT blob, size FROM files").fetchall()
+    except sqlite3.Error:
+        raise InvalidParameter("The snapshot's database is damaged or not a SQLite database.") from None
     finally:
-        await conn.execute("DETACH DATABASE snap")
+        conn.close()
+    for blob, size in rows:
+        _check_blob(work, blob, size)
+    staged = sum(1 for p in (work / BLOBS).rglob("*") if p.is_file())
+    if staged != manifest.get("blobs", 0):
+        raise InvalidParameter(
+            f"The snapshot is incomplete: its manifest counts {manifest.get('blobs', 0)} blobs, "
+            f"the archive holds {staged}."
+        )
+    return [str(blob) for blob, _ in rows]
+
+
+def _check_blob(work: Path, blob: object, size: object) -> None:
+    if not isinstance(blob, str) or not _BLOB_PATH.match(blob) or ".." in blob.split("/"):
+        raise InvalidParameter("The snapshot's file rows point outside blobs/: refused.")
+    staged = work / blob
+    if staged.is_symlink() or not staged.is_file():
+        raise InvalidParameter(f"The snapshot lacks the blob {blob} one of its files needs.")
+    if isinstance(size, int) and staged.stat().st_size != size:
+        raise InvalidParameter(f"The snapshot's blob {blob} does not have its file's recorded size.")
+
+
+def _place_blobs(rt: Runtime, work: Path, blobs: list[str]) -> list[tuple[str, str]]:
+    """Each staged blob moves under a fresh name into the live blob folder; no row points at it yet."""
+    token = secrets.token_hex(6)
+    renames: list[tuple[str, str]] = []
+    try:
+        for blob in blobs:
+            folder, name = blob.split("/")[1:]
+            new = f"{BLOBS}/{folder}/{name.split('~', 1)[0]}~{token}"
+            target = rt.data_dir / new
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(work / blob, target)
+            except OSError:
+                shutil.copy2(work / blob, target)
+            renames.append((blob, new))
+    except BaseException:
+        _unlink_all(rt, [new for _, new in renames])
+        raise
+    return renames
+
+
+def _unlink_all(rt: Runtime, blobs: list[str]) -> None:
+    for blob in blobs:
+        (rt.data_dir / blob).unlink(missing_ok=True)
+
+
+async def _replace_rows(rt: Runtime, source: Path, renames: list[tuple[str, str]]) -> list[Cleanup]:
+    """One transaction: every service forgets its state, every table takes the snapshot's rows."""
+    async with rt.db.exclusive() as conn:
+        await conn.execute("ATTACH DATABASE ? AS snap", (str(source),))
+        try:
+            main = await _columns(conn, "main")
+            snap = await _columns(conn, "snap")
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute("PRAGMA defer_foreign_keys = ON")
+                cleanups = await _wipe_services(rt, Tx(conn))
+                await _copy_tables(conn, main, snap)
+                await _copy_sequences(conn)
+                await conn.executemany("UPDATE main.files SET blob = ? WHERE blob = ?", [(n, o) for o, n in renames])
+            except sqlite3.Error as exc:
+                await conn.execute("ROLLBACK")
+                raise InvalidParameter(f"The snapshot's rows do not fit this emulator's database ({exc}).") from None
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+        finally:
+            await conn.execute("DETACH DATABASE snap")
+    return cleanups
+
+
+async def _wipe_services(rt: Runtime, tx: Tx) -> list[Cleanup]:
+    cleanups: list[Cleanup] = []
+    for service in rt.services.values():
+        wipe = getattr(service, "wipe", None)
+        if wipe is not None:
+            _, cleanup = await wipe(tx, None)
+            if callable(cleanup):
+                cleanups.append(cleanup)
+    return cleanups
+
+
+async def _copy_tables(conn: aiosqlite.Connection, main: dict[str, list[str]], snap: dict[str, list[str]]) -> None:
+    """Every table of the snapshot into the open database; tables it lacks end up empty."""
+    for table, columns in main.items():
+        await conn.execute(f'DELETE FROM main."{table}"')
+        shared = [c for c in columns if c in snap.get(table, ())]
+        if shared:
+            cols = ", ".join(f'"{c}"' for c in shared)
+            await conn.execute(f'INSERT INTO main."{table}" ({cols}) SELECT {cols} FROM snap."{table}"')
 
 
 async def _columns(conn: aiosqlite.Connection, schema: str) -> dict[str, list[str]]:
@@ -237,15 +368,3 @@ async def _copy_sequences(conn: aiosqlite.Connection) -> None:
     await conn.execute("DELETE FROM main.sqlite_sequence")
     if has_snap:
         await conn.execute("INSERT INTO main.sqlite_sequence (name, seq) SELECT name, seq FROM snap.sqlite_sequence")
-
-
-def _swap_blobs(rt: Runtime, restored: Path) -> None:
-    old = rt.temp_dir / f"blobs-old-{os.getpid()}-{time.monotonic_ns()}"
-    if rt.blob_dir.exists():
-        os.replace(rt.blob_dir, old)
-    try:
-        os.replace(restored, rt.blob_dir)
-    except OSError:
-        shutil.copytree(restored, rt.blob_dir)
-    with suppress(OSError):
-        shutil.rmtree(old)

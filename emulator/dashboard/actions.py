@@ -1,25 +1,28 @@
 """The dashboard's controls: HTML form posts turned into control-plane calls, then a redirect back.
 
-Each control calls the control plane's own route in-process (``call_control``), so the dashboard does exactly
-what a test's HTTP call would; only cancelling goes to the fine-tunes service directly, as the tenant the
-job belongs to.  Destructive controls need ``confirmed=yes``: the page's script asks with ``confirm()``,
-and without JavaScript the first post answers a confirmation page instead.
+Each control calls the control service (``emulator.control.service``), the same functions the control
+routes call; cancelling goes to the fine-tunes service, as the tenant the job belongs to.  Destructive
+controls need ``confirmed=yes``: the page's script asks with ``confirm()``, and without JavaScript the
+first post answers a confirmation page instead.
+
+The server's guard (``emulator.control.guard``) refuses posts from other origins before they get here.
+Under ``--admin-token`` the login form takes the token once and sets an HttpOnly, SameSite=Strict cookie
+derived from it, which the dashboard's pages and controls then carry.
 """
 
 from __future__ import annotations
 
-import json
+import hmac
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import urlencode
 
-from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Message
 
+from emulator.control import service
+from emulator.control.guard import DASHBOARD_COOKIE, dashboard_session
 from emulator.dashboard import store
 from emulator.dashboard.templating import FAULTS_PATH, PREFIX, duration, has_route, render, runtime, when
 from emulator.errors import ApiError
@@ -31,59 +34,7 @@ MAX_ADVANCE = 10 * 365 * 86400
 KINDS = {"files": "file", "fine_tunes": "fine-tune job", "deployments": "deployment"}
 
 
-class ControlCallFailed(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 # ---------------------------------------------------------------------------------------------------- plumbing
-
-
-def force_route(job_id: str) -> str:
-    return f"/_emulator/fine-tunes/{job_id}/status"
-
-
-async def call_control(app: Starlette, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """One in-process request through the whole app (middleware included); answers the JSON body."""
-    payload = b"" if body is None else json.dumps(body).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"dashboard.internal"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-        ],
-        "client": ("127.0.0.1", 0),
-        "server": ("dashboard.internal", 80),
-    }
-    requests = [{"type": "http.request", "body": payload, "more_body": False}]
-    answer: dict[str, Any] = {"status": 500, "body": b""}
-
-    async def receive() -> Message:
-        return requests.pop() if requests else {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            answer["status"] = message["status"]
-        elif message["type"] == "http.response.body":
-            answer["body"] += message.get("body", b"")
-
-    await app(scope, receive, send)
-    data = json.loads(answer["body"]) if answer["body"] else None
-    if answer["status"] >= 400:
-        message = data.get("message") if isinstance(data, dict) else None
-        raise ControlCallFailed(answer["status"], str(message or f"{method} {path} answered {answer['status']}"))
-    return data
 
 
 def _next(form: FormData) -> str:
@@ -126,12 +77,10 @@ Handler = Callable[[Request, FormData], Awaitable[Response]]
 
 def _form_action(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        if request.headers.get("sec-fetch-site") == "cross-site":
-            return Response("The dashboard's controls accept posts from its own pages only.", status_code=403)
         async with request.form() as form:  # closes the temp files of any uploaded part
             try:
                 return await handler(request, form)
-            except (ApiError, ControlCallFailed) as exc:
+            except ApiError as exc:
                 return back(_next(form), error=exc.message)
 
     return endpoint
@@ -149,8 +98,8 @@ async def advance_clock(request: Request, form: FormData) -> Response:
         return back(_next(form), error="Advance the clock by a number of seconds.")
     if not 0 < seconds <= MAX_ADVANCE:
         return back(_next(form), error=f"Advance by more than 0 and at most {MAX_ADVANCE} seconds.")
-    clock = await call_control(request.app, "POST", "/_emulator/clock/advance", {"seconds": seconds})
-    return back(_next(form), notice=f"Clock advanced by {duration(seconds)} to {when(clock['now'])}.")
+    clock = await service.advance_clock(runtime(request), seconds)
+    return back(_next(form), notice=f"Clock advanced by {duration(seconds)} to {when(clock.now)}.")
 
 
 async def cancel_job(request: Request, form: FormData) -> Response:
@@ -164,12 +113,12 @@ async def cancel_job(request: Request, form: FormData) -> Response:
             "a waiting job is canceled at once. This cannot be undone.",
             "Cancel the job",
         )
-    service: FineTunesService = runtime(request).services["fine_tunes"]
-    job = await service.find_job(job_id)
+    fine_tunes: FineTunesService = runtime(request).services["fine_tunes"]
+    job = await fine_tunes.find_job(job_id)
     record = await store.get_tenant(runtime(request).db, job.tenant)
     if record is None:
         return back(_next(form), error=f"The tenant of {job_id} is no longer known.")
-    job = await service.cancel_job(record.as_tenant(), job_id)
+    job = await fine_tunes.cancel_job(record.as_tenant(), job_id)
     return back(_next(form), notice=f"Job {job_id} is {job.status.value}.")
 
 
@@ -187,11 +136,7 @@ async def force_status(request: Request, form: FormData) -> Response:
             "The job moves at once, as if the service had done it; its log records the change.",
             f"Force {target}",
         )
-    if has_route(request.app, force_route(job_id), "POST"):
-        body = {"status": target} | ({"message": message} if message else {})
-        await call_control(request.app, "POST", force_route(job_id), body)
-    else:
-        await runtime(request).services["fine_tunes"].force_status(job_id, JobStatus(target), message)
+    await service.force_fine_tune_status(runtime(request), job_id, JobStatus(target), message)
     return back(_next(form), notice=f"Job {job_id} forced to {target}.")
 
 
@@ -210,8 +155,8 @@ async def reset_tenant(request: Request, form: FormData) -> Response:
             "This cannot be undone.",
             "Reset the tenant",
         )
-    answer = await call_control(request.app, "POST", "/_emulator/reset", {"tenant": tenant_id})
-    removed = ", ".join(plural(n, KINDS.get(kind, kind)) for kind, n in answer.get("removed", {}).items())
+    counts = await service.reset(runtime(request), tenant_id)
+    removed = ", ".join(plural(n, KINDS.get(kind, kind)) for kind, n in counts.items())
     return back(f"{PREFIX}/dashboard/tenants/{tenant_id}", notice=f"Tenant reset ({removed or 'nothing held'}).")
 
 
@@ -226,17 +171,33 @@ async def clear_faults(request: Request, form: FormData) -> Response:
             "Every fault rule set through the control plane is removed; calls behave normally again.",
             "Clear faults",
         )
-    answer = await call_control(request.app, "DELETE", FAULTS_PATH)
-    removed = answer.get("removed") if isinstance(answer, dict) else None
-    return back(
-        _next(form),
-        notice="All faults cleared" + (f" ({plural(removed, 'rule')})." if isinstance(removed, int) else "."),
-    )
+    removed = service.clear_faults(runtime(request))
+    return back(_next(form), notice=f"All faults cleared ({plural(removed, 'rule')}).")
+
+
+async def login(request: Request, form: FormData) -> Response:
+    """``--admin-token``: the token, entered once, becomes an HttpOnly SameSite=Strict cookie derived from it."""
+    token = runtime(request).settings.admin_token
+    if token is None:
+        return back(_next(form))
+    if not hmac.compare_digest(str(form.get("token") or "").encode(), token.encode()):
+        return back(f"{PREFIX}/", error="That is not the admin token.")
+    response = back(_next(form), notice="Signed in.")
+    response.set_cookie(DASHBOARD_COOKIE, dashboard_session(token), path=PREFIX, httponly=True, samesite="strict")
+    return response
+
+
+async def logout(request: Request, form: FormData) -> Response:
+    response = back(f"{PREFIX}/", notice="Signed out.")
+    response.delete_cookie(DASHBOARD_COOKIE, path=PREFIX, httponly=True, samesite="strict")
+    return response
 
 
 def routes(prefix: str) -> list[BaseRoute]:
     base = f"{prefix}/dashboard/actions"
     return [
+        Route(f"{prefix}/dashboard/login", _form_action(login), methods=["POST"]),
+        Route(f"{prefix}/dashboard/logout", _form_action(logout), methods=["POST"]),
         Route(f"{base}/clock/advance", _form_action(advance_clock), methods=["POST"]),
         Route(f"{base}/jobs/{{job_id}}/cancel", _form_action(cancel_job), methods=["POST"]),
         Route(f"{base}/jobs/{{job_id}}/status", _form_action(force_status), methods=["POST"]),

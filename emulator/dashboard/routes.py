@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from emulator.dashboard import actions, views
-from emulator.dashboard.templating import BADGES, PREFIX, not_found, render, runtime, when
+from emulator.dashboard.templating import BADGES, PREFIX, login_page, not_found, render, runtime, signed_out, when
 from emulator.dashboard.views import JobView
 from emulator.errors import NotFound
 from emulator.fine_tunes.service import FineTunesService
@@ -31,6 +31,8 @@ def _fine_tunes(request: Request) -> FineTunesService:
 
 
 async def home(request: Request) -> Response:
+    if signed_out(request):
+        return login_page(request)
     wanted = request.query_params.get("tenant")
     if wanted:
         return RedirectResponse(f"{PREFIX}/dashboard/tenants/{quote(wanted, safe=':')}", status_code=303)

@@ -136,6 +136,7 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "has_faults": has_route(request.app, FAULTS_PATH, "DELETE"),
         "faults": _fault_count(rt),
         "here": _here(request),
+        "signed_in": rt.settings.admin_token is not None and request.scope.get("state", {}).get("admin") is True,
     }
     templates = getattr(request.app.state, "dashboard_templates", None)
     if templates is None:
@@ -153,6 +154,16 @@ def _here(request: Request) -> str:
     """This page's address without the one-shot notice, for the forms' way back."""
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in ("notice", "error")])
     return request.url.path + (f"?{query}" if query else "")
+
+
+def signed_out(request: Request) -> bool:
+    """Under ``--admin-token``, whether this request lacks the token (or the dashboard's cookie)."""
+    return request.scope.get("state", {}).get("admin") is False
+
+
+def login_page(request: Request) -> Response:
+    """In place of any page under ``--admin-token`` without the token: the sign-in form, no tenant data."""
+    return render(request, "login.html", {"tenants": [], "current": None, "next": _here(request)}, status_code=401)
 
 
 def not_found(request: Request, what: str) -> Response:

@@ -74,6 +74,13 @@ def test_the_speed_came_back(dashscope_emulator):
     assert dashscope_emulator.clock()["time_scale"] == 0
 
 
+def test_snapshot_into_tmp_path(dashscope_emulator, tmp_path):
+    dashscope_emulator.advance(60)
+    path = dashscope_emulator.snapshot(tmp_path / "w.tar")
+    assert path == str((tmp_path / "w.tar").resolve())
+    assert dashscope_emulator.restore(path)["blobs"] == 0
+
+
 def test_respond_responses_and_clear(dashscope_emulator):
     rule = dashscope_emulator.respond(contains="ping", content="pong")
     with client(dashscope_emulator) as c:
@@ -113,7 +120,7 @@ def test_the_fixture_and_its_helpers(pytester: pytest.Pytester) -> None:
         "0",
         "-q",
     )
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
 
 
 def test_the_options_are_documented(pytester: pytest.Pytester) -> None:

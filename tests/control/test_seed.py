@@ -10,11 +10,19 @@ import anyio
 import httpx
 import pytest
 from click.testing import CliRunner
+from starlette.applications import Starlette
 
 from emulator.__main__ import cli
 from tests.conftest import FIXTURES, AppFactory, assert_error, client_for
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def app(app_factory: AppFactory, tmp_path: Path) -> Starlette:
+    """The world lives in fixtures/, the bad ones in tmp_path: both allowed as --control-path."""
+    return await app_factory(control_paths=(tmp_path, FIXTURES))
+
 
 WORLD = FIXTURES / "world.json"
 EVERY_STATUS = {"SUCCEEDED", "FAILED", "CANCELED", "RUNNING", "QUEUING", "PENDING", "CANCELING"}
@@ -51,8 +59,7 @@ async def check_world(app: Any, summary: dict[str, Any]) -> None:
     assert bob["deployments"] == {deployment["deployed_model"]: "DEPLOYING"}
 
 
-async def test_the_seed_endpoint_loads_every_status(app_factory: AppFactory) -> None:
-    app = await app_factory()
+async def test_the_seed_endpoint_loads_every_status(app: Starlette) -> None:
     async with client_for(app, None) as control:
         response = await control.post("/_emulator/seed", json={"path": str(WORLD)})
         assert response.status_code == 200, response.text

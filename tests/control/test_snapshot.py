@@ -10,11 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from tests.conftest import DATASETS, AppFactory, assert_error, client_for
 from tests.fine_tunes.test_routes import advance, new_job, run_to_end, status, upload_id
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def app(app_factory: AppFactory, tmp_path: Path) -> Starlette:
+    """These tests write archives to tmp_path: allowed as a --control-path."""
+    return await app_factory(control_paths=(tmp_path,))
 
 
 async def world(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -68,7 +75,9 @@ async def test_another_server_starts_from_the_snapshot(app_factory: AppFactory, 
         before = await world(client)
         path = (await client.post("/_emulator/snapshot", json={})).json()["path"]
     assert Path(path).parent == tmp_path / "one" / "snapshots" and path.endswith(".tar.gz")
-    second = await app_factory(db=str(tmp_path / "two.db"), data_dir=tmp_path / "two", seed=99)
+    second = await app_factory(
+        db=str(tmp_path / "two.db"), data_dir=tmp_path / "two", seed=99, control_paths=(tmp_path,)
+    )
     async with client_for(second) as client:
         assert (await client.post("/_emulator/restore", json={"path": path})).status_code == 200
         assert await world(client) == before

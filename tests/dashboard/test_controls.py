@@ -7,11 +7,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from tests.conftest import client_for
-from tests.dashboard.helpers import Page, advance, api_status, new_job, tenant_id
+from tests.dashboard.helpers import Page, advance, api_logs, api_status, new_job, tenant_id
 
 pytestmark = pytest.mark.anyio
 ACTIONS = "/_emulator/dashboard/actions"
@@ -115,34 +113,15 @@ async def test_force_status_refusals(client: httpx.AsyncClient) -> None:
     assert await api_status(client, job_id) == "PENDING"
 
 
-async def test_force_status_goes_through_the_control_route_when_there_is_one(
-    app: Starlette, client: httpx.AsyncClient
-) -> None:
+async def test_force_status_calls_the_control_service(client: httpx.AsyncClient) -> None:
+    """No in-process HTTP round trip: the action and POST /_emulator/fine-tunes/{id}/status share the service."""
     job_id = await new_job(client)
-    calls: list[object] = []
-
-    async def force(request):  # type: ignore[no-untyped-def]
-        calls.append((request.path_params["job_id"], await request.json()))
-        return JSONResponse({"status": "ok"})
-
-    app.router.routes.insert(0, Route("/_emulator/fine-tunes/{job_id}/status", force, methods=["POST"]))
     done = await post(
-        client, f"/jobs/{job_id}/status", status="CANCELED", message="m", confirmed="yes", next="/_emulator/"
+        client, f"/jobs/{job_id}/status", status="CANCELED", message="by hand", confirmed="yes", next="/_emulator/"
     )
-    assert "forced to CANCELED" in flash(done)["notice"]
-    assert calls == [(job_id, {"status": "CANCELED", "message": "m"})]
-
-
-async def test_force_status_without_the_control_route_uses_the_service(
-    app: Starlette, client: httpx.AsyncClient
-) -> None:
-    app.router.routes[:] = [
-        r for r in app.router.routes if getattr(r, "path", "") != "/_emulator/fine-tunes/{job_id}/status"
-    ]
-    job_id = await new_job(client)
-    done = await post(client, f"/jobs/{job_id}/status", status="CANCELED", confirmed="yes", next="/_emulator/")
     assert flash(done)["notice"] == f"Job {job_id} forced to CANCELED."
     assert await api_status(client, job_id) == "CANCELED"
+    assert any("by hand" in line for line in await api_logs(client, job_id))
 
 
 async def test_reset_tenant_asks_then_wipes_only_that_tenant(app: Starlette, client: httpx.AsyncClient) -> None:

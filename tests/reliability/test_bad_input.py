@@ -62,7 +62,7 @@ class Target:
         )
         self.runner.run(self.stack.enter_async_context(self.app.router.lifespan_context(self.app)))
         self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url="http://emulator.test", timeout=30
+            transport=httpx.ASGITransport(app=self.app), base_url="http://localhost", timeout=30
         )
         self.ids: dict[str, list[str]] = {}
 

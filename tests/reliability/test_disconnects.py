@@ -41,13 +41,13 @@ async def _disconnect_mid_body(app: Starlette, path: str, content_type: bytes, f
         "query_string": b"",
         "root_path": "",
         "headers": [
-            (b"host", b"emulator.test"),
+            (b"host", b"localhost"),
             (b"authorization", f"Bearer {API_KEY}".encode()),
             (b"content-type", content_type),
             (b"content-length", b"10000000"),
         ],
         "client": ("127.0.0.1", 5555),
-        "server": ("emulator.test", 80),
+        "server": ("localhost", 80),
     }
     await app(scope, receive, send)
     return sent
