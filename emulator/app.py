@@ -112,19 +112,19 @@ class EmulatorApp(Starlette):
 def _middleware(rt: Runtime) -> list[Middleware]:
     """Outermost first: the journal sees every answer; faults strike once the caller is known."""
     settings = rt.settings
-    stack = [Middleware(JournalMiddleware, journal=rt.journal)] if settings.journal_size else []  # type: ignore[arg-type]
-    stack.append(Middleware(RequestContextMiddleware, request_id=rt.ids.request_id, stats=rt.stats))  # type: ignore[arg-type]
+    stack = [Middleware(JournalMiddleware, journal=rt.journal)] if settings.journal_size else []
+    stack.append(Middleware(RequestContextMiddleware, request_id=rt.ids.request_id, stats=rt.stats))
     if settings.admin_token:
-        stack.append(Middleware(AdminTokenMiddleware, token=settings.admin_token))  # type: ignore[arg-type]
+        stack.append(Middleware(AdminTokenMiddleware, token=settings.admin_token))
     stack.append(
         Middleware(
             AuthMiddleware,
             registry=rt.tenants,
-            api_keys=settings.api_keys,  # type: ignore[arg-type]
+            api_keys=settings.api_keys,
             now=rt.clock.now,
         )
     )
-    stack.append(Middleware(FaultMiddleware, faults=rt.faults))  # type: ignore[arg-type]
+    stack.append(Middleware(FaultMiddleware, faults=rt.faults))
     return stack
 
 

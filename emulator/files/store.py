@@ -36,7 +36,7 @@ class FileStats:
     file_id: str
     name: str
     kind: str | None
-    row_tokens: array.array
+    row_tokens: array.array[int]
     samples: list[tuple[str, str]]
 
 
@@ -108,7 +108,7 @@ async def file_stats(db: Database, tenant: str, file_ids: list[str]) -> dict[str
         if row["row_tokens"]:
             tokens.frombytes(row["row_tokens"])
         samples = [tuple(pair) for pair in json.loads(row["samples"] or "[]")]
-        stats[row["file_id"]] = FileStats(row["file_id"], row["name"], row["kind"], tokens, samples)  # type: ignore[arg-type]
+        stats[row["file_id"]] = FileStats(row["file_id"], row["name"], row["kind"], tokens, samples)
     return stats
 
 

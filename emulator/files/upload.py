@@ -8,6 +8,7 @@ dropped) and comes back flagged ``too_large``.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import os
 import secrets
@@ -34,7 +35,7 @@ class FilePart:
     content_type: str | None = None
     size: int = 0
     too_large: bool = False
-    _md5: hashlib._Hash = field(default_factory=hashlib.md5)
+    _md5: hashlib._Hash = dataclasses.field(default_factory=hashlib.md5)  # `field` is the attribute above
     _fh: IO[bytes] | None = None
 
     @property

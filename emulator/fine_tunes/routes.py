@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,6 +18,7 @@ from emulator.fine_tunes.store import JobRow
 from emulator.http import envelope, read_model
 from emulator.openapi import Operation, Param, page_params, path_param
 from emulator.pagination import parse_page
+from emulator.runtime import Runtime
 from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
 
 MAX_LOG_PAGE = 1000
@@ -29,7 +31,7 @@ def _service(request: Request) -> FineTunesService:
 def job_object(job: JobRow) -> JobObject:
     """Built from stored, already validated facts, so it is constructed without a second validation."""
     req = job.request
-    fields: dict[str, object] = dict(
+    fields: dict[str, Any] = dict(
         job_id=job.job_id,
         job_name=req.get("job_name") or job.job_id,
         status=job.status.value,
@@ -140,15 +142,15 @@ async def _follow(request: Request, service: FineTunesService, job_id: str) -> A
             yield HEARTBEAT
 
 
-def _wait_seconds(rt: object, service: FineTunesService, job: JobRow) -> float:
-    clock = rt.clock  # type: ignore[attr-defined]
-    heartbeat = rt.settings.heartbeat_seconds  # type: ignore[attr-defined]
+def _wait_seconds(rt: Runtime, service: FineTunesService, job: JobRow) -> float:
+    clock = rt.clock
+    heartbeat = rt.settings.heartbeat_seconds
     nxt = service.logs.next_change(job, clock.now())
     until = clock.wall_seconds_until(nxt) if nxt is not None else None
     step = min(heartbeat, max(until, 0.02)) if until is not None else heartbeat
     if job.status in (JobStatus.PENDING, JobStatus.QUEUING, JobStatus.CANCELING) and clock.time_scale > 0:
         step = min(step, 0.25)
-    if rt.settings.workers > 1:  # type: ignore[attr-defined]
+    if rt.settings.workers > 1:
         step = min(step, 0.5)  # another worker's changes do not wake this one
     return step
 

@@ -234,10 +234,10 @@ class FineTunesService:
         for job in await self.sync_tenant(tenant.id):
             if job.job_id == job_id:
                 return job
-        job = await store.get_job(self.rt.db, tenant.id, job_id)
-        if job is None:
+        stored = await store.get_job(self.rt.db, tenant.id, job_id)
+        if stored is None:
             raise NotFound()
-        return job
+        return stored
 
     async def find_job(self, job_id: str) -> JobRow:
         """Any tenant's job, brought up to "now": the dashboard knows job ids, not API keys."""
@@ -414,7 +414,7 @@ def _plan(
     return plan_training(train_tokens=train, val_tokens=val, hp=hp, training_type=training_type, model=base)
 
 
-def _tokens(stats: dict[str, FileStats], ids: list[str]) -> array.array:
+def _tokens(stats: dict[str, FileStats], ids: list[str]) -> array.array[int]:
     out = array.array("I")
     for file_id in ids:
         out.extend(stats[file_id].row_tokens)

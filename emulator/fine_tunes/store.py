@@ -212,7 +212,7 @@ async def output_taken(tx: Tx, tenant: str, output_model: str) -> bool:
 
 async def memory_of(db: Database, job_id: str) -> list[tuple[str, str]]:
     raw = await db.fetchval("SELECT memory FROM fine_tunes WHERE job_id = ?", (job_id,))
-    return [tuple(pair) for pair in json.loads(raw or "[]")]  # type: ignore[misc]
+    return [tuple(pair) for pair in json.loads(raw or "[]")]
 
 
 async def wipe(tx: Tx, tenant: str | None) -> int:
