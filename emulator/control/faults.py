@@ -36,10 +36,12 @@ from emulator.errors import (
     AccessDenied,
     ApiError,
     Conflict,
+    ErrorCode,
     InternalError,
     InvalidApiKey,
     InvalidParameter,
     NotFound,
+    ScriptedCode,
     ServiceUnavailable,
     Throttling,
     TooLarge,
@@ -66,7 +68,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     429: Throttling,
     500: InternalError,
 }
-_DEFAULT_CODES = {502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
+_DEFAULT_CODES: dict[int, ErrorCode] = {502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
 
 
 @dataclass(eq=False)
@@ -108,7 +110,7 @@ class ActiveRule:
         headers = {"Retry-After": f"{s.retry_after:g}"} if s.retry_after is not None else None
         return cls(
             s.message or cls.default_message,
-            code=s.code or _DEFAULT_CODES.get(status, cls.code),
+            code=ScriptedCode(s.code) if s.code else _DEFAULT_CODES.get(status, cls.code),
             status=status,
             headers=headers,
         )

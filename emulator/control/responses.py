@@ -37,6 +37,7 @@ from emulator.errors import (
     InvalidApiKey,
     InvalidParameter,
     NotFound,
+    ScriptedCode,
     ServiceUnavailable,
     Throttling,
 )
@@ -113,7 +114,11 @@ def call_id(request_id: str, index: int) -> str:
 
 def scripted_error(error: ScriptedError) -> ApiError:
     cls = _ERRORS.get(error.status) or (InternalError if error.status >= 500 else ApiError)
-    return cls(error.message or cls.default_message, code=error.code or cls.code, status=error.status)
+    return cls(
+        error.message or cls.default_message,
+        code=ScriptedCode(error.code) if error.code else cls.code,
+        status=error.status,
+    )
 
 
 def to_scripted(reply: ScriptedReplySpec, rule_id: str | None, request_id: str) -> Scripted:
