@@ -7,10 +7,9 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,25 +25,21 @@ from emulator.control.faults import SERVER_SEND, FaultMiddleware, FaultRules, lo
 from emulator.control.journal import Journal, JournalMiddleware
 from emulator.control.persistence import restore_clock, save_clock
 from emulator.dashboard import routes as dashboard_routes
-from emulator.db import Database, Tx
+from emulator.db import Database
 from emulator.deployments import routes as deployment_routes
-from emulator.deployments.service import DeploymentsService
 from emulator.errors import ApiError, MethodNotAllowed, NotFound
 from emulator.files import routes as file_routes
-from emulator.files.service import FilesService
 from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
-from emulator.fine_tunes.exports import CheckpointsService
-from emulator.fine_tunes.service import FineTunesService
 from emulator.generation import openai_routes
 from emulator.generation import routes as generation_routes
-from emulator.generation.service import GenerationService
 from emulator.http import error_response, request_id
 from emulator.ids import Ids
 from emulator.middleware import AdminTokenMiddleware, RequestContextMiddleware
 from emulator.runtime import Runtime
+from emulator.services import Services
 from emulator.settings import Settings
-from emulator.tenants import AuthMiddleware, Tenant, TenantRegistry
+from emulator.tenants import AuthMiddleware, TenantRegistry
 
 log = logging.getLogger("emulator")
 
@@ -75,13 +70,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         faults=FaultRules(ids, load_rules(settings.faults_file) if settings.faults_file else None),
         journal=Journal(settings.journal_size, clock),
     )
-    rt.services["files"] = FilesService(rt)
-    rt.services["fine_tunes"] = FineTunesService(rt)
-    rt.services["deployments"] = DeploymentsService(rt)
-    rt.services["checkpoints"] = CheckpointsService(rt)
-    rt.services["fine_tunes"].deployed_guard = _before_job_delete(rt)
-    rt.services["fine_tunes"].exported_lookup = rt.services["checkpoints"].find_export
-    rt.services["generation"] = GenerationService(rt)
+    rt.services = Services.build(rt)  # each service gets its dependencies through its constructor
     app = EmulatorApp(
         routes=[
             *file_routes.routes,
@@ -129,16 +118,6 @@ def _middleware(rt: Runtime) -> list[Middleware]:
 
 
 SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"
-
-
-def _before_job_delete(rt: Runtime) -> Callable[[Tx, Tenant, Any], Awaitable[None]]:
-    """Inside the job's delete transaction: a deployed model keeps its job; a deleted job's exports go too."""
-
-    async def hook(tx: Tx, tenant: Tenant, job: Any) -> None:
-        await rt.services["deployments"].guard_job_delete(tx, tenant, job)
-        await rt.services["checkpoints"].forget_job(tx, tenant, job.job_id)
-
-    return hook
 
 
 def operations() -> list[openapi.Operation]:
@@ -197,7 +176,7 @@ async def _sweep_later(rt: Runtime) -> None:
     """Orphan blobs are swept once, shortly after start, off the start-up path."""
     await asyncio.sleep(2.0)
     try:
-        removed = await rt.services["files"].sweep_orphans()
+        removed = await rt.services.files.sweep_orphans()
     except Exception:  # the sweep is housekeeping: never let it take the server down
         log.exception("orphan blob sweep failed")
         return
@@ -210,10 +189,6 @@ async def stop_runtime(rt: Runtime) -> None:
         task.cancel()
     await asyncio.gather(*rt.background, return_exceptions=True)
     rt.background.clear()
-    for service in rt.services.values():
-        stop = getattr(service, "stop", None)
-        if stop is not None:
-            await stop()
     await save_clock(rt)
     await rt.db.close()
 

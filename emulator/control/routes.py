@@ -42,13 +42,13 @@ from emulator.fine_tunes.routes import job_object
 from emulator.fine_tunes.schemas import JobObject
 from emulator.http import parse_model, read_json_object, read_model
 from emulator.openapi import Operation, Param, path_param
-from emulator.runtime import Runtime
+from emulator.runtime import Runtime, runtime
 from emulator.settings import Settings
 from emulator.tenants import tenant_for
 
 
 def _rt(request: Request) -> Runtime:
-    return request.app.state.rt  # type: ignore[no-any-return]
+    return runtime(request)
 
 
 async def health(request: Request) -> JSONResponse:
@@ -87,19 +87,12 @@ async def reset(request: Request) -> JSONResponse:
 
 async def reset_state(rt: Runtime, tenant: str | None) -> dict[str, int]:
     """Every service that holds state wipes its part in one transaction; blobs go after the commit."""
-    removed: dict[str, int] = {}
-    after: list[object] = []
     async with rt.db.transaction() as tx:
-        for name, service in rt.services.items():
-            wipe = getattr(service, "wipe", None)
-            if wipe is not None:
-                count, cleanup = await wipe(tx, tenant)
-                removed[name] = count
-                after.append(cleanup)
+        removed, after = await rt.services.wipe(tx, tenant)
         if tenant is None:
             await tx.execute("DELETE FROM tenants")
     for cleanup in after:
-        if callable(cleanup):
+        if cleanup is not None:
             cleanup()
     rt.tenants.forget()
     return removed
@@ -117,10 +110,7 @@ async def get_clock(request: Request) -> JSONResponse:
 async def _after_clock_change(rt: Runtime) -> None:
     """Persist the clock and apply every transition that fell due, before answering."""
     await save_clock(rt)
-    for service in rt.services.values():
-        sync_all = getattr(service, "sync_all", None)
-        if sync_all is not None:
-            await sync_all()
+    await rt.services.sync_all()
     rt.changes.notify()
 
 
@@ -145,10 +135,8 @@ async def force_deployment_status(request: Request) -> JSONResponse:
     """``{"status": "FAILED", "message"?}`` (or DEPLOYING, RUNNING, DELETING): only along the transition table."""
     body = parse_model(ForceStatusRequest, await read_json_object(request))
     tenant = tenant_for(body.api_key, body.workspace).id if body.api_key else body.tenant
-    row = (
-        await _rt(request)
-        .services["deployments"]
-        .force_status(request.path_params["deployed_model"], DeploymentStatus(body.status), body.message, tenant)
+    row = await _rt(request).services.deployments.force_status(
+        request.path_params["deployed_model"], DeploymentStatus(body.status), body.message, tenant
     )
     return JSONResponse(deployment_object(row).model_dump())
 
@@ -156,9 +144,7 @@ async def force_deployment_status(request: Request) -> JSONResponse:
 async def force_fine_tune_status(request: Request) -> JSONResponse:
     """``{"status": "FAILED", "message"?}``: only along the state table, logged in the job's log like a real event."""
     body = await read_model(request, FineTuneStatusUpdate)
-    job = (
-        await _rt(request).services["fine_tunes"].force_status(request.path_params["job_id"], body.status, body.message)
-    )
+    job = await _rt(request).services.fine_tunes.force_status(request.path_params["job_id"], body.status, body.message)
     return JSONResponse(job_object(job).model_dump(exclude_none=True))
 
 

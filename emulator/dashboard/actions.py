@@ -164,7 +164,7 @@ async def cancel_job(request: Request, form: FormData) -> Response:
             "a waiting job is canceled at once. This cannot be undone.",
             "Cancel the job",
         )
-    service: FineTunesService = runtime(request).services["fine_tunes"]
+    service: FineTunesService = runtime(request).services.fine_tunes
     job = await service.find_job(job_id)
     record = await store.get_tenant(runtime(request).db, job.tenant)
     if record is None:
@@ -191,7 +191,7 @@ async def force_status(request: Request, form: FormData) -> Response:
         body = {"status": target} | ({"message": message} if message else {})
         await call_control(request.app, "POST", force_route(job_id), body)
     else:
-        await runtime(request).services["fine_tunes"].force_status(job_id, JobStatus(target), message)
+        await runtime(request).services.fine_tunes.force_status(job_id, JobStatus(target), message)
     return back(_next(form), notice=f"Job {job_id} forced to {target}.")
 
 

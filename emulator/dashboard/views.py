@@ -108,7 +108,7 @@ class JobPage:
 
 
 def _fine_tunes(rt: Runtime) -> FineTunesService:
-    return rt.services["fine_tunes"]  # type: ignore[no-any-return]
+    return rt.services.fine_tunes
 
 
 # ---------------------------------------------------------------------------------------------------- progress
@@ -170,7 +170,7 @@ async def jobs_of(rt: Runtime, record: TenantRecord) -> tuple[int, list[JobView]
 
 
 async def tenant_page(rt: Runtime, record: TenantRecord) -> TenantPage:
-    files_total, files = await rt.services["files"].list_files(record.as_tenant(), 0, PAGE)
+    files_total, files = await rt.services.files.list_files(record.as_tenant(), 0, PAGE)
     jobs_total, jobs = await jobs_of(rt, record)
     deployments, error = await _deployments(rt, record)
     return TenantPage(record, files, files_total, jobs, jobs_total, deployments, error)
@@ -210,13 +210,9 @@ def _hyper_parameters(sent: dict[str, Any], effective: dict[str, Any]) -> list[H
 
 
 async def _deployments(rt: Runtime, record: TenantRecord) -> tuple[list[DeploymentView] | None, str | None]:
-    """Deployments come from their own service when this build has one; the page degrades without it."""
-    service = rt.services.get("deployments")
-    lister = getattr(service, "list_deployments", None)
-    if lister is None:
-        return None, None
+    """Deployments come from their own service; the page degrades (with a note) when it fails."""
     try:
-        found = await lister(record.as_tenant(), 0, PAGE)
+        found = await rt.services.deployments.list_deployments(record.as_tenant(), 0, PAGE)
     except Exception as exc:  # the dashboard must keep working whatever that service does
         log.warning("dashboard: listing deployments failed: %s", exc)
         return [], f"The deployments service answered: {exc}"

@@ -30,7 +30,7 @@ from emulator.errors import InvalidParameter
 from emulator.http import envelope, read_model
 from emulator.openapi import Operation, Param, path_param
 from emulator.pagination import parse_page
-from emulator.runtime import Runtime
+from emulator.runtime import Runtime, runtime
 from emulator.sse import HEARTBEAT, encode_json, stream_response
 
 LIST_DEFAULT_SIZE = 50
@@ -41,7 +41,7 @@ V1_MAX_SIZE = 100
 
 
 def _service(request: Request) -> DeploymentsService:
-    return request.app.state.rt.services["deployments"]  # type: ignore[no-any-return]
+    return runtime(request).services.deployments
 
 
 def deployment_object(row: DeploymentRow) -> DeploymentObject:

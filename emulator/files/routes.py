@@ -17,11 +17,12 @@ from emulator.files.upload import parse_upload
 from emulator.http import envelope
 from emulator.openapi import Operation, page_params, path_param
 from emulator.pagination import parse_page
+from emulator.runtime import runtime
 from emulator.tenants import Tenant
 
 
 def _service(request: Request) -> FilesService:
-    return request.app.state.rt.services["files"]  # type: ignore[no-any-return]
+    return runtime(request).services.files
 
 
 _ID_MARK = "0file0id0"

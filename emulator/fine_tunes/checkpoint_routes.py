@@ -10,10 +10,11 @@ from emulator.fine_tunes.checkpoint_schemas import CheckpointList, ExportAccepte
 from emulator.fine_tunes.exports import CheckpointsService
 from emulator.http import envelope
 from emulator.openapi import Operation, Param, path_param
+from emulator.runtime import runtime
 
 
 def _service(request: Request) -> CheckpointsService:
-    return request.app.state.rt.services["checkpoints"]  # type: ignore[no-any-return]
+    return runtime(request).services.checkpoints
 
 
 async def list_checkpoints(request: Request) -> JSONResponse:

@@ -18,14 +18,14 @@ from emulator.fine_tunes.store import JobRow
 from emulator.http import envelope, read_model
 from emulator.openapi import Operation, Param, page_params, path_param
 from emulator.pagination import parse_page
-from emulator.runtime import Runtime
+from emulator.runtime import Runtime, runtime
 from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
 
 MAX_LOG_PAGE = 1000
 
 
 def _service(request: Request) -> FineTunesService:
-    return request.app.state.rt.services["fine_tunes"]  # type: ignore[no-any-return]
+    return runtime(request).services.fine_tunes
 
 
 def job_object(job: JobRow) -> JobObject:

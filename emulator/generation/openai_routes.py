@@ -144,7 +144,7 @@ async def _model_cards(request: Request) -> list[dict[str, Any]]:
         {"id": m.id, "object": "model", "created": CATALOG_CREATED, "owned_by": "system"}
         for m in service(request).catalog.models()
     ]
-    _, rows = await rt.services["deployments"].list_deployments(request.state.tenant, 0, 1 << 30)
+    _, rows = await rt.services.deployments.list_deployments(request.state.tenant, 0, 1 << 30)
     cards += [
         {"id": r.deployed_model, "object": "model", "created": int(r.schedule.created_at), "owned_by": "user"}
         for r in rows

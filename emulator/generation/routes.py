@@ -29,6 +29,7 @@ from emulator.generation.service import (
 )
 from emulator.http import envelope, read_json_object, request_id, validation_message
 from emulator.openapi import Operation
+from emulator.runtime import runtime
 from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
@@ -39,7 +40,7 @@ UNFINISHED = "null"
 
 
 def service(request: Request) -> GenerationService:
-    return request.app.state.rt.services["generation"]  # type: ignore[no-any-return]
+    return runtime(request).services.generation
 
 
 def parse(model: type[M], data: dict[str, Any], prefix: str = "") -> M:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.catalog import Catalog, load_catalog
+from emulator.deployments.service import DeploymentsService
 from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist
+from emulator.fine_tunes.service import FineTunesService
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
 from emulator.runtime import Runtime
 from emulator.synth.text import Memory, Reply, generate_reply
@@ -63,9 +65,18 @@ class Completion:
 
 
 class GenerationService:
-    def __init__(self, rt: Runtime, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        deployments: DeploymentsService,
+        fine_tunes: FineTunesService,
+        *,
+        catalog: Catalog | None = None,
+    ) -> None:
         self.rt = rt
         self.catalog = catalog or load_catalog()
+        self._deployments = deployments
+        self._fine_tunes = fine_tunes
 
     async def resolve(self, tenant: Tenant, model: str) -> Target:
         """Unknown names answer 400 "Model not exist." (reference §12.15); a deployment that is not RUNNING and
@@ -73,11 +84,11 @@ class GenerationService:
         info = self.catalog.get(model)
         if info is not None:
             return Target(model, info.id, Memory(), info.context_window)
-        served = await self.rt.services["deployments"].serve(tenant, model)
+        served = await self._deployments.serve(tenant, model)
         if served is not None:
             base = self.catalog.get(served.base_model)
             return Target(model, served.base_model, served.memory, base.context_window if base else 8192)
-        if await self.rt.services["fine_tunes"].find_model(tenant, model) is not None:
+        if await self._fine_tunes.find_model(tenant, model) is not None:
             raise InvalidParameter(
                 f"Model {model} is a fine-tuned model that is not deployed: deploy it "
                 "(POST /api/v1/deployments) and call it once the deployment is RUNNING.",
