@@ -73,12 +73,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
     rt.services = Services.build(rt)  # each service gets its dependencies through its constructor
     app = EmulatorApp(
         routes=[
-            *file_routes.routes,
-            *fine_tune_routes.routes,
-            *checkpoint_routes.routes,
-            *deployment_routes.routes,
-            *generation_routes.routes,
-            *openai_routes.routes,
+            *openapi.endpoint_routes(api_operations()),
             *control.routes(settings),
             *dashboard_routes.routes(settings),
             *openapi.routes(operations()),
@@ -120,8 +115,8 @@ def _middleware(rt: Runtime) -> list[Middleware]:
 SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"
 
 
-def operations() -> list[openapi.Operation]:
-    """Every documented operation, gathered from the resources' route modules."""
+def api_operations() -> list[openapi.Operation]:
+    """The service's own endpoints: each one declared once (``Operation(..., endpoint=handler)``)."""
     return [
         *file_routes.operations,
         *fine_tune_routes.operations,
@@ -129,8 +124,12 @@ def operations() -> list[openapi.Operation]:
         *deployment_routes.operations,
         *generation_routes.operations,
         *openai_routes.operations,
-        *control.operations,
     ]
+
+
+def operations() -> list[openapi.Operation]:
+    """Every documented operation: the service's and the control plane's (served unless --no-control-plane)."""
+    return [*api_operations(), *control.operations]
 
 
 def create_app_from_env() -> Starlette:

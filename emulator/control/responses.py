@@ -20,7 +20,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from emulator.control.schemas import (
     ResponseRule,
@@ -257,13 +256,6 @@ async def delete_response(request: Request) -> JSONResponse:
     return JSONResponse(ResponsesCleared(removed=1).model_dump())
 
 
-routes = [
-    Route("/_emulator/responses", list_responses, methods=["GET"]),
-    Route("/_emulator/responses", add_response, methods=["POST"]),
-    Route("/_emulator/responses", clear_responses, methods=["DELETE"]),
-    Route("/_emulator/responses/{rule_id}", delete_response, methods=["DELETE"]),
-]
-
 operations = [
     Operation(
         "GET",
@@ -273,6 +265,7 @@ operations = [
         response=ResponseRuleList,
         envelope="raw",
         auth=False,
+        endpoint=list_responses,
     ),
     Operation(
         "POST",
@@ -283,6 +276,7 @@ operations = [
         response=ResponseRule,
         envelope="raw",
         auth=False,
+        endpoint=add_response,
     ),
     Operation(
         "DELETE",
@@ -292,6 +286,7 @@ operations = [
         response=ResponsesCleared,
         envelope="raw",
         auth=False,
+        endpoint=clear_responses,
     ),
     Operation(
         "DELETE",
@@ -302,5 +297,6 @@ operations = [
         envelope="raw",
         auth=False,
         params=(path_param("rule_id"),),
+        endpoint=delete_response,
     ),
 ]

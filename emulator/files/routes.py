@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
 
 from emulator.clock import fmt_job_time
 from emulator.errors import ApiError
@@ -111,14 +110,6 @@ async def delete_file(request: Request) -> JSONResponse:
     return envelope(request, None, None)
 
 
-routes = [
-    Route("/api/v1/files", upload_files, methods=["POST"]),
-    Route("/api/v1/files", list_files, methods=["GET"]),
-    Route("/api/v1/files/{file_id}", get_file, methods=["GET"]),
-    Route("/api/v1/files/{file_id}", delete_file, methods=["DELETE"]),
-    Route("/api/v1/files/{file_id}/content", file_content, methods=["GET"], name="file_content"),
-]
-
 _UPLOAD_FORM = {
     "type": "object",
     "required": ["files"],
@@ -144,9 +135,17 @@ operations = [
         envelope="data",
         multipart=_UPLOAD_FORM,
         description="Over-limit or invalid files are listed in failed_uploads.",
+        endpoint=upload_files,
     ),
     Operation(
-        "GET", "/api/v1/files", "List files", "files", response=FileListData, envelope="data", params=page_params()
+        "GET",
+        "/api/v1/files",
+        "List files",
+        "files",
+        response=FileListData,
+        envelope="data",
+        params=page_params(),
+        endpoint=list_files,
     ),
     Operation(
         "GET",
@@ -156,9 +155,16 @@ operations = [
         response=FileObject,
         envelope="data",
         params=(path_param("file_id"),),
+        endpoint=get_file,
     ),
     Operation(
-        "DELETE", "/api/v1/files/{file_id}", "Delete a file", "files", envelope="none", params=(path_param("file_id"),)
+        "DELETE",
+        "/api/v1/files/{file_id}",
+        "Delete a file",
+        "files",
+        envelope="none",
+        params=(path_param("file_id"),),
+        endpoint=delete_file,
     ),
     Operation(
         "GET",
@@ -167,5 +173,7 @@ operations = [
         "files",
         envelope="raw",
         params=(path_param("file_id"),),
+        endpoint=file_content,
+        name="file_content",
     ),
 ]

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from emulator.clock import fmt_job_time
 from emulator.errors import InvalidParameter, NotFound
 from emulator.fine_tunes.schemas import CreateJobRequest, JobList, JobObject, LogsOutput, StatusOutput
 from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import TERMINAL, JobStatus
 from emulator.fine_tunes.store import JobRow
+from emulator.fine_tunes.wire import job_object
 from emulator.http import envelope, read_model
 from emulator.openapi import Operation, Param, page_params, path_param
 from emulator.pagination import parse_page
@@ -26,36 +24,6 @@ MAX_LOG_PAGE = 1000
 
 def _service(request: Request) -> FineTunesService:
     return runtime(request).services.fine_tunes
-
-
-def job_object(job: JobRow) -> JobObject:
-    """Built from stored, already validated facts, so it is constructed without a second validation."""
-    req = job.request
-    fields: dict[str, Any] = dict(
-        job_id=job.job_id,
-        job_name=req.get("job_name") or job.job_id,
-        status=job.status.value,
-        model=job.model,
-        base_model=job.base_model,
-        training_file_ids=req["training_file_ids"],
-        validation_file_ids=req["validation_file_ids"],
-        hyper_parameters=req["hyper_parameters"],
-        training_type=job.training_type,
-        create_time=fmt_job_time(job.created_at),
-        user_identity=req["account"],
-        creator=req["account"],
-        modifier=req["account"],
-        group="llm",
-        workspace_id=req["workspace"],
-    )
-    if job.status in TERMINAL and job.ended_at is not None:
-        fields["end_time"] = fmt_job_time(job.ended_at)
-    if job.status is JobStatus.SUCCEEDED:
-        fields["finetuned_output"] = job.output_model
-        fields["usage"] = int(job.plan["plan"]["usage_tokens"])
-    if job.status is JobStatus.FAILED:
-        fields["code"], fields["message"] = job.code, job.message
-    return JobObject.model_construct(**fields)
 
 
 def _dump(obj: JobObject) -> dict[str, object]:
@@ -155,16 +123,6 @@ def _wait_seconds(rt: Runtime, service: FineTunesService, job: JobRow) -> float:
     return step
 
 
-routes = [
-    Route("/api/v1/fine-tunes", create_job, methods=["POST"]),
-    Route("/api/v1/fine-tunes", list_jobs, methods=["GET"]),
-    Route("/api/v1/fine-tunes/{job_id}", get_job, methods=["GET"]),
-    Route("/api/v1/fine-tunes/{job_id}", delete_job, methods=["DELETE"]),
-    Route("/api/v1/fine-tunes/{job_id}/cancel", cancel_job, methods=["POST"]),
-    Route("/api/v1/fine-tunes/{job_id}/logs", job_logs, methods=["GET"]),
-    Route("/api/v1/fine-tunes/{job_id}/stream", stream_job, methods=["GET"]),
-]
-
 _JOB = (path_param("job_id"),)
 
 operations = [
@@ -175,6 +133,7 @@ operations = [
         "fine-tunes",
         request=CreateJobRequest,
         response=JobObject,
+        endpoint=create_job,
     ),
     Operation(
         "GET",
@@ -183,9 +142,16 @@ operations = [
         "fine-tunes",
         response=JobList,
         params=(*page_params(), Param("model", description="Only jobs of this model.")),
+        endpoint=list_jobs,
     ),
     Operation(
-        "GET", "/api/v1/fine-tunes/{job_id}", "Get a fine-tune job", "fine-tunes", response=JobObject, params=_JOB
+        "GET",
+        "/api/v1/fine-tunes/{job_id}",
+        "Get a fine-tune job",
+        "fine-tunes",
+        response=JobObject,
+        params=_JOB,
+        endpoint=get_job,
     ),
     Operation(
         "DELETE",
@@ -194,9 +160,16 @@ operations = [
         "fine-tunes",
         response=StatusOutput,
         params=_JOB,
+        endpoint=delete_job,
     ),
     Operation(
-        "POST", "/api/v1/fine-tunes/{job_id}/cancel", "Cancel a job", "fine-tunes", response=StatusOutput, params=_JOB
+        "POST",
+        "/api/v1/fine-tunes/{job_id}/cancel",
+        "Cancel a job",
+        "fine-tunes",
+        response=StatusOutput,
+        params=_JOB,
+        endpoint=cancel_job,
     ),
     Operation(
         "GET",
@@ -217,6 +190,7 @@ operations = [
                 description="Lines to return, at most 1000.",
             ),
         ),
+        endpoint=job_logs,
     ),
     Operation(
         "GET",
@@ -225,5 +199,6 @@ operations = [
         "fine-tunes",
         sse=True,
         params=_JOB,
+        endpoint=stream_job,
     ),
 ]
