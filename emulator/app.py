@@ -1,4 +1,5 @@
-"""The app factory: builds the runtime, gathers every resource's routes, and wires the middleware."""
+"""The composition root: builds the runtime and its typed services (``Services.build``), derives the routes
+from each resource's ``operations`` (one declaration per endpoint), and wires the middleware."""
 
 from __future__ import annotations
 

@@ -34,7 +34,6 @@ class Settings(BaseModel):
     max_tenant_bytes: int = 5 * 1024 * 1024 * 1024
     max_tenant_files: int = 100
     max_deployment_capacity: int = Field(32, ge=1)
-    tick_seconds: float = Field(0.2, gt=0)
     log_level: str = "info"
     workers: int = Field(1, ge=1, le=64)
     heartbeat_seconds: float = Field(15.0, gt=0, le=300)

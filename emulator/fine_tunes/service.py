@@ -2,7 +2,7 @@
 
 Status is never set by a timer: every read replays the tenant's queue up to the emulated "now"
 (``states.advance``) and persists what changed, so a read always sees exactly what the clock says,
-across restarts and whatever the background runner did or did not do.
+across restarts; a clock change applies what fell due at once (``sync_all``).
 """
 
 from __future__ import annotations
