@@ -1,6 +1,6 @@
 # The two commands of the README do all the set-up on a fresh machine:
 #   make serve   creates .venv, installs the emulator, serves on 127.0.0.1:$(PORT)
-#   make test    installs what the tests need (two dashscope SDK venvs too) and runs the whole suite
+#   make test    installs what the tests need (the SDK and client venvs too) and runs the whole suite
 PY ?= python3
 PORT ?= 8000
 HOST ?= 127.0.0.1
@@ -8,11 +8,17 @@ VENV := .venv
 SDK_VENVS := .venv-sdk
 SDK1 := $(SDK_VENVS)/1.20.11
 SDK2 := $(SDK_VENVS)/2.0.2
+# The quick start's client venv (make sdk), and one venv per third-party client for the contract tests
+CLIENT_VENV := .venv-client
+CLIENT_PINS := 'dashscope==2.0.2' 'openai==3.57.0'
+CLIENTS := .venv-clients
+langchain_PINS := 'langchain-community==0.4.2' 'langchain-core==1.8.3' 'dashscope==2.0.2'
+litellm_PINS := 'litellm==1.110.2'
 PIP_QUIET := --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: serve test test-fast lint bench clean install chromium
+.PHONY: serve sdk test test-fast lint bench clean install chromium
 
 install: $(VENV)/.installed
 
@@ -26,6 +32,23 @@ $(VENV)/.installed: pyproject.toml
 $(SDK_VENVS)/%/.installed:
 	test -x $(SDK_VENVS)/$*/bin/python || $(PY) -m venv $(SDK_VENVS)/$*
 	$(SDK_VENVS)/$*/bin/pip install $(PIP_QUIET) 'dashscope==$*'
+	touch $@
+
+# The README's quick start: the dashscope SDK (module and CLI) and openai, in a venv of their own.
+sdk: $(CLIENT_VENV)/.installed
+	@echo "The dashscope SDK and CLI (2.0.2) and openai are in $(CLIENT_VENV); in your shell:"
+	@echo "    source $(CLIENT_VENV)/bin/activate"
+
+$(CLIENT_VENV)/.installed:
+	test -x $(CLIENT_VENV)/bin/python || $(PY) -m venv $(CLIENT_VENV)
+	$(CLIENT_VENV)/bin/pip install $(PIP_QUIET) --no-compile $(CLIENT_PINS)
+	touch $@
+
+# Third-party clients (tests/contract/test_other_clients.py), each pinned in a venv of its own. Test-only venvs:
+# no pip of their own (the test venv's pip installs into them) and no .pyc compiled up front, which halves the time.
+$(CLIENTS)/%/.installed: | $(VENV)/.installed
+	test -x $(CLIENTS)/$*/bin/python || $(PY) -m venv --without-pip $(CLIENTS)/$*
+	$(VENV)/bin/pip --python $(CLIENTS)/$*/bin/python install $(PIP_QUIET) --no-compile $($*_PINS)
 	touch $@
 
 # The dashboard's browser test drives Debian's Chromium (never a downloaded browser). CI runs as root on
@@ -44,7 +67,8 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check emulator tests bench
 	$(VENV)/bin/mypy --strict emulator
 
-test: $(VENV)/.installed $(SDK1)/.installed $(SDK2)/.installed chromium
+test: $(VENV)/.installed $(SDK1)/.installed $(SDK2)/.installed $(CLIENT_VENV)/.installed \
+		$(CLIENTS)/langchain/.installed $(CLIENTS)/litellm/.installed chromium
 	$(MAKE) --no-print-directory lint
 	EMULATOR_REQUIRE_SDK=1 $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
@@ -64,4 +88,4 @@ bench: $(VENV)/.bench-installed
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SDK_VENVS) .data test-artifacts .mypy_cache *.egg-info
+	rm -rf $(VENV) $(SDK_VENVS) $(CLIENT_VENV) $(CLIENTS) .data test-artifacts .mypy_cache *.egg-info

@@ -18,6 +18,8 @@ from bench.fill import dataset
 
 SECONDS = 3.0
 CONNECTIONS = 8
+QUEUED = 100  # issue 11: the status read of a tenant with 100 queued jobs
+QUEUE_AUTH = {"Authorization": "Bearer sk-bench-queued"}
 
 
 def _measure(url: str, pid: int, headers: dict[str, str]) -> dict[str, Any]:
@@ -33,6 +35,19 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
+def _queued_job(base: str) -> str:
+    """A tenant with ``QUEUED`` jobs: one running, the rest queued behind it; answers a queued one's URL."""
+    file_id = upload_bytes(base, "train.jsonl", dataset(20), api_key="sk-bench-queued")
+    body = {"model": "qwen-turbo", "training_file_ids": [file_id]}
+    ids = [
+        http_json("POST", base + "/api/v1/fine-tunes", body, headers=QUEUE_AUTH)["output"]["job_id"]
+        for _ in range(QUEUED)
+    ]
+    url = f"{base}/api/v1/fine-tunes/{ids[QUEUED // 2]}"
+    assert http_json("GET", url, headers=QUEUE_AUTH)["output"]["status"] == "QUEUING"
+    return url
+
+
 def measure(workdir: Path, rounds: int = 5) -> dict[str, Any]:
     server = emulator(workdir / "emulator", extra=("--pending-seconds", "0"))
     with running(server):
@@ -43,7 +58,12 @@ def measure(workdir: Path, rounds: int = 5) -> dict[str, Any]:
         )["output"]
         job_url = f"{server.url}/api/v1/fine-tunes/{job['job_id']}"
         files_url = f"{server.url}/api/v1/files"
-        payloads = {"job": http_json("GET", job_url), "files": http_json("GET", files_url)}
+        queued_url = _queued_job(server.url)
+        payloads = {
+            "job": http_json("GET", job_url),
+            "files": http_json("GET", files_url),
+            "job_queued": http_json("GET", queued_url, headers=QUEUE_AUTH),
+        }
         assert payloads["job"]["output"]["status"] == "RUNNING"
         with BareServer(payloads, workdir) as bare:
             assert bare.process is not None
@@ -52,6 +72,8 @@ def measure(workdir: Path, rounds: int = 5) -> dict[str, Any]:
                 "job": (job_url, server.process.pid, AUTH),
                 "bare_files": (f"{bare.url}/files", bare.process.pid, {}),
                 "files": (files_url, server.process.pid, AUTH),
+                "bare_job_queued": (f"{bare.url}/job_queued", bare.process.pid, {}),
+                "job_queued": (queued_url, server.process.pid, QUEUE_AUTH),
             }
             for url, _, headers in targets.values():  # warm both sides up
                 load.run(url, seconds=1, connections=CONNECTIONS, headers=headers)
@@ -60,7 +82,7 @@ def measure(workdir: Path, rounds: int = 5) -> dict[str, Any]:
                 for name, (url, pid, headers) in targets.items():
                     runs[name].append(_measure(url, pid, headers))
     out: dict[str, Any] = {"tool": load.tool(), "rounds": rounds, "seconds": SECONDS, "connections": CONNECTIONS}
-    for name in ("job", "files"):
+    for name in ("job", "files", "job_queued"):
         ratios = [e["rps"] / b["rps"] for e, b in zip(runs[name], runs[f"bare_{name}"], strict=True)]
         cpu_ratios = [
             b["cpu_us_per_req"] / e["cpu_us_per_req"] for e, b in zip(runs[name], runs[f"bare_{name}"], strict=True)

@@ -24,13 +24,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import load, overhead, scale, startup, streams, uploads  # noqa: E402
+from bench import backlog, load, overhead, scale, startup, streams, uploads  # noqa: E402
 from bench.common import emulator, running  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 COMMAND = "make bench"
-SECTIONS = ("overhead", "startup", "scale", "uploads", "streams", "generation")
+SECTIONS = ("overhead", "startup", "scale", "backlog", "uploads", "streams", "generation")
 
 
 def _impl() -> str:
@@ -79,6 +79,9 @@ def run_sections(workdir: Path, only: tuple[str, ...], quick: bool) -> dict[str,
         "overhead": lambda w: overhead.measure(w, rounds=2 if quick else 5),
         "startup": lambda w: startup.measure(w, rounds=2 if quick else 5),
         "scale": lambda w: scale.measure(w, rounds=1 if quick else 3, sizes=(100, 10_000) if quick else scale.SIZES),
+        "backlog": lambda w: backlog.measure(
+            w, rounds=1 if quick else 3, sizes=(100, 1000) if quick else backlog.SIZES
+        ),
         "uploads": lambda w: uploads.measure(w, rounds=1 if quick else 3),
         "streams": lambda w: streams.measure(w, rounds=1 if quick else 3),
         "generation": lambda w: _generation(w, quick),
@@ -113,7 +116,14 @@ Row = tuple[str, str, str, bool | None]  # (figure, result, goal, met)
 
 def _overhead_rows(o: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
-    for name, label in (("job", "GET /api/v1/fine-tunes/{id}"), ("files", "GET /api/v1/files")):
+    labels = (
+        ("job", "GET /api/v1/fine-tunes/{id}"),
+        ("files", "GET /api/v1/files"),
+        ("job_queued", "GET /api/v1/fine-tunes/{id}, 100 queued in the tenant"),
+    )
+    for name, label in labels:
+        if name not in o:
+            continue
         e, b = o[name]["emulator"], o[name]["bare"]
         rows.append(
             (
@@ -175,6 +185,50 @@ def _scale_rows(c: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _backlog_rows(q: dict[str, Any]) -> list[Row]:
+    small, large = (q["sizes"][k] for k in q["sizes"])
+    n_small, n_large = (f"{int(k):,}" for k in q["sizes"])
+    rows: list[Row] = []
+    for name, label in (
+        ("create_p50_ms", "create"),
+        ("status_p50_ms", "status read (queued job)"),
+        ("list_p50_ms", "job list page"),
+    ):
+        rows.append(
+            (
+                f"Queue: {label}",
+                f"p50 {small[name]:.2f} → {large[name]:.2f} ms with {n_small} / {n_large} queued in the tenant "
+                f"({q['p50_growth'][name]:.2f}×)",
+                "≤ 1.5×",
+                q["p50_growth"][name] <= 1.5,
+            )
+        )
+    rows += [
+        (
+            f"Queue: create {n_large} jobs over HTTP",
+            f"{large['create_all_seconds']:.1f} s (8 clients); the clock move that queues them all "
+            f"{large['advance_to_queued_ms']:.0f} ms",
+            "< 60 s",
+            large["create_all_seconds"] < 60,
+        ),
+        (
+            "Queue: clock advance that completes one job",
+            f"{large['completing_advance_ms']:.1f} ms with {n_large} waiting ({small['completing_advance_ms']:.1f} ms "
+            f"with {n_small}; a quiet advance {large['quiet_advance_p50_ms']:.1f} ms)",
+            "< 20 ms",
+            large["completing_advance_ms"] < 20,
+        ),
+        (
+            "Queue: create in tenant B, 200 streams open in tenant A",
+            f"p50 {large['create_p50_ms_200_streams']:.2f} vs {large['create_p50_ms_no_streams']:.2f} ms with none "
+            f"({q['streams_ratio']:.2f}×)",
+            "≤ 1.5×",
+            q["streams_ratio"] <= 1.5,
+        ),
+    ]
+    return rows
+
+
 def _upload_rows(u: dict[str, Any]) -> list[Row]:
     return [
         (
@@ -214,6 +268,7 @@ ROWS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
     "overhead": ("Request overhead", _overhead_rows),
     "startup": ("Start-up", _startup_rows),
     "scale": ("Scale of state", _scale_rows),
+    "backlog": ("Queue scale", _backlog_rows),
     "uploads": ("Uploads", _upload_rows),
     "streams": ("Streams", _stream_rows),
     "generation": ("Generation", _generation_rows),

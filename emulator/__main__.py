@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from emulator import __version__
+from emulator.clock import MAX_EMULATED_TIME
 from emulator.settings import DEFAULT_DB, DEFAULT_TIME_SCALE, Settings
 
 
@@ -64,7 +65,7 @@ def cli() -> None:
 )
 @click.option(
     "--start-time",
-    type=float,
+    type=click.FloatRange(0, MAX_EMULATED_TIME),
     default=None,
     envvar="EMULATOR_START_TIME",
     show_envvar=True,
@@ -162,6 +163,38 @@ def cli() -> None:
     help="Largest single file an upload accepts (limit: 300 MiB).",
 )
 @click.option(
+    "--max-json-bytes",
+    type=click.IntRange(min=1024),
+    default=16 * 1024 * 1024,
+    show_envvar=True,
+    envvar="EMULATOR_MAX_JSON_BYTES",
+    help="Largest JSON request body (API and control plane); past it 413, while the body is still arriving.",
+)
+@click.option(
+    "--max-json-depth",
+    type=click.IntRange(2, 512),
+    default=64,
+    show_envvar=True,
+    envvar="EMULATOR_MAX_JSON_DEPTH",
+    help="Deepest nesting of arrays/objects in a JSON body; past it 400.",
+)
+@click.option(
+    "--max-header-bytes",
+    type=click.IntRange(1024, 1024 * 1024),
+    default=32 * 1024,
+    show_envvar=True,
+    envvar="EMULATOR_MAX_HEADER_BYTES",
+    help="Largest request line plus headers; past it 431 and the connection is closed.",
+)
+@click.option(
+    "--max-fault-rules",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_envvar=True,
+    envvar="EMULATOR_MAX_FAULT_RULES",
+    help="Fault rules that may be set at once (every public request walks them); past it 400 BadRequest.TooMany.",
+)
+@click.option(
     "--log-level",
     default="info",
     envvar="EMULATOR_LOG_LEVEL",
@@ -187,13 +220,14 @@ def serve(
     max_tenant_files: int,
     max_tenant_bytes: int,
     max_file_bytes: int,
+    max_json_bytes: int,
+    max_json_depth: int,
+    max_header_bytes: int,
+    max_fault_rules: int,
     log_level: str,
 ) -> None:
     """Serve the emulator (uvicorn)."""
-    import uvicorn
-
-    from emulator.app import SETTINGS_ENV, create_app
-    from emulator.db import SchemaTooNew, check_schema_file
+    from emulator.db import DamagedDatabase, SchemaTooNew, check_database_file, check_writable_dir
 
     settings = Settings(
         host=host,
@@ -212,6 +246,10 @@ def serve(
         max_tenant_files=max_tenant_files,
         max_tenant_bytes=max_tenant_bytes,
         max_file_bytes=max_file_bytes,
+        max_json_bytes=max_json_bytes,
+        max_json_depth=max_json_depth,
+        max_header_bytes=max_header_bytes,
+        max_fault_rules=max_fault_rules,
         faults_file=faults_file,
         journal_size=journal_size,
         admin_token=admin_token or None,
@@ -220,9 +258,13 @@ def serve(
         from emulator.control.faults import load_rules
 
         try:
-            load_rules(faults_file)
+            rules = load_rules(faults_file)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--faults") from None
+        if len(rules) > max_fault_rules:
+            raise click.BadParameter(
+                f"{len(rules)} rules, more than --max-fault-rules {max_fault_rules}", param_hint="--faults"
+            )
     click.echo(
         f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
         f"time-scale={time_scale} seed={seed} workers={workers} "
@@ -230,9 +272,15 @@ def serve(
         err=True,
     )
     try:
-        check_schema_file(db)
-    except SchemaTooNew as exc:
+        check_database_file(db)
+        if data_dir is not None or not settings.in_memory:
+            check_writable_dir(settings.resolved_data_dir(), "--data-dir")
+    except (SchemaTooNew, DamagedDatabase) as exc:
         raise click.ClickException(str(exc)) from None
+    import uvicorn  # the heavy imports come after the checks, so a damaged environment is refused at once
+
+    from emulator.app import SETTINGS_ENV, create_app
+
     common = {
         "host": host,
         "port": port,
@@ -240,6 +288,8 @@ def serve(
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": 3,
+        "http": "emulator.protocol:BoundedHttpToolsProtocol",
+        "h11_max_incomplete_event_size": max_header_bytes,  # read by that protocol too
     }
     if workers == 1:
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
@@ -278,7 +328,7 @@ def serve(
 )
 @click.option(
     "--start-time",
-    type=float,
+    type=click.FloatRange(0, MAX_EMULATED_TIME),
     default=None,
     envvar="EMULATOR_START_TIME",
     show_envvar=True,
@@ -294,6 +344,12 @@ def seed(world: Path, db: str, data_dir: Path | None, seed: int | None, start_ti
     if db == ":memory:":
         raise click.UsageError("seeding ':memory:' would be thrown away; give --db a file")
     settings = Settings(db=db, data_dir=data_dir, seed=seed, start_time=start_time, time_scale=0.0)
+    from emulator.db import DamagedDatabase, SchemaTooNew, check_database_file
+
+    try:
+        check_database_file(db)
+    except (SchemaTooNew, DamagedDatabase) as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         summary = asyncio.run(seed_database(settings, world, reset=reset))
     except WorldError as exc:

@@ -7,10 +7,12 @@ import asyncio
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,7 +30,7 @@ from emulator.control.persistence import restore_clock, save_clock
 from emulator.dashboard import routes as dashboard_routes
 from emulator.db import Database
 from emulator.deployments import routes as deployment_routes
-from emulator.errors import ApiError, MethodNotAllowed, NotFound
+from emulator.errors import ApiError, InsufficientStorage, MethodNotAllowed, NotFound, is_disk_full
 from emulator.files import routes as file_routes
 from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
@@ -68,7 +70,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         ids=ids,
         data_dir=data_dir,
         tenants=TenantRegistry(db),
-        faults=FaultRules(ids, load_rules(settings.faults_file) if settings.faults_file else None),
+        faults=FaultRules(
+            ids, load_rules(settings.faults_file) if settings.faults_file else None, settings.max_fault_rules
+        ),
         journal=Journal(settings.journal_size, clock),
     )
     rt.services = Services.build(rt)  # each service gets its dependencies through its constructor
@@ -80,12 +84,43 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
             *openapi.routes(operations()),
         ],
         middleware=_middleware(rt),
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},  # type: ignore[dict-item]
+        exception_handlers=_EXCEPTION_HANDLERS,
         lifespan=_lifespan,
     )
     app.state.rt = rt
     app.state.owns_data_dir = settings.data_dir is None and settings.in_memory
     return app
+
+
+async def _api_error(request: Request, exc: ApiError) -> Response:
+    return error_response(request.scope, exc, request_id(request))
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 405:
+        error: ApiError = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}.")
+    elif exc.status_code == 404:
+        error = NotFound(f"Path not found: {request.url.path}")
+    else:
+        error = ApiError(str(exc.detail), code="InvalidParameter", status=exc.status_code)
+    return error_response(request.scope, error, request_id(request))
+
+
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    """A full disk anywhere (a blob, the database, a snapshot) is a 507 with a reason, not a crash; any other
+    OS or SQLite error stays an internal error."""
+    if not is_disk_full(exc):
+        raise exc
+    log.warning("no space left on the device (%s %s): %s", request.method, request.url.path, exc)
+    return error_response(request.scope, InsufficientStorage(), request_id(request))
+
+
+_EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiError: _api_error,
+    HTTPException: _http_error,
+    OSError: _storage_error,
+    sqlite3.OperationalError: _storage_error,
+}
 
 
 class EmulatorApp(Starlette):
@@ -138,20 +173,6 @@ def create_app_from_env() -> Starlette:
     return create_app(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
 
 
-async def _api_error(request: Request, exc: ApiError) -> Response:
-    return error_response(request.scope, exc, request_id(request))
-
-
-async def _http_error(request: Request, exc: HTTPException) -> Response:
-    if exc.status_code == 405:
-        error: ApiError = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}.")
-    elif exc.status_code == 404:
-        error = NotFound(f"Path not found: {request.url.path}")
-    else:
-        error = ApiError(str(exc.detail), code="InvalidParameter", status=exc.status_code)
-    return error_response(request.scope, error, request_id(request))
-
-
 @asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     rt: Runtime = app.state.rt
@@ -169,6 +190,7 @@ async def start_runtime(rt: Runtime) -> None:
     _clean_temp(rt.temp_dir)
     await rt.db.open()
     await restore_clock(rt)
+    await rt.services.start()
     rt.background.append(asyncio.create_task(_sweep_later(rt)))
 
 

@@ -15,7 +15,17 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+from emulator.errors import InvalidParameter
+
 BEIJING = timezone(timedelta(hours=8))
+
+MAX_EMULATED_TIME = 253_370_764_800.0
+"""9999-01-01T00:00:00Z: the emulated clock never passes it (``now()`` saturates there, an advance past it is
+refused), so every timestamp stays formattable, with a year's room for a job's or deployment's future times."""
+
+
+class ClockOverflow(InvalidParameter):
+    """An advance past ``MAX_EMULATED_TIME``: a 400 wherever it is asked for (control plane, dashboard, seed)."""
 
 
 @dataclass
@@ -84,7 +94,7 @@ class Clock:
             if published is not None:
                 self.state = published
         s = self.state
-        return s.anchor_emulated + (self._wall() - s.anchor_wall) * s.time_scale
+        return min(s.anchor_emulated + (self._wall() - s.anchor_wall) * s.time_scale, MAX_EMULATED_TIME)
 
     def wall_seconds_until(self, emulated: float) -> float | None:
         """Wall seconds until the clock reaches ``emulated``; None when a frozen clock never will."""
@@ -101,6 +111,12 @@ class Clock:
         self._publish()
 
     def advance(self, seconds: float) -> float:
+        """Move forward; refused (nothing changes) when it would pass ``MAX_EMULATED_TIME``."""
+        if self.now() + seconds > MAX_EMULATED_TIME:
+            raise ClockOverflow(
+                f"advancing {seconds:g} s would take the emulated clock past 9999-01-01T00:00:00Z "
+                f"(it stands at {fmt_iso(self.now())})"
+            )
         self._reanchor()
         self.state.anchor_emulated += seconds
         self._publish()
@@ -121,7 +137,12 @@ class Clock:
 
 
 def beijing(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, BEIJING)
+    return datetime.fromtimestamp(_clamp(ts), BEIJING)
+
+
+def _clamp(ts: float) -> float:
+    """Stored times come from the clock, but a restored snapshot or an old database may hold anything."""
+    return 0.0 if not ts >= 0 else min(ts, MAX_EMULATED_TIME)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -137,4 +158,4 @@ def fmt_deploy_time(ts: float) -> str:
 
 
 def fmt_iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(_clamp(ts), UTC).isoformat().replace("+00:00", "Z")

@@ -14,6 +14,7 @@ connection, so there reads go through the writer.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -30,6 +31,15 @@ BUSY_TIMEOUT_MS = 10_000
 
 class SchemaTooNew(RuntimeError):
     pass
+
+
+class DamagedDatabase(RuntimeError):
+    """The --db file cannot be served: not SQLite, truncated, corrupt or read-only.  The message says what to do."""
+
+
+QUICK_CHECK_MAX_BYTES = 512 * 1024 * 1024
+"""Files up to this size get ``PRAGMA quick_check`` before serving (milliseconds for an emulator's database)."""
+_MAGIC = b"SQLite format 3\x00"
 
 
 class Database:
@@ -69,6 +79,7 @@ class Database:
         found = await _stored_version(conn)
         if found is not None and found > SCHEMA_VERSION:
             raise SchemaTooNew(_too_new(self.path, found))
+        await _add_columns(conn)
         script = resources.files("emulator").joinpath("schema.sql").read_text(encoding="utf-8")
         await conn.executescript(script)
         if found != SCHEMA_VERSION:
@@ -132,25 +143,24 @@ class Tx:
         self.conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; answers the number of rows it changed."""
-        async with self.conn.execute(sql, params) as cur:
-            return cur.rowcount
+        """Run one statement; answers the number of rows it changed.  One trip to aiosqlite's thread: a write's
+        statement is done once executed, so its cursor is left to be collected rather than closed by a second trip."""
+        cur = await self.conn.execute(sql, params)
+        return int(cur.rowcount)
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one INSERT; answers the new row's id."""
-        async with self.conn.execute(sql, params) as cur:
-            return int(cur.lastrowid or 0)
+        cur = await self.conn.execute(sql, params)
+        return int(cur.lastrowid or 0)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return next(iter(await self.conn.execute_fetchall(sql, params)), None)  # one trip to the thread, not three
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -159,10 +169,13 @@ class Tx:
     async def next_seq(self, name: str) -> int:
         """A persisted counter: the sequence behind seeded ids."""
         key = f"seq:{name}"
-        await self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = value + 1", (key,)
+        return int(
+            await self.fetchval(
+                "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = value + 1"
+                " RETURNING value",
+                (key,),
+            )
         )
-        return int(await self.fetchval("SELECT value FROM meta WHERE key = ?", (key,)))
 
 
 def _connect_reader(path: str) -> sqlite3.Connection:
@@ -173,18 +186,90 @@ def _connect_reader(path: str) -> sqlite3.Connection:
     return conn
 
 
-def check_schema_file(path: str) -> None:
-    """Before serving: refuse a database written by a newer emulator, with the message, not a traceback."""
-    if path == ":memory:" or not Path(path).exists():
+def check_database_file(path: str) -> None:
+    """Before serving: one clear ``DamagedDatabase``/``SchemaTooNew`` for a file that cannot be served, never a
+    traceback or a server that starts and then fails every request."""
+    if path == ":memory:":
         return
-    conn = sqlite3.connect(path)
+    target = Path(path)
+    if not target.exists():
+        check_writable_dir(target.parent, path)
+        return
+    if target.is_dir():
+        raise DamagedDatabase(f"{path} is a directory, not an SQLite database file; point --db at a file")
+    _check_header(target)
+    if not os.access(target, os.R_OK | os.W_OK):
+        raise DamagedDatabase(
+            f"{path} is read-only (the emulator writes every change to it); make it writable or point --db at a copy"
+        )
+    check_writable_dir(target.parent, path)
     try:
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone():
-            found = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-            if found is not None and int(found) > SCHEMA_VERSION:
-                raise SchemaTooNew(_too_new(path, int(found)))
+        conn = sqlite3.connect(f"file:{target}?mode=rw", uri=True)
+    except sqlite3.Error as exc:
+        raise DamagedDatabase(_damaged(path, str(exc))) from None
+    try:
+        _check_contents(conn, path, target.stat().st_size)
+    except sqlite3.Error as exc:
+        raise DamagedDatabase(_damaged(path, str(exc))) from None
     finally:
         conn.close()
+
+
+def check_schema_file(path: str) -> None:
+    """Kept for callers of the old name: everything ``check_database_file`` checks."""
+    check_database_file(path)
+
+
+def check_writable_dir(directory: Path, what: str) -> None:
+    """``directory`` (or the nearest ancestor that exists, where it will be created) is writable."""
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+        raise DamagedDatabase(
+            f"{what}: the directory {directory} is not writable (the emulator keeps its files and SQLite's -wal "
+            "file there); make it writable or choose another place"
+        )
+
+
+def _check_header(target: Path) -> None:
+    size = target.stat().st_size
+    if size == 0:
+        return  # an empty file is an empty database
+    with open(target, "rb") as fh:
+        header = fh.read(100)
+    if not header.startswith(_MAGIC):
+        raise DamagedDatabase(
+            f"{target} is not an SQLite database (its first bytes are not 'SQLite format 3'); "
+            "move it aside or point --db at another file"
+        )
+    if len(header) < 100:
+        raise DamagedDatabase(_damaged(str(target), f"the file ends inside its header ({size} bytes)"))
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    size_valid = header[24:28] == header[92:96]  # the in-header page count is valid (SQLite >= 3.7.0)
+    if size_valid and pages and pages * page_size > size:
+        raise DamagedDatabase(
+            _damaged(str(target), f"it is truncated: {size} bytes on disk, its header says {pages * page_size}")
+        )
+
+
+def _check_contents(conn: sqlite3.Connection, path: str, size: int) -> None:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone():
+        found = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if found is not None and int(found) > SCHEMA_VERSION:
+            raise SchemaTooNew(_too_new(path, int(found)))
+    if size <= QUICK_CHECK_MAX_BYTES:
+        problems = [" ".join(str(row[0]).split()) for row in conn.execute("PRAGMA quick_check(3)").fetchall()]
+        if problems != ["ok"]:
+            raise DamagedDatabase(_damaged(path, "; ".join(problems)[:300]))
+
+
+def _damaged(path: str, what: str) -> str:
+    return (
+        f"{path} is damaged ({what}); move it aside (a fresh database is then created) or point --db at "
+        "another file, e.g. a snapshot's copy"
+    )
 
 
 def _too_new(path: str, found: int) -> str:
@@ -192,6 +277,18 @@ def _too_new(path: str, found: int) -> str:
         f"{path} was written by a newer dashscope-emulator (schema version {found}, this one knows up to "
         f"{SCHEMA_VERSION}); upgrade the emulator or point --db at another file"
     )
+
+
+# Columns added since a table was first created: (table, column, type). A database written before gets them on open.
+_ADDED_COLUMNS = (("fine_tunes", "release_at", "REAL"),)
+
+
+async def _add_columns(conn: aiosqlite.Connection) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        async with conn.execute(f"PRAGMA table_info({table})") as cur:
+            present = [row[1] for row in await cur.fetchall()]
+        if present and column not in present:
+            await conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 async def _stored_version(conn: aiosqlite.Connection) -> int | None:

@@ -12,7 +12,10 @@ service's envelope ``{"request_id", "code", "message"}`` (``render_error``).
      │    ├── EmptyModel             400 BadRequest.EmptyModel   (generation without a model)
      │    └── EmptyInput             400 BadRequest.EmptyInput   (generation without messages or prompt)
      ├── UnsupportedOperation        400 UnsupportedOperation  (illegal state transition)
+     ├── TooMany                     400 BadRequest.TooMany    (a count over a limit: fault rules)
      ├── TooLarge                    413 BadRequest.TooLarge   (request body over a limit)
+     ├── HeadersTooLarge             431 BadRequest.HeadersTooLarge  (request headers over --max-header-bytes)
+     ├── InsufficientStorage         507 InsufficientStorage   (the emulator's own disk is full)
      ├── InvalidApiKey               401 InvalidApiKey
      │    └── AdminTokenRequired     401 InvalidApiKey  (/_emulator/* under --admin-token)
      ├── AccessDenied                403 AccessDenied
@@ -30,6 +33,8 @@ The OpenAI-compatible routes render the same errors in OpenAI's shape (``render_
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from typing import Any, ClassVar, Literal, NewType, get_args
 
 ErrorCode = Literal[
@@ -38,6 +43,8 @@ ErrorCode = Literal[
     "UnsupportedOperation",
     "BadRequest.TooLarge",
     "BadRequest.TooMany",
+    "BadRequest.HeadersTooLarge",
+    "InsufficientStorage",
     "BadRequest.EmptyModel",
     "BadRequest.EmptyInput",
     "ModelNotFound",
@@ -56,7 +63,7 @@ ErrorCode = Literal[
 ]
 """Every code the emulator answers on its own: closed, so a misspelt code fails ``mypy --strict``.
 
-README.md's "Error codes" table lists them (tests/test_errors.py keeps the two in sync)."""
+README.md's "Error codes" table lists them (tests/unit/test_errors.py keeps the two in sync)."""
 
 ScriptedCode = NewType("ScriptedCode", str)
 """A code a test chose through ``/_emulator/faults`` or ``/_emulator/responses``: free text, marked as such."""
@@ -126,10 +133,30 @@ class UnsupportedOperation(ApiError):
     default_message = "The operation is not supported in the resource's current state."
 
 
+class TooMany(ApiError):
+    code: Code = "BadRequest.TooMany"
+    default_message = "Too many items."
+
+
 class TooLarge(ApiError):
     status = 413
     code: Code = "BadRequest.TooLarge"
     default_message = "Request body too large."
+
+
+class HeadersTooLarge(ApiError):
+    status = 431
+    code: Code = "BadRequest.HeadersTooLarge"
+    default_message = "Request header fields too large."
+
+
+class InsufficientStorage(ApiError):
+    """Not the client's mistake, but not a crash either: the disk under --data-dir/--db is full."""
+
+    status = 507
+    code: Code = "InsufficientStorage"
+    default_message = "No space left on the emulator's disk; free some space and retry."
+    openai_type = "internal_error"
 
 
 class InvalidApiKey(ApiError):
@@ -201,6 +228,13 @@ class AdminTokenRequired(InvalidApiKey):
     default_message = (
         "This control endpoint needs the admin token: send Authorization: Bearer <token> or X-Emulator-Token: <token>."
     )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT from a write, or SQLite's own "database or disk is full"."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
 
 
 _OPENAI_CODES: dict[str, str] = {

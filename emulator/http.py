@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -15,6 +16,10 @@ from emulator.errors import ApiError, MalformedBody, TooLarge, render_error, ren
 M = TypeVar("M", bound=BaseModel)
 
 MAX_JSON_BODY = 16 * 1024 * 1024
+"""Default of ``--max-json-bytes``: a JSON body past this answers 413 while it is still arriving."""
+MAX_JSON_DEPTH = 64
+"""Default of ``--max-json-depth``: arrays and objects nested deeper answer 400 (no DashScope body nests past ~10)."""
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 OPENAI_PREFIX = "/compatible-mode/"
 
 
@@ -39,7 +44,16 @@ def envelope(request: Request, key: str | None, payload: Any, **extra: Any) -> J
     return JSONResponse(body)
 
 
+def _limits(request: Request) -> tuple[int, int]:
+    rt = getattr(request.app.state, "rt", None)
+    settings = getattr(rt, "settings", None)
+    if settings is None:
+        return MAX_JSON_BODY, MAX_JSON_DEPTH
+    return settings.max_json_bytes, settings.max_json_depth
+
+
 async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
+    """The whole body, refused (413) as soon as it is declared or grows past ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"Request body is larger than {limit} bytes.")
@@ -53,16 +67,63 @@ async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
     return b"".join(chunks)
 
 
+def parse_json(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Client JSON to Python values, or ``MalformedBody``: the one parser of anything a client sends.
+
+    Refuses what would otherwise fail later, deep inside a handler: invalid UTF-8, nesting past ``max_depth``
+    (the C decoder's recursion limit would raise ``RecursionError``), and lone surrogates (``"\\ud800"``
+    decodes to a ``str`` that no UTF-8 encoder, SQLite included, accepts).
+    """
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise MalformedBody(f"Request body nests arrays/objects deeper than {max_depth} levels.") from None
+    except UnicodeDecodeError:
+        raise MalformedBody("Request body is not valid UTF-8.") from None
+    except ValueError as exc:
+        raise MalformedBody(f"Request body is not valid JSON: {exc}.") from None
+    _check_tree(data, max_depth)
+    return data
+
+
+def _check_tree(data: Any, max_depth: int) -> None:
+    """One iterative walk: depth, and every string (keys too) free of lone surrogates."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            _check_text(node)
+        elif isinstance(node, dict | list):
+            if depth > max_depth:
+                raise MalformedBody(f"Request body nests arrays/objects deeper than {max_depth} levels.")
+            if isinstance(node, dict):
+                for key in node:
+                    _check_text(key)
+                stack.extend((value, depth + 1) for value in node.values() if isinstance(value, str | dict | list))
+            else:
+                stack.extend((value, depth + 1) for value in node if isinstance(value, str | dict | list))
+
+
+def _check_text(text: str) -> None:
+    if not text.isascii() and _LONE_SURROGATE.search(text) is not None:
+        raise MalformedBody(
+            "Request body holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape): "
+            "strings must be valid Unicode."
+        )
+
+
 async def read_json_object(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
-    raw = await read_body(request)
+    """The body as a JSON object, under the app's ``--max-json-bytes`` and ``--max-json-depth``.
+
+    Every route reads its JSON body through here (API and control plane alike).
+    """
+    max_bytes, max_depth = _limits(request)
+    raw = await read_body(request, max_bytes)
     if not raw.strip():
         if allow_empty:
             return {}
         raise MalformedBody("Request body is empty; a JSON object is required.")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedBody(f"Request body is not valid JSON: {exc}.") from None
+    data = parse_json(raw, max_depth=max_depth)
     if not isinstance(data, dict):
         raise MalformedBody("Request body must be a JSON object.")
     return data

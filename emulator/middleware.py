@@ -9,6 +9,7 @@ import hmac
 import logging
 from collections.abc import Callable
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.errors import AdminTokenRequired, ApiError, InternalError
@@ -44,6 +45,8 @@ class RequestContextMiddleware:
         except ApiError as exc:  # raised by a middleware below the router (auth, faults)
             if not started:
                 await error_response(scope, exc, request_id)(scope, receive, send_with_id)
+        except ClientDisconnect:  # the client went away mid-body: nobody to answer, nothing went wrong here
+            log.info("client disconnected during %s %s (request_id %s)", scope["method"], scope["path"], request_id)
         except Exception:
             self.stats["internal_errors"] = self.stats.get("internal_errors", 0) + 1
             log.exception("unexpected error on %s %s (request_id %s)", scope["method"], scope["path"], request_id)

@@ -53,6 +53,8 @@ class Operation:
     auth: bool = True
     openai: bool = False
     description: str = ""
+    media_type: str | None = None
+    """A success body that is not JSON (a file's bytes): documented as a binary string of this type."""
     endpoint: Endpoint | None = None
     name: str | None = None
 
@@ -186,6 +188,8 @@ def _request_body(op: Operation) -> dict[str, Any] | None:
 def _success(op: Operation) -> dict[str, Any]:
     if op.sse:
         return {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    if op.media_type is not None:
+        return {"description": "OK", "content": {op.media_type: {"schema": {"type": "string", "format": "binary"}}}}
     if op.envelope == "none":
         schema: dict[str, Any] = {
             "type": "object",

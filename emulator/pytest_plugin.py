@@ -2,7 +2,9 @@
 
 One real emulator server per test session (a frozen clock by default), reset before each test (state, response rules,
 faults, journal), with the dashscope SDK pointed at it through ``DASHSCOPE_HTTP_BASE_URL``/``DASHSCOPE_API_KEY``
-(and the module's own settings when it is already imported).  The fixture is an ``EmulatorClient``::
+(and the module's own settings when it is already imported), and the other clients (LangChain, LlamaIndex,
+Qwen-Agent, litellm, OpenAI-style apps) through the rest of ``emulator.testing.CLIENT_ENV``.
+The fixture is an ``EmulatorClient``::
 
     def test_training(dashscope_emulator):
         job = dashscope.FineTunes.call(model="qwen-turbo", training_file_ids=[file_id])
@@ -92,7 +94,7 @@ def dashscope_emulator_server(pytestconfig: pytest.Config) -> Iterator[EmulatorC
 
 @pytest.fixture
 def dashscope_emulator(dashscope_emulator_server: EmulatorClient) -> Iterator[EmulatorClient]:
-    """The emulator, reset for this test, with the dashscope SDK pointed at it."""
+    """The emulator, reset for this test, with the dashscope SDK and the other clients pointed at it."""
     emulator = dashscope_emulator_server
     emulator.reset()
     time_scale = emulator.clock()["time_scale"]

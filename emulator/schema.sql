@@ -59,12 +59,19 @@ CREATE TABLE IF NOT EXISTS fine_tunes (
     ended_at      REAL,
     code          TEXT,
     message       TEXT,
-    events        TEXT              -- JSON: forced transitions and other extra log lines [[at, level, text]]
+    events        TEXT,             -- JSON: forced transitions and other extra log lines [[at, level, text]]
+    release_at    REAL              -- derived: when the slot holder, RUNNING or CANCELING, lets go; else NULL
 );
 CREATE INDEX IF NOT EXISTS fine_tunes_by_tenant ON fine_tunes (tenant, seq DESC);
 CREATE INDEX IF NOT EXISTS fine_tunes_by_output ON fine_tunes (output_model);
 CREATE INDEX IF NOT EXISTS fine_tunes_active ON fine_tunes (tenant, seq)
     WHERE status IN ('PENDING', 'QUEUING', 'RUNNING', 'CANCELING');
+-- The queue engine's seeks (fine_tunes/states.py settle): the earliest data checks, the slot, the head of the
+-- queue; and the clock's sweep of what fell due, across tenants.
+CREATE INDEX IF NOT EXISTS fine_tunes_pending ON fine_tunes (tenant, created_at) WHERE status = 'PENDING';
+CREATE INDEX IF NOT EXISTS fine_tunes_pending_due ON fine_tunes (created_at) WHERE status = 'PENDING';
+CREATE INDEX IF NOT EXISTS fine_tunes_state ON fine_tunes (tenant, status, seq);
+CREATE INDEX IF NOT EXISTS fine_tunes_release ON fine_tunes (release_at) WHERE release_at IS NOT NULL;
 
 -- One row per deployment until it is gone.  status/ready_capacity/modified_at are the last derived values (lists
 -- read them); the truth is the schedule (deploy_at ... deleting_at) plus the emulated clock (deployments/states.py).

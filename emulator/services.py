@@ -11,7 +11,7 @@ passed to its constructor (a service never looks another up):
     DeploymentsService(rt, fine_tunes, ledger, policy=...)
     GenerationService(rt, deployments, fine_tunes)
 
-The whole-emulator operations (``wipe``, ``sync_all``, ``stop``) call each service by name, so a new service
+The whole-emulator operations (``start``, ``wipe``, ``sync_all``) call each service by name, so a new service
 is added here in one place: its field, its constructor call, and the lifecycle lines it needs.
 """
 
@@ -66,6 +66,10 @@ class Services:
         exports, exports_after = await self.exports.wipe(tx, tenant)
         removed = {"files": files, "fine_tunes": jobs, "deployments": deployments, "checkpoints": exports}
         return removed, [files_after, jobs_after, deployments_after, exports_after]
+
+    async def start(self) -> None:
+        """At start-up, once the database is open."""
+        await self.fine_tunes.start()
 
     async def sync_all(self) -> None:
         """Apply every transition that fell due (after the clock moved)."""

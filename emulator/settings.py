@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from emulator.clock import MAX_EMULATED_TIME
+
 DEFAULT_TIME_SCALE = 60.0
 """Emulated seconds per wall second: a small fine-tune (a few minutes of emulated work) takes a few wall seconds."""
 
@@ -22,7 +24,7 @@ class Settings(BaseModel):
     data_dir: Path | None = None
     time_scale: float = Field(DEFAULT_TIME_SCALE, ge=0)
     seed: int | None = None
-    start_time: float | None = None
+    start_time: float | None = Field(default=None, ge=0, le=MAX_EMULATED_TIME)
     api_keys: tuple[str, ...] = ()
     admin_token: str | None = None
     strict: bool = False
@@ -34,6 +36,10 @@ class Settings(BaseModel):
     max_tenant_bytes: int = 5 * 1024 * 1024 * 1024
     max_tenant_files: int = 100
     max_deployment_capacity: int = Field(32, ge=1)
+    max_json_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_json_depth: int = Field(default=64, ge=2, le=512)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    max_fault_rules: int = Field(default=1000, ge=1)
     log_level: str = "info"
     workers: int = Field(1, ge=1, le=64)
     heartbeat_seconds: float = Field(15.0, gt=0, le=300)

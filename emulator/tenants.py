@@ -67,6 +67,10 @@ def tenant_matches(tenant_id: str, names: frozenset[str]) -> bool:
     return tenant_id in names or tenant_id.split(":", 1)[0] in names
 
 
+MAX_CACHED_TENANTS = 10_000
+"""(key, workspace) pairs resolved without a database write; the oldest is forgotten past this (it is in the db)."""
+
+
 class TenantRegistry:
     """Resolves keys to tenants and records each tenant once (the dashboard lists them)."""
 
@@ -85,6 +89,8 @@ class TenantRegistry:
                     " VALUES (?,?,?,?,?)",
                     (tenant.id, tenant.key_hint, tenant.workspace, tenant.account_id, now),
                 )
+            if len(self._known) >= MAX_CACHED_TENANTS:  # a client minting keys cannot grow the cache without bound
+                self._known.pop(next(iter(self._known)))
             self._known[cache_key] = tenant
         return tenant
 

@@ -32,6 +32,14 @@ from types import TracebackType
 from typing import Any
 
 DEFAULT_API_KEY = "sk-emulator-test"
+# Which base URL each client reads, by variable: "native" is <url>/api/v1, "compatible" <url>/compatible-mode/v1.
+CLIENT_ENV = {
+    "DASHSCOPE_HTTP_BASE_URL": "native",  # the dashscope SDK, so LangChain's ChatTongyi, LlamaIndex's DashScope
+    "DASHSCOPE_HTTP_URL": "native",  # Qwen-Agent (qwen_agent.llm.qwen_dashscope)
+    "DASHSCOPE_API_BASE": "compatible",  # litellm's dashscope/ provider
+    "DASHSCOPE_COMPATIBLE_BASE_URL": "compatible",  # apps' usual name for OpenAI(base_url=...)
+    "DASHSCOPE_BASE_URL": "compatible",  # likewise (most apps hand it to an OpenAI client)
+}
 FINAL = {"fine-tunes": {"SUCCEEDED", "FAILED", "CANCELED"}, "deployments": {"FAILED"}}
 
 
@@ -71,6 +79,11 @@ class EmulatorClient:
     def openai_base(self) -> str:
         """The ``base_url`` of an ``openai.OpenAI`` client."""
         return f"{self.url}/compatible-mode/v1"
+
+    def client_env(self) -> dict[str, str]:
+        """Every variable the DashScope clients read for their endpoint and key, pointed here (``CLIENT_ENV``)."""
+        bases = {"native": self.api_base, "compatible": self.openai_base}
+        return {"DASHSCOPE_API_KEY": self.api_key, **{name: bases[kind] for name, kind in CLIENT_ENV.items()}}
 
     # ---------------------------------------------------------------- transport
 
@@ -310,10 +323,12 @@ class EmulatorServer(EmulatorClient):
 
 @contextmanager
 def dashscope_env(client: EmulatorClient) -> Iterator[None]:
-    """Point the dashscope SDK at ``client`` for the block: the env vars, and the module if already imported
-    (it reads ``DASHSCOPE_HTTP_BASE_URL`` once, at import)."""
-    saved = {name: os.environ.get(name) for name in ("DASHSCOPE_HTTP_BASE_URL", "DASHSCOPE_API_KEY")}
-    os.environ.update(DASHSCOPE_HTTP_BASE_URL=client.api_base, DASHSCOPE_API_KEY=client.api_key)
+    """Point the dashscope SDK and the other DashScope clients at ``client`` for the block: every variable of
+    ``client.client_env()``, and the SDK module if already imported (it reads ``DASHSCOPE_HTTP_BASE_URL`` once,
+    at import)."""
+    wanted = client.client_env()
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
     module = sys.modules.get("dashscope")
     attrs = {name: getattr(module, name) for name in ("base_http_api_url", "api_key") if hasattr(module, name)}
     if module is not None:
@@ -347,11 +362,14 @@ def running_emulator(**options: Any) -> Iterator[EmulatorServer]:
 
 def fast_sleep_env(control_url: str, env: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for a dashscope CLI (or any Python client) whose ``time.sleep`` should advance the emulator's
-    clock instead of waiting: its 30-second polls then cost nothing (``emulator/shims/sitecustomize.py``)."""
+    clock instead of waiting: its 30-second polls then cost nothing (``emulator/shims/sitecustomize.py``).
+    The clients' base URL variables (``CLIENT_ENV``) point at ``control_url`` unless ``env`` already sets them."""
     shims = str(Path(__file__).resolve().parent / "shims")
     base = dict(os.environ if env is None else env)
     path = base.get("PYTHONPATH")
+    bases = {name: value for name, value in EmulatorClient(control_url).client_env().items() if name in CLIENT_ENV}
     return {
+        **bases,
         **base,
         "PYTHONPATH": shims if not path else f"{shims}{os.pathsep}{path}",
         "EMULATOR_CONTROL_URL": control_url,

@@ -50,16 +50,35 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
 AppFactory = Callable[..., Awaitable[Starlette]]
 
 
+INTERNAL_ERRORS: dict[str, int] = {}
+"""Internal errors (unexpected exceptions: the 500 net) counted by each test's in-process apps; must stay empty."""
+
+
 @pytest.fixture
-async def app_factory(settings_factory: Callable[..., Settings]) -> AsyncIterator[AppFactory]:
+async def app_factory(
+    settings_factory: Callable[..., Settings], request: pytest.FixtureRequest
+) -> AsyncIterator[AppFactory]:
+    apps: list[Starlette] = []
     async with AsyncExitStack() as stack:
 
         async def make(**overrides: Any) -> Starlette:
             app = create_app(settings_factory(**overrides))
             await stack.enter_async_context(app.router.lifespan_context(app))
+            apps.append(app)
             return app
 
         yield make
+    counted = sum(app.state.rt.stats.get("internal_errors", 0) for app in apps)
+    if counted:
+        INTERNAL_ERRORS[request.node.nodeid] = counted
+    assert not counted, f"{counted} internal error(s) (a 5xx with a traceback in the log) during this test"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    total = sum(INTERNAL_ERRORS.values())
+    terminalreporter.write_line(f"in-process apps: internal_errors = {total}")
+    for nodeid, count in INTERNAL_ERRORS.items():
+        terminalreporter.write_line(f"  {nodeid}: {count}")
 
 
 def client_for(app: Starlette, api_key: str | None = API_KEY) -> httpx.AsyncClient:

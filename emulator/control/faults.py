@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,12 +39,15 @@ from emulator.errors import (
     InternalError,
     InvalidApiKey,
     InvalidParameter,
+    MalformedBody,
     NotFound,
     ScriptedCode,
     ServiceUnavailable,
     Throttling,
     TooLarge,
+    TooMany,
 )
+from emulator.http import parse_json
 from emulator.ids import Ids
 from emulator.tenants import PROTECTED_PREFIXES, tenant_matches, tenant_names
 
@@ -54,6 +56,9 @@ STREAM_FAULT = "stream_fault"
 
 SERVER_SEND = "emulator.server_send"
 """Scope key where the app keeps the ASGI server's own ``send``: a dropped connection needs its transport."""
+
+MAX_RULES = 1000
+"""Default of ``--max-fault-rules``: every public request walks the list."""
 
 MODEL_PEEK_LIMIT = 1024 * 1024
 """A ``model`` rule reads at most this much of a JSON body to find the model (then replays it downstream)."""
@@ -128,14 +133,19 @@ def _error_class(status: int) -> type[ApiError]:
 class FaultRules:
     """The rule list of this process (each ``--workers`` process has its own)."""
 
-    def __init__(self, ids: Ids | None = None, initial: list[FaultRuleSpec] | None = None) -> None:
+    def __init__(
+        self, ids: Ids | None = None, initial: list[FaultRuleSpec] | None = None, limit: int = MAX_RULES
+    ) -> None:
         self.ids = ids or Ids(None)
+        self.limit = limit
         self.rules: list[ActiveRule] = []
         self._initial = list(initial or [])
         self._next = 1
         self.restore_initial()
 
     def add(self, spec: FaultRuleSpec) -> FaultRule:
+        if len(self.rules) >= self.limit:
+            raise TooMany(f"{len(self.rules)} fault rules are set, the limit (--max-fault-rules); delete some first.")
         rule = FaultRule(**spec.model_dump(), id=f"fault-{self._next}")
         self._next += 1
         self.rules = [*self.rules, ActiveRule(rule)]
@@ -240,8 +250,8 @@ class _RequestView:
         if more or size > MODEL_PEEK_LIMIT:
             return None
         try:
-            body = json.loads(b"".join(m.get("body", b"") for m in messages))
-        except ValueError:
+            body = parse_json(b"".join(m.get("body", b"") for m in messages))
+        except MalformedBody:  # the handler will refuse it with the reason
             return None
         return body if isinstance(body, dict) else None
 

@@ -14,7 +14,6 @@ JSON when the journal is read (the emulated time too, from the clock state in fo
 from __future__ import annotations
 
 import fnmatch
-import json
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -24,10 +23,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.clock import Clock, ClockState, fmt_iso
 from emulator.control.schemas import JournalEntry
+from emulator.errors import MalformedBody
+from emulator.http import parse_json
 from emulator.tenants import PROTECTED_PREFIXES, key_hint, tenant_matches, tenant_names
 
 MAX_BODY = 64 * 1024
 """JSON bodies up to this size are kept (and parsed when read); bigger ones are recorded by size only."""
+MAX_HEADER_VALUE = 1024
+"""Each header value is kept up to this many bytes (an entry's headers are bounded by the server's header limit)."""
+MAX_FORM_VALUE = 1024
+MAX_FORM_BYTES = 16 * 1024
+"""An upload's form fields: each value cut at ``MAX_FORM_VALUE`` characters, all values together at
+``MAX_FORM_BYTES``; the first 100 file parts are listed.  Without this a ring of 1000 uploads with 16 MB
+of fields each held gigabytes."""
+MAX_FORM_FILES = 100
+TRUNCATED = "...[truncated]"
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -109,6 +119,7 @@ class Journal:
         if record.duration_ms < 0:
             record.status = status
             record.duration_ms = (time.perf_counter() - record.started) * 1000
+            _bound(record)
             self._ring.append(record)
 
     def clear(self) -> int:
@@ -142,6 +153,36 @@ class Journal:
             if status is not None and record.status != status:
                 continue
             yield record
+
+
+def _bound(record: Record) -> None:
+    """What a kept entry may hold: a bounded prefix of each header value and of the upload's form."""
+    if any(len(value) > MAX_HEADER_VALUE for _, value in record.headers):
+        record.headers = [(name, _cut_bytes(value)) for name, value in record.headers]
+    form = record.state.get(UPLOAD_FORM)
+    if isinstance(form, dict):
+        record.state[UPLOAD_FORM] = bounded_form(form)
+
+
+def _cut_bytes(value: bytes) -> bytes:
+    return value if len(value) <= MAX_HEADER_VALUE else value[:MAX_HEADER_VALUE] + TRUNCATED.encode()
+
+
+def bounded_form(form: dict[str, Any]) -> dict[str, Any]:
+    budget = MAX_FORM_BYTES
+    fields: dict[str, list[str]] = {}
+    for name, values in (form.get("fields") or {}).items():
+        kept = fields.setdefault(str(name)[:MAX_FORM_VALUE], [])
+        for value in values:
+            text = str(value)
+            cut = text[: min(MAX_FORM_VALUE, max(budget, 0))]
+            budget -= len(cut)
+            kept.append(cut if cut == text else cut + TRUNCATED)
+    files = [
+        {**part, "filename": str(part.get("filename", ""))[:MAX_FORM_VALUE]}
+        for part in list(form.get("files") or [])[:MAX_FORM_FILES]
+    ]
+    return {"fields": fields, "files": files}
 
 
 def entry(record: Record) -> JournalEntry:
@@ -195,8 +236,8 @@ def _body(record: Record) -> Any:
     if not record.capture or record.body_size > MAX_BODY:
         return None
     try:
-        return json.loads(b"".join(record.chunks))
-    except ValueError:
+        return parse_json(b"".join(record.chunks))
+    except MalformedBody:  # deep, invalid or with lone surrogates: the API refused it, the journal keeps its size
         return None
 
 

@@ -42,7 +42,7 @@ from emulator.fine_tunes.schemas import JobObject
 from emulator.fine_tunes.wire import job_object
 from emulator.http import parse_model, read_json_object, read_model
 from emulator.openapi import Operation, Param, endpoint_routes, path_param
-from emulator.runtime import Runtime, runtime
+from emulator.runtime import CLOCK, Runtime, runtime
 from emulator.settings import Settings
 from emulator.tenants import tenant_for
 
@@ -111,7 +111,7 @@ async def _after_clock_change(rt: Runtime) -> None:
     """Persist the clock and apply every transition that fell due, before answering."""
     await save_clock(rt)
     await rt.services.sync_all()
-    rt.changes.notify()
+    rt.changes.notify(CLOCK)
 
 
 async def set_clock(request: Request) -> JSONResponse:

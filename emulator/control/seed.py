@@ -13,9 +13,8 @@ The phases run across all tenants in an order that keeps every reached status wh
 
 from __future__ import annotations
 
+import asyncio
 import json
-import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +25,7 @@ from emulator.clock import Clock
 from emulator.control.persistence import save_clock
 from emulator.deployments.schemas import CreateDeploymentRequest
 from emulator.deployments.states import DeploymentStatus
-from emulator.files.upload import parse_upload
+from emulator.files.upload import stage_copy
 from emulator.fine_tunes.schemas import CreateJobRequest
 from emulator.fine_tunes.states import JobStatus
 from emulator.runtime import Runtime
@@ -132,39 +131,22 @@ async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path) -> dict[str,
 
 
 async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path) -> str:
-    """Through the real multipart parser and the files service, as an SDK upload would go."""
+    """Through the files service, as an upload would go: the file is staged to a temp file, then checked and stored."""
     path = base_dir / spec.path
     try:
-        content = path.read_bytes()
+        staged = await asyncio.to_thread(stage_copy, path, rt.temp_dir)
     except OSError as exc:
         raise WorldError(f"file {spec.name!r}: cannot read {path}: {exc.strerror or exc}") from None
-    boundary = secrets.token_hex(16)
-    body = _multipart(boundary, path.name, content, {"descriptions": spec.description, "purpose": spec.purpose})
-    parsed = await parse_upload(
-        _once(body), f"multipart/form-data; boundary={boundary}", rt.temp_dir, rt.settings.max_file_bytes
-    )
-    outcome = await rt.services.files.upload_files(tenant, parsed)
+    try:
+        outcome = await rt.services.files.upload_files(
+            tenant, [staged], purpose=spec.purpose, descriptions=[spec.description]
+        )
+    finally:
+        staged.temp_path.unlink(missing_ok=True)
     if not outcome.uploaded:
         failure = outcome.failed[0]
         raise WorldError(f"file {spec.name!r} ({path}) was refused: {failure.code}: {failure.message}")
     return str(outcome.uploaded[0].file_id)
-
-
-def _multipart(boundary: str, filename: str, content: bytes, fields: dict[str, str]) -> bytes:
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n\r\n'.encode()
-        + content
-        + b"\r\n"
-    )
-    return b"".join(parts) + f"--{boundary}--\r\n".encode()
-
-
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    yield body
 
 
 async def _create_job(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:

@@ -134,7 +134,7 @@ def _scale(lo: float, hi: float, start: float, length: float) -> Callable[[float
 
 def build_chart(points: Sequence[MetricPoint], total_steps: int, steps_per_epoch: int) -> Chart:
     total = max(1, total_steps)
-    x_ticks = nice_ticks(0, total, 6)
+    x_ticks = nice_ticks(0, total, min(6, total))  # never more ticks than steps: every tick a whole step
     x_ticks = [t for t in x_ticks if t <= total] or [0.0]
     x = _scale(0, max(total, x_ticks[-1]), LEFT, WIDTH - LEFT - RIGHT)
     panels = [_loss_panel(points, x)]

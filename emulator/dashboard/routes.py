@@ -16,13 +16,10 @@ from emulator.dashboard.templating import BADGES, PREFIX, not_found, render, run
 from emulator.dashboard.views import JobView
 from emulator.errors import NotFound
 from emulator.fine_tunes.service import FineTunesService
-from emulator.fine_tunes.states import TERMINAL, JobStatus
-from emulator.fine_tunes.store import JobRow
 from emulator.runtime import Runtime
 from emulator.settings import Settings
 from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
 
-HEARTBEAT_SECONDS = 15.0
 LIVE_TICK_SECONDS = 1.0  # a running job's progress bar moves at least this often (wall seconds)
 
 
@@ -37,8 +34,13 @@ async def home(request: Request) -> Response:
     wanted = request.query_params.get("tenant")
     if wanted:
         return RedirectResponse(f"{PREFIX}/dashboard/tenants/{quote(wanted, safe=':')}", status_code=303)
-    tenants = await views.tenants(runtime(request))
-    return render(request, "home.html", {"tenants": tenants, "current": None})
+    page = await views.home_page(runtime(request))
+    return render(request, "home.html", {"page": page, "tenants": page.tenants, "current": None})
+
+
+async def recent_jobs(request: Request) -> Response:
+    """The landing page's recent jobs rows alone: its script swaps them in while jobs are active."""
+    return render(request, "_recent_job_rows.html", {"jobs": await views.recent_job_rows(runtime(request))})
 
 
 async def tenant_page(request: Request) -> Response:
@@ -120,35 +122,21 @@ async def job_stream(request: Request) -> Response:
 async def _follow(rt: Runtime, job_id: str, sent: int) -> AsyncIterator[bytes]:
     service: FineTunesService = rt.services.fine_tunes
     last: dict[str, Any] | None = None
-    while True:
-        try:
-            job = await service.find_job(job_id)
-        except NotFound:
+    async for look in service.watch(job_id, tick=LIVE_TICK_SECONDS):
+        if look.timed_out:
+            yield HEARTBEAT
+        job = look.job
+        if job is None:
             yield encode_json({"code": "NotFound", "message": f"job {job_id} is gone"}, event="error")
             return
-        now = rt.clock.now()
-        lines = service.logs.visible(job, now)
+        lines = service.logs.visible(job, look.now)
         for index in range(sent, len(lines)):
             yield encode(lines[index], event="log", event_id=index + 1)
         sent = max(sent, len(lines))
-        state = job_state(JobView(job, views.job_progress(job, now, service)), len(lines))
+        state = job_state(JobView(job, views.job_progress(job, look.now, service)), len(lines))
         if state != last:
             yield encode_json(state, event="job")
             last = state
-        if job.status in TERMINAL:
-            return
-        if not await rt.changes.wait(_wait_seconds(rt, service, job, now)):
-            yield HEARTBEAT
-
-
-def _wait_seconds(rt: Runtime, service: FineTunesService, job: JobRow, now: float) -> float:
-    if rt.clock.time_scale <= 0:
-        return HEARTBEAT_SECONDS  # a frozen clock moves only by a control call, which signals
-    if job.status in (JobStatus.RUNNING, JobStatus.CANCELING, JobStatus.PENDING, JobStatus.QUEUING):
-        nxt = service.logs.next_change(job, now)
-        until = rt.clock.wall_seconds_until(nxt) if nxt is not None else None
-        return max(0.05, min(LIVE_TICK_SECONDS, until if until is not None else LIVE_TICK_SECONDS))
-    return HEARTBEAT_SECONDS
 
 
 # ---------------------------------------------------------------------------------------------------- routes
@@ -165,6 +153,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
     return [
         Route(PREFIX, _to_home, methods=["GET"]),
         Route(f"{PREFIX}/", home, methods=["GET"], name="dashboard"),
+        Route(f"{PREFIX}/dashboard/recent/jobs", recent_jobs, methods=["GET"]),
         Route(f"{PREFIX}/dashboard/tenants/{{tenant}}", tenant_page, methods=["GET"]),
         Route(f"{PREFIX}/dashboard/tenants/{{tenant}}/jobs", tenant_jobs, methods=["GET"]),
         Route(f"{PREFIX}/dashboard/jobs/{{job_id}}", job_page, methods=["GET"]),

@@ -58,3 +58,37 @@ async def list_tenants(db: Database) -> list[TenantRecord]:
 async def get_tenant(db: Database, tenant_id: str) -> TenantRecord | None:
     row = await db.fetchone(f"{_SELECT} WHERE t.id = ?", (tenant_id,))
     return None if row is None else _record(row)
+
+
+@dataclass(frozen=True)
+class DeploymentLine:
+    """A deployment as the landing page lists it: the columns every build's deployments table has."""
+
+    name: str
+    tenant: str
+    model: str
+    status: str
+    capacity: int
+    ready: int
+    updated_at: float
+
+
+async def recent_jobs(db: Database, limit: int) -> list[tuple[str, str]]:
+    """The newest fine-tunes across tenants, as (job_id, tenant): the primary key's order, so O(limit)."""
+    rows = await db.fetchall("SELECT job_id, tenant FROM fine_tunes ORDER BY seq DESC LIMIT ?", (limit,))
+    return [(r["job_id"], r["tenant"]) for r in rows]
+
+
+async def recent_deployment_tenants(db: Database, limit: int) -> list[str]:
+    rows = await db.fetchall("SELECT tenant FROM deployments ORDER BY seq DESC LIMIT ?", (limit,))
+    return list(dict.fromkeys(r["tenant"] for r in rows))
+
+
+async def recent_deployments(db: Database, limit: int) -> list[DeploymentLine]:
+    """The newest deployments across tenants (their stored status: bring the tenants up to date first)."""
+    rows = await db.fetchall(
+        "SELECT deployed_model, tenant, model_name, status, capacity, ready_capacity, modified_at"
+        " FROM deployments ORDER BY seq DESC LIMIT ?",
+        (limit,),
+    )
+    return [DeploymentLine(*(r[key] for key in r.keys())) for r in rows]

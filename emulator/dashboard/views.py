@@ -11,6 +11,7 @@ from emulator.dashboard import store
 from emulator.dashboard.chart import Chart, build_chart
 from emulator.dashboard.store import TenantRecord
 from emulator.files.store import FileRecord
+from emulator.fine_tunes import store as job_store
 from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import TERMINAL, TRANSITIONS, JobStatus
 from emulator.fine_tunes.store import JobRow
@@ -19,6 +20,7 @@ from emulator.runtime import Runtime
 log = logging.getLogger("emulator.dashboard")
 
 PAGE = 100
+RECENT = 10  # jobs and deployments on the landing page
 LOG_TAIL = 200
 METHODS = {
     "sft": "SFT · full",
@@ -79,6 +81,35 @@ class TenantPage:
     @property
     def any_active(self) -> bool:
         return any(j.active for j in self.jobs)
+
+
+@dataclass(frozen=True)
+class RecentJob:
+    view: JobView
+    tenant: TenantRecord | None
+
+
+@dataclass(frozen=True)
+class RecentDeployment:
+    view: DeploymentView
+    tenant: TenantRecord | None
+
+
+@dataclass
+class HomePage:
+    """The landing page: what just happened, across tenants, then the tenants themselves."""
+
+    tenants: list[TenantRecord]
+    jobs: list[RecentJob]
+    deployments: list[RecentDeployment] | None  # None: this build has no deployments service
+
+    @property
+    def only_tenant(self) -> TenantRecord | None:
+        return self.tenants[0] if len(self.tenants) == 1 else None
+
+    @property
+    def any_active(self) -> bool:
+        return any(r.view.active for r in self.jobs)
 
 
 @dataclass(frozen=True)
@@ -156,6 +187,46 @@ def _step_at(job: JobRow, total: int, at: float | None) -> tuple[int, str]:
 
 async def tenants(rt: Runtime) -> list[TenantRecord]:
     return await store.list_tenants(rt.db)
+
+
+async def home_page(rt: Runtime) -> HomePage:
+    records = await store.list_tenants(rt.db)
+    by_id = {r.id: r for r in records}
+    jobs = await recent_job_rows(rt, by_id)
+    lines = await recent_deployments(rt)
+    deployments = None if lines is None else [RecentDeployment(_line_view(d), by_id.get(d.tenant)) for d in lines]
+    return HomePage(records, jobs, deployments)
+
+
+async def recent_job_rows(rt: Runtime, tenants: dict[str, TenantRecord] | None = None) -> list[RecentJob]:
+    if tenants is None:
+        tenants = {r.id: r for r in await store.list_tenants(rt.db)}
+    return [RecentJob(view, tenants.get(view.job.tenant)) for view in await recent_jobs(rt)]
+
+
+async def recent_jobs(rt: Runtime) -> list[JobView]:
+    """The newest jobs of any tenant, each brought up to "now" (one sync per tenant among them)."""
+    service = _fine_tunes(rt)
+    newest = await store.recent_jobs(rt.db, RECENT)
+    for tenant_id in dict.fromkeys(t for _, t in newest):
+        await service.sync_tenant(tenant_id)  # applies what is due; the rows are then read as stored
+    now = rt.clock.now()
+    views: list[JobView] = []
+    for job_id, _ in newest:
+        job = await job_store.get_job(rt.db, None, job_id)
+        if job is not None:
+            views.append(JobView(job, job_progress(job, now, service)))
+    return views
+
+
+async def recent_deployments(rt: Runtime) -> list[store.DeploymentLine] | None:
+    for tenant_id in await store.recent_deployment_tenants(rt.db, RECENT):
+        await rt.services.deployments.sync_tenant(tenant_id)
+    return await store.recent_deployments(rt.db, RECENT)
+
+
+def _line_view(line: store.DeploymentLine) -> DeploymentView:
+    return DeploymentView(line.name, line.model, line.status, line.capacity, line.ready, line.updated_at)
 
 
 async def tenant(rt: Runtime, tenant_id: str) -> TenantRecord | None:

@@ -65,13 +65,26 @@ def file_object(
 
 
 async def upload_files(request: Request) -> JSONResponse:
+    """Decodes the multipart body (file parts streamed to temp files within the tenant's budget) and hands the
+    service plain values: the received files, the purpose, the descriptions."""
     service = _service(request)
     rt = request.app.state.rt
-    parsed = await parse_upload(
-        request.stream(), request.headers.get("content-type"), rt.temp_dir, rt.settings.max_file_bytes
-    )
-    request.state.journal_form = parsed.summary()  # emulator.control.journal.UPLOAD_FORM
-    outcome = await service.upload_files(request.state.tenant, parsed)
+    tenant = request.state.tenant
+    budget = await service.budget(tenant)
+    try:
+        parsed = await parse_upload(
+            request.stream(), request.headers.get("content-type"), rt.temp_dir, rt.settings.max_file_bytes, budget
+        )
+        try:
+            request.state.journal_form = parsed.summary()  # emulator.control.journal.UPLOAD_FORM
+            descriptions = parsed.fields.get("descriptions") or parsed.fields.get("description") or []
+            outcome = await service.upload_files(
+                tenant, parsed.staged(), purpose=parsed.last("purpose"), descriptions=descriptions
+            )
+        finally:
+            parsed.discard()
+    finally:
+        budget.close()
     if rt.settings.strict and not outcome.uploaded and outcome.failed:
         first = outcome.failed[0]
         raise ApiError(first.message, code=first.code, status=400)
@@ -173,6 +186,8 @@ operations = [
         "files",
         envelope="raw",
         params=(path_param("file_id"),),
+        media_type="application/octet-stream",
+        description="The bytes as uploaded, with Content-Disposition naming the file.",
         endpoint=file_content,
         name="file_content",
     ),

@@ -1,25 +1,30 @@
-"""Files: upload with quotas and dataset checks, list, get, delete.  Plain values in, ApiError out."""
+"""Files: upload with quotas and dataset checks, list, get, delete.  Plain values in, ApiError out.
+
+An upload's route asks for a ``budget`` first: the tenant's quota left, minus what its other uploads in flight
+have taken, so the multipart writer stops at the first chunk that no longer fits; the commit then checks the
+quotas again in one IMMEDIATE transaction (the authority, across worker processes too).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from emulator.db import Tx
-from emulator.errors import FileNotFound, InvalidParameter
+from emulator.errors import FileNotFound, InsufficientStorage, InvalidParameter, is_disk_full
 from emulator.files import store
 from emulator.files.datasets import DatasetReport, inspect_dataset
 from emulator.files.schemas import FailedUpload, UploadedFile
 from emulator.files.store import FileRecord
-from emulator.files.upload import FilePart, ParsedUpload
+from emulator.files.upload import StagedFile
 from emulator.runtime import Runtime
 from emulator.tenants import Tenant
 
-FILE_FIELDS = ("files", "file")
 PURPOSES = {"fine-tune": "fine-tune", "fine_tune": "fine-tune", "file-extract": "file-extract", "batch": "batch"}
 
 
@@ -36,8 +41,8 @@ def display_name(filename: str) -> str:
     return cleaned[:255] or "file"
 
 
-def parse_purpose(values: list[str] | None) -> str:
-    raw = (values or ["fine-tune"])[-1].strip() or "fine-tune"
+def parse_purpose(value: str | None) -> str:
+    raw = (value or "").strip() or "fine-tune"
     purpose = PURPOSES.get(raw)
     if purpose is None:
         raise InvalidParameter(f"purpose must be one of fine-tune, file-extract, batch (got {raw!r}).", param="purpose")
@@ -63,98 +68,187 @@ def _remove_orphans(data_dir: Path, known: set[str], min_age_seconds: float) -> 
     return removed
 
 
+@dataclass
+class _InFlight:
+    """What a tenant's uploads running now have written (bytes) or opened (files) in this process."""
+
+    size: int = 0
+    files: int = 0
+
+
+class TenantBudget:
+    """One upload's share of its tenant's quota: ``stored`` at its start plus every upload in flight must fit."""
+
+    def __init__(
+        self, flights: dict[str, _InFlight], tenant: str, stored: tuple[int, int], limits: tuple[int, int]
+    ) -> None:
+        self._flights = flights
+        self._tenant = tenant
+        self._flight = flights.setdefault(tenant, _InFlight())
+        self._stored_files, self._stored_size = stored
+        self._max_files, self._max_size = limits
+        self._size = 0
+        self._files = 0
+
+    def take_file(self) -> bool:
+        if self._stored_files + self._flight.files + 1 > self._max_files:
+            return False
+        self._flight.files += 1
+        self._files += 1
+        return True
+
+    def take(self, size: int) -> bool:
+        if self._stored_size + self._flight.size + size > self._max_size:
+            return False
+        self._flight.size += size
+        self._size += size
+        return True
+
+    def give_back(self, size: int, files: int) -> None:
+        self._flight.size -= size
+        self._flight.files -= files
+        self._size -= size
+        self._files -= files
+
+    def close(self) -> None:
+        """The upload is over (committed or not): its reservation goes."""
+        self.give_back(self._size, self._files)
+        if self._flight.size <= 0 and self._flight.files <= 0:
+            self._flights.pop(self._tenant, None)
+
+
 class FilesService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.limits = rt.settings
+        self._flights: dict[str, _InFlight] = {}
 
-    async def upload_files(self, tenant: Tenant, parsed: ParsedUpload) -> UploadOutcome:
-        parts = [p for p in parsed.files if p.field in FILE_FIELDS]
-        if not parts:
-            parsed.discard()
+    async def budget(self, tenant: Tenant) -> TenantBudget:
+        """Hand one to the multipart writer before the body is read; ``close()`` it once the upload is done."""
+        stored = await store.usage(self.rt.db, tenant.id)
+        limits = (self.limits.max_tenant_files, self.limits.max_tenant_bytes)
+        return TenantBudget(self._flights, tenant.id, stored, limits)
+
+    async def upload_files(
+        self, tenant: Tenant, files: list[StagedFile], *, purpose: str | None, descriptions: list[str]
+    ) -> UploadOutcome:
+        """Files already received to temp paths (the caller removes what is left of them afterwards)."""
+        if not files:
             raise InvalidParameter("No file in the request: send the dataset in a multipart field named 'files'.")
-        try:
-            purpose = parse_purpose(parsed.fields.get("purpose"))
-            descriptions = parsed.fields.get("descriptions") or parsed.fields.get("description") or []
-            outcome = UploadOutcome([], [])
-            for index, part in enumerate(parts):
-                description = descriptions[index] if index < len(descriptions) else ""
-                await self._upload_one(tenant, part, purpose, description, outcome)
-            return outcome
-        finally:
-            parsed.discard()
+        kind = parse_purpose(purpose)
+        outcome = UploadOutcome([], [])
+        for index, staged in enumerate(files):
+            description = descriptions[index] if index < len(descriptions) else ""
+            await self._upload_one(tenant, staged, kind, description, outcome)
+        return outcome
 
     async def _upload_one(
-        self, tenant: Tenant, part: FilePart, purpose: str, description: str, outcome: UploadOutcome
+        self, tenant: Tenant, staged: StagedFile, purpose: str, description: str, outcome: UploadOutcome
     ) -> None:
-        name = display_name(part.filename)
-        if part.too_large:
-            limit = self.limits.max_file_bytes
-            outcome.failed.append(
-                FailedUpload(
-                    name=name,
-                    code="BadRequest.TooLarge",
-                    message=f"File too large, <{part.size}> B exceeds the limit of <{limit}> B for one file.",
-                )
-            )
+        name = display_name(staged.name)
+        if staged.over is not None:
+            outcome.failed.append(await self._over(tenant, staged, name))
             return
         report = None
         if purpose == "fine-tune":
-            report = await asyncio.to_thread(inspect_dataset, part.temp_path, name)
+            report = await asyncio.to_thread(inspect_dataset, staged.temp_path, name)
             if not report.ok:
                 outcome.failed.append(FailedUpload(name=name, code="InvalidFileFormat", message=report.summary()))
                 return
-        await asyncio.to_thread(_fsync, part.temp_path)
-        result = await self._commit(tenant, part, name, purpose, description, report)
+        try:
+            await asyncio.to_thread(_fsync, staged.temp_path)
+            result = await self._commit(tenant, staged, name, purpose, description, report)
+        except (OSError, sqlite3.OperationalError) as exc:
+            if is_disk_full(exc):
+                raise InsufficientStorage(
+                    f"No space left on the emulator's disk while storing {name!r}: the file was not kept."
+                ) from None
+            raise
         if isinstance(result, FailedUpload):
             outcome.failed.append(result)
         else:
             outcome.uploaded.append(UploadedFile(file_id=result, name=name))
 
-    async def _commit(
-        self, tenant: Tenant, part: FilePart, name: str, purpose: str, description: str, report: DatasetReport | None
-    ) -> FailedUpload | str:
-        """Check the quotas and insert in one IMMEDIATE transaction, so two uploads cannot both slip past."""
-        async with self.rt.db.transaction() as tx:
-            count, used = await store.usage(tx, tenant.id)
-            if count + 1 > self.limits.max_tenant_files:
-                return FailedUpload(
-                    name=name,
-                    code="BadRequest.TooMany",
-                    message=f"Out of number, <{count}> of <{self.limits.max_tenant_files}> files has been uploaded.",
-                )
-            if used + part.size > self.limits.max_tenant_bytes:
-                return FailedUpload(
-                    name=name,
-                    code="BadRequest.TooLarge",
-                    message=f"Out of space, <{used}> B of <{self.limits.max_tenant_bytes}> B storage "
-                    "space has been used.",
-                )
-            seq = await tx.next_seq("file")
-            file_id = self.rt.ids.uuid("file", seq)
-            blob = f"blobs/{file_id[:2]}/{file_id}"
-            record = FileRecord(
-                id=0,
-                file_id=file_id,
-                tenant=tenant.id,
+    async def _over(self, tenant: Tenant, staged: StagedFile, name: str) -> FailedUpload:
+        if staged.over == "file":
+            limit = self.limits.max_file_bytes
+            return FailedUpload(
                 name=name,
-                description=description,
-                purpose=purpose,
-                size=part.size,
-                md5=part.md5,
-                kind=report.kind if report else None,
-                rows=report.rows if report else 0,
-                tokens=sum(report.row_tokens) if report else 0,
-                blob=blob,
-                created_at=self.rt.clock.now(),
+                code="BadRequest.TooLarge",
+                message=f"File too large, <{staged.size}> B exceeds the limit of <{limit}> B for one file.",
             )
-            target = self.rt.data_dir / blob
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(part.temp_path, target)
-            await store.insert_file(
-                tx, record, report.row_tokens.tobytes() if report else None, list(report.samples) if report else []
-            )
+        count, used = await store.usage(self.rt.db, tenant.id)
+        return self._count_failure(name, count) if staged.over == "count" else self._space_failure(name, used)
+
+    def _count_failure(self, name: str, count: int) -> FailedUpload:
+        return FailedUpload(
+            name=name,
+            code="BadRequest.TooMany",
+            message=f"Out of number, <{count}> of <{self.limits.max_tenant_files}> files has been uploaded.",
+        )
+
+    def _space_failure(self, name: str, used: int) -> FailedUpload:
+        return FailedUpload(
+            name=name,
+            code="BadRequest.TooLarge",
+            message=f"Out of space, <{used}> B of <{self.limits.max_tenant_bytes}> B storage space has been used.",
+        )
+
+    async def _commit(
+        self, tenant: Tenant, part: StagedFile, name: str, purpose: str, description: str, report: DatasetReport | None
+    ) -> FailedUpload | str:
+        """Check the quotas and insert in one IMMEDIATE transaction, so two uploads cannot both slip past.
+
+        The blob is renamed into place inside the transaction; if the transaction does not commit (a full disk,
+        a crash is the sweep's), the blob goes too, so no file is ever half there.
+        """
+        placed: list[Path] = []
+        try:
+            async with self.rt.db.transaction() as tx:
+                count, used = await store.usage(tx, tenant.id)
+                if count + 1 > self.limits.max_tenant_files:
+                    return self._count_failure(name, count)
+                if used + part.size > self.limits.max_tenant_bytes:
+                    return self._space_failure(name, used)
+                file_id = self.rt.ids.uuid("file", await tx.next_seq("file"))
+                record = self._record(tenant, file_id, name, purpose, description, part, report)
+                target = self.rt.data_dir / record.blob
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(part.temp_path, target)
+                placed.append(target)
+                rows = report.row_tokens.tobytes() if report else None
+                await store.insert_file(tx, record, rows, list(report.samples) if report else [])
+        except BaseException:
+            for target in placed:
+                target.unlink(missing_ok=True)
+            raise
         return file_id
+
+    def _record(
+        self,
+        tenant: Tenant,
+        file_id: str,
+        name: str,
+        purpose: str,
+        description: str,
+        part: StagedFile,
+        report: DatasetReport | None,
+    ) -> FileRecord:
+        return FileRecord(
+            id=0,
+            file_id=file_id,
+            tenant=tenant.id,
+            name=name,
+            description=description,
+            purpose=purpose,
+            size=part.size,
+            md5=part.md5,
+            kind=report.kind if report else None,
+            rows=report.rows if report else 0,
+            tokens=sum(report.row_tokens) if report else 0,
+            blob=f"blobs/{file_id[:2]}/{file_id}",
+            created_at=self.rt.clock.now(),
+        )
 
     async def list_files(self, tenant: Tenant, offset: int, limit: int) -> tuple[int, list[FileRecord]]:
         return await store.list_files(self.rt.db, tenant.id, offset, limit)

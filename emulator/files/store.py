@@ -44,7 +44,7 @@ def _record(row: sqlite3.Row) -> FileRecord:
     return FileRecord(*row)  # _COLUMNS lists the fields in the dataclass's order
 
 
-async def usage(tx: Tx, tenant: str) -> tuple[int, int]:
+async def usage(tx: Tx | Database, tenant: str) -> tuple[int, int]:
     row = await tx.fetchone("SELECT count(*), coalesce(sum(size), 0) FROM files WHERE tenant = ?", (tenant,))
     assert row is not None
     return int(row[0]), int(row[1])
@@ -94,21 +94,26 @@ async def delete_file(tx: Tx, tenant: str, file_id: str) -> FileRecord | None:
     return _record(row)
 
 
+_IN_CHUNK = 500
+"""Ids per ``IN (...)``: far under SQLite's variable limit (32766, or 999 on old builds) whatever a caller asks."""
+
+
 async def file_stats(db: Database, tenant: str, file_ids: list[str]) -> dict[str, FileStats]:
-    if not file_ids:
-        return {}
-    marks = ",".join("?" * len(file_ids))
-    rows = await db.fetchall(
-        f"SELECT file_id, name, kind, row_tokens, samples FROM files WHERE tenant = ? AND file_id IN ({marks})",
-        (tenant, *file_ids),
-    )
     stats = {}
-    for row in rows:
-        tokens = array.array("I")
-        if row["row_tokens"]:
-            tokens.frombytes(row["row_tokens"])
-        samples = [tuple(pair) for pair in json.loads(row["samples"] or "[]")]
-        stats[row["file_id"]] = FileStats(row["file_id"], row["name"], row["kind"], tokens, samples)
+    unique = list(dict.fromkeys(file_ids))
+    for start in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[start : start + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = await db.fetchall(
+            f"SELECT file_id, name, kind, row_tokens, samples FROM files WHERE tenant = ? AND file_id IN ({marks})",
+            (tenant, *chunk),
+        )
+        for row in rows:
+            tokens: array.array[int] = array.array("I")
+            if row["row_tokens"]:
+                tokens.frombytes(row["row_tokens"])
+            samples = [(str(a), str(b)) for a, b in json.loads(row["samples"] or "[]")]
+            stats[row["file_id"]] = FileStats(row["file_id"], row["name"], row["kind"], tokens, samples)
     return stats
 
 

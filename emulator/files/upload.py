@@ -1,8 +1,11 @@
 """Streaming multipart: file parts go straight to temp files under the data dir, chunk by chunk.
 
 Nothing of a file is held in memory beyond one network chunk, so a 300 MB upload costs the same RSS
-as a 3 KB one.  A part past the per-file limit stops being written (the rest of it is drained and
-dropped) and comes back flagged ``too_large``.
+as a 3 KB one.  A part stops being written at the first chunk that does not fit (the rest of it is drained
+and dropped, its temp file removed at once) and comes back flagged: ``over="file"`` past the per-file limit,
+``over="quota"`` past the tenant's space left (an ``UploadBudget`` the files service hands out, shared by the
+tenant's uploads in flight), ``over="count"`` past the tenant's files left.  Parts outside the file fields are
+counted, never written.  A full disk removes what this upload wrote and answers ``InsufficientStorage``.
 """
 
 from __future__ import annotations
@@ -13,18 +16,61 @@ import hashlib
 import os
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal, Protocol
 
 from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
-from emulator.errors import InvalidParameter, UnsupportedMediaType
+from emulator.errors import InsufficientStorage, InvalidParameter, UnsupportedMediaType, is_disk_full
 
 MAX_TEXT_FIELD = 64 * 1024
+MAX_TEXT_TOTAL = 1024 * 1024
+"""All text fields of one upload together (they are held in memory until the upload is answered)."""
 MAX_PARTS = 250
+MAX_BOUNDARY = 200
+"""RFC 2046 allows 70 characters; python-multipart refuses past 256 with an exception of its own."""
+
+
+FILE_FIELDS = ("files", "file")
+Over = Literal["file", "quota", "count"]
+
+
+class UploadBudget(Protocol):
+    """What one upload may still write for its tenant (``FilesService.budget``)."""
+
+    def take_file(self) -> bool: ...
+    def take(self, size: int) -> bool: ...
+    def give_back(self, size: int, files: int) -> None: ...
+
+
+class Unlimited:
+    def take_file(self) -> bool:
+        return True
+
+    def take(self, size: int) -> bool:
+        return True
+
+    def give_back(self, size: int, files: int) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """One received file, as plain values for the files service."""
+
+    name: str
+    temp_path: Path
+    size: int
+    md5: str
+    over: Over | None = None
+
+
+def write_chunk(fh: IO[bytes], chunk: bytes) -> None:
+    """The one place upload bytes reach the disk (a test replaces it to inject ENOSPC)."""
+    fh.write(chunk)
 
 
 @dataclass
@@ -34,19 +80,29 @@ class FilePart:
     temp_path: Path
     content_type: str | None = None
     size: int = 0
-    too_large: bool = False
-    _md5: hashlib._Hash = dataclasses.field(default_factory=hashlib.md5)  # `field` is the attribute above
+    written: int = 0
+    over: Over | None = None
+    wanted: bool = True  # a part in a file field (others are counted, not written)
+    closed: bool = False  # its closing boundary arrived
+    _md5: hashlib._Hash = dataclasses.field(default_factory=hashlib.md5)
     _fh: IO[bytes] | None = None
 
     @property
     def md5(self) -> str:
         return base64.b64encode(self._md5.digest()).decode()
 
+    @property
+    def too_large(self) -> bool:
+        return self.over == "file"
+
+    def staged(self) -> StagedFile:
+        return StagedFile(self.filename, self.temp_path, self.size, self.md5, self.over)
+
 
 @dataclass
 class ParsedUpload:
-    files: list[FilePart] = field(default_factory=list)
-    fields: dict[str, list[str]] = field(default_factory=dict)
+    files: list[FilePart] = dataclasses.field(default_factory=list)
+    fields: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
         """What the request journal keeps of an upload: fields and file-part metadata, never the bytes."""
@@ -56,11 +112,28 @@ class ParsedUpload:
         ]
         return {"fields": {k: list(v) for k, v in self.fields.items()}, "files": files}
 
+    def staged(self) -> list[StagedFile]:
+        """The parts of the file fields, in order."""
+        return [part.staged() for part in self.files if part.wanted]
+
+    def last(self, name: str) -> str | None:
+        values = self.fields.get(name)
+        return values[-1] if values else None
+
     def discard(self) -> None:
         for part in self.files:
             if part._fh is not None:
-                part._fh.close()
+                _close_quietly(part._fh)
+                part._fh = None
             part.temp_path.unlink(missing_ok=True)
+
+
+def _close_quietly(fh: IO[bytes]) -> None:
+    """Closing flushes the buffer, which fails again on a full disk: the file goes anyway."""
+    try:
+        fh.close()
+    except OSError:
+        pass
 
 
 def boundary_of(content_type: str | None) -> bytes:
@@ -72,15 +145,18 @@ def boundary_of(content_type: str | None) -> bytes:
     boundary = params.get(b"boundary")
     if not boundary:
         raise InvalidParameter("multipart/form-data without a boundary.")
+    if len(boundary) > MAX_BOUNDARY:
+        raise InvalidParameter(f"multipart boundary is {len(boundary)} characters long; at most {MAX_BOUNDARY}.")
     return boundary
 
 
 class _Collector:
     """python-multipart callbacks that write file parts to disk as the bytes arrive."""
 
-    def __init__(self, temp_dir: Path, max_file_bytes: int) -> None:
+    def __init__(self, temp_dir: Path, max_file_bytes: int, budget: UploadBudget) -> None:
         self.temp_dir = temp_dir
         self.max_file_bytes = max_file_bytes
+        self.budget = budget
         self.result = ParsedUpload()
         self._headers: dict[bytes, bytes] = {}
         self._field = b""
@@ -89,6 +165,7 @@ class _Collector:
         self._text: bytearray | None = None
         self._text_name = ""
         self._parts = 0
+        self._text_total = 0
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -133,9 +210,14 @@ class _Collector:
             temp_path=temp,
             content_type=content_type.decode("latin-1") if content_type is not None else None,
         )
-        part._fh = open(temp, "wb")  # noqa: SIM115 - closed in on_part_end or discard()
         self.result.files.append(part)
         self._file = part
+        if name not in FILE_FIELDS:
+            part.wanted = False
+        elif not self.budget.take_file():
+            part.over = "count"
+        else:
+            part._fh = open(temp, "wb")  # noqa: SIM115 - closed in on_part_end or discard()
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._file is not None:
@@ -144,19 +226,32 @@ class _Collector:
             self._text += data[start:end]
             if len(self._text) > MAX_TEXT_FIELD:
                 raise InvalidParameter(f"Form field {self._text_name!r} is longer than {MAX_TEXT_FIELD} bytes.")
+            self._text_total += end - start
+            if self._text_total > MAX_TEXT_TOTAL:
+                raise InvalidParameter(f"The form fields of one upload are longer than {MAX_TEXT_TOTAL} bytes.")
 
     def _write_file(self, part: FilePart, chunk: bytes) -> None:
         part.size += len(chunk)
-        if part.too_large:
-            return
+        if part._fh is None:
+            return  # not wanted, or stopped
         if part.size > self.max_file_bytes:
-            part.too_large = True
-            assert part._fh is not None
-            part._fh.truncate(0)
-            return
+            self._stop(part, "file")
+        elif not self.budget.take(len(chunk)):
+            self._stop(part, "quota")
+        else:
+            write_chunk(part._fh, chunk)
+            part.written += len(chunk)
+            part._md5.update(chunk)
+
+    def _stop(self, part: FilePart, over: Over) -> None:
+        """The first chunk that does not fit: the bytes written so far go, and their reservation with them."""
+        part.over = over
         assert part._fh is not None
-        part._fh.write(chunk)
-        part._md5.update(chunk)
+        _close_quietly(part._fh)
+        part._fh = None
+        part.temp_path.unlink(missing_ok=True)
+        self.budget.give_back(part.written, 1)
+        part.written = 0
 
     def on_part_end(self) -> None:
         if self._file is not None:
@@ -164,6 +259,7 @@ class _Collector:
             if fh is not None:
                 fh.close()  # fsync happens off the event loop, in the service
             self._file._fh = None
+            self._file.closed = True
             self._file = None
         elif self._text is not None:
             value = self._text.decode("utf-8", "replace")
@@ -172,23 +268,52 @@ class _Collector:
 
 
 async def parse_upload(
-    stream: AsyncIterator[bytes], content_type: str | None, temp_dir: Path, max_file_bytes: int
+    stream: AsyncIterator[bytes],
+    content_type: str | None,
+    temp_dir: Path,
+    max_file_bytes: int,
+    budget: UploadBudget | None = None,
 ) -> ParsedUpload:
     boundary = boundary_of(content_type)
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    collector = _Collector(temp_dir, max_file_bytes)
-    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    collector = _Collector(temp_dir, max_file_bytes, budget or Unlimited())
     try:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
         async for chunk in stream:
             parser.write(chunk)
         parser.finalize()
     except FormParserError as exc:
         collector.result.discard()
         raise InvalidParameter(f"Malformed multipart body: {exc}.") from None
+    except OSError as exc:
+        collector.result.discard()
+        if is_disk_full(exc):
+            raise InsufficientStorage(
+                f"No space left on the device holding {temp_dir}: the upload was not kept."
+            ) from None
+        raise
     except BaseException:
         collector.result.discard()
         raise
-    if any(part._fh is not None for part in collector.result.files):
+    if any(not part.closed for part in collector.result.files):
         collector.result.discard()
         raise InvalidParameter("Malformed multipart body: a part was not terminated.")
     return collector.result
+
+
+def stage_copy(source: Path, temp_dir: Path, read_size: int = 1024 * 1024) -> StagedFile:
+    """A file already on disk (a seed world's), staged like an upload: copied to a temp file, MD5 on the way."""
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    temp = temp_dir / f"{os.getpid()}-{secrets.token_hex(12)}.part"
+    digest = hashlib.md5()
+    size = 0
+    try:
+        with open(source, "rb") as src, open(temp, "wb") as dst:
+            while chunk := src.read(read_size):
+                write_chunk(dst, chunk)
+                digest.update(chunk)
+                size += len(chunk)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return StagedFile(source.name, temp, size, base64.b64encode(digest.digest()).decode())

@@ -10,13 +10,11 @@ from starlette.responses import JSONResponse, Response
 from emulator.errors import InvalidParameter, NotFound
 from emulator.fine_tunes.schemas import CreateJobRequest, JobList, JobObject, LogsOutput, StatusOutput
 from emulator.fine_tunes.service import FineTunesService
-from emulator.fine_tunes.states import TERMINAL, JobStatus
-from emulator.fine_tunes.store import JobRow
-from emulator.fine_tunes.wire import job_object
+from emulator.fine_tunes.wire import job_dict
 from emulator.http import envelope, read_model
 from emulator.openapi import Operation, Param, page_params, path_param
 from emulator.pagination import parse_page
-from emulator.runtime import Runtime, runtime
+from emulator.runtime import runtime
 from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
 
 MAX_LOG_PAGE = 1000
@@ -26,27 +24,23 @@ def _service(request: Request) -> FineTunesService:
     return runtime(request).services.fine_tunes
 
 
-def _dump(obj: JobObject) -> dict[str, object]:
-    return obj.model_dump(exclude_none=True)
-
-
 async def create_job(request: Request) -> JSONResponse:
     req = await read_model(request, CreateJobRequest)
     job = await _service(request).create_job(request.state.tenant, req)
-    return envelope(request, "output", _dump(job_object(job)))
+    return envelope(request, "output", job_dict(job))
 
 
 async def list_jobs(request: Request) -> JSONResponse:
     page = parse_page(request.query_params)
     model = request.query_params.get("model") or None
     total, jobs = await _service(request).list_jobs(request.state.tenant, page.offset, page.page_size, model)
-    data = JobList(page_no=page.page_no, page_size=page.page_size, total=total, jobs=[job_object(j) for j in jobs])
-    return envelope(request, "output", data.model_dump(exclude_none=True))
+    data = {"page_no": page.page_no, "page_size": page.page_size, "total": total, "jobs": [job_dict(j) for j in jobs]}
+    return envelope(request, "output", data)
 
 
 async def get_job(request: Request) -> JSONResponse:
     job = await _service(request).get_job(request.state.tenant, request.path_params["job_id"])
-    return envelope(request, "output", _dump(job_object(job)))
+    return envelope(request, "output", job_dict(job))
 
 
 async def cancel_job(request: Request) -> JSONResponse:
@@ -88,39 +82,22 @@ async def stream_job(request: Request) -> Response:
 
 
 async def _follow(request: Request, service: FineTunesService, job_id: str) -> AsyncIterator[bytes]:
-    rt = request.app.state.rt
-    tenant = request.state.tenant
     sent = 0
-    while True:
-        try:
-            job, lines = await service.job_logs(tenant, job_id)
-        except NotFound as exc:
+    async for look in service.watch(job_id, request.state.tenant):
+        if look.timed_out:
+            yield HEARTBEAT
+        if look.job is None:
+            exc = NotFound()
             yield encode_json(
                 {"code": exc.code, "message": exc.message, "request_id": request.state.request_id},
                 event="error",
                 status=404,
             )
             return
+        lines = service.logs.visible(look.job, look.now)
         for index in range(sent, len(lines)):
             yield encode(lines[index], event="result", event_id=index + 1)
         sent = max(sent, len(lines))
-        if job.status in TERMINAL:
-            return
-        if not await rt.changes.wait(_wait_seconds(rt, service, job)):
-            yield HEARTBEAT
-
-
-def _wait_seconds(rt: Runtime, service: FineTunesService, job: JobRow) -> float:
-    clock = rt.clock
-    heartbeat = rt.settings.heartbeat_seconds
-    nxt = service.logs.next_change(job, clock.now())
-    until = clock.wall_seconds_until(nxt) if nxt is not None else None
-    step = min(heartbeat, max(until, 0.02)) if until is not None else heartbeat
-    if job.status in (JobStatus.PENDING, JobStatus.QUEUING, JobStatus.CANCELING) and clock.time_scale > 0:
-        step = min(step, 0.25)
-    if rt.settings.workers > 1:
-        step = min(step, 0.5)  # another worker's changes do not wake this one
-    return step
 
 
 _JOB = (path_param("job_id"),)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
 from emulator.wire import WireModel
+
+MAX_FILE_IDS = 100
+"""File ids one list (training or validation) may name, after duplicates are removed."""
+MAX_HYPER_PARAMETERS_BYTES = 16 * 1024
+"""``hyper_parameters`` as compact JSON: the seed's tables have 20-odd scalar keys, a few hundred bytes."""
 
 
 class CreateJobRequest(WireModel):
@@ -27,9 +33,21 @@ class CreateJobRequest(WireModel):
     @field_validator("training_file_ids", "validation_file_ids")
     @classmethod
     def _as_list(cls, value: list[str] | str | None) -> list[str] | None:
-        """The SDKs turn a single id into a list; curl users may not."""
-        if isinstance(value, str):
-            return [value]
+        """The SDKs turn a single id into a list; curl users may not.  Duplicates go before any work is done."""
+        if value is None:
+            return None
+        ids = list(dict.fromkeys([value] if isinstance(value, str) else value))
+        if len(ids) > MAX_FILE_IDS:
+            raise ValueError(f"at most {MAX_FILE_IDS} distinct file ids (got {len(ids)})")
+        return ids
+
+    @field_validator("hyper_parameters")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            size = len(json.dumps(value, separators=(",", ":")))
+            if size > MAX_HYPER_PARAMETERS_BYTES:
+                raise ValueError(f"at most {MAX_HYPER_PARAMETERS_BYTES} bytes as JSON (got {size})")
         return value
 
 

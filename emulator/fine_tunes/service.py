@@ -1,15 +1,18 @@
 """Fine-tune jobs: create with validation, lazy progression on every read, cancel, delete, logs.
 
-Status is never set by a timer: every read replays the tenant's queue up to the emulated "now"
-(``states.advance``) and persists what changed, so a read always sees exactly what the clock says,
-across restarts; a clock change applies what fell due at once (``sync_all``).
+Status is never set by a timer: the stored status is the last derived one, and a read first applies the
+tenant's transitions that fell due by the emulated "now" (``states.settle``: the slot holder, the head of the
+queue and the jobs due, never the whole queue), so a read always sees exactly what the clock says, across
+restarts; a clock change applies what fell due at once (``sync_all``).  When nothing is due, a read is one
+indexed query more than the row itself.
 """
 
 from __future__ import annotations
 
 import array
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from emulator.catalog import TRAINING_TYPES, Catalog, ModelInfo, load_catalog
@@ -29,14 +32,13 @@ from emulator.fine_tunes.states import (
     JobStatus,
     JobTimes,
     Policy,
-    advance,
     cancel,
-    fill_slot,
     force,
+    settle,
 )
 from emulator.fine_tunes.store import JobRow
 from emulator.fine_tunes.training import TrainingPlan, plan_training
-from emulator.runtime import Runtime
+from emulator.runtime import CLOCK, Runtime
 from emulator.tenants import Tenant
 
 CANCEL_SECONDS = 10.0
@@ -56,6 +58,46 @@ class JobDeleteHook(Protocol):
     """Runs inside a job's delete transaction; may refuse by raising ApiError (``DeploymentHold``)."""
 
     async def __call__(self, tx: Tx, tenant: Tenant, job: JobRow, /) -> None: ...
+
+
+@dataclass(frozen=True)
+class JobWatch:
+    """One look at a followed job: ``job`` is None once it is gone; ``timed_out`` when nothing woke the watch."""
+
+    job: JobRow | None
+    now: float
+    timed_out: bool
+
+
+class _StoredQueue:
+    """``states.QueueSource`` over the store, inside the transaction; remembers the rows it handed out."""
+
+    def __init__(self, tx: Tx, tenant_id: str, policy: Policy) -> None:
+        self.tx, self.tenant_id, self.policy = tx, tenant_id, policy
+        self.rows: dict[str, tuple[JobRow, JobTimes]] = {}
+
+    def _times(self, rows: list[JobRow]) -> list[JobTimes]:
+        out = []
+        for row in rows:
+            times = row.times()
+            self.rows[row.job_id] = (row, times)
+            out.append(times)
+        return out
+
+    async def holder(self) -> JobTimes | None:
+        row = await store.holder(self.tx, self.tenant_id)
+        return None if row is None else self._times([row])[0]
+
+    async def queued_after(self, seq: int, limit: int) -> list[JobTimes]:
+        return self._times(await store.queued_after(self.tx, self.tenant_id, seq, limit))
+
+    async def pending_due(self, now: float) -> list[JobTimes]:
+        return self._times(await store.pending_due(self.tx, self.tenant_id, now - self.policy.pending_seconds))
+
+    def take(self, job_id: str) -> JobRow:
+        row, times = self.rows[job_id]
+        row.take(times)
+        return row
 
 
 class FineTunesService:
@@ -191,7 +233,7 @@ class FineTunesService:
     ) -> JobRow:
         stamp = fmt_job_time(job.created_at).replace("-", "").replace(" ", "").replace(":", "")[:12]
         async with self.rt.db.transaction() as tx:
-            await self._sync_in(tx, tenant.id)
+            changed = await self._settle_in(tx, tenant.id)
             for attempt in range(_ID_ATTEMPTS * 2):
                 seq = await tx.next_seq("job")
                 width = 4 if attempt < _ID_ATTEMPTS else 6
@@ -201,7 +243,7 @@ class FineTunesService:
                     break
             else:  # pragma: no cover - 2**24 ids a minute
                 raise UnsupportedOperation("Too many fine-tune jobs created in the same minute.")
-        self.rt.changes.notify()
+        self._announce(tenant.id, [*changed, job])
         return job
 
     async def _output_name(self, tx: Tx, tenant: Tenant, req: CreateJobRequest, job: JobRow) -> str:
@@ -215,63 +257,78 @@ class FineTunesService:
 
     # ---------------------------------------------------------------- progression
 
-    async def sync_tenant(self, tenant_id: str) -> list[JobRow]:
-        """Bring the tenant's active jobs up to "now"; writes only when something changed."""
-        jobs = await store.active_jobs(self.rt.db, tenant_id)
-        if not jobs:
-            return []
-        times = [j.times() for j in jobs]
-        if not advance(times, self.rt.clock.now(), self.policy):
-            return jobs
+    async def sync_tenant(self, tenant_id: str) -> None:
+        """Apply the tenant's transitions that are due; a read when none is (one indexed query)."""
+        now = self.rt.clock.now()
+        due = await store.tenant_due(self.rt.db, tenant_id, self.policy.pending_seconds)
+        if due is None or due > now:
+            return
         async with self.rt.db.transaction() as tx:
-            jobs = await self._sync_in(tx, tenant_id)
-        self.rt.changes.notify()
-        return jobs
+            changed = await self._settle_in(tx, tenant_id)
+        self._announce(tenant_id, changed)
 
-    async def _sync_in(self, tx: Tx, tenant_id: str) -> list[JobRow]:
-        jobs = await store.active_jobs(tx, tenant_id)
-        times = [j.times() for j in jobs]
-        changed = advance(times, self.rt.clock.now(), self.policy)
-        for job, t in zip(jobs, times, strict=True):
-            job.take(t)
-            self._settle(job)
-        if changed:
-            await store.save_times(tx, [j for j in jobs if j.job_id in changed])
-        return jobs
+    async def _settle_in(self, tx: Tx, tenant_id: str) -> list[JobRow]:
+        """Inside a transaction: apply what is due (rechecked, since another worker may have done it)."""
+        now = self.rt.clock.now()
+        # The reader sees every commit: this transaction holds the write lock and has written nothing yet.
+        due = await store.tenant_due(self.rt.db, tenant_id, self.policy.pending_seconds)
+        if due is None or due > now:
+            return []
+        source = _StoredQueue(tx, tenant_id, self.policy)
+        moved = {t.job_id for t in await settle(source, now, self.policy)}
+        return await self._save(tx, source, moved)
+
+    async def _save(self, tx: Tx, source: _StoredQueue, job_ids: set[str]) -> list[JobRow]:
+        rows = [source.take(job_id) for job_id in job_ids]
+        for row in rows:
+            self._settle(row)
+        if rows:
+            await store.save_times(tx, rows, self.policy.cancel_seconds)
+        return rows
 
     def _settle(self, job: JobRow) -> None:
         if job.status is JobStatus.FAILED and job.code is None:
             job.code, job.message = "FineTuneFailed", str(job.plan.get("failure") or "Fine-tune failed.")
 
+    def _announce(self, tenant_id: str, changed: Iterable[JobRow]) -> None:
+        """Wake the watchers of the jobs that moved and of their tenant, nobody else."""
+        keys = [job.job_id for job in changed]
+        if keys:
+            self.rt.changes.notify(tenant_id, *keys)
+
     async def sync_all(self) -> None:
-        for tenant_id in await store.tenants_with_active_jobs(self.rt.db):
+        """After a clock change: only the tenants with a transition due (an index range, not every job)."""
+        due = await store.due_tenants(self.rt.db, self.rt.clock.now(), self.policy.pending_seconds)
+        for tenant_id in due:
             await self.sync_tenant(tenant_id)
+
+    async def start(self) -> None:
+        async with self.rt.db.transaction() as tx:
+            await store.backfill_release(tx, self.policy.cancel_seconds)
 
     # ---------------------------------------------------------------- reads
 
     async def get_job(self, tenant: Tenant, job_id: str) -> JobRow:
-        for job in await self.sync_tenant(tenant.id):
-            if job.job_id == job_id:
-                return job
-        stored = await store.get_job(self.rt.db, tenant.id, job_id)
-        if stored is None:
+        await self.sync_tenant(tenant.id)
+        job = await store.get_job(self.rt.db, tenant.id, job_id)
+        if job is None:
             raise NotFound()
-        return stored
+        return job
 
     async def find_job(self, job_id: str) -> JobRow:
         """Any tenant's job, brought up to "now": the dashboard knows job ids, not API keys."""
         probe = await store.get_job(self.rt.db, None, job_id)
         if probe is None:
             raise NotFound()
-        for job in await self.sync_tenant(probe.tenant):
-            if job.job_id == job_id:
-                return job
-        return probe
+        await self.sync_tenant(probe.tenant)
+        job = await store.get_job(self.rt.db, probe.tenant, job_id)
+        if job is None:
+            raise NotFound()
+        return job
 
     async def list_jobs(self, tenant: Tenant, offset: int, limit: int, model: str | None) -> tuple[int, list[JobRow]]:
-        active = {j.job_id: j for j in await self.sync_tenant(tenant.id)}
-        total, jobs = await store.list_jobs(self.rt.db, tenant.id, offset, limit, model)
-        return total, [active.get(j.job_id, j) for j in jobs]
+        await self.sync_tenant(tenant.id)
+        return await store.list_jobs(self.rt.db, tenant.id, offset, limit, model)
 
     async def job_logs(self, tenant: Tenant, job_id: str) -> tuple[JobRow, list[str]]:
         job = await self.get_job(tenant, job_id)
@@ -288,44 +345,90 @@ class FineTunesService:
     async def memory(self, job_id: str) -> list[tuple[str, str]]:
         return await store.memory_of(self.rt.db, job_id)
 
+    async def watch(
+        self, job_id: str, tenant: Tenant | None = None, *, tick: float | None = None
+    ) -> AsyncIterator[JobWatch]:
+        """The one follow loop behind the SSE stream and the dashboard: the job now, then again each time it may
+        have moved (its own transitions, its tenant's, the clock when its log moves with time) or a wait ran out.
+
+        Ends after a final status, or with ``job=None`` when the job is gone (deleted, or never was).  ``tenant``
+        None: any tenant's job (the dashboard).  ``tick``: look at least this often while the clock runs (a
+        progress bar moves with time even when no log line is due).
+        """
+        timed_out = False
+        while True:
+            try:
+                job = await (self.get_job(tenant, job_id) if tenant is not None else self.find_job(job_id))
+            except NotFound:
+                yield JobWatch(None, self.rt.clock.now(), timed_out)
+                return
+            now = self.rt.clock.now()
+            yield JobWatch(job, now, timed_out)
+            if job.status in TERMINAL:
+                return
+            keys = (job.job_id, job.tenant, CLOCK) if job.status in HOLDS_SLOT else (job.job_id, job.tenant)
+            timed_out = not await self.rt.changes.wait(self._wait_seconds(job, now, tick), keys)
+
+    def _wait_seconds(self, job: JobRow, now: float, tick: float | None) -> float:
+        """Until the job's log next changes by itself, at most a heartbeat; polled when nothing would wake it."""
+        clock, settings = self.rt.clock, self.rt.settings
+        step = settings.heartbeat_seconds
+        nxt = self.logs.next_change(job, now)
+        until = clock.wall_seconds_until(nxt) if nxt is not None else None
+        if until is not None:
+            step = min(step, max(until, 0.02))
+        if job.status in (JobStatus.PENDING, JobStatus.QUEUING, JobStatus.CANCELING) and clock.time_scale > 0:
+            step = min(step, 0.25)  # the queue moves on a running clock, and no timer announces it
+        if tick is not None and clock.time_scale > 0:
+            step = min(step, tick)
+        if settings.workers > 1:
+            step = min(step, 0.5)  # another worker's changes do not wake this one
+        return step
+
     # ---------------------------------------------------------------- actions
 
     async def cancel_job(self, tenant: Tenant, job_id: str) -> JobRow:
         async with self.rt.db.transaction() as tx:
-            jobs = await self._sync_in(tx, tenant.id)
-            job = next((j for j in jobs if j.job_id == job_id), None) or await self._terminal_or_404(tx, tenant, job_id)
+            changed = await self._settle_in(tx, tenant.id)
+            job = await self._job_or_404(tx, tenant.id, job_id)
             if job.status in TERMINAL:
                 raise UnsupportedOperation(
                     f"The fine-tuning job cannot be canceled because it has already {_finished_word(job.status)}."
                 )
             if job.status is not JobStatus.CANCELING:
-                self._apply(jobs, job, lambda t, now: cancel(t, now))
-                await store.save_times(tx, jobs)
-        self.rt.changes.notify()
+                changed += await self._act(tx, job, lambda t, now: cancel(t, now))
+        self._announce(tenant.id, [*changed, job])
         return job
 
-    def _apply(self, jobs: list[JobRow], job: JobRow, action: Callable[[JobTimes, float], None]) -> None:
-        """Run one explicit transition over the tenant's active jobs, then let a queued job take a freed slot."""
+    async def _act(self, tx: Tx, job: JobRow, action: Callable[[JobTimes, float], None]) -> list[JobRow]:
+        """Run one explicit transition, then let the head of the queue take a freed slot."""
         now = self.rt.clock.now()
-        times = [j.times() for j in jobs]
+        times = job.times()
         try:
-            action(next(t for t in times if t.job_id == job.job_id), now)
+            action(times, now)
         except IllegalTransition as exc:
             raise UnsupportedOperation(f"Illegal transition: {exc}.") from None
-        fill_slot(times, now, self.policy)
-        for j, t in zip(jobs, times, strict=True):
-            j.take(t)
+        job.take(times)
+        await store.save_times(tx, [job], self.policy.cancel_seconds)
+        if await store.holder(tx, job.tenant) is not None:
+            return [job]
+        head = next(iter(await store.queued_after(tx, job.tenant, -1, 1)), None)
+        if head is None:
+            return [job]
+        head.status, head.started_at = JobStatus.RUNNING, max(now, head.queued_at or now)
+        await store.save_times(tx, [head], self.policy.cancel_seconds)
+        return [job, head]
 
-    async def _terminal_or_404(self, tx: Tx, tenant: Tenant, job_id: str) -> JobRow:
-        job = await store.get_job(tx, tenant.id, job_id)
+    async def _job_or_404(self, tx: Tx, tenant_id: str, job_id: str) -> JobRow:
+        job = await store.get_job(tx, tenant_id, job_id)
         if job is None:
             raise NotFound()
         return job
 
     async def delete_job(self, tenant: Tenant, job_id: str) -> None:
         async with self.rt.db.transaction() as tx:
-            jobs = await self._sync_in(tx, tenant.id)
-            job = next((j for j in jobs if j.job_id == job_id), None) or await self._terminal_or_404(tx, tenant, job_id)
+            changed = await self._settle_in(tx, tenant.id)
+            job = await self._job_or_404(tx, tenant.id, job_id)
             if job.status not in TERMINAL:
                 raise UnsupportedOperation(
                     f"The fine-tuning job cannot be deleted while it is {job.status}; cancel "
@@ -335,6 +438,7 @@ class FineTunesService:
                 await hook(tx, tenant, job)
             await store.delete_job(tx, tenant.id, job_id)
         self.logs.forget(job_id)
+        self._announce(tenant.id, [*changed, job])
 
     async def force_status(self, job_id: str, target: JobStatus, message: str | None) -> JobRow:
         """The control plane's transition: only along the table, and never two jobs holding the slot."""
@@ -342,18 +446,18 @@ class FineTunesService:
         if probe is None:
             raise NotFound()
         async with self.rt.db.transaction() as tx:
-            jobs = await self._sync_in(tx, probe.tenant)
-            job = next((j for j in jobs if j.job_id == job_id), None) or probe
+            changed = await self._settle_in(tx, probe.tenant)
+            job = await self._job_or_404(tx, probe.tenant, job_id)
             if job.status in TERMINAL:
                 raise UnsupportedOperation(f"Job {job_id} is {job.status}; a finished job cannot change status.")
-            if target is JobStatus.RUNNING and any(j.status in HOLDS_SLOT for j in jobs if j is not job):
+            holder = await store.holder(tx, job.tenant)
+            if target is JobStatus.RUNNING and holder is not None and holder.job_id != job_id:
                 raise UnsupportedOperation(
                     "Another job of this tenant holds the training slot; only one runs at a time."
                 )
-            self._apply(jobs, job, lambda t, now: force(t, target, now))
             _record_forced(job, target, message, self.rt.clock.now())
-            await store.save_times(tx, jobs)
-        self.rt.changes.notify()
+            changed += await self._act(tx, job, lambda t, now: force(t, target, now))
+        self._announce(job.tenant, changed)
         return job
 
     # ---------------------------------------------------------------- housekeeping

@@ -13,8 +13,10 @@ whether or not anything ran in between.  It is pure: no I/O, no clock of its own
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 
 class JobStatus(StrEnum):
@@ -74,6 +76,7 @@ class JobTimes:
     started_at: float | None = None
     cancel_at: float | None = None
     ended_at: float | None = None
+    seq: int = 0
 
     def ready_at(self, pending_seconds: float) -> float:
         return self.created_at + pending_seconds
@@ -148,6 +151,98 @@ def _apply(job: JobTimes, at: float, *, slot_busy: bool) -> None:
         job.ended_at = at
     elif job.status is JobStatus.CANCELING:
         job.status, job.ended_at = JobStatus.CANCELED, at
+
+
+class QueueSource(Protocol):
+    """The slice of one tenant's jobs the incremental engine reads, in the state before it runs."""
+
+    async def holder(self) -> JobTimes | None:
+        """The job holding the training slot (RUNNING or CANCELING), if any."""
+
+    async def queued_after(self, seq: int, limit: int) -> list[JobTimes]:
+        """QUEUING jobs with a larger ``seq``, in ``seq`` order, at most ``limit``."""
+
+    async def pending_due(self, now: float) -> list[JobTimes]:
+        """PENDING jobs whose data check ends at or before ``now``."""
+
+
+class _Queue:
+    """The tenant's queue in ``seq`` order: stored QUEUING jobs read a page at a time, plus the jobs queued now."""
+
+    PAGE = 16
+
+    def __init__(self, source: QueueSource) -> None:
+        self.source = source
+        self.stored: list[JobTimes] = []
+        self.after = -1
+        self.exhausted = False
+        self.fresh: list[tuple[int, str, JobTimes]] = []
+
+    def push(self, job: JobTimes) -> None:
+        heapq.heappush(self.fresh, (job.seq, job.job_id, job))
+
+    async def pop(self) -> JobTimes | None:
+        """The first job still QUEUING (a source may hand out a job this pass queued and took already)."""
+        while True:
+            job = await self._first()
+            if job is None or job.status is JobStatus.QUEUING:
+                return job
+
+    async def _first(self) -> JobTimes | None:
+        if not self.stored and not self.exhausted:
+            self.stored = await self.source.queued_after(self.after, self.PAGE)
+            self.exhausted = len(self.stored) < self.PAGE
+            if self.stored:
+                self.after = self.stored[-1].seq
+        first = self.stored[0] if self.stored else None
+        if self.fresh and (first is None or self.fresh[0][0] < first.seq):
+            return heapq.heappop(self.fresh)[2]
+        return self.stored.pop(0) if first is not None else None
+
+
+async def settle(source: QueueSource, now: float, policy: Policy) -> list[JobTimes]:
+    """``advance``'s outcome for one tenant, reading only the slot holder, the head of the queue and the jobs due.
+
+    Events are taken in the same order as ``advance`` takes them (time, then creation order), so the two agree
+    on every status and timestamp; the cost is the number of transitions due, not the number of jobs.
+    """
+    changed: dict[str, JobTimes] = {}
+    queue = _Queue(source)
+    holder = await source.holder()
+    if holder is None:
+        holder = await _take_slot(queue, None, changed)
+    pending = sorted(await source.pending_due(now), key=lambda j: (j.ready_at(policy.pending_seconds), j.seq))
+    index = 0
+    while True:
+        release = holder.slot_release_at(policy.cancel_seconds) if holder is not None else None
+        nxt = pending[index] if index < len(pending) else None
+        ready = nxt.ready_at(policy.pending_seconds) if nxt is not None else None
+        if release is not None and release <= now and (ready is None or (release, holder.seq) < (ready, nxt.seq)):  # type: ignore[union-attr]
+            assert holder is not None
+            _apply(holder, release, slot_busy=True)
+            changed[holder.job_id] = holder
+            holder = await _take_slot(queue, release, changed)
+        elif nxt is not None and ready is not None:
+            index += 1
+            _apply(nxt, ready, slot_busy=holder is not None)
+            changed[nxt.job_id] = nxt
+            if nxt.status is JobStatus.RUNNING:
+                holder = nxt
+            else:
+                queue.push(nxt)
+        else:
+            return list(changed.values())
+
+
+async def _take_slot(queue: _Queue, at: float | None, changed: dict[str, JobTimes]) -> JobTimes | None:
+    """The head of the queue takes the free slot at ``at`` (``None``: when it was queued, a repair)."""
+    head = await queue.pop()
+    if head is None:
+        return None
+    queued = head.queued_at if head.queued_at is not None else (at or 0.0)
+    head.status, head.started_at = JobStatus.RUNNING, queued if at is None else max(at, queued)
+    changed[head.job_id] = head
+    return head
 
 
 def cancel(job: JobTimes, now: float) -> None:

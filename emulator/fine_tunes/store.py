@@ -4,28 +4,58 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from emulator.db import Database, Tx, bump_counter, read_counter, wipe_counters
 from emulator.fine_tunes.states import JobStatus, JobTimes
 
-_ACTIVE = "('PENDING', 'QUEUING', 'RUNNING', 'CANCELING')"
-_PARSED: dict[str, dict[str, Any]] = {}
-_PARSED_MAX = 4096
+_HOLDS = "('RUNNING', 'CANCELING')"
+
+
+class ParsedCache:
+    """Parsed JSON by its text, least recently used first out, bounded by the bytes of the texts it keeps.
+
+    ``request`` and ``plan`` never change after insert, so their parsed form is shared between reads (callers
+    treat it as read-only); parsing them was the largest cost of a status read.  A text larger than an eighth
+    of the budget is parsed every time rather than kept.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, text: str) -> dict[str, Any]:
+        parsed = self._items.get(text)
+        if parsed is not None:
+            self._items.move_to_end(text)
+            return parsed
+        parsed = json.loads(text)
+        assert isinstance(parsed, dict)
+        size = len(text)
+        if size <= self.max_bytes // 8:
+            self._items[text] = parsed
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                old, _ = self._items.popitem(last=False)
+                self.bytes -= len(old)
+        return parsed
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+
+PARSED = ParsedCache(8 * 1024 * 1024)
 
 
 def _frozen_json(text: str) -> dict[str, Any]:
-    """``request`` and ``plan`` never change after insert, so their parsed form is shared between reads.
-
-    Callers treat the result as read-only; parsing them was the largest cost of a status read.
-    """
-    parsed = _PARSED.get(text)
-    if parsed is None:
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()
-        parsed = _PARSED[text] = json.loads(text)
-    return parsed
+    return PARSED.get(text)
 
 
 KIND = "fine_tunes"
@@ -63,6 +93,7 @@ class JobRow:
             started_at=self.started_at,
             cancel_at=self.cancel_at,
             ended_at=self.ended_at,
+            seq=self.seq,
         )
 
     def take(self, times: JobTimes) -> None:
@@ -101,11 +132,9 @@ def _row(r: sqlite3.Row) -> JobRow:
 
 async def insert_job(tx: Tx, job: JobRow, memory: list[tuple[str, str]]) -> bool:
     """False when the job id is taken (the caller draws another)."""
-    taken = await tx.fetchval("SELECT 1 FROM fine_tunes WHERE job_id = ?", (job.job_id,))
-    if taken:
-        return False
-    job.seq = await tx.insert(
-        f"INSERT INTO fine_tunes ({_COLUMNS.replace('seq, ', '')}, memory) VALUES ({','.join('?' * 18)})",
+    seq = await tx.fetchval(
+        f"INSERT INTO fine_tunes ({_COLUMNS.replace('seq, ', '')}, memory) VALUES ({','.join('?' * 18)})"
+        " ON CONFLICT (job_id) DO NOTHING RETURNING seq",
         (
             job.job_id,
             job.tenant,
@@ -127,6 +156,9 @@ async def insert_job(tx: Tx, job: JobRow, memory: list[tuple[str, str]]) -> bool
             json.dumps(memory, ensure_ascii=False),
         ),
     )
+    if seq is None:
+        return False
+    job.seq = int(seq)
     await bump_counter(tx, job.tenant, KIND, 1)
     return True
 
@@ -137,17 +169,6 @@ async def get_job(db: Database | Tx, tenant: str | None, job_id: str) -> JobRow 
     else:
         row = await db.fetchone(f"SELECT {_COLUMNS} FROM fine_tunes WHERE job_id = ? AND tenant = ?", (job_id, tenant))
     return None if row is None else _row(row)
-
-
-async def active_jobs(db: Database | Tx, tenant: str) -> list[JobRow]:
-    rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM fine_tunes WHERE tenant = ? AND status IN {_ACTIVE} ORDER BY seq", (tenant,)
-    )
-    return [_row(r) for r in rows]
-
-
-async def tenants_with_active_jobs(db: Database) -> list[str]:
-    return [r[0] for r in await db.fetchall(f"SELECT DISTINCT tenant FROM fine_tunes WHERE status IN {_ACTIVE}")]
 
 
 async def list_jobs(
@@ -170,10 +191,11 @@ async def list_jobs(
     return total, [_row(r) for r in rows]
 
 
-async def save_times(tx: Tx, jobs: list[JobRow]) -> None:
+async def save_times(tx: Tx, jobs: list[JobRow], cancel_seconds: float) -> None:
+    """Write the derived state; ``release_at`` (when the slot holder lets go) indexes the clock's sweep."""
     await tx.executemany(
         "UPDATE fine_tunes SET status = ?, queued_at = ?, started_at = ?, cancel_at = ?, ended_at = ?, code = ?,"
-        " message = ?, events = ? WHERE job_id = ?",
+        " message = ?, events = ?, release_at = ? WHERE job_id = ?",
         [
             (
                 j.status.value,
@@ -184,10 +206,76 @@ async def save_times(tx: Tx, jobs: list[JobRow]) -> None:
                 j.code,
                 j.message,
                 json.dumps(j.events, ensure_ascii=False),
+                j.times().slot_release_at(cancel_seconds),
                 j.job_id,
             )
             for j in jobs
         ],
+    )
+
+
+# ---------------------------------------------------------------- the queue engine's reads (all index seeks)
+
+
+async def tenant_due(db: Database | Tx, tenant: str, pending_seconds: float) -> float | None:
+    """When the tenant's next transition falls due: the earliest data check, the slot's release, or at once
+    when the slot is free while a job waits (or a holder's release time is unknown).  Three index seeks."""
+    row = await db.fetchone(
+        "SELECT (SELECT min(created_at) FROM fine_tunes WHERE tenant = ? AND status = 'PENDING'),"
+        f" (SELECT coalesce(release_at, -1e308) FROM fine_tunes WHERE tenant = ? AND status IN {_HOLDS} LIMIT 1),"
+        " (SELECT 1 FROM fine_tunes WHERE tenant = ? AND status = 'QUEUING' LIMIT 1)",
+        (tenant, tenant, tenant),
+    )
+    assert row is not None
+    created, release, queued = row
+    ready = None if created is None else created + pending_seconds
+    if release is None and queued is not None:
+        return float("-inf")
+    dues = [d for d in (ready, release) if d is not None]
+    return float(min(dues)) if dues else None
+
+
+async def due_tenants(db: Database, now: float, pending_seconds: float) -> list[str]:
+    """Tenants with a transition due at ``now``: O(transitions due), not O(jobs)."""
+    rows = await db.fetchall(
+        "SELECT tenant FROM fine_tunes WHERE status = 'PENDING' AND created_at <= ?"
+        " UNION SELECT tenant FROM fine_tunes WHERE release_at <= ?",
+        (now - pending_seconds, now),
+    )
+    return [r[0] for r in rows]
+
+
+async def holder(db: Database | Tx, tenant: str) -> JobRow | None:
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM fine_tunes WHERE tenant = ? AND status IN {_HOLDS} LIMIT 1", (tenant,)
+    )
+    return None if row is None else _row(row)
+
+
+async def queued_after(db: Database | Tx, tenant: str, seq: int, limit: int) -> list[JobRow]:
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM fine_tunes WHERE tenant = ? AND status = 'QUEUING' AND seq > ? ORDER BY seq LIMIT ?",
+        (tenant, seq, limit),
+    )
+    return [_row(r) for r in rows]
+
+
+async def pending_due(db: Database | Tx, tenant: str, ready_by: float) -> list[JobRow]:
+    """PENDING jobs created at or before ``ready_by`` (now minus the data check)."""
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM fine_tunes WHERE tenant = ? AND status = 'PENDING' AND created_at <= ?",
+        (tenant, ready_by),
+    )
+    return [_row(r) for r in rows]
+
+
+async def backfill_release(tx: Tx, cancel_seconds: float) -> None:
+    """Holders written without ``release_at`` (an older database or snapshot) get it from their stored facts."""
+    await tx.execute(
+        "UPDATE fine_tunes SET release_at = CASE status"
+        " WHEN 'RUNNING' THEN started_at + json_extract(plan, '$.duration') ELSE cancel_at + ? END"
+        f" WHERE status IN {_HOLDS} AND release_at IS NULL",
+        (cancel_seconds,),
     )
 
 

@@ -10,31 +10,41 @@ from emulator.fine_tunes.states import TERMINAL, JobStatus
 from emulator.fine_tunes.store import JobRow
 
 
-def job_object(job: JobRow) -> JobObject:
-    """Built from stored, already validated facts, so it is constructed without a second validation."""
+def job_dict(job: JobRow) -> dict[str, Any]:
+    """The wire form of a job (``JobObject`` dumped without its None fields), built straight from stored, already
+    validated facts: the status read's hot path skips constructing and dumping a model."""
     req = job.request
-    fields: dict[str, Any] = dict(
-        job_id=job.job_id,
-        job_name=req.get("job_name") or job.job_id,
-        status=job.status.value,
-        model=job.model,
-        base_model=job.base_model,
-        training_file_ids=req["training_file_ids"],
-        validation_file_ids=req["validation_file_ids"],
-        hyper_parameters=req["hyper_parameters"],
-        training_type=job.training_type,
-        create_time=fmt_job_time(job.created_at),
-        user_identity=req["account"],
-        creator=req["account"],
-        modifier=req["account"],
-        group="llm",
-        workspace_id=req["workspace"],
-    )
-    if job.status in TERMINAL and job.ended_at is not None:
-        fields["end_time"] = fmt_job_time(job.ended_at)
+    account = req["account"]
+    out: dict[str, Any] = {
+        "job_id": job.job_id,
+        "job_name": req.get("job_name") or job.job_id,
+        "status": job.status.value,
+        "model": job.model,
+        "base_model": job.base_model,
+        "training_file_ids": req["training_file_ids"],
+        "validation_file_ids": req["validation_file_ids"],
+        "hyper_parameters": req["hyper_parameters"],
+        "training_type": job.training_type,
+        "create_time": fmt_job_time(job.created_at),
+        "user_identity": account,
+        "creator": account,
+        "modifier": account,
+        "group": "llm",
+        "workspace_id": req["workspace"],
+    }
     if job.status is JobStatus.SUCCEEDED:
-        fields["finetuned_output"] = job.output_model
-        fields["usage"] = int(job.plan["plan"]["usage_tokens"])
+        out["finetuned_output"] = job.output_model
+    if job.status in TERMINAL and job.ended_at is not None:
+        out["end_time"] = fmt_job_time(job.ended_at)
+    if job.status is JobStatus.SUCCEEDED:
+        out["usage"] = int(job.plan["plan"]["usage_tokens"])
     if job.status is JobStatus.FAILED:
-        fields["code"], fields["message"] = job.code, job.message
-    return JobObject.model_construct(**fields)
+        for key, value in (("code", job.code), ("message", job.message)):
+            if value is not None:
+                out[key] = value
+    return out
+
+
+def job_object(job: JobRow) -> JobObject:
+    """The same facts as a model (the control plane's answers), constructed without a second validation."""
+    return JobObject.model_construct(**job_dict(job))

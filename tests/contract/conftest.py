@@ -91,8 +91,13 @@ class Sdk:
 
 
 def _require(version: str) -> None:
-    if not (SDK_VENVS / version / "bin" / "dashscope").exists():
-        message = f"dashscope {version} venv missing at {SDK_VENVS / version} (make test builds it)"
+    require_venv(SDK_VENVS / version, "make test", program="dashscope")
+
+
+def require_venv(venv: Path, builder: str, *, program: str = "python") -> None:
+    """Fail under EMULATOR_REQUIRE_SDK (``make test`` builds every client venv), else skip, when a venv is missing."""
+    if not (venv / "bin" / program).exists() or not (venv / ".installed").exists():
+        message = f"client venv missing or unfinished at {venv} ({builder} builds it)"
         if os.environ.get("EMULATOR_REQUIRE_SDK"):
             pytest.fail(message)
         pytest.skip(message)

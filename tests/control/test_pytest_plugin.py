@@ -29,6 +29,9 @@ def client(emulator):
 
 def test_env_points_at_the_server(dashscope_emulator):
     assert os.environ["DASHSCOPE_HTTP_BASE_URL"] == dashscope_emulator.api_base
+    assert os.environ["DASHSCOPE_HTTP_URL"] == dashscope_emulator.url + "/api/v1"  # Qwen-Agent
+    for name in ("DASHSCOPE_API_BASE", "DASHSCOPE_COMPATIBLE_BASE_URL", "DASHSCOPE_BASE_URL"):  # litellm, apps
+        assert os.environ[name] == dashscope_emulator.url + "/compatible-mode/v1"
     assert os.environ["DASHSCOPE_API_KEY"] == "sk-inner-key"
     assert dashscope_emulator.health()["seed"] == 42
     assert dashscope_emulator.clock()["time_scale"] == 0
@@ -131,9 +134,19 @@ def test_running_emulator_for_scripts_and_the_url_option(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DASHSCOPE_API_KEY", "outer")
-    monkeypatch.delenv("DASHSCOPE_HTTP_BASE_URL", raising=False)
+    monkeypatch.setenv("DASHSCOPE_API_BASE", "https://outer.example/compatible-mode/v1")
+    for name in (
+        "DASHSCOPE_HTTP_BASE_URL",
+        "DASHSCOPE_HTTP_URL",
+        "DASHSCOPE_COMPATIBLE_BASE_URL",
+        "DASHSCOPE_BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
     with running_emulator(seed=3, api_key="sk-script-key") as emulator:
         assert os.environ["DASHSCOPE_HTTP_BASE_URL"] == emulator.api_base == emulator.url + "/api/v1"
+        assert os.environ["DASHSCOPE_HTTP_URL"] == emulator.api_base
+        assert os.environ["DASHSCOPE_API_BASE"] == os.environ["DASHSCOPE_BASE_URL"] == emulator.openai_base
+        assert os.environ["DASHSCOPE_COMPATIBLE_BASE_URL"] == emulator.url + "/compatible-mode/v1"
         assert os.environ["DASHSCOPE_API_KEY"] == "sk-script-key"
         pytester.makepyfile(test_url=URL_MODE)
         result = pytester.runpytest_inprocess(
@@ -143,6 +156,8 @@ def test_running_emulator_for_scripts_and_the_url_option(
         process = emulator.process
     assert process is not None and process.poll() is not None  # stopped on exit
     assert os.environ["DASHSCOPE_API_KEY"] == "outer" and "DASHSCOPE_HTTP_BASE_URL" not in os.environ
+    assert os.environ["DASHSCOPE_API_BASE"] == "https://outer.example/compatible-mode/v1"
+    assert "DASHSCOPE_HTTP_URL" not in os.environ and "DASHSCOPE_BASE_URL" not in os.environ
 
 
 def test_fast_sleep_env_puts_the_shim_first_and_keeps_the_rest() -> None:
@@ -156,3 +171,7 @@ def test_fast_sleep_env_puts_the_shim_first_and_keeps_the_rest() -> None:
     assert (Path(first) / "sitecustomize.py").is_file() and rest == "/somewhere"
     assert env["EMULATOR_CONTROL_URL"] == "http://127.0.0.1:9" and env["KEEP"] == "1"
     assert fast_sleep_env("http://x", {})["PYTHONPATH"] == first
+    assert env["DASHSCOPE_HTTP_BASE_URL"] == env["DASHSCOPE_HTTP_URL"] == "http://127.0.0.1:9/api/v1"
+    assert env["DASHSCOPE_API_BASE"] == "http://127.0.0.1:9/compatible-mode/v1" and "DASHSCOPE_API_KEY" not in env
+    given = fast_sleep_env("http://127.0.0.1:9", {"DASHSCOPE_HTTP_BASE_URL": "http://elsewhere/api/v1"})
+    assert given["DASHSCOPE_HTTP_BASE_URL"] == "http://elsewhere/api/v1"  # what the caller set wins

@@ -173,3 +173,56 @@ def _drive(server: EmulatorServer, browser: Any, job_id: str, api: httpx.Client)
     browser.execute_script("window.scrollTo(0, 0)")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
+
+
+NARROW = 1280  # a laptop: no table may scroll sideways at this width
+OVERFLOW = (  # the tables whose wrapper scrolls sideways
+    "return [...document.querySelectorAll('.table-wrap')].filter(w => w.scrollWidth > w.clientWidth + 1)"
+    ".map(w => w.querySelector('table').id || w.closest('section').getAttribute('aria-labelledby'))"
+)
+
+
+def _make_world(server: EmulatorServer) -> tuple[str, str]:
+    """Two tenants; a short job (2 steps) that finishes, its deployment, a long job left RUNNING."""
+    with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer sk-browser-a"}, timeout=10) as api:
+        file_id = api.post("/api/v1/files", files={"files": (SFT.name, SFT.read_bytes())}).json()["data"]
+        file_id = file_id["uploaded_files"][0]["file_id"]
+        short = api.post("/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": [file_id]})
+        short_id = short.json()["output"]["job_id"]
+        server.run_until(short_id, "SUCCEEDED", api_key="sk-browser-a")
+        api.post("/api/v1/deployments", json={"model_name": f"qwen-turbo-{short_id}", "capacity": 2})
+        long = {"model": "qwen-turbo", "training_file_ids": [file_id], "hyper_parameters": HP}
+        long_id = api.post("/api/v1/fine-tunes", json=long).json()["output"]["job_id"]
+    with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer sk-browser-b"}, timeout=10) as other:
+        other.get("/api/v1/files", headers={"X-DashScope-WorkSpace": "ws-blue"})
+    server.advance(62)
+    return short_id, long_id
+
+
+def test_landing_page_tables_and_a_short_chart_at_1280(server: EmulatorServer, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    short_id, long_id = _make_world(server)
+    browser.set_window_size(NARROW, 1000)
+    assert browser.execute_script("return window.innerWidth") <= NARROW
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+
+    browser.get(f"{server.url}/_emulator/")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#recent-jobs tbody tr[data-job]")
+    assert [r.get_attribute("data-job") for r in rows] == [long_id, short_id]
+    assert [r.get_attribute("data-status") for r in rows] == ["RUNNING", "SUCCEEDED"]
+    assert browser.find_elements(By.CSS_SELECTOR, "#recent-deployments tbody tr[data-deployment]")
+    assert browser.save_screenshot(str(SCREENSHOT.with_name("dashboard-home-1280.png")))
+    assert browser.execute_script(OVERFLOW) == []
+
+    rows[0].find_element(By.CSS_SELECTOR, "a[href*='/dashboard/tenants/']").click()
+    assert browser.find_element(By.ID, "jobs-table").is_displayed()
+    assert browser.save_screenshot(str(SCREENSHOT.with_name("dashboard-tenant-1280.png")))
+    assert browser.execute_script(OVERFLOW) == []
+
+    browser.set_window_size(NARROW, 1400)  # tall enough for the chart's step axis
+    browser.get(f"{server.url}/_emulator/dashboard/jobs/{short_id}")
+    ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#chart .tick-x")]
+    assert ticks == ["0", "1", "2"], ticks
+    assert browser.save_screenshot(str(SCREENSHOT.with_name("dashboard-short-job-1280.png")))
+    assert browser.execute_script(OVERFLOW) == []

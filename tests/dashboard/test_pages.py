@@ -11,6 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from emulator.dashboard.views import RECENT
 from emulator.tenants import tenant_for
 from tests.conftest import API_KEY, AppFactory, client_for
 from tests.dashboard.helpers import HP, Page, advance, api_logs, api_status, metrics_from_log, new_job, tenant_id
@@ -32,11 +33,67 @@ async def test_home_lists_each_tenant_once_with_counts(app: Starlette, client: h
         await other.get("/api/v1/files", headers={"X-DashScope-WorkSpace": "ws-blue"})
     page = (await client.get("/_emulator/")).text
     mine, theirs = tenant_for(API_KEY, None), tenant_for("sk-second-tenant", "ws-blue")
-    assert page.count(f'href="/_emulator/dashboard/tenants/{mine.id}"') == 1
+    tenants_table = page.split('id="tenants-title"', 1)[1]
+    assert tenants_table.count(f'href="/_emulator/dashboard/tenants/{mine.id}"') == 1
     assert f'href="/_emulator/dashboard/tenants/{theirs.id}"' in page
     assert mine.key_hint in page and "ws-blue" in page and mine.account_id in page
     assert "1 active" in page  # the job has not finished
     assert "sk-test-tenant-a" not in page  # the key itself is never shown
+
+
+def _rows(html: str, table: str, attribute: str) -> list[tuple[str, str]]:
+    """(id, status) of each row of one of the landing page's tables, top to bottom."""
+    body = html.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
+    return re.findall(rf'<tr {attribute}="([^"]+)" data-status="([^"]+)"', body)
+
+
+async def test_home_shows_what_just_happened_across_tenants(app: Starlette, client: httpx.AsyncClient) -> None:
+    first = await new_job(client)
+    await advance(client, 3600)  # finished
+    deployed = (
+        await client.post("/api/v1/deployments", json={"model_name": f"qwen-turbo-{first}", "capacity": 2})
+    ).json()["output"]["deployed_model"]
+    async with client_for(app, "sk-second-tenant") as other:
+        second = await new_job(other)
+    html = (await client.get("/_emulator/")).text
+    assert _rows(html, "recent-jobs", "data-job") == [(second, "PENDING"), (first, "SUCCEEDED")]  # newest first
+    assert f'href="/_emulator/dashboard/jobs/{first}"' in html and f'href="/_emulator/dashboard/jobs/{second}"' in html
+    status = (await client.get(f"/api/v1/deployments/{deployed}")).json()["output"]["status"]
+    assert _rows(html, "recent-deployments", "data-deployment") == [(deployed, status)]
+    mine = tenant_for(API_KEY, None)
+    assert f'href="/_emulator/dashboard/tenants/{mine.id}#deployments-title"' in html
+    assert tenant_for("sk-second-tenant", None).key_hint in html.split('id="recent-jobs"', 1)[1]
+    assert 'id="open-tenant"' not in html  # two tenants: no single one to jump into
+
+
+async def test_home_with_one_tenant_leads_straight_into_it(client: httpx.AsyncClient) -> None:
+    job_id = await new_job(client)
+    await advance(client, 60)
+    html = (await client.get("/_emulator/")).text
+    tid = await tenant_id(client)
+    assert re.search(rf'<a [^>]*id="open-tenant" href="/_emulator/dashboard/tenants/{tid}"', html)
+    assert _rows(html, "recent-jobs", "data-job") == [(job_id, "RUNNING")]  # brought up to the clock
+    assert "No deployments yet." in html
+
+
+async def test_home_refreshes_its_jobs_only_while_the_clock_moves_them(client: httpx.AsyncClient) -> None:
+    job_id = await new_job(client)
+    assert "data-refresh" not in (await client.get("/_emulator/")).text  # frozen clock: nothing moves by itself
+    assert (await client.post("/_emulator/clock", json={"time_scale": 60})).status_code == 200
+    assert 'data-refresh="/_emulator/dashboard/recent/jobs"' in (await client.get("/_emulator/")).text
+    rows = await client.get("/_emulator/dashboard/recent/jobs")
+    assert rows.status_code == 200 and rows.text.lstrip().startswith("<tr") and "<html" not in rows.text
+    ((shown, status),) = _rows(f'<table id="x">{rows.text}</table>', "x", "data-job")
+    assert shown == job_id and status in ("PENDING", "QUEUING", "RUNNING")  # the clock runs meanwhile
+    await client.post("/_emulator/clock", json={"time_scale": 0})
+    await advance(client, 86400)
+    assert "data-refresh" not in (await client.get("/_emulator/")).text  # all final
+
+
+async def test_home_lists_only_the_newest_jobs(client: httpx.AsyncClient) -> None:
+    jobs = [await new_job(client) for _ in range(RECENT + 2)]
+    shown = [job for job, _ in _rows((await client.get("/_emulator/")).text, "recent-jobs", "data-job")]
+    assert shown == jobs[::-1][:RECENT]
 
 
 async def test_picker_redirects_to_the_tenant(client: httpx.AsyncClient) -> None:

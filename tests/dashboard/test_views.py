@@ -47,6 +47,17 @@ def test_chart_keeps_the_log_values_and_orders_points_left_to_right() -> None:
     assert len(chart.epoch_marks) == 1 and len(chart.rows) == 4 and chart.rows[1].token_acc == "0.4000"
 
 
+@pytest.mark.parametrize("total", [*range(1, 40), 47, 48, 99, 100, 101, 997, 4000])
+def test_step_ticks_are_whole_distinct_steps(total: int) -> None:
+    """A short job's axis once read 0 0 1 1 2 2 3: half steps printed as whole ones."""
+    chart = build_chart([_point(1, 1.0)], total_steps=total, steps_per_epoch=total)
+    labels = [t.label for t in chart.x_ticks]
+    assert labels[0] == "0" and len(set(labels)) == len(labels) and 2 <= len(labels) <= 7
+    steps = [int(label) for label in labels]
+    assert steps == sorted(steps) and steps[-1] <= total and total - steps[-1] < steps[1] - steps[0]
+    assert [t.pos for t in chart.x_ticks] == sorted(t.pos for t in chart.x_ticks)
+
+
 def test_chart_without_validation_or_points() -> None:
     only_train = build_chart([_point(1, 1.0), _point(2, 0.9)], total_steps=2, steps_per_epoch=2)
     assert len(only_train.panels) == 1 and not only_train.empty

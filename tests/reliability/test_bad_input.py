@@ -144,6 +144,43 @@ FIELDS = (
     "prompt",
 )
 json_body = st.one_of(json_value, st.dictionaries(st.sampled_from(FIELDS), json_value, max_size=5))
+
+# ---- the generators that found issue 10's 500s: lone surrogates, deep nesting, huge counts, long boundaries
+surrogate_text = st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=3).flatmap(
+    lambda bad: st.sampled_from((bad, "ok" + bad, bad + "\U0001f600"))
+)  # json.dumps escapes each as \udXXX: the bytes a client sends
+hostile_value = st.one_of(
+    surrogate_text,
+    st.dictionaries(surrogate_text, scalar, min_size=1, max_size=2),
+    st.lists(surrogate_text, min_size=1, max_size=3),
+)
+
+
+@st.composite
+def deep_json(draw: st.DrawFn) -> bytes:
+    depth = draw(st.sampled_from((65, 100, 1000, 10_000)))
+    opener, closer = draw(st.sampled_from(((b"[", b"]"), (b'{"a":', b"}"))))
+    inner = opener * depth + b"1" + closer * depth if opener == b'{"a":' else opener * depth + closer * depth
+    field = draw(st.sampled_from(FIELDS)).encode()
+    return b'{"' + field + b'":' + inner + b"}"
+
+
+@st.composite
+def hostile_json(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(("surrogate", "deep", "count")))
+    if kind == "deep":
+        return draw(deep_json())
+    if kind == "count":
+        n = draw(st.sampled_from((101, 1000, 40_000, 250_000)))
+        ids = [draw(st.sampled_from(("file-x", "a")))] * n if draw(st.booleans()) else [f"f{i}" for i in range(n)]
+        return json.dumps(
+            {"model": "qwen-turbo", draw(st.sampled_from(("training_file_ids", "validation_file_ids"))): ids}
+        ).encode()
+    body = draw(st.dictionaries(st.sampled_from(FIELDS), json_value, max_size=3))
+    body[draw(st.sampled_from(FIELDS))] = draw(hostile_value)
+    return json.dumps(body).encode()
+
+
 query = st.dictionaries(
     st.one_of(
         st.sampled_from(
@@ -182,12 +219,24 @@ def headers(draw: st.DrawFn) -> dict[str, str | bytes]:
         out["X-DashScope-WorkSpace"] = draw(st.one_of(st.sampled_from(("ws-1", "", " ", "a" * 65)), header_value))
     if draw(st.booleans()):
         out["X-DashScope-SSE"] = "enable"
+    if draw(st.integers(0, 9)) == 0:  # hostile headers: huge values (in-process, past any server limit), many of them
+        size = draw(st.sampled_from((8 * 1024, 100 * 1024)))
+        out[draw(st.sampled_from(("X-Big", "Content-Type", "X-DashScope-WorkSpace", "Authorization")))] = "h" * size
+        for i in range(draw(st.integers(0, 50))):
+            out[f"X-Many-{i}"] = "v"
     return out
 
 
 @st.composite
 def body(draw: st.DrawFn) -> dict[str, Any]:
-    kind = draw(st.sampled_from(("none", "json", "raw", "multipart", "wrong-type")))
+    kind = draw(st.sampled_from(("none", "json", "raw", "multipart", "wrong-type", "hostile", "boundary")))
+    if kind == "hostile":
+        return {"content": draw(hostile_json()), "headers": {"Content-Type": "application/json"}}
+    if kind == "boundary":
+        boundary = "b" * draw(st.sampled_from((70, 200, 201, 256, 257, 300, 2000)))
+        part = 'Content-Disposition: form-data; name="files"; filename="a.jsonl"\r\n\r\nx'
+        content = f"--{boundary}\r\n{part}\r\n--{boundary}--\r\n"
+        return {"content": content.encode(), "headers": {"Content-Type": f"multipart/form-data; boundary={boundary}"}}
     if kind == "json":
         return {"content": json.dumps(draw(json_body)).encode(), "headers": {"Content-Type": "application/json"}}
     if kind == "raw":
@@ -237,11 +286,12 @@ def requests(draw: st.DrawFn, target: Target) -> tuple[str, str, dict[str, Any]]
         value = draw(
             st.sampled_from(known)
             if streaming and known
-            else st.one_of(st.sampled_from(known), text)
+            else st.one_of(st.sampled_from(known), text, surrogate_text)
             if known
-            else text
+            else st.one_of(text, surrogate_text)
         )
-        path = path.replace("{" + name + "}", quote(value, safe="") or "x")
+        raw = value.encode("utf-8", "surrogatepass")  # a lone surrogate percent-encoded as invalid UTF-8
+        path = path.replace("{" + name + "}", quote(raw, safe="") or "x")
     kwargs = draw(body())
     extra = draw(headers())
     kwargs["headers"] = {**extra, **kwargs.get("headers", {})}
@@ -291,6 +341,32 @@ def test_unknown_and_odd_paths_are_errors_in_the_model(
         path = prefix + quote(raw, safe="/")
         response = target.request(method, path, params=params, headers={"Authorization": f"Bearer {API_KEY}"})
         check_response(method, path, response)
+
+
+JSON_ROUTES = (
+    ("POST", "/api/v1/fine-tunes"),
+    ("POST", "/api/v1/deployments"),
+    ("PUT", "/api/v1/deployments/{deployed_model}/scale"),
+    ("POST", "/api/v1/services/aigc/text-generation/generation"),
+    ("POST", "/compatible-mode/v1/chat/completions"),
+    ("POST", "/_emulator/clock"),
+    ("POST", "/_emulator/clock/advance"),
+    ("POST", "/_emulator/seed"),
+    ("POST", "/_emulator/snapshot"),
+    ("POST", "/_emulator/fine-tunes/{job_id}/status"),
+)
+
+
+@FUZZ
+@given(route=st.sampled_from(JSON_ROUTES), content=hostile_json(), extra=headers())
+def test_json_routes_refuse_hostile_bodies(
+    target: Target, route: tuple[str, str], content: bytes, extra: dict[str, str | bytes]
+) -> None:
+    """Every body a JSON route takes goes through one reader: deep, surrogate-laden or huge, a 4xx every time."""
+    method, path = route
+    path = path.replace("{deployed_model}", "qwen-turbo").replace("{job_id}", target.ids["job_id"][0])
+    response = target.request(method, path, content=content, headers={**extra, "Content-Type": "application/json"})
+    check_response(method, path, response)
 
 
 def test_the_server_is_healthy_afterwards(target: Target) -> None:

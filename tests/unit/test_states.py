@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.fine_tunes.states import (
+    ACTIVE,
+    HOLDS_SLOT,
+    TERMINAL,
     TRANSITIONS,
     IllegalTransition,
     JobStatus,
@@ -14,6 +22,7 @@ from emulator.fine_tunes.states import (
     cancel,
     fill_slot,
     force,
+    settle,
 )
 
 P = Policy(pending_seconds=5, cancel_seconds=10)
@@ -135,3 +144,90 @@ def test_never_two_holding_the_slot() -> None:
         if now == 90:
             cancel(next(j for j in jobs if j.status is S.RUNNING), now)
     assert all(j.status in (S.SUCCEEDED, S.CANCELED) for j in jobs)
+
+
+# ---------------------------------------------------------------- the incremental engine against the replay
+
+
+class _Source:
+    """``QueueSource`` over a plain list: what the store's indexed reads answer."""
+
+    def __init__(self, jobs: list[JobTimes], policy: Policy) -> None:
+        self.jobs, self.policy = jobs, policy
+        self.reads = 0
+
+    async def holder(self) -> JobTimes | None:
+        self.reads += 1
+        return next((j for j in self.jobs if j.status in HOLDS_SLOT), None)
+
+    async def queued_after(self, seq: int, limit: int) -> list[JobTimes]:
+        self.reads += 1
+        return [j for j in self.jobs if j.status is S.QUEUING and j.seq > seq][:limit]
+
+    async def pending_due(self, now: float) -> list[JobTimes]:
+        self.reads += 1
+        return [j for j in self.jobs if j.status is S.PENDING and j.ready_at(self.policy.pending_seconds) <= now]
+
+
+def _snapshot(jobs: list[JobTimes]) -> list[tuple[object, ...]]:
+    return [(j.job_id, j.status, j.queued_at, j.started_at, j.cancel_at, j.ended_at) for j in jobs]
+
+
+_op = st.one_of(
+    st.tuples(st.just("create"), st.floats(0, 300, allow_nan=False), st.booleans()),
+    st.tuples(st.just("cancel"), st.integers(0, 40)),
+    st.tuples(st.just("force"), st.integers(0, 40), st.sampled_from(sorted(JobStatus))),
+    st.tuples(st.just("advance"), st.sampled_from([0.0, 0.5, 3.0, 5.0, 10.0, 60.0, 150.0, 1000.0])),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=st.lists(_op, max_size=40), pending=st.sampled_from([0.0, 5.0, 30.0]))
+def test_settle_agrees_with_the_replay(ops: list[tuple[Any, ...]], pending: float) -> None:
+    """Any reachable queue: ``settle`` (incremental) leaves every job exactly as ``advance`` (full replay) does."""
+    policy = Policy(pending_seconds=pending, cancel_seconds=10)
+    ref: list[JobTimes] = []
+    inc: list[JobTimes] = []
+    now = 0.0
+    for op in ops:
+        if op[0] == "advance":
+            now += op[1]
+        advance([j for j in ref if j.status in ACTIVE], now, policy)
+        moved = asyncio.run(settle(_Source(inc, policy), now, policy))
+        assert _snapshot(inc) == _snapshot(ref)
+        assert {j.job_id for j in moved} <= {j.job_id for j in inc}
+        if op[0] == "create":
+            for jobs in (ref, inc):
+                jobs.append(JobTimes(f"j{len(jobs)}", S.PENDING, now, op[1], op[2], seq=len(jobs)))
+        elif op[0] in ("cancel", "force") and op[1] < len(ref):
+            for jobs in (ref, inc):
+                _act(jobs, op, now, policy)
+    now += 100_000
+    advance([j for j in ref if j.status in ACTIVE], now, policy)
+    asyncio.run(settle(_Source(inc, policy), now, policy))
+    assert _snapshot(inc) == _snapshot(ref)
+
+
+def _act(jobs: list[JobTimes], op: tuple[Any, ...], now: float, policy: Policy) -> None:
+    target = jobs[op[1]]
+    if target.status in TERMINAL:
+        return
+    try:
+        if op[0] == "cancel":
+            if target.status is not S.CANCELING:
+                cancel(target, now)
+        elif op[2] is not S.RUNNING or not any(j.status in HOLDS_SLOT for j in jobs if j is not target):
+            force(target, op[2], now)
+    except IllegalTransition:
+        return
+    fill_slot([j for j in jobs if j.status in ACTIVE], now, policy)
+
+
+def test_settle_reads_the_head_of_the_queue_not_the_queue() -> None:
+    """10,000 queued behind a running job: finishing it reads the holder, one page of the queue, no pending."""
+    jobs = [JobTimes(f"j{i}", S.QUEUING, 0.0, 100.0, False, queued_at=5.0, seq=i) for i in range(10_000)]
+    jobs[0].status, jobs[0].started_at = S.RUNNING, 5.0
+    source = _Source(jobs, P)
+    moved = asyncio.run(settle(source, 105.0, P))
+    assert {j.job_id for j in moved} == {"j0", "j1"} and jobs[1].status is S.RUNNING and jobs[1].started_at == 105
+    assert source.reads == 3

@@ -1,0 +1,89 @@
+"""The HTTP/1.1 protocol the server runs: uvicorn's httptools protocol with a bound on a request's head.
+
+httptools buffers a request line and headers for as long as they keep coming (uvicorn sets no limit), so one
+client could grow the server's memory without end.  This protocol counts the bytes of the head as they arrive
+and, past ``--max-header-bytes``, answers 431 in the service's error envelope and closes the connection,
+before a byte of the request reaches the app.  The limit travels in uvicorn's own
+``h11_max_incomplete_event_size``, which bounds the h11 protocol the same way (that one answers a plain 400).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from emulator.errors import HeadersTooLarge, render_error
+
+
+def head_too_large_response(limit: int) -> bytes:
+    error = HeadersTooLarge(f"Request line and headers are larger than {limit} bytes (--max-header-bytes).")
+    request_id = str(uuid.uuid4())
+    body = json.dumps(render_error(error, request_id)).encode()
+    head = (
+        f"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        f"content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        f"x-request-id: {request_id}\r\n"
+        f"connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """``--http`` for uvicorn: httptools, with the head of each request bounded.
+
+    Two checks: bytes that arrive while a head is still open are counted as they come (a head that never ends),
+    and a head that completes within one read is measured when it completes (the parser then stops, through
+    uvicorn's own parser-error path, which this class answers with the 431 instead of uvicorn's plain 400).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_limit: int = self.config.h11_max_incomplete_event_size or 16 * 1024
+        self._head_open = True  # between requests, or inside a request's head
+        self._head_seen = 0
+        self._events = 0  # heads and messages completed on this connection
+        self._refused = False
+
+    def data_received(self, data: bytes) -> None:
+        events = self._events
+        super().data_received(data)
+        # a read in which a head or a message completed is not counted: it held a body or a pipelined request
+        if self._head_open and self._events == events and not self.transport.is_closing():
+            self._head_seen += len(data)
+            if self._head_seen > self._head_limit:
+                self._refuse()
+
+    def on_headers_complete(self) -> None:
+        self._events += 1
+        self._head_open = False
+        self._head_seen = 0
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self._head_limit:
+            self._refused = True
+            raise _HeadTooLarge()  # httptools stops parsing; uvicorn calls send_400_response
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._events += 1
+        super().on_message_complete()
+        self._head_open = True
+        self._head_seen = 0
+
+    def send_400_response(self, msg: str) -> None:
+        if self._refused:
+            self._refuse()
+        else:
+            super().send_400_response(msg)
+
+    def _refuse(self) -> None:
+        self.logger.warning("request head over %d bytes: answered 431", self._head_limit)
+        self.transport.write(head_too_large_response(self._head_limit))
+        self.transport.close()
