@@ -78,7 +78,7 @@ async def _run(work: Path, profile_path: str | None) -> None:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://bench", headers={"Authorization": f"Bearer {API_KEY}"}
+            transport=transport, base_url="http://127.0.0.1", headers={"Authorization": f"Bearer {API_KEY}"}
         ) as client:
             ids = [
                 (await client.post("/api/v1/files", files=[("files", ("t.jsonl", dataset(20)))])).json()["data"][

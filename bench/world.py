@@ -3,8 +3,9 @@ world of 100 jobs to one of 100,000.
 
 The world is built in-process, before the server starts, by the same calls a request makes: each tenant uploads
 a dataset through ``FilesService`` and creates its jobs through ``FineTunesService.create_job``; the clock is
-moved through the control plane's own step (``_after_clock_change``), so the engine takes every job through its
-transitions.  Each tenant ends with the same mix (``MIX``): finished jobs, one running, queued and pending ones.
+moved through the control plane's own step (``control.service.advance_clock``), so the engine takes every job
+through its transitions.  Each tenant ends with the same mix (``MIX``): finished jobs, one running, queued and
+pending ones.
 A small world is one such tenant; a large one is as many as it takes.  The server is then started on that
 database and measured in the first tenant, whose own jobs are alike in both worlds: what grows is the rest.
 """
@@ -46,7 +47,7 @@ class World:
 
 async def _build(workdir: Path, jobs: int) -> World:
     from emulator.app import create_app
-    from emulator.control.routes import _after_clock_change
+    from emulator.control.service import advance_clock
     from emulator.fine_tunes.schemas import CreateJobRequest
     from emulator.settings import Settings
 
@@ -59,7 +60,7 @@ async def _build(workdir: Path, jobs: int) -> World:
         rt = app.state.rt
         tenants = [await rt.tenants.resolve(KEY.format(i), None, rt.clock.now()) for i in range(jobs // PER_TENANT)]
         file_ids = [await _upload(app, KEY.format(i)) for i in range(len(tenants))]
-        service = rt.services["fine_tunes"]
+        service = rt.services.fine_tunes
 
         async def create(count: int) -> list[list[str]]:
             out = []
@@ -69,8 +70,7 @@ async def _build(workdir: Path, jobs: int) -> World:
             return out
 
         async def advance(seconds: float) -> None:
-            rt.clock.advance(seconds)
-            await _after_clock_change(rt)
+            await advance_clock(rt, seconds)
 
         finished = await create(MIX["finished"])
         await advance(PENDING + 1)
@@ -91,7 +91,7 @@ async def _upload(app: Any, key: str) -> str:
     import httpx
 
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         response = await client.post(
             "/api/v1/files",
             files=[("files", ("train.jsonl", dataset(50)))],

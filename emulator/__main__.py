@@ -6,7 +6,6 @@ Every option can also come from an ``EMULATOR_*`` environment variable, shown in
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -403,4 +402,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

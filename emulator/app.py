@@ -1,4 +1,5 @@
-"""The app factory: builds the runtime, gathers every resource's routes, and wires the middleware."""
+"""The composition root: builds the runtime and its typed services (``Services.build``), derives the routes
+from each resource's ``operations`` (one declaration per endpoint), and wires the middleware."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,27 +30,22 @@ from emulator.control.journal import Journal, JournalMiddleware
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
 from emulator.control.persistence import restore_clock, save_clock
 from emulator.dashboard import routes as dashboard_routes
-from emulator.db import Database, Tx
+from emulator.db import Database
 from emulator.deployments import routes as deployment_routes
-from emulator.deployments.service import DeploymentsService
 from emulator.errors import ApiError, InsufficientStorage, MethodNotAllowed, NotFound, is_disk_full
 from emulator.files import routes as file_routes
-from emulator.files.service import FilesService
 from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
-from emulator.fine_tunes.exports import CheckpointsService
-from emulator.fine_tunes.service import FineTunesService
 from emulator.generation import multimodal_routes, openai_routes, tokenizer
 from emulator.generation import routes as generation_routes
-from emulator.generation.service import GenerationService
 from emulator.http import error_response, request_id
 from emulator.ids import Ids
 from emulator.middleware import RequestContextMiddleware
 from emulator.runtime import Runtime
+from emulator.services import Services
 from emulator.settings import Settings
-from emulator.tenants import AuthMiddleware, Tenant, TenantRegistry
+from emulator.tenants import AuthMiddleware, TenantRegistry
 from emulator.uploads import routes as upload_routes
-from emulator.uploads.service import UploadsService
 
 log = logging.getLogger("emulator")
 
@@ -82,25 +78,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         ),
         journal=Journal(settings.journal_size, clock),
     )
-    rt.services["files"] = FilesService(rt)
-    rt.services["fine_tunes"] = FineTunesService(rt)
-    rt.services["deployments"] = DeploymentsService(rt)
-    rt.services["checkpoints"] = CheckpointsService(rt)
-    rt.services["fine_tunes"].deployed_guard = _before_job_delete(rt)
-    rt.services["fine_tunes"].exported_lookup = rt.services["checkpoints"].find_export
-    rt.services["generation"] = GenerationService(rt)
-    rt.services["uploads"] = UploadsService(rt)
+    rt.services = Services.build(rt)  # each service gets its dependencies through its constructor
     app = EmulatorApp(
         routes=[
-            *file_routes.routes,
-            *fine_tune_routes.routes,
-            *checkpoint_routes.routes,
-            *deployment_routes.routes,
-            *generation_routes.routes,
-            *multimodal_routes.routes,
-            *tokenizer.routes,
-            *upload_routes.routes,
-            *openai_routes.routes,
+            *openapi.endpoint_routes(api_operations()),
             *control.routes(settings),
             *dashboard_routes.routes(settings),
             *openapi.routes(operations()),
@@ -154,38 +135,28 @@ class EmulatorApp(Starlette):
 def _middleware(rt: Runtime) -> list[Middleware]:
     """Outermost first: the journal sees every answer; faults strike once the caller is known."""
     settings = rt.settings
-    stack = [Middleware(JournalMiddleware, journal=rt.journal)] if settings.journal_size else []  # type: ignore[arg-type]
-    stack.append(Middleware(RequestContextMiddleware, request_id=rt.ids.request_id, stats=rt.stats))  # type: ignore[arg-type]
-    stack.append(Middleware(RequestGuardMiddleware, settings=settings))  # type: ignore[arg-type]
+    stack = [Middleware(JournalMiddleware, journal=rt.journal)] if settings.journal_size else []
+    stack.append(Middleware(RequestContextMiddleware, request_id=rt.ids.request_id, stats=rt.stats))
+    stack.append(Middleware(RequestGuardMiddleware, settings=settings))
     if settings.admin_token:
-        stack.append(Middleware(AdminTokenMiddleware, token=settings.admin_token))  # type: ignore[arg-type]
+        stack.append(Middleware(AdminTokenMiddleware, token=settings.admin_token))
     stack.append(
         Middleware(
             AuthMiddleware,
             registry=rt.tenants,
-            api_keys=settings.api_keys,  # type: ignore[arg-type]
+            api_keys=settings.api_keys,
             now=rt.clock.now,
         )
     )
-    stack.append(Middleware(FaultMiddleware, faults=rt.faults))  # type: ignore[arg-type]
+    stack.append(Middleware(FaultMiddleware, faults=rt.faults))
     return stack
 
 
 SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"
 
 
-def _before_job_delete(rt: Runtime) -> Callable[[Tx, Tenant, Any], Awaitable[None]]:
-    """Inside the job's delete transaction: a deployed model keeps its job; a deleted job's exports go too."""
-
-    async def hook(tx: Tx, tenant: Tenant, job: Any) -> None:
-        await rt.services["deployments"].guard_job_delete(tx, tenant, job)
-        await rt.services["checkpoints"].forget_job(tx, tenant, job.job_id)
-
-    return hook
-
-
-def operations() -> list[openapi.Operation]:
-    """Every documented operation, gathered from the resources' route modules."""
+def api_operations() -> list[openapi.Operation]:
+    """The service's own endpoints: each one declared once (``Operation(..., endpoint=handler)``)."""
     return [
         *file_routes.operations,
         *fine_tune_routes.operations,
@@ -196,7 +167,6 @@ def operations() -> list[openapi.Operation]:
         *tokenizer.operations,
         *upload_routes.operations,
         *openai_routes.operations,
-        *control.operations,
     ]
 
 
@@ -206,6 +176,11 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app.state.rt
+
+
+def operations() -> list[openapi.Operation]:
+    """Every documented operation: the service's and the control plane's (served unless --no-control-plane)."""
+    return [*api_operations(), *control.operations]
 
 
 def create_app_from_env() -> Starlette:
@@ -231,10 +206,7 @@ async def start_runtime(rt: Runtime) -> None:
     clean_control_leftovers(rt)
     await rt.db.open()
     await restore_clock(rt)
-    for service in rt.services.values():
-        start = getattr(service, "start", None)
-        if start is not None:
-            await start()
+    await rt.services.start()
     rt.background.append(asyncio.create_task(_sweep_later(rt)))
 
 
@@ -242,7 +214,7 @@ async def _sweep_later(rt: Runtime) -> None:
     """Orphan blobs are swept once, shortly after start, off the start-up path."""
     await asyncio.sleep(2.0)
     try:
-        removed = await rt.services["files"].sweep_orphans()
+        removed = await rt.services.files.sweep_orphans()
     except Exception:  # the sweep is housekeeping: never let it take the server down
         log.exception("orphan blob sweep failed")
         return
@@ -255,10 +227,6 @@ async def stop_runtime(rt: Runtime) -> None:
         task.cancel()
     await asyncio.gather(*rt.background, return_exceptions=True)
     rt.background.clear()
-    for service in rt.services.values():
-        stop = getattr(service, "stop", None)
-        if stop is not None:
-            await stop()
     await save_clock(rt)
     await rt.db.close()
 

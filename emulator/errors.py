@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import errno
 import sqlite3
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NewType, get_args
 
 ErrorCode = Literal[
     "InvalidParameter",
+    "InvalidFileFormat",
     "UnsupportedOperation",
     "BadRequest.TooLarge",
     "BadRequest.TooMany",
@@ -56,13 +57,35 @@ ErrorCode = Literal[
     "Throttling",
     "Throttling.RateQuota",
     "InternalError",
+    "BadGateway",
     "ServiceUnavailable",
+    "GatewayTimeout",
+    "InvalidParameter.NotSupportEnableThinking",
+    "NoSuchBucket",
+    "InvalidArgument",
+    "EntityTooLarge",
+    "SignatureDoesNotMatch",
+    "InvalidPolicyDocument",
+    "InvalidObjectName",
+    "FileAlreadyExists",
+    "QuotaExceeded",
 ]
+"""Every code the emulator answers on its own: closed, so a misspelt code fails ``mypy --strict``.
+
+README.md's "Error codes" table lists them (tests/unit/test_errors.py keeps the two in sync)."""
+
+ScriptedCode = NewType("ScriptedCode", str)
+"""A code a test chose through ``/_emulator/faults`` or ``/_emulator/responses``: free text, marked as such."""
+
+Code = ErrorCode | ScriptedCode
+"""What ``ApiError.code`` holds: one of the emulator's own codes, or one a test scripted."""
+
+ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
 
 
 class ApiError(Exception):
-    status: ClassVar[int] = 400
-    code: ClassVar[str] = "InvalidParameter"
+    status: int = 400
+    code: Code = "InvalidParameter"
     default_message: ClassVar[str] = "Required parameter(s) missing or invalid, please check the request parameters."
     openai_type: ClassVar[str] = "invalid_request_error"
 
@@ -70,16 +93,16 @@ class ApiError(Exception):
         self,
         message: str | None = None,
         *,
-        code: str | None = None,
+        code: Code | None = None,
         status: int | None = None,
         headers: dict[str, str] | None = None,
         param: str | None = None,
     ) -> None:
         self.message = message or self.default_message
         if code is not None:
-            self.code = code  # type: ignore[misc]
+            self.code = code
         if status is not None:
-            self.status = status  # type: ignore[misc]
+            self.status = status
         self.headers = headers or {}
         self.param = param
         super().__init__(self.message)
@@ -105,34 +128,34 @@ class ModelNotExist(InvalidParameter):
 
 
 class EmptyModel(InvalidParameter):
-    code = "BadRequest.EmptyModel"
+    code: Code = "BadRequest.EmptyModel"
     default_message = 'Required parameter "model" missing from request.'
 
 
 class EmptyInput(InvalidParameter):
-    code = "BadRequest.EmptyInput"
+    code: Code = "BadRequest.EmptyInput"
     default_message = "Required input parameter missing from request."
 
 
 class UnsupportedOperation(ApiError):
-    code = "UnsupportedOperation"
+    code: Code = "UnsupportedOperation"
     default_message = "The operation is not supported in the resource's current state."
 
 
 class TooMany(ApiError):
-    code = "BadRequest.TooMany"
+    code: Code = "BadRequest.TooMany"
     default_message = "Too many items."
 
 
 class TooLarge(ApiError):
     status = 413
-    code = "BadRequest.TooLarge"
+    code: Code = "BadRequest.TooLarge"
     default_message = "Request body too large."
 
 
 class HeadersTooLarge(ApiError):
     status = 431
-    code = "BadRequest.HeadersTooLarge"
+    code: Code = "BadRequest.HeadersTooLarge"
     default_message = "Request header fields too large."
 
 
@@ -140,70 +163,70 @@ class InsufficientStorage(ApiError):
     """Not the client's mistake, but not a crash either: the disk under --data-dir/--db is full."""
 
     status = 507
-    code = "InsufficientStorage"
+    code: Code = "InsufficientStorage"
     default_message = "No space left on the emulator's disk; free some space and retry."
     openai_type = "internal_error"
 
 
 class InvalidApiKey(ApiError):
     status = 401
-    code = "InvalidApiKey"
+    code: Code = "InvalidApiKey"
     default_message = "Invalid API-key provided."
     openai_type = "invalid_request_error"
 
 
 class AccessDenied(ApiError):
     status = 403
-    code = "AccessDenied"
+    code: Code = "AccessDenied"
     default_message = "Access denied."
 
 
 class NotFound(ApiError):
     status = 404
-    code = "NotFound"
+    code: Code = "NotFound"
     default_message = "Not found!"
 
 
 class ModelNotFound(NotFound):
-    code = "ModelNotFound"
+    code: Code = "ModelNotFound"
     default_message = "Model not found."
 
 
 class MethodNotAllowed(ApiError):
     status = 405
-    code = "MethodNotAllowed"
+    code: Code = "MethodNotAllowed"
     default_message = "Method not allowed."
 
 
 class Conflict(ApiError):
     status = 409
-    code = "Conflict"
+    code: Code = "Conflict"
     default_message = "The resource already exists."
 
 
 class UnsupportedMediaType(ApiError):
     status = 415
-    code = "UnsupportedMediaType"
+    code: Code = "UnsupportedMediaType"
     default_message = "Unsupported content type."
 
 
 class Throttling(ApiError):
     status = 429
-    code = "Throttling"
+    code: Code = "Throttling"
     default_message = "Requests throttling triggered."
     openai_type = "rate_limit_error"
 
 
 class InternalError(ApiError):
     status = 500
-    code = "InternalError"
+    code: Code = "InternalError"
     default_message = "An internal error has occured, please try again later or contact service support."
     openai_type = "internal_error"
 
 
 class ServiceUnavailable(ApiError):
     status = 503
-    code = "ServiceUnavailable"
+    code: Code = "ServiceUnavailable"
     default_message = "The service is temporarily unavailable, please try again later."
     openai_type = "internal_error"
 
@@ -223,7 +246,7 @@ def is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
 
 
-_OPENAI_CODES = {
+_OPENAI_CODES: dict[str, str] = {
     "InvalidParameter": "invalid_parameter_error",
     "ModelNotFound": "model_not_found",
     "InvalidApiKey": "invalid_api_key",

@@ -1,21 +1,23 @@
 """The OpenAPI document, generated from the pydantic models the handlers themselves use.
 
-Each resource's routes module declares ``operations`` beside its ``routes``; this module turns them into
-OpenAPI 3.1 with one component schema per model, the service's envelopes (``{"request_id", "data"}`` for
-files, ``{"request_id", "output"}`` elsewhere) and its error body.  ``/docs`` serves Swagger UI from the
+One declaration per endpoint: each resource's routes module exports only ``operations``, a list of
+``Operation(method, path, summary, tag, ..., endpoint=handler)``; the router's routes come from them
+(``endpoint_routes``) and so does the document.  This module turns them into OpenAPI 3.1 with one component
+schema per model, the service's envelopes (``{"request_id", "data"}`` for files, ``{"request_id", "output"}``
+elsewhere) and its error body.  ``/docs`` serves Swagger UI from the
 ``swagger-ui-bundle`` package: nothing is fetched from the internet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -23,6 +25,7 @@ from emulator import __version__
 from emulator.wire import WireModel
 
 Envelope = Literal["data", "output", "raw", "none"]
+Endpoint = Callable[[Request], Awaitable[Response]]
 REF = "#/components/schemas/{model}"
 
 
@@ -54,6 +57,19 @@ class Operation:
     """A success body that is not JSON (a file's bytes): documented as a binary string of this type."""
     oss: bool = False
     """An OSS-style endpoint: success is an empty 200/204, errors are XML ``<Error>`` documents."""
+    endpoint: Endpoint | None = None
+    name: str | None = None
+
+    def route(self) -> Route:
+        """The router's half of this declaration."""
+        if self.endpoint is None:
+            raise ValueError(f"{self.method} {self.path} declares no endpoint")
+        return Route(self.path, self.endpoint, methods=[self.method], name=self.name)
+
+
+def endpoint_routes(operations: Iterable[Operation]) -> list[BaseRoute]:
+    """The routes of a resource, in declaration order (a literal path must come before a ``{param}`` one)."""
+    return [op.route() for op in operations]
 
 
 class ErrorBody(WireModel):

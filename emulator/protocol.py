@@ -32,6 +32,10 @@ def head_too_large_response(limit: int) -> bytes:
     return head.encode("ascii") + body
 
 
+DRAIN_BYTES = 1024 * 1024
+DRAIN_SECONDS = 2.0
+
+
 class _HeadTooLarge(Exception):
     pass
 
@@ -51,8 +55,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_seen = 0
         self._events = 0  # heads and messages completed on this connection
         self._refused = False
+        self._draining = 0  # bytes still to discard after a 431 (lingering close), 0 when not draining
 
     def data_received(self, data: bytes) -> None:
+        if self._draining:
+            self._drain(len(data))
+            return
         events = self._events
         super().data_received(data)
         # a read in which a head or a message completed is not counted: it held a body or a pipelined request
@@ -84,6 +92,25 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             super().send_400_response(msg)
 
     def _refuse(self) -> None:
+        """Answer 431, then close the way nginx's lingering close does.
+
+        Closing at once while the client is still sending its head makes the kernel answer the unread bytes
+        with a reset, which can destroy the 431 before the client reads it.  So the write side is shut, and
+        what still arrives is discarded (at most DRAIN_BYTES, for at most DRAIN_SECONDS) until the client
+        closes too.
+        """
+        if self._draining or self.transport.is_closing():
+            return
         self.logger.warning("request head over %d bytes: answered 431", self._head_limit)
         self.transport.write(head_too_large_response(self._head_limit))
-        self.transport.close()
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self._draining = DRAIN_BYTES
+        self.loop.call_later(DRAIN_SECONDS, self.transport.close)
+
+    def _drain(self, size: int) -> None:
+        self._draining = max(self._draining - size, 0)
+        if not self._draining:
+            self.transport.close()

@@ -1,4 +1,9 @@
-"""Everything a request handler can reach, built once by the app factory and kept on ``app.state.rt``."""
+"""Everything a request handler can reach, built once by the app factory and kept on ``app.state.rt``.
+
+The runtime is the infrastructure (settings, database, clock, ids, control-plane state) plus ``services``, the
+typed ``emulator.services.Services``: the services are built from the runtime (``Services.build(rt)``), so
+``create_app`` sets that one field right after constructing the runtime, before anything can read it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
 
 from emulator.clock import Clock
 from emulator.control.faults import FaultRules
@@ -17,6 +24,9 @@ from emulator.db import Database
 from emulator.ids import Ids
 from emulator.settings import Settings
 from emulator.tenants import TenantRegistry
+
+if TYPE_CHECKING:
+    from emulator.services import Services
 
 CLOCK = "clock"
 """The key notified when the emulated clock jumps or changes speed: what moves with time alone (a log) waits on it."""
@@ -73,7 +83,7 @@ class Runtime:
     tenants: TenantRegistry
     stats: dict[str, int] = field(default_factory=dict)
     started_wall: float = field(default_factory=time.monotonic)
-    services: dict[str, Any] = field(default_factory=dict)
+    services: Services = field(init=False, repr=False)
     changes: Signal = field(default_factory=Signal)
     background: list[asyncio.Task[None]] = field(default_factory=list)
     faults: FaultRules = field(default_factory=FaultRules)
@@ -87,3 +97,9 @@ class Runtime:
     @property
     def temp_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+
+def runtime(request: Request) -> Runtime:
+    """The typed way from a request to the runtime (and its ``services``)."""
+    rt: Runtime = request.app.state.rt
+    return rt

@@ -42,7 +42,6 @@ class Settings(BaseModel):
     max_json_depth: int = Field(default=64, ge=2, le=512)
     max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     max_fault_rules: int = Field(default=1000, ge=1)
-    tick_seconds: float = Field(0.2, gt=0)
     log_level: str = "info"
     workers: int = Field(1, ge=1, le=64)
     heartbeat_seconds: float = Field(15.0, gt=0, le=300)

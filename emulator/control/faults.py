@@ -35,11 +35,13 @@ from emulator.errors import (
     AccessDenied,
     ApiError,
     Conflict,
+    ErrorCode,
     InternalError,
     InvalidApiKey,
     InvalidParameter,
     MalformedBody,
     NotFound,
+    ScriptedCode,
     ServiceUnavailable,
     Throttling,
     TooLarge,
@@ -71,7 +73,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     429: Throttling,
     500: InternalError,
 }
-_DEFAULT_CODES = {502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
+_DEFAULT_CODES: dict[int, ErrorCode] = {502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
 
 
 @dataclass(eq=False)
@@ -113,7 +115,7 @@ class ActiveRule:
         headers = {"Retry-After": f"{s.retry_after:g}"} if s.retry_after is not None else None
         return cls(
             s.message or cls.default_message,
-            code=s.code or _DEFAULT_CODES.get(status, cls.code),
+            code=ScriptedCode(s.code) if s.code else _DEFAULT_CODES.get(status, cls.code),
             status=status,
             headers=headers,
         )

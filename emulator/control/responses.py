@@ -20,7 +20,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from emulator.control.schemas import (
     ResponseRule,
@@ -37,6 +36,7 @@ from emulator.errors import (
     InvalidApiKey,
     InvalidParameter,
     NotFound,
+    ScriptedCode,
     ServiceUnavailable,
     Throttling,
 )
@@ -113,7 +113,11 @@ def call_id(request_id: str, index: int) -> str:
 
 def scripted_error(error: ScriptedError) -> ApiError:
     cls = _ERRORS.get(error.status) or (InternalError if error.status >= 500 else ApiError)
-    return cls(error.message or cls.default_message, code=error.code or cls.code, status=error.status)
+    return cls(
+        error.message or cls.default_message,
+        code=ScriptedCode(error.code) if error.code else cls.code,
+        status=error.status,
+    )
 
 
 def to_scripted(reply: ScriptedReplySpec, rule_id: str | None, request_id: str) -> Scripted:
@@ -252,13 +256,6 @@ async def delete_response(request: Request) -> JSONResponse:
     return JSONResponse(ResponsesCleared(removed=1).model_dump())
 
 
-routes = [
-    Route("/_emulator/responses", list_responses, methods=["GET"]),
-    Route("/_emulator/responses", add_response, methods=["POST"]),
-    Route("/_emulator/responses", clear_responses, methods=["DELETE"]),
-    Route("/_emulator/responses/{rule_id}", delete_response, methods=["DELETE"]),
-]
-
 operations = [
     Operation(
         "GET",
@@ -268,6 +265,7 @@ operations = [
         response=ResponseRuleList,
         envelope="raw",
         auth=False,
+        endpoint=list_responses,
     ),
     Operation(
         "POST",
@@ -278,6 +276,7 @@ operations = [
         response=ResponseRule,
         envelope="raw",
         auth=False,
+        endpoint=add_response,
     ),
     Operation(
         "DELETE",
@@ -287,6 +286,7 @@ operations = [
         response=ResponsesCleared,
         envelope="raw",
         auth=False,
+        endpoint=clear_responses,
     ),
     Operation(
         "DELETE",
@@ -297,5 +297,6 @@ operations = [
         envelope="raw",
         auth=False,
         params=(path_param("rule_id"),),
+        endpoint=delete_response,
     ),
 ]

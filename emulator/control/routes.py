@@ -6,7 +6,7 @@ import time
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from emulator import __version__
 from emulator.control import responses, service
@@ -30,20 +30,20 @@ from emulator.control.schemas import (
     SnapshotInfo,
     SnapshotRequest,
 )
-from emulator.deployments.routes import deployment_object
 from emulator.deployments.schemas import DeploymentObject, ForceStatusRequest
 from emulator.deployments.states import DeploymentStatus
+from emulator.deployments.wire import deployment_object
 from emulator.errors import InvalidParameter
-from emulator.fine_tunes.routes import job_object
 from emulator.fine_tunes.schemas import JobObject
+from emulator.fine_tunes.wire import job_object
 from emulator.http import parse_model, read_json_object, read_model
-from emulator.openapi import Operation, Param, path_param
-from emulator.runtime import Runtime
+from emulator.openapi import Operation, Param, endpoint_routes, path_param
+from emulator.runtime import Runtime, runtime
 from emulator.settings import Settings
 
 
 def _rt(request: Request) -> Runtime:
-    return request.app.state.rt  # type: ignore[no-any-return]
+    return runtime(request)
 
 
 async def health(request: Request) -> JSONResponse:
@@ -184,32 +184,20 @@ async def seed(request: Request) -> JSONResponse:
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
-    if not settings.control_plane:
-        return []
-    return [
-        Route("/_emulator/health", health, methods=["GET"]),
-        Route("/_emulator/reset", reset, methods=["POST"]),
-        Route("/_emulator/clock", get_clock, methods=["GET"]),
-        Route("/_emulator/clock", set_clock, methods=["POST"]),
-        Route("/_emulator/clock/advance", advance_clock, methods=["POST"]),
-        Route("/_emulator/deployments/{deployed_model}/status", force_deployment_status, methods=["POST"]),
-        Route("/_emulator/fine-tunes/{job_id}/status", force_fine_tune_status, methods=["POST"]),
-        Route("/_emulator/faults", list_faults, methods=["GET"]),
-        Route("/_emulator/faults", add_fault, methods=["POST"]),
-        Route("/_emulator/faults", clear_faults, methods=["DELETE"]),
-        Route("/_emulator/faults/{fault_id}", delete_fault, methods=["DELETE"]),
-        Route("/_emulator/requests", list_requests, methods=["GET"]),
-        Route("/_emulator/requests", clear_requests, methods=["DELETE"]),
-        Route("/_emulator/snapshot", snapshot, methods=["POST"]),
-        Route("/_emulator/restore", restore, methods=["POST"]),
-        Route("/_emulator/seed", seed, methods=["POST"]),
-        *responses.routes,
-    ]
+    """The control plane's routes (none under ``--no-control-plane``; the document lists them either way)."""
+    return endpoint_routes(operations) if settings.control_plane else []
 
 
 operations = [
     Operation(
-        "GET", "/_emulator/health", "Health, version, uptime", "control", response=Health, envelope="raw", auth=False
+        "GET",
+        "/_emulator/health",
+        "Health, version, uptime",
+        "control",
+        response=Health,
+        envelope="raw",
+        auth=False,
+        endpoint=health,
     ),
     Operation(
         "POST",
@@ -220,9 +208,17 @@ operations = [
         response=ResetResult,
         envelope="raw",
         auth=False,
+        endpoint=reset,
     ),
     Operation(
-        "GET", "/_emulator/clock", "Read the emulated clock", "control", response=ClockView, envelope="raw", auth=False
+        "GET",
+        "/_emulator/clock",
+        "Read the emulated clock",
+        "control",
+        response=ClockView,
+        envelope="raw",
+        auth=False,
+        endpoint=get_clock,
     ),
     Operation(
         "POST",
@@ -233,6 +229,7 @@ operations = [
         response=ClockView,
         envelope="raw",
         auth=False,
+        endpoint=set_clock,
     ),
     Operation(
         "POST",
@@ -243,6 +240,7 @@ operations = [
         response=ClockView,
         envelope="raw",
         auth=False,
+        endpoint=advance_clock,
     ),
     Operation(
         "POST",
@@ -254,6 +252,7 @@ operations = [
         envelope="raw",
         auth=False,
         params=(path_param("deployed_model"),),
+        endpoint=force_deployment_status,
     ),
     Operation(
         "POST",
@@ -265,6 +264,7 @@ operations = [
         envelope="raw",
         auth=False,
         params=(path_param("job_id"),),
+        endpoint=force_fine_tune_status,
     ),
     Operation(
         "GET",
@@ -274,6 +274,7 @@ operations = [
         response=FaultRuleList,
         envelope="raw",
         auth=False,
+        endpoint=list_faults,
     ),
     Operation(
         "POST",
@@ -284,6 +285,7 @@ operations = [
         response=FaultRule,
         envelope="raw",
         auth=False,
+        endpoint=add_fault,
     ),
     Operation(
         "DELETE",
@@ -293,6 +295,7 @@ operations = [
         response=FaultsCleared,
         envelope="raw",
         auth=False,
+        endpoint=clear_faults,
     ),
     Operation(
         "DELETE",
@@ -303,6 +306,7 @@ operations = [
         envelope="raw",
         auth=False,
         params=(path_param("fault_id"),),
+        endpoint=delete_fault,
     ),
     Operation(
         "GET",
@@ -319,6 +323,7 @@ operations = [
             Param("status", schema={"type": "integer", "minimum": 0}),
             Param("limit", schema={"type": "integer", "minimum": 1, "default": 100}),
         ),
+        endpoint=list_requests,
     ),
     Operation(
         "DELETE",
@@ -328,6 +333,7 @@ operations = [
         response=JournalCleared,
         envelope="raw",
         auth=False,
+        endpoint=clear_requests,
     ),
     Operation(
         "POST",
@@ -338,6 +344,7 @@ operations = [
         response=SnapshotInfo,
         envelope="raw",
         auth=False,
+        endpoint=snapshot,
     ),
     Operation(
         "POST",
@@ -348,6 +355,7 @@ operations = [
         response=SnapshotInfo,
         envelope="raw",
         auth=False,
+        endpoint=restore,
     ),
     Operation(
         "POST",
@@ -358,6 +366,7 @@ operations = [
         response=SeedResult,
         envelope="raw",
         auth=False,
+        endpoint=seed,
     ),
     *responses.operations,
 ]

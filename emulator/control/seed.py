@@ -151,7 +151,7 @@ async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path, a
     except OSError as exc:
         raise WorldError(f"file {spec.name!r}: cannot read {path}: {exc.strerror or exc}") from None
     try:
-        outcome = await rt.services["files"].upload_files(
+        outcome = await rt.services.files.upload_files(
             tenant, [staged], purpose=spec.purpose, descriptions=[spec.description]
         )
     finally:
@@ -180,7 +180,7 @@ async def _create_job(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
             "job_name": spec.name,
         }
     )
-    job = await rt.services["fine_tunes"].create_job(item.tenant, req)
+    job = await rt.services.fine_tunes.create_job(item.tenant, req)
     return str(job.job_id)
 
 
@@ -192,7 +192,7 @@ async def _succeeded_jobs(rt: Runtime, loaded: list[_Loaded]) -> None:
             if spec.status is JobStatus.SUCCEEDED:
                 item.jobs[spec.name] = await _create_job(rt, item, spec)
                 waiting.append((item, spec))
-    service = rt.services["fine_tunes"]
+    service = rt.services.fine_tunes
     moved = 0.0
     while waiting:
         item, spec = waiting[0]
@@ -209,7 +209,7 @@ async def _succeeded_jobs(rt: Runtime, loaded: list[_Loaded]) -> None:
 
 
 async def _job_to(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
-    service = rt.services["fine_tunes"]
+    service = rt.services.fine_tunes
     job_id = await _create_job(rt, item, spec)
     if spec.status is JobStatus.CANCELED:
         await service.cancel_job(item.tenant, job_id)
@@ -228,15 +228,13 @@ async def _job_to(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
 
 
 async def _deploy(rt: Runtime, item: _Loaded, spec: DeploymentSpec) -> str:
-    service = rt.services.get("deployments")
-    if service is None:
-        raise WorldError("this emulator has no deployments service")
+    service = rt.services.deployments
     model = spec.model
     if model.startswith("@"):
         job_name = model[1:]
         if job_name not in item.jobs:
             raise WorldError(f"deployment of {model!r}: no SUCCEEDED job named {job_name!r} in this tenant")
-        model = (await rt.services["fine_tunes"].get_job(item.tenant, item.jobs[job_name])).output_model
+        model = (await rt.services.fine_tunes.get_job(item.tenant, item.jobs[job_name])).output_model
     req = CreateDeploymentRequest.model_validate(
         {"model_name": model, "capacity": spec.capacity, "suffix": spec.suffix, "plan": spec.plan}
     )
@@ -260,11 +258,11 @@ async def _summary(rt: Runtime, loaded: list[_Loaded]) -> dict[str, Any]:
     for item in loaded:
         jobs = {}
         for name, job_id in item.jobs.items():
-            job = await rt.services["fine_tunes"].get_job(item.tenant, job_id)
+            job = await rt.services.fine_tunes.get_job(item.tenant, job_id)
             jobs[name] = {"job_id": job_id, "status": str(job.status)}
         deployments = {}
         for name in item.deployments:
-            row = await rt.services["deployments"].get_deployment(item.tenant, name)
+            row = await rt.services.deployments.get_deployment(item.tenant, name)
             deployments[name] = str(row.status)
         tenants.append(
             {

@@ -44,15 +44,8 @@ async def reset(rt: Runtime, tenant: str | None) -> dict[str, int]:
 
 async def wipe_state(rt: Runtime, tenant: str | None) -> dict[str, int]:
     """Every service that holds state wipes its part in one transaction; blobs go after the commit."""
-    removed: dict[str, int] = {}
-    after: list[object] = []
     async with rt.db.transaction() as tx:
-        for name, service in rt.services.items():
-            wipe = getattr(service, "wipe", None)
-            if wipe is not None:
-                count, cleanup = await wipe(tx, tenant)
-                removed[name] = count
-                after.append(cleanup)
+        removed, after = await rt.services.wipe(tx, tenant)
         if tenant is None:
             await tx.execute("DELETE FROM tenants")
     for cleanup in after:
@@ -73,10 +66,7 @@ def clock_view(rt: Runtime) -> ClockView:
 async def after_clock_change(rt: Runtime) -> None:
     """Persist the clock and apply every transition that fell due, before answering."""
     await save_clock(rt)
-    for service in rt.services.values():
-        sync_all = getattr(service, "sync_all", None)
-        if sync_all is not None:
-            await sync_all()
+    await rt.services.sync_all()
     rt.changes.notify(CLOCK)
 
 
@@ -96,13 +86,13 @@ async def advance_clock(rt: Runtime, seconds: float) -> ClockView:
 
 
 async def force_fine_tune_status(rt: Runtime, job_id: str, status: JobStatus, message: str | None) -> Any:
-    return await rt.services["fine_tunes"].force_status(job_id, status, message)
+    return await rt.services.fine_tunes.force_status(job_id, status, message)
 
 
 async def force_deployment_status(
     rt: Runtime, deployed_model: str, status: DeploymentStatus, message: str | None, tenant: str | None
 ) -> Any:
-    return await rt.services["deployments"].force_status(deployed_model, status, message, tenant)
+    return await rt.services.deployments.force_status(deployed_model, status, message, tenant)
 
 
 # ---------------------------------------------------------------------------------------------------- faults

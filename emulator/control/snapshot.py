@@ -327,14 +327,8 @@ async def _replace_rows(rt: Runtime, source: Path, renames: list[tuple[str, str]
 
 
 async def _wipe_services(rt: Runtime, tx: Tx) -> list[Cleanup]:
-    cleanups: list[Cleanup] = []
-    for service in rt.services.values():
-        wipe = getattr(service, "wipe", None)
-        if wipe is not None:
-            _, cleanup = await wipe(tx, None)
-            if callable(cleanup):
-                cleanups.append(cleanup)
-    return cleanups
+    _, after = await rt.services.wipe(tx, None)
+    return [cleanup for cleanup in after if cleanup is not None]
 
 
 async def _copy_tables(conn: aiosqlite.Connection, main: dict[str, list[str]], snap: dict[str, list[str]]) -> None:

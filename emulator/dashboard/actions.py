@@ -113,7 +113,7 @@ async def cancel_job(request: Request, form: FormData) -> Response:
             "a waiting job is canceled at once. This cannot be undone.",
             "Cancel the job",
         )
-    fine_tunes: FineTunesService = runtime(request).services["fine_tunes"]
+    fine_tunes: FineTunesService = runtime(request).services.fine_tunes
     job = await fine_tunes.find_job(job_id)
     record = await store.get_tenant(runtime(request).db, job.tenant)
     if record is None:

@@ -24,7 +24,7 @@ LIVE_TICK_SECONDS = 1.0  # a running job's progress bar moves at least this ofte
 
 
 def _fine_tunes(request: Request) -> FineTunesService:
-    return runtime(request).services["fine_tunes"]  # type: ignore[no-any-return]
+    return runtime(request).services.fine_tunes
 
 
 # ---------------------------------------------------------------------------------------------------- pages
@@ -122,7 +122,7 @@ async def job_stream(request: Request) -> Response:
 
 
 async def _follow(rt: Runtime, job_id: str, sent: int) -> AsyncIterator[bytes]:
-    service: FineTunesService = rt.services["fine_tunes"]
+    service: FineTunesService = rt.services.fine_tunes
     last: dict[str, Any] | None = None
     async for look in service.watch(job_id, tick=LIVE_TICK_SECONDS):
         if look.timed_out:

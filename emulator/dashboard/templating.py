@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 from emulator import __version__
 from emulator.clock import beijing, fmt_job_time
 from emulator.runtime import Runtime
+from emulator.runtime import runtime as runtime_of
 
 PREFIX = "/_emulator"
 FAULTS_PATH = "/_emulator/faults"
@@ -40,7 +41,7 @@ DEPLOYMENT_BADGES = {
 
 
 def runtime(request: Request) -> Runtime:
-    return request.app.state.rt  # type: ignore[no-any-return]
+    return runtime_of(request)
 
 
 def has_route(app: Starlette, path: str, method: str) -> bool:

@@ -139,7 +139,7 @@ class JobPage:
 
 
 def _fine_tunes(rt: Runtime) -> FineTunesService:
-    return rt.services["fine_tunes"]  # type: ignore[no-any-return]
+    return rt.services.fine_tunes
 
 
 # ---------------------------------------------------------------------------------------------------- progress
@@ -220,13 +220,8 @@ async def recent_jobs(rt: Runtime) -> list[JobView]:
 
 
 async def recent_deployments(rt: Runtime) -> list[store.DeploymentLine] | None:
-    service = rt.services.get("deployments")
-    if service is None:
-        return None
-    sync = getattr(service, "sync_tenant", None)
-    if sync is not None:
-        for tenant_id in await store.recent_deployment_tenants(rt.db, RECENT):
-            await sync(tenant_id)
+    for tenant_id in await store.recent_deployment_tenants(rt.db, RECENT):
+        await rt.services.deployments.sync_tenant(tenant_id)
     return await store.recent_deployments(rt.db, RECENT)
 
 
@@ -246,7 +241,7 @@ async def jobs_of(rt: Runtime, record: TenantRecord) -> tuple[int, list[JobView]
 
 
 async def tenant_page(rt: Runtime, record: TenantRecord) -> TenantPage:
-    files_total, files = await rt.services["files"].list_files(record.as_tenant(), 0, PAGE)
+    files_total, files = await rt.services.files.list_files(record.as_tenant(), 0, PAGE)
     jobs_total, jobs = await jobs_of(rt, record)
     deployments, error = await _deployments(rt, record)
     return TenantPage(record, files, files_total, jobs, jobs_total, deployments, error)
@@ -286,13 +281,9 @@ def _hyper_parameters(sent: dict[str, Any], effective: dict[str, Any]) -> list[H
 
 
 async def _deployments(rt: Runtime, record: TenantRecord) -> tuple[list[DeploymentView] | None, str | None]:
-    """Deployments come from their own service when this build has one; the page degrades without it."""
-    service = rt.services.get("deployments")
-    lister = getattr(service, "list_deployments", None)
-    if lister is None:
-        return None, None
+    """Deployments come from their own service; the page degrades (with a note) when it fails."""
     try:
-        found = await lister(record.as_tenant(), 0, PAGE)
+        found = await rt.services.deployments.list_deployments(record.as_tenant(), 0, PAGE)
     except Exception as exc:  # the dashboard must keep working whatever that service does
         log.warning("dashboard: listing deployments failed: %s", exc)
         return [], f"The deployments service answered: {exc}"

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from emulator.clock import fmt_deploy_time
 from emulator.deployments.schemas import (
@@ -32,11 +31,12 @@ from emulator.deployments.service import (
 )
 from emulator.deployments.states import FINAL_FOR_WATCHERS
 from emulator.deployments.store import DeploymentRow
+from emulator.deployments.wire import deployment_object
 from emulator.errors import InvalidParameter
 from emulator.http import envelope, read_model
 from emulator.openapi import Operation, Param, path_param
 from emulator.pagination import parse_page
-from emulator.runtime import CLOCK, Runtime
+from emulator.runtime import CLOCK, Runtime, runtime
 from emulator.sse import HEARTBEAT, encode_json, stream_response
 
 LIST_DEFAULT_SIZE = 50
@@ -47,27 +47,7 @@ V1_MAX_SIZE = 100
 
 
 def _service(request: Request) -> DeploymentsService:
-    return request.app.state.rt.services["deployments"]  # type: ignore[no-any-return]
-
-
-def deployment_object(row: DeploymentRow) -> DeploymentObject:
-    return DeploymentObject(
-        deployed_model=row.deployed_model,
-        gmt_create=fmt_deploy_time(row.schedule.created_at),
-        gmt_modified=fmt_deploy_time(row.modified_at),
-        status=row.status.value,
-        model_name=row.model_name,
-        base_model=row.base_model,
-        base_capacity=row.base_capacity,
-        capacity=row.capacity,
-        ready_capacity=row.ready_capacity,
-        workspace_id=row.workspace_id,
-        charge_type=row.charge_type,
-        creator=row.creator,
-        modifier=row.creator,
-        plan=row.plan,
-        model_unit_spec=row.options.model_unit_spec if row.options is not None else None,
-    )
+    return runtime(request).services.deployments
 
 
 def _answer(request: Request, row: DeploymentRow) -> JSONResponse:
@@ -217,16 +197,6 @@ async def wait_for_change(rt: Runtime, next_at: float | None, keys: tuple[str, .
     return await rt.changes.wait(step, keys)
 
 
-routes = [
-    Route("/api/v1/deployments", create_deployment, methods=["POST"]),
-    Route("/api/v1/deployments", list_deployments, methods=["GET"]),
-    Route("/api/v1/deployments/models", deployable_models, methods=["GET"]),
-    Route("/api/v1/deployments/{deployed_model}", get_deployment, methods=["GET"]),
-    Route("/api/v1/deployments/{deployed_model}", delete_deployment, methods=["DELETE"]),
-    Route("/api/v1/deployments/{deployed_model}/scale", scale_deployment, methods=["PUT"]),
-    Route("/api/v1/deployments/{deployed_model}/stream", stream_deployment, methods=["GET"]),
-]
-
 _DEPLOYED = (path_param("deployed_model"),)
 _PAGE = (
     Param("page_no", schema={"type": "integer", "minimum": 1, "default": 1}),
@@ -245,6 +215,7 @@ operations = [
         "deployments",
         request=CreateDeploymentRequest,
         response=DeploymentObject,
+        endpoint=create_deployment,
     ),
     Operation(
         "GET",
@@ -253,6 +224,7 @@ operations = [
         "deployments",
         response=DeploymentList,
         params=_PAGE,
+        endpoint=list_deployments,
     ),
     Operation(
         "GET",
@@ -274,6 +246,7 @@ operations = [
                 "absent: the flat {model_name, base_capacity} list.",
             ),
         ),
+        endpoint=deployable_models,
     ),
     Operation(
         "GET",
@@ -282,6 +255,7 @@ operations = [
         "deployments",
         response=DeploymentObject,
         params=_DEPLOYED,
+        endpoint=get_deployment,
     ),
     Operation(
         "DELETE",
@@ -290,6 +264,7 @@ operations = [
         "deployments",
         response=DeploymentObject,
         params=_DEPLOYED,
+        endpoint=delete_deployment,
     ),
     Operation(
         "PUT",
@@ -299,6 +274,7 @@ operations = [
         request=ScaleRequest,
         response=DeploymentObject,
         params=_DEPLOYED,
+        endpoint=scale_deployment,
     ),
     Operation(
         "GET",
@@ -307,5 +283,6 @@ operations = [
         "deployments",
         sse=True,
         params=_DEPLOYED,
+        endpoint=stream_deployment,
     ),
 ]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from emulator.catalog import Catalog, is_lora, load_catalog
+from emulator.clock import Clock
 from emulator.db import Tx
 from emulator.deployments import store
 from emulator.deployments.schemas import CreateDeploymentRequest
@@ -32,6 +32,9 @@ from emulator.deployments.states import (
 from emulator.deployments.store import DeploymentRow, Options
 from emulator.errors import Conflict, InvalidParameter, ModelNotExist, NotFound, UnsupportedOperation
 from emulator.fine_tunes import store as job_store
+from emulator.fine_tunes.exports import ExportLedger
+from emulator.fine_tunes.service import FineTunesService
+from emulator.fine_tunes.store import JobRow
 from emulator.runtime import Runtime
 from emulator.synth.text import Memory
 from emulator.tenants import Tenant
@@ -77,16 +80,42 @@ def not_found(deployed_model: str) -> NotFound:
     return NotFound(f"Model: {deployed_model} not found!")
 
 
+class DeploymentHold:
+    """A fine-tunes delete hook: a deployed model's job stays, unless the deployment is already DELETING (a test
+    suite's natural clean-up order: deployment, then job).  Built before both services (it needs neither)."""
+
+    def __init__(self, clock: Clock, policy: Policy) -> None:
+        self.clock = clock
+        self.policy = policy
+
+    async def __call__(self, tx: Tx, tenant: Tenant, job: JobRow, /) -> None:
+        now = self.clock.now()
+        for row in await store.of_job(tx, tenant.id, job.job_id):
+            view = advance(row.schedule, now, self.policy)
+            if not view.gone and view.status is not DeploymentStatus.DELETING:
+                raise UnsupportedOperation(
+                    f"The fine-tuning job cannot be deleted: its model {job.output_model} is "
+                    f"deployed as {row.deployed_model} ({view.status}); delete the deployment "
+                    "first."
+                )
+
+
 class DeploymentsService:
-    def __init__(self, rt: Runtime, catalog: Catalog | None = None, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        fine_tunes: FineTunesService,
+        exports: ExportLedger,
+        *,
+        catalog: Catalog | None = None,
+        policy: Policy | None = None,
+    ) -> None:
         self.rt = rt
         self.catalog = catalog or load_catalog()
         self.policy = policy or Policy()
         self._memory: dict[int, Memory] = {}
-
-    @property
-    def _fine_tunes(self) -> Any:
-        return self.rt.services["fine_tunes"]
+        self._fine_tunes = fine_tunes
+        self._exports = exports
 
     # ---------------------------------------------------------------- create
 
@@ -289,8 +318,7 @@ class DeploymentsService:
         await self._fine_tunes.sync_tenant(tenant.id)
         succeeded, jobs = await job_store.succeeded_page(self.rt.db, tenant.id, offset, limit)
         outputs = [(j.output_model, j) for j in jobs]
-        checkpoints = self.rt.services.get("checkpoints")
-        exported = await checkpoints.exported_models(tenant) if checkpoints is not None else []
+        exported = await self._exports.exported_models(tenant)
         start = max(offset - succeeded, 0)
         outputs += exported[start : start + limit - len(outputs)]
         shown = [Deployable(name, self._plans(Source(j.base_model, j.job_id, j.training_type))) for name, j in outputs]
@@ -377,21 +405,6 @@ class DeploymentsService:
             raise not_found(deployed_model)
         self._announce(row)
         return row
-
-    # ---------------------------------------------------------------- hooks
-
-    async def guard_job_delete(self, tx: Tx, tenant: Tenant, job: Any) -> None:
-        """Installed as the fine-tunes service's ``deployed_guard``: a deployed model's job stays, unless the
-        deployment is already DELETING (a test suite's natural clean-up order: deployment, then job)."""
-        now = self.rt.clock.now()
-        for row in await store.of_job(tx, tenant.id, job.job_id):
-            view = advance(row.schedule, now, self.policy)
-            if not view.gone and view.status is not DeploymentStatus.DELETING:
-                raise UnsupportedOperation(
-                    f"The fine-tuning job cannot be deleted: its model {job.output_model} is "
-                    f"deployed as {row.deployed_model} ({view.status}); delete the deployment "
-                    "first."
-                )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[int, Callable[[], None]]:
         return await store.wipe(tx, tenant), self._memory.clear

@@ -37,8 +37,9 @@ Line level (lines are split on ``\\n``; blank lines are skipped; a UTF-8 BOM bef
   * SFT, DPO and CPT rows must not be mixed: one issue at the first row of the less common kind.
 
 Row length against ``max_length`` is *not* checked here: the real service drops over-long rows during training,
-and so does the emulator's job runner, using ``row_tokens``.  Token estimates come from ``count_tokens`` on each
-message's text plus a flat ``IMAGE_TOKENS`` per image (Qwen-VL spends a few hundred tokens on a small image).
+and so does the emulator's training plan (``fine_tunes.training``), using ``row_tokens``.  Token estimates come
+from ``count_tokens`` on each message's text plus a flat ``IMAGE_TOKENS`` per image (Qwen-VL spends a few hundred
+tokens on a small image).
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
 
 from emulator.clock import fmt_job_time
 from emulator.errors import ApiError
@@ -17,11 +16,12 @@ from emulator.files.upload import parse_upload
 from emulator.http import envelope
 from emulator.openapi import Operation, page_params, path_param
 from emulator.pagination import parse_page
+from emulator.runtime import runtime
 from emulator.tenants import Tenant
 
 
 def _service(request: Request) -> FilesService:
-    return request.app.state.rt.services["files"]  # type: ignore[no-any-return]
+    return runtime(request).services.files
 
 
 _ID_MARK = "0file0id0"
@@ -123,14 +123,6 @@ async def delete_file(request: Request) -> JSONResponse:
     return envelope(request, None, None)
 
 
-routes = [
-    Route("/api/v1/files", upload_files, methods=["POST"]),
-    Route("/api/v1/files", list_files, methods=["GET"]),
-    Route("/api/v1/files/{file_id}", get_file, methods=["GET"]),
-    Route("/api/v1/files/{file_id}", delete_file, methods=["DELETE"]),
-    Route("/api/v1/files/{file_id}/content", file_content, methods=["GET"], name="file_content"),
-]
-
 _UPLOAD_FORM = {
     "type": "object",
     "required": ["files"],
@@ -156,9 +148,17 @@ operations = [
         envelope="data",
         multipart=_UPLOAD_FORM,
         description="Over-limit or invalid files are listed in failed_uploads.",
+        endpoint=upload_files,
     ),
     Operation(
-        "GET", "/api/v1/files", "List files", "files", response=FileListData, envelope="data", params=page_params()
+        "GET",
+        "/api/v1/files",
+        "List files",
+        "files",
+        response=FileListData,
+        envelope="data",
+        params=page_params(),
+        endpoint=list_files,
     ),
     Operation(
         "GET",
@@ -168,9 +168,16 @@ operations = [
         response=FileObject,
         envelope="data",
         params=(path_param("file_id"),),
+        endpoint=get_file,
     ),
     Operation(
-        "DELETE", "/api/v1/files/{file_id}", "Delete a file", "files", envelope="none", params=(path_param("file_id"),)
+        "DELETE",
+        "/api/v1/files/{file_id}",
+        "Delete a file",
+        "files",
+        envelope="none",
+        params=(path_param("file_id"),),
+        endpoint=delete_file,
     ),
     Operation(
         "GET",
@@ -181,5 +188,7 @@ operations = [
         params=(path_param("file_id"),),
         media_type="application/octet-stream",
         description="The bytes as uploaded, with Content-Disposition naming the file.",
+        endpoint=file_content,
+        name="file_content",
     ),
 ]

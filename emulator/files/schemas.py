@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emulator.errors import ErrorCode
 from emulator.wire import WireModel
 
 
@@ -27,7 +28,7 @@ class UploadedFile(WireModel):
 
 class FailedUpload(WireModel):
     name: str
-    code: str
+    code: ErrorCode
     message: str
 
 

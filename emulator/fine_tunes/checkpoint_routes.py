@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from emulator.fine_tunes.checkpoint_schemas import CheckpointList, ExportAccepted
 from emulator.fine_tunes.exports import CheckpointsService
 from emulator.http import envelope
 from emulator.openapi import Operation, Param, path_param
+from emulator.runtime import runtime
 
 
 def _service(request: Request) -> CheckpointsService:
-    return request.app.state.rt.services["checkpoints"]  # type: ignore[no-any-return]
+    return runtime(request).services.checkpoints
 
 
 async def list_checkpoints(request: Request) -> JSONResponse:
@@ -32,11 +32,6 @@ async def export_checkpoint(request: Request) -> JSONResponse:
     return envelope(request, "output", accepted)
 
 
-routes = [
-    Route("/api/v1/fine-tunes/{job_id}/checkpoints", list_checkpoints, methods=["GET"]),
-    Route("/api/v1/fine-tunes/{job_id}/export/{checkpoint}", export_checkpoint, methods=["GET"]),
-]
-
 operations = [
     Operation(
         "GET",
@@ -45,6 +40,7 @@ operations = [
         "fine-tunes",
         response=CheckpointList,
         params=(path_param("job_id"),),
+        endpoint=list_checkpoints,
     ),
     Operation(
         "GET",
@@ -57,5 +53,6 @@ operations = [
             path_param("checkpoint"),
             Param("model_name", required=True, description="Display name of the exported model (unique)."),
         ),
+        endpoint=export_checkpoint,
     ),
 ]

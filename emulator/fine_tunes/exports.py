@@ -1,10 +1,11 @@
 """Checkpoint listing and export (reference 2026 §2): the checkpoints derive from the job (``checkpoints.py``),
 the exports are rows of their own whose status derives from the emulated clock.
 
-This service reads jobs only through the fine-tunes service's public ``get_job`` (and the store's plain
-lookup by id), so the job engine can change underneath it.  ``find_export`` is installed as the fine-tunes
-service's ``exported_lookup``: an exported checkpoint's ``model_name`` then deploys and answers like a
-fine-tune's ``finetuned_output``.
+Two parts, so the composition root (``emulator.services``) can build them around the fine-tunes service:
+``ExportLedger`` (the export rows: no job engine) is built first and handed to the fine-tunes service, whose
+``find_model`` then resolves an exported checkpoint's ``model_name`` like a fine-tune's ``finetuned_output``
+and whose delete drops the job's exports (``forget_job``, in the same transaction); ``CheckpointsService``
+reads jobs only through the fine-tunes service's public ``get_job``, so the job engine can change underneath it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable
-from typing import Any
 
 from emulator.db import Database, Tx
 from emulator.errors import Conflict, InvalidParameter, UnsupportedOperation
@@ -24,6 +24,7 @@ from emulator.fine_tunes.checkpoints import (
     export_status,
     exported_model_name,
 )
+from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import JobStatus
 from emulator.fine_tunes.store import JobRow
 from emulator.runtime import Runtime
@@ -37,38 +38,11 @@ def _missing(name: str) -> str:
     return f"Required parameter({name}) missing or invalid, please check the request parameters."
 
 
-class CheckpointsService:
+class ExportLedger:
+    """The checkpoint exports' rows: what the fine-tunes service and the deployments service ask about them."""
+
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-
-    @property
-    def _fine_tunes(self) -> Any:
-        return self.rt.services["fine_tunes"]
-
-    async def list_checkpoints(self, tenant: Tenant, job_id: str) -> list[Checkpoint]:
-        job = await self._fine_tunes.get_job(tenant, job_id)  # NotFound for an unknown job
-        return derive(job, self.rt.clock.now(), await exports_of(self.rt.db, tenant.id, job_id))
-
-    async def export(self, tenant: Tenant, job_id: str, checkpoint: str, display_name: str | None) -> bool:
-        """Start an export (idempotent: a checkpoint exported before, or the final one, answers True again)."""
-        job: JobRow = await self._fine_tunes.get_job(tenant, job_id)
-        name = (display_name or "").strip()
-        if not name or len(name) > MAX_DISPLAY_NAME:
-            raise InvalidParameter(_missing("model_name"), param="model_name")
-        if job.status is not JobStatus.SUCCEEDED:
-            raise UnsupportedOperation(
-                f"The checkpoint cannot be exported before the fine-tuning job succeeds (job {job_id} is {job.status})."
-            )
-        now = self.rt.clock.now()
-        cp = _pick(derive(job, now, await exports_of(self.rt.db, tenant.id, job_id)), job_id, checkpoint)
-        if cp.final or cp.status != "PENDING" or cp.model_name is not None:
-            return True
-        if cp.expired(now):
-            raise InvalidParameter(f"The checkpoint has expired ({checkpoint}).", param="checkpoint")
-        async with self.rt.db.transaction() as tx:
-            await _insert(tx, tenant.id, job_id, cp.step, name, exported_model_name(job, cp.step), now)
-        self.rt.changes.notify(tenant.id, job_id)
-        return True
 
     async def find_export(self, tenant: Tenant, model_name: str) -> JobRow | None:
         """The job behind an exported checkpoint's ``model_name``, once that export has SUCCEEDED."""
@@ -102,13 +76,44 @@ class CheckpointsService:
                 out.append((str(r["model_name"]), job))
         return out
 
-    async def forget_job(self, tx: Tx, tenant: Tenant, job_id: str) -> None:
-        """A deleted job's exports go with it (their display names become free again)."""
-        await tx.execute("DELETE FROM checkpoint_exports WHERE tenant = ? AND job_id = ?", (tenant.id, job_id))
+    async def forget_job(self, tx: Tx, tenant: Tenant, job: JobRow) -> None:
+        """A job delete hook: a deleted job's exports go with it (their display names become free again)."""
+        await tx.execute("DELETE FROM checkpoint_exports WHERE tenant = ? AND job_id = ?", (tenant.id, job.job_id))
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[int, Callable[[], None] | None]:
         where, params = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
         return await tx.execute(f"DELETE FROM checkpoint_exports {where}", params), None
+
+
+class CheckpointsService:
+    def __init__(self, rt: Runtime, fine_tunes: FineTunesService) -> None:
+        self.rt = rt
+        self._fine_tunes = fine_tunes
+
+    async def list_checkpoints(self, tenant: Tenant, job_id: str) -> list[Checkpoint]:
+        job = await self._fine_tunes.get_job(tenant, job_id)  # NotFound for an unknown job
+        return derive(job, self.rt.clock.now(), await exports_of(self.rt.db, tenant.id, job_id))
+
+    async def export(self, tenant: Tenant, job_id: str, checkpoint: str, display_name: str | None) -> bool:
+        """Start an export (idempotent: a checkpoint exported before, or the final one, answers True again)."""
+        job: JobRow = await self._fine_tunes.get_job(tenant, job_id)
+        name = (display_name or "").strip()
+        if not name or len(name) > MAX_DISPLAY_NAME:
+            raise InvalidParameter(_missing("model_name"), param="model_name")
+        if job.status is not JobStatus.SUCCEEDED:
+            raise UnsupportedOperation(
+                f"The checkpoint cannot be exported before the fine-tuning job succeeds (job {job_id} is {job.status})."
+            )
+        now = self.rt.clock.now()
+        cp = _pick(derive(job, now, await exports_of(self.rt.db, tenant.id, job_id)), job_id, checkpoint)
+        if cp.final or cp.status != "PENDING" or cp.model_name is not None:
+            return True
+        if cp.expired(now):
+            raise InvalidParameter(f"The checkpoint has expired ({checkpoint}).", param="checkpoint")
+        async with self.rt.db.transaction() as tx:
+            await _insert(tx, tenant.id, job_id, cp.step, name, exported_model_name(job, cp.step), now)
+        self.rt.changes.notify(tenant.id, job_id)
+        return True
 
 
 def _pick(checkpoints: list[Checkpoint], job_id: str, wanted: str) -> Checkpoint:

@@ -6,63 +6,22 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from emulator.clock import fmt_job_time
 from emulator.errors import InvalidParameter, NotFound
 from emulator.fine_tunes.schemas import CreateJobRequest, JobList, JobObject, LogsOutput, StatusOutput
 from emulator.fine_tunes.service import FineTunesService
-from emulator.fine_tunes.states import TERMINAL, JobStatus
-from emulator.fine_tunes.store import JobRow
+from emulator.fine_tunes.wire import job_dict
 from emulator.http import envelope, read_model
 from emulator.openapi import Operation, Param, page_params, path_param
 from emulator.pagination import parse_page
+from emulator.runtime import runtime
 from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
 
 MAX_LOG_PAGE = 1000
 
 
 def _service(request: Request) -> FineTunesService:
-    return request.app.state.rt.services["fine_tunes"]  # type: ignore[no-any-return]
-
-
-def job_dict(job: JobRow) -> dict[str, object]:
-    """The wire form of a job (``JobObject`` dumped without its None fields), built straight from stored, already
-    validated facts: the status read's hot path skips constructing and dumping a model."""
-    req = job.request
-    account = req["account"]
-    out: dict[str, object] = {
-        "job_id": job.job_id,
-        "job_name": req.get("job_name") or job.job_id,
-        "status": job.status.value,
-        "model": job.model,
-        "base_model": job.base_model,
-        "training_file_ids": req["training_file_ids"],
-        "validation_file_ids": req["validation_file_ids"],
-        "hyper_parameters": req["hyper_parameters"],
-        "training_type": job.training_type,
-        "create_time": fmt_job_time(job.created_at),
-        "user_identity": account,
-        "creator": account,
-        "modifier": account,
-        "group": "llm",
-        "workspace_id": req["workspace"],
-    }
-    if job.status is JobStatus.SUCCEEDED:
-        out["finetuned_output"] = job.output_model
-    if job.status in TERMINAL and job.ended_at is not None:
-        out["end_time"] = fmt_job_time(job.ended_at)
-    if job.status is JobStatus.SUCCEEDED:
-        out["usage"] = int(job.plan["plan"]["usage_tokens"])
-    if job.status is JobStatus.FAILED:
-        for key, value in (("code", job.code), ("message", job.message)):
-            if value is not None:
-                out[key] = value
-    return out
-
-
-def job_object(job: JobRow) -> JobObject:
-    return JobObject.model_construct(**job_dict(job))  # type: ignore[arg-type]
+    return runtime(request).services.fine_tunes
 
 
 async def create_job(request: Request) -> JSONResponse:
@@ -141,16 +100,6 @@ async def _follow(request: Request, service: FineTunesService, job_id: str) -> A
         sent = max(sent, len(lines))
 
 
-routes = [
-    Route("/api/v1/fine-tunes", create_job, methods=["POST"]),
-    Route("/api/v1/fine-tunes", list_jobs, methods=["GET"]),
-    Route("/api/v1/fine-tunes/{job_id}", get_job, methods=["GET"]),
-    Route("/api/v1/fine-tunes/{job_id}", delete_job, methods=["DELETE"]),
-    Route("/api/v1/fine-tunes/{job_id}/cancel", cancel_job, methods=["POST"]),
-    Route("/api/v1/fine-tunes/{job_id}/logs", job_logs, methods=["GET"]),
-    Route("/api/v1/fine-tunes/{job_id}/stream", stream_job, methods=["GET"]),
-]
-
 _JOB = (path_param("job_id"),)
 
 operations = [
@@ -161,6 +110,7 @@ operations = [
         "fine-tunes",
         request=CreateJobRequest,
         response=JobObject,
+        endpoint=create_job,
     ),
     Operation(
         "GET",
@@ -169,9 +119,16 @@ operations = [
         "fine-tunes",
         response=JobList,
         params=(*page_params(), Param("model", description="Only jobs of this model.")),
+        endpoint=list_jobs,
     ),
     Operation(
-        "GET", "/api/v1/fine-tunes/{job_id}", "Get a fine-tune job", "fine-tunes", response=JobObject, params=_JOB
+        "GET",
+        "/api/v1/fine-tunes/{job_id}",
+        "Get a fine-tune job",
+        "fine-tunes",
+        response=JobObject,
+        params=_JOB,
+        endpoint=get_job,
     ),
     Operation(
         "DELETE",
@@ -180,9 +137,16 @@ operations = [
         "fine-tunes",
         response=StatusOutput,
         params=_JOB,
+        endpoint=delete_job,
     ),
     Operation(
-        "POST", "/api/v1/fine-tunes/{job_id}/cancel", "Cancel a job", "fine-tunes", response=StatusOutput, params=_JOB
+        "POST",
+        "/api/v1/fine-tunes/{job_id}/cancel",
+        "Cancel a job",
+        "fine-tunes",
+        response=StatusOutput,
+        params=_JOB,
+        endpoint=cancel_job,
     ),
     Operation(
         "GET",
@@ -203,6 +167,7 @@ operations = [
                 description="Lines to return, at most 1000.",
             ),
         ),
+        endpoint=job_logs,
     ),
     Operation(
         "GET",
@@ -211,5 +176,6 @@ operations = [
         "fine-tunes",
         sse=True,
         params=_JOB,
+        endpoint=stream_job,
     ),
 ]

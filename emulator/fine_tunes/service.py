@@ -3,17 +3,17 @@
 Status is never set by a timer: the stored status is the last derived one, and a read first applies the
 tenant's transitions that fell due by the emulated "now" (``states.settle``: the slot holder, the head of the
 queue and the jobs due, never the whole queue), so a read always sees exactly what the clock says, across
-restarts and whatever the background runner did or did not do.  When nothing is due, a read is one indexed
-query more than the row itself.
+restarts; a clock change applies what fell due at once (``sync_all``).  When nothing is due, a read is one
+indexed query more than the row itself.
 """
 
 from __future__ import annotations
 
 import array
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from emulator.catalog import TRAINING_TYPES, Catalog, ModelInfo, load_catalog
 from emulator.clock import fmt_job_time
@@ -46,6 +46,18 @@ UNSUPPORTED_SECONDS = 4.0
 MEMORY_SAMPLES = 200
 _SFT_KINDS = {"sft", "image_sft"}
 _ID_ATTEMPTS = 8
+
+
+class ExportLookup(Protocol):
+    """The job behind an exported checkpoint's model name (``ExportLedger.find_export``)."""
+
+    async def __call__(self, tenant: Tenant, model_name: str, /) -> JobRow | None: ...
+
+
+class JobDeleteHook(Protocol):
+    """Runs inside a job's delete transaction; may refuse by raising ApiError (``DeploymentHold``)."""
+
+    async def __call__(self, tx: Tx, tenant: Tenant, job: JobRow, /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -89,13 +101,20 @@ class _StoredQueue:
 
 
 class FineTunesService:
-    def __init__(self, rt: Runtime, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        find_export: ExportLookup,
+        before_delete: Sequence[JobDeleteHook],
+        catalog: Catalog | None = None,
+    ) -> None:
         self.rt = rt
         self.catalog = catalog or load_catalog()
         self.policy = Policy(pending_seconds=rt.settings.pending_seconds, cancel_seconds=CANCEL_SECONDS)
         self.logs = JobLogs(rt.ids)
-        self.deployed_guard: Any = None  # set by the deployments service: refuses deleting a deployed job
-        self.exported_lookup: Any = None  # set by the checkpoints service: the job behind an exported checkpoint
+        self._find_export = find_export
+        self._before_delete = tuple(before_delete)
 
     # ---------------------------------------------------------------- create
 
@@ -317,8 +336,8 @@ class FineTunesService:
         """A SUCCEEDED job of this tenant whose ``finetuned_output`` (or exported checkpoint) is ``output_model``."""
         await self.sync_tenant(tenant.id)
         job = await store.succeeded_by_output(self.rt.db, tenant.id, output_model)
-        if job is None and self.exported_lookup is not None:
-            job = await self.exported_lookup(tenant, output_model)
+        if job is None:
+            job = await self._find_export(tenant, output_model)
         return job
 
     async def memory(self, job_id: str) -> list[tuple[str, str]]:
@@ -413,8 +432,8 @@ class FineTunesService:
                     f"The fine-tuning job cannot be deleted while it is {job.status}; cancel "
                     "it first or wait until it has finished."
                 )
-            if self.deployed_guard is not None:
-                await self.deployed_guard(tx, tenant, job)
+            for hook in self._before_delete:
+                await hook(tx, tenant, job)
             await store.delete_job(tx, tenant.id, job_id)
         self.logs.forget(job_id)
         self._announce(tenant.id, [*changed, job])

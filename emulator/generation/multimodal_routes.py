@@ -15,7 +15,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation.media import OssResolver, native_conversation
@@ -26,11 +25,12 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.routes import UNFINISHED, parse, service, wants_sse
-from emulator.generation.schemas import MultimodalRequest, MultimodalResponse
+from emulator.generation.routes import UNFINISHED, service, wants_sse
+from emulator.generation.schemas import MultimodalRequest, MultimodalResponse, parse
 from emulator.generation.service import Completion, check_sampling
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
+from emulator.runtime import runtime
 from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
@@ -43,8 +43,7 @@ def oss_resolver(request: Request) -> OssResolver | None:
     """The caller's ``oss://`` lookup, only when the request opted in with ``X-DashScope-OssResourceResolve``."""
     if request.headers.get(OSS_RESOLVE_HEADER, "").strip().lower() != "enable":
         return None
-    uploads = request.app.state.rt.services.get("uploads")
-    return None if uploads is None else uploads.resolver(request.state.tenant)
+    return runtime(request).services.uploads.resolver(request.state.tenant)
 
 
 async def generate(request: Request) -> Response:
@@ -177,14 +176,13 @@ async def _events(chunks: Iterator[dict[str, Any]], rid: str) -> AsyncIterator[b
         await asyncio.sleep(0)
 
 
-routes = [Route(PATH, generate, methods=["POST"])]
-
 operations = [
     Operation(
         "POST",
         PATH,
         "Chat with a vision model (JSON, or SSE on request)",
         "generation",
+        endpoint=generate,
         request=MultimodalRequest,
         response=MultimodalResponse,
         envelope="raw",

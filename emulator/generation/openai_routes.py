@@ -13,7 +13,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
@@ -27,14 +26,25 @@ from emulator.generation.replies import (
     openai_scripted_response,
     script,
 )
-from emulator.generation.routes import parse, service
-from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
-from emulator.generation.service import Completion, Sampling, Target, check_messages, check_sampling
+from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList, parse
+from emulator.generation.service import (
+    Completion,
+    GenerationService,
+    Sampling,
+    Target,
+    check_messages,
+    check_sampling,
+)
 from emulator.http import read_json_object, request_id
 from emulator.openapi import Operation, path_param
+from emulator.runtime import runtime
 
 CATALOG_CREATED = 1704038400
 """2024-01-01T00:00:00+08:00: the ``created`` of every shared model in ``/models``."""
+
+
+def service(request: Request) -> GenerationService:
+    return runtime(request).services.generation
 
 
 def _model_not_found(model: str) -> ModelNotFound:
@@ -194,12 +204,12 @@ async def get_model(request: Request) -> JSONResponse:
 
 
 async def _model_cards(request: Request) -> list[dict[str, Any]]:
-    rt = request.app.state.rt
+    rt = runtime(request)
     cards = [
         {"id": m.id, "object": "model", "created": CATALOG_CREATED, "owned_by": "system"}
         for m in service(request).catalog.models()
     ]
-    _, rows = await rt.services["deployments"].list_deployments(request.state.tenant, 0, 1 << 30)
+    _, rows = await rt.services.deployments.list_deployments(request.state.tenant, 0, 1 << 30)
     cards += [
         {"id": r.deployed_model, "object": "model", "created": int(r.schedule.created_at), "owned_by": "user"}
         for r in rows
@@ -207,12 +217,6 @@ async def _model_cards(request: Request) -> list[dict[str, Any]]:
     ]
     return cards
 
-
-routes = [
-    Route("/compatible-mode/v1/chat/completions", chat_completions, methods=["POST"]),
-    Route("/compatible-mode/v1/models", list_models, methods=["GET"]),
-    Route("/compatible-mode/v1/models/{model}", get_model, methods=["GET"]),
-]
 
 operations = [
     Operation(
@@ -225,6 +229,7 @@ operations = [
         envelope="raw",
         openai=True,
         description='`"stream": true` answers `chat.completion.chunk` events ending in `data: [DONE]`.',
+        endpoint=chat_completions,
     ),
     Operation(
         "GET",
@@ -234,6 +239,7 @@ operations = [
         response=ModelList,
         envelope="raw",
         openai=True,
+        endpoint=list_models,
     ),
     Operation(
         "GET",
@@ -244,5 +250,6 @@ operations = [
         envelope="raw",
         openai=True,
         params=(path_param("model"),),
+        endpoint=get_model,
     ),
 ]

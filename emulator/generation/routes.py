@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation.replies import (
@@ -19,7 +17,7 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.schemas import GenerationParameters, GenerationRequest, GenerationResponse
+from emulator.generation.schemas import GenerationParameters, GenerationRequest, GenerationResponse, parse
 from emulator.generation.service import (
     Completion,
     GenerationService,
@@ -27,28 +25,19 @@ from emulator.generation.service import (
     check_sampling,
     history_messages,
 )
-from emulator.http import envelope, read_json_object, request_id, validation_message
+from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
+from emulator.runtime import runtime
 from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
 
-M = TypeVar("M", bound=BaseModel)
 UNFINISHED = "null"
 """``finish_reason`` of every chunk but the last: the *string* "null" (reference §6.2)."""
 
 
 def service(request: Request) -> GenerationService:
-    return request.app.state.rt.services["generation"]  # type: ignore[no-any-return]
-
-
-def parse(model: type[M], data: dict[str, Any], prefix: str = "") -> M:
-    """Strict parsing; the 400 names the first offending field, also as the OpenAI ``param``."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        loc = ".".join(str(p) for p in exc.errors(include_url=False)[0]["loc"])
-        raise InvalidParameter(prefix + validation_message(exc), param=prefix + loc or None) from None
+    return runtime(request).services.generation
 
 
 def wants_sse(request: Request) -> bool:
@@ -214,10 +203,6 @@ async def _events(chunks: Iterator[dict[str, Any]], rid: str) -> AsyncIterator[b
         await asyncio.sleep(0)  # let other requests in between chunks; never a real wait
 
 
-routes = [
-    Route("/api/v1/services/aigc/text-generation/generation", generate, methods=["POST"]),
-]
-
 operations = [
     Operation(
         "POST",
@@ -230,5 +215,6 @@ operations = [
         description="Server-Sent Events when `X-DashScope-SSE: enable` or `Accept: text/event-stream` is "
         "sent: `id:`, `event:result`, `:HTTP_STATUS/200`, `data:{...}` per chunk; "
         "`parameters.incremental_output` picks deltas or the text so far.",
+        endpoint=generate,
     ),
 ]

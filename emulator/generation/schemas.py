@@ -6,11 +6,25 @@ Requests are parsed in strict mode: a number where a bool belongs, or a string w
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from emulator.errors import InvalidParameter
+from emulator.http import validation_message
 from emulator.wire import WireModel
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data: dict[str, Any], prefix: str = "") -> M:
+    """Strict parsing; the 400 names the first offending field, also as the OpenAI ``param``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        loc = ".".join(str(p) for p in exc.errors(include_url=False)[0]["loc"])
+        raise InvalidParameter(prefix + validation_message(exc), param=prefix + loc or None) from None
+
 
 ROLES = ("system", "user", "assistant", "tool", "function")
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.catalog import Catalog, load_catalog, serves_multimodal, thinking_mode
+from emulator.deployments.service import DeploymentsService
 from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist
+from emulator.fine_tunes.service import FineTunesService
 from emulator.generation.media import URL_ERROR, Conversation, Media, OssResolver, recall, resolve_media
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
 from emulator.generation.thinking import Thinking, decide_thinking, think
@@ -83,9 +85,18 @@ class Completion:
 
 
 class GenerationService:
-    def __init__(self, rt: Runtime, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        deployments: DeploymentsService,
+        fine_tunes: FineTunesService,
+        *,
+        catalog: Catalog | None = None,
+    ) -> None:
         self.rt = rt
         self.catalog = catalog or load_catalog()
+        self._deployments = deployments
+        self._fine_tunes = fine_tunes
 
     async def resolve(self, tenant: Tenant, model: str) -> Target:
         """Unknown names answer 400 "Model not exist." (reference §12.15); a deployment that is not RUNNING and
@@ -101,7 +112,7 @@ class GenerationService:
                 multimodal=serves_multimodal(info),
                 thinking=thinking_mode(info.id),
             )
-        served = await self.rt.services["deployments"].serve(tenant, model)
+        served = await self._deployments.serve(tenant, model)
         if served is not None:
             base = self.catalog.get(served.base_model)
             return Target(
@@ -113,7 +124,7 @@ class GenerationService:
                 multimodal=bool(base and serves_multimodal(base)),
                 thinking=_fine_tune_thinking(thinking_mode(served.base_model)),
             )
-        if await self.rt.services["fine_tunes"].find_model(tenant, model) is not None:
+        if await self._fine_tunes.find_model(tenant, model) is not None:
             raise InvalidParameter(
                 f"Model {model} is a fine-tuned model that is not deployed: deploy it "
                 "(POST /api/v1/deployments) and call it once the deployment is RUNNING.",

@@ -15,11 +15,10 @@ from typing import Any
 from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
-from emulator.generation.routes import parse, service
-from emulator.generation.schemas import SamplingFields
+from emulator.generation.routes import service
+from emulator.generation.schemas import SamplingFields, parse
 from emulator.http import envelope, read_json_object
 from emulator.openapi import Operation
 from emulator.synth.tokens import _CJK as _CJK_RE  # the very class count_tokens counts
@@ -129,14 +128,13 @@ def _text(content: object) -> str:
     return ""
 
 
-routes = [Route("/api/v1/tokenizer", tokenizer, methods=["POST"])]
-
 operations = [
     Operation(
         "POST",
         "/api/v1/tokenizer",
         "Tokenize a prompt (the counts generation usage and dataset checks use)",
         "generation",
+        endpoint=tokenizer,
         request=TokenizerRequest,
         response=TokenizerResponse,
         envelope="raw",

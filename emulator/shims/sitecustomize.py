@@ -7,16 +7,19 @@ Without ``EMULATOR_CONTROL_URL`` in the environment it changes nothing.
 """
 
 import json
+import operator
 import os
 import time
 import urllib.request
+from typing import SupportsIndex
 
 _CONTROL = os.environ.get("EMULATOR_CONTROL_URL", "").rstrip("/")
 _real_sleep = time.sleep
 
 
-def _sleep(seconds: float) -> None:
+def _sleep(secs: float | SupportsIndex) -> None:
     """A poll interval moves the emulator's clock instead of the wall clock."""
+    seconds = secs if isinstance(secs, float) else float(operator.index(secs))
     if _CONTROL and seconds >= 1:
         request = urllib.request.Request(
             _CONTROL + "/_emulator/clock/advance",

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from emulator.errors import InvalidParameter, NotFound
 from emulator.files.upload import parse_upload
 from emulator.http import envelope, request_id
 from emulator.openapi import Operation, Param, path_param
+from emulator.runtime import runtime
 from emulator.uploads.schemas import UploadPolicyResponse
 from emulator.uploads.service import BUCKET, UPLOAD_PATH, UploadsService
 
 
 def service(request: Request) -> UploadsService:
-    return request.app.state.rt.services["uploads"]  # type: ignore[no-any-return]
+    return runtime(request).services.uploads
 
 
 def upload_host(request: Request) -> str:
@@ -51,17 +51,13 @@ async def post_object(request: Request) -> Response:
     return Response(status_code=200 if status == "200" else 204)
 
 
-routes = [
-    Route("/api/v1/uploads", get_policy, methods=["GET"]),
-    Route("/_oss/{bucket}", post_object, methods=["POST"]),
-]
-
 operations = [
     Operation(
         "GET",
         "/api/v1/uploads",
         "Upload policy for a temporary media file (action=getPolicy)",
         "uploads",
+        endpoint=get_policy,
         response=UploadPolicyResponse,
         envelope="raw",
         params=(
@@ -77,6 +73,7 @@ operations = [
         "/_oss/{bucket}",
         "OSS PostObject form upload (the upload_host of a policy)",
         "uploads",
+        endpoint=post_object,
         envelope="raw",
         auth=False,
         oss=True,

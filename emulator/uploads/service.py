@@ -23,6 +23,7 @@ from typing import Any
 from emulator.errors import AccessDenied, ApiError, Conflict, InvalidParameter
 from emulator.files.upload import FilePart, ParsedUpload
 from emulator.generation.media import OssObject, OssResolver
+from emulator.generation.service import GenerationService
 from emulator.runtime import Runtime
 from emulator.tenants import Tenant
 from emulator.uploads import store
@@ -44,7 +45,8 @@ class OssError(ApiError):
 
 
 class UploadsService:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, generation: GenerationService) -> None:
+        self.generation = generation
         self.rt = rt
         seed = rt.settings.seed if rt.settings.seed is not None else 0
         self._secret = hashlib.sha256(f"dashscope-emulator-oss:{seed}".encode()).digest()
@@ -62,7 +64,7 @@ class UploadsService:
         """Reference §1.6 step 1: the fields the SDKs index, the policy bound to this account's folder."""
         if not model:
             raise InvalidParameter("Required parameter(model) missing or invalid, please check the request parameters.")
-        await self.rt.services["generation"].resolve(tenant, model)
+        await self.generation.resolve(tenant, model)
         now = self.rt.clock.now()
         day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
         upload_dir = f"{ROOT}/{self.account(tenant.id)}/{day}/{rid}"

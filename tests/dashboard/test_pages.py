@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -267,20 +268,24 @@ class _Deployments:
 
 async def test_deployments_shown_when_the_service_exists(app: Starlette, client: httpx.AsyncClient) -> None:
     await client.get("/api/v1/files")
-    app.state.rt.services["deployments"] = _Deployments(
-        [
-            {
-                "deployed_model": "qwen-turbo-ft-abc-dep",
-                "model_name": "qwen-turbo-ft-abc",
-                "status": "DEPLOYING",
-                "capacity": 4,
-                "ready_capacity": 1,
-                "modified_at": 1728705300.0,
-            },
-        ]
+    rt = app.state.rt
+    rt.services = dataclasses.replace(
+        rt.services,
+        deployments=_Deployments(
+            [
+                {
+                    "deployed_model": "qwen-turbo-ft-abc-dep",
+                    "model_name": "qwen-turbo-ft-abc",
+                    "status": "DEPLOYING",
+                    "capacity": 4,
+                    "ready_capacity": 1,
+                    "modified_at": 1728705300.0,
+                },
+            ]
+        ),
     )
     html = (await client.get(f"/_emulator/dashboard/tenants/{await tenant_id(client)}")).text
     assert "qwen-turbo-ft-abc-dep" in html and "DEPLOYING" in Page(html).badges and "1/4" in html
-    app.state.rt.services["deployments"] = _Deployments(RuntimeError("boom"))
+    rt.services = dataclasses.replace(rt.services, deployments=_Deployments(RuntimeError("boom")))
     html = (await client.get(f"/_emulator/dashboard/tenants/{await tenant_id(client)}")).text
     assert "The deployments service answered: boom" in html and "Fine-tune jobs" in html
