@@ -123,6 +123,15 @@ def cli() -> None:
     help="JSON list of fault rules to load at start (see POST /_emulator/faults); a whole reset returns to them.",
 )
 @click.option(
+    "--responses",
+    "responses_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    envvar="EMULATOR_RESPONSES",
+    show_envvar=True,
+    help="JSON list of response rules to load at start (see POST /_emulator/responses); a whole reset returns to them.",
+)
+@click.option(
     "--journal-size",
     type=click.IntRange(min=0),
     default=1000,
@@ -235,6 +244,7 @@ def serve(
     workers: int,
     heartbeat_seconds: float,
     faults_file: Path | None,
+    responses_file: Path | None,
     journal_size: int,
     admin_token: str | None,
     allowed_hosts: tuple[str, ...],
@@ -278,6 +288,7 @@ def serve(
         max_header_bytes=max_header_bytes,
         max_fault_rules=max_fault_rules,
         faults_file=faults_file,
+        responses_file=responses_file,
         journal_size=journal_size,
         admin_token=admin_token or None,
         allowed_hosts=allowed_hosts,
@@ -294,6 +305,13 @@ def serve(
             raise click.BadParameter(
                 f"{len(rules)} rules, more than --max-fault-rules {max_fault_rules}", param_hint="--faults"
             )
+    if responses_file is not None:
+        from emulator.control.responses import load_rules as load_responses
+
+        try:
+            load_responses(responses_file)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--responses") from None
     click.echo(
         f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
         f"time-scale={time_scale} seed={seed} workers={workers} "

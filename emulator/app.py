@@ -29,6 +29,8 @@ from emulator.control.guard import AdminTokenMiddleware, RequestGuardMiddleware
 from emulator.control.journal import Journal, JournalMiddleware
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
 from emulator.control.persistence import restore_clock, save_clock
+from emulator.control.responses import ResponseRules
+from emulator.control.responses import load_rules as load_responses
 from emulator.dashboard import routes as dashboard_routes
 from emulator.db import Database
 from emulator.deployments import routes as deployment_routes
@@ -77,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
             ids, load_rules(settings.faults_file) if settings.faults_file else None, settings.max_fault_rules
         ),
         journal=Journal(settings.journal_size, clock),
+        responses=ResponseRules(load_responses(settings.responses_file) if settings.responses_file else None),
     )
     rt.services = Services.build(rt)  # each service gets its dependencies through its constructor
     app = EmulatorApp(

@@ -16,8 +16,10 @@ import fnmatch
 import hashlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -190,9 +192,17 @@ MAX_RULES = 1000
 class ResponseRules:
     """The rule list of this process (each ``--workers`` process has its own, as with faults)."""
 
-    def __init__(self) -> None:
+    def __init__(self, initial: list[ResponseRuleSpec] | None = None) -> None:
         self.rules: list[_Active] = []
         self._next = 1
+        self._initial = list(initial or [])
+        self.restore_initial()
+
+    def restore_initial(self) -> None:
+        """Back to the rules of ``--responses FILE`` (none without it), their hit counts at zero."""
+        self.rules = []
+        for spec in self._initial:
+            self.add(spec)
 
     def add(self, spec: ResponseRuleSpec) -> ResponseRule:
         if len(self.rules) >= MAX_RULES:
@@ -228,6 +238,24 @@ class ResponseRules:
                     self.remove(spec.id)
                 return to_scripted(rule.next_reply(), spec.id, request_id)
         return None
+
+
+_SPECS = TypeAdapter(list[ResponseRuleSpec])
+
+
+def load_rules(path: Path) -> list[ResponseRuleSpec]:
+    """``--responses FILE``: a JSON list of rules, as ``POST /_emulator/responses`` takes them one by one."""
+    try:
+        specs = _SPECS.validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"cannot read the responses file {path}: {exc.strerror or exc}") from None
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "file"
+        raise ValueError(f"{path} is not a JSON list of response rules: {where}: {first['msg']}") from None
+    if len(specs) > MAX_RULES:
+        raise ValueError(f"{path} holds {len(specs)} response rules, more than the {MAX_RULES} a process keeps")
+    return specs
 
 
 # --------------------------------------------------------------------------------------------- routes

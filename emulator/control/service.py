@@ -33,12 +33,12 @@ def tenant_id(api_key: str | None, workspace: str | None, tenant: str | None) ->
 
 async def reset(rt: Runtime, tenant: str | None) -> dict[str, int]:
     """Wipe one tenant's objects, or everything: a whole reset also brings back the start's fault rules, an
-    empty journal and no response rules."""
+    empty journal and the start's response rules (none without ``--responses``)."""
     removed = await wipe_state(rt, tenant)
     if tenant is None:
         rt.faults.restore_initial()
         rt.journal.clear()
-        rt.responses.clear()
+        rt.responses.restore_initial()
     return removed
 
 

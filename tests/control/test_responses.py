@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from emulator.__main__ import cli
 from emulator.control.responses import MAX_RULES, ResponseRules
 from emulator.control.schemas import ResponseRuleSpec
 from emulator.errors import InvalidParameter
@@ -320,3 +323,32 @@ def test_the_rule_store_is_bounded() -> None:
     with pytest.raises(InvalidParameter, match="already 1000"):
         rules.add(ResponseRuleSpec(content="x"))
     assert rules.clear() == MAX_RULES and rules.add(ResponseRuleSpec(content="y")).id == f"response-{MAX_RULES + 1}"
+
+
+FIXTURE_RULES = Path(__file__).resolve().parents[2] / "fixtures" / "responses.json"
+
+
+async def test_rules_of_a_responses_file_answer_from_the_start_and_come_back_after_a_reset(
+    app_factory: AppFactory,
+) -> None:
+    app = await app_factory(responses_file=FIXTURE_RULES)
+    async with client_for(app) as client:
+        listed = (await client.get("/_emulator/responses")).json()["responses"]
+        assert len(listed) == len(json.loads(FIXTURE_RULES.read_text()))
+        refused = await native(client, "tell me about the forbidden topic")
+        assert refused.status_code == 400 and refused.json()["code"] == "DataInspectionFailed"
+        pong = (await chat(client, "ping")).json()
+        assert pong["choices"][0]["message"]["content"] == "pong"
+        await client.delete("/_emulator/responses")
+        assert (await client.get("/_emulator/responses")).json()["responses"] == []
+        assert (await client.post("/_emulator/reset", json={})).status_code == 200
+        again = (await client.get("/_emulator/responses")).json()["responses"]
+        assert len(again) == len(listed) and all(r["hits"] == 0 for r in again)
+
+
+def test_a_bad_responses_file_stops_the_cli_with_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.json"
+    bad.write_text('[{"content": "hi", "colour": "blue"}]')
+    result = CliRunner().invoke(cli, ["serve", "--responses", str(bad), "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 2
+    assert "--responses" in result.output and "colour" in result.output and "Traceback" not in result.output
