@@ -28,6 +28,7 @@ from emulator.control.faults import SERVER_SEND, FaultMiddleware, FaultRules, lo
 from emulator.control.guard import AdminTokenMiddleware, RequestGuardMiddleware
 from emulator.control.journal import Journal, JournalMiddleware
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
+from emulator.control.paths import pid_alive
 from emulator.control.persistence import restore_clock, save_clock
 from emulator.control.responses import ResponseRules
 from emulator.control.responses import load_rules as load_responses
@@ -241,18 +242,6 @@ def _clean_temp(temp_dir: Path) -> None:
     """
     if temp_dir.exists():
         for leftover in temp_dir.glob("*.part"):
-            if not _alive_other(leftover.name.split("-", 1)[0]):
+            if not pid_alive(leftover.name.split("-", 1)[0]):
                 leftover.unlink(missing_ok=True)
     temp_dir.mkdir(parents=True, exist_ok=True)
-
-
-def _alive_other(pid_text: str) -> bool:
-    if not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
