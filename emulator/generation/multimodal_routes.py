@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
-from emulator.generation.media import OssResolver, native_conversation
+from emulator.generation.media import native_conversation
 from emulator.generation.replies import (
     chat_view,
     generation_stream,
@@ -25,25 +25,16 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.routes import UNFINISHED, service, wants_sse
+from emulator.generation.requests import UNFINISHED, oss_resolver, service, wants_sse
 from emulator.generation.schemas import MultimodalRequest, MultimodalResponse, parse
 from emulator.generation.service import Completion, check_sampling
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
-from emulator.runtime import runtime
 from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
 
 PATH = "/api/v1/services/aigc/multimodal-generation/generation"
-OSS_RESOLVE_HEADER = "x-dashscope-ossresourceresolve"
-
-
-def oss_resolver(request: Request) -> OssResolver | None:
-    """The caller's ``oss://`` lookup, only when the request opted in with ``X-DashScope-OssResourceResolve``."""
-    if request.headers.get(OSS_RESOLVE_HEADER, "").strip().lower() != "enable":
-        return None
-    return runtime(request).services.uploads.resolver(request.state.tenant)
 
 
 async def generate(request: Request) -> Response:

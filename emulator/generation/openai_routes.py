@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse, Response
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.generation.media import DOWNLOAD_FAILED, Conversation, openai_conversation
-from emulator.generation.multimodal_routes import oss_resolver
 from emulator.generation.replies import (
     DONE,
     chat_view,
@@ -26,6 +25,7 @@ from emulator.generation.replies import (
     openai_scripted_response,
     script,
 )
+from emulator.generation.requests import oss_resolver
 from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList, parse
 from emulator.generation.service import (
     Completion,

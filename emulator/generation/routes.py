@@ -17,34 +17,19 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
+from emulator.generation.requests import UNFINISHED, service, wants_sse
 from emulator.generation.schemas import GenerationParameters, GenerationRequest, GenerationResponse, parse
 from emulator.generation.service import (
     Completion,
-    GenerationService,
     check_messages,
     check_sampling,
     history_messages,
 )
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
-from emulator.runtime import runtime
 from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
-
-UNFINISHED = "null"
-"""``finish_reason`` of every chunk but the last: the *string* "null" (reference §6.2)."""
-
-
-def service(request: Request) -> GenerationService:
-    return runtime(request).services.generation
-
-
-def wants_sse(request: Request) -> bool:
-    """Only when asked: a non-stream SDK call that gets an SSE body crashes (reference §6.3)."""
-    return request.headers.get(
-        "x-dashscope-sse", ""
-    ).strip().lower() == "enable" or "text/event-stream" in request.headers.get("accept", "")
 
 
 def _messages(req: GenerationRequest) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
-from emulator.generation.routes import service
+from emulator.generation.requests import service
 from emulator.generation.schemas import SamplingFields, parse
 from emulator.http import envelope, read_json_object
 from emulator.openapi import Operation

@@ -108,3 +108,20 @@ def test_the_cycle_finder_finds_one() -> None:
 def test_no_import_circle_in_the_package() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, " -> ".join(cycle or ())
+
+
+def test_no_routes_module_imports_another() -> None:
+    """HTTP adapters share code through schemas, wire and request helpers, never through each other."""
+    graph = import_graph()
+
+    def is_routes(name: str) -> bool:
+        return name.rsplit(".", 1)[-1].endswith("routes")
+
+    crossings = sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        if is_routes(name)
+        for target in targets
+        if is_routes(target) and target != name
+    )
+    assert crossings == []
