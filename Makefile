@@ -18,7 +18,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: serve sdk test test-fast lint bench clean install chromium
+.PHONY: serve sdk test test-fast lint bench clean install chromium venvs
 
 install: $(VENV)/.installed
 
@@ -67,8 +67,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check emulator tests bench
 	$(VENV)/bin/mypy --strict emulator
 
-test: $(VENV)/.installed $(SDK1)/.installed $(SDK2)/.installed $(CLIENT_VENV)/.installed \
+# Every venv the suite needs, built side by side (each target writes only its own folder): on a fresh machine
+# the installs are most of `make test`'s time, and they wait on the network and pip, not on the CPU.
+venvs: $(VENV)/.installed $(SDK1)/.installed $(SDK2)/.installed $(CLIENT_VENV)/.installed \
 		$(CLIENTS)/langchain/.installed $(CLIENTS)/litellm/.installed chromium
+
+test:
+	$(MAKE) --no-print-directory -j4 venvs
 	$(MAKE) --no-print-directory lint
 	EMULATOR_REQUIRE_SDK=1 $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
