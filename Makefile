@@ -16,6 +16,8 @@ langchain_PINS := 'langchain-community==0.4.2' 'langchain-core==1.8.3' 'dashscop
 litellm_PINS := 'litellm==1.110.2'
 PIP_QUIET := --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
+# The suite runs on two pytest-xdist workers (every live server takes its own free port and tmp dir).
+PYTEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
 .PHONY: serve sdk test test-fast lint bench clean install chromium venvs
@@ -75,7 +77,7 @@ venvs: $(VENV)/.installed $(SDK1)/.installed $(SDK2)/.installed $(CLIENT_VENV)/.
 test:
 	$(MAKE) --no-print-directory -j4 venvs
 	$(MAKE) --no-print-directory lint
-	EMULATOR_REQUIRE_SDK=1 $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	EMULATOR_REQUIRE_SDK=1 $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -m "not contract and not slow" $(PYTEST_ARGS)
