@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from emulator.control import service
 from emulator.control.guard import DASHBOARD_COOKIE, dashboard_session
@@ -193,14 +192,13 @@ async def logout(request: Request, form: FormData) -> Response:
     return response
 
 
-def routes(prefix: str) -> list[BaseRoute]:
-    base = f"{prefix}/dashboard/actions"
-    return [
-        Route(f"{prefix}/dashboard/login", _form_action(login), methods=["POST"]),
-        Route(f"{prefix}/dashboard/logout", _form_action(logout), methods=["POST"]),
-        Route(f"{base}/clock/advance", _form_action(advance_clock), methods=["POST"]),
-        Route(f"{base}/jobs/{{job_id}}/cancel", _form_action(cancel_job), methods=["POST"]),
-        Route(f"{base}/jobs/{{job_id}}/status", _form_action(force_status), methods=["POST"]),
-        Route(f"{base}/tenants/{{tenant}}/reset", _form_action(reset_tenant), methods=["POST"]),
-        Route(f"{base}/faults/clear", _form_action(clear_faults), methods=["POST"]),
-    ]
+FORMS: dict[str, Callable[[Request], Awaitable[Response]]] = {
+    "login": _form_action(login),
+    "logout": _form_action(logout),
+    "advance_clock": _form_action(advance_clock),
+    "cancel_job": _form_action(cancel_job),
+    "force_status": _form_action(force_status),
+    "reset_tenant": _form_action(reset_tenant),
+    "clear_faults": _form_action(clear_faults),
+}
+"""The form posts by name: ``emulator.dashboard.routes`` maps their paths to them."""

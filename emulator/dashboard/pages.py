@@ -1,4 +1,4 @@
-"""HTTP for the dashboard: the pages, the job's live stream, and (from ``actions``) the control forms."""
+"""The dashboard's pages and the job's live stream (their routes: ``emulator.dashboard.routes``)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
-from emulator.dashboard import actions, views
+from emulator.dashboard import views
 from emulator.dashboard.templating import BADGES, PREFIX, login_page, not_found, render, runtime, signed_out, when
 from emulator.dashboard.views import JobView
 from emulator.errors import NotFound
 from emulator.fine_tunes.service import FineTunesService
 from emulator.runtime import Runtime
-from emulator.settings import Settings
 from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
 
 LIVE_TICK_SECONDS = 1.0  # a running job's progress bar moves at least this often (wall seconds)
@@ -139,30 +136,3 @@ async def _follow(rt: Runtime, job_id: str, sent: int) -> AsyncIterator[bytes]:
         if state != last:
             yield encode_json(state, event="job")
             last = state
-
-
-# ---------------------------------------------------------------------------------------------------- routes
-
-
-async def _to_home(request: Request) -> Response:
-    return RedirectResponse(f"{PREFIX}/", status_code=308)
-
-
-def routes(settings: Settings) -> list[BaseRoute]:
-    """The dashboard lives with the control plane: switched off with it."""
-    if not settings.control_plane:
-        return []
-    return [
-        Route(PREFIX, _to_home, methods=["GET"]),
-        Route(f"{PREFIX}/", home, methods=["GET"], name="dashboard"),
-        Route(f"{PREFIX}/dashboard/recent/jobs", recent_jobs, methods=["GET"]),
-        Route(f"{PREFIX}/dashboard/tenants/{{tenant}}", tenant_page, methods=["GET"]),
-        Route(f"{PREFIX}/dashboard/tenants/{{tenant}}/jobs", tenant_jobs, methods=["GET"]),
-        Route(f"{PREFIX}/dashboard/jobs/{{job_id}}", job_page, methods=["GET"]),
-        Route(f"{PREFIX}/dashboard/jobs/{{job_id}}/chart", job_chart, methods=["GET"]),
-        Route(f"{PREFIX}/dashboard/jobs/{{job_id}}/stream", job_stream, methods=["GET"]),
-        *actions.routes(PREFIX),
-        Mount(
-            f"{PREFIX}/static", app=StaticFiles(packages=[("emulator.dashboard", "static")]), name="dashboard-static"
-        ),
-    ]
