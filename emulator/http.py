@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from html import escape
 from typing import Any, TypeVar
-from xml.sax.saxutils import escape
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -64,7 +64,7 @@ def error_response(scope: Scope, error: ApiError, rid: str) -> Response:
 def render_oss_error(error: ApiError, rid: str) -> bytes:
     """The emulated OSS upload host answers errors as OSS does: an XML ``<Error>`` document."""
     fields = {"Code": error.code, "Message": error.message, "RequestId": rid, "HostId": "dashscope-file-mgr"}
-    body = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in fields.items())
+    body = "".join(f"<{k}>{escape(v, quote=False)}</{k}>" for k, v in fields.items())  # & < > as XML text
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{body}</Error>\n'.encode()
 
 
