@@ -21,10 +21,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from emulator import __version__
+from emulator import __version__, lazy
 from emulator.wire import WireModel
 
 Envelope = Literal["data", "output", "raw", "none"]
+Model = type[BaseModel] | str
+"""A model class, or ``"module:Name"`` for one whose module the route table leaves unimported at start (the
+control plane's schemas, ``emulator.lazy``): resolved when the document is built."""
 Endpoint = Callable[[Request], Awaitable[Response]]
 REF = "#/components/schemas/{model}"
 
@@ -44,8 +47,8 @@ class Operation:
     path: str
     summary: str
     tag: str
-    request: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
+    request: Model | None = None
+    response: Model | None = None
     envelope: Envelope = "output"
     params: tuple[Param, ...] = ()
     multipart: dict[str, Any] | None = None
@@ -136,12 +139,20 @@ def _models(operations: Iterable[Operation]) -> list[type[BaseModel]]:
     for op in operations:
         for model in (op.request, op.response):
             if model is not None:
-                found.setdefault(model.__name__, model)
+                cls = model_class(model)
+                found.setdefault(cls.__name__, cls)
     return list(found.values())
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": REF.format(model=model.__name__)}
+def model_class(model: Model) -> type[BaseModel]:
+    if isinstance(model, str):
+        found: type[BaseModel] = lazy.attribute(model)
+        return found
+    return model
+
+
+def _ref(model: Model) -> dict[str, str]:
+    return {"$ref": REF.format(model=model_class(model).__name__)}
 
 
 def _operation(op: Operation) -> dict[str, Any]:

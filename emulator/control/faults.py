@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.control.schemas import FaultRule, FaultRuleSpec
+from emulator.control.fault_schemas import FaultRule, FaultRuleSpec
 from emulator.errors import (
     AccessDenied,
     ApiError,

@@ -22,7 +22,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.clock import Clock, ClockState, fmt_iso
-from emulator.control.schemas import JournalEntry
+from emulator.control.journal_schemas import JournalEntry
 from emulator.errors import MalformedBody
 from emulator.http import parse_json
 from emulator.tenants import PROTECTED_PREFIXES, key_hint, tenant_matches, tenant_names

@@ -16,21 +16,12 @@ import fnmatch
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 
-from emulator.control.schemas import (
-    ResponseRule,
-    ResponseRuleList,
-    ResponseRuleSpec,
-    ResponsesCleared,
-    ScriptedError,
-    ScriptedReplySpec,
-)
 from emulator.errors import (
     AccessDenied,
     ApiError,
@@ -42,9 +33,10 @@ from emulator.errors import (
     ServiceUnavailable,
     Throttling,
 )
-from emulator.http import read_model
-from emulator.openapi import Operation, path_param
 from emulator.tenants import tenant_matches, tenant_names
+
+if TYPE_CHECKING:  # imported by the first rule added (most runs add none), not at start
+    from emulator.control.schemas import ResponseRule, ResponseRuleSpec, ScriptedError, ScriptedReplySpec
 
 _ERRORS: dict[int, type[ApiError]] = {
     400: InvalidParameter,
@@ -209,6 +201,8 @@ class ResponseRules:
             raise InvalidParameter(
                 f"There are already {MAX_RULES} response rules: remove some (DELETE /_emulator/responses) first."
             )
+        from emulator.control.schemas import ResponseRule
+
         rule = ResponseRule(**spec.model_dump(), id=f"response-{self._next}")
         self._next += 1
         self.rules = [*self.rules, _Active(rule)]
@@ -240,13 +234,17 @@ class ResponseRules:
         return None
 
 
-_SPECS = TypeAdapter(list[ResponseRuleSpec])
+@cache
+def _specs() -> TypeAdapter[list[ResponseRuleSpec]]:
+    from emulator.control.schemas import ResponseRuleSpec
+
+    return TypeAdapter(list[ResponseRuleSpec])
 
 
 def load_rules(path: Path) -> list[ResponseRuleSpec]:
     """``--responses FILE``: a JSON list of rules, as ``POST /_emulator/responses`` takes them one by one."""
     try:
-        specs = _SPECS.validate_json(path.read_bytes())
+        specs = _specs().validate_json(path.read_bytes())
     except OSError as exc:
         raise ValueError(f"cannot read the responses file {path}: {exc.strerror or exc}") from None
     except ValidationError as exc:
@@ -256,75 +254,3 @@ def load_rules(path: Path) -> list[ResponseRuleSpec]:
     if len(specs) > MAX_RULES:
         raise ValueError(f"{path} holds {len(specs)} response rules, more than the {MAX_RULES} a process keeps")
     return specs
-
-
-# --------------------------------------------------------------------------------------------- routes
-
-
-def _rules(request: Request) -> ResponseRules:
-    return request.app.state.rt.responses  # type: ignore[no-any-return]
-
-
-async def list_responses(request: Request) -> JSONResponse:
-    return JSONResponse(ResponseRuleList(responses=_rules(request).list()).model_dump())
-
-
-async def add_response(request: Request) -> JSONResponse:
-    return JSONResponse(_rules(request).add(await read_model(request, ResponseRuleSpec)).model_dump())
-
-
-async def clear_responses(request: Request) -> JSONResponse:
-    return JSONResponse(ResponsesCleared(removed=_rules(request).clear()).model_dump())
-
-
-async def delete_response(request: Request) -> JSONResponse:
-    rule_id = request.path_params["rule_id"]
-    if not _rules(request).remove(rule_id):
-        raise NotFound(f"No response rule {rule_id}.")
-    return JSONResponse(ResponsesCleared(removed=1).model_dump())
-
-
-operations = [
-    Operation(
-        "GET",
-        "/_emulator/responses",
-        "List the response rules, with their hit counts",
-        "control",
-        response=ResponseRuleList,
-        envelope="raw",
-        auth=False,
-        endpoint=list_responses,
-    ),
-    Operation(
-        "POST",
-        "/_emulator/responses",
-        "Add a response rule: what the model answers to matching generation requests",
-        "control",
-        request=ResponseRuleSpec,
-        response=ResponseRule,
-        envelope="raw",
-        auth=False,
-        endpoint=add_response,
-    ),
-    Operation(
-        "DELETE",
-        "/_emulator/responses",
-        "Remove every response rule",
-        "control",
-        response=ResponsesCleared,
-        envelope="raw",
-        auth=False,
-        endpoint=clear_responses,
-    ),
-    Operation(
-        "DELETE",
-        "/_emulator/responses/{rule_id}",
-        "Remove one response rule",
-        "control",
-        response=ResponsesCleared,
-        envelope="raw",
-        auth=False,
-        params=(path_param("rule_id"),),
-        endpoint=delete_response,
-    ),
-]

@@ -1,13 +1,12 @@
 """The dashboard's route table: the pages (``pages``), the job's live stream, and the control forms (``actions``).
 
 The routes are registered at start, but their modules (the views, the chart, the forms, and Jinja2 through
-``templating.make_templates``) are imported on the first dashboard request: most runs never open the dashboard,
-and those imports were a tenth of the server's start-up.
+``templating.make_templates``) are imported on the first dashboard request (``emulator.lazy``): most runs never
+open the dashboard, and those imports cost ~30 ms of every start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from importlib import import_module
 
 from starlette.requests import Request
@@ -15,33 +14,18 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from emulator import lazy
 from emulator.dashboard.templating import PREFIX
+from emulator.lazy import Endpoint
 from emulator.settings import Settings
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-LAZY_MODULES = ("emulator.dashboard.pages", "emulator.dashboard.actions")
-"""What the route table names without importing: ``tests/unit/test_import_graph.py`` holds them off start-up."""
-
-
-def _lazy(name: str, resolve: Callable[[], Endpoint]) -> Endpoint:
-    """An endpoint named ``name`` that imports its handler's module on its first request."""
-    found: list[Endpoint] = []
-
-    async def endpoint(request: Request) -> Response:
-        if not found:
-            found.append(resolve())
-        return await found[0](request)
-
-    endpoint.__name__ = endpoint.__qualname__ = name
-    return endpoint
 
 
 def _page(name: str) -> Endpoint:
-    return _lazy(name, lambda: getattr(import_module("emulator.dashboard.pages"), name))
+    return lazy.handler(f"emulator.dashboard.pages:{name}")
 
 
 def _form(name: str) -> Endpoint:
-    return _lazy(name, lambda: import_module("emulator.dashboard.actions").FORMS[name])
+    return lazy.endpoint(name, lambda: import_module("emulator.dashboard.actions").FORMS[name])
 
 
 async def _to_home(request: Request) -> Response:
