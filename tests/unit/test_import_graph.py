@@ -1,4 +1,5 @@
 """No import circle in ``emulator/``: every import, at module level or inside a function, forms an acyclic graph.
+And a started server has not imported what only some requests need (``NOT_AT_START``).
 
 Imports under ``if TYPE_CHECKING:`` never run and are left out.
 """
@@ -6,9 +7,21 @@ Imports under ``if TYPE_CHECKING:`` never run and are left out.
 from __future__ import annotations
 
 import ast
+import inspect
+import json
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import BaseModel
+from starlette.routing import Route
+
 import emulator
+from emulator import app as app_module
+from emulator import lazy
+from emulator.openapi import model_class
+from emulator.settings import Settings
 
 ROOT = Path(emulator.__file__).resolve().parent
 
@@ -125,3 +138,76 @@ def test_no_routes_module_imports_another() -> None:
         if is_routes(target) and target != name
     )
     assert crossings == []
+
+
+# ---------------------------------------------------------------------------------------------------- start-up
+
+NOT_AT_START = (
+    # the dashboard: its route table is registered at start, its pages and forms on the first dashboard request
+    "emulator.dashboard.pages",
+    "emulator.dashboard.actions",
+    "emulator.dashboard.views",
+    "emulator.dashboard.chart",
+    "emulator.dashboard.store",
+    "jinja2",
+    "starlette.templating",
+    # the control plane: the health check is imported with the table, the rest on its first request
+    "emulator.control.handlers",
+    "emulator.control.schemas",
+    "emulator.control.service",
+    "emulator.control.snapshot",
+    "emulator.control.seed",
+    "tarfile",
+    # generated text: Faker on the first text it writes
+    "faker",
+    # the OSS upload host's XML errors escape with html.escape
+    "xml.sax",
+    "urllib.request",
+)
+"""Modules a started server has not imported: each one cost start-up time (``bench/NOTES.md``, start-up)."""
+
+_START = """
+import asyncio, json, sys
+from emulator.__main__ import cli
+from emulator.app import create_app
+from emulator.settings import Settings
+import uvicorn
+
+async def start() -> None:
+    app = create_app(Settings(db=sys.argv[1]))
+    async with app.router.lifespan_context(app):
+        print(json.dumps(sorted(sys.modules)))
+
+asyncio.run(start())
+"""
+
+
+def test_a_started_server_has_not_imported_the_lazy_modules(tmp_path: Path) -> None:
+    """``serve``'s imports, the app and its lifespan's start, in a fresh interpreter: no module above is loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", _START, str(tmp_path / "emulator.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "emulator.control.routes" in loaded and "emulator.dashboard.routes" in loaded  # the check ran
+    assert sorted(set(NOT_AT_START) & loaded) == []
+
+
+def test_every_lazy_route_resolves_to_a_handler(settings_factory: Callable[..., Settings]) -> None:
+    """A route table names its handlers by string: a typo would surface at the first request, so resolve them all."""
+    app = app_module.create_app(settings_factory())
+    lazy_routes = [r for r in app.routes if isinstance(r, Route) and hasattr(r.endpoint, lazy.RESOLVE)]
+    assert len(lazy_routes) >= 30  # the dashboard's pages and forms, the control plane but the health check
+    for route in lazy_routes:
+        handler = getattr(route.endpoint, lazy.RESOLVE)()
+        assert inspect.iscoroutinefunction(handler), route.path
+
+
+def test_every_named_model_resolves() -> None:
+    for op in app_module.operations():
+        for model in (op.request, op.response):
+            if isinstance(model, str):
+                assert issubclass(model_class(model), BaseModel), f"{op.method} {op.path}: {model}"
