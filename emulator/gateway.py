@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -75,13 +76,13 @@ class RouteIndex:
         for position, route in enumerate(routes):
             key = self._key_of(route)
             (always if key is None else filed.setdefault(key, [])).append(position)
-        self.fallback = [routes[i] for i in always]
-        self.buckets: dict[tuple[str, ...], list[BaseRoute]] = {}
+        self.fallback = [_entry(routes[i]) for i in always]
+        self.buckets: dict[tuple[str, ...], list[_Entry]] = {}
         for key in filed:
             positions = set(always)
             for depth in range(1, len(key) + 1):
                 positions.update(filed.get(key[:depth], ()))
-            self.buckets[key] = [routes[i] for i in sorted(positions)]
+            self.buckets[key] = [_entry(routes[i]) for i in sorted(positions)]
 
     @staticmethod
     def _key_of(route: BaseRoute) -> tuple[str, ...] | None:
@@ -93,8 +94,7 @@ class RouteIndex:
             return None
         return tuple(whole[:INDEX_DEPTH])
 
-    def candidates(self, scope: Scope) -> list[BaseRoute]:
-        path = get_route_path(scope) if scope.get("root_path") else scope["path"]  # what Route.matches reads
+    def candidates(self, path: str) -> list[_Entry]:
         segments = tuple(path.split("/", INDEX_DEPTH + 1)[1 : INDEX_DEPTH + 1])
         buckets = self.buckets
         for depth in range(len(segments), 0, -1):  # the deepest key filed holds the shallower ones' routes too
@@ -104,11 +104,26 @@ class RouteIndex:
         return self.fallback
 
     def match(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
-        for route in self.candidates(scope):
+        """The first candidate that matches fully: a route's own regex and methods are tried first (what its
+        ``matches`` would find), and only the winner builds its path parameters."""
+        path = get_route_path(scope) if scope.get("root_path") else scope["path"]  # what Route.matches reads
+        method = scope["method"]
+        for regex, methods, route in self.candidates(path):
+            if regex is not None and (regex.match(path) is None or (methods and method not in methods)):
+                continue
             found, child = route.matches(scope)
             if found is Match.FULL:
                 return route, child
         return None, {}
+
+
+_Entry = tuple["re.Pattern[str] | None", "set[str] | None", BaseRoute]
+
+
+def _entry(route: BaseRoute) -> _Entry:
+    if isinstance(route, Route):
+        return route.path_regex, route.methods, route
+    return None, None, route
 
 
 def make_lean(routes: Sequence[BaseRoute]) -> None:

@@ -177,8 +177,10 @@ class Journal:
 
 def _bound(record: Record) -> None:
     """What a kept entry may hold: a bounded prefix of each header value and of the upload's form."""
-    if any(len(value) > MAX_HEADER_VALUE for _, value in record.headers):
-        record.headers = [(name, _cut_bytes(value)) for name, value in record.headers]
+    for _, value in record.headers:
+        if len(value) > MAX_HEADER_VALUE:
+            record.headers = [(name, _cut_bytes(value)) for name, value in record.headers]
+            break
     form = record.state.get(UPLOAD_FORM)
     if isinstance(form, dict):
         record.state[UPLOAD_FORM] = bounded_form(form)

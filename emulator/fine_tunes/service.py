@@ -10,7 +10,6 @@ indexed query more than the row itself.
 from __future__ import annotations
 
 import array
-import copy
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -323,7 +322,7 @@ class FineTunesService:
             job = await store.get_job(self.rt.db, tenant.id, job_id)
         if job is None:
             raise NotFound()
-        return copy.copy(job)  # the cached row stays as read, whatever a caller does with its copy
+        return job.copy()  # the cached row stays as read, whatever a caller does with its copy
 
     async def find_job(self, job_id: str) -> JobRow:
         """Any tenant's job, brought up to "now": the dashboard knows job ids, not API keys."""
