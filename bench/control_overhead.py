@@ -1,4 +1,4 @@
-"""What the control plane costs a request: the request journal, and the fault middleware with no or one rule.
+"""What the control plane costs a request: the request journal, and fault rules (none, or one that never matches).
 
 Three servers run at once, each holding the same 10 files for one tenant, and are loaded in turn with
 ``GET /api/v1/files`` (keep-alive, loopback only, a few seconds each) for several rounds:
@@ -9,7 +9,7 @@ Three servers run at once, each holding the same 10 files for one tenant, and ar
 
 A ratio is taken per round against ``bare`` of the same round (so a burst on this shared machine hits both
 sides), then the median.  Server CPU per request (from /proc) is less noisy than req/s and is shown too.
-A micro-benchmark then times each middleware alone around a no-op ASGI app, in-process, in ns per request.
+A micro-benchmark then times the whole app in-process (the gateway: journal off, on, one fault rule), in µs.
 
     .venv/bin/python bench/control_overhead.py [--rounds 5] [--seconds 3] [--connections 8]
 """
@@ -80,15 +80,12 @@ def _ratio(runs: dict[str, list[dict[str, Any]]], name: str, key: str) -> float:
 
 
 async def _micro(n: int) -> dict[str, float]:
-    """ns per request each middleware adds around a no-op app: pure Python cost, no socket, no server."""
-    from emulator.control.faults import FaultMiddleware, FaultRules
-    from emulator.control.journal import Journal, JournalMiddleware
+    """µs per request of the whole app, in-process (no socket, no server), on a route that answers from memory
+    (``GET /compatible-mode/v1/models``): the gateway with the journal off, on, and with one fault rule that never
+    matches."""
+    from emulator.app import create_app
     from emulator.control.schemas import FaultRuleSpec
-    from emulator.ids import Ids
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"{}"})
+    from emulator.settings import Settings
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -96,35 +93,43 @@ async def _micro(n: int) -> dict[str, float]:
     async def send(message: Any) -> None:
         return None
 
-    one = FaultRules(Ids(1), [FaultRuleSpec(method="POST", path="/api/v1/fine-tunes/nothing", status=500)])
-    stacks = {
-        "no-op app": app,
-        "fault middleware, no rule": FaultMiddleware(app, faults=FaultRules(Ids(1))),
-        "fault middleware, 1 non-matching rule": FaultMiddleware(app, faults=one),
-        "journal middleware (size 1000)": JournalMiddleware(app, journal=Journal(1000)),
-    }
+    variants = {"journal off": 0, "journal 1000": 1000, "journal off, 1 non-matching fault rule": 0}
     headers = [(b"host", b"127.0.0.1"), (b"authorization", b"Bearer sk-bench"), (b"accept", b"*/*")]
     out: dict[str, float] = {}
-    for name, stack in stacks.items():
-        best = float("inf")
-        for _ in range(7):
-            started = time.perf_counter()
-            for _ in range(n):
-                scope = {
-                    "type": "http",
-                    "method": "GET",
-                    "path": "/api/v1/files",
-                    "query_string": b"",
-                    "headers": headers,
-                    "state": {},
-                }
-                await stack(scope, receive, send)
-            best = min(best, (time.perf_counter() - started) / n * 1e9)
-        out[name] = best
-    base = out["no-op app"]
-    return {name: round(value - base, 1) for name, value in out.items() if name != "no-op app"} | {
-        "no-op app (absolute)": round(base, 1)
-    }
+    with tempfile.TemporaryDirectory(prefix="control-overhead-micro-") as tmp:
+        for name, journal_size in variants.items():
+            app = create_app(
+                Settings(
+                    db=f"{tmp}/{journal_size}-{len(out)}.db",
+                    data_dir=Path(tmp) / name,
+                    time_scale=0.0,
+                    journal_size=journal_size,
+                )
+            )
+            async with app.router.lifespan_context(app):
+                if "fault" in name:
+                    app.state.rt.faults.add(FaultRuleSpec(method="POST", path="/api/v1/fine-tunes/nothing", status=500))
+                path = "/compatible-mode/v1/models"
+                best = float("inf")
+                for _ in range(5):
+                    started = time.perf_counter()
+                    for _ in range(n):
+                        scope = {
+                            "type": "http",
+                            "method": "GET",
+                            "path": path,
+                            "raw_path": path.encode(),
+                            "query_string": b"",
+                            "root_path": "",
+                            "headers": headers,
+                            "scheme": "http",
+                            "server": ("127.0.0.1", 8000),
+                            "client": ("127.0.0.1", 5),
+                        }
+                        await app(scope, receive, send)
+                    best = min(best, (time.perf_counter() - started) / n * 1e6)
+                out[name] = round(best, 1)
+    return out
 
 
 def main() -> None:
@@ -157,10 +162,10 @@ def main() -> None:
         )
     print(f"(the journal held {result['journal_total']} of {result['journal_capacity']} entries at the end)")
     micro = asyncio.run(_micro(args.micro))
-    print("in-process, ns added per request around a no-op ASGI app:")
+    print("in-process, µs per request of the whole app:")
     for name, value in micro.items():
         print(f"  {name:<40} {value:>8.1f}")
-    print(json.dumps({"live": summary, "micro_ns": micro}))
+    print(json.dumps({"live": summary, "micro_us": micro}))
 
 
 if __name__ == "__main__":

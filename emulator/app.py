@@ -1,5 +1,5 @@
 """The composition root: builds the runtime and its typed services (``Services.build``), derives the routes
-from each resource's ``operations`` (one declaration per endpoint), and wires the middleware."""
+from each resource's ``operations`` (one declaration per endpoint), and puts the gateway in front of them."""
 
 from __future__ import annotations
 
@@ -7,26 +7,19 @@ import asyncio
 import logging
 import os
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from emulator import openapi
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
-from emulator.control.faults import SERVER_SEND, FaultMiddleware, FaultRules, load_rules
-from emulator.control.guard import AdminTokenMiddleware, RequestGuardMiddleware
-from emulator.control.journal import Journal, JournalMiddleware
+from emulator.control.faults import SERVER_SEND, FaultRules, load_rules
+from emulator.control.journal import Journal
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
 from emulator.control.paths import pid_alive
 from emulator.control.persistence import restore_clock, save_clock
@@ -35,19 +28,17 @@ from emulator.control.responses import load_rules as load_responses
 from emulator.dashboard import routes as dashboard_routes
 from emulator.db import Database
 from emulator.deployments import routes as deployment_routes
-from emulator.errors import ApiError, InsufficientStorage, MethodNotAllowed, NotFound, is_disk_full
 from emulator.files import routes as file_routes
 from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
+from emulator.gateway import Gateway
 from emulator.generation import multimodal_routes, openai_routes, tokenizer
 from emulator.generation import routes as generation_routes
-from emulator.http import error_response, request_id
 from emulator.ids import Ids
-from emulator.middleware import RequestContextMiddleware
 from emulator.runtime import Runtime
 from emulator.services import Services
 from emulator.settings import Settings
-from emulator.tenants import AuthMiddleware, TenantRegistry
+from emulator.tenants import TenantRegistry
 from emulator.uploads import routes as upload_routes
 
 log = logging.getLogger("emulator")
@@ -75,7 +66,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         clock=clock,
         ids=ids,
         data_dir=data_dir,
-        tenants=TenantRegistry(db),
+        tenants=TenantRegistry(db, settings.api_keys),
         faults=FaultRules(
             ids, load_rules(settings.faults_file) if settings.faults_file else None, settings.max_fault_rules
         ),
@@ -90,70 +81,23 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
             *dashboard_routes.routes(settings),
             *openapi.routes(operations()),
         ],
-        middleware=_middleware(rt),
-        exception_handlers=_EXCEPTION_HANDLERS,
         lifespan=_lifespan,
     )
     app.state.rt = rt
+    app.gateway = Gateway(app.router, rt)
     app.state.owns_data_dir = settings.data_dir is None and settings.in_memory
     return app
 
 
-async def _api_error(request: Request, exc: ApiError) -> Response:
-    return error_response(request.scope, exc, request_id(request))
-
-
-async def _http_error(request: Request, exc: HTTPException) -> Response:
-    if exc.status_code == 405:
-        error: ApiError = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}.")
-    elif exc.status_code == 404:
-        error = NotFound(f"Path not found: {request.url.path}")
-    else:
-        error = ApiError(str(exc.detail), code="InvalidParameter", status=exc.status_code)
-    return error_response(request.scope, error, request_id(request))
-
-
-async def _storage_error(request: Request, exc: Exception) -> Response:
-    """A full disk anywhere (a blob, the database, a snapshot) is a 507 with a reason, not a crash; any other
-    OS or SQLite error stays an internal error."""
-    if not is_disk_full(exc):
-        raise exc
-    log.warning("no space left on the device (%s %s): %s", request.method, request.url.path, exc)
-    return error_response(request.scope, InsufficientStorage(), request_id(request))
-
-
-_EXCEPTION_HANDLERS: dict[Any, Any] = {
-    ApiError: _api_error,
-    HTTPException: _http_error,
-    OSError: _storage_error,
-    sqlite3.OperationalError: _storage_error,
-}
-
-
 class EmulatorApp(Starlette):
+    """Starlette, with one gateway (``emulator.gateway``) in place of the middleware stack it would build."""
+
+    gateway: Gateway
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
         scope[SERVER_SEND] = send  # a fault's drop_connection closes the server's transport through it
-        await super().__call__(scope, receive, send)
-
-
-def _middleware(rt: Runtime) -> list[Middleware]:
-    """Outermost first: the journal sees every answer; faults strike once the caller is known."""
-    settings = rt.settings
-    stack = [Middleware(JournalMiddleware, journal=rt.journal)] if settings.journal_size else []
-    stack.append(Middleware(RequestContextMiddleware, request_id=rt.ids.request_id, stats=rt.stats))
-    stack.append(Middleware(RequestGuardMiddleware, settings=settings))
-    if settings.admin_token:
-        stack.append(Middleware(AdminTokenMiddleware, token=settings.admin_token))
-    stack.append(
-        Middleware(
-            AuthMiddleware,
-            registry=rt.tenants,
-            api_keys=settings.api_keys,
-            now=rt.clock.now,
-        )
-    )
-    stack.append(Middleware(FaultMiddleware, faults=rt.faults))
-    return stack
+        await self.gateway(scope, receive, send)
 
 
 SETTINGS_ENV = "EMULATOR_SETTINGS_JSON"

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
@@ -95,6 +95,14 @@ class Database:
             await self._writer.close()
         self._reader = self._writer = None
 
+    def version(self) -> int | None:
+        """A number that moves whenever a commit lands from any connection but the reader: this process's writer,
+        another ``--workers`` process, any other program (``PRAGMA data_version`` of the reader, ~7 µs).  None for
+        an in-memory database, which has no second connection to watch."""
+        if self._reader is None:
+            return None
+        return int(self._reader.execute("PRAGMA data_version").fetchone()[0])
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         if self._reader is not None:
             cur = self._reader.execute(sql, params)
@@ -136,6 +144,47 @@ class Database:
 
     async def integrity_check(self) -> str:
         return str(await self.fetchval("PRAGMA integrity_check"))
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class VersionedCache(Generic[K, V]):
+    """Values read from the database, kept until anything commits (``Database.version`` moves), in this process
+    or another: a read served from here is exactly what the database would answer.
+
+    ``current()`` first (one ``PRAGMA data_version``): it drops every entry when the database moved and answers the
+    version to ``put`` with, read *before* the query whose result is stored, so a commit racing that query leaves
+    an entry that the next ``current()`` drops.  Without a version (an in-memory database) nothing is kept.
+    At most ``limit`` entries: past it the cache starts over.
+    """
+
+    def __init__(self, db: Database, limit: int = 10_000) -> None:
+        self.db = db
+        self.limit = limit
+        self._version: int | None = None
+        self._entries: dict[K, V] = {}
+
+    def current(self) -> int | None:
+        version = self.db.version()
+        if version != self._version:
+            self._entries.clear()
+            self._version = version
+        return version
+
+    def get(self, key: K) -> V | None:
+        return self._entries.get(key)
+
+    def put(self, version: int | None, key: K, value: V) -> None:
+        if version is None or version != self._version:
+            return
+        if len(self._entries) >= self.limit:
+            self._entries.clear()
+        self._entries[key] = value
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 class Tx:

@@ -38,7 +38,11 @@ CREATE TABLE IF NOT EXISTS files (
     blob         TEXT NOT NULL,     -- path of the content, relative to the data dir
     created_at   REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS files_by_tenant ON files (tenant, id DESC);
+-- A page of a tenant's files is read from this index alone: the rows keep their big columns (row_tokens,
+-- samples) before blob and created_at, so reading those from the table walks each row's overflow pages.
+CREATE INDEX IF NOT EXISTS files_listing ON files
+    (tenant, id DESC, file_id, name, description, purpose, size, md5, kind, rows, tokens, blob, created_at);
+DROP INDEX IF EXISTS files_by_tenant;
 
 CREATE TABLE IF NOT EXISTS fine_tunes (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,

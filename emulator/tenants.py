@@ -1,8 +1,9 @@
 """Tenancy: every distinct API key (and workspace, when the header is sent) owns its own world.
 
-``AuthMiddleware`` guards ``/api/v1`` and ``/compatible-mode/v1``: it reads ``Authorization: Bearer <key>``,
-checks the key against ``--api-key`` when keys are configured, and puts the caller's ``Tenant`` on the
-request state.  Objects of another tenant are invisible: they answer 404 (or the resource's not-found).
+The gateway (``emulator.gateway``) guards ``/api/v1`` and ``/compatible-mode/v1`` through
+``TenantRegistry.from_headers``: it reads ``Authorization: Bearer <key>``, checks the key against ``--api-key``
+when keys are configured, and puts the caller's ``Tenant`` on the request state.  Objects of another tenant
+are invisible: they answer 404 (or the resource's not-found).
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.db import Database
 from emulator.errors import InvalidApiKey, InvalidParameter
@@ -74,9 +73,31 @@ MAX_CACHED_TENANTS = 10_000
 class TenantRegistry:
     """Resolves keys to tenants and records each tenant once (the dashboard lists them)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, api_keys: tuple[str, ...] = ()) -> None:
         self.db = db
+        self.api_keys = frozenset(api_keys)
         self._known: dict[tuple[str, str | None], Tenant] = {}
+        self._by_header: dict[tuple[bytes | None, bytes | None], Tenant] = {}
+
+    async def from_headers(self, authorization: bytes | None, workspace: bytes | None, now: float) -> Tenant:
+        """The caller of a protected request, from its raw header values: ``InvalidApiKey`` without a usable
+        key (or with one not in ``--api-key``), ``InvalidParameter`` for a malformed workspace.
+
+        A pair of header values seen before answers from a dict: parsing, hashing and the tenant's row happen
+        once per caller, not once per request.
+        """
+        cache_key = (authorization, workspace)
+        tenant = self._by_header.get(cache_key)
+        if tenant is not None:
+            return tenant
+        api_key = parse_bearer(authorization)
+        if self.api_keys and api_key not in self.api_keys:
+            raise InvalidApiKey()
+        tenant = await self.resolve(api_key, parse_workspace(workspace), now)
+        if len(self._by_header) >= MAX_CACHED_TENANTS:
+            self._by_header.pop(next(iter(self._by_header)))
+        self._by_header[cache_key] = tenant
+        return tenant
 
     async def resolve(self, api_key: str, workspace: str | None, now: float) -> Tenant:
         cache_key = (api_key, workspace)
@@ -96,6 +117,7 @@ class TenantRegistry:
 
     def forget(self) -> None:
         self._known.clear()
+        self._by_header.clear()
 
 
 def parse_bearer(value: bytes | None) -> str:
@@ -123,22 +145,12 @@ def parse_workspace(value: bytes | None) -> str | None:
     return text
 
 
-class AuthMiddleware:
-    def __init__(self, app: ASGIApp, *, registry: TenantRegistry, api_keys: tuple[str, ...], now: object) -> None:
-        self.app = app
-        self.registry = registry
-        self.api_keys = frozenset(api_keys)
-        self.now = now
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        api_key = parse_bearer(headers.get(b"authorization"))
-        if self.api_keys and api_key not in self.api_keys:
-            raise InvalidApiKey()
-        workspace = parse_workspace(headers.get(WORKSPACE_HEADER))
-        tenant = await self.registry.resolve(api_key, workspace, self.now())  # type: ignore[operator]
-        scope.setdefault("state", {})["tenant"] = tenant
-        await self.app(scope, receive, send)
+def auth_headers(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes | None]:
+    """The raw ``Authorization`` and workspace header values (the last of each, as ``dict(headers)`` keeps)."""
+    auth = workspace = None
+    for name, value in headers:
+        if name == b"authorization":
+            auth = value
+        elif name == WORKSPACE_HEADER:
+            workspace = value
+    return auth, workspace

@@ -13,8 +13,9 @@ answering it leaves itself on the request state (``STREAM_FAULT``) for the strea
 chunks and then the error frame, or closes the connection, or drips the chunks (``generation.replies``).
 
 Only /api/v1 and /compatible-mode/v1 are subject to faults, never /_emulator.  With no rules the
-middleware costs one attribute check per request.  Faults strike after authentication (the service
-throttles accounts, not anonymous callers), so an unauthenticated request still gets its 401.
+gateway (``emulator.gateway``) does not look at them: one attribute check per request.  Faults strike after
+authentication (the service throttles accounts, not anonymous callers), so an unauthenticated request still
+gets its 401.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
 from emulator.control.fault_schemas import FaultRule, FaultRuleSpec
 from emulator.errors import (
@@ -49,7 +50,7 @@ from emulator.errors import (
 )
 from emulator.http import parse_json
 from emulator.ids import Ids
-from emulator.tenants import PROTECTED_PREFIXES, tenant_matches, tenant_names
+from emulator.tenants import tenant_matches, tenant_names
 
 STREAM_FAULT = "stream_fault"
 """Key on the request state where a stream-only rule that hit waits for the stream producer (generation.replies)."""
@@ -171,6 +172,26 @@ class FaultRules:
         for spec in self._initial:
             self.add(spec)
 
+    async def strike(
+        self, scope: Scope, receive: Receive, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    ) -> Receive | None:
+        """Applies the first rule that hits a public request: waits its latency, then drops the connection
+        (answers None: nothing more to do), raises its error, or leaves a stream rule on the request state.
+        Otherwise answers the ``receive`` to go on with (a replay when a rule had to read the body)."""
+        rule, receive = await self.pick(scope, receive)
+        if rule is None:
+            return receive
+        if rule.spec.latency_ms:
+            await sleep(rule.spec.latency_ms / 1000)
+        if rule.spec.drop_connection:
+            await drop_connection(scope)
+            return None
+        if rule.stream_only:
+            scope.setdefault("state", {})[STREAM_FAULT] = rule
+        elif rule.fails:
+            raise rule.error()
+        return receive
+
     async def pick(self, scope: Scope, receive: Receive) -> tuple[ActiveRule | None, Receive]:
         """The first rule that hits this request, and the ``receive`` to pass on (a replay if the body was read)."""
         request = _RequestView(scope, receive)
@@ -284,33 +305,6 @@ async def drop_connection(scope: Scope) -> None:
         if getattr(cycle, "disconnected", True):
             return
         await asyncio.sleep(0 if _ < 100 else 0.001)
-
-
-class FaultMiddleware:
-    def __init__(self, app: ASGIApp, *, faults: FaultRules, sleep: Callable[[float], Any] = asyncio.sleep) -> None:
-        self.app = app
-        self.faults = faults
-        self.sleep = sleep
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.faults.rules:
-            await self.app(scope, receive, send)
-            return
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        rule, receive = await self.faults.pick(scope, receive)
-        if rule is not None:
-            if rule.spec.latency_ms:
-                await self.sleep(rule.spec.latency_ms / 1000)
-            if rule.spec.drop_connection:
-                await drop_connection(scope)
-                return
-            if rule.stream_only:
-                scope.setdefault("state", {})[STREAM_FAULT] = rule
-            elif rule.fails:
-                raise rule.error()
-        await self.app(scope, receive, send)
 
 
 _RULES = TypeAdapter(list[FaultRuleSpec])

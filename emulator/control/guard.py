@@ -23,8 +23,8 @@ import hmac
 import ipaddress
 from urllib.parse import urlsplit
 
-from starlette.responses import RedirectResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import RedirectResponse, Response
+from starlette.types import Scope
 
 from emulator.errors import AccessDenied, AdminTokenRequired
 from emulator.settings import Settings
@@ -74,19 +74,6 @@ class HostPolicy:
                 self._seen.clear()
             verdict = self._seen[host] = self.allows(host.decode("latin-1"))
         return verdict
-
-
-class RequestGuardMiddleware:
-    """Host allow-list on every request; the same-origin rule on every state-changing one."""
-
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
-        self.app = app
-        self.hosts = HostPolicy(settings)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            check_request(scope, self.hosts)
-        await self.app(scope, receive, send)
 
 
 def check_request(scope: Scope, hosts: HostPolicy) -> None:
@@ -154,7 +141,7 @@ def is_dashboard(path: str) -> bool:
     return path in DASHBOARD_PAGES or path.startswith(DASHBOARD_PREFIX)
 
 
-class AdminTokenMiddleware:
+class AdminGate:
     """``--admin-token``: /_emulator/* needs ``Authorization: Bearer <token>`` or ``X-Emulator-Token: <token>``.
 
     The dashboard's pages and controls (and any GET under /_emulator) take the HttpOnly, SameSite=Strict
@@ -167,21 +154,20 @@ class AdminTokenMiddleware:
     OPEN_PATHS = frozenset({"/_emulator/health", *DASHBOARD_PAGES})
     OPEN_PREFIXES = ("/_emulator/static/",)
 
-    def __init__(self, app: ASGIApp, *, token: str) -> None:
-        self.app = app
+    def __init__(self, token: str) -> None:
         self.token = token.encode()
         self.session = dashboard_session(token).encode()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/_emulator"):
-            allowed = self._authorized(scope)
-            scope.setdefault("state", {})["admin"] = allowed
-            if not allowed and not self._open(scope):
-                if scope["method"] in ("GET", "HEAD") and is_dashboard(scope["path"]):
-                    await RedirectResponse("/_emulator/", status_code=303)(scope, receive, send)
-                    return
-                raise AdminTokenRequired()
-        await self.app(scope, receive, send)
+    def check(self, scope: Scope) -> Response | None:
+        """For a request under /_emulator: None to go on, a redirect to the sign-in page to answer instead, or
+        ``AdminTokenRequired`` raised."""
+        allowed = self._authorized(scope)
+        scope["state"]["admin"] = allowed
+        if allowed or self._open(scope):
+            return None
+        if scope["method"] in ("GET", "HEAD") and is_dashboard(scope["path"]):
+            return RedirectResponse("/_emulator/", status_code=303)
+        raise AdminTokenRequired()
 
     def _authorized(self, scope: Scope) -> bool:
         headers = dict(scope["headers"])

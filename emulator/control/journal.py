@@ -8,7 +8,7 @@ what a client sent to an endpoint that is not emulated yet; a generation request
 names it (``rule``).  Recording
 costs little on the request path: raw headers and body chunks are kept as they are and only turned into
 JSON when the journal is read (the emulated time too, from the clock state in force at arrival).
-``--journal-size 0`` removes the middleware altogether.
+``--journal-size 0`` turns recording off altogether (the gateway, ``emulator.gateway``, records nothing).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
 from emulator.clock import Clock, ClockState, fmt_iso
 from emulator.control.journal_schemas import JournalEntry
 from emulator.errors import MalformedBody
 from emulator.http import parse_json
-from emulator.tenants import PROTECTED_PREFIXES, key_hint, tenant_matches, tenant_names
+from emulator.tenants import key_hint, tenant_matches, tenant_names
 
 MAX_BODY = 64 * 1024
 """JSON bodies up to this size are kept (and parsed when read); bigger ones are recorded by size only."""
@@ -115,6 +115,26 @@ class Journal:
         self._seq += 1
         return Record(self._seq, self.clock.state if self.clock is not None else None, scope)
 
+    def begin_http(self, scope: Scope, receive: Receive) -> tuple[Record, Receive]:
+        """A public request's record, and the ``receive`` that keeps its body chunks as the app reads them."""
+        record = self.begin(scope)
+        if record.method not in _BODY_METHODS:
+            return record, receive
+
+        async def receive_body() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                record.add_chunk(message.get("body", b""))
+            return message
+
+        return record, receive_body
+
+    async def answered(self, record: Record, status: int, receive: Receive) -> None:
+        """The answer started: a body nobody read on an unserved path is read for the record, then it is kept."""
+        if status in UNSERVED and record.capture is None and record.method in _BODY_METHODS:
+            await _read_unread_body(record, receive)
+        self.finish(record, status)
+
     def finish(self, record: Record, status: int | None) -> None:
         if record.duration_ms < 0:
             record.status = status
@@ -157,8 +177,10 @@ class Journal:
 
 def _bound(record: Record) -> None:
     """What a kept entry may hold: a bounded prefix of each header value and of the upload's form."""
-    if any(len(value) > MAX_HEADER_VALUE for _, value in record.headers):
-        record.headers = [(name, _cut_bytes(value)) for name, value in record.headers]
+    for _, value in record.headers:
+        if len(value) > MAX_HEADER_VALUE:
+            record.headers = [(name, _cut_bytes(value)) for name, value in record.headers]
+            break
     form = record.state.get(UPLOAD_FORM)
     if isinstance(form, dict):
         record.state[UPLOAD_FORM] = bounded_form(form)
@@ -239,36 +261,3 @@ def _body(record: Record) -> Any:
         return parse_json(b"".join(record.chunks))
     except MalformedBody:  # deep, invalid or with lone surrogates: the API refused it, the journal keeps its size
         return None
-
-
-class JournalMiddleware:
-    """Outermost: sees every public request, whatever answers it (auth, a fault, a handler, the 500 net)."""
-
-    def __init__(self, app: ASGIApp, *, journal: Journal) -> None:
-        self.app = app
-        self.journal = journal
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        journal = self.journal
-        record = journal.begin(scope)
-
-        async def receive_body() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                record.add_chunk(message.get("body", b""))
-            return message
-
-        async def send_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                if message["status"] in UNSERVED and record.capture is None and scope["method"] in _BODY_METHODS:
-                    await _read_unread_body(record, receive)
-                journal.finish(record, message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive_body if scope["method"] in _BODY_METHODS else receive, send_status)
-        finally:
-            journal.finish(record, None)

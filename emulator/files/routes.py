@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -45,23 +46,23 @@ def content_urls(request: Request) -> Callable[[str], str]:
     return lambda file_id: template.replace(_ID_MARK, file_id)
 
 
-def file_object(
-    request: Request, record: FileRecord, tenant: Tenant, urls: Callable[[str], str] | None = None
-) -> FileObject:
-    return FileObject.model_construct(  # stored, already validated facts
-        id=record.id,
-        file_id=record.file_id,
-        name=record.name,
-        description=record.description,
-        purpose=record.purpose,
-        size=record.size,
-        md5=record.md5,
-        region="cn-beijing",
-        url=(urls or content_urls(request))(record.file_id),
-        user_id=tenant.account_id,
-        api_key_id=tenant.api_key_id,
-        gmt_create=fmt_job_time(record.created_at),
-    )
+def file_dict(record: FileRecord, tenant: Tenant, url: str) -> dict[str, Any]:
+    """The wire form of a file (``FileObject``, field for field and in its order), built straight from the stored,
+    already validated facts: a page of files skips constructing and dumping ten models."""
+    return {
+        "id": record.id,
+        "file_id": record.file_id,
+        "name": record.name,
+        "description": record.description,
+        "purpose": record.purpose,
+        "size": record.size,
+        "md5": record.md5,
+        "region": "cn-beijing",
+        "url": url,
+        "user_id": tenant.account_id,
+        "api_key_id": tenant.api_key_id,
+        "gmt_create": fmt_job_time(record.created_at),
+    }
 
 
 async def upload_files(request: Request) -> JSONResponse:
@@ -97,19 +98,15 @@ async def list_files(request: Request) -> JSONResponse:
     tenant = request.state.tenant
     total, records = await _service(request).list_files(tenant, page.offset, page.page_size)
     urls = content_urls(request)
-    data = FileListData(
-        total=total,
-        page_no=page.page_no,
-        page_size=page.page_size,
-        files=[file_object(request, r, tenant, urls) for r in records],
-    )
-    return envelope(request, "data", data.model_dump())
+    files = [file_dict(r, tenant, urls(r.file_id)) for r in records]
+    data = {"total": total, "page_no": page.page_no, "page_size": page.page_size, "files": files}  # FileListData
+    return envelope(request, "data", data)
 
 
 async def get_file(request: Request) -> JSONResponse:
     tenant = request.state.tenant
     record = await _service(request).get_file(tenant, request.path_params["file_id"])
-    return envelope(request, "data", file_object(request, record, tenant).model_dump())
+    return envelope(request, "data", file_dict(record, tenant, content_urls(request)(record.file_id)))
 
 
 async def file_content(request: Request) -> Response:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from emulator.catalog import TRAINING_TYPES, Catalog, ModelInfo, load_catalog
 from emulator.clock import fmt_job_time
-from emulator.db import Tx
+from emulator.db import Tx, VersionedCache
 from emulator.errors import FileNotFound, InvalidParameter, ModelNotExist, NotFound, UnsupportedOperation
 from emulator.files import store as file_store
 from emulator.files.store import FileStats
@@ -115,6 +115,8 @@ class FineTunesService:
         self.logs = JobLogs(rt.ids)
         self._find_export = find_export
         self._before_delete = tuple(before_delete)
+        self._reads: VersionedCache[str, tuple[str, JobRow, float | None]] = VersionedCache(rt.db)
+        """Status reads: job id -> (tenant, row, when the tenant's next transition is due), while nothing commits."""
 
     # ---------------------------------------------------------------- create
 
@@ -303,15 +305,24 @@ class FineTunesService:
     # ---------------------------------------------------------------- reads
 
     async def get_job(self, tenant: Tenant, job_id: str) -> JobRow:
-        """The job as of now: one statement reads it and whether anything of its tenant fell due; only then
+        """The job as of now: one statement reads it and whether anything of its tenant fell due (kept while the
+        database does not move, so a repeated read is one ``PRAGMA data_version``); only when something is due
         the tenant is settled and the job read again."""
-        job, due = await store.get_job_due(self.rt.db, tenant.id, job_id, self.policy.pending_seconds)
+        version = self._reads.current()
+        job: JobRow | None
+        hit = self._reads.get(job_id)
+        if hit is not None and hit[0] == tenant.id:
+            _, job, due = hit
+        else:
+            job, due = await store.get_job_due(self.rt.db, tenant.id, job_id, self.policy.pending_seconds)
+            if job is not None:
+                self._reads.put(version, job_id, (tenant.id, job, due))
         if job is not None and due is not None and due <= self.rt.clock.now():
             await self.sync_tenant(tenant.id)
             job = await store.get_job(self.rt.db, tenant.id, job_id)
         if job is None:
             raise NotFound()
-        return job
+        return job.copy()  # the cached row stays as read, whatever a caller does with its copy
 
     async def find_job(self, job_id: str) -> JobRow:
         """Any tenant's job, brought up to "now": the dashboard knows job ids, not API keys."""
