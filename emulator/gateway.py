@@ -195,7 +195,7 @@ class Gateway:
                 return
         if public:
             authorization, workspace = auth_headers(scope["headers"])
-            scope["state"]["tenant"] = await self.tenants.from_headers(authorization, workspace, self.now())
+            scope["state"]["tenant"] = await self.tenants.from_headers(authorization, workspace, self.now)
             if self.faults.rules:
                 struck = await self.faults.strike(scope, receive)
                 if struck is None:
@@ -211,7 +211,10 @@ class Gateway:
             return
         scope["route"] = route
         scope.update(child)
-        await route.handle(scope, receive, send)
+        if isinstance(route, Route):  # its methods were checked by the index: what Route.handle would do next
+            await route.app(scope, receive, send)
+        else:
+            await route.handle(scope, receive, send)
 
     def _failure(self, scope: Scope, exc: Exception, rid: str, started: bool) -> Response | None:
         """The answer to an exception, or None when nothing can be answered (the response already started, or

@@ -48,7 +48,7 @@ class FastJSONResponse(JSONResponse):
 
 
 def request_id(request: Request) -> str:
-    return str(request.state.request_id)
+    return str(request.scope["state"]["request_id"])  # set by the gateway on every request
 
 
 def error_response(scope: Scope, error: ApiError, rid: str) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.db import Database
@@ -79,7 +80,9 @@ class TenantRegistry:
         self._known: dict[tuple[str, str | None], Tenant] = {}
         self._by_header: dict[tuple[bytes | None, bytes | None], Tenant] = {}
 
-    async def from_headers(self, authorization: bytes | None, workspace: bytes | None, now: float) -> Tenant:
+    async def from_headers(
+        self, authorization: bytes | None, workspace: bytes | None, now: Callable[[], float]
+    ) -> Tenant:
         """The caller of a protected request, from its raw header values: ``InvalidApiKey`` without a usable
         key (or with one not in ``--api-key``), ``InvalidParameter`` for a malformed workspace.
 
@@ -93,7 +96,7 @@ class TenantRegistry:
         api_key = parse_bearer(authorization)
         if self.api_keys and api_key not in self.api_keys:
             raise InvalidApiKey()
-        tenant = await self.resolve(api_key, parse_workspace(workspace), now)
+        tenant = await self.resolve(api_key, parse_workspace(workspace), now())
         if len(self._by_header) >= MAX_CACHED_TENANTS:
             self._by_header.pop(next(iter(self._by_header)))
         self._by_header[cache_key] = tenant
