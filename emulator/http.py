@@ -46,6 +46,28 @@ class FastJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         return _ENCODE(content).encode()
 
+    @classmethod
+    def raw(cls, body: bytes) -> FastJSONResponse:
+        """A 200 answer of JSON bytes already rendered by ``render_json``."""
+        response = cls.__new__(cls)
+        response.status_code = 200
+        response.background = None
+        response.body = body
+        response.raw_headers = [(b"content-length", str(len(body)).encode()), _JSON_TYPE]
+        return response
+
+
+def render_json(content: Any) -> bytes:
+    """What ``FastJSONResponse`` (and so Starlette's ``JSONResponse``) writes for ``content``."""
+    return _ENCODE(content).encode()
+
+
+def envelope_encoded(request: Request, key: str, encoded: bytes) -> JSONResponse:
+    """``envelope(request, key, payload)`` for a payload already rendered by ``render_json``: the same bytes,
+    without rendering the payload again (an answer kept while nothing changed)."""
+    body = b'{"request_id":' + _ENCODE(request_id(request)).encode() + b"," + _ENCODE(key).encode() + b":" + encoded
+    return FastJSONResponse.raw(body + b"}")
+
 
 def request_id(request: Request) -> str:
     return str(request.scope["state"]["request_id"])  # set by the gateway on every request

@@ -10,8 +10,9 @@ from starlette.responses import JSONResponse, Response
 from emulator.errors import InvalidParameter, NotFound
 from emulator.fine_tunes.schemas import CreateJobRequest, JobList, JobObject, LogsOutput, StatusOutput
 from emulator.fine_tunes.service import FineTunesService
+from emulator.fine_tunes.store import JobRow
 from emulator.fine_tunes.wire import job_dict
-from emulator.http import envelope, read_model
+from emulator.http import envelope, envelope_encoded, read_model, render_json
 from emulator.openapi import Operation, Param, page_params, path_param
 from emulator.pagination import parse_page
 from emulator.runtime import runtime
@@ -38,9 +39,13 @@ async def list_jobs(request: Request) -> JSONResponse:
     return envelope(request, "output", data)
 
 
+def _job_output(job: JobRow) -> bytes:
+    return render_json(job_dict(job))
+
+
 async def get_job(request: Request) -> JSONResponse:
-    job = await _service(request).get_job(request.state.tenant, request.path_params["job_id"])
-    return envelope(request, "output", job_dict(job))
+    output = await _service(request).job_view(request.state.tenant, request.path_params["job_id"], _job_output)
+    return envelope_encoded(request, "output", output)
 
 
 async def cancel_job(request: Request) -> JSONResponse:

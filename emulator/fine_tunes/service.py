@@ -12,8 +12,8 @@ from __future__ import annotations
 import array
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from emulator.catalog import TRAINING_TYPES, Catalog, ModelInfo, load_catalog
 from emulator.clock import fmt_job_time
@@ -100,6 +100,20 @@ class _StoredQueue:
         return row
 
 
+V = TypeVar("V")
+
+
+@dataclass(slots=True)
+class _CachedJob:
+    """A status read kept by ``FineTunesService._read``: the row, when its tenant's next transition falls due, and
+    renderings of the row (``job_view``)."""
+
+    tenant: str
+    job: JobRow
+    due: float | None
+    views: dict[Callable[[JobRow], Any], Any] = field(default_factory=dict)
+
+
 class FineTunesService:
     def __init__(
         self,
@@ -115,8 +129,8 @@ class FineTunesService:
         self.logs = JobLogs(rt.ids)
         self._find_export = find_export
         self._before_delete = tuple(before_delete)
-        self._reads: VersionedCache[str, tuple[str, JobRow, float | None]] = VersionedCache(rt.db)
-        """Status reads: job id -> (tenant, row, when the tenant's next transition is due), while nothing commits."""
+        self._reads: VersionedCache[str, _CachedJob] = VersionedCache(rt.db)
+        """Status reads by job id, while nothing commits."""
 
     # ---------------------------------------------------------------- create
 
@@ -305,24 +319,45 @@ class FineTunesService:
     # ---------------------------------------------------------------- reads
 
     async def get_job(self, tenant: Tenant, job_id: str) -> JobRow:
-        """The job as of now: one statement reads it and whether anything of its tenant fell due (kept while the
-        database does not move, so a repeated read is one ``PRAGMA data_version``); only when something is due
-        the tenant is settled and the job read again."""
-        version = self._reads.current()
-        job: JobRow | None
-        hit = self._reads.get(job_id)
-        if hit is not None and hit[0] == tenant.id:
-            _, job, due = hit
-        else:
-            job, due = await store.get_job_due(self.rt.db, tenant.id, job_id, self.policy.pending_seconds)
-            if job is not None:
-                self._reads.put(version, job_id, (tenant.id, job, due))
-        if job is not None and due is not None and due <= self.rt.clock.now():
-            await self.sync_tenant(tenant.id)
-            job = await store.get_job(self.rt.db, tenant.id, job_id)
-        if job is None:
-            raise NotFound()
+        """The job as of now (see ``_read``)."""
+        job, _ = await self._read(tenant, job_id)
         return job.copy()  # the cached row stays as read, whatever a caller does with its copy
+
+    async def job_view(self, tenant: Tenant, job_id: str, render: Callable[[JobRow], V]) -> V:
+        """``render(job)`` of the job as of now, kept beside the cached row: while nothing moves, a repeated read
+        answers the same rendering without calling ``render`` again (the status read's wire bytes).  ``render``
+        is a module-level function (its identity is the key), so the renderings kept per row stay few."""
+        job, entry = await self._read(tenant, job_id)
+        if entry is None:
+            return render(job)
+        view: V | None = entry.views.get(render)
+        if view is None:
+            view = entry.views[render] = render(job)
+        return view
+
+    async def _read(self, tenant: Tenant, job_id: str) -> tuple[JobRow, _CachedJob | None]:
+        """The job as of now, and its cache entry when the answer came from one (never to be changed).
+
+        One statement reads the job and whether anything of its tenant fell due; the answer is kept while the
+        database does not move (``VersionedCache``), so a repeated read costs one ``PRAGMA data_version``.  Only
+        when something is due is the tenant settled and the job read again (that answer is not kept: settling
+        committed, so the next read stores a fresh one).
+        """
+        version = self._reads.current()
+        entry = self._reads.get(job_id)
+        if entry is None or entry.tenant != tenant.id:
+            job, due = await store.get_job_due(self.rt.db, tenant.id, job_id, self.policy.pending_seconds)
+            if job is None:
+                raise NotFound()
+            entry = _CachedJob(tenant.id, job, due)
+            self._reads.put(version, job_id, entry)
+        if entry.due is not None and entry.due <= self.rt.clock.now():
+            await self.sync_tenant(tenant.id)
+            fresh = await store.get_job(self.rt.db, tenant.id, job_id)
+            if fresh is None:
+                raise NotFound()
+            return fresh, None
+        return entry.job, entry
 
     async def find_job(self, job_id: str) -> JobRow:
         """Any tenant's job, brought up to "now": the dashboard knows job ids, not API keys."""
