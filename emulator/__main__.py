@@ -336,6 +336,7 @@ def serve(
         "lifespan": "on",
         "timeout_graceful_shutdown": 3,
         "http": "emulator.protocol:BoundedHttpToolsProtocol",
+        "ws": "none",  # no WebSocket endpoint: uvicorn's "auto" would import websockets (~35 ms of start-up)
         "h11_max_incomplete_event_size": max_header_bytes,  # read by that protocol too
     }
     if workers == 1:

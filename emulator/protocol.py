@@ -1,4 +1,5 @@
-"""The HTTP/1.1 protocol the server runs: uvicorn's httptools protocol with a bound on a request's head.
+"""The HTTP/1.1 protocol the server runs: uvicorn's httptools protocol with a bound on a request's head, and each
+answer's head sent together with the start of its body (``_HeadWithBody``: one send instead of two).
 
 httptools buffers a request line and headers for as long as they keep coming (uvicorn sets no limit), so one
 client could grow the server's memory without end.  This protocol counts the bytes of the head as they arrive
@@ -9,6 +10,7 @@ before a byte of the request reaches the app.  The limit travels in uvicorn's ow
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -38,6 +40,50 @@ DRAIN_SECONDS = 2.0
 
 class _HeadTooLarge(Exception):
     pass
+
+
+class _HeadWithBody:
+    """The transport as a response sees it: the head is held until the body's first write, and both leave in one
+    ``write`` (one send, one TCP segment, instead of two).  A head with no body written in the same loop step (a
+    stream) leaves on its own at the end of that step; closing flushes first.  Everything else is the transport's.
+    """
+
+    __slots__ = ("_transport", "_held", "_loop", "_first")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._held: bytes | None = None
+        self._loop = loop
+        self._first = True
+
+    def write(self, data: bytes) -> None:
+        if self._first:  # the head (or a 100 Continue): held for what follows it in this step
+            self._first = False
+            self._held = data
+            self._loop.call_soon(self.flush)
+            return
+        held = self._held
+        if held is None:
+            self._transport.write(data)
+            return
+        self._held = None
+        self._transport.write(held + data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -78,6 +124,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._refused = True
             raise _HeadTooLarge()  # httptools stops parsing; uvicorn calls send_400_response
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:
+            cycle.transport = _HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._events += 1

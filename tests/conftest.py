@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import httpcore  # noqa: F401  (see below)
 import httpx
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -22,6 +23,11 @@ hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
+# httpx imports httpcore on its first real request and keeps a map of httpcore's exception classes.  A pytester
+# in-process run (tests/control/test_pytest_plugin.py) drops every module first imported inside it: if that was
+# httpcore, a later httpx request raises exceptions of a fresh httpcore that the map no longer knows, so a
+# connection reset escapes as a raw httpcore.ReadError instead of httpx.ReadError.  Imported here, before any
+# inner run, httpcore stays the same module for the whole session.
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DATASETS = FIXTURES / "datasets"
 API_KEY = "sk-test-tenant-a"
