@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from weakref import WeakMethod
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import Message, Receive, Scope
@@ -296,7 +297,10 @@ async def drop_connection(scope: Scope) -> None:
     Under a server without a reachable transport (httpx's in-process ASGI transport) the app simply returns
     without answering, and that server decides what the client sees.
     """
-    cycle = getattr(scope.get(SERVER_SEND), "__self__", None)
+    send = scope.get(SERVER_SEND)
+    if isinstance(send, WeakMethod):
+        send = send()
+    cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
     if transport is None:
         return
