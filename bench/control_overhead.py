@@ -80,9 +80,8 @@ def _ratio(runs: dict[str, list[dict[str, Any]]], name: str, key: str) -> float:
 
 
 async def _micro(n: int) -> dict[str, float]:
-    """µs per request of the whole app, in-process (no socket, no server), on a route that answers from memory
-    (``GET /compatible-mode/v1/models``): the gateway with the journal off, on, and with one fault rule that never
-    matches."""
+    """µs per request of the whole app, in-process (no socket, no server), on ``GET /api/v1/files`` of a tenant
+    without files: the gateway with the journal off, on, and with one fault rule that never matches."""
     from emulator.app import create_app
     from emulator.control.schemas import FaultRuleSpec
     from emulator.settings import Settings
@@ -109,7 +108,7 @@ async def _micro(n: int) -> dict[str, float]:
             async with app.router.lifespan_context(app):
                 if "fault" in name:
                     app.state.rt.faults.add(FaultRuleSpec(method="POST", path="/api/v1/fine-tunes/nothing", status=500))
-                path = "/compatible-mode/v1/models"
+                path = "/api/v1/files"
                 best = float("inf")
                 for _ in range(5):
                     started = time.perf_counter()

@@ -101,7 +101,11 @@ class Database:
         an in-memory database, which has no second connection to watch."""
         if self._reader is None:
             return None
-        return int(self._reader.execute("PRAGMA data_version").fetchone()[0])
+        cur = self._reader.execute("PRAGMA data_version")
+        try:
+            return int(cur.fetchone()[0])
+        finally:
+            cur.close()  # ends the read transaction now (a live one would hold back the WAL's checkpoints)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         if self._reader is not None:
