@@ -14,7 +14,7 @@ from emulator.files.schemas import FileListData, FileObject, UploadData
 from emulator.files.service import FilesService
 from emulator.files.store import FileRecord
 from emulator.files.upload import parse_upload
-from emulator.http import envelope
+from emulator.http import envelope, envelope_encoded, render_json
 from emulator.openapi import Operation, page_params, path_param
 from emulator.pagination import parse_page
 from emulator.runtime import runtime
@@ -28,9 +28,9 @@ def _service(request: Request) -> FilesService:
 _ID_MARK = "0file0id0"
 
 
-def content_urls(request: Request) -> Callable[[str], str]:
-    """What ``request.url_for("file_content", ...)`` answers, without walking the router for every file: the
-    route's path is looked up once per app, and each answer only joins it to the request's base URL."""
+def content_url_template(request: Request) -> str:
+    """What ``request.url_for("file_content", file_id=...)`` answers, with ``_ID_MARK`` for the id, without walking
+    the router for every file: the route's path is looked up once per app and joined to the request's base URL."""
     state = request.app.state
     cache: dict[tuple[object, ...], str] | None = getattr(state, "file_content_urls", None)
     if cache is None:
@@ -43,6 +43,11 @@ def content_urls(request: Request) -> Callable[[str], str]:
             cache.clear()
         path = str(scope["router"].url_path_for("file_content", file_id=_ID_MARK))
         template = cache[key] = str(request.base_url).rstrip("/") + path  # base_url has no query or fragment
+    return template
+
+
+def content_urls(request: Request) -> Callable[[str], str]:
+    template = content_url_template(request)
     return lambda file_id: template.replace(_ID_MARK, file_id)
 
 
@@ -96,11 +101,14 @@ async def upload_files(request: Request) -> JSONResponse:
 async def list_files(request: Request) -> JSONResponse:
     page = parse_page(request.query_params)
     tenant = request.state.tenant
-    total, records = await _service(request).list_files(tenant, page.offset, page.page_size)
-    urls = content_urls(request)
-    files = [file_dict(r, tenant, urls(r.file_id)) for r in records]
-    data = {"total": total, "page_no": page.page_no, "page_size": page.page_size, "files": files}  # FileListData
-    return envelope(request, "data", data)
+    template = content_url_template(request)
+
+    def render(total: int, records: list[FileRecord]) -> bytes:
+        files = [file_dict(r, tenant, template.replace(_ID_MARK, r.file_id)) for r in records]
+        return render_json({"total": total, "page_no": page.page_no, "page_size": page.page_size, "files": files})
+
+    data = await _service(request).page_view(tenant, page.offset, page.page_size, template, render)
+    return envelope_encoded(request, "data", data)  # FileListData, rendered once while nothing changes
 
 
 async def get_file(request: Request) -> JSONResponse:

@@ -11,11 +11,12 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
 
-from emulator.db import Tx
+from emulator.db import Tx, VersionedCache
 from emulator.errors import FileNotFound, InsufficientStorage, InvalidParameter, is_disk_full
 from emulator.files import store
 from emulator.files.datasets import DatasetReport, inspect_dataset
@@ -117,11 +118,16 @@ class TenantBudget:
             self._flights.pop(self._tenant, None)
 
 
+V = TypeVar("V")
+
+
 class FilesService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.limits = rt.settings
         self._flights: dict[str, _InFlight] = {}
+        self._pages: VersionedCache[tuple[str, int, int, Hashable], Any] = VersionedCache(rt.db)
+        """Renderings of a tenant's file pages (``page_view``), while nothing commits."""
 
     async def budget(self, tenant: Tenant) -> TenantBudget:
         """Hand one to the multipart writer before the body is read; ``close()`` it once the upload is done."""
@@ -252,6 +258,21 @@ class FilesService:
 
     async def list_files(self, tenant: Tenant, offset: int, limit: int) -> tuple[int, list[FileRecord]]:
         return await store.list_files(self.rt.db, tenant.id, offset, limit)
+
+    async def page_view(
+        self, tenant: Tenant, offset: int, limit: int, key: Hashable, render: Callable[[int, list[FileRecord]], V]
+    ) -> V:
+        """``render(total, records)`` of a page of the tenant's files, kept while the database does not move (as the
+        status read keeps its job: ``db.VersionedCache``).  ``key`` names what else the rendering depends on (the
+        request's base URL, which the files' URLs are built from)."""
+        version = self._pages.current()
+        cache_key = (tenant.id, offset, limit, key)
+        view: V | None = self._pages.get(cache_key)
+        if view is None:
+            total, records = await store.list_files(self.rt.db, tenant.id, offset, limit)
+            view = render(total, records)
+            self._pages.put(version, cache_key, view)
+        return view
 
     async def get_file(self, tenant: Tenant, file_id: str) -> FileRecord:
         record = await store.get_file(self.rt.db, tenant.id, file_id)
