@@ -59,7 +59,7 @@ async def _make_template() -> Template:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://bench", headers={"Authorization": f"Bearer {API_KEY}"}
+            transport=transport, base_url="http://localhost", headers={"Authorization": f"Bearer {API_KEY}"}
         ) as client:
             answer = await client.post("/api/v1/files", files=[("files", ("train.jsonl", dataset()))])
             file_id = answer.json()["data"]["uploaded_files"][0]["file_id"]
