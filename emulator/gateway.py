@@ -139,8 +139,7 @@ class Gateway:
     def __init__(self, router: Router, rt: Runtime) -> None:
         settings = rt.settings
         self.router = router
-        make_lean(router.routes)
-        self.index = RouteIndex(router.routes)
+        self.index = self._reindex()
         self.request_id = rt.ids.request_id
         self.stats = rt.stats
         self.journal = rt.journal if settings.journal_size else None
@@ -186,6 +185,10 @@ class Gateway:
             if journal is not None:
                 journal.finish(record, None)
 
+    def _reindex(self) -> RouteIndex:
+        make_lean(self.router.routes)
+        return RouteIndex(self.router.routes)
+
     async def _serve(self, scope: Scope, receive: Receive, send: Send, public: bool) -> None:
         check_request(scope, self.hosts)
         if self.admin is not None and scope["path"].startswith("/_emulator"):
@@ -203,8 +206,7 @@ class Gateway:
                 receive = struck
         scope["router"] = self.router
         if len(self.router.routes) != self.index.size:  # a route added after start (a test's own endpoint)
-            make_lean(self.router.routes)
-            self.index = RouteIndex(self.router.routes)
+            self.index = self._reindex()
         route, child = self.index.match(scope)
         if route is None:
             await self.router.app(scope, receive, send)  # 405, a trailing-slash redirect, 404

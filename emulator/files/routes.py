@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -46,9 +45,9 @@ def content_url_template(request: Request) -> str:
     return template
 
 
-def content_urls(request: Request) -> Callable[[str], str]:
-    template = content_url_template(request)
-    return lambda file_id: template.replace(_ID_MARK, file_id)
+def file_url(template: str, file_id: str) -> str:
+    """A file's content URL from ``content_url_template``."""
+    return template.replace(_ID_MARK, file_id)
 
 
 def file_dict(record: FileRecord, tenant: Tenant, url: str) -> dict[str, Any]:
@@ -104,7 +103,7 @@ async def list_files(request: Request) -> JSONResponse:
     template = content_url_template(request)
 
     def render(total: int, records: list[FileRecord]) -> bytes:
-        files = [file_dict(r, tenant, template.replace(_ID_MARK, r.file_id)) for r in records]
+        files = [file_dict(r, tenant, file_url(template, r.file_id)) for r in records]
         return render_json({"total": total, "page_no": page.page_no, "page_size": page.page_size, "files": files})
 
     data = await _service(request).page_view(tenant, page.offset, page.page_size, template, render)
@@ -114,7 +113,7 @@ async def list_files(request: Request) -> JSONResponse:
 async def get_file(request: Request) -> JSONResponse:
     tenant = request.state.tenant
     record = await _service(request).get_file(tenant, request.path_params["file_id"])
-    return envelope(request, "data", file_dict(record, tenant, content_urls(request)(record.file_id)))
+    return envelope(request, "data", file_dict(record, tenant, file_url(content_url_template(request), record.file_id)))
 
 
 async def file_content(request: Request) -> Response:
