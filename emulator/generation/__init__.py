@@ -2,6 +2,10 @@
 multimodal (``.../multimodal-generation/generation``), the OpenAI-compatible ``POST /compatible-mode/v1/chat/
 completions`` (+ stream, with image parts), ``GET /compatible-mode/v1/models`` and ``POST /api/v1/tokenizer``.
 
+Every endpoint asks ``GenerationService.answer`` (which decides once who answers: a response rule, a forced tool
+call, a fine-tune's memory or the base model) for an ``answer.Answer``, and renders it through its protocol's
+renderer (``renderers/``): native text, multimodal, compatible chat.
+
 Deviations from the real service: replies are synthetic (``synth/text.py``: deterministic Faker prose in the
 prompt's language; a deployed fine-tune reuses its training answers, a VL fine-tune by image); media are never
 fetched (``media.py``); reasoning is synthetic prose under ``thinking_budget`` (``thinking.py``); ``tools``,

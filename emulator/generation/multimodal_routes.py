@@ -1,38 +1,23 @@
 """HTTP for native multimodal generation: ``POST /api/v1/services/aigc/multimodal-generation/generation``.
 
-Reference §1: the answer's ``message.content`` is a list of ``{"text": ..}``; usage is the 2025 superset
-(``input_tokens_details``/``output_tokens_details``/``prompt_tokens_details`` and the legacy ``image_tokens``).
-Streams follow the 2025 recordings: incremental chunks end with ``"content": []`` and the finish reason;
-cumulative chunks (``incremental_output`` false or absent) carry the whole text so far.  A thinking model streams
-its ``reasoning_content`` first (``content: []``), and the key is absent once the answer starts (§5.2).
+The shapes are ``renderers.multimodal``'s (reference §1); the answer is the service's, as for every protocol.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
+from emulator.errors import EmptyInput, EmptyModel
+from emulator.generation.answer import incremental_output
 from emulator.generation.media import native_conversation
-from emulator.generation.replies import (
-    chat_view,
-    generation_stream,
-    native_error_frames,
-    native_scripted_response,
-    script,
-)
-from emulator.generation.requests import UNFINISHED, oss_resolver, service, wants_sse
+from emulator.generation.renderers.multimodal import multimodal_body, multimodal_chunks
+from emulator.generation.replies import frames_of, generation_stream, native_error_frames, native_frames
+from emulator.generation.requests import oss_resolver, rule_noter, service, wants_sse
 from emulator.generation.schemas import MultimodalRequest, MultimodalResponse, parse
-from emulator.generation.service import Completion, check_sampling
+from emulator.generation.service import Ask, check_sampling
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
-from emulator.sse import encode_json
-from emulator.synth.text import Reply
-from emulator.synth.tokens import count_tokens
 
 PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 
@@ -47,124 +32,25 @@ async def generate(request: Request) -> Response:
     params = req.parameters
     sampling = check_sampling(params, "parameters.")
     conversation = native_conversation(req.input.messages)
-    gen, stream = service(request), wants_sse(request)
-    target = await gen.resolve(request.state.tenant, req.model)
-    messages = conversation.messages
-    view = chat_view(
-        request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream
+    rid, stream = request_id(request), wants_sse(request)
+    ask = Ask(
+        request.state.tenant,
+        rid,
+        req.model,
+        conversation.messages,
+        sampling,
+        params,
+        stream,
+        conversation=conversation,
+        oss=oss_resolver(request),
+        on_rule=rule_noter(request),
     )
-    scripted = script(request, view)
-    if scripted is not None:
-        return native_scripted_response(
-            request,
-            scripted,
-            messages,
-            message_format=True,
-            incremental=bool(params.incremental_output),
-            stream=stream,
-            multimodal=True,
-        )
-    completion = await gen.complete_multimodal(target, conversation, sampling, oss=oss_resolver(request), stream=stream)
+    answer = await service(request).answer(ask)
     if not stream:
-        return envelope(request, "output", multimodal_output(completion), usage=multimodal_usage(completion))
-    incremental = params.incremental_output
-    if completion.thinks and incremental is False:
-        raise InvalidParameter(
-            'The incremental_output parameter must be "true" when enable_thinking is true',
-            param="parameters.incremental_output",
-        )
-    chunks = multimodal_chunks(completion, incremental=bool(incremental) or completion.thinks)
-    rid = request_id(request)
-    return generation_stream(request, _events(chunks, rid), native_error_frames(rid))
-
-
-def multimodal_usage(
-    completion: Completion, output_tokens: int | None = None, reasoning: int | None = None
-) -> dict[str, Any]:
-    output = completion.output_tokens if output_tokens is None else output_tokens
-    reasoning = completion.reasoning_tokens if reasoning is None else reasoning
-    media = {f"{kind}_tokens": tokens for kind, tokens in completion.media_tokens.items()}
-    text_in = completion.input_tokens - sum(completion.media_tokens.values())
-    output_details: dict[str, int] = {"text_tokens": output - reasoning}
-    if completion.thinks:
-        output_details["reasoning_tokens"] = reasoning
-    return {
-        "input_tokens": completion.input_tokens,
-        "output_tokens": output,
-        "total_tokens": completion.input_tokens + output,
-        "input_tokens_details": {"text_tokens": text_in, **media},
-        "output_tokens_details": output_details,
-        "prompt_tokens_details": {"cached_tokens": 0},
-        **media,
-    }
-
-
-def _message(text: str | None, reasoning: str | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": [{"text": text}] if text else []}
-    if reasoning is not None:
-        message["reasoning_content"] = reasoning
-    return message
-
-
-def multimodal_output(completion: Completion) -> dict[str, Any]:
-    many = len(completion.replies) > 1
-    choices = []
-    for index, reply in enumerate(completion.replies):
-        thought = completion.reasoning[index].text if completion.thinks else None
-        choice: dict[str, Any] = {"finish_reason": reply.finish_reason, "message": _message(reply.text, thought)}
-        if many:
-            choice["index"] = index
-        choices.append(choice)
-    return {"choices": choices}
-
-
-def _plan(reply: Reply, thought: Reply | None, incremental: bool) -> list[tuple[dict[str, Any], str, int, int]]:
-    """(message, finish_reason, output tokens so far, reasoning tokens so far) per chunk of one choice."""
-    steps: list[tuple[dict[str, Any], str, int, int]] = []
-    reasoning_tokens = 0
-    if thought is not None:
-        so_far = ""
-        for piece in thought.pieces:
-            so_far += piece
-            reasoning_tokens = count_tokens(so_far)
-            steps.append((_message(None, piece), UNFINISHED, reasoning_tokens, reasoning_tokens))
-        reasoning_tokens = thought.output_tokens
-    text = ""
-    for i, piece in enumerate(reply.pieces):
-        text += piece
-        last = i == len(reply.pieces) - 1 and not incremental
-        tokens = reasoning_tokens + count_tokens(text)
-        message = _message(piece if incremental else text)
-        steps.append((message, reply.finish_reason if last else UNFINISHED, tokens, reasoning_tokens))
-    if incremental or not reply.pieces:
-        closing = _message(None) if incremental else _message(text)
-        steps.append((closing, reply.finish_reason, reasoning_tokens + reply.output_tokens, reasoning_tokens))
-    return steps
-
-
-def multimodal_chunks(completion: Completion, *, incremental: bool) -> Iterator[dict[str, Any]]:
-    many = len(completion.replies) > 1
-    plans = [
-        _plan(reply, completion.reasoning[i] if completion.thinks else None, incremental)
-        for i, reply in enumerate(completion.replies)
-    ]
-    for step in range(max(len(p) for p in plans)):
-        for index, plan in enumerate(plans):
-            if step >= len(plan):
-                continue
-            message, finish, output_tokens, reasoning_tokens = plan[step]
-            choice: dict[str, Any] = {"message": message, "finish_reason": finish}
-            if many:
-                choice["index"] = index
-            usage = multimodal_usage(completion, output_tokens, reasoning_tokens)
-            yield {"output": {"choices": [choice]}, "usage": usage}
-
-
-async def _events(chunks: Iterator[dict[str, Any]], rid: str) -> AsyncIterator[bytes]:
-    for number, chunk in enumerate(chunks, 1):
-        chunk["request_id"] = rid
-        yield encode_json(chunk, event="result", event_id=number, comment="HTTP_STATUS/200")
-        await asyncio.sleep(0)
+        return envelope(request, None, None, **multimodal_body(answer))
+    incremental = incremental_output(answer, params.incremental_output, thinking_default=True)
+    chunks = multimodal_chunks(answer, incremental=incremental)
+    return generation_stream(request, frames_of(native_frames(chunks, rid)), native_error_frames(rid))
 
 
 operations = [

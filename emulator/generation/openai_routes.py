@@ -6,35 +6,19 @@ Errors come out in OpenAI's shape by themselves (``http.error_response``); an un
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from emulator.deployments.states import DeploymentStatus
-from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
-from emulator.generation.media import DOWNLOAD_FAILED, Conversation, openai_conversation
-from emulator.generation.replies import (
-    DONE,
-    chat_view,
-    generation_stream,
-    openai_error_frames,
-    openai_scripted_response,
-    script,
-)
-from emulator.generation.requests import oss_resolver
-from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList, parse
-from emulator.generation.service import (
-    Completion,
-    GenerationService,
-    Sampling,
-    Target,
-    check_messages,
-    check_sampling,
-)
+from emulator.errors import ModelNotFound
+from emulator.generation.compatible import ask_for, head
+from emulator.generation.renderers.compatible import compatible_body, compatible_chunks, compatible_frame
+from emulator.generation.replies import DONE, frames_of, generation_stream, openai_error_frames
+from emulator.generation.requests import oss_resolver, rule_noter
+from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
+from emulator.generation.service import GenerationService
 from emulator.http import read_json_object, request_id
 from emulator.openapi import Operation, path_param
 from emulator.runtime import runtime
@@ -53,142 +37,15 @@ def _model_not_found(model: str) -> ModelNotFound:
 
 async def chat_completions(request: Request) -> Response:
     body = await read_json_object(request)
-    if body.get("model") in (None, ""):
-        raise InvalidParameter("you must provide a model parameter", param="model")
-    req = parse(ChatCompletionRequest, body)
-    if req.frequency_penalty is not None and not -2 <= req.frequency_penalty <= 2:
-        raise InvalidParameter("Range of frequency_penalty should be [-2.0, 2.0]", param="frequency_penalty")
-    sampling = check_sampling(req, max_tokens=req.max_completion_tokens or req.max_tokens)
-    messages = check_messages(req.messages, "messages")
-    conversation = openai_conversation(body["messages"]) if _has_media(req) else None
-    gen = service(request)
-    try:
-        target = await gen.resolve(request.state.tenant, req.model)
-    except ModelNotExist:
-        raise _model_not_found(req.model) from None
-    head = {
-        "id": f"chatcmpl-{request_id(request)}",
-        "created": int(request.app.state.rt.clock.now()),
-        "model": req.model,
-    }
-    stream = bool(req.stream)
+    rid = request_id(request)
+    ask, req = ask_for(request.state.tenant, rid, body, oss=oss_resolver(request), on_rule=rule_noter(request))
+    answer = await service(request).answer(ask)
+    top = head(rid, int(request.app.state.rt.clock.now()), req.model)
+    if not ask.stream:
+        return JSONResponse(compatible_body(answer, top))
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
-    view = chat_view(
-        request, model=req.model, base_model=target.base_model, messages=messages, fields=req, stream=stream
-    )
-    scripted = script(request, view)
-    if scripted is not None:
-        return openai_scripted_response(request, scripted, messages, head, stream=stream, include_usage=include_usage)
-    completion = await _answer(request, target, messages, conversation, sampling, stream)
-    if stream:
-        frames = _events(openai_chunks(completion, head, include_usage))
-        return generation_stream(request, frames, openai_error_frames(request), DONE)
-    return JSONResponse(openai_completion(completion, head))
-
-
-async def _answer(
-    request: Request,
-    target: Target,
-    messages: list[dict[str, Any]],
-    conversation: Conversation | None,
-    sampling: Sampling,
-    stream: bool,
-) -> Completion:
-    """The deterministic answer (when no rule scripted one): the text path, or the multimodal one for media parts."""
-    gen = service(request)
-    if conversation is None:
-        return gen.complete(target, messages, sampling, stream=stream)
-    try:
-        return await gen.complete_multimodal(
-            target, conversation, sampling, oss=oss_resolver(request), stream=stream, openai=True
-        )
-    except InvalidParameter as exc:
-        if exc.message == DOWNLOAD_FAILED:  # how the compatible mode words it (reference §1.8)
-            raise InvalidParameter(f"<400> InternalError.Algo.InvalidParameter: {DOWNLOAD_FAILED}") from None
-        raise
-
-
-def _has_media(req: ChatCompletionRequest) -> bool:
-    return any(
-        isinstance(m.content, list) and any(part.get("type", "text") != "text" for part in m.content)
-        for m in req.messages
-    )
-
-
-def _usage(completion: Completion) -> dict[str, Any]:
-    usage: dict[str, Any] = {
-        "prompt_tokens": completion.input_tokens,
-        "completion_tokens": completion.output_tokens,
-        "total_tokens": completion.input_tokens + completion.output_tokens,
-    }
-    if completion.thinks:
-        usage["completion_tokens_details"] = {"reasoning_tokens": completion.reasoning_tokens}
-    return usage
-
-
-def _message(completion: Completion, index: int) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": completion.replies[index].text}
-    if completion.thinks:
-        message["reasoning_content"] = completion.reasoning[index].text
-    return message
-
-
-def openai_completion(completion: Completion, head: dict[str, Any]) -> dict[str, Any]:
-    choices = [
-        {
-            "index": i,
-            "message": _message(completion, i),
-            "finish_reason": r.finish_reason,
-            "logprobs": None,
-        }
-        for i, r in enumerate(completion.replies)
-    ]
-    return {
-        **head,
-        "object": "chat.completion",
-        "choices": choices,
-        "usage": _usage(completion),
-        "system_fingerprint": None,
-    }
-
-
-def openai_chunks(completion: Completion, head: dict[str, Any], include_usage: bool) -> Iterator[dict[str, Any]]:
-    """A role chunk, one chunk per piece, a finish chunk, per choice (choices take turns); then the usage chunk
-    (``choices: []``) when ``stream_options.include_usage`` asked for it."""
-    plans = [_deltas(completion, i) for i in range(len(completion.replies))]
-    base = {**head, "object": "chat.completion.chunk", "system_fingerprint": None}
-    if include_usage:
-        base["usage"] = None
-    for step in range(max(len(p) for p in plans)):
-        for index, plan in enumerate(plans):
-            if step < len(plan):
-                delta = plan[step]
-                finish = completion.replies[index].finish_reason if delta is None else None
-                choice = {"index": index, "delta": delta or {}, "finish_reason": finish, "logprobs": None}
-                yield {**base, "choices": [choice]}
-    if include_usage:
-        yield {**base, "choices": [], "usage": _usage(completion)}
-
-
-def _deltas(completion: Completion, index: int) -> list[dict[str, Any] | None]:
-    """One choice's deltas; None marks the finish chunk.  Thinking (reference §5.3): ``reasoning_content`` pieces
-    with ``content: null`` first, then the answer with ``reasoning_content: null``."""
-    reply = completion.replies[index]
-    if not completion.thinks:
-        return [{"role": "assistant", "content": ""}, *({"content": p} for p in reply.pieces), None]
-    thought = completion.reasoning[index]
-    return [
-        {"content": None, "role": "assistant", "reasoning_content": ""},
-        *({"content": None, "reasoning_content": p} for p in thought.pieces),
-        *({"content": p, "reasoning_content": None} for p in reply.pieces),
-        None,
-    ]
-
-
-async def _events(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
-        yield b"data: " + json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
-        await asyncio.sleep(0)
+    frames = (compatible_frame(c) for c in compatible_chunks(answer, top, include_usage=include_usage))
+    return generation_stream(request, frames_of(frames), openai_error_frames(rid), DONE)
 
 
 async def list_models(request: Request) -> JSONResponse:

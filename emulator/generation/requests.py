@@ -5,14 +5,14 @@ Kept apart from the routes modules so that none of them imports another.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 
+from emulator.control.journal import RESPONSE_RULE
 from emulator.generation.media import OssResolver
 from emulator.generation.service import GenerationService
 from emulator.runtime import runtime
-
-UNFINISHED = "null"
-"""``finish_reason`` of every chunk but the last: the *string* "null" (reference §6.2)."""
 
 OSS_RESOLVE_HEADER = "x-dashscope-ossresourceresolve"
 
@@ -33,3 +33,8 @@ def oss_resolver(request: Request) -> OssResolver | None:
     if request.headers.get(OSS_RESOLVE_HEADER, "").strip().lower() != "enable":
         return None
     return runtime(request).services.uploads.resolver(request.state.tenant)
+
+
+def rule_noter(request: Request) -> Callable[[str], None]:
+    """Notes the response rule that answered on the request, for the journal."""
+    return lambda rule_id: setattr(request.state, RESPONSE_RULE, rule_id)

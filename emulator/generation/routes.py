@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
-from emulator.generation.replies import (
-    chat_view,
-    generation_stream,
-    native_error_frames,
-    native_scripted_response,
-    script,
-)
-from emulator.generation.requests import UNFINISHED, service, wants_sse
-from emulator.generation.schemas import GenerationParameters, GenerationRequest, GenerationResponse, parse
-from emulator.generation.service import (
-    Completion,
-    check_messages,
-    check_sampling,
-    history_messages,
-)
+from emulator.generation.answer import incremental_output
+from emulator.generation.renderers.native import native_body, native_chunks
+from emulator.generation.replies import frames_of, generation_stream, native_error_frames, native_frames
+from emulator.generation.requests import rule_noter, service, wants_sse
+from emulator.generation.schemas import GenerationRequest, GenerationResponse, parse
+from emulator.generation.service import Ask, check_messages, check_sampling, history_messages
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
-from emulator.sse import encode_json
-from emulator.synth.text import Reply
-from emulator.synth.tokens import count_tokens
 
 
 def _messages(req: GenerationRequest) -> list[dict[str, Any]]:
@@ -52,140 +38,19 @@ async def generate(request: Request) -> Response:
     req = parse(GenerationRequest, body)
     params = req.parameters
     sampling = check_sampling(params, "parameters.")
-    message_format = params.result_format == "message"
-    if sampling.n > 1 and not message_format:
+    as_message = params.result_format == "message"
+    if sampling.n > 1 and not as_message:
         raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
-    gen, messages, stream = service(request), _messages(req), wants_sse(request)
-    target = await gen.resolve(request.state.tenant, req.model)
-    view = chat_view(
-        request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream
+    rid, stream = request_id(request), wants_sse(request)
+    ask = Ask(
+        request.state.tenant, rid, req.model, _messages(req), sampling, params, stream, on_rule=rule_noter(request)
     )
-    scripted = script(request, view)
-    if scripted is not None:
-        incremental = bool(params.incremental_output)
-        return native_scripted_response(
-            request, scripted, messages, message_format=message_format, incremental=incremental, stream=stream
-        )
-    completion = gen.complete(target, messages, sampling, stream=stream)
-    if stream:
-        rid = request_id(request)
-        return generation_stream(request, _events(_stream_chunks(completion, params), rid), native_error_frames(rid))
-    return envelope(
-        request,
-        "output",
-        native_output(completion, message_format),
-        usage=_usage(completion.input_tokens, completion.output_tokens, completion.reasoning_tokens, completion.thinks),
-    )
-
-
-def _stream_chunks(completion: Completion, params: GenerationParameters) -> Iterator[dict[str, Any]]:
-    message_format = params.result_format == "message"
-    if not completion.thinks:
-        return native_chunks(completion, message_format=message_format, incremental=bool(params.incremental_output))
-    if params.incremental_output is not True:
-        raise InvalidParameter(
-            'The incremental_output parameter must be "true" when enable_thinking is true',
-            param="parameters.incremental_output",
-        )
-    return thinking_chunks(completion, message_format=message_format)
-
-
-def _usage(input_tokens: int, output_tokens: int, reasoning: int = 0, thinks: bool = False) -> dict[str, Any]:
-    usage: dict[str, Any] = {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "total_tokens": input_tokens + output_tokens,
-    }
-    if thinks:
-        usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
-    return usage
-
-
-def _choice(text: str, finish_reason: str, index: int | None, reasoning: str | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": text}
-    if reasoning is not None:
-        message["reasoning_content"] = reasoning
-    choice: dict[str, Any] = {"finish_reason": finish_reason, "message": message}
-    if index is not None:
-        choice["index"] = index
-    return choice
-
-
-def native_output(completion: Completion, message_format: bool) -> dict[str, Any]:
-    if not message_format:
-        reply = completion.replies[0]
-        return {"finish_reason": reply.finish_reason, "text": reply.text}
-    many = len(completion.replies) > 1
-    thoughts = [r.text for r in completion.reasoning] if completion.thinks else [None] * len(completion.replies)
-    return {
-        "choices": [
-            _choice(r.text, r.finish_reason, i if many else None, thoughts[i]) for i, r in enumerate(completion.replies)
-        ]
-    }
-
-
-def thinking_chunks(completion: Completion, *, message_format: bool) -> Iterator[dict[str, Any]]:
-    """Reference §5.2: reasoning pieces with ``content: ""``, then answer pieces with ``reasoning_content: ""``,
-    then a closing chunk with both empty and the finish reason; ``reasoning_content`` is in every chunk."""
-    many = len(completion.replies) > 1
-    for index, (reply, thought) in enumerate(zip(completion.replies, completion.reasoning, strict=True)):
-        steps: list[tuple[str, str, str, int, int]] = []
-        so_far = ""
-        for piece in thought.pieces:
-            so_far += piece
-            steps.append(("", piece, UNFINISHED, count_tokens(so_far), count_tokens(so_far)))
-        spent = thought.output_tokens
-        text = ""
-        for piece in reply.pieces:
-            text += piece
-            steps.append((piece, "", UNFINISHED, spent + count_tokens(text), spent))
-        steps.append(("", "", reply.finish_reason, spent + reply.output_tokens, spent))
-        for content, reasoning, finish, output_tokens, reasoning_tokens in steps:
-            usage = _usage(completion.input_tokens, output_tokens, reasoning_tokens, True)
-            if message_format:
-                output: dict[str, Any] = {"choices": [_choice(content, finish, index if many else None, reasoning)]}
-            else:
-                output = {"finish_reason": finish, "text": content}
-            yield {"output": output, "usage": usage}
-
-
-def _steps(reply: Reply, incremental: bool) -> list[tuple[str, str, int]]:
-    """(text, finish_reason, output tokens so far) per chunk: each piece, or the text so far; incremental streams
-    end with an empty chunk that carries the finish reason, as the service does."""
-    steps: list[tuple[str, str, int]] = []
-    so_far = ""
-    for i, piece in enumerate(reply.pieces):
-        so_far += piece
-        last = i == len(reply.pieces) - 1 and not incremental
-        steps.append(
-            (piece if incremental else so_far, reply.finish_reason if last else UNFINISHED, count_tokens(so_far))
-        )
-    if incremental or not reply.pieces:
-        steps.append(("", reply.finish_reason, reply.output_tokens))
-    return steps
-
-
-def native_chunks(completion: Completion, *, message_format: bool, incremental: bool) -> Iterator[dict[str, Any]]:
-    """Chunk payloads in order; with n > 1 the choices take turns, one choice (with its index) per chunk."""
-    many = len(completion.replies) > 1
-    plans = [_steps(reply, incremental) for reply in completion.replies]
-    for step in range(max(len(p) for p in plans)):
-        for index, plan in enumerate(plans):
-            if step >= len(plan):
-                continue
-            text, finish, output_tokens = plan[step]
-            if message_format:
-                output: dict[str, Any] = {"choices": [_choice(text, finish, index if many else None)]}
-            else:
-                output = {"finish_reason": finish, "text": text}
-            yield {"output": output, "usage": _usage(completion.input_tokens, output_tokens)}
-
-
-async def _events(chunks: Iterator[dict[str, Any]], rid: str) -> AsyncIterator[bytes]:
-    for number, chunk in enumerate(chunks, 1):
-        chunk["request_id"] = rid
-        yield encode_json(chunk, event="result", event_id=number, comment="HTTP_STATUS/200")
-        await asyncio.sleep(0)  # let other requests in between chunks; never a real wait
+    answer = await service(request).answer(ask)
+    if not stream:
+        return envelope(request, None, None, **native_body(answer, as_message=as_message))
+    incremental = incremental_output(answer, params.incremental_output, thinking_default=False)
+    chunks = native_chunks(answer, as_message=as_message, incremental=incremental)
+    return generation_stream(request, frames_of(native_frames(chunks, rid)), native_error_frames(rid))
 
 
 operations = [

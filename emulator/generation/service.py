@@ -7,19 +7,30 @@ function of (model, messages, seed, sampling parameters) and the server seed: th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from emulator.catalog import Catalog, load_catalog, serves_multimodal, thinking_mode
+from emulator.control.responses import ChatView, Scripted, ToolCall, call_id
 from emulator.deployments.service import DeploymentsService
-from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist
+from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.fine_tunes.service import FineTunesService
-from emulator.generation.media import URL_ERROR, Conversation, Media, OssResolver, recall, resolve_media
+from emulator.generation.answer import Answer, content_text, generated_answer, scripted_answer
+from emulator.generation.media import (
+    DOWNLOAD_FAILED,
+    URL_ERROR,
+    Conversation,
+    Media,
+    OssResolver,
+    recall,
+    resolve_media,
+)
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
 from emulator.generation.thinking import Thinking, decide_thinking, think
 from emulator.runtime import Runtime
 from emulator.synth.text import Memory, Reply, generate_reply, recite
+from emulator.synth.toolargs import tool_arguments
 from emulator.tenants import Tenant
 
 MAX_CHOICES = 4
@@ -61,27 +72,40 @@ class Sampling:
 
 
 @dataclass(frozen=True)
-class Completion:
-    """The replies; ``reasoning`` holds each choice's thinking when the model thought (else it is empty);
-    ``media_tokens`` the input tokens spent on images/videos/audio, by kind (included in ``input_tokens``)."""
+class Ask:
+    """A checked generation request, the same for every protocol (and for a batch line)."""
 
+    tenant: Tenant
+    request_id: str
     model: str
-    replies: tuple[Reply, ...]
-    input_tokens: int
-    reasoning: tuple[Reply, ...] = ()
-    media_tokens: Mapping[str, int] = field(default_factory=dict)
+    messages: list[dict[str, Any]]
+    sampling: Sampling
+    fields: SamplingFields
+    stream: bool = False
+    conversation: Conversation | None = None
+    """Messages with media parts: the model must see them (the multimodal endpoint always sends one)."""
+    oss: OssResolver | None = None
+    openai: bool = False
+    """The compatible mode: its 404 for an unknown model, its wording of a failed download."""
+    on_rule: Callable[[str], None] | None = None
+    """Told the id of the response rule that answered (the journal notes it), before its error is raised."""
 
-    @property
-    def output_tokens(self) -> int:
-        return sum(r.output_tokens for r in self.replies) + self.reasoning_tokens
 
-    @property
-    def reasoning_tokens(self) -> int:
-        return sum(r.output_tokens for r in self.reasoning)
-
-    @property
-    def thinks(self) -> bool:
-        return bool(self.reasoning)
+def chat_view(ask: Ask, base_model: str | None) -> ChatView:
+    """What a response rule matches on."""
+    messages = ask.messages
+    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+    last_role = messages[-1].get("role") if messages else None
+    return ChatView(
+        model=ask.model,
+        base_model=base_model,
+        tenant_id=ask.tenant.id,
+        last_user_text=content_text(last_user.get("content")) if last_user is not None else "",
+        tools=tuple(t for t in ask.fields.tools or () if isinstance(t, dict)),
+        tool_choice=ask.fields.tool_choice,
+        after_tool_result=last_role in ("tool", "function"),
+        stream=ask.stream,
+    )
 
 
 class GenerationService:
@@ -132,6 +156,52 @@ class GenerationService:
             )
         raise ModelNotExist(param="model")
 
+    async def answer(self, ask: Ask) -> Answer:
+        """Who answers, decided once for every protocol: a response rule (its error raised), else a call of the
+        function ``tool_choice`` forces, else the model itself (a fine-tune's memory or a base model's text)."""
+        try:
+            target = await self.resolve(ask.tenant, ask.model)
+        except ModelNotExist:
+            if ask.openai:
+                raise ModelNotFound(
+                    f"The model `{ask.model}` does not exist or you do not have access to it.", param="model"
+                ) from None
+            raise
+        view = chat_view(ask, target.base_model)
+        scripted = self.rt.responses.answer(view, ask.request_id)
+        if scripted is not None:
+            if ask.on_rule is not None and scripted.rule_id is not None:
+                ask.on_rule(scripted.rule_id)
+            if scripted.error is not None:
+                raise scripted.error
+            return scripted_answer(ask.model, scripted, ask.messages)
+        forced = self._forced_call(view, ask.request_id)
+        if forced is not None:
+            return scripted_answer(ask.model, forced, ask.messages)
+        if ask.conversation is None:
+            return self.complete(target, ask.messages, ask.sampling, stream=ask.stream)
+        try:
+            return await self.complete_multimodal(
+                target, ask.conversation, ask.sampling, oss=ask.oss, stream=ask.stream, openai=ask.openai
+            )
+        except InvalidParameter as exc:
+            if ask.openai and exc.message == DOWNLOAD_FAILED:  # how the compatible mode words it (reference §1.8)
+                raise InvalidParameter(f"<400> InternalError.Algo.InvalidParameter: {DOWNLOAD_FAILED}") from None
+            raise
+
+    def _forced_call(self, view: ChatView, request_id: str) -> Scripted | None:
+        """A call of the function ``tool_choice`` names (or the first tool under ``required``), arguments drawn
+        from its JSON schema (``synth.toolargs``)."""
+        function = view.forced_tool()
+        if function is None and view.tool_choice == "required" and view.tools:
+            function = view.tools[0].get("function")
+        if not isinstance(function, dict):
+            return None
+        name = str(function.get("name"))
+        seed = self.rt.ids.content_seed("tool", view.last_user_text)
+        arguments = tool_arguments(name, function.get("parameters"), seed)
+        return Scripted(tool_calls=(ToolCall(call_id(request_id, 0), name, arguments),), finish_reason="tool_calls")
+
     def complete(
         self,
         target: Target,
@@ -140,8 +210,8 @@ class GenerationService:
         *,
         media: Sequence[Media] = (),
         stream: bool = False,
-    ) -> Completion:
-        """The answer to a request: every generation endpoint ends here, once its input is checked."""
+    ) -> Answer:
+        """The model's own answer to a request, once its input is checked."""
         if sampling.max_tokens is not None and sampling.max_tokens > target.max_output_tokens:
             raise InvalidParameter(f"Range of max_tokens should be [1, {target.max_output_tokens}]", param="max_tokens")
         thinking = decide_thinking(target.thinking, sampling.enable_thinking, sampling.thinking_budget, stream=stream)
@@ -153,7 +223,7 @@ class GenerationService:
         if input_tokens > target.context_window:
             raise InvalidParameter(f"Range of input length should be [1, {target.context_window}]", param="messages")
         reasoning = tuple(r for _, r in choices if r is not None)
-        return Completion(target.model, tuple(c for c, _ in choices), input_tokens, reasoning, media_tokens)
+        return generated_answer(target.model, [c for c, _ in choices], reasoning, input_tokens, media_tokens)
 
     def _choice(
         self,
@@ -214,21 +284,6 @@ class GenerationService:
             context=[m.identity for m in media] if media else None,
         )
 
-    async def generate_multimodal(
-        self,
-        tenant: Tenant,
-        model: str,
-        conversation: Conversation,
-        sampling: Sampling,
-        *,
-        oss: OssResolver | None,
-        stream: bool = False,
-        openai: bool = False,
-    ) -> Completion:
-        """A request with media parts (either API): the model must see images, every reference must resolve."""
-        target = await self.resolve(tenant, model)
-        return await self.complete_multimodal(target, conversation, sampling, oss=oss, stream=stream, openai=openai)
-
     async def complete_multimodal(
         self,
         target: Target,
@@ -238,7 +293,7 @@ class GenerationService:
         oss: OssResolver | None,
         stream: bool = False,
         openai: bool = False,
-    ) -> Completion:
+    ) -> Answer:
         """``complete`` for a conversation with media, once the model is resolved."""
         model = target.model
         if not target.multimodal:
@@ -254,17 +309,6 @@ class GenerationService:
             )
         await resolve_media(conversation, oss=oss)
         return self.complete(target, conversation.messages, sampling, media=conversation.media, stream=stream)
-
-    async def generate(
-        self,
-        tenant: Tenant,
-        model: str,
-        messages: Sequence[Mapping[str, Any]],
-        sampling: Sampling,
-        *,
-        stream: bool = False,
-    ) -> Completion:
-        return self.complete(await self.resolve(tenant, model), messages, sampling, stream=stream)
 
 
 def _fine_tune_thinking(base_mode: str) -> str:

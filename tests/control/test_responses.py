@@ -9,16 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from emulator.__main__ import cli
 from emulator.control.responses import MAX_RULES, ResponseRules
 from emulator.control.schemas import ResponseRuleSpec
 from emulator.errors import InvalidParameter
-from emulator.generation.replies import chat_view, native_scripted_response, script
-from emulator.generation.schemas import SamplingFields
 from tests.conftest import AppFactory, client_for
 
 pytestmark = pytest.mark.anyio
@@ -283,23 +278,9 @@ async def test_the_journal_names_the_rule_and_keeps_unserved_bodies(client: http
     assert wrong_method.status_code == 405 and entry["body"] == {"a": 1}
 
 
-async def test_the_hook_serves_a_multimodal_endpoint(app_factory: AppFactory) -> None:
-    """The way the multimodal endpoint plugs in: a protocol-neutral view, then the native renderer with parts."""
-
-    async def multimodal(request: Request) -> Response:
-        body = await request.json()
-        messages = body["input"]["messages"]
-        params = SamplingFields.model_validate({"tools": body["parameters"].get("tools")})
-        stream = request.headers.get("x-dashscope-sse") == "enable"
-        view = chat_view(request, model=body["model"], base_model=None, messages=messages, fields=params, stream=stream)
-        scripted = script(request, view)
-        assert scripted is not None
-        return native_scripted_response(
-            request, scripted, messages, message_format=False, incremental=True, stream=stream, multimodal=True
-        )
-
+async def test_rules_answer_the_multimodal_endpoint(app_factory: AppFactory) -> None:
+    """The multimodal endpoint asks the same service: the rule's reply in its content-parts shape."""
     app = await app_factory()
-    app.router.routes.insert(0, Route(MULTIMODAL, multimodal, methods=["POST"]))
     async with client_for(app) as client:
         await rule(client, contains="picture", content="A beach.")
         await rule(client, tools=True, tool_calls=[{"name": "get_weather", "arguments": {"location": "Hangzhou"}}])
@@ -307,7 +288,8 @@ async def test_the_hook_serves_a_multimodal_endpoint(app_factory: AppFactory) ->
         body = {"model": "qwen-vl-plus", "input": {"messages": [{"role": "user", "content": parts}]}, "parameters": {}}
         plain = (await client.post(MULTIMODAL, json=body)).json()["output"]["choices"][0]
         assert plain["message"] == {"role": "assistant", "content": [{"text": "A beach."}]}
-        events = native_events(await client.post(MULTIMODAL, json=body, headers=SSE))
+        incremental = {**body, "parameters": {"incremental_output": True}}
+        events = native_events(await client.post(MULTIMODAL, json=incremental, headers=SSE))
         contents = [d["output"]["choices"][0]["message"]["content"] for _, d in events]
         assert contents == [[{"text": "A beach."}], []]
         tools = {**body, "input": {"messages": [{"role": "user", "content": [{"text": "weather"}]}]}}
