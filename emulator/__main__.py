@@ -224,6 +224,14 @@ def cli() -> None:
     help="Fault rules that may be set at once (every public request walks them); past it 400 BadRequest.TooMany.",
 )
 @click.option(
+    "--tool-policy/--no-tool-policy",
+    default=True,
+    envvar="EMULATOR_TOOL_POLICY",
+    show_envvar=True,
+    help="tool_choice auto/required call the tools the last user message relates to, and answers after tool "
+    "results quote them (docs/structured-output-and-tools.md); off: only a named or required tool is called.",
+)
+@click.option(
     "--log-level",
     default="info",
     envvar="EMULATOR_LOG_LEVEL",
@@ -256,6 +264,7 @@ def serve(
     max_json_depth: int,
     max_header_bytes: int,
     max_fault_rules: int,
+    tool_policy: bool,
     log_level: str,
 ) -> None:
     """Serve the emulator (uvicorn).
@@ -287,6 +296,7 @@ def serve(
         max_json_depth=max_json_depth,
         max_header_bytes=max_header_bytes,
         max_fault_rules=max_fault_rules,
+        tool_policy=tool_policy,
         faults_file=faults_file,
         responses_file=responses_file,
         journal_size=journal_size,

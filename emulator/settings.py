@@ -46,6 +46,8 @@ class Settings(BaseModel):
     log_level: str = "info"
     workers: int = Field(1, ge=1, le=64)
     heartbeat_seconds: float = Field(15.0, gt=0, le=300)
+    tool_policy: bool = True
+    """``tool_choice: auto``/``required`` call tools the last message relates to (``generation.tools``)."""
 
     @property
     def in_memory(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -180,6 +181,29 @@ def thinking_mode(model_id: str) -> ThinkingMode:
     return "none"
 
 
+_NO_JSON_MODE = ("llama", "baichuan", "chatglm", "qwen1.5-", "qwen-7b-", "qwen-14b-", "qwen-72b-", "qwen2-")
+_JSON_SCHEMA = ("qwen3-max", "qwen-plus", "qwen-flash", "qwen3.7", "qwen3.8", "deepseek-v3.2")
+_JSON_SCHEMA_SINCE = "2025-07-28"
+"""Dated ``qwen-plus``/``qwen-flash`` snapshots take ``json_schema`` from this one on (reference 2026-apps §1.1)."""
+
+
+def structured_output_formats(model_id: str) -> frozenset[str]:
+    """The ``response_format`` types beyond ``text`` a model takes: the catalog entry's ``structured_output`` key
+    (a list, or true for both) when it has one, else the docs' lists (reference 2026-apps §1.1, §4 Q1): JSON mode
+    for Qwen models but the first generations and other vendors' chat models, JSON schema for the listed families."""
+    entry = _STRUCTURED_OVERRIDES.get(model_id)
+    if entry is not None:
+        return entry
+    name = model_id.lower()
+    if name.startswith(_NO_JSON_MODE):
+        return frozenset()
+    formats = {"json_object"}
+    dated = re.search(r"-(\d{4}-\d{2}-\d{2}|\d{4})$", name)  # a snapshot: 2025-07-28 or the older 0723
+    if name.startswith(_JSON_SCHEMA) and (dated is None or dated.group(1) >= _JSON_SCHEMA_SINCE):
+        formats.add("json_schema")
+    return frozenset(formats)
+
+
 def serves_multimodal(model: ModelInfo) -> bool:
     """Models the multimodal endpoint answers: vision models, and Qwen3.5/3.6 (served there in DashScope form)."""
     return model.vision or model.id.lower().startswith(("qwen3.5", "qwen3.6"))
@@ -192,3 +216,18 @@ def _thinking_overrides() -> dict[str, ThinkingMode]:
 
 
 _THINKING_OVERRIDES: dict[str, ThinkingMode] = _thinking_overrides()
+
+
+def _structured_overrides() -> dict[str, frozenset[str]]:
+    text = resources.files(__name__).joinpath("models.json").read_text(encoding="utf-8")
+    out: dict[str, frozenset[str]] = {}
+    for entry in json.loads(text).get("models", []):
+        given = entry.get("structured_output") if isinstance(entry, dict) else None
+        if given is True:
+            out[str(entry["id"])] = frozenset({"json_object", "json_schema"})
+        elif given is False or isinstance(given, list):
+            out[str(entry["id"])] = frozenset(str(f) for f in given or ())
+    return out
+
+
+_STRUCTURED_OVERRIDES: dict[str, frozenset[str]] = _structured_overrides()

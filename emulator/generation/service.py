@@ -8,7 +8,7 @@ function of (model, messages, seed, sampling parameters) and the server seed: th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from emulator.catalog import Catalog, load_catalog, serves_multimodal, thinking_mode
@@ -27,7 +27,9 @@ from emulator.generation.media import (
     resolve_media,
 )
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
+from emulator.generation.structured import OutputFormat, check_format, instance, json_text, output_format
 from emulator.generation.thinking import Thinking, decide_thinking, think
+from emulator.generation.tools import answer_from_results, choose, drawn_arguments, tool_results
 from emulator.runtime import Runtime
 from emulator.synth.text import Memory, Reply, generate_reply, recite
 from emulator.synth.toolargs import tool_arguments
@@ -39,7 +41,6 @@ LONG_CONTEXT_OUTPUT_TOKENS = 16384
 MAX_SEED = 2**64 - 1
 MAX_TOP_LOGPROBS = 5
 TOOL_CHOICES = ("auto", "none", "required")
-RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class Sampling:
     n: int = 1
     enable_thinking: bool | None = None
     thinking_budget: int | None = None
+    output: OutputFormat | None = None
+    """``response_format`` beyond text: the answer is JSON."""
 
 
 @dataclass(frozen=True)
@@ -175,11 +178,12 @@ class GenerationService:
             if scripted.error is not None:
                 raise scripted.error
             return scripted_answer(ask.model, scripted, ask.messages)
-        forced = self._forced_call(view, ask.request_id)
-        if forced is not None:
-            return scripted_answer(ask.model, forced, ask.messages)
+        calls = self._calls(view, ask)
+        if calls is not None:
+            return scripted_answer(ask.model, calls, ask.messages)
+        say = self._after_tools(view, ask)
         if ask.conversation is None:
-            return self.complete(target, ask.messages, ask.sampling, stream=ask.stream)
+            return self.complete(target, ask.messages, ask.sampling, stream=ask.stream, say=say)
         try:
             return await self.complete_multimodal(
                 target, ask.conversation, ask.sampling, oss=ask.oss, stream=ask.stream, openai=ask.openai
@@ -189,18 +193,38 @@ class GenerationService:
                 raise InvalidParameter(f"<400> InternalError.Algo.InvalidParameter: {DOWNLOAD_FAILED}") from None
             raise
 
-    def _forced_call(self, view: ChatView, request_id: str) -> Scripted | None:
-        """A call of the function ``tool_choice`` names (or the first tool under ``required``), arguments drawn
-        from its JSON schema (``synth.toolargs``)."""
-        function = view.forced_tool()
-        if function is None and view.tool_choice == "required" and view.tools:
-            function = view.tools[0].get("function")
-        if not isinstance(function, dict):
+    def _calls(self, view: ChatView, ask: Ask) -> Scripted | None:
+        """The functions called: the one ``tool_choice`` names, else what the tool policy (``generation.tools``)
+        picks; with the policy off, ``required`` calls the first tool.  None: the model answers in text."""
+        forced = view.forced_tool()
+        policy = self.rt.settings.tool_policy
+        if forced is not None:
+            functions: list[Mapping[str, Any]] = [forced]
+        elif not policy or view.after_tool_result:
+            first = view.tools[0].get("function") if view.tools and view.tool_choice == "required" else None
+            functions = [first] if isinstance(first, dict) else []
+        else:
+            chosen = choose(view.tools, view.tool_choice, view.last_user_text, parallel=_parallel(ask.fields))
+            functions = [t["function"] for t in chosen]
+        if not functions:
             return None
-        name = str(function.get("name"))
         seed = self.rt.ids.content_seed("tool", view.last_user_text)
-        arguments = tool_arguments(name, function.get("parameters"), seed)
-        return Scripted(tool_calls=(ToolCall(call_id(request_id, 0), name, arguments),), finish_reason="tool_calls")
+        calls = []
+        for index, function in enumerate(functions):
+            name, parameters = str(function.get("name")), function.get("parameters")
+            arguments = tool_arguments(name, parameters, seed)
+            if policy:
+                arguments = drawn_arguments(parameters, view.last_user_text, arguments)
+            calls.append(ToolCall(call_id(ask.request_id, index), name, arguments))
+        return Scripted(tool_calls=tuple(calls), finish_reason="tool_calls")
+
+    def _after_tools(self, view: ChatView, ask: Ask) -> str | None:
+        """The prose that uses the tools' results, when the conversation ends with them (and the policy is on)."""
+        if not self.rt.settings.tool_policy or not view.after_tool_result or ask.sampling.output is not None:
+            return None
+        results = tool_results(ask.messages)
+        question = next((content_text(m.get("content")) for m in reversed(ask.messages) if m.get("role") == "user"), "")
+        return answer_from_results(results, question) if results else None
 
     def complete(
         self,
@@ -210,12 +234,16 @@ class GenerationService:
         *,
         media: Sequence[Media] = (),
         stream: bool = False,
+        say: str | None = None,
     ) -> Answer:
-        """The model's own answer to a request, once its input is checked."""
+        """The model's own answer to a request, once its input is checked; ``say``: the text it answers (the
+        prose after tool results), else its own."""
         if sampling.max_tokens is not None and sampling.max_tokens > target.max_output_tokens:
             raise InvalidParameter(f"Range of max_tokens should be [1, {target.max_output_tokens}]", param="max_tokens")
         thinking = decide_thinking(target.thinking, sampling.enable_thinking, sampling.thinking_budget, stream=stream)
-        choices = [self._choice(target, messages, sampling, i, media, thinking) for i in range(sampling.n)]
+        if sampling.output is not None:
+            check_format(sampling.output, target.base_model, messages, thinks=thinking.enabled)
+        choices = [self._choice(target, messages, sampling, i, media, thinking, say) for i in range(sampling.n)]
         media_tokens: dict[str, int] = {}
         for item in media:
             media_tokens[item.kind] = media_tokens.get(item.kind, 0) + item.tokens
@@ -233,6 +261,7 @@ class GenerationService:
         index: int,
         media: Sequence[Media],
         thinking: Thinking,
+        say: str | None = None,
     ) -> tuple[Reply, Reply | None]:
         """(answer, reasoning or None): the reasoning spends its tokens out of ``max_tokens`` first."""
         reasoning = None
@@ -248,6 +277,9 @@ class GenerationService:
             )
             if budget is not None:
                 budget -= reasoning.output_tokens
+        if say is not None:
+            seed = self._seed(sampling, index)
+            return recite(say, messages=messages, seed=seed, max_tokens=budget, stop=sampling.stop), reasoning
         return self._reply(target, messages, sampling, index, media, budget), reasoning
 
     @staticmethod
@@ -268,6 +300,8 @@ class GenerationService:
         seed = self._seed(sampling, index)
         if max_tokens is None:
             max_tokens = sampling.max_tokens
+        if sampling.output is not None:
+            return self._structured(target, messages, sampling, index, media, max_tokens)
         remembered = recall(target.memory, list(media), _last_user_text(messages)) if media else None
         if remembered is not None:
             return recite(remembered, messages=messages, seed=seed, max_tokens=max_tokens, stop=sampling.stop)
@@ -283,6 +317,26 @@ class GenerationService:
             server_seed=self.rt.settings.seed or 0,
             context=[m.identity for m in media] if media else None,
         )
+
+    def _structured(
+        self,
+        target: Target,
+        messages: Sequence[Mapping[str, Any]],
+        sampling: Sampling,
+        index: int,
+        media: Sequence[Media],
+        max_tokens: int | None,
+    ) -> Reply:
+        """A JSON answer (``structured``): cut by ``max_tokens`` and ``stop`` like any reply."""
+        fmt = sampling.output
+        assert fmt is not None
+        seed = self._seed(sampling, index)
+        prose = None
+        if fmt.kind == "json_object":
+            prose = self._reply(target, messages, replace(sampling, output=None), index, media, None).text
+        salt = self.rt.ids.content_seed("json", target.model, seed, self.rt.settings.seed, _last_user_text(messages))
+        text = json_text(instance(fmt, messages, salt, prose))
+        return recite(text, messages=messages, seed=seed, max_tokens=max_tokens, stop=sampling.stop)
 
     async def complete_multimodal(
         self,
@@ -309,6 +363,10 @@ class GenerationService:
             )
         await resolve_media(conversation, oss=oss)
         return self.complete(target, conversation.messages, sampling, media=conversation.media, stream=stream)
+
+
+def _parallel(fields: SamplingFields) -> bool:
+    return fields.parallel_tool_calls is True
 
 
 def _fine_tune_thinking(base_mode: str) -> str:
@@ -351,7 +409,7 @@ def check_sampling(f: SamplingFields, prefix: str = "", *, max_tokens: int | Non
         prefix,
     )
     _check_tools(f, prefix)
-    _check_response_format(f.response_format, prefix)
+    output = output_format(f.response_format, prefix)
     return Sampling(
         seed=f.seed,
         max_tokens=max_tokens,
@@ -361,6 +419,7 @@ def check_sampling(f: SamplingFields, prefix: str = "", *, max_tokens: int | Non
         n=f.n or 1,
         enable_thinking=f.enable_thinking,
         thinking_budget=f.thinking_budget,
+        output=output,
     )
 
 
@@ -398,12 +457,7 @@ def _check_tools(f: SamplingFields, prefix: str) -> None:
             )
 
 
-def _check_response_format(response_format: dict[str, Any] | None, prefix: str) -> None:
-    if response_format is not None and response_format.get("type") not in RESPONSE_FORMATS:
-        raise InvalidParameter(
-            f"{prefix}response_format.type must be one of {', '.join(RESPONSE_FORMATS)}.",
-            param=f"{prefix}response_format",
-        )
+_CALL_KEYS = ("tool_calls", "tool_call_id", "name")
 
 
 def check_messages(messages: list[ChatMessage], where: str) -> list[dict[str, Any]]:
@@ -421,7 +475,11 @@ def check_messages(messages: list[ChatMessage], where: str) -> list[dict[str, An
             raise InvalidParameter(
                 f"{where}[{i}].content is required for role {message.role}.", param=f"{where}[{i}].content"
             )
-        out.append({"role": message.role, "content": message.content or ""})
+        kept: dict[str, Any] = {"role": message.role, "content": message.content or ""}
+        for key in _CALL_KEYS:  # what ties a tool's result to its call (the tool policy names results by them)
+            if message.model_extra and key in message.model_extra:
+                kept[key] = message.model_extra[key]
+        out.append(kept)
     return out
 
 

@@ -47,6 +47,27 @@ def tool_arguments(name: str, schema: Any, seed: int = 0) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def json_instance(schema: Any, seed: int = 0, *, salt: str = "") -> Any:
+    """Any value that validates against ``schema`` (a structured-output answer): the same generator, any root."""
+    digest = hashlib.sha256(json.dumps([seed, salt, schema], sort_keys=True, default=str).encode()).digest()
+    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    return _Generator(schema if isinstance(schema, dict) else {}, rng).value(schema, 0)
+
+
+def schema_size(schema: Any, limit: int) -> int:
+    """Nodes (objects, arrays and scalars) in a schema, counted up to ``limit`` + 1: a cheap bound on the work a
+    schema can ask for, checked before any generation."""
+    count, stack = 0, [schema]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
 class _Generator:
     def __init__(self, root: dict[str, Any], rng: random.Random) -> None:
         self.root = root
