@@ -23,6 +23,8 @@ MAX_JSON_DEPTH = 64
 """Default of ``--max-json-depth``: arrays and objects nested deeper answer 400 (no DashScope body nests past ~10)."""
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 OPENAI_PREFIX = "/compatible-mode/"
+FLAT_ERROR_PREFIX = "/compatible-mode/v1/responses"
+"""The Responses API answers DashScope's flat error envelope, not OpenAI's (reference 2026-apps §3.5)."""
 OSS_PREFIX = "/_oss/"
 
 
@@ -76,7 +78,8 @@ def request_id(request: Request) -> str:
 def error_response(scope: Scope, error: ApiError, rid: str) -> Response:
     if scope.get("path", "").startswith(OSS_PREFIX):
         return Response(render_oss_error(error, rid), status_code=error.status, media_type="application/xml")
-    if scope.get("path", "").startswith(OPENAI_PREFIX):
+    path = scope.get("path", "")
+    if path.startswith(OPENAI_PREFIX) and not path.startswith(FLAT_ERROR_PREFIX):
         body = render_openai_error(error, rid)
     else:
         body = render_error(error, rid)

@@ -166,3 +166,14 @@ CREATE TABLE IF NOT EXISTS oss_objects (
     created_at    REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS oss_objects_by_account ON oss_objects (account, created_at);
+
+-- Stored Responses API answers (POST /compatible-mode/v1/responses with store, the default): the response object,
+-- and the conversation's items up to this turn's input (GET .../input_items; previous_response_id continues it).
+CREATE TABLE IF NOT EXISTS responses (
+    id           TEXT PRIMARY KEY,
+    tenant       TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    body         TEXT NOT NULL,     -- JSON: the response object
+    items        TEXT NOT NULL      -- JSON: the input items with their ids, earlier turns first
+);
+CREATE INDEX IF NOT EXISTS responses_by_tenant ON responses (tenant, created_at);

@@ -10,6 +10,7 @@ passed to its constructor (a service never looks another up):
     CheckpointsService(rt, fine_tunes)
     DeploymentsService(rt, fine_tunes, ledger, policy=...)
     GenerationService(rt, deployments, fine_tunes)
+    ResponsesService(rt, generation)  the Responses API's stored answers
     UploadsService(rt, generation)   the upload policy and the OSS form POST (file:// images)
 
 The whole-emulator operations (``start``, ``wipe``, ``sync_all``) call each service by name, so a new service
@@ -27,6 +28,7 @@ from emulator.deployments.states import Policy as DeploymentPolicy
 from emulator.files.service import FilesService
 from emulator.fine_tunes.exports import CheckpointsService, ExportLedger
 from emulator.fine_tunes.service import FineTunesService
+from emulator.generation.responses_api import ResponsesService
 from emulator.generation.service import GenerationService
 from emulator.runtime import Runtime
 from emulator.uploads.service import UploadsService
@@ -43,6 +45,7 @@ class Services:
     deployments: DeploymentsService
     generation: GenerationService
     uploads: UploadsService
+    responses: ResponsesService
 
     @classmethod
     def build(cls, rt: Runtime) -> Services:
@@ -61,6 +64,7 @@ class Services:
             deployments=deployments,
             generation=generation,
             uploads=UploadsService(rt, generation),
+            responses=ResponsesService(rt, generation),
         )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[dict[str, int], list[Cleanup]]:
@@ -70,12 +74,14 @@ class Services:
         deployments, deployments_after = await self.deployments.wipe(tx, tenant)
         exports, exports_after = await self.exports.wipe(tx, tenant)
         uploads, uploads_after = await self.uploads.wipe(tx, tenant)
+        responses, _ = await self.responses.wipe(tx, tenant)
         removed = {
             "files": files,
             "fine_tunes": jobs,
             "deployments": deployments,
             "checkpoints": exports,
             "uploads": uploads,
+            "responses": responses,
         }
         return removed, [files_after, jobs_after, deployments_after, exports_after, uploads_after]
 
