@@ -360,9 +360,13 @@ def _error_frames(head: ResponseHead) -> Callable[[ApiError, int], bytes]:
 
 
 def _not_found(request: Request, response_id: str) -> JSONResponse:
+    """The documented ``error`` object, plus the flat envelope's keys every other error has."""
+    message = f"Response with id '{response_id}' not found."
     body = {
-        "error": {"message": f"Response with id '{response_id}' not found.", "type": "InvalidParameter"},
+        "error": {"message": message, "type": "InvalidParameter"},
         "request_id": request_id(request),
+        "code": "InvalidParameter",
+        "message": message,
     }
     return JSONResponse(body, status_code=404)
 
