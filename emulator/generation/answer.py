@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from emulator.control.responses import Scripted, ToolCall
 from emulator.errors import InvalidParameter
+from emulator.rules.responses import Scripted, ToolCall
 from emulator.synth.text import MESSAGE_OVERHEAD_TOKENS, Reply
 from emulator.synth.tokens import count_tokens, is_chinese
 

@@ -11,8 +11,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from emulator.control.faults import STREAM_FAULT, ActiveRule, drop_connection
 from emulator.errors import ApiError, render_openai_error
+from emulator.rules.faults import STREAM_FAULT, ActiveRule, drop_connection
 from emulator.sse import encode_json, stream_response
 
 DONE = b"data: [DONE]\n\n"

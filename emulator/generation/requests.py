@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
-from emulator.control.journal import RESPONSE_RULE
 from emulator.generation.media import OssResolver
 from emulator.generation.service import GenerationService
+from emulator.journal.recorder import RESPONSE_RULE
 from emulator.runtime import runtime
 
 OSS_RESOLVE_HEADER = "x-dashscope-ossresourceresolve"

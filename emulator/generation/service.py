@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from emulator.catalog import Catalog, load_catalog, serves_multimodal, thinking_mode
-from emulator.control.responses import ChatView, Scripted, ToolCall, call_id
 from emulator.deployments.service import DeploymentsService
 from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.fine_tunes.service import FineTunesService
@@ -30,6 +29,7 @@ from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
 from emulator.generation.structured import OutputFormat, check_format, instance, json_text, output_format
 from emulator.generation.thinking import Thinking, decide_thinking, think
 from emulator.generation.tools import answer_from_results, choose, drawn_arguments, tool_results
+from emulator.rules.responses import ChatView, Scripted, ToolCall, call_id
 from emulator.runtime import Runtime
 from emulator.synth.text import Memory, Reply, generate_reply, recite
 from emulator.synth.toolargs import tool_arguments

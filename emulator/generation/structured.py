@@ -19,7 +19,7 @@ from typing import Any
 from emulator.catalog import structured_output_formats
 from emulator.errors import InvalidParameter
 from emulator.generation.answer import content_text
-from emulator.synth.toolargs import json_instance, schema_size
+from emulator.synth.toolargs import INSTANCE_BUDGET, SchemaTooComplex, json_instance, schema_size
 
 ALGO = "<400> InternalError.Algo.InvalidParameter: "
 NEEDS_JSON_WORD = (
@@ -89,12 +89,17 @@ def check_format(fmt: OutputFormat, model: str, messages: Sequence[Mapping[str, 
 
 def instance(fmt: OutputFormat, messages: Sequence[Mapping[str, Any]], seed: int, prose: str | None) -> Any:
     """The JSON value the model answers; ``prose`` is its plain answer (for ``json_object`` without a schema)."""
-    if fmt.kind == "json_schema":
-        return json_instance(fmt.schema, seed, salt=fmt.name)
-    schema = embedded_schema(messages)
-    if schema is not None:
-        return json_instance(schema, seed)
-    return {"answer": prose or ""}
+    schema = fmt.schema if fmt.kind == "json_schema" else embedded_schema(messages)
+    if schema is None:
+        return {"answer": prose or ""}
+    try:
+        return json_instance(schema, seed, salt=fmt.name)
+    except SchemaTooComplex:
+        raise InvalidParameter(
+            f"response_format.json_schema.schema is too complex: an instance needs more than {INSTANCE_BUDGET} "
+            "schema visits ($ref/allOf fan-out).",
+            param="response_format",
+        ) from None
 
 
 def json_text(value: Any) -> str:

@@ -47,11 +47,25 @@ def tool_arguments(name: str, schema: Any, seed: int = 0) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+INSTANCE_BUDGET = 3_000
+"""Schema nodes visited at most for a structured-output answer (a few ms); past it the schema is refused."""
+
+
+class SchemaTooComplex(ValueError):
+    """The schema needs more work than ``INSTANCE_BUDGET`` allows (``$ref``/``allOf`` fan-out)."""
+
+
 def json_instance(schema: Any, seed: int = 0, *, salt: str = "") -> Any:
-    """Any value that validates against ``schema`` (a structured-output answer): the same generator, any root."""
+    """Any value that validates against ``schema`` (a structured-output answer): the same generator, any root;
+    ``SchemaTooComplex`` rather than a value cut short by the budget."""
     digest = hashlib.sha256(json.dumps([seed, salt, schema], sort_keys=True, default=str).encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
-    return _Generator(schema if isinstance(schema, dict) else {}, rng).value(schema, 0)
+    generator = _Generator(schema if isinstance(schema, dict) else {}, rng)
+    generator.budget = INSTANCE_BUDGET
+    value = generator.value(schema, 0)
+    if generator.budget <= 0:
+        raise SchemaTooComplex(f"generating an instance needs more than {INSTANCE_BUDGET} schema visits")
+    return value
 
 
 def schema_size(schema: Any, limit: int) -> int:

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from emulator.__main__ import cli
-from emulator.control.responses import MAX_RULES, ResponseRules
 from emulator.control.schemas import ResponseRuleSpec
 from emulator.errors import InvalidParameter
+from emulator.rules.responses import MAX_RULES, ResponseRules
 from tests.conftest import AppFactory, client_for
 
 pytestmark = pytest.mark.anyio

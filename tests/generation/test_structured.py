@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.generation.structured import MAX_SCHEMA_NODES, NEEDS_JSON_WORD, NOT_WITH_THINKING
-from emulator.synth.toolargs import json_instance
+from emulator.synth.toolargs import SchemaTooComplex, json_instance
 from tests.deployments.flows import GENERATION
 
 pytestmark = pytest.mark.anyio
@@ -137,16 +137,27 @@ async def test_schemas_are_bounded(client: httpx.AsyncClient) -> None:
     huge = {"type": "json_schema", "json_schema": {"name": "x", "schema": _wide(MAX_SCHEMA_NODES)}}
     refused = await client.post(CHAT, json=chat("x", huge))
     assert refused.status_code == 400 and "too large" in refused.json()["error"]["message"]
-    # the largest accepted schemas (fan-out through $ref included) answer well within 50 ms of work
+    # accepted schemas answer well within 50 ms of work; a fan-out past the budget is refused, not cut short
+    for schema in (_wide(30, 2), _wide(9, 3), _wide(50)):
+        assert min(_timed(schema) for _ in range(3)) < 0.05
     fanout = {
-        "$defs": {"n": _wide(8)},
+        "$defs": {"n": _wide(8, 2)},
         "type": "object",
         "properties": {f"r{i}": {"$ref": "#/$defs/n"} for i in range(300)},
+        "required": [f"r{i}" for i in range(300)],
     }
-    for schema in (_wide(30, 2), _wide(9, 3), fanout):
-        started = time.perf_counter()
+    assert min(_timed(fanout) for _ in range(3)) < 0.05
+    too_much = await client.post(CHAT, json=chat("x", {"type": "json_schema", "json_schema": {"schema": fanout}}))
+    assert too_much.status_code == 400 and "too complex" in too_much.json()["error"]["message"]
+
+
+def _timed(schema: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    try:
         json_instance(schema, 1)
-        assert time.perf_counter() - started < 0.05
+    except SchemaTooComplex:
+        pass
+    return time.perf_counter() - started
 
 
 @given(
