@@ -65,6 +65,19 @@ class Choice:
     parsed: Any = None
     """Structured content (a ``response_format`` answer's JSON value), None otherwise."""
 
+    def logprobs_of(self, start: int, end: int) -> tuple[TokenLogprob, ...]:
+        """The entries of the tokens that start in characters [start, end) of ``content``."""
+        if not self.logprobs:
+            return ()
+        out, offset = [], 0
+        for entry in self.logprobs:
+            if start <= offset < end:
+                out.append(entry)
+            offset += len(entry.token)
+            if offset >= end:
+                break
+        return tuple(out)
+
     def step_count(self) -> int:
         calls = sum(1 + -(-len(arguments_json(c)) // ARGUMENT_PIECE) for c in self.tool_calls)
         return len(self.reasoning_pieces) + len(self.content_pieces) + calls

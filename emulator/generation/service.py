@@ -16,6 +16,7 @@ from emulator.deployments.service import DeploymentsService
 from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.fine_tunes.service import FineTunesService
 from emulator.generation.answer import Answer, content_text, generated_answer, scripted_answer
+from emulator.generation.logprobs import MAX_TOP_LOGPROBS, token_logprobs
 from emulator.generation.media import (
     DOWNLOAD_FAILED,
     URL_ERROR,
@@ -39,7 +40,6 @@ MAX_CHOICES = 4
 MAX_OUTPUT_TOKENS = 8192
 LONG_CONTEXT_OUTPUT_TOKENS = 16384
 MAX_SEED = 2**64 - 1
-MAX_TOP_LOGPROBS = 5
 TOOL_CHOICES = ("auto", "none", "required")
 
 
@@ -72,6 +72,8 @@ class Sampling:
     thinking_budget: int | None = None
     output: OutputFormat | None = None
     """``response_format`` beyond text: the answer is JSON."""
+    logprobs: int | None = None
+    """``top_logprobs`` when ``logprobs`` was asked for (0: the tokens' own only), else None."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,17 @@ class GenerationService:
         raise ModelNotExist(param="model")
 
     async def answer(self, ask: Ask) -> Answer:
+        answer = await self._answer(ask)
+        if ask.sampling.logprobs is None:
+            return answer
+        seed = self.rt.ids.content_seed("logprobs", ask.sampling.seed)
+        top = ask.sampling.logprobs
+        choices = tuple(
+            replace(c, logprobs=token_logprobs(c.content, top, seed + i)) for i, c in enumerate(answer.choices)
+        )
+        return replace(answer, choices=choices)
+
+    async def _answer(self, ask: Ask) -> Answer:
         """Who answers, decided once for every protocol: a response rule (its error raised), else a call of the
         function ``tool_choice`` forces, else the model itself (a fine-tune's memory or a base model's text)."""
         try:
@@ -420,6 +433,7 @@ def check_sampling(f: SamplingFields, prefix: str = "", *, max_tokens: int | Non
         enable_thinking=f.enable_thinking,
         thinking_budget=f.thinking_budget,
         output=output,
+        logprobs=(f.top_logprobs or 0) if f.logprobs else None,
     )
 
 

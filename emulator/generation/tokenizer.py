@@ -21,8 +21,7 @@ from emulator.generation.requests import service
 from emulator.generation.schemas import SamplingFields, parse
 from emulator.http import envelope, read_json_object
 from emulator.openapi import Operation
-from emulator.synth.tokens import _CJK as _CJK_RE  # the very class count_tokens counts
-from emulator.synth.tokens import count_tokens
+from emulator.synth.tokens import tokenize
 from emulator.wire import WireModel
 
 VOCABULARY = 151643
@@ -56,33 +55,6 @@ class TokenizerResponse(WireModel):
     request_id: str
     output: TokenizerOutput
     usage: TokenizerUsage
-
-
-def tokenize(text: str) -> list[str]:
-    """Contiguous pieces of ``text``, exactly ``count_tokens(text)`` of them."""
-    pieces: list[str] = []
-    run = ""
-    for char in text:
-        if _CJK_RE.match(char):
-            pieces += _chunks(run)
-            pieces.append(char)
-            run = ""
-        else:
-            run += char
-    pieces += _chunks(run)
-    target = count_tokens(text)
-    index = 0
-    while len(pieces) > target and index < len(pieces) - 1:
-        piece = pieces[index]
-        if len(piece) < 4 and not _CJK_RE.match(piece[0]):
-            pieces[index : index + 2] = [piece + pieces[index + 1]]  # a short tail joins its neighbour
-        else:
-            index += 1
-    return pieces
-
-
-def _chunks(run: str) -> list[str]:
-    return [run[i : i + 4] for i in range(0, len(run), 4)]
 
 
 def token_id(piece: str) -> int:

@@ -33,3 +33,30 @@ def is_chinese(text: str) -> bool:
     cjk = _cjk_chars(text)
     latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
     return cjk > 0 and cjk * 3 >= latin
+
+
+def tokenize(text: str) -> list[str]:
+    """Contiguous pieces of ``text``, exactly ``count_tokens(text)`` of them."""
+    pieces: list[str] = []
+    run = ""
+    for char in text:
+        if _CJK.match(char):
+            pieces += _chunks(run)
+            pieces.append(char)
+            run = ""
+        else:
+            run += char
+    pieces += _chunks(run)
+    target = count_tokens(text)
+    index = 0
+    while len(pieces) > target and index < len(pieces) - 1:
+        piece = pieces[index]
+        if len(piece) < 4 and not _CJK.match(piece[0]):
+            pieces[index : index + 2] = [piece + pieces[index + 1]]  # a short tail joins its neighbour
+        else:
+            index += 1
+    return pieces
+
+
+def _chunks(run: str) -> list[str]:
+    return [run[i : i + 4] for i in range(0, len(run), 4)]

@@ -14,6 +14,7 @@ from itertools import zip_longest
 from typing import Any
 
 from emulator.generation.answer import Answer, Choice, Step
+from emulator.generation.logprobs import logprobs_object
 from emulator.generation.renderers.native import message
 
 
@@ -22,6 +23,7 @@ def compatible_usage(answer: Answer) -> dict[str, Any]:
         "prompt_tokens": answer.input_tokens,
         "completion_tokens": answer.output_tokens,
         "total_tokens": answer.input_tokens + answer.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": answer.cached_tokens},
     }
     if answer.thinks:
         usage["completion_tokens_details"] = {"reasoning_tokens": answer.reasoning_tokens}
@@ -30,7 +32,7 @@ def compatible_usage(answer: Answer) -> dict[str, Any]:
 
 def compatible_body(answer: Answer, head: dict[str, Any]) -> dict[str, Any]:
     choices = [
-        {"index": i, "message": message(c), "finish_reason": c.finish_reason, "logprobs": None}
+        {"index": i, "message": message(c), "finish_reason": c.finish_reason, "logprobs": logprobs_object(c.logprobs)}
         for i, c in enumerate(answer.choices)
     ]
     return {
@@ -63,8 +65,13 @@ def _choice_chunks(answer: Answer, index: int) -> Iterator[dict[str, Any]]:
         else {"role": "assistant", "content": ""}
     )
     yield {"index": index, "delta": role, "finish_reason": None, "logprobs": None}
+    sent = 0
     for step in choice.steps(even=answer.scripted):
-        yield {"index": index, "delta": _delta(answer, choice, step), "finish_reason": None, "logprobs": None}
+        logprobs = None
+        if step.kind == "content" and choice.logprobs is not None:
+            logprobs = logprobs_object(choice.logprobs_of(sent, sent + len(step.text)))
+            sent += len(step.text)
+        yield {"index": index, "delta": _delta(answer, choice, step), "finish_reason": None, "logprobs": logprobs}
     finish: dict[str, Any] = {"index": index, "delta": {}, "finish_reason": choice.finish_reason}
     if not answer.scripted:
         finish["logprobs"] = None

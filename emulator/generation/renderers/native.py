@@ -13,6 +13,7 @@ from itertools import zip_longest
 from typing import Any
 
 from emulator.generation.answer import Answer, Choice, Step, tool_call_objects
+from emulator.generation.logprobs import logprobs_object
 
 UNFINISHED = "null"
 """``finish_reason`` of every chunk but the last: the *string* "null" (reference §6.2)."""
@@ -26,6 +27,7 @@ def native_usage(
         "input_tokens": answer.input_tokens,
         "output_tokens": output,
         "total_tokens": answer.input_tokens + output,
+        "prompt_tokens_details": {"cached_tokens": answer.cached_tokens},
     }
     if answer.thinks:
         usage["output_tokens_details"] = {
@@ -51,7 +53,11 @@ def native_output(answer: Answer, *, as_message: bool) -> dict[str, Any]:
     if not message_format(answer, as_message):
         first = answer.choices[0]
         return {"finish_reason": first.finish_reason, "text": first.content}
-    return {"choices": [_choice(message(c), c.finish_reason, i, answer.many) for i, c in enumerate(answer.choices)]}
+    choices = [_choice(message(c), c.finish_reason, i, answer.many) for i, c in enumerate(answer.choices)]
+    for choice, c in zip(choices, answer.choices, strict=True):
+        if c.logprobs is not None:
+            choice["logprobs"] = logprobs_object(c.logprobs)
+    return {"choices": choices}
 
 
 def native_body(answer: Answer, *, as_message: bool) -> dict[str, Any]:
@@ -68,13 +74,30 @@ def _choice(msg: dict[str, Any], finish: str, index: int, many: bool) -> dict[st
 def native_chunks(answer: Answer, *, as_message: bool, incremental: bool) -> Iterator[dict[str, Any]]:
     """Chunk payloads (``output`` and ``usage``), one at a time."""
     as_message = message_format(answer, as_message)
+    indexed = answer.many or answer.has_tool_calls  # the recorded tool-call streams number their choice
+    sent = [0] * len(answer.choices)  # characters of each choice's content sent so far (for its logprobs)
     streams = [choice_chunks(answer, i, incremental=incremental) for i in range(len(answer.choices))]
     for index, msg, finish, output_tokens, reasoning_tokens in _in_turn(streams, sequential=answer.thinks):
         if as_message:
-            output: dict[str, Any] = {"choices": [_choice(msg, finish, index, answer.many)]}
+            choice = _choice(msg, finish, index, indexed)
+            if answer.choices[index].logprobs is not None:
+                choice["logprobs"] = _chunk_logprobs(answer.choices[index], msg, sent, index, incremental)
+            output: dict[str, Any] = {"choices": [choice]}
         else:
             output = {"finish_reason": finish, "text": msg.get("content", "")}
         yield {"output": output, "usage": native_usage(answer, output_tokens, reasoning_tokens)}
+
+
+def _chunk_logprobs(
+    choice: Choice, msg: dict[str, Any], sent: list[int], index: int, incremental: bool
+) -> dict[str, Any] | None:
+    """The entries of the tokens this chunk carries: the delta's (incremental), or all so far (cumulative)."""
+    text = msg.get("content") or ""
+    if not incremental:
+        return logprobs_object(choice.logprobs_of(0, len(text)))
+    start = sent[index]
+    sent[index] += len(text)
+    return logprobs_object(choice.logprobs_of(start, start + len(text)))
 
 
 ChunkPlan = tuple[int, dict[str, Any], str, int, int]
