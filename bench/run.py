@@ -24,13 +24,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import backlog, load, overhead, scale, startup, streams, uploads  # noqa: E402
+from bench import backlog, load, overhead, scale, startup, streams, structured, uploads  # noqa: E402
 from bench.common import emulator, running  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 COMMAND = "make bench"
-SECTIONS = ("overhead", "startup", "scale", "backlog", "uploads", "streams", "generation")
+SECTIONS = ("overhead", "startup", "scale", "backlog", "uploads", "streams", "generation", "structured")
 
 
 def _impl() -> str:
@@ -85,6 +85,7 @@ def run_sections(workdir: Path, only: tuple[str, ...], quick: bool) -> dict[str,
         "uploads": lambda w: uploads.measure(w, rounds=1 if quick else 3),
         "streams": lambda w: streams.measure(w, rounds=1 if quick else 3),
         "generation": lambda w: _generation(w, quick),
+        "structured": lambda w: structured.measure(w, seconds=1.0 if quick else 2.0, rounds=2 if quick else 5),
     }
     results: dict[str, Any] = {}
     for name in only:
@@ -288,6 +289,21 @@ def _generation_rows(g: dict[str, Any]) -> list[Row]:
     return [("Generation", str(g.get("summary", "")), "(no goal)", None)]
 
 
+def _structured_rows(s: dict[str, Any]) -> list[Row]:
+    rps, ratios = s["rps"], s["ratio_to_plain"]
+    labels = (("json_schema", "a json_schema answer (50 properties)"), ("responses", "a Responses API call"))
+    return [
+        (
+            f"Generation: {label}",
+            f"ratio {ratios[name]:.2f} to a plain chat completion ({rps[name]:.0f} vs {rps['plain']:.0f} req/s, "
+            f"{s['concurrency']} clients, alternating)",
+            f"ratio ≥ {s['goal']}",
+            ratios[name] >= s["goal"],
+        )
+        for name, label in labels
+    ]
+
+
 ROWS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
     "overhead": ("Request overhead", _overhead_rows),
     "startup": ("Start-up", _startup_rows),
@@ -296,6 +312,7 @@ ROWS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
     "uploads": ("Uploads", _upload_rows),
     "streams": ("Streams", _stream_rows),
     "generation": ("Generation", _generation_rows),
+    "structured": ("Structured output and Responses", _structured_rows),
 }
 
 

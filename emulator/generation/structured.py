@@ -1,6 +1,6 @@
 """Structured output (reference 2026-apps §1): ``response_format`` ``json_object`` and ``json_schema``.
 
-The answer is JSON text in ``content`` (pretty-printed, as the service's recording), streamed like any text, so
+The answer is JSON text in ``content`` (one line), streamed like any text, so
 the chunks join to the same JSON.  ``json_schema`` answers an instance of the schema, built by the generator
 tool-call arguments use (``synth.toolargs``); ``json_object`` answers an instance of a JSON schema the messages
 carry (what instructor's and LangChain's JSON modes put in a system message), else ``{"answer": <the model's
@@ -103,7 +103,9 @@ def instance(fmt: OutputFormat, messages: Sequence[Mapping[str, Any]], seed: int
 
 
 def json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2)
+    """One line, as OpenAI-style structured answers come (the native 2024 recording's pretty-printing was that
+    model's choice; either parses the same, and a shorter answer streams in fewer chunks)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def embedded_schema(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:

@@ -31,8 +31,10 @@ def count_tokens(text: str) -> int:
 def is_chinese(text: str) -> bool:
     """True when CJK characters make up a fair share of the text's letters."""
     cjk = _cjk_chars(text)
+    if not cjk:  # an English or JSON text: no letter count needed
+        return False
     latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
-    return cjk > 0 and cjk * 3 >= latin
+    return cjk * 3 >= latin
 
 
 def tokenize(text: str) -> list[str]:

@@ -37,6 +37,7 @@ _FORMATS = {
     "uuid": "0b6a4e8f-1a2b-4c3d-8e9f-0a1b2c3d4e5f",
 }
 _TYPES = ("object", "array", "string", "integer", "number", "boolean", "null")
+_BOUND_KEYS = frozenset(("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"))
 
 
 def tool_arguments(name: str, schema: Any, seed: int = 0) -> dict[str, Any]:
@@ -58,7 +59,7 @@ class SchemaTooComplex(ValueError):
 def json_instance(schema: Any, seed: int = 0, *, salt: str = "") -> Any:
     """Any value that validates against ``schema`` (a structured-output answer): the same generator, any root;
     ``SchemaTooComplex`` rather than a value cut short by the budget."""
-    digest = hashlib.sha256(json.dumps([seed, salt, schema], sort_keys=True, default=str).encode()).digest()
+    digest = hashlib.sha256(f"{seed}:{salt}".encode()).digest()  # the seed already tells requests apart
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     generator = _Generator(schema if isinstance(schema, dict) else {}, rng)
     generator.budget = INSTANCE_BUDGET
@@ -75,9 +76,10 @@ def schema_size(schema: Any, limit: int) -> int:
     while stack and count <= limit:
         node = stack.pop()
         count += 1
-        if isinstance(node, dict):
+        kind = type(node)  # parsed JSON: exact dicts and lists, no subclasses
+        if kind is dict:
             stack.extend(node.values())
-        elif isinstance(node, list):
+        elif kind is list:
             stack.extend(node)
     return count
 
@@ -216,6 +218,8 @@ def _kind(schema: dict[str, Any]) -> str:
 
 def _bounds(schema: dict[str, Any], *, integer: bool) -> tuple[float | None, float | None]:
     """Inclusive bounds; exclusive ones move by one (integers) or a small step (numbers)."""
+    if not _BOUND_KEYS.intersection(schema):
+        return None, None
     step = 1 if integer else 1e-6
     lows = [schema.get("minimum"), _shift(schema.get("exclusiveMinimum"), step)]
     highs = [schema.get("maximum"), _shift(schema.get("exclusiveMaximum"), -step)]
