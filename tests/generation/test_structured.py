@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from emulator.generation.structured import MAX_SCHEMA_NODES, NEEDS_JSON_WORD, NOT_WITH_THINKING
 from emulator.synth.toolargs import SchemaTooComplex, json_instance
-from tests.deployments.flows import GENERATION
+from tests.deployments.flows import GENERATION, finetuned_model, running, training_pairs
 
 pytestmark = pytest.mark.anyio
 
@@ -92,6 +92,17 @@ async def test_native_json_schema_plain_and_streamed(client: httpx.AsyncClient) 
         if line.startswith("data:")
     ]
     assert "".join(c["output"]["choices"][0]["message"]["content"] for c in chunks) == plain
+
+
+async def test_a_deployed_fine_tune_answers_json_as_its_base_does(client: httpx.AsyncClient) -> None:
+    """qwen-turbo takes json_object, not json_schema: so does a fine-tune of it; its JSON wraps its own answer."""
+    name = await running(client, (await finetuned_model(client))["finetuned_output"])
+    question, answer = training_pairs()[0]
+    body = chat(f"{question} (reply in JSON)", {"type": "json_object"})
+    content = (await client.post(CHAT, json={**body, "model": name})).json()["choices"][0]["message"]["content"]
+    assert json.loads(content) == {"answer": answer}, "the fine-tune's remembered answer, as JSON"
+    refused = await client.post(CHAT, json={**chat(question, JSON_SCHEMA), "model": name})
+    assert refused.status_code == 400 and "json_schema" in refused.json()["error"]["message"]
 
 
 async def test_the_service_400s(client: httpx.AsyncClient) -> None:
