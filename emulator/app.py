@@ -16,7 +16,7 @@ from weakref import WeakMethod
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from emulator import openapi
+from emulator import openapi, signposts
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
 from emulator.control.faults import SERVER_SEND, FaultRules, load_rules
@@ -81,6 +81,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
             *control.routes(settings),
             *dashboard_routes.routes(settings),
             *openapi.routes(operations()),
+            *signposts.routes(),
         ],
         lifespan=_lifespan,
     )
