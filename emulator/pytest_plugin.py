@@ -2,8 +2,9 @@
 
 One real emulator server per test session (a frozen clock by default), reset before each test (state, response rules,
 faults, journal), with the dashscope SDK pointed at it through ``DASHSCOPE_HTTP_BASE_URL``/``DASHSCOPE_API_KEY``
-(and the module's own settings when it is already imported), and the other clients (LangChain, LlamaIndex,
-Qwen-Agent, litellm, OpenAI-style apps) through the rest of ``emulator.testing.CLIENT_ENV``.
+(and the module's own settings when it is already imported), ``openai`` through ``OPENAI_BASE_URL``/``OPENAI_API_KEY``,
+and the other clients (LangChain, LlamaIndex, Qwen-Agent, litellm, OpenAI-style apps) through the rest of
+``emulator.testing.CLIENT_ENV``.
 The fixture is an ``EmulatorClient``::
 
     def test_training(dashscope_emulator):

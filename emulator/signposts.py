@@ -57,7 +57,9 @@ def not_found_message(scope: Scope, routes: Sequence[BaseRoute]) -> str:
             f"Path not found: {path}. Did you mean {candidate}? The emulator serves it under {BASES[prefix]}: "
             f"{base}{prefix}"
         )
-    if path.startswith((NATIVE, COMPATIBLE, "/_emulator")):
+    if path.startswith("/_emulator"):
+        return f"Path not found: {path}"
+    if path.startswith((NATIVE, COMPATIBLE)):
         return f"Path not found: {path} (the operations served: {base}/docs)"
     return (
         f"Path not found: {path}. The emulator serves the native API under {base}{NATIVE} and the "
@@ -70,7 +72,7 @@ def _meant(scope: Scope, routes: Sequence[BaseRoute]) -> tuple[str, str] | None:
     """The served path a client probably meant: the path's rest, past any prefix-like segments, under a base."""
     segments = scope["path"].strip("/").split("/")
     skipped = 0
-    while skipped < 3 and skipped < len(segments) - 1 and segments[skipped] in _PREFIX_SEGMENTS:
+    while skipped < 3 and skipped < len(segments) - 1 and _prefix_like(segments[skipped]):
         skipped += 1
     rest = "/".join(segments[skipped:])
     if not rest:
@@ -84,6 +86,10 @@ def _meant(scope: Scope, routes: Sequence[BaseRoute]) -> tuple[str, str] | None:
             if isinstance(route, Route) and route.matches(probe)[0] is not Match.NONE:
                 return prefix, candidate
     return None
+
+
+def _prefix_like(segment: str) -> bool:
+    return segment in _PREFIX_SEGMENTS or (segment[:1] == "v" and segment[1:].isdigit())
 
 
 _HOME = """<!doctype html>

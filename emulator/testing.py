@@ -3,7 +3,7 @@
 ``EmulatorServer`` runs ``python -m emulator serve`` as a child process on a free loopback port, with its own
 database and data dir in a temp folder unless given; it is stopped by its PID on exit::
 
-    with EmulatorServer() as emulator:            # or running_emulator(), which also sets DASHSCOPE_* env vars
+    with EmulatorServer() as emulator:            # or running_emulator(): also DASHSCOPE_*, OPENAI_* vars
         job = emulator.api("POST", "/api/v1/fine-tunes", {...})["output"]
         emulator.run_until(job["job_id"], "SUCCEEDED")
 

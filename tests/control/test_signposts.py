@@ -35,6 +35,7 @@ COMPATIBLE = "http://localhost/compatible-mode/v1"
         ("POST", "/api/v1/chat/completions", "/compatible-mode/v1/chat/completions", COMPATIBLE),  # SDK base to OpenAI
         ("POST", "/compatible-mode/chat/completions", "/compatible-mode/v1/chat/completions", COMPATIBLE),
         ("GET", "/api/files", "/api/v1/files", NATIVE),
+        ("GET", "/api/v2/files", "/api/v1/files", NATIVE),
         ("DELETE", "/deployments/qwen-ft-1", "/api/v1/deployments/qwen-ft-1", NATIVE),
     ],
 )
@@ -61,6 +62,13 @@ async def test_an_unknown_path_outside_the_api_lists_every_base(client: httpx.As
 async def test_an_unknown_path_inside_the_api_points_at_the_docs(client: httpx.AsyncClient) -> None:
     message = assert_error(await client.get("/api/v1/nothing-here"), 404, "NotFound")["message"]
     assert message == "Path not found: /api/v1/nothing-here (the operations served: http://localhost/docs)"
+
+
+async def test_an_unknown_control_path_stays_plain(client: httpx.AsyncClient) -> None:
+    assert (
+        assert_error(await client.get("/_emulator/nope"), 404, "NotFound")["message"]
+        == "Path not found: /_emulator/nope"
+    )
 
 
 async def test_the_hint_follows_the_host_the_client_used(client: httpx.AsyncClient) -> None:
