@@ -32,7 +32,6 @@ from weakref import WeakMethod
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import Message, Receive, Scope
 
-from emulator.control.fault_schemas import FaultRule, FaultRuleSpec
 from emulator.errors import (
     AccessDenied,
     ApiError,
@@ -51,6 +50,7 @@ from emulator.errors import (
 )
 from emulator.http import parse_json
 from emulator.ids import Ids
+from emulator.rules.fault_schemas import FaultRule, FaultRuleSpec
 from emulator.tenants import tenant_matches, tenant_names
 
 STREAM_FAULT = "stream_fault"

@@ -36,7 +36,7 @@ from emulator.errors import (
 from emulator.tenants import tenant_matches, tenant_names
 
 if TYPE_CHECKING:  # imported by the first rule added (most runs add none), not at start
-    from emulator.control.schemas import ResponseRule, ResponseRuleSpec, ScriptedError, ScriptedReplySpec
+    from emulator.rules.response_schemas import ResponseRule, ResponseRuleSpec, ScriptedError, ScriptedReplySpec
 
 _ERRORS: dict[int, type[ApiError]] = {
     400: InvalidParameter,
@@ -201,7 +201,7 @@ class ResponseRules:
             raise InvalidParameter(
                 f"There are already {MAX_RULES} response rules: remove some (DELETE /_emulator/responses) first."
             )
-        from emulator.control.schemas import ResponseRule
+        from emulator.rules.response_schemas import ResponseRule
 
         rule = ResponseRule(**spec.model_dump(), id=f"response-{self._next}")
         self._next += 1
@@ -236,7 +236,7 @@ class ResponseRules:
 
 @cache
 def _specs() -> TypeAdapter[list[ResponseRuleSpec]]:
-    from emulator.control.schemas import ResponseRuleSpec
+    from emulator.rules.response_schemas import ResponseRuleSpec
 
     return TypeAdapter(list[ResponseRuleSpec])
 
