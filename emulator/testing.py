@@ -13,6 +13,7 @@ service): ``EmulatorClient("http://127.0.0.1:8000")``.  Only the standard librar
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import os
@@ -419,7 +420,7 @@ def refuse_real_hosts(explain: Callable[[str], str]) -> Iterator[list[str]]:
         if is_real_host(host):
             name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
             refused.append(name)
-            raise RealHostRefused(explain(name))
+            raise RealHostRefused(errno.ECONNREFUSED, explain(name))  # errno and strerror: what clients quote
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         check(host)
