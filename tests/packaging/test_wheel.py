@@ -7,12 +7,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import tarfile
 import textwrap
-import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -20,29 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from emulator.testing import free_port
+from tests.packaging.conftest import ROOT, UV, get, locked_venv, run, serving, wheel
 
-ROOT = Path(__file__).resolve().parents[2]
-UV = ROOT / ".venv-uv" / "bin" / "uv"
 PACKAGE = ROOT / "emulator"
-TIMEOUT = 180
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """No make job server, no venv or path of the checkout, no client settings: what a fresh shell would have."""
-    drop = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "DASHSCOPE_", "OPENAI_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    return {**env, **extra}
-
-
-def run(cmd: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        cmd, cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL
-    )
-    assert done.returncode == 0, f"{' '.join(cmd)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 def package_data() -> set[str]:
@@ -55,28 +34,10 @@ def package_data() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    run(["make", "--no-print-directory", "-s", "dist", f"DIST={out}"], cwd=ROOT)
-    return out
-
-
-@pytest.fixture(scope="module")
 def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean venv outside the clone with the wheel and the locked runtime dependencies only."""
-    if not UV.exists():
-        pytest.fail(f"{UV} missing (make test, make dist build it)")
-    where = tmp_path_factory.mktemp("project")
-    assert ROOT not in where.parents
-    venv = where / "venv"
-    run(["python3", "-m", "venv", "--without-pip", str(venv)], cwd=where)
-    python = str(venv / "bin" / "python")
-    run(
-        [str(UV), "pip", "sync", "--quiet", "--require-hashes", "--python", python, str(ROOT / "locks/plugin.txt")],
-        where,
-    )
-    (wheel,) = dist.glob("dashscope_emulator-*.whl")
-    run([str(UV), "pip", "install", "--quiet", "--no-deps", "--python", python, str(wheel)], cwd=where)
+    venv = locked_venv(tmp_path_factory.mktemp("project"))
+    run([str(UV), "pip", "install", "--quiet", "--no-deps", "--python", str(venv / "bin" / "python"), str(wheel(dist))])
     return venv
 
 
@@ -85,10 +46,11 @@ def test_the_wheel_and_the_sdist_carry_every_package_data_file(dist: Path) -> No
     assert {"emulator/schema.sql", "emulator/catalog/models.json"} <= expected
     assert any(p.startswith("emulator/dashboard/templates/") for p in expected)
     assert any(p.startswith("emulator/dashboard/static/") for p in expected)
-    (wheel,) = dist.glob("dashscope_emulator-*.whl")
-    in_wheel = set(zipfile.ZipFile(wheel).namelist())
+    in_wheel = set(zipfile.ZipFile(wheel(dist)).namelist())
     assert expected <= in_wheel, f"missing from the wheel: {sorted(expected - in_wheel)}"
-    entry_points = zipfile.ZipFile(wheel).read(next(n for n in in_wheel if n.endswith("entry_points.txt"))).decode()
+    entry_points = (
+        zipfile.ZipFile(wheel(dist)).read(next(n for n in in_wheel if n.endswith("entry_points.txt"))).decode()
+    )
     assert "dashscope-emulator = emulator.__main__:main" in entry_points
     assert "dashscope_emulator = emulator.pytest_plugin" in entry_points
     (sdist,) = dist.glob("dashscope_emulator-*.tar.gz")
@@ -104,57 +66,28 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(venv: Path) -> None
     assert venv in location.parents and ROOT not in location.parents, location
 
 
-def _get(url: str) -> tuple[int, str, bytes]:
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        return answer.status, answer.headers.get("content-type", ""), answer.read()
-
-
 @pytest.fixture
 def served(venv: Path) -> Iterator[str]:
     """``dashscope-emulator serve`` from the venv's console script, health-checked, stopped by its PID."""
-    where = venv.parent
-    port = free_port()
-    command = [str(venv / "bin" / "dashscope-emulator"), "serve", "--port", str(port), "--db", str(where / "e.db")]
-    log = (where / "serve.log").open("w")
-    server = subprocess.Popen(command, cwd=where, env=clean_env(), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, f"serve exited {server.returncode}: {(where / 'serve.log').read_text()}"
-            try:
-                if _get(url + "/_emulator/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"no health in 30 s: {(where / 'serve.log').read_text()}"
-            time.sleep(0.1)
+    with serving(venv) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
 
 
 def test_serve_from_the_wheel_answers_with_its_package_data(served: str) -> None:
-    status, _, body = _get(served + "/_emulator/health")
+    status, _, body = get(served + "/_emulator/health")
     assert status == 200 and json.loads(body)
     request = urllib.request.Request(served + "/compatible-mode/v1/models", headers={"Authorization": "Bearer sk-w"})
     with urllib.request.urlopen(request, timeout=10) as answer:  # the catalog (catalog/models.json)
         models = [m["id"] for m in json.loads(answer.read())["data"]]
     assert "qwen-plus" in models
-    status, kind, page = _get(served + "/_emulator/")  # the dashboard's templates
+    status, kind, page = get(served + "/_emulator/")  # the dashboard's templates
     assert status == 200 and kind.startswith("text/html") and b"</html>" in page.lower()
     assets = re.findall(r'(?:href|src)="(/[^"?]*/static/[^"?]+)', page.decode())  # its static files, as linked
     assert {a.rsplit("/", 1)[1] for a in assets} >= {"dashboard.css", "dashboard.js", "favicon.svg"}, assets
     for asset in assets:
-        status, _, content = _get(served + asset)
+        status, _, content = get(served + asset)
         assert status == 200 and content, asset
-    status, _, docs = _get(served + "/docs")  # Swagger UI's page and assets (swagger-ui-bundle)
+    status, _, docs = get(served + "/docs")  # Swagger UI's page and assets (swagger-ui-bundle)
     assert status == 200 and b"swagger" in docs.lower()
 
 
@@ -164,8 +97,7 @@ def test_a_project_uses_the_pytest_plugin_from_the_wheel(venv: Path) -> None:
     (project / "test_uses_the_emulator.py").write_text(
         textwrap.dedent("""
             import json
-            import os
-            import urllib.request
+                        import urllib.request
 
 
             def test_the_fixture_serves_and_journals(dashscope_emulator):
