@@ -1,4 +1,4 @@
-"""The composition root: builds the runtime and its typed services (``Services.build``), derives the routes
+"""The composition root: builds the runtime and the typed services on it (``Services.build``), derives the routes
 from each resource's ``operations`` (one declaration per endpoint), and puts the gateway in front of them."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         journal=Journal(settings.journal_size, clock),
         responses=ResponseRules(load_responses(settings.responses_file) if settings.responses_file else None),
     )
-    rt.services = Services.build(rt)  # each service gets its dependencies through its constructor
+    services = Services.build(rt)  # each service gets the parts it uses through its constructor
     app = EmulatorApp(
         routes=[
             *openapi.endpoint_routes(api_operations()),
@@ -85,6 +85,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         lifespan=_lifespan,
     )
     app.state.rt = rt
+    app.state.services = services
     app.gateway = Gateway(app.router, rt)
     app.state.owns_data_dir = settings.data_dir is None and settings.in_memory
     return app
@@ -123,11 +124,11 @@ def api_operations() -> list[openapi.Operation]:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Runtime]:
-    """The runtime of an app started (its lifespan) without serving: the offline commands (``seed``)."""
+async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, Services]]:
+    """The runtime and services of an app started (its lifespan) without serving: the offline commands (``seed``)."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        yield app.state.rt
+        yield app.state.rt, app.state.services
 
 
 def operations() -> list[openapi.Operation]:
@@ -143,7 +144,7 @@ def create_app_from_env() -> Starlette:
 @asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     rt: Runtime = app.state.rt
-    await start_runtime(rt)
+    await start_runtime(rt, app.state.services)
     try:
         yield
     finally:
@@ -152,21 +153,21 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
             shutil.rmtree(rt.data_dir, ignore_errors=True)
 
 
-async def start_runtime(rt: Runtime) -> None:
+async def start_runtime(rt: Runtime, services: Services) -> None:
     rt.data_dir.mkdir(parents=True, exist_ok=True)
     _clean_temp(rt.temp_dir)
     clean_control_leftovers(rt)
     await rt.db.open()
     await restore_clock(rt)
-    await rt.services.start()
-    rt.background.append(asyncio.create_task(_sweep_later(rt)))
+    await services.start()
+    rt.background.append(asyncio.create_task(_sweep_later(services)))
 
 
-async def _sweep_later(rt: Runtime) -> None:
+async def _sweep_later(services: Services) -> None:
     """Orphan blobs are swept once, shortly after start, off the start-up path."""
     await asyncio.sleep(2.0)
     try:
-        removed = await rt.services.files.sweep_orphans()
+        removed = await services.files.sweep_orphans()
     except Exception:  # the sweep is housekeeping: never let it take the server down
         log.exception("orphan blob sweep failed")
         return

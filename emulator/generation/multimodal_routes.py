@@ -25,11 +25,12 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.requests import UNFINISHED, oss_resolver, service, wants_sse
+from emulator.generation.requests import UNFINISHED, oss_resolver, wants_sse
 from emulator.generation.schemas import MultimodalRequest, MultimodalResponse, parse
 from emulator.generation.service import Completion, check_sampling
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
+from emulator.services import services
 from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
@@ -47,7 +48,7 @@ async def generate(request: Request) -> Response:
     params = req.parameters
     sampling = check_sampling(params, "parameters.")
     conversation = native_conversation(req.input.messages)
-    gen, stream = service(request), wants_sse(request)
+    gen, stream = services(request).generation, wants_sse(request)
     target = await gen.resolve(request.state.tenant, req.model)
     messages = conversation.messages
     view = chat_view(

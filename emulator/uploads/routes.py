@@ -9,13 +9,9 @@ from emulator.errors import InvalidParameter, NotFound
 from emulator.files.upload import parse_upload
 from emulator.http import envelope, request_id
 from emulator.openapi import Operation, Param, path_param
-from emulator.runtime import runtime
+from emulator.services import services
 from emulator.uploads.schemas import UploadPolicyResponse
-from emulator.uploads.service import BUCKET, UPLOAD_PATH, UploadsService
-
-
-def service(request: Request) -> UploadsService:
-    return runtime(request).services.uploads
+from emulator.uploads.service import BUCKET, UPLOAD_PATH
 
 
 def upload_host(request: Request) -> str:
@@ -29,7 +25,7 @@ async def get_policy(request: Request) -> JSONResponse:
     action = request.query_params.get("action")
     if action != "getPolicy":
         raise InvalidParameter(f"Unsupported action {action!r}: only action=getPolicy is served.", param="action")
-    policy = await service(request).policy(
+    policy = await services(request).uploads.policy(
         request.state.tenant, request.query_params.get("model"), upload_host(request), request_id(request)
     )
     return envelope(request, "data", policy)
@@ -44,7 +40,7 @@ async def post_object(request: Request) -> Response:
     )
     request.state.journal_form = form.summary()  # emulator.journal.recorder.UPLOAD_FORM
     try:
-        await service(request).put(form)
+        await services(request).uploads.put(form)
     finally:
         form.discard()
     status = (form.fields.get("success_action_status") or ["204"])[0]

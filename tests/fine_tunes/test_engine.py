@@ -102,7 +102,7 @@ async def _scenario(steps: list[tuple[Any, ...]], workdir: Path) -> None:
 
 async def _run(app: Any, clients: list[httpx.AsyncClient], files: list[str], steps: list[tuple[Any, ...]]) -> None:
     rt = app.state.rt
-    service: FineTunesService = rt.services.fine_tunes
+    service: FineTunesService = app.state.services.fine_tunes
     replay = Replay()
     created: list[str] = []
     for step in steps:
