@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from emulator.changes import CLOCK
 from emulator.clock import fmt_deploy_time
+from emulator.context import caller
 from emulator.deployments.schemas import (
     CreateDeploymentRequest,
     DeployableModel,
@@ -54,14 +55,12 @@ def _answer(request: Request, row: DeploymentRow) -> JSONResponse:
 
 async def create_deployment(request: Request) -> JSONResponse:
     req = await read_model(request, CreateDeploymentRequest)
-    return _answer(request, await services(request).deployments.create_deployment(request.state.tenant, req))
+    return _answer(request, await services(request).deployments.create_deployment(caller(request), req))
 
 
 async def list_deployments(request: Request) -> JSONResponse:
     page = parse_page(request.query_params, default_size=LIST_DEFAULT_SIZE, max_size=LIST_MAX_SIZE)
-    total, rows = await services(request).deployments.list_deployments(
-        request.state.tenant, page.offset, page.page_size
-    )
+    total, rows = await services(request).deployments.list_deployments(caller(request), page.offset, page.page_size)
     data = DeploymentList(
         deployments=[deployment_object(r) for r in rows], page_no=page.page_no, page_size=page.page_size, total=total
     )
@@ -69,9 +68,7 @@ async def list_deployments(request: Request) -> JSONResponse:
 
 
 async def get_deployment(request: Request) -> JSONResponse:
-    row = await services(request).deployments.get_deployment(
-        request.state.tenant, request.path_params["deployed_model"]
-    )
+    row = await services(request).deployments.get_deployment(caller(request), request.path_params["deployed_model"])
     return _answer(request, row)
 
 
@@ -83,15 +80,13 @@ async def scale_deployment(request: Request) -> JSONResponse:
             f"deployed_model in the body ({req.deployed_model}) differs from the path ({deployed_model}).",
             param="deployed_model",
         )
-    row = await services(request).deployments.scale_deployment(request.state.tenant, deployed_model, req.capacity)
+    row = await services(request).deployments.scale_deployment(caller(request), deployed_model, req.capacity)
     return _answer(request, row)
 
 
 async def delete_deployment(request: Request) -> JSONResponse:
     """Answers the deployment in DELETING (reference §5.2); it is gone a few emulated seconds later."""
-    row = await services(request).deployments.delete_deployment(
-        request.state.tenant, request.path_params["deployed_model"]
-    )
+    row = await services(request).deployments.delete_deployment(caller(request), request.path_params["deployed_model"])
     return _answer(request, row)
 
 
@@ -106,7 +101,7 @@ async def deployable_models(request: Request) -> JSONResponse:
     if source not in MODEL_SOURCES:
         raise InvalidParameter(f"model_source must be base or custom (got {source!r}).", param="model_source")
     total, shown = await services(request).deployments.deployable_sources(
-        request.state.tenant, source, page.offset, page.page_size
+        caller(request), source, page.offset, page.page_size
     )
     if version:
         v1 = DeployableModelListV1(
@@ -162,7 +157,7 @@ async def stream_deployment(request: Request) -> Response:
     """Status snapshots as Server-Sent Events until the deployment is RUNNING, FAILED or gone (reference 2026
     §4.5); a 404 goes out as JSON before the stream starts."""
     service = services(request).deployments
-    await service.get_deployment(request.state.tenant, request.path_params["deployed_model"])
+    await service.get_deployment(caller(request), request.path_params["deployed_model"])
     return stream_response(_follow(request, service, request.path_params["deployed_model"]))
 
 
@@ -171,7 +166,7 @@ async def _follow(request: Request, service: DeploymentsService, deployed_model:
     last: DeploymentEvent | None = None
     sent = 0
     while True:
-        row, next_at = await service.peek(request.state.tenant, deployed_model)
+        row, next_at = await service.peek(caller(request), deployed_model)
         if row is None:
             return
         event = DeploymentEvent(

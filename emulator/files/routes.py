@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from emulator.clock import fmt_job_time
+from emulator.context import caller, context
 from emulator.errors import ApiError
 from emulator.files.schemas import FileListData, FileObject, UploadData
 from emulator.files.store import FileRecord
@@ -68,14 +69,14 @@ async def upload_files(request: Request) -> JSONResponse:
     service plain values: the received files, the purpose, the descriptions."""
     service = services(request).files
     rt = request.app.state.rt
-    tenant = request.state.tenant
+    tenant = caller(request)
     budget = await service.budget(tenant)
     try:
         parsed = await parse_upload(
             request.stream(), request.headers.get("content-type"), rt.temp_dir, rt.settings.max_file_bytes, budget
         )
         try:
-            request.state.journal_form = parsed.summary()  # emulator.journal.recorder.UPLOAD_FORM
+            context(request).upload_form = parsed.summary()
             descriptions = parsed.fields.get("descriptions") or parsed.fields.get("description") or []
             outcome = await service.upload_files(
                 tenant, parsed.staged(), purpose=parsed.last("purpose"), descriptions=descriptions
@@ -93,7 +94,7 @@ async def upload_files(request: Request) -> JSONResponse:
 
 async def list_files(request: Request) -> JSONResponse:
     page = parse_page(request.query_params)
-    tenant = request.state.tenant
+    tenant = caller(request)
     template = content_url_template(request)
 
     def render(total: int, records: list[FileRecord]) -> bytes:
@@ -105,19 +106,19 @@ async def list_files(request: Request) -> JSONResponse:
 
 
 async def get_file(request: Request) -> JSONResponse:
-    tenant = request.state.tenant
+    tenant = caller(request)
     record = await services(request).files.get_file(tenant, request.path_params["file_id"])
     return envelope(request, "data", file_dict(record, tenant, file_url(content_url_template(request), record.file_id)))
 
 
 async def file_content(request: Request) -> Response:
     service = services(request).files
-    record = await service.get_file(request.state.tenant, request.path_params["file_id"])
+    record = await service.get_file(caller(request), request.path_params["file_id"])
     return FileResponse(service.blob_path(record), filename=record.name, media_type="application/octet-stream")
 
 
 async def delete_file(request: Request) -> JSONResponse:
-    await services(request).files.delete_file(request.state.tenant, request.path_params["file_id"])
+    await services(request).files.delete_file(caller(request), request.path_params["file_id"])
     return envelope(request, None, None)
 
 

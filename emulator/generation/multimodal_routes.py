@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation.media import native_conversation
 from emulator.generation.replies import (
@@ -49,7 +50,7 @@ async def generate(request: Request) -> Response:
     sampling = check_sampling(params, "parameters.")
     conversation = native_conversation(req.input.messages)
     gen, stream = services(request).generation, wants_sse(request)
-    target = await gen.resolve(request.state.tenant, req.model)
+    target = await gen.resolve(caller(request), req.model)
     messages = conversation.messages
     view = chat_view(
         request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from emulator.context import caller
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.generation.media import DOWNLOAD_FAILED, Conversation, openai_conversation
@@ -58,7 +59,7 @@ async def chat_completions(request: Request) -> Response:
     conversation = openai_conversation(body["messages"]) if _has_media(req) else None
     gen = services(request).generation
     try:
-        target = await gen.resolve(request.state.tenant, req.model)
+        target = await gen.resolve(caller(request), req.model)
     except ModelNotExist:
         raise _model_not_found(req.model) from None
     head = {
@@ -204,7 +205,7 @@ async def _model_cards(request: Request) -> list[dict[str, Any]]:
         {"id": m.id, "object": "model", "created": CATALOG_CREATED, "owned_by": "system"}
         for m in found.generation.catalog.models()
     ]
-    _, rows = await found.deployments.list_deployments(request.state.tenant, 0, 1 << 30)
+    _, rows = await found.deployments.list_deployments(caller(request), 0, 1 << 30)
     cards += [
         {"id": r.deployed_model, "object": "model", "created": int(r.schedule.created_at), "owned_by": "user"}
         for r in rows

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from emulator.context import caller
 from emulator.generation.media import OssResolver
 from emulator.services import services
 
@@ -27,4 +28,4 @@ def oss_resolver(request: Request) -> OssResolver | None:
     """The caller's ``oss://`` lookup, only when the request opted in with ``X-DashScope-OssResourceResolve``."""
     if request.headers.get(OSS_RESOLVE_HEADER, "").strip().lower() != "enable":
         return None
-    return services(request).uploads.resolver(request.state.tenant)
+    return services(request).uploads.resolver(caller(request))

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation.replies import (
     chat_view,
@@ -57,7 +58,7 @@ async def generate(request: Request) -> Response:
     if sampling.n > 1 and not message_format:
         raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
     gen, messages, stream = services(request).generation, _messages(req), wants_sse(request)
-    target = await gen.resolve(request.state.tenant, req.model)
+    target = await gen.resolve(caller(request), req.model)
     view = chat_view(
         request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream
     )

@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation.schemas import SamplingFields, parse
 from emulator.http import envelope, read_json_object
@@ -97,7 +98,7 @@ async def tokenizer(request: Request) -> JSONResponse:
         raise EmptyInput()
     req = parse(TokenizerRequest, body)
     texts = _texts(req.input)
-    target = await services(request).generation.resolve(request.state.tenant, req.model)
+    target = await services(request).generation.resolve(caller(request), req.model)
     if sum(len(t) for t in texts) > 4 * target.context_window:
         raise InvalidParameter(f"Range of input length should be [1, {target.context_window}]", param="input")
     tokens = [piece for text in texts for piece in tokenize(text)]

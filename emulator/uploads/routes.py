@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from emulator.context import caller, context
 from emulator.errors import InvalidParameter, NotFound
 from emulator.files.upload import parse_upload
 from emulator.http import envelope, request_id
@@ -26,7 +27,7 @@ async def get_policy(request: Request) -> JSONResponse:
     if action != "getPolicy":
         raise InvalidParameter(f"Unsupported action {action!r}: only action=getPolicy is served.", param="action")
     policy = await services(request).uploads.policy(
-        request.state.tenant, request.query_params.get("model"), upload_host(request), request_id(request)
+        caller(request), request.query_params.get("model"), upload_host(request), request_id(request)
     )
     return envelope(request, "data", policy)
 
@@ -38,7 +39,7 @@ async def post_object(request: Request) -> Response:
     form = await parse_upload(
         request.stream(), request.headers.get("content-type"), rt.temp_dir, rt.settings.max_file_bytes
     )
-    request.state.journal_form = form.summary()  # emulator.journal.recorder.UPLOAD_FORM
+    context(request).upload_form = form.summary()
     try:
         await services(request).uploads.put(form)
     finally:
