@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from weakref import WeakMethod
 
 from starlette.applications import Starlette
@@ -96,6 +97,14 @@ class EmulatorApp(Starlette):
 
     gateway: Gateway
 
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        """Refused: the gateway replaces Starlette's middleware stack, so a middleware added here would never
+        run.  Wrap the app instead (``app = Middleware(app)``), or extend ``emulator.gateway``."""
+        raise TypeError(
+            "the emulator's app runs no Starlette middleware (one gateway replaces the stack, see "
+            "emulator.gateway): wrap the app instead, e.g. SomeMiddleware(app)"
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
         # a fault's drop_connection closes the server's transport through the server's own send; a weak reference,
@@ -132,7 +141,8 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, Services]]
 
 
 def operations() -> list[openapi.Operation]:
-    """Every documented operation: the service's and the control plane's (served unless --no-control-plane)."""
+    """Every documented operation: the service's and the control plane's (served unless ``control_plane`` is
+    off in the settings)."""
     return [*api_operations(), *control.operations]
 
 

@@ -29,7 +29,6 @@ from emulator.fine_tunes.states import JobStatus
 from emulator.guard import DASHBOARD_COOKIE, dashboard_session
 from emulator.services import services
 
-ADVANCE_PRESETS = (("1 minute", 60), ("10 minutes", 600), ("1 hour", 3600), ("1 day", 86400))
 MAX_ADVANCE = 10 * 365 * 86400
 KINDS = {"files": "file", "fine_tunes": "fine-tune job", "deployments": "deployment"}
 

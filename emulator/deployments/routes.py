@@ -187,9 +187,9 @@ async def _follow(request: Request, service: DeploymentsService, deployed_model:
 
 
 async def wait_for_change(rt: Runtime, next_at: float | None, keys: tuple[str, ...] = ()) -> bool:
-    """Sleep until state may have moved: a notification, the next scheduled change, or a heartbeat's time.
-
-    The one place this stream waits, so that a per-deployment watch can replace ``rt.changes`` at merge."""
+    """Sleep until state may have moved: a change of this deployment or of the clock (``keys``), the next
+    scheduled change (``next_at``), or a heartbeat's time; True when woken, False for a heartbeat.  Under
+    ``--workers`` another worker's changes wake no one here, so it looks again at least every 0.5 s."""
     heartbeat = rt.settings.heartbeat_seconds
     until = rt.clock.wall_seconds_until(next_at) if next_at is not None else None
     step = min(heartbeat, max(until, 0.02)) if until is not None else heartbeat

@@ -36,6 +36,7 @@ from emulator.fine_tunes.states import (
     cancel,
     force,
     settle,
+    take_slot,
 )
 from emulator.fine_tunes.store import JobRow
 from emulator.fine_tunes.training import TrainingPlan, plan_training
@@ -469,7 +470,9 @@ class FineTunesService:
         head = next(iter(await store.queued_after(tx, job.tenant, -1, 1)), None)
         if head is None:
             return [job]
-        head.status, head.started_at = JobStatus.RUNNING, max(now, head.queued_at or now)
+        times = head.times()
+        take_slot(times, now)
+        head.take(times)
         await store.save_times(tx, [head], self.policy.cancel_seconds)
         return [job, head]
 

@@ -214,21 +214,6 @@ class GenerationService:
             context=[m.identity for m in media] if media else None,
         )
 
-    async def generate_multimodal(
-        self,
-        tenant: Tenant,
-        model: str,
-        conversation: Conversation,
-        sampling: Sampling,
-        *,
-        oss: OssResolver | None,
-        stream: bool = False,
-        openai: bool = False,
-    ) -> Completion:
-        """A request with media parts (either API): the model must see images, every reference must resolve."""
-        target = await self.resolve(tenant, model)
-        return await self.complete_multimodal(target, conversation, sampling, oss=oss, stream=stream, openai=openai)
-
     async def complete_multimodal(
         self,
         target: Target,
@@ -254,17 +239,6 @@ class GenerationService:
             )
         await resolve_media(conversation, oss=oss)
         return self.complete(target, conversation.messages, sampling, media=conversation.media, stream=stream)
-
-    async def generate(
-        self,
-        tenant: Tenant,
-        model: str,
-        messages: Sequence[Mapping[str, Any]],
-        sampling: Sampling,
-        *,
-        stream: bool = False,
-    ) -> Completion:
-        return self.complete(await self.resolve(tenant, model), messages, sampling, stream=stream)
 
 
 def _fine_tune_thinking(base_mode: str) -> str:

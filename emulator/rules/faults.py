@@ -37,6 +37,7 @@ from emulator.context import scope_context
 from emulator.errors import ApiError, MalformedBody, TooMany
 from emulator.http import parse_json
 from emulator.ids import Ids
+from emulator.protocol import close_connection
 from emulator.rules.book import RuleBook, rule_error
 from emulator.rules.fault_schemas import FaultRule, FaultRuleSpec
 from emulator.tenants import tenant_matches, tenant_names
@@ -229,22 +230,13 @@ async def drop_connection(scope: Scope) -> None:
     """Close the client's connection without a byte of answer.
 
     ASGI has no message for this, so it reaches the server's transport through the ``send`` uvicorn gave the
-    app, closes it, and waits until uvicorn has seen the connection go (else it would answer a 500 itself).
-    Under a server without a reachable transport (httpx's in-process ASGI transport) the app simply returns
-    without answering, and that server decides what the client sees.
+    app (``protocol.close_connection``).  Under a server without a reachable transport (httpx's in-process ASGI
+    transport) the app simply returns without answering, and that server decides what the client sees.
     """
     send = scope.get(SERVER_SEND)
     if isinstance(send, WeakMethod):
         send = send()
-    cycle = getattr(send, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        return
-    transport.close()
-    for _ in range(200):
-        if getattr(cycle, "disconnected", True):
-            return
-        await asyncio.sleep(0 if _ < 100 else 0.001)
+    await close_connection(send)
 
 
 _RULES = TypeAdapter(list[FaultRuleSpec])

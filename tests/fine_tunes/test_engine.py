@@ -26,13 +26,12 @@ from emulator.fine_tunes.states import (
     JobStatus,
     JobTimes,
     Policy,
-    advance,
     cancel,
-    fill_slot,
     force,
 )
 from emulator.settings import Settings
 from tests.conftest import DATASETS, client_for, upload
+from tests.fine_tunes.replay import advance, fill_slot
 
 KEYS = ("sk-engine-a", "sk-engine-b")
 PENDING = 5.0
