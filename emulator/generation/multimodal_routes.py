@@ -8,16 +8,18 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel
 from emulator.generation.answer import incremental_output
 from emulator.generation.media import native_conversation
 from emulator.generation.renderers.multimodal import multimodal_body, multimodal_chunks
 from emulator.generation.replies import frames_of, generation_stream, native_error_frames, native_frames
-from emulator.generation.requests import oss_resolver, rule_noter, service, wants_sse
+from emulator.generation.requests import oss_resolver, rule_noter, wants_sse
 from emulator.generation.schemas import MultimodalRequest, MultimodalResponse, parse
 from emulator.generation.service import Ask, check_sampling
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
+from emulator.services import services
 
 PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 
@@ -34,7 +36,7 @@ async def generate(request: Request) -> Response:
     conversation = native_conversation(req.input.messages)
     rid, stream = request_id(request), wants_sse(request)
     ask = Ask(
-        request.state.tenant,
+        caller(request),
         rid,
         req.model,
         conversation.messages,
@@ -45,7 +47,7 @@ async def generate(request: Request) -> Response:
         oss=oss_resolver(request),
         on_rule=rule_noter(request),
     )
-    answer = await service(request).answer(ask)
+    answer = await services(request).generation.answer(ask)
     if not stream:
         return envelope(request, None, None, **multimodal_body(answer))
     incremental = incremental_output(answer, params.incremental_output, thinking_default=True)

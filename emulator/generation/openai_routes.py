@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from emulator.context import caller
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import ModelNotFound
 from emulator.generation.compatible import ask_for, head
@@ -18,17 +19,13 @@ from emulator.generation.renderers.compatible import compatible_body, compatible
 from emulator.generation.replies import DONE, frames_of, generation_stream, openai_error_frames
 from emulator.generation.requests import oss_resolver, rule_noter
 from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
-from emulator.generation.service import GenerationService
 from emulator.http import read_json_object, request_id
 from emulator.openapi import Operation, path_param
 from emulator.runtime import runtime
+from emulator.services import services
 
 CATALOG_CREATED = 1704038400
 """2024-01-01T00:00:00+08:00: the ``created`` of every shared model in ``/models``."""
-
-
-def service(request: Request) -> GenerationService:
-    return runtime(request).services.generation
 
 
 def _model_not_found(model: str) -> ModelNotFound:
@@ -38,9 +35,9 @@ def _model_not_found(model: str) -> ModelNotFound:
 async def chat_completions(request: Request) -> Response:
     body = await read_json_object(request)
     rid = request_id(request)
-    ask, req = ask_for(request.state.tenant, rid, body, oss=oss_resolver(request), on_rule=rule_noter(request))
-    answer = await service(request).answer(ask)
-    top = head(rid, int(request.app.state.rt.clock.now()), req.model)
+    ask, req = ask_for(caller(request), rid, body, oss=oss_resolver(request), on_rule=rule_noter(request))
+    answer = await services(request).generation.answer(ask)
+    top = head(rid, int(runtime(request).clock.now()), req.model)
     if not ask.stream:
         return JSONResponse(compatible_body(answer, top))
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
@@ -61,12 +58,12 @@ async def get_model(request: Request) -> JSONResponse:
 
 
 async def _model_cards(request: Request) -> list[dict[str, Any]]:
-    rt = runtime(request)
+    found = services(request)
     cards = [
         {"id": m.id, "object": "model", "created": CATALOG_CREATED, "owned_by": "system"}
-        for m in service(request).catalog.models()
+        for m in found.generation.catalog.models()
     ]
-    _, rows = await rt.services.deployments.list_deployments(request.state.tenant, 0, 1 << 30)
+    _, rows = await found.deployments.list_deployments(caller(request), 0, 1 << 30)
     cards += [
         {"id": r.deployed_model, "object": "model", "created": int(r.schedule.created_at), "owned_by": "user"}
         for r in rows

@@ -11,8 +11,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from emulator.context import context
 from emulator.errors import ApiError, render_openai_error
-from emulator.rules.faults import STREAM_FAULT, ActiveRule, drop_connection
+from emulator.rules.fault_schemas import FaultRule
+from emulator.rules.faults import drop_connection, fault_error
 from emulator.sse import encode_json, stream_response
 
 DONE = b"data: [DONE]\n\n"
@@ -29,7 +31,7 @@ def generation_stream(
     request: Request, frames: AsyncIterator[bytes], error_frame: ErrorFrame, tail: bytes = b""
 ) -> StreamingResponse:
     """An SSE response of ``frames`` (then ``tail``, OpenAI's ``[DONE]``), through a stream fault if one hit."""
-    fault: ActiveRule | None = request.scope.get("state", {}).get(STREAM_FAULT)
+    fault = context(request).stream_fault
     if fault is None:
         return stream_response(_with_tail(frames, tail))
     return stream_response(faulted_stream(request, frames, fault, error_frame, tail))
@@ -43,11 +45,10 @@ async def _with_tail(frames: AsyncIterator[bytes], tail: bytes) -> AsyncIterator
 
 
 async def faulted_stream(
-    request: Request, frames: AsyncIterator[bytes], fault: ActiveRule, error_frame: ErrorFrame, tail: bytes
+    request: Request, frames: AsyncIterator[bytes], spec: FaultRule, error_frame: ErrorFrame, tail: bytes
 ) -> AsyncIterator[bytes]:
     """Delays are wall time (a client's time to first token and read timeouts are wall clocks).  An error or a drop
     comes after ``N`` chunks, or after the last chunk when the stream is shorter: a rule that hit always acts."""
-    spec = fault.spec
     if spec.first_chunk_delay_ms:
         await asyncio.sleep(spec.first_chunk_delay_ms / 1000)
     sent = 0
@@ -59,7 +60,7 @@ async def faulted_stream(
         yield frame
         sent += 1
     if spec.after_chunks is not None:
-        yield error_frame(fault.error(), sent)
+        yield error_frame(fault_error(spec), sent)
         return
     if spec.drop_after_chunks is not None:
         await drop_connection(request.scope)

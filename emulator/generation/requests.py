@@ -9,16 +9,11 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
+from emulator.context import caller, context
 from emulator.generation.media import OssResolver
-from emulator.generation.service import GenerationService
-from emulator.journal.recorder import RESPONSE_RULE
-from emulator.runtime import runtime
+from emulator.services import services
 
 OSS_RESOLVE_HEADER = "x-dashscope-ossresourceresolve"
-
-
-def service(request: Request) -> GenerationService:
-    return runtime(request).services.generation
 
 
 def wants_sse(request: Request) -> bool:
@@ -32,9 +27,13 @@ def oss_resolver(request: Request) -> OssResolver | None:
     """The caller's ``oss://`` lookup, only when the request opted in with ``X-DashScope-OssResourceResolve``."""
     if request.headers.get(OSS_RESOLVE_HEADER, "").strip().lower() != "enable":
         return None
-    return runtime(request).services.uploads.resolver(request.state.tenant)
+    return services(request).uploads.resolver(caller(request))
 
 
 def rule_noter(request: Request) -> Callable[[str], None]:
-    """Notes the response rule that answered on the request, for the journal."""
-    return lambda rule_id: setattr(request.state, RESPONSE_RULE, rule_id)
+    """Notes on the request's context the response rule that answered, for the journal."""
+
+    def note(rule_id: str) -> None:
+        context(request).response_rule = rule_id
+
+    return note

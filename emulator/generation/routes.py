@@ -7,15 +7,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation.answer import incremental_output
 from emulator.generation.renderers.native import native_body, native_chunks
 from emulator.generation.replies import frames_of, generation_stream, native_error_frames, native_frames
-from emulator.generation.requests import rule_noter, service, wants_sse
+from emulator.generation.requests import rule_noter, wants_sse
 from emulator.generation.schemas import GenerationRequest, GenerationResponse, parse
 from emulator.generation.service import Ask, check_messages, check_sampling, history_messages
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
+from emulator.services import services
 
 
 def _messages(req: GenerationRequest) -> list[dict[str, Any]]:
@@ -42,10 +44,8 @@ async def generate(request: Request) -> Response:
     if sampling.n > 1 and not as_message:
         raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
     rid, stream = request_id(request), wants_sse(request)
-    ask = Ask(
-        request.state.tenant, rid, req.model, _messages(req), sampling, params, stream, on_rule=rule_noter(request)
-    )
-    answer = await service(request).answer(ask)
+    ask = Ask(caller(request), rid, req.model, _messages(req), sampling, params, stream, on_rule=rule_noter(request))
+    answer = await services(request).generation.answer(ask)
     if not stream:
         return envelope(request, None, None, **native_body(answer, as_message=as_message))
     incremental = incremental_output(answer, params.incremental_output, thinking_default=False)

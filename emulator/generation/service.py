@@ -30,8 +30,8 @@ from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
 from emulator.generation.structured import OutputFormat, check_format, instance, json_text, output_format
 from emulator.generation.thinking import Thinking, decide_thinking, think
 from emulator.generation.tools import answer_from_results, choose, drawn_arguments, tool_results
-from emulator.rules.responses import ChatView, Scripted, ToolCall, call_id
-from emulator.runtime import Runtime
+from emulator.ids import Ids
+from emulator.rules.responses import ChatView, ResponseRules, Scripted, ToolCall, call_id
 from emulator.synth.text import Memory, Reply, generate_reply, recite
 from emulator.synth.toolargs import tool_arguments
 from emulator.tenants import Tenant
@@ -116,16 +116,24 @@ def chat_view(ask: Ask, base_model: str | None) -> ChatView:
 class GenerationService:
     def __init__(
         self,
-        rt: Runtime,
         deployments: DeploymentsService,
         fine_tunes: FineTunesService,
         *,
+        seed: int | None,
+        rules: ResponseRules,
+        ids: Ids,
+        tool_policy: bool = True,
         catalog: Catalog | None = None,
     ) -> None:
-        self.rt = rt
+        self.server_seed = seed or 0
+        """``--seed`` (0 without): what every generated text is derived from, with the request's own seed."""
         self.catalog = catalog or load_catalog()
         self._deployments = deployments
         self._fine_tunes = fine_tunes
+        self._rules = rules
+        self._ids = ids
+        self.tool_policy = tool_policy
+        """``--tool-policy``: ``auto``/``required`` call the tools a message relates to (``generation.tools``)."""
 
     async def resolve(self, tenant: Tenant, model: str) -> Target:
         """Unknown names answer 400 "Model not exist." (reference §12.15); a deployment that is not RUNNING and
@@ -165,7 +173,7 @@ class GenerationService:
         answer = await self._answer(ask)
         if ask.sampling.logprobs is None:
             return answer
-        seed = self.rt.ids.content_seed("logprobs", ask.sampling.seed)
+        seed = self._ids.content_seed("logprobs", ask.sampling.seed)
         top = ask.sampling.logprobs
         choices = tuple(
             replace(c, logprobs=token_logprobs(c.content, top, seed + i)) for i, c in enumerate(answer.choices)
@@ -184,7 +192,7 @@ class GenerationService:
                 ) from None
             raise
         view = chat_view(ask, target.base_model)
-        scripted = self.rt.responses.answer(view, ask.request_id)
+        scripted = self._rules.answer(view, ask.request_id)
         if scripted is not None:
             if ask.on_rule is not None and scripted.rule_id is not None:
                 ask.on_rule(scripted.rule_id)
@@ -210,7 +218,7 @@ class GenerationService:
         """The functions called: the one ``tool_choice`` names, else what the tool policy (``generation.tools``)
         picks; with the policy off, ``required`` calls the first tool.  None: the model answers in text."""
         forced = view.forced_tool()
-        policy = self.rt.settings.tool_policy
+        policy = self.tool_policy
         if forced is not None:
             functions: list[Mapping[str, Any]] = [forced]
         elif not policy or view.after_tool_result:
@@ -221,7 +229,7 @@ class GenerationService:
             functions = [t["function"] for t in chosen]
         if not functions:
             return None
-        seed = self.rt.ids.content_seed("tool", view.last_user_text)
+        seed = self._ids.content_seed("tool", view.last_user_text)
         calls = []
         for index, function in enumerate(functions):
             name, parameters = str(function.get("name")), function.get("parameters")
@@ -233,7 +241,7 @@ class GenerationService:
 
     def _after_tools(self, view: ChatView, ask: Ask) -> str | None:
         """The prose that uses the tools' results, when the conversation ends with them (and the policy is on)."""
-        if not self.rt.settings.tool_policy or not view.after_tool_result or ask.sampling.output is not None:
+        if not self.tool_policy or not view.after_tool_result or ask.sampling.output is not None:
             return None
         results = tool_results(ask.messages)
         question = next((content_text(m.get("content")) for m in reversed(ask.messages) if m.get("role") == "user"), "")
@@ -286,7 +294,7 @@ class GenerationService:
                 seed=self._seed(sampling, index),
                 budget=thinking.budget,
                 max_tokens=budget,
-                server_seed=self.rt.settings.seed or 0,
+                server_seed=self.server_seed,
             )
             if budget is not None:
                 budget -= reasoning.output_tokens
@@ -327,7 +335,7 @@ class GenerationService:
             temperature=sampling.temperature,
             top_p=sampling.top_p,
             memory=target.memory,
-            server_seed=self.rt.settings.seed or 0,
+            server_seed=self.server_seed,
             context=[m.identity for m in media] if media else None,
         )
 
@@ -347,7 +355,7 @@ class GenerationService:
         prose = None
         if fmt.kind == "json_object":
             prose = self._reply(target, messages, replace(sampling, output=None), index, media, None).text
-        salt = self.rt.ids.content_seed("json", target.model, seed, self.rt.settings.seed, _last_user_text(messages))
+        salt = self._ids.content_seed("json", target.model, seed, self.server_seed, _last_user_text(messages))
         text = json_text(instance(fmt, messages, salt, prose))
         return recite(text, messages=messages, seed=seed, max_tokens=max_tokens, stop=sampling.stop)
 

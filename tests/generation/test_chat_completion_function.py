@@ -19,9 +19,9 @@ async def test_the_same_answer_as_the_endpoint(app: Starlette, client: httpx.Asy
     rt = app.state.rt
     tenant = await rt.tenants.from_headers(b"Bearer sk-test-tenant-a", None, rt.clock.now)
     rid = over_http.headers["x-request-id"]
-    direct = await chat_completion(rt.services.generation, tenant, {**body, "stream": True}, rid, 1)
+    direct = await chat_completion(app.state.services.generation, tenant, {**body, "stream": True}, rid, 1)
     expected = over_http.json()
     assert direct["choices"] == expected["choices"] and direct["usage"] == expected["usage"]
     assert direct["id"] == f"chatcmpl-{rid}" and direct["object"] == "chat.completion"
     with pytest.raises(InvalidParameter):
-        await chat_completion(rt.services.generation, tenant, {"model": "qwen-plus", "messages": []}, rid, 1)
+        await chat_completion(app.state.services.generation, tenant, {"model": "qwen-plus", "messages": []}, rid, 1)
