@@ -30,7 +30,7 @@ from emulator.files import routes as file_routes
 from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
 from emulator.gateway import Gateway
-from emulator.generation import multimodal_routes, openai_routes, responses_api, tokenizer
+from emulator.generation import multimodal_routes, openai_routes, responses_routes, tokenizer
 from emulator.generation import routes as generation_routes
 from emulator.ids import Ids
 from emulator.journal.recorder import Journal
@@ -130,7 +130,7 @@ def api_operations() -> list[openapi.Operation]:
         *tokenizer.operations,
         *upload_routes.operations,
         *openai_routes.operations,
-        *responses_api.operations,
+        *responses_routes.operations,
     ]
 
 

@@ -197,7 +197,7 @@ def test_openai_agents_tool_loop(agents: Client, transport: str) -> None:
     assert len(agents.journal(path)) == 2
 
 
-def test_openai_responses_api(agents: Client) -> None:
+def test_openai_responses_routes(agents: Client) -> None:
     result = run(
         agents,
         """
