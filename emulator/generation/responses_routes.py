@@ -94,7 +94,7 @@ def _not_found(request: Request, response_id: str) -> JSONResponse:
     """The documented ``error`` object, plus the flat envelope's keys every other error has."""
     message = f"Response with id '{response_id}' not found."
     body = {
-        "error": {"message": message, "type": "InvalidParameter"},
+        "error": {"message": message, "type": "InvalidParameter", "code": "InvalidParameter"},
         "request_id": request_id(request),
         "code": "InvalidParameter",
         "message": message,

@@ -109,6 +109,7 @@ async def test_retrieve_delete_and_input_items_paging(client: httpx.AsyncClient)
         assert response.json()["error"] == {
             "message": f"Response with id '{body['id']}' not found.",
             "type": "InvalidParameter",
+            "code": "InvalidParameter",
         }
 
 
