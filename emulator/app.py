@@ -29,6 +29,7 @@ from emulator.control.responses import load_rules as load_responses
 from emulator.dashboard import routes as dashboard_routes
 from emulator.db import Database
 from emulator.deployments import routes as deployment_routes
+from emulator.embeddings import routes as embedding_routes
 from emulator.files import routes as file_routes
 from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
@@ -36,9 +37,11 @@ from emulator.gateway import Gateway
 from emulator.generation import multimodal_routes, openai_routes, tokenizer
 from emulator.generation import routes as generation_routes
 from emulator.ids import Ids
+from emulator.model_cards import routes as model_card_routes
 from emulator.runtime import Runtime
 from emulator.services import Services
 from emulator.settings import Settings
+from emulator.tasks import routes as task_routes
 from emulator.tenants import TenantRegistry
 from emulator.uploads import routes as upload_routes
 
@@ -119,6 +122,9 @@ def api_operations() -> list[openapi.Operation]:
         *tokenizer.operations,
         *upload_routes.operations,
         *openai_routes.operations,
+        *model_card_routes.operations,
+        *embedding_routes.operations,
+        *task_routes.operations,
     ]
 
 
@@ -179,6 +185,7 @@ async def stop_runtime(rt: Runtime) -> None:
         task.cancel()
     await asyncio.gather(*rt.background, return_exceptions=True)
     rt.background.clear()
+    await rt.services.stop()
     await save_clock(rt)
     await rt.db.close()
 

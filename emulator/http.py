@@ -22,7 +22,7 @@ MAX_JSON_BODY = 16 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 """Default of ``--max-json-depth``: arrays and objects nested deeper answer 400 (no DashScope body nests past ~10)."""
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-OPENAI_PREFIX = "/compatible-mode/"
+OPENAI_PREFIX = ("/compatible-mode/", "/compatible-api/")
 OSS_PREFIX = "/_oss/"
 
 

@@ -166,3 +166,29 @@ CREATE TABLE IF NOT EXISTS oss_objects (
     created_at    REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS oss_objects_by_account ON oss_objects (account, created_at);
+
+-- Async tasks (X-DashScope-Async: batch text embedding).  The status is derived from these facts and the clock
+-- (emulator/tasks/states.py); outcome is set once the result file is written (results/<task_id>.txt.gz).
+CREATE TABLE IF NOT EXISTS tasks (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id      TEXT NOT NULL UNIQUE,
+    tenant       TEXT NOT NULL,
+    api_key_id   TEXT NOT NULL,
+    account_id   TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    model        TEXT NOT NULL,
+    request      TEXT NOT NULL,    -- JSON: input and parameters as sent
+    request_id   TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    run_seconds  REAL NOT NULL,
+    canceled_at  REAL,
+    outcome      TEXT,             -- SUCCEEDED | FAILED, once the result is written
+    code         TEXT,
+    message      TEXT,
+    tokens       INTEGER NOT NULL DEFAULT 0,
+    lines        INTEGER NOT NULL DEFAULT 0,
+    token        TEXT NOT NULL,    -- the result URL's signature
+    blob         TEXT              -- the result, relative to the data dir
+);
+CREATE INDEX IF NOT EXISTS tasks_by_tenant ON tasks (tenant, created_at);
+CREATE INDEX IF NOT EXISTS tasks_unfinished ON tasks (seq) WHERE outcome IS NULL AND canceled_at IS NULL;

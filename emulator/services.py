@@ -11,6 +11,8 @@ passed to its constructor (a service never looks another up):
     DeploymentsService(rt, fine_tunes, ledger, policy=...)
     GenerationService(rt, deployments, fine_tunes)
     UploadsService(rt, generation)   the upload policy and the OSS form POST (file:// images)
+    ModelCardsService(fine_tunes, exports, deployments)   the models list
+    TasksService(rt, find_file=files.get_file)            async tasks (batch text embedding)
 
 The whole-emulator operations (``start``, ``wipe``, ``sync_all``) call each service by name, so a new service
 is added here in one place: its field, its constructor call, and the lifecycle lines it needs.
@@ -28,7 +30,9 @@ from emulator.files.service import FilesService
 from emulator.fine_tunes.exports import CheckpointsService, ExportLedger
 from emulator.fine_tunes.service import FineTunesService
 from emulator.generation.service import GenerationService
+from emulator.model_cards.service import ModelCardsService
 from emulator.runtime import Runtime
+from emulator.tasks.service import TasksService
 from emulator.uploads.service import UploadsService
 
 Cleanup = Callable[[], None] | None
@@ -43,6 +47,8 @@ class Services:
     deployments: DeploymentsService
     generation: GenerationService
     uploads: UploadsService
+    model_cards: ModelCardsService
+    tasks: TasksService
 
     @classmethod
     def build(cls, rt: Runtime) -> Services:
@@ -53,14 +59,17 @@ class Services:
         )
         deployments = DeploymentsService(rt, fine_tunes, exports, policy=policy)
         generation = GenerationService(rt, deployments, fine_tunes)
+        files = FilesService(rt)
         return cls(
-            files=FilesService(rt),
+            files=files,
             fine_tunes=fine_tunes,
             exports=exports,
             checkpoints=CheckpointsService(rt, fine_tunes),
             deployments=deployments,
             generation=generation,
             uploads=UploadsService(rt, generation),
+            model_cards=ModelCardsService(fine_tunes, exports, deployments),
+            tasks=TasksService(rt, find_file=files.get_file),
         )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[dict[str, int], list[Cleanup]]:
@@ -70,18 +79,25 @@ class Services:
         deployments, deployments_after = await self.deployments.wipe(tx, tenant)
         exports, exports_after = await self.exports.wipe(tx, tenant)
         uploads, uploads_after = await self.uploads.wipe(tx, tenant)
+        tasks, tasks_after = await self.tasks.wipe(tx, tenant)
         removed = {
             "files": files,
             "fine_tunes": jobs,
             "deployments": deployments,
             "checkpoints": exports,
             "uploads": uploads,
+            "tasks": tasks,
         }
-        return removed, [files_after, jobs_after, deployments_after, exports_after, uploads_after]
+        return removed, [files_after, jobs_after, deployments_after, exports_after, uploads_after, tasks_after]
 
     async def start(self) -> None:
         """At start-up, once the database is open."""
         await self.fine_tunes.start()
+        await self.tasks.start()
+
+    async def stop(self) -> None:
+        """At shutdown, before the database closes: work in flight (a task's result being written) is dropped."""
+        await self.tasks.stop()
 
     async def sync_all(self) -> None:
         """Apply every transition that fell due (after the clock moved)."""

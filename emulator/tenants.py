@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from emulator.db import Database
 from emulator.errors import InvalidApiKey, InvalidParameter
 
-PROTECTED_PREFIXES = ("/api/v1", "/compatible-mode/v1")
+PROTECTED_PREFIXES = ("/api/v1", "/compatible-mode/v1", "/compatible-api/v1")
 WORKSPACE_HEADER = b"x-dashscope-workspace"
 _WORKSPACE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
