@@ -103,3 +103,4 @@ class Services:
         """Apply every transition that fell due (after the clock moved)."""
         await self.fine_tunes.sync_all()
         await self.deployments.sync_all()
+        await self.tasks.sync_all()

@@ -26,7 +26,7 @@ from emulator.embeddings.schemas import (
     TextEmbeddingResponse,
 )
 from emulator.embeddings.specs import ASYNC_MODELS
-from emulator.errors import AccessDenied, ApiError, InvalidParameter, ModelNotExist, ModelNotFound
+from emulator.errors import AccessDenied, ApiError, EmptyInput, InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.http import FastJSONResponse, envelope, read_json_object, request_id
 from emulator.openapi import Operation, Param
 from emulator.runtime import runtime
@@ -69,8 +69,13 @@ async def text_embedding(request: Request) -> Response:
     job = service.text_job(body)
     items = ",".join(service.text_items_json(job))
     return _raw(
-        '{"output":{"embeddings":[' + items + ']},"usage":{"total_tokens":' + str(job.tokens) + '},"request_id":'
-        + _rid(request) + "}"
+        '{"output":{"embeddings":['
+        + items
+        + ']},"usage":{"total_tokens":'
+        + str(job.tokens)
+        + '},"request_id":'
+        + _rid(request)
+        + "}"
     )
 
 
@@ -79,10 +84,9 @@ async def _batch_embedding(request: Request, body: dict[str, Any]) -> Response:
     if isinstance(model, str) and model not in ASYNC_MODELS:
         service.text_model(model)  # unknown → "Model not exist."; a synchronous model → refused below
         raise AccessDenied(ASYNC_REFUSED)
-    task = await runtime(request).services.tasks.create_embedding_task(
-        request.state.tenant, body, request_id(request), str(request.base_url)
-    )
-    return envelope(request, "output", {"task_status": task.status, "task_id": task.task_id})
+    tasks = runtime(request).services.tasks
+    task = await tasks.create_embedding_task(request.state.tenant, body, request_id(request), str(request.base_url))
+    return envelope(request, "output", {"task_status": tasks.status(task).value, "task_id": task.task_id})
 
 
 async def multimodal_embedding(request: Request) -> Response:
@@ -104,8 +108,17 @@ async def compatible_embeddings(request: Request) -> Response:
     items = ",".join(service.compatible_items_json(job, base64_format))
     tokens = str(job.tokens)
     return _raw(
-        '{"data":[' + items + '],"model":' + json.dumps(job.model.id) + ',"object":"list","usage":{"prompt_tokens":'
-        + tokens + ',"total_tokens":' + tokens + '},"id":' + _rid(request) + "}"
+        '{"data":['
+        + items
+        + '],"model":'
+        + json.dumps(job.model.id)
+        + ',"object":"list","usage":{"prompt_tokens":'
+        + tokens
+        + ',"total_tokens":'
+        + tokens
+        + '},"id":'
+        + _rid(request)
+        + "}"
     )
 
 
@@ -114,7 +127,7 @@ async def rerank(request: Request) -> Response:
     given = body.get("input")
     if not isinstance(given, dict):
         service.rerank_model(body.get("model"), compatible=False)
-        raise service.EmptyInput()
+        raise EmptyInput()
     params = body.get("parameters") or {}
     if not isinstance(params, dict):
         raise InvalidParameter("parameters must be an object.", param="parameters")
@@ -126,9 +139,7 @@ async def rerank(request: Request) -> Response:
         params.get("return_documents"),
         compatible=False,
     )
-    return envelope(
-        request, "output", {"results": service.rerank_results(job)}, usage={"total_tokens": job.tokens}
-    )
+    return envelope(request, "output", {"results": service.rerank_results(job)}, usage={"total_tokens": job.tokens})
 
 
 async def compatible_rerank(request: Request) -> Response:

@@ -137,7 +137,9 @@ def text_job(body: dict[str, Any]) -> TextJob:
             param="parameters.text_type",
         )
     if len(spec.dimensions) > 1:
-        dimension = check_dimension(spec.dimensions, spec.default_dimension, params.get("dimension"), "parameters.dimension")
+        dimension = check_dimension(
+            spec.dimensions, spec.default_dimension, params.get("dimension"), "parameters.dimension"
+        )
     else:
         dimension = spec.default_dimension  # v1/v2 ignore ``dimension`` (reference §6.4)
     output_type = params.get("output_type") or "dense"
@@ -252,7 +254,9 @@ def multimodal_job(body: dict[str, Any]) -> MultimodalJob:
     params = body.get("parameters") or {}
     if not isinstance(params, dict):
         raise InvalidParameter("parameters must be an object.", param="parameters")
-    dimension = check_dimension(spec.dimensions, spec.default_dimension, params.get("dimension"), "parameters.dimension")
+    dimension = check_dimension(
+        spec.dimensions, spec.default_dimension, params.get("dimension"), "parameters.dimension"
+    )
     fusion = bool(params.get("enable_fusion")) and spec.fusion
     contents: list[tuple[str, str]] = []
     tokens = images = 0

@@ -30,9 +30,7 @@ TEXT_MODELS: dict[str, TextModel] = {
         TextModel("text-embedding-v1", (1536,), 1536, 25, 2048, "v1", rows_field="payload.input.contents"),
         TextModel("text-embedding-v2", (1536,), 1536, 25, 2048, "v2", rows_field="payload.input.contents"),
         TextModel("text-embedding-v3", (1024, 768, 512, 256, 128, 64), 1024, 10, 8192, "v3", sparse=True),
-        TextModel(
-            "text-embedding-v4", (2048, 1536, 1024, 768, 512, 256, 128, 64), 1024, 10, 8192, "v4", sparse=True
-        ),
+        TextModel("text-embedding-v4", (2048, 1536, 1024, 768, 512, 256, 128, 64), 1024, 10, 8192, "v4", sparse=True),
         TextModel(
             "qwen3.7-text-embedding", (2560, 2048, 1536, 1024, 768, 512, 256), 1024, 20, 128000, "q37", sparse=True
         ),

@@ -53,7 +53,7 @@ operations = [
         "models",
         response=ModelItem,
         params=(path_param("name"),),
-        description="Unknown: 404 `ModelNotFound` \"Model not exist.\".",
+        description='Unknown: 404 `ModelNotFound` "Model not exist.".',
         endpoint=get_model,
     ),
 ]

@@ -86,7 +86,9 @@ class ModelCardsService:
                 item["capabilities"] = sorted({*item["capabilities"], "text-generation", "deployment"})
         return list(items.values())
 
-    async def page(self, tenant: Tenant, offset: int, limit: int, model: str | None) -> tuple[int, list[dict[str, Any]]]:
+    async def page(
+        self, tenant: Tenant, offset: int, limit: int, model: str | None
+    ) -> tuple[int, list[dict[str, Any]]]:
         base = base_items()
         if model is not None:
             found = await self.find(tenant, model)

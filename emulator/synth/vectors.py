@@ -7,9 +7,9 @@ a faint dense background picked by the text's own hash so the vector is dense li
 unit norm; identical texts give identical vectors; texts that share words or word pieces are closer than
 unrelated ones, so a retrieval test can assert its order.
 
-Every component is a multiple of ``STEP`` (five decimals): a vector's JSON is joined from a table of preformatted
-components (``_FORMATTED``) instead of formatting ten thousand floats (``render``), the one cost that would otherwise dominate an
-embedding request.  The norm stays within 1e-5 of 1.
+Every component is a multiple of ``STEP`` (five decimals): a vector's JSON is joined from preformatted components
+(``_FORMATTED``) instead of formatting ten thousand floats (``render``), the one cost that would otherwise
+dominate an embedding request.  The norm stays within 1e-5 of 1.
 """
 
 from __future__ import annotations

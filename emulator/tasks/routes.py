@@ -82,7 +82,9 @@ async def result(request: Request) -> Response:
 
 _LIST_PARAMS = (
     Param("task_id", description="Only this task."),
-    Param("start_time", description="`yyyyMMddHHmmss`, Beijing time; the window is at most 24 h (default: the last day)."),
+    Param(
+        "start_time", description="`yyyyMMddHHmmss`, Beijing time; the window is at most 24 h (default: the last day)."
+    ),
     Param("end_time", description="`yyyyMMddHHmmss`, Beijing time."),
     Param("model_name"),
     Param("status", schema={"type": "string", "enum": ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"]}),

@@ -61,7 +61,8 @@ class TasksService:
     def __init__(self, rt: Runtime, find_file: Callable[[Tenant, str], Any]) -> None:
         self.rt = rt
         self._find_file = find_file
-        self._work: set[asyncio.Task[None]] = set()
+        self._work: dict[str, tuple[asyncio.Task[None], float]] = {}
+        """Results being written, by task id, with the emulated time the task is due."""
 
     @property
     def dir(self) -> Path:
@@ -82,7 +83,9 @@ class TasksService:
         if not isinstance(params, dict):
             raise InvalidParameter("parameters must be an object.", param="parameters")
         if params.get("text_type") not in (None, "query", "document"):
-            raise InvalidParameter("Value error, text_type should be one of ['query', 'document'].: parameters.text_type")
+            raise InvalidParameter(
+                "Value error, text_type should be one of ['query', 'document'].: parameters.text_type"
+            )
         now = self.rt.clock.now()
         if await store.active_count(self.rt.db, tenant.id, now) >= ASYNC_MAX_ACTIVE:
             raise Throttling(f"Too many queued or running tasks: at most {ASYNC_MAX_ACTIVE} per account.")
@@ -101,7 +104,7 @@ class TasksService:
         finally:
             staged.unlink(missing_ok=True)
         if size is not None:
-            self._start(task.task_id, spec.space, spec.default_dimension, spec.max_tokens)
+            self._start(task, spec.space, spec.default_dimension, spec.max_tokens)
         return task
 
     @staticmethod
@@ -142,7 +145,9 @@ class TasksService:
         if url.startswith("data:"):
             head, _, payload = url.partition(",")
             try:
-                data = base64.b64decode(payload, validate=True) if head.endswith(";base64") else unquote_to_bytes(payload)
+                data = (
+                    base64.b64decode(payload, validate=True) if head.endswith(";base64") else unquote_to_bytes(payload)
+                )
             except (binascii.Error, ValueError):
                 return None
             await asyncio.to_thread(target.write_bytes, data)
@@ -162,10 +167,18 @@ class TasksService:
         await asyncio.to_thread(shutil.copyfile, source, target)
         return int(record.size)
 
-    def _start(self, task_id: str, space: str, dim: int, max_tokens: int) -> None:
+    def _start(self, task: TaskRow, space: str, dim: int, max_tokens: int) -> None:
+        task_id = task.task_id
         work = asyncio.get_running_loop().create_task(self._produce(task_id, space, dim, max_tokens))
-        self._work.add(work)
-        work.add_done_callback(self._work.discard)
+        self._work[task_id] = (work, task.times().due_at)
+        work.add_done_callback(lambda _: self._work.pop(task_id, None))
+
+    async def sync_all(self) -> None:
+        """After the clock moved: the results of the tasks now due are written before the caller goes on, so a
+        frozen clock's advance leaves every due task final."""
+        now = self.rt.clock.now()
+        due = [work for work, due_at in self._work.values() if due_at <= now]
+        await asyncio.gather(*due, return_exceptions=True)
 
     async def _produce(self, task_id: str, space: str, dim: int, max_tokens: int) -> None:
         source = self.dir / f"{task_id}.input"
@@ -175,11 +188,10 @@ class TasksService:
         except OSError:
             log.exception("batch embedding task %s: result not written", task_id)
             outcome = ("FAILED", "InternalError", "The task failed: its result could not be written.", 0, 0)
-        finally:
-            source.unlink(missing_ok=True)
         status, code, message, tokens, lines = outcome
         async with self.rt.db.transaction() as tx:
             await store.set_outcome(tx, task_id, status, code, message, tokens, lines, blob if code is None else None)
+        source.unlink(missing_ok=True)  # kept until the outcome is stored: a restart before that starts over
         self.rt.changes.notify(task_id)
 
     async def start(self) -> None:
@@ -187,12 +199,13 @@ class TasksService:
         for task in await store.unfinished(self.rt.db):
             spec = ASYNC_MODELS.get(task.model)
             if spec is not None and (self.dir / f"{task.task_id}.input").exists():
-                self._start(task.task_id, spec.space, spec.default_dimension, spec.max_tokens)
+                self._start(task, spec.space, spec.default_dimension, spec.max_tokens)
 
     async def stop(self) -> None:
-        for work in list(self._work):
+        works = [work for work, _ in self._work.values()]
+        for work in works:
             work.cancel()
-        await asyncio.gather(*self._work, return_exceptions=True)
+        await asyncio.gather(*works, return_exceptions=True)
 
     # ------------------------------------------------------------------------------------------------- reads
 
@@ -209,7 +222,11 @@ class TasksService:
         now = self.rt.clock.now()
         times = task.times()
         status = status_at(times, now)
-        out: dict[str, Any] = {"task_id": task.task_id, "task_status": status.value, "submit_time": fmt_task_time(task.created_at)}
+        out: dict[str, Any] = {
+            "task_id": task.task_id,
+            "task_status": status.value,
+            "submit_time": fmt_task_time(task.created_at),
+        }
         if status is not TaskStatus.PENDING and task.canceled_at is None:
             out["scheduled_time"] = fmt_task_time(times.started_at)
         end = ended_at(times, now)
@@ -330,8 +347,13 @@ def write_result(
             else:
                 tokens += n
                 out.write(
-                    '{"output":{"code":200,"message":"Success","text_index":' + str(index) + ',"embedding":'
-                    + vectors.embed_json(text, dim, space) + '},"usage":{"total_tokens":' + str(n) + "}}\n"
+                    '{"output":{"code":200,"message":"Success","text_index":'
+                    + str(index)
+                    + ',"embedding":'
+                    + vectors.embed_json(text, dim, space)
+                    + '},"usage":{"total_tokens":'
+                    + str(n)
+                    + "}}\n"
                 )
     os.replace(partial, target)
     return "SUCCEEDED", None, None, tokens, lines

@@ -1,8 +1,8 @@
 """Async task statuses (reference §8) worked out from stored facts and "now": no timer has to fire.
 
-    PENDING --(dwell)--> RUNNING --(work, result written)--> SUCCEEDED | FAILED
-    PENDING --(cancel)--> CANCELED
-    any final status --(retention)--> UNKNOWN (as the service answers a task it no longer has)
+PENDING --(dwell)--> RUNNING --(work, result written)--> SUCCEEDED | FAILED
+PENDING --(cancel)--> CANCELED
+any final status --(retention)--> UNKNOWN (as the service answers a task it no longer has)
 """
 
 from __future__ import annotations

@@ -116,8 +116,9 @@ async def active_count(db: Database | Tx, tenant: str, now: float) -> int:
     )
 
 
-async def set_outcome(tx: Tx, task_id: str, outcome: str, code: str | None, message: str | None, tokens: int,
-                      lines: int, blob: str | None) -> None:
+async def set_outcome(
+    tx: Tx, task_id: str, outcome: str, code: str | None, message: str | None, tokens: int, lines: int, blob: str | None
+) -> None:
     await tx.execute(
         "UPDATE tasks SET outcome = ?, code = ?, message = ?, tokens = ?, lines = ?, blob = ? WHERE task_id = ?",
         (outcome, code, message, tokens, lines, blob, task_id),
