@@ -86,7 +86,7 @@ async def _batch_embedding(request: Request, body: dict[str, Any]) -> Response:
         raise AccessDenied(ASYNC_REFUSED)
     tasks = runtime(request).services.tasks
     task = await tasks.create_embedding_task(request.state.tenant, body, request_id(request), str(request.base_url))
-    return envelope(request, "output", {"task_status": tasks.status(task).value, "task_id": task.task_id})
+    return envelope(request, "output", {"task_status": "PENDING", "task_id": task.task_id})  # as it was when made
 
 
 async def multimodal_embedding(request: Request) -> Response:
