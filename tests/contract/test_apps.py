@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 
 from emulator.embeddings.service import relevance
+from emulator.synth import vectors
 from emulator.testing import EmulatorServer
 from tests.contract.conftest import Sdk
 
@@ -170,17 +170,24 @@ def test_v2_client_embedding_jobs(sdk2: Sdk) -> None:
 
 
 def test_rag_embed_retrieve_rerank(sdk: Sdk) -> None:
-    """Embed a corpus, retrieve by cosine for a query, rerank the top 3: the order is the same every time."""
+    """Embed a corpus, retrieve by cosine for a query, rerank the top 3: the order is asserted, and it is the one
+    the emulator's vectors and scores give in-process."""
+    query = "how does a text embedding model turn text into vectors"
     result = sdk.python(f"""
         from dashscope import TextEmbedding, TextReRank
-        docs = {DOCS!r}
-        query = 'how does a text embedding model turn text into vectors'
-        corpus = [x['embedding'] for x in TextEmbedding.call(model='text-embedding-v4', input=docs).output['embeddings']]
-        q = TextEmbedding.call(model='text-embedding-v4', input=query, text_type='query').output['embeddings'][0]['embedding']
+        docs, query = {DOCS!r}, {query!r}
+        answer = TextEmbedding.call(model='text-embedding-v4', input=docs)
+        corpus = [x['embedding'] for x in answer.output['embeddings']]
+        asked = TextEmbedding.call(model='text-embedding-v4', input=query, text_type='query')
+        q = asked.output['embeddings'][0]['embedding']
         dot = lambda a, b: sum(x * y for x, y in zip(a, b))
         retrieved = sorted(range(len(docs)), key=lambda i: -dot(q, corpus[i]))[:3]
         ranked = TextReRank.call(model='gte-rerank-v2', query=query, documents=[docs[i] for i in retrieved])
-        print(json.dumps({{"retrieved": retrieved, "reranked": [retrieved[r['index']] for r in ranked.output['results']]}}))
+        reranked = [retrieved[r['index']] for r in ranked.output['results']]
+        print(json.dumps({{"retrieved": retrieved, "reranked": reranked}}))
     """)
-    assert result["retrieved"][0] == 3
-    assert result["reranked"][0] == 3 and len(result["reranked"]) == 3
+    q = vectors.embed(query, 1024, "v4")
+    expected = sorted(range(len(DOCS)), key=lambda i: -vectors.cosine(q, vectors.embed(DOCS[i], 1024, "v4")))[:3]
+    assert result["retrieved"] == expected and expected[0] == 3 and 2 not in expected  # bananas are not retrieved
+    assert result["reranked"] == sorted(expected, key=lambda i: -relevance(query, DOCS[i]))
+    assert result["reranked"][0] == 3
