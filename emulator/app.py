@@ -38,6 +38,7 @@ from emulator.generation import multimodal_routes, openai_routes, tokenizer
 from emulator.generation import routes as generation_routes
 from emulator.ids import Ids
 from emulator.model_cards import routes as model_card_routes
+from emulator.openai_files import routes as openai_file_routes
 from emulator.runtime import Runtime
 from emulator.services import Services
 from emulator.settings import Settings
@@ -125,6 +126,7 @@ def api_operations() -> list[openapi.Operation]:
         *model_card_routes.operations,
         *embedding_routes.operations,
         *task_routes.operations,
+        *openai_file_routes.operations,
     ]
 
 

@@ -86,6 +86,24 @@ async def list_files(db: Database, tenant: str, offset: int, limit: int) -> tupl
     return total, [_record(r) for r in rows]
 
 
+async def list_files_after(
+    db: Database, tenant: str, after: str | None, limit: int, purposes: tuple[str, ...]
+) -> list[FileRecord] | None:
+    """Newest first, those older than the file ``after`` (None when ``after`` is not the tenant's): OpenAI's cursor."""
+    start = 1 << 62
+    if after:
+        found = await db.fetchval("SELECT id FROM files WHERE file_id = ? AND tenant = ?", (after, tenant))
+        if found is None:
+            return None
+        start = int(found)
+    marks = ",".join("?" * len(purposes))
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM files WHERE tenant = ? AND id < ? AND purpose IN ({marks}) ORDER BY id DESC LIMIT ?",
+        (tenant, start, *purposes, limit),
+    )
+    return [_record(r) for r in rows]
+
+
 async def delete_file(tx: Tx, tenant: str, file_id: str) -> FileRecord | None:
     row = await tx.fetchone(f"SELECT {_COLUMNS} FROM files WHERE file_id = ? AND tenant = ?", (file_id, tenant))
     if row is None:
