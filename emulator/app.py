@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from emulator import openapi
+from emulator.batches import routes as batch_routes
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
 from emulator.control.faults import SERVER_SEND, FaultRules, load_rules
@@ -127,6 +128,7 @@ def api_operations() -> list[openapi.Operation]:
         *embedding_routes.operations,
         *task_routes.operations,
         *openai_file_routes.operations,
+        *batch_routes.operations,
     ]
 
 

@@ -192,3 +192,33 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_by_tenant ON tasks (tenant, created_at);
 CREATE INDEX IF NOT EXISTS tasks_unfinished ON tasks (seq) WHERE outcome IS NULL AND canceled_at IS NULL;
+
+-- OpenAI-compatible batches (emulator/batches): the status is derived from these facts and the clock
+-- (batches/states.py); the lines' answers wait in results/<batch_id>.all.jsonl until the batch first reads final.
+CREATE TABLE IF NOT EXISTS batches (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch_id          TEXT NOT NULL UNIQUE,
+    tenant            TEXT NOT NULL,
+    input_file_id     TEXT NOT NULL,
+    endpoint          TEXT NOT NULL,
+    completion_window TEXT NOT NULL,
+    window_seconds    REAL NOT NULL,
+    metadata          TEXT,             -- JSON object or NULL
+    model             TEXT,
+    created_at        REAL NOT NULL,
+    validate_seconds  REAL NOT NULL,
+    run_seconds       REAL NOT NULL DEFAULT 0,
+    validated         INTEGER NOT NULL DEFAULT 0,
+    valid             INTEGER NOT NULL DEFAULT 0,
+    errors            TEXT,             -- JSON list of validation errors
+    total             INTEGER NOT NULL DEFAULT 0,
+    ok                INTEGER NOT NULL DEFAULT 0,
+    failed            INTEGER NOT NULL DEFAULT 0,
+    produced          INTEGER NOT NULL DEFAULT 0,
+    cancel_at         REAL,
+    finalized         INTEGER NOT NULL DEFAULT 0,
+    output_file_id    TEXT,
+    error_file_id     TEXT
+);
+CREATE INDEX IF NOT EXISTS batches_by_tenant ON batches (tenant, seq DESC);
+CREATE INDEX IF NOT EXISTS batches_open ON batches (seq) WHERE finalized = 0;

@@ -13,6 +13,7 @@ passed to its constructor (a service never looks another up):
     UploadsService(rt, generation)   the upload policy and the OSS form POST (file:// images)
     ModelCardsService(fine_tunes, exports, deployments)   the models list
     TasksService(rt, find_file=files.get_file)            async tasks (batch text embedding)
+    BatchesService(rt, files)                             OpenAI-compatible Batch (its lines call generation)
 
 The whole-emulator operations (``start``, ``wipe``, ``sync_all``) call each service by name, so a new service
 is added here in one place: its field, its constructor call, and the lifecycle lines it needs.
@@ -23,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from emulator.batches.service import BatchesService
 from emulator.db import Tx
 from emulator.deployments.service import DeploymentHold, DeploymentsService
 from emulator.deployments.states import Policy as DeploymentPolicy
@@ -49,6 +51,7 @@ class Services:
     uploads: UploadsService
     model_cards: ModelCardsService
     tasks: TasksService
+    batches: BatchesService
 
     @classmethod
     def build(cls, rt: Runtime) -> Services:
@@ -70,6 +73,7 @@ class Services:
             uploads=UploadsService(rt, generation),
             model_cards=ModelCardsService(fine_tunes, exports, deployments),
             tasks=TasksService(rt, find_file=files.get_file),
+            batches=BatchesService(rt, files),
         )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[dict[str, int], list[Cleanup]]:
@@ -80,6 +84,7 @@ class Services:
         exports, exports_after = await self.exports.wipe(tx, tenant)
         uploads, uploads_after = await self.uploads.wipe(tx, tenant)
         tasks, tasks_after = await self.tasks.wipe(tx, tenant)
+        batches, batches_after = await self.batches.wipe(tx, tenant)
         removed = {
             "files": files,
             "fine_tunes": jobs,
@@ -87,20 +92,33 @@ class Services:
             "checkpoints": exports,
             "uploads": uploads,
             "tasks": tasks,
+            "batches": batches,
         }
-        return removed, [files_after, jobs_after, deployments_after, exports_after, uploads_after, tasks_after]
+        cleanups = [
+            files_after,
+            jobs_after,
+            deployments_after,
+            exports_after,
+            uploads_after,
+            tasks_after,
+            batches_after,
+        ]
+        return removed, cleanups
 
     async def start(self) -> None:
         """At start-up, once the database is open."""
         await self.fine_tunes.start()
         await self.tasks.start()
+        await self.batches.start()
 
     async def stop(self) -> None:
         """At shutdown, before the database closes: work in flight (a task's result being written) is dropped."""
         await self.tasks.stop()
+        await self.batches.stop()
 
     async def sync_all(self) -> None:
         """Apply every transition that fell due (after the clock moved)."""
         await self.fine_tunes.sync_all()
         await self.deployments.sync_all()
         await self.tasks.sync_all()
+        await self.batches.sync_all()
