@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from emulator.app import operations
 from emulator.testing import EmulatorServer
 
-PUBLIC_PREFIXES = ("/api/v1", "/compatible-mode/v1", "/_emulator", "/_oss/")
+PUBLIC_PREFIXES = ("/api/v1", "/compatible-mode/v1", "/compatible-api/v1", "/_emulator", "/_oss/")
 
 
 @pytest.fixture(scope="module")
