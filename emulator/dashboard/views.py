@@ -77,10 +77,24 @@ class TenantPage:
     jobs_total: int
     deployments: list[DeploymentView] | None  # None: this build has no deployments service
     deployments_error: str | None = None
+    work: list[WorkLine] = field(default_factory=list)
+    """The tenant's newest async tasks and batches (issue 22), newest first."""
 
     @property
     def any_active(self) -> bool:
         return any(j.active for j in self.jobs)
+
+
+@dataclass(frozen=True)
+class WorkLine:
+    """One async task or batch on the tenant page."""
+
+    kind: str
+    id: str
+    model: str
+    status: str
+    detail: str
+    created_at: float
 
 
 @dataclass(frozen=True)
@@ -244,7 +258,28 @@ async def tenant_page(rt: Runtime, record: TenantRecord) -> TenantPage:
     files_total, files = await rt.services.files.list_files(record.as_tenant(), 0, PAGE)
     jobs_total, jobs = await jobs_of(rt, record)
     deployments, error = await _deployments(rt, record)
-    return TenantPage(record, files, files_total, jobs, jobs_total, deployments, error)
+    return TenantPage(record, files, files_total, jobs, jobs_total, deployments, error, await work_of(rt, record))
+
+
+async def work_of(rt: Runtime, record: TenantRecord) -> list[WorkLine]:
+    """The newest async tasks (the last day) and batches of a tenant, brought up to "now"."""
+    tenant = record.as_tenant()
+    now = rt.clock.now()
+    lines: list[WorkLine] = []
+    tasks = rt.services.tasks
+    for task in (await tasks.list_tasks(tenant, now - 86400, now, None, None, None))[:PAGE]:
+        status = tasks.status(task).value
+        lines.append(WorkLine("task", task.task_id, task.model, status, f"{task.lines} lines", task.created_at))
+    batches = rt.services.batches
+    rows, _ = await batches.list_batches(tenant, None, PAGE, lambda _: True)
+    for row in rows:
+        counts = f"{row.ok}/{row.total} done, {row.failed} failed" if row.finalized else f"{row.total} requests"
+        lines.append(
+            WorkLine(
+                "batch", row.batch_id, row.model or row.endpoint, batches.status(row).value, counts, row.created_at
+            )
+        )
+    return sorted(lines, key=lambda w: -w.created_at)
 
 
 async def job_page(rt: Runtime, job_id: str, *, full_log: bool = False) -> JobPage:

@@ -182,3 +182,20 @@ async def test_test_model_embeddings_cancel_and_list(client: httpx.AsyncClient) 
     assert none == {"object": "list", "data": None, "first_id": None, "last_id": None, "has_more": False}
     named = (await client.get(BATCHES, params={"ds_name": "t", "status": "cancelled"})).json()
     assert [b["id"] for b in named["data"]] == [long["id"]]
+
+
+@pytest.mark.anyio
+async def test_tenant_page_lists_tasks_and_batches(client: httpx.AsyncClient) -> None:
+    from emulator.tenants import tenant_for
+    from tests.conftest import API_KEY
+
+    made = await create(client, await upload_lines(client, [chat_line(1)]))
+    body = {"model": "text-embedding-async-v1", "input": {"url": "data:text/plain,one%0Atwo"}}
+    headers = {"X-DashScope-Async": "enable"}
+    task = (
+        await client.post("/api/v1/services/embeddings/text-embedding/text-embedding", json=body, headers=headers)
+    ).json()
+    await advance(client, 60)
+    page = (await client.get(f"/_emulator/dashboard/tenants/{tenant_for(API_KEY, None).id}")).text
+    assert 'id="work-table"' in page and made["id"] in page and task["output"]["task_id"] in page
+    assert "completed" in page and "SUCCEEDED" in page
