@@ -4,9 +4,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from tests.contract.test_other_clients import Client, client  # noqa: F401  (the fixture, by name)
+from emulator.testing import EmulatorServer
+from tests.contract.conftest import require_venv
+from tests.contract.test_other_clients import CLIENT_VENVS, Client
+
+
+@pytest.fixture
+def framework(request: pytest.FixtureRequest, live_server: EmulatorServer) -> Iterator[Client]:
+    name = request.param
+    require_venv(CLIENT_VENVS / name, "make test")
+    yield Client(name, live_server, api_key=f"sk-contract-{name}-{request.node.name}")
+
 
 TEXT = "/api/v1/services/embeddings/text-embedding/text-embedding"
 DOCS = ["West Lake is in Hangzhou.", "Rerank models order documents.", "Embeddings turn text into vectors."]
@@ -23,9 +35,9 @@ def _same_as_replayed(client: Client, vectors: list[list[float]]) -> None:
     assert vectors == replayed
 
 
-@pytest.mark.parametrize("client", ["langchain"], indirect=True)
-def test_langchain_dashscope_embeddings(client: Client) -> None:
-    result = client.run(f"""
+@pytest.mark.parametrize("framework", ["langchain"], indirect=True)
+def test_langchain_dashscope_embeddings(framework: Client) -> None:
+    result = framework.run(f"""
         import json
         from langchain_community.embeddings import DashScopeEmbeddings
         emb = DashScopeEmbeddings(model="text-embedding-v4")
@@ -36,12 +48,12 @@ def test_langchain_dashscope_embeddings(client: Client) -> None:
     """)
     assert [len(v) for v in result["vectors"]] == [1024] * 4
     assert result["best"] == 2
-    _same_as_replayed(client, result["vectors"])
+    _same_as_replayed(framework, result["vectors"])
 
 
-@pytest.mark.parametrize("client", ["llamaindex"], indirect=True)
-def test_llamaindex_dashscope_embedding(client: Client) -> None:
-    result = client.run(f"""
+@pytest.mark.parametrize("framework", ["llamaindex"], indirect=True)
+def test_llamaindex_dashscope_embedding(framework: Client) -> None:
+    result = framework.run(f"""
         import json
         from llama_index.embeddings.dashscope import DashScopeEmbedding
         emb = DashScopeEmbedding(model_name="text-embedding-v2")
@@ -52,4 +64,4 @@ def test_llamaindex_dashscope_embedding(client: Client) -> None:
     """)
     assert [len(v) for v in result["vectors"]] == [1536] * 4
     assert result["best"] == 2
-    _same_as_replayed(client, result["vectors"])
+    _same_as_replayed(framework, result["vectors"])
