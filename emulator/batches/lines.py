@@ -170,6 +170,6 @@ def embedding_answer(body: dict[str, Any], request_id: str) -> dict[str, Any]:
         job, base64_format = embeddings.compatible_job(body)
     except ApiError as exc:
         raise InvalidParameter(exc.message) from None
-    items = json.loads("[" + ",".join(embeddings.compatible_items_json(job, base64_format)) + "]")
+    items = json.loads(b"".join(embeddings.compatible_items_json(job, base64_format)))
     usage = {"prompt_tokens": job.tokens, "total_tokens": job.tokens}
     return {"data": items, "model": job.model.id, "object": "list", "usage": usage, "id": request_id}

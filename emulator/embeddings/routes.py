@@ -52,12 +52,12 @@ def _compatible(exc: ApiError) -> ApiError:
     return exc
 
 
-def _raw(body: str) -> Response:
-    return FastJSONResponse.raw(body.encode())
+def _raw(pieces: list[bytes]) -> Response:
+    return FastJSONResponse.raw(b"".join(pieces))
 
 
-def _rid(request: Request) -> str:
-    return json.dumps(request_id(request))
+def _rid(request: Request) -> bytes:
+    return json.dumps(request_id(request)).encode()
 
 
 async def text_embedding(request: Request) -> Response:
@@ -67,16 +67,8 @@ async def text_embedding(request: Request) -> Response:
     if body.get("model") in ASYNC_MODELS:
         raise AccessDenied(SYNC_REFUSED)
     job = service.text_job(body)
-    items = ",".join(service.text_items_json(job))
-    return _raw(
-        '{"output":{"embeddings":['
-        + items
-        + ']},"usage":{"total_tokens":'
-        + str(job.tokens)
-        + '},"request_id":'
-        + _rid(request)
-        + "}"
-    )
+    tail = b'},"usage":{"total_tokens":%d},"request_id":%s}' % (job.tokens, _rid(request))
+    return _raw([b'{"output":{"embeddings":', *service.text_items_json(job), tail])
 
 
 async def _batch_embedding(request: Request, body: dict[str, Any]) -> Response:
@@ -105,21 +97,10 @@ async def compatible_embeddings(request: Request) -> Response:
         ) from None
     except ApiError as exc:
         raise _compatible(exc) from None
-    items = ",".join(service.compatible_items_json(job, base64_format))
-    tokens = str(job.tokens)
-    return _raw(
-        '{"data":['
-        + items
-        + '],"model":'
-        + json.dumps(job.model.id)
-        + ',"object":"list","usage":{"prompt_tokens":'
-        + tokens
-        + ',"total_tokens":'
-        + tokens
-        + '},"id":'
-        + _rid(request)
-        + "}"
-    )
+    model = json.dumps(job.model.id).encode()
+    usage = b'"usage":{"prompt_tokens":%d,"total_tokens":%d}' % (job.tokens, job.tokens)
+    tail = b',"model":%s,"object":"list",%s,"id":%s}' % (model, usage, _rid(request))
+    return _raw([b'{"data":', *service.compatible_items_json(job, base64_format), tail])
 
 
 async def rerank(request: Request) -> Response:

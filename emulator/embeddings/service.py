@@ -1,7 +1,7 @@
 """Embedding and rerank: checks to the documented limits and the answers' items.  Plain values in, ApiError out.
 
 Vectors come from ``synth.vectors`` (hashed word and n-gram features, unit norm): identical texts give identical
-vectors, texts that share words are closer.  A vector's JSON is kept (``_vector_json``, bounded LRU) because a
+vectors, texts that share words are closer.  A vector's JSON is kept (``vector_json``, bounded LRU) because a
 client embeds the same texts again and again (a corpus re-indexed, a query repeated), and rendering a vector is
 the bulk of an embedding request's cost.
 """
@@ -49,8 +49,9 @@ def too_long(limit: int) -> InvalidParameter:
 
 
 @functools.lru_cache(maxsize=1024)
-def vector_json(text: str, dim: int, space: str) -> str:
-    return vectors.embed_json(text, dim, space)
+def vector_json(text: str, dim: int, space: str) -> bytes:
+    """The vector's JSON as bytes (ASCII): answers are joined from these once, never re-encoded."""
+    return vectors.embed_json(text, dim, space).encode()
 
 
 def vector_floats(text: str, dim: int, space: str) -> list[float]:
@@ -167,19 +168,20 @@ def sparse_embedding(text: str) -> list[dict[str, Any]]:
     ]
 
 
-def text_items_json(job: TextJob) -> list[str]:
-    """Each text's ``output.embeddings`` item as JSON, in the input's order."""
-    items = []
+def text_items_json(job: TextJob) -> list[bytes]:
+    """The ``output.embeddings`` array's JSON, in pieces to be joined once (``b"".join``): no 8 KB vector is
+    copied more than that one time."""
+    pieces: list[bytes] = [b"["]
     for index, text in enumerate(job.texts):
-        parts = []
+        pieces.append(b"{" if index == 0 else b",{")
         if job.output_type != "sparse":
-            parts.append('"embedding":' + vector_json(text, job.dimension, job.model.space))
+            pieces += (b'"embedding":', vector_json(text, job.dimension, job.model.space), b",")
         if job.output_type != "dense":
-            sparse = json.dumps(sparse_embedding(text), ensure_ascii=False, separators=(",", ":"))
-            parts.append('"sparse_embedding":' + sparse)
-        parts.append(f'"text_index":{index}')
-        items.append("{" + ",".join(parts) + "}")
-    return items
+            sparse = json.dumps(sparse_embedding(text), ensure_ascii=False, separators=(",", ":")).encode()
+            pieces += (b'"sparse_embedding":', sparse, b",")
+        pieces.append(b'"text_index":%d}' % index)
+    pieces.append(b"]")
+    return pieces
 
 
 # ------------------------------------------------------------------------------------------ compatible embeddings
@@ -204,15 +206,18 @@ def compatible_job(body: dict[str, Any]) -> tuple[TextJob, bool]:
     return TextJob(spec, texts, dimension, "dense", tokens), encoding == "base64"
 
 
-def compatible_items_json(job: TextJob, base64_format: bool) -> list[str]:
-    items = []
+def compatible_items_json(job: TextJob, base64_format: bool) -> list[bytes]:
+    """The ``data`` array's JSON, in pieces to be joined once."""
+    pieces: list[bytes] = [b"["]
     for index, text in enumerate(job.texts):
         if base64_format:
-            embedding = '"' + vector_base64(text, job.dimension, job.model.space) + '"'
+            embedding = b'"' + vector_base64(text, job.dimension, job.model.space).encode() + b'"'
         else:
             embedding = vector_json(text, job.dimension, job.model.space)
-        items.append('{"embedding":' + embedding + f',"index":{index},"object":"embedding"' + "}")
-    return items
+        pieces += (b'{"embedding":' if index == 0 else b',{"embedding":', embedding)
+        pieces.append(b',"index":%d,"object":"embedding"}' % index)
+    pieces.append(b"]")
+    return pieces
 
 
 # ------------------------------------------------------------------------------------------ multimodal embedding
