@@ -72,6 +72,7 @@ class BatchesService:
         self._stop_at: dict[str, int] = {}
         """A cancelled batch's worker stops after this many lines."""
         self._finalizing = asyncio.Lock()
+        self._stopping = False
 
     @property
     def dir(self) -> Path:
@@ -128,14 +129,16 @@ class BatchesService:
             checked = lines.Checked(
                 errors=[{"code": "file_not_found", "message": "The input file is gone.", "param": None, "line": 0}]
             )
+        if self._stopping:
+            return  # at shutdown, between two writes: the restart starts the batch over
         valid = not checked.errors
         async with self.rt.db.transaction() as tx:
             run = 3.0 + SECONDS_PER_LINE * checked.lines
             await store.set_validated(
                 tx, batch_id, valid, checked.errors, checked.lines if valid else 0, checked.model, run
             )
-        if valid:
-            await self._produce(batch_id, tenant, source, endpoint)
+        if valid and not await self._produce(batch_id, tenant, source, endpoint):
+            return
         async with self.rt.db.transaction() as tx:
             await store.set_produced(tx, batch_id)
         self.rt.changes.notify(batch_id)
@@ -148,8 +151,9 @@ class BatchesService:
         catalog = self.rt.services.generation.catalog
         return catalog.get(model) is not None or model not in TEXT_MODELS  # fine-tuned names resolve per line
 
-    async def _produce(self, batch_id: str, tenant: Tenant, source: Path, endpoint: str) -> None:
-        """Each line's output (``O``) or error (``E``) line, in input order, in the private results file."""
+    async def _produce(self, batch_id: str, tenant: Tenant, source: Path, endpoint: str) -> bool:
+        """Each line's output (``O``) or error (``E``) line, in input order, in the private results file; False
+        when the server stops first."""
         self.dir.mkdir(parents=True, exist_ok=True)
         target = self._results(batch_id)
         with source.open("rb") as src, target.open("w", encoding="utf-8") as out:
@@ -166,6 +170,9 @@ class BatchesService:
                 index += 1
                 if index % CHUNK == 0:
                     await asyncio.sleep(0)
+                    if self._stopping:
+                        return False
+        return True
 
     async def _answer(self, tenant: Tenant, line: dict[str, Any], endpoint: str) -> tuple[str, str]:
         rid = self.rt.ids.request_id()
@@ -317,10 +324,14 @@ class BatchesService:
             self._start(row.batch_id, _owner(row.tenant), self.files.blob_path(record), row.endpoint)
 
     async def stop(self) -> None:
+        """Workers stop at their next safe point (never inside a database write); one stuck past 10 s is cancelled."""
+        self._stopping = True
         works = list(self._work.values())
-        for work in works:
-            work.cancel()
-        await asyncio.gather(*works, return_exceptions=True)
+        if works:
+            _, late = await asyncio.wait(works, timeout=10)
+            for work in late:
+                work.cancel()
+            await asyncio.gather(*works, return_exceptions=True)
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[int, Callable[[], None]]:
         ids = await store.delete_batches(tx, tenant)

@@ -61,6 +61,7 @@ class TasksService:
     def __init__(self, rt: Runtime, find_file: Callable[[Tenant, str], Any]) -> None:
         self.rt = rt
         self._find_file = find_file
+        self._stopping = False
         self._work: dict[str, tuple[asyncio.Task[None], float]] = {}
         """Results being written, by task id, with the emulated time the task is due."""
 
@@ -188,6 +189,8 @@ class TasksService:
         except OSError:
             log.exception("batch embedding task %s: result not written", task_id)
             outcome = ("FAILED", "InternalError", "The task failed: its result could not be written.", 0, 0)
+        if self._stopping:
+            return  # at shutdown: the input is kept, the restart writes the result again
         status, code, message, tokens, lines = outcome
         async with self.rt.db.transaction() as tx:
             await store.set_outcome(tx, task_id, status, code, message, tokens, lines, blob if code is None else None)
@@ -202,10 +205,15 @@ class TasksService:
                 self._start(task, spec.space, spec.default_dimension, spec.max_tokens)
 
     async def stop(self) -> None:
+        """Results being written finish their file (bounded by the input) but store nothing: never cancelled inside a
+        database write; one stuck past 10 s is cancelled."""
+        self._stopping = True
         works = [work for work, _ in self._work.values()]
-        for work in works:
-            work.cancel()
-        await asyncio.gather(*works, return_exceptions=True)
+        if works:
+            _, late = await asyncio.wait(works, timeout=10)
+            for work in late:
+                work.cancel()
+            await asyncio.gather(*works, return_exceptions=True)
 
     # ------------------------------------------------------------------------------------------------- reads
 
