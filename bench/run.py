@@ -24,13 +24,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import backlog, load, overhead, scale, startup, streams, uploads  # noqa: E402
+from bench import apps, backlog, load, overhead, scale, startup, streams, uploads  # noqa: E402
 from bench.common import emulator, running  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 COMMAND = "make bench"
-SECTIONS = ("overhead", "startup", "scale", "backlog", "uploads", "streams", "generation")
+SECTIONS = ("overhead", "startup", "scale", "backlog", "uploads", "streams", "generation", "apps")
 
 
 def _impl() -> str:
@@ -85,6 +85,7 @@ def run_sections(workdir: Path, only: tuple[str, ...], quick: bool) -> dict[str,
         "uploads": lambda w: uploads.measure(w, rounds=1 if quick else 3),
         "streams": lambda w: streams.measure(w, rounds=1 if quick else 3),
         "generation": lambda w: _generation(w, quick),
+        "apps": lambda w: apps.measure(w, rounds=2 if quick else 5, lines=5_000 if quick else apps.MAX_REQUESTS),
     }
     results: dict[str, Any] = {}
     for name in only:
@@ -288,6 +289,25 @@ def _generation_rows(g: dict[str, Any]) -> list[Row]:
     return [("Generation", str(g.get("summary", "")), "(no goal)", None)]
 
 
+def _apps_rows(a: dict[str, Any]) -> list[Row]:
+    e, b = a["embedding"], a["batch"]
+    return [
+        (
+            "Embedding (10 inputs) vs status read",
+            f"ratio {e['ratio']:.2f} ({e['embedding_rps']:.0f} vs {e['status_rps']:.0f} req/s; CPU/req "
+            f"{e['embedding_cpu_us']:.0f} vs {e['status_cpu_us']:.0f} µs; ten new texts {e['uncached_ms']} ms)",
+            "ratio ≥ 0.7",
+            e["ratio"] >= 0.7,
+        ),
+        (
+            f"Batch of {b['lines']:,} requests: create → completed",
+            f"{b['wall_s']:.1f} s wall ({b['status']}), RSS +{b['rss_growth_mb']:.0f} MB",
+            "< 30 s, < 100 MB",
+            b["wall_s"] < 30 and b["rss_growth_mb"] < 100 and b["status"] == "completed",
+        ),
+    ]
+
+
 ROWS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
     "overhead": ("Request overhead", _overhead_rows),
     "startup": ("Start-up", _startup_rows),
@@ -296,6 +316,7 @@ ROWS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
     "uploads": ("Uploads", _upload_rows),
     "streams": ("Streams", _stream_rows),
     "generation": ("Generation", _generation_rows),
+    "apps": ("Embeddings and Batch", _apps_rows),
 }
 
 
