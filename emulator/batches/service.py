@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -30,8 +31,8 @@ log = logging.getLogger("emulator")
 
 OUTPUT_PURPOSE = "batch_output"
 OUTPUT_PREFIX = "file-batch_output-"
-CHUNK = 64
-"""Lines answered between two yields to the event loop."""
+SLICE = 0.02
+"""Seconds of line answering between two yields to the event loop (a chunk's size follows the lines' cost)."""
 SECONDS_PER_LINE = 0.02
 _WINDOW = re.compile(r"^(\d+)([hd])$")
 TEST_MAX_ACTIVE = 2
@@ -158,6 +159,7 @@ class BatchesService:
         target = self._results(batch_id)
         with source.open("rb") as src, target.open("w", encoding="utf-8") as out:
             index = 0
+            since = time.monotonic()
             for raw in src:
                 if not raw.strip():
                     continue
@@ -168,8 +170,9 @@ class BatchesService:
                 kind, text = await self._answer(tenant, line, endpoint)
                 out.write(f"{kind}{text}\n")
                 index += 1
-                if index % CHUNK == 0:
+                if time.monotonic() - since >= SLICE:
                     await asyncio.sleep(0)
+                    since = time.monotonic()
                     if self._stopping:
                         return False
         return True

@@ -199,3 +199,17 @@ async def test_tenant_page_lists_tasks_and_batches(client: httpx.AsyncClient) ->
     page = (await client.get(f"/_emulator/dashboard/tenants/{tenant_for(API_KEY, None).id}")).text
     assert 'id="work-table"' in page and made["id"] in page and task["output"]["task_id"] in page
     assert "completed" in page and "SUCCEEDED" in page
+
+
+@pytest.mark.anyio
+async def test_lines_call_a_fine_tuned_deployment(client: httpx.AsyncClient) -> None:
+    from tests.deployments.flows import finetuned_model, running
+
+    job = await finetuned_model(client)
+    deployed = await running(client, job["finetuned_output"])
+    made = await create(client, await upload_lines(client, [chat_line(i, model=deployed) for i in range(2)]))
+    await advance(client, 60)
+    done = (await client.get(f"{BATCHES}/{made['id']}")).json()
+    assert done["status"] == "completed" and done["request_counts"]["completed"] == 2, done
+    line = json.loads((await client.get(f"{FILES}/{done['output_file_id']}/content")).text.splitlines()[0])
+    assert line["response"]["body"]["model"] == deployed
