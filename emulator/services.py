@@ -1,19 +1,22 @@
 """The composition root's typed half: every domain service, built once, in dependency order.
 
-``Services.build(rt)`` is the one place that knows how the services depend on each other; each dependency is
-passed to its constructor (a service never looks another up):
+``Services.build(rt)`` is the one place that knows what each service is made of: it hands each constructor the
+parts of the runtime it uses (database, clock, ids, the change signal, settings) and the other services it
+calls; no service sees the runtime or looks another up.
 
-    ExportLedger(rt)            the checkpoint exports' rows (no job engine)
-    DeploymentHold(clock, ...)  refuses deleting a deployed job (no deployments service needed)
-    FilesService(rt)
-    FineTunesService(rt, find_export=ledger.find_export, before_delete=(hold, ledger.forget_job))
-    CheckpointsService(rt, fine_tunes)
-    DeploymentsService(rt, fine_tunes, ledger, policy=...)
-    GenerationService(rt, deployments, fine_tunes)
-    UploadsService(rt, generation)   the upload policy and the OSS form POST (file:// images)
-    ModelCardsService(fine_tunes, exports, deployments)   the models list
-    TasksService(rt, find_file=files.get_file)            async tasks (batch text embedding)
-    BatchesService(rt, files)                             OpenAI-compatible Batch (its lines call generation)
+    ExportLedger(db, clock)             the checkpoint exports' rows (no job engine)
+    DeploymentHold(clock, policy)       refuses deleting a deployed job (no deployments service needed)
+    FilesService(db, clock, ids, data_dir, settings)
+    FineTunesService(db, clock, ids, changes, settings, find_export=..., before_delete=(hold, ledger.forget_job))
+    CheckpointsService(db, clock, changes, fine_tunes)
+    DeploymentsService(db, clock, ids, changes, fine_tunes, ledger, max_capacity=..., policy=...)
+    GenerationService(deployments, fine_tunes, seed=...)
+    UploadsService(db, clock, settings, blob_dir, generation)   the upload policy and the OSS form POST
+    ModelCardsService(fine_tunes, exports, deployments)         the models list
+    TasksService(db, clock, ids, changes, data_dir, find_file=files.get_file)   async tasks (batch embedding)
+    BatchesService(db, clock, ids, changes, data_dir, files, generation)        OpenAI-compatible Batch
+
+The app keeps them on ``app.state.services``; a route reaches its service through ``services(request)``.
 
 The whole-emulator operations (``start``, ``wipe``, ``sync_all``) call each service by name, so a new service
 is added here in one place: its field, its constructor call, and the lifecycle lines it needs.
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from starlette.requests import Request
 
 from emulator.batches.service import BatchesService
 from emulator.db import Tx
@@ -55,25 +60,41 @@ class Services:
 
     @classmethod
     def build(cls, rt: Runtime) -> Services:
-        exports = ExportLedger(rt)
+        db, clock, changes, settings = rt.db, rt.clock, rt.changes, rt.settings
+        exports = ExportLedger(db, clock)
         policy = DeploymentPolicy()
         fine_tunes = FineTunesService(
-            rt, find_export=exports.find_export, before_delete=(DeploymentHold(rt.clock, policy), exports.forget_job)
+            db,
+            clock,
+            rt.ids,
+            changes,
+            settings,
+            find_export=exports.find_export,
+            before_delete=(DeploymentHold(clock, policy), exports.forget_job),
         )
-        deployments = DeploymentsService(rt, fine_tunes, exports, policy=policy)
-        generation = GenerationService(rt, deployments, fine_tunes)
-        files = FilesService(rt)
+        deployments = DeploymentsService(
+            db,
+            clock,
+            rt.ids,
+            changes,
+            fine_tunes,
+            exports,
+            max_capacity=settings.max_deployment_capacity,
+            policy=policy,
+        )
+        generation = GenerationService(deployments, fine_tunes, seed=settings.seed)
+        files = FilesService(db, clock, rt.ids, rt.data_dir, settings)
         return cls(
             files=files,
             fine_tunes=fine_tunes,
             exports=exports,
-            checkpoints=CheckpointsService(rt, fine_tunes),
+            checkpoints=CheckpointsService(db, clock, changes, fine_tunes),
             deployments=deployments,
             generation=generation,
-            uploads=UploadsService(rt, generation),
+            uploads=UploadsService(db, clock, settings, rt.blob_dir, generation),
             model_cards=ModelCardsService(fine_tunes, exports, deployments),
-            tasks=TasksService(rt, find_file=files.get_file),
-            batches=BatchesService(rt, files),
+            tasks=TasksService(db, clock, rt.ids, changes, rt.data_dir, find_file=files.get_file),
+            batches=BatchesService(db, clock, rt.ids, changes, rt.data_dir, files, generation),
         )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[dict[str, int], list[Cleanup]]:
@@ -112,7 +133,7 @@ class Services:
         await self.batches.start()
 
     async def stop(self) -> None:
-        """At shutdown, before the database closes: work in flight (a task's result being written) is dropped."""
+        """At shutdown, before the database closes: work in flight stops at a safe point."""
         await self.tasks.stop()
         await self.batches.stop()
 
@@ -122,3 +143,9 @@ class Services:
         await self.deployments.sync_all()
         await self.tasks.sync_all()
         await self.batches.sync_all()
+
+
+def services(request: Request) -> Services:
+    """The typed way from a request to the services (``runtime(request)`` to the infrastructure)."""
+    found: Services = request.app.state.services
+    return found

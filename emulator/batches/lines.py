@@ -15,8 +15,7 @@ from emulator.embeddings import service as embeddings
 from emulator.errors import ApiError, InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.generation.openai_routes import openai_completion
 from emulator.generation.schemas import ChatCompletionRequest, parse
-from emulator.generation.service import check_messages, check_sampling
-from emulator.runtime import Runtime
+from emulator.generation.service import GenerationService, check_messages, check_sampling
 from emulator.tenants import Tenant
 
 MAX_LINES = 50_000
@@ -131,7 +130,7 @@ def _check_custom_id(custom_id: object, number: int, checked: Checked, seen: set
 
 
 async def compatible_chat_completion(
-    rt: Runtime, tenant: Tenant, body: dict[str, Any], request_id: str
+    gen: GenerationService, tenant: Tenant, body: dict[str, Any], request_id: str, created: int
 ) -> dict[str, Any]:
     """The one seam between Batch and generation: a compatible chat completion's answer (non-streaming), or an
     ``ApiError``.  Rewire this function when generation exposes its own."""
@@ -140,13 +139,12 @@ async def compatible_chat_completion(
     req = parse(ChatCompletionRequest, body)
     sampling = check_sampling(req, max_tokens=req.max_completion_tokens or req.max_tokens)
     messages = check_messages(req.messages, "messages")
-    gen = rt.services.generation
     try:
         target = await gen.resolve(tenant, req.model)
     except ModelNotExist:
         raise ModelNotFound(f"The model `{req.model}` does not exist or you do not have access to it.") from None
     completion = gen.complete(target, messages, sampling, stream=False)
-    head = {"id": f"chatcmpl-{request_id}", "created": int(rt.clock.now()), "model": req.model}
+    head = {"id": f"chatcmpl-{request_id}", "created": created, "model": req.model}
     return openai_completion(completion, head)
 
 

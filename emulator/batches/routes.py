@@ -17,10 +17,11 @@ from emulator.errors import InvalidParameter
 from emulator.http import FastJSONResponse, read_json_object
 from emulator.openapi import Operation, Param, path_param
 from emulator.runtime import runtime
+from emulator.services import services
 
 
 def _service(request: Request) -> BatchesService:
-    return runtime(request).services.batches
+    return services(request).batches
 
 
 def batch_dict(row: BatchRow, status: BatchStatus, now: float) -> dict[str, Any]:

@@ -18,13 +18,16 @@ from typing import Any
 from emulator.batches import lines, store
 from emulator.batches.states import CANCELLABLE, BatchStatus, due_to_finalize, lines_done, status_at
 from emulator.batches.store import BatchRow
-from emulator.db import Tx
+from emulator.changes import Signal
+from emulator.clock import Clock
+from emulator.db import Database, Tx
 from emulator.embeddings.specs import TEXT_MODELS
 from emulator.errors import ApiError, FileNotFound, InvalidParameter, NotFound, Throttling
 from emulator.files.schemas import FailedUpload
 from emulator.files.service import FilesService
 from emulator.files.upload import StagedFile
-from emulator.runtime import Runtime
+from emulator.generation.service import GenerationService
+from emulator.ids import Ids
 from emulator.tenants import Tenant
 
 log = logging.getLogger("emulator")
@@ -66,9 +69,23 @@ def _owner(tenant_id: str) -> Tenant:
 
 
 class BatchesService:
-    def __init__(self, rt: Runtime, files: FilesService) -> None:
-        self.rt = rt
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ids: Ids,
+        changes: Signal,
+        data_dir: Path,
+        files: FilesService,
+        generation: GenerationService,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.ids = ids
+        self.changes = changes
+        self.data_dir = data_dir
         self.files = files
+        self.generation = generation
         self._work: dict[str, asyncio.Task[None]] = {}
         self._stop_at: dict[str, int] = {}
         """A cancelled batch's worker stops after this many lines."""
@@ -77,7 +94,7 @@ class BatchesService:
 
     @property
     def dir(self) -> Path:
-        return self.rt.data_dir / "results"
+        return self.data_dir / "results"
 
     def _results(self, batch_id: str) -> Path:
         return self.dir / f"{batch_id}.all.jsonl"
@@ -99,16 +116,13 @@ class BatchesService:
             raise NotFound(f"No such File object: {file_id}", param="input_file_id") from None
         if record.purpose != "batch":
             raise InvalidParameter("The input file must be uploaded with purpose 'batch'.", param="input_file_id")
-        if (
-            endpoint == lines.TEST_URL
-            and await store.count_open(self.rt.db, tenant.id, lines.TEST_URL) >= TEST_MAX_ACTIVE
-        ):
+        if endpoint == lines.TEST_URL and await store.count_open(self.db, tenant.id, lines.TEST_URL) >= TEST_MAX_ACTIVE:
             raise Throttling(f"At most {TEST_MAX_ACTIVE} batches of the test model run at once.")
-        now = self.rt.clock.now()
-        async with self.rt.db.transaction() as tx:
+        now = self.clock.now()
+        async with self.db.transaction() as tx:
             seq = await tx.next_seq("batch")
             row = BatchRow(
-                seq=0, batch_id="batch_" + self.rt.ids.uuid("batch", seq), tenant=tenant.id, input_file_id=file_id,
+                seq=0, batch_id="batch_" + self.ids.uuid("batch", seq), tenant=tenant.id, input_file_id=file_id,
                 endpoint=str(endpoint), completion_window=str(body["completion_window"]), window_seconds=window,
                 metadata=metadata, model=None, created_at=now, validate_seconds=1.0 + record.size / 5_000_000,
                 run_seconds=0.0, validated=False, valid=False, errors=[], total=0, ok=0, failed=0, produced=False,
@@ -133,23 +147,23 @@ class BatchesService:
         if self._stopping:
             return  # at shutdown, between two writes: the restart starts the batch over
         valid = not checked.errors
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             run = 3.0 + SECONDS_PER_LINE * checked.lines
             await store.set_validated(
                 tx, batch_id, valid, checked.errors, checked.lines if valid else 0, checked.model, run
             )
         if valid and not await self._produce(batch_id, tenant, source, endpoint):
             return
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             await store.set_produced(tx, batch_id)
-        self.rt.changes.notify(batch_id)
+        self.changes.notify(batch_id)
 
     def _runnable(self, model: str, url: str) -> bool:
         if url == lines.TEST_URL:
             return model == lines.TEST_MODEL
         if url == "/v1/embeddings":
             return model in lines.EMBEDDING_MODELS
-        catalog = self.rt.services.generation.catalog
+        catalog = self.generation.catalog
         return catalog.get(model) is not None or model not in TEXT_MODELS  # fine-tuned names resolve per line
 
     async def _produce(self, batch_id: str, tenant: Tenant, source: Path, endpoint: str) -> bool:
@@ -178,15 +192,17 @@ class BatchesService:
         return True
 
     async def _answer(self, tenant: Tenant, line: dict[str, Any], endpoint: str) -> tuple[str, str]:
-        rid = self.rt.ids.request_id()
+        rid = self.ids.request_id()
         body = line["body"]
         try:
             if endpoint == lines.TEST_URL:
-                answer = lines.test_model_answer(body, rid, int(self.rt.clock.now()))
+                answer = lines.test_model_answer(body, rid, int(self.clock.now()))
             elif endpoint == "/v1/embeddings":
                 answer = lines.embedding_answer(body, rid)
             else:
-                answer = await lines.compatible_chat_completion(self.rt, tenant, body, rid)
+                answer = await lines.compatible_chat_completion(
+                    self.generation, tenant, body, rid, int(self.clock.now())
+                )
         except ApiError as exc:
             error = {"id": rid, "custom_id": line["custom_id"], "response": None,
                      "error": {"code": exc.code, "message": exc.message}}  # fmt: skip
@@ -199,20 +215,20 @@ class BatchesService:
     # ------------------------------------------------------------------------------------------------ reads
 
     async def get_batch(self, tenant: Tenant, batch_id: str) -> BatchRow:
-        row = await store.get_batch(self.rt.db, tenant.id, batch_id)
+        row = await store.get_batch(self.db, tenant.id, batch_id)
         if row is None:
             raise NotFound("Batch not found", param="batch_id")
         return await self._refresh(row)
 
     async def _refresh(self, row: BatchRow) -> BatchRow:
-        if not due_to_finalize(row.facts(), self.rt.clock.now()):
+        if not due_to_finalize(row.facts(), self.clock.now()):
             return row
         async with self._finalizing:
-            fresh = await store.find_batch(self.rt.db, row.batch_id)
-            if fresh is None or not due_to_finalize(fresh.facts(), self.rt.clock.now()):
+            fresh = await store.find_batch(self.db, row.batch_id)
+            if fresh is None or not due_to_finalize(fresh.facts(), self.clock.now()):
                 return fresh or row
             await self._finalize(fresh)
-            again = await store.find_batch(self.rt.db, row.batch_id)
+            again = await store.find_batch(self.db, row.batch_id)
             return again or fresh
 
     async def _finalize(self, row: BatchRow) -> None:
@@ -220,7 +236,7 @@ class BatchesService:
         total = row.total
         done = total if row.cancel_at is None else lines_done(row.facts(), total, row.cancel_at)
         results = self._results(row.batch_id)
-        temp = self.rt.temp_dir
+        temp = self.data_dir / "tmp"
         temp.mkdir(parents=True, exist_ok=True)
         out_path, err_path = temp / f"{row.batch_id}.output.part", temp / f"{row.batch_id}.error.part"
         source = (
@@ -229,17 +245,17 @@ class BatchesService:
             else None
         )
         ok, failed = await asyncio.to_thread(
-            _cut, results, out_path, err_path, done, total, source, self.rt.ids.request_id
+            _cut, results, out_path, err_path, done, total, source, self.ids.request_id
         )
         owner = _owner(row.tenant)
         output_id = await self._keep(owner, out_path, f"{row.batch_id}_success.jsonl") if row.valid else None
         error_id = await self._keep(owner, err_path, f"{row.batch_id}_error.jsonl") if failed else None
         out_path.unlink(missing_ok=True)
         err_path.unlink(missing_ok=True)
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             await store.set_finalized(tx, row.batch_id, ok, failed, output_id, error_id)
         results.unlink(missing_ok=True)
-        self.rt.changes.notify(row.batch_id)
+        self.changes.notify(row.batch_id)
 
     async def _keep(self, owner: Tenant, path: Path, name: str) -> str | None:
         if not path.exists():
@@ -258,14 +274,14 @@ class BatchesService:
     ) -> tuple[list[BatchRow], bool]:
         before = 1 << 62
         if after:
-            found = await store.get_batch(self.rt.db, tenant.id, after)
+            found = await store.get_batch(self.db, tenant.id, after)
             if found is None:
                 return [], False
             before = found.seq
         chosen: list[BatchRow] = []
         scanned = 0
         while len(chosen) <= limit and scanned < 10_000:
-            rows = await store.list_batches(self.rt.db, tenant.id, before, 200)
+            rows = await store.list_batches(self.db, tenant.id, before, 200)
             if not rows:
                 break
             scanned += len(rows)
@@ -277,16 +293,16 @@ class BatchesService:
         return chosen[:limit], len(chosen) > limit
 
     def status(self, row: BatchRow) -> BatchStatus:
-        return status_at(row.facts(), self.rt.clock.now())
+        return status_at(row.facts(), self.clock.now())
 
     # --------------------------------------------------------------------------------------------- actions
 
     async def cancel_batch(self, tenant: Tenant, batch_id: str) -> BatchRow:
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             row = await store.get_batch(tx, tenant.id, batch_id)
             if row is None:
                 raise NotFound("Batch not found", param="batch_id")
-            now = self.rt.clock.now()
+            now = self.clock.now()
             status = status_at(row.facts(), now)
             if status not in CANCELLABLE:
                 raise InvalidParameter(
@@ -294,15 +310,15 @@ class BatchesService:
                 )
             await store.set_cancel(tx, batch_id, now)
         self._stop_at[batch_id] = lines_done(row.facts(), row.total, now) if row.validated else 0
-        self.rt.changes.notify(batch_id)
+        self.changes.notify(batch_id)
         return replace(row, cancel_at=now)
 
     async def sync_all(self) -> None:
         """After the clock moved: the workers of batches now due finish, then every due batch is finalized."""
-        now = self.rt.clock.now()
+        now = self.clock.now()
         pending = []
         for batch_id, work in list(self._work.items()):
-            row = await store.find_batch(self.rt.db, batch_id)
+            row = await store.find_batch(self.db, batch_id)
             if row is None:
                 continue
             facts = row.facts()
@@ -310,12 +326,12 @@ class BatchesService:
             if due or (row.cancel_at is not None and now >= row.cancel_at):
                 pending.append(work)
         await asyncio.gather(*pending, return_exceptions=True)
-        for row in await store.open_batches(self.rt.db):
+        for row in await store.open_batches(self.db):
             await self._refresh(row)
 
     async def start(self) -> None:
         """After a restart: batches whose lines were being answered start over."""
-        for row in await store.open_batches(self.rt.db):
+        for row in await store.open_batches(self.db):
             if row.produced:
                 continue
             try:

@@ -29,7 +29,7 @@ from emulator.embeddings.specs import ASYNC_MODELS
 from emulator.errors import AccessDenied, ApiError, EmptyInput, InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.http import FastJSONResponse, envelope, read_json_object, request_id
 from emulator.openapi import Operation, Param
-from emulator.runtime import runtime
+from emulator.services import services
 
 ALGO_PREFIX = "<400> InternalError.Algo.InvalidParameter: "
 SYNC_REFUSED = "current user api does not support synchronous calls"
@@ -76,7 +76,7 @@ async def _batch_embedding(request: Request, body: dict[str, Any]) -> Response:
     if isinstance(model, str) and model not in ASYNC_MODELS:
         service.text_model(model)  # unknown → "Model not exist."; a synchronous model → refused below
         raise AccessDenied(ASYNC_REFUSED)
-    tasks = runtime(request).services.tasks
+    tasks = services(request).tasks
     task = await tasks.create_embedding_task(request.state.tenant, body, request_id(request), str(request.base_url))
     return envelope(request, "output", {"task_status": "PENDING", "task_id": task.task_id})  # as it was when made
 

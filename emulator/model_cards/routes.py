@@ -11,13 +11,13 @@ from emulator.model_cards.schemas import ModelItem, ModelPage
 from emulator.model_cards.service import ModelCardsService
 from emulator.openapi import Operation, Param, page_params, path_param
 from emulator.pagination import parse_page
-from emulator.runtime import runtime
+from emulator.services import services
 
 NOT_EXIST = "Model not exist."
 
 
 def _service(request: Request) -> ModelCardsService:
-    return runtime(request).services.model_cards
+    return services(request).model_cards
 
 
 async def list_models(request: Request) -> Response:

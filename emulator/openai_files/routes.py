@@ -15,6 +15,7 @@ from emulator.http import FastJSONResponse
 from emulator.openai_files.schemas import OpenAIFile, OpenAIFileDeleted, OpenAIFileList
 from emulator.openapi import Operation, Param, path_param
 from emulator.runtime import runtime
+from emulator.services import services
 
 PREFIXES = {"file-extract": "file-fe-", "batch": "file-batch-"}
 OUTPUT_PURPOSE = "batch_output"
@@ -24,7 +25,7 @@ PURPOSE_LIMITS = {"file-extract": 150 * 1024 * 1024, "batch": 500 * 1024 * 1024}
 
 
 def _service(request: Request) -> FilesService:
-    return runtime(request).services.files
+    return services(request).files
 
 
 def openai_file(record: FileRecord) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from emulator.http import FastJSONResponse, envelope, request_id
 from emulator.openapi import Operation, Param, page_params, path_param
 from emulator.pagination import parse_page
 from emulator.runtime import runtime
+from emulator.services import services
 from emulator.tasks.schemas import CancelResponse, TaskList, TaskResponse
 from emulator.tasks.service import TasksService, parse_task_time
 from emulator.tasks.states import TaskStatus
@@ -20,7 +21,7 @@ DAY = 24 * 3600.0
 
 
 def _service(request: Request) -> TasksService:
-    return runtime(request).services.tasks
+    return services(request).tasks
 
 
 async def get_task(request: Request) -> Response:

@@ -18,17 +18,19 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from emulator.clock import BEIJING, beijing
-from emulator.db import Tx
+from emulator.changes import Signal
+from emulator.clock import BEIJING, Clock, beijing
+from emulator.db import Database, Tx
 from emulator.embeddings.specs import ASYNC_MAX_ACTIVE, ASYNC_MAX_LINES, ASYNC_MODELS
 from emulator.errors import EmptyInput, FileNotFound, InvalidParameter, Throttling, UnsupportedOperation
-from emulator.runtime import Runtime
+from emulator.files.store import FileRecord
+from emulator.ids import Ids
 from emulator.synth import vectors
 from emulator.synth.tokens import count_tokens
 from emulator.tasks import store
@@ -58,8 +60,21 @@ def parse_task_time(text: str, name: str) -> float:
 
 
 class TasksService:
-    def __init__(self, rt: Runtime, find_file: Callable[[Tenant, str], Any]) -> None:
-        self.rt = rt
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ids: Ids,
+        changes: Signal,
+        data_dir: Path,
+        *,
+        find_file: Callable[[Tenant, str], Awaitable[FileRecord]],
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.ids = ids
+        self.changes = changes
+        self.data_dir = data_dir
         self._find_file = find_file
         self._stopping = False
         self._work: dict[str, tuple[asyncio.Task[None], float]] = {}
@@ -67,7 +82,7 @@ class TasksService:
 
     @property
     def dir(self) -> Path:
-        return self.rt.data_dir / "results"
+        return self.data_dir / "results"
 
     # ------------------------------------------------------------------------------------------------ submit
 
@@ -87,17 +102,17 @@ class TasksService:
             raise InvalidParameter(
                 "Value error, text_type should be one of ['query', 'document'].: parameters.text_type"
             )
-        now = self.rt.clock.now()
-        if await store.active_count(self.rt.db, tenant.id, now) >= ASYNC_MAX_ACTIVE:
+        now = self.clock.now()
+        if await store.active_count(self.db, tenant.id, now) >= ASYNC_MAX_ACTIVE:
             raise Throttling(f"Too many queued or running tasks: at most {ASYNC_MAX_ACTIVE} per account.")
         self.dir.mkdir(parents=True, exist_ok=True)
         staged = self.dir / f"{rid}.staged"  # copied before the transaction: a big input never holds the writer
         try:
             size = await self._copy_input(tenant, url, base_url, staged)
-            async with self.rt.db.transaction() as tx:
+            async with self.db.transaction() as tx:
                 seq = await tx.next_seq("task")
-                task_id = self.rt.ids.uuid("task", seq)
-                token = self.rt.ids.hex("task-token", seq, 32)
+                task_id = self.ids.uuid("task", seq)
+                token = self.ids.hex("task-token", seq, 32)
                 task = self._row(tenant, task_id, token, model, url, params, rid, now, size)
                 await store.insert_task(tx, task)
                 if size is not None:
@@ -162,7 +177,7 @@ class TasksService:
             record = await self._find_file(tenant, match.group(1))
         except FileNotFound:
             return None
-        source = self.rt.data_dir / record.blob
+        source = self.data_dir / record.blob
         if record.size > MAX_INPUT_BYTES:
             return None
         await asyncio.to_thread(shutil.copyfile, source, target)
@@ -177,7 +192,7 @@ class TasksService:
     async def sync_all(self) -> None:
         """After the clock moved: the results of the tasks now due are written before the caller goes on, so a
         frozen clock's advance leaves every due task final."""
-        now = self.rt.clock.now()
+        now = self.clock.now()
         due = [work for work, due_at in self._work.values() if due_at <= now]
         await asyncio.gather(*due, return_exceptions=True)
 
@@ -185,21 +200,21 @@ class TasksService:
         source = self.dir / f"{task_id}.input"
         blob = f"results/{task_id}.txt.gz"
         try:
-            outcome = await asyncio.to_thread(write_result, source, self.rt.data_dir / blob, space, dim, max_tokens)
+            outcome = await asyncio.to_thread(write_result, source, self.data_dir / blob, space, dim, max_tokens)
         except OSError:
             log.exception("batch embedding task %s: result not written", task_id)
             outcome = ("FAILED", "InternalError", "The task failed: its result could not be written.", 0, 0)
         if self._stopping:
             return  # at shutdown: the input is kept, the restart writes the result again
         status, code, message, tokens, lines = outcome
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             await store.set_outcome(tx, task_id, status, code, message, tokens, lines, blob if code is None else None)
         source.unlink(missing_ok=True)  # kept until the outcome is stored: a restart before that starts over
-        self.rt.changes.notify(task_id)
+        self.changes.notify(task_id)
 
     async def start(self) -> None:
         """After a restart: tasks whose result was being written start over (their input was kept)."""
-        for task in await store.unfinished(self.rt.db):
+        for task in await store.unfinished(self.db):
             spec = ASYNC_MODELS.get(task.model)
             if spec is not None and (self.dir / f"{task.task_id}.input").exists():
                 self._start(task, spec.space, spec.default_dimension, spec.max_tokens)
@@ -218,16 +233,16 @@ class TasksService:
     # ------------------------------------------------------------------------------------------------- reads
 
     def status(self, task: TaskRow) -> TaskStatus:
-        return status_at(task.times(), self.rt.clock.now())
+        return status_at(task.times(), self.clock.now())
 
     async def get_task(self, tenant: Tenant, task_id: str) -> TaskRow | None:
-        task = await store.get_task(self.rt.db, tenant.id, task_id)
+        task = await store.get_task(self.db, tenant.id, task_id)
         if task is None or self.status(task) is TaskStatus.UNKNOWN:
             return None
         return task
 
     def output(self, task: TaskRow, result_base: str) -> dict[str, Any]:
-        now = self.rt.clock.now()
+        now = self.clock.now()
         times = task.times()
         status = status_at(times, now)
         out: dict[str, Any] = {
@@ -259,28 +274,28 @@ class TasksService:
     async def result_file(self, name: str, signature: str | None, expires: str | None) -> Path | None:
         """The result a signed URL names, while its signature holds; None otherwise."""
         task_id = name.split("_output_", 1)[0]
-        task = await store.find_task(self.rt.db, task_id)
+        task = await store.find_task(self.db, task_id)
         if task is None or task.blob is None or signature != task.token:
             return None
-        if self.rt.clock.now() > task.times().due_at + RESULT_URL_SECONDS:
+        if self.clock.now() > task.times().due_at + RESULT_URL_SECONDS:
             return None
-        if status_at(task.times(), self.rt.clock.now()) is not TaskStatus.SUCCEEDED:
+        if status_at(task.times(), self.clock.now()) is not TaskStatus.SUCCEEDED:
             return None
-        path = self.rt.data_dir / task.blob
+        path = self.data_dir / task.blob
         return path if path.exists() else None
 
     async def list_tasks(
         self, tenant: Tenant, since: float, until: float, model: str | None, status: str | None, task_id: str | None
     ) -> list[TaskRow]:
-        rows = await store.list_tasks(self.rt.db, tenant.id, since, until, model, task_id)
-        now = self.rt.clock.now()
+        rows = await store.list_tasks(self.db, tenant.id, since, until, model, task_id)
+        now = self.clock.now()
         rows = [r for r in rows if status_at(r.times(), now) is not TaskStatus.UNKNOWN]
         if status:
             rows = [r for r in rows if status_at(r.times(), now).value == status]
         return rows
 
     def list_item(self, task: TaskRow) -> dict[str, Any]:
-        now = self.rt.clock.now()
+        now = self.clock.now()
         times = task.times()
         item: dict[str, Any] = {
             "api_key_id": task.api_key_id,
@@ -307,20 +322,20 @@ class TasksService:
     # ----------------------------------------------------------------------------------------------- actions
 
     async def cancel_task(self, tenant: Tenant, task_id: str) -> None:
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             task = await store.get_task(tx, tenant.id, task_id)
-            now = self.rt.clock.now()
+            now = self.clock.now()
             if task is None or status_at(task.times(), now) is not TaskStatus.PENDING:
                 raise UnsupportedOperation(CANCEL_REFUSED)
             await store.cancel_task(tx, task_id, now)
-        self.rt.changes.notify(task_id)
+        self.changes.notify(task_id)
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[int, Callable[[], None]]:
         blobs = await store.delete_tasks(tx, tenant)
 
         def remove() -> None:
             for blob in blobs:
-                (self.rt.data_dir / blob).unlink(missing_ok=True)
+                (self.data_dir / blob).unlink(missing_ok=True)
 
         return len(blobs), remove
 
