@@ -13,9 +13,8 @@ from typing import Any
 
 from emulator.embeddings import service as embeddings
 from emulator.errors import ApiError, InvalidParameter, ModelNotExist, ModelNotFound
-from emulator.generation.openai_routes import openai_completion
 from emulator.generation.schemas import ChatCompletionRequest, parse
-from emulator.generation.service import GenerationService, check_messages, check_sampling
+from emulator.generation.service import Completion, GenerationService, check_messages, check_sampling
 from emulator.tenants import Tenant
 
 MAX_LINES = 50_000
@@ -146,6 +145,25 @@ async def compatible_chat_completion(
     completion = gen.complete(target, messages, sampling, stream=False)
     head = {"id": f"chatcmpl-{request_id}", "created": created, "model": req.model}
     return openai_completion(completion, head)
+
+
+def openai_completion(completion: Completion, head: dict[str, Any]) -> dict[str, Any]:
+    """A non-streaming ``chat.completion`` body, as ``generation.openai_routes.openai_completion`` renders it
+    (restated: a service does not import route modules; the two go when generation exposes its own function)."""
+    usage: dict[str, Any] = {
+        "prompt_tokens": completion.input_tokens,
+        "completion_tokens": completion.output_tokens,
+        "total_tokens": completion.input_tokens + completion.output_tokens,
+    }
+    if completion.thinks:
+        usage["completion_tokens_details"] = {"reasoning_tokens": completion.reasoning_tokens}
+    choices = []
+    for i, reply in enumerate(completion.replies):
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        if completion.thinks:
+            message["reasoning_content"] = completion.reasoning[i].text
+        choices.append({"index": i, "message": message, "finish_reason": reply.finish_reason, "logprobs": None})
+    return {**head, "object": "chat.completion", "choices": choices, "usage": usage, "system_fingerprint": None}
 
 
 def test_model_answer(body: dict[str, Any], request_id: str, created: int) -> dict[str, Any]:

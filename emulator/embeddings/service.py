@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -27,7 +28,6 @@ from emulator.embeddings.specs import (
     TextModel,
 )
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter, ModelNotExist
-from emulator.generation.tokenizer import token_id
 from emulator.synth import vectors
 from emulator.synth.tokens import count_tokens
 
@@ -155,6 +155,16 @@ def text_job(body: dict[str, Any]) -> TextJob:
     if instruct is not None and not isinstance(instruct, str):
         raise InvalidParameter("Value error, instruct should be a string.: parameters.instruct")
     return TextJob(spec, texts, dimension, output_type, tokens)
+
+
+VOCABULARY = 151643
+"""Qwen's vocabulary size: a word's sparse ``index`` is the tokenizer's id of it (``generation.tokenizer``)."""
+
+
+def token_id(piece: str) -> int:
+    """``generation.tokenizer.token_id``, restated here: the tokenizer is a route module, and a resource's service
+    does not import another resource's routes."""
+    return int.from_bytes(hashlib.md5(piece.encode("utf-8", "surrogatepass")).digest()[:4], "big") % VOCABULARY
 
 
 def sparse_embedding(text: str) -> list[dict[str, Any]]:

@@ -122,7 +122,18 @@ def test_the_graph_sees_type_only_imports() -> None:
 
 TOP = ("emulator.app", "emulator.__main__", "emulator.services", "emulator.control", "emulator.dashboard")
 """The composition root, the CLI, and the control plane and its dashboard, which act on the whole emulator."""
-RESOURCES = ("emulator.files", "emulator.fine_tunes", "emulator.deployments", "emulator.generation", "emulator.uploads")
+RESOURCES = (
+    "emulator.files",
+    "emulator.fine_tunes",
+    "emulator.deployments",
+    "emulator.generation",
+    "emulator.uploads",
+    "emulator.model_cards",
+    "emulator.embeddings",
+    "emulator.tasks",
+    "emulator.openai_files",
+    "emulator.batches",
+)
 OUTSIDE = ("emulator.pytest_plugin", "emulator.testing")
 """Client-side helpers for test suites: they talk to a server over HTTP and import none of it."""
 
