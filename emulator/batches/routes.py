@@ -13,6 +13,7 @@ from emulator.batches.service import BatchesService
 from emulator.batches.states import BatchStatus, lines_done
 from emulator.batches.store import BatchRow
 from emulator.clock import BEIJING
+from emulator.context import caller
 from emulator.errors import InvalidParameter
 from emulator.http import FastJSONResponse, read_json_object
 from emulator.openapi import Operation, Param, path_param
@@ -67,17 +68,17 @@ def _answer(request: Request, row: BatchRow) -> dict[str, Any]:
 
 async def create_batch(request: Request) -> Response:
     body = await read_json_object(request)
-    row = await _service(request).create_batch(request.state.tenant, body)
+    row = await _service(request).create_batch(caller(request), body)
     return FastJSONResponse(_answer(request, row))
 
 
 async def retrieve_batch(request: Request) -> Response:
-    row = await _service(request).get_batch(request.state.tenant, request.path_params["batch_id"])
+    row = await _service(request).get_batch(caller(request), request.path_params["batch_id"])
     return FastJSONResponse(_answer(request, row))
 
 
 async def cancel_batch(request: Request) -> Response:
-    row = await _service(request).cancel_batch(request.state.tenant, request.path_params["batch_id"])
+    row = await _service(request).cancel_batch(caller(request), request.path_params["batch_id"])
     return FastJSONResponse(_answer(request, row))
 
 
@@ -118,7 +119,7 @@ async def list_batches(request: Request) -> Response:
             and (before_t is None or row.created_at <= before_t)
         )
 
-    rows, more = await service.list_batches(request.state.tenant, query.get("after"), limit, keep)
+    rows, more = await service.list_batches(caller(request), query.get("after"), limit, keep)
     data = [_answer(request, r) for r in rows]
     page = {
         "object": "list",

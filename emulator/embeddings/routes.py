@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.context import caller
 from emulator.embeddings import service
 from emulator.embeddings.schemas import (
     CompatibleEmbeddingRequest,
@@ -77,7 +78,7 @@ async def _batch_embedding(request: Request, body: dict[str, Any]) -> Response:
         service.text_model(model)  # unknown → "Model not exist."; a synchronous model → refused below
         raise AccessDenied(ASYNC_REFUSED)
     tasks = services(request).tasks
-    task = await tasks.create_embedding_task(request.state.tenant, body, request_id(request), str(request.base_url))
+    task = await tasks.create_embedding_task(caller(request), body, request_id(request), str(request.base_url))
     return envelope(request, "output", {"task_status": "PENDING", "task_id": task.task_id})  # as it was when made
 
 

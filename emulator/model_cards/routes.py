@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.context import caller
 from emulator.errors import ModelNotFound
 from emulator.http import envelope
 from emulator.model_cards.schemas import ModelItem, ModelPage
@@ -23,13 +24,13 @@ def _service(request: Request) -> ModelCardsService:
 async def list_models(request: Request) -> Response:
     page = parse_page(request.query_params)
     model = request.query_params.get("model") or None
-    total, items = await _service(request).page(request.state.tenant, page.offset, page.page_size, model)
+    total, items = await _service(request).page(caller(request), page.offset, page.page_size, model)
     output = {"models": items, "total": total, "page_no": page.page_no, "page_size": page.page_size}
     return envelope(request, "output", output)
 
 
 async def get_model(request: Request) -> Response:
-    found = await _service(request).find(request.state.tenant, request.path_params["name"])
+    found = await _service(request).find(caller(request), request.path_params["name"])
     if found is None:
         raise ModelNotFound(NOT_EXIST)
     return envelope(request, "output", found)

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from emulator.context import caller, context
 from emulator.errors import ApiError, FileNotFound, InvalidParameter, NotFound
 from emulator.files.service import FilesService
 from emulator.files.store import FileRecord
@@ -56,13 +57,13 @@ def _purpose_error(message: str) -> InvalidParameter:
 async def upload_file(request: Request) -> Response:
     service = _service(request)
     rt = runtime(request)
-    tenant = request.state.tenant
+    tenant = caller(request)
     budget = await service.budget(tenant)
     try:
         limit = min(rt.settings.max_file_bytes, PURPOSE_LIMITS["batch"])
         parsed = await parse_upload(request.stream(), request.headers.get("content-type"), rt.temp_dir, limit, budget)
         try:
-            request.state.journal_form = parsed.summary()
+            context(request).upload_form = parsed.summary()
             purpose = (parsed.last("purpose") or "").strip()
             if purpose not in PREFIXES:
                 raise _purpose_error("'purpose' must be one of 'file-extract', 'batch'")
@@ -95,7 +96,7 @@ async def list_files(request: Request) -> Response:
         raise InvalidParameter("limit must be between 1 and 100.", param="limit")
     purpose = query.get("purpose")
     purposes = (purpose,) if purpose else LISTED
-    records = await _service(request).list_files_after(request.state.tenant, query.get("after"), limit + 1, purposes)
+    records = await _service(request).list_files_after(caller(request), query.get("after"), limit + 1, purposes)
     if records is None:
         raise _not_found(query.get("after") or "")
     data = [openai_file(r) for r in records[:limit]]
@@ -109,7 +110,7 @@ def _not_found(file_id: str) -> NotFound:
 async def _record(request: Request) -> FileRecord:
     file_id = request.path_params["file_id"]
     try:
-        record = await _service(request).get_file(request.state.tenant, file_id)
+        record = await _service(request).get_file(caller(request), file_id)
     except FileNotFound:
         raise _not_found(file_id) from None
     if record.purpose not in LISTED:
@@ -123,7 +124,7 @@ async def retrieve_file(request: Request) -> Response:
 
 async def delete_file(request: Request) -> Response:
     record = await _record(request)
-    await _service(request).delete_file(request.state.tenant, record.file_id)
+    await _service(request).delete_file(caller(request), record.file_id)
     return FastJSONResponse({"id": record.file_id, "object": "file", "deleted": True})
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from emulator.context import caller
 from emulator.errors import AccessDenied, InvalidParameter
 from emulator.http import FastJSONResponse, envelope, request_id
 from emulator.openapi import Operation, Param, page_params, path_param
@@ -27,7 +28,7 @@ def _service(request: Request) -> TasksService:
 async def get_task(request: Request) -> Response:
     service = _service(request)
     task_id = request.path_params["task_id"]
-    task = await service.get_task(request.state.tenant, task_id)
+    task = await service.get_task(caller(request), task_id)
     if task is None:  # the service answers 200 UNKNOWN, not 404 (reference §8.1)
         return envelope(request, "output", {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value})
     output = service.output(task, str(request.base_url))
@@ -37,7 +38,7 @@ async def get_task(request: Request) -> Response:
 
 
 async def cancel_task(request: Request) -> Response:
-    await _service(request).cancel_task(request.state.tenant, request.path_params["task_id"])
+    await _service(request).cancel_task(caller(request), request.path_params["task_id"])
     return envelope(request, None, None)
 
 
@@ -58,7 +59,7 @@ async def list_tasks(request: Request) -> Response:
         raise InvalidParameter("The time range between start_time and end_time should not exceed 24 hours.")
     service = _service(request)
     rows = await service.list_tasks(
-        request.state.tenant, start, end, query.get("model_name"), query.get("status"), query.get("task_id")
+        caller(request), start, end, query.get("model_name"), query.get("status"), query.get("task_id")
     )
     chosen = rows[page.offset : page.offset + page.page_size]
     body: dict[str, Any] = {
