@@ -148,7 +148,7 @@ def operations() -> list[openapi.Operation]:
 
 def create_app_from_env() -> Starlette:
     """The factory uvicorn's worker processes call (``--workers``): the settings travel as JSON in the env."""
-    return create_app(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
+    return create_app(Settings.from_json(os.environ[SETTINGS_ENV]))
 
 
 @asynccontextmanager
