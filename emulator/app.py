@@ -17,7 +17,7 @@ from weakref import WeakMethod
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from emulator import openapi
+from emulator import openapi, signposts
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
@@ -82,6 +82,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
             *control.routes(settings),
             *dashboard_routes.routes(settings),
             *openapi.routes(operations()),
+            *signposts.routes(),
         ],
         lifespan=_lifespan,
     )

@@ -12,8 +12,9 @@ In order, for an HTTP request:
 7. the route: found through an index of literal path prefixes (``RouteIndex``), run without Starlette's per-route
    exception wrapper;
 8. every exception turned into the service's error envelope: ``ApiError`` as it says, Starlette's 404/405 as
-   ``NotFound``/``MethodNotAllowed``, a full disk as 507, anything else as a 500 counted in ``internal_errors``
-   (the client never sees a traceback); a client gone mid-body is logged, not counted.
+   ``NotFound`` (naming the path the client probably meant: ``signposts``) and ``MethodNotAllowed``, a full disk
+   as 507, anything else as a 500 counted in ``internal_errors`` (the client never sees a traceback); a client gone
+   mid-body is logged, not counted.
 
 It replaces a stack of seven ASGI layers (Starlette's two, six of the emulator's): each layer wrapped ``send``,
 and the router tried every route's regex in turn, which together cost more CPU per request than a bare
@@ -40,6 +41,7 @@ from emulator.errors import ApiError, InsufficientStorage, InternalError, Method
 from emulator.guard import AdminGate, HostPolicy, check_request
 from emulator.http import error_response
 from emulator.runtime import Runtime
+from emulator.signposts import not_found_message
 from emulator.tenants import PROTECTED_PREFIXES, auth_headers
 
 log = logging.getLogger("emulator")
@@ -242,8 +244,8 @@ def _client_error(scope: Scope, exc: Exception) -> ApiError | None:
     if isinstance(exc, HTTPException):
         if exc.status_code == 405:
             return MethodNotAllowed(f"Method {scope['method']} is not allowed on {scope['path']}.")
-        if exc.status_code == 404:
-            return NotFound(f"Path not found: {scope['path']}")
+        if exc.status_code == 404:  # a path nothing serves: name the one the client probably meant
+            return NotFound(not_found_message(scope, scope["router"].routes if "router" in scope else ()))
         return ApiError(str(exc.detail), code="InvalidParameter", status=exc.status_code)
     if isinstance(exc, OSError | sqlite3.OperationalError) and is_disk_full(exc):
         log.warning("no space left on the device (%s %s): %s", scope["method"], scope["path"], exc)
