@@ -26,6 +26,7 @@ import fnmatch
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from weakref import WeakMethod
@@ -239,13 +240,17 @@ async def drop_connection(scope: Scope) -> None:
     await close_connection(send)
 
 
-_RULES = TypeAdapter(list[FaultRuleSpec])
+@cache
+def _rules() -> TypeAdapter[list[FaultRuleSpec]]:
+    """Built with the first ``--faults`` file: a validator built at import would cost every start-up the build and
+    pydantic's scan for plugins."""
+    return TypeAdapter(list[FaultRuleSpec])
 
 
 def load_rules(path: Path) -> list[FaultRuleSpec]:
     """``--faults FILE``: a JSON list of rules."""
     try:
-        return _RULES.validate_json(path.read_bytes())
+        return _rules().validate_json(path.read_bytes())
     except OSError as exc:
         raise ValueError(f"cannot read the faults file {path}: {exc.strerror or exc}") from None
     except ValidationError as exc:
