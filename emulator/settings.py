@@ -3,8 +3,8 @@
 Each setting is declared once, here: its type, default, bounds and help.  ``serve`` derives its options from these
 declarations (``emulator.__main__``), and ``seed`` reuses the ones it needs, so a flag, its variable, its range and
 its help cannot drift from the setting.  A plain frozen dataclass, not a pydantic model: the settings are the
-first thing a server builds, and pydantic's import and schema build were a fifth of the start-up
-(``bench/NOTES.md``, start-up).
+first thing a server builds, and as a model they built the first pydantic validator of every start (with
+pydantic's scan of every installed package for plugins; ``bench/NOTES.md``, start-up).
 """
 
 from __future__ import annotations
