@@ -462,8 +462,8 @@ async def _seed_offline(settings: Settings, world: Path, reset: bool) -> dict[st
     from emulator.app import running
     from emulator.control import service
 
-    async with running(settings) as rt:
-        result = await service.seed(rt, world, reset_first=reset, confined=False)
+    async with running(settings) as (rt, services):
+        result = await service.seed(rt, services, world, reset_first=reset, confined=False)
     return result.model_dump()
 
 

@@ -2,7 +2,7 @@
 
 In order, for an HTTP request:
 
-1. a request id (``state["request_id"]``, and the ``x-request-id`` header of every answer);
+1. the request's context (``emulator.context``) with its id (the ``x-request-id`` header of every answer too);
 2. the journal's record of a public request (``/api/v1``, ``/compatible-mode/v1``), which sees whatever answers
    it: a refusal below, a fault, a handler, the 500 net;
 3. the Host allow-list and the cross-site rule (``emulator.guard``), on every request;
@@ -36,6 +36,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulator.context import CONTEXT, RequestContext
 from emulator.errors import ApiError, InsufficientStorage, InternalError, MethodNotAllowed, NotFound, is_disk_full
 from emulator.guard import AdminGate, HostPolicy, check_request
 from emulator.http import error_response
@@ -156,10 +157,7 @@ class Gateway:
             await self.router(scope, receive, send)
             return
         rid = self.request_id()
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        state["request_id"] = rid
+        ctx = scope[CONTEXT] = RequestContext(rid)
         header = (b"x-request-id", rid.encode())
         public = scope["path"].startswith(PROTECTED_PREFIXES)
         journal = self.journal if public else None
@@ -178,7 +176,7 @@ class Gateway:
             await send(message)
 
         try:
-            await self._serve(scope, receive, answer, public)
+            await self._serve(scope, receive, answer, public, ctx)
         except Exception as exc:
             response = self._failure(scope, exc, rid, started)
             if response is not None:
@@ -191,16 +189,16 @@ class Gateway:
         make_lean(self.router.routes)
         return RouteIndex(self.router.routes)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, public: bool) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, public: bool, ctx: RequestContext) -> None:
         check_request(scope, self.hosts)
         if self.admin is not None and scope["path"].startswith("/_emulator"):
-            refusal = self.admin.check(scope)
+            refusal = self.admin.check(scope, ctx)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
         if public:
             authorization, workspace = auth_headers(scope["headers"])
-            scope["state"]["tenant"] = await self.tenants.from_headers(authorization, workspace, self.now)
+            ctx.tenant = await self.tenants.from_headers(authorization, workspace, self.now)
             if self.faults.rules:
                 struck = await self.faults.strike(scope, receive)
                 if struck is None:

@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 
 from emulator.testing import EmulatorServer
-from tests.contract.conftest import ROOT, require_venv
+from tests.contract.conftest import CLIENT_VENV, ROOT, require_venv
 
 README = ROOT / "README.md"
 MARKER = "<!-- quickstart:"
 SERVE_ADDRESS = "127.0.0.1:8000"  # make serve's default, the address the README shows
-CLIENT_VENV = ROOT / ".venv-client"
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +41,8 @@ def test_readme_quickstart_runs_as_written() -> None:
     # make serve's options but a faster clock: the job streams for a wall second instead of ten
     with EmulatorServer(time_scale=600.0) as server:
         script = block.replace(SERVE_ADDRESS, f"{server.host}:{server.port}")
+        if CLIENT_VENV != ROOT / ".venv-client":  # EMULATOR_CLIENT_VENV (make test-latest): that venv instead
+            script = script.replace("source .venv-client/", f"source {CLIENT_VENV}/")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE_", "OPENAI_", "VIRTUAL_ENV"))}
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", script],
