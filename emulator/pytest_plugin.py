@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Generator, Iterator
+from contextlib import ExitStack
 from functools import partial
 
 import pytest
@@ -156,19 +157,18 @@ def dashscope_emulator(
     emulator = dashscope_emulator_server
     emulator.reset()
     time_scale = emulator.clock()["time_scale"]
-    if _allows_real_hosts(request):
-        with dashscope_env(emulator):
-            yield emulator
-    else:
-        explain = partial(_refusal, request.node.nodeid, emulator)
-        with dashscope_env(emulator), refuse_real_hosts(explain) as refused:
-            request.node.stash[_REFUSED] = refused
-            yield emulator
-        swallowed = refused and request.node.stash.get(_CALL_PASSED, False)
-        if swallowed and "dashscope_emulator_refused" not in request.fixturenames:
-            pytest.fail(explain(refused[0]), pytrace=False)  # the code under test caught the error and went on
+    refused: list[str] = []
+    explain = partial(_refusal, request.node.nodeid, emulator)
+    with dashscope_env(emulator), ExitStack() as guard:
+        if not _allows_real_hosts(request):
+            refused = guard.enter_context(refuse_real_hosts(explain))
+        request.node.stash[_REFUSED] = refused
+        yield emulator
     if emulator.clock()["time_scale"] != time_scale:  # a test that changed the speed does not leak it
         emulator.set_time_scale(time_scale)
+    swallowed = refused and request.node.stash.get(_CALL_PASSED, False)
+    if swallowed and "dashscope_emulator_refused" not in request.fixturenames:
+        pytest.fail(explain(refused[0]), pytrace=False)  # the code under test caught the error and went on
 
 
 @pytest.fixture
