@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from emulator.tenants import PROTECTED_PREFIXES
 from emulator.wire import WireModel
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -44,7 +45,19 @@ class FaultRuleSpec(WireModel):
     probability: float = Field(
         1.0, ge=0, le=1, description="Chance that a matching request is hit; reproducible under --seed."
     )
-    count: int | None = Field(None, ge=1, description="The rule expires after this many hits.")
+    count: int | None = Field(None, ge=1, description="The rule expires (is removed) after this many hits.")
+    after: int | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        description="Let the first N matching calls through untouched, then act: `after: 1` is the second call.",
+    )
+    times: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Act this many times, then stay listed as spent (`remaining: 0`) and let calls through.",
+    )
     tenant: str | None = Field(
         None,
         min_length=1,
@@ -82,9 +95,7 @@ class FaultRuleSpec(WireModel):
     @field_validator("path")
     @classmethod
     def _public_only(cls, value: str) -> str:
-        if value.startswith("/_emulator"):
-            raise ValueError("faults apply to the public API only (/api/v1, /compatible-mode/v1), never /_emulator")
-        return value
+        return reachable_path(value, "faults")
 
 
 class FaultRule(FaultRuleSpec):
@@ -93,4 +104,29 @@ class FaultRule(FaultRuleSpec):
     model_config = ConfigDict(extra="forbid")
     id: str
     hits: int = Field(0, description="Requests the rule answered (or delayed, or dropped).")
-    matched: int = Field(0, description="Requests that matched; with probability < 1 some of them were spared.")
+    matched: int = Field(
+        0, description="Requests that matched; those skipped by `after`, or spared by probability < 1, did not hit."
+    )
+    remaining: int | None = Field(
+        None, description="Hits left before the rule is spent (`times`) or removed (`count`); null: unbounded."
+    )
+
+
+def reachable_path(value: str, what: str) -> str:
+    """A rule's path (exact or a glob) that some public request can match: its literal part, up to the first
+    glob character, must lie under one of the served prefixes (or be a prefix of one)."""
+    if value.startswith("/_emulator"):
+        raise ValueError(f"{what} apply to the public API only ({', '.join(PROTECTED_PREFIXES)}), never /_emulator")
+    literal = value
+    for ch in "*?[":
+        literal = literal.split(ch, 1)[0]
+    whole = literal == value
+    for prefix in PROTECTED_PREFIXES:
+        if literal == prefix or literal.startswith(prefix + "/"):
+            return value
+        if not whole and prefix.startswith(literal):
+            return value
+    raise ValueError(
+        f"{value} can never match: {what} apply to requests under {' or '.join(PROTECTED_PREFIXES)} "
+        "(write the whole path, e.g. /api/v1/fine-tunes/*)"
+    )

@@ -46,6 +46,13 @@ UNSERVED = frozenset({404, 405})
 
 RESPONSE_RULE = "response_rule"
 """Key on the request state naming the response rule that answered (``generation.replies``)."""
+FAULT_RULE = "fault_rule"
+"""Key on the request state naming the fault rule that struck (``control.faults``)."""
+NEAR_MISS = "near_miss"
+"""Key on the request state where a request no rule hit keeps the closest rule of its path family and the
+condition that rule failed (``{"rule", "failed", "reason"}``)."""
+MAX_ANSWER = 16 * 1024
+"""The first bytes of each answer kept (its headers whole): an SSE answer's first frames, an error's envelope."""
 
 UPLOAD_FORM = "journal_form"
 """Key on the request state where the upload route leaves what it parsed of a multipart body."""
@@ -69,6 +76,9 @@ class Record:
         "capture",
         "status",
         "duration_ms",
+        "answer_headers",
+        "answer_chunks",
+        "answer_size",
     )
 
     def __init__(self, seq: int, clock_state: ClockState | None, scope: Scope) -> None:
@@ -86,6 +96,16 @@ class Record:
         self.capture: bool | None = None  # decided at the first body chunk: never for multipart
         self.status: int | None = None
         self.duration_ms = -1.0
+        self.answer_headers: list[tuple[bytes, bytes]] = []
+        self.answer_chunks: list[bytes] = []
+        self.answer_size = 0
+
+    def keep_answer(self, chunk: bytes) -> None:
+        """A chunk of the answer's body: kept while the answer's first ``MAX_ANSWER`` bytes last."""
+        size = self.answer_size
+        if size < MAX_ANSWER and chunk:
+            self.answer_chunks.append(chunk if size + len(chunk) <= MAX_ANSWER else chunk[: MAX_ANSWER - size])
+        self.answer_size = size + len(chunk)
 
     def add_chunk(self, chunk: bytes) -> None:
         self.body_size += len(chunk)
@@ -210,6 +230,10 @@ def bounded_form(form: dict[str, Any]) -> dict[str, Any]:
 def entry(record: Record) -> JournalEntry:
     state = record.state
     tenant = state.get("tenant")
+    body = _body(record)
+    model = body.get("model") if isinstance(body, dict) else None
+    answer_headers = _headers(record.answer_headers)
+    answer_body, frames = _answer(record, answer_headers.get("content-type", ""))
     return JournalEntry(
         seq=record.seq,
         time=record.time,
@@ -220,14 +244,66 @@ def entry(record: Record) -> JournalEntry:
         query=record.query.decode("latin-1"),
         headers=_headers(record.headers),
         tenant=tenant.id if tenant is not None else None,
+        tenant_label=tenant.key_hint if tenant is not None else None,
         status=record.status,
         duration_ms=round(record.duration_ms, 3),
         request_id=state.get("request_id"),
-        body=_body(record),
+        body=body,
         body_size=record.body_size,
+        model=model if isinstance(model, str) else None,
         form=state.get(UPLOAD_FORM),
         rule=state.get(RESPONSE_RULE),
+        fault=state.get(FAULT_RULE),
+        near_miss=state.get(NEAR_MISS),
+        answer_headers=answer_headers,
+        answer_body=answer_body,
+        answer_size=record.answer_size,
+        frames=frames,
     )
+
+
+def _answer(record: Record, content_type: str) -> tuple[Any, list[dict[str, str]] | None]:
+    """The kept answer: JSON parsed when whole, else text; an event stream as its frames."""
+    raw = b"".join(record.answer_chunks)
+    if not raw:
+        return None, None
+    whole = record.answer_size <= MAX_ANSWER
+    text = raw.decode("utf-8", "replace")
+    if "text/event-stream" in content_type:
+        return None, sse_frames(text, whole)
+    if "json" in content_type and whole:
+        try:
+            return parse_json(raw), None
+        except MalformedBody:
+            pass
+    if content_type.startswith(("text/", "application/json")) or "json" in content_type:
+        return text if whole else text + TRUNCATED, None
+    return None, None
+
+
+def sse_frames(text: str, whole: bool = True) -> list[dict[str, str]]:
+    """Server-sent events as ``{"event"?, "id"?, "data"}``: a last frame cut by the bound is marked."""
+    frames: list[dict[str, str]] = []
+    blocks = text.replace("\r\n", "\n").split("\n\n")
+    for index, block in enumerate(blocks):
+        if not block.strip():
+            continue
+        frame: dict[str, str] = {}
+        data: list[str] = []
+        for line in block.split("\n"):
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data.append(value)
+            elif name in ("event", "id") and value:
+                frame[name] = value
+            elif name == "" and value.strip():
+                frame.setdefault("comment", value.strip())
+        frame["data"] = "\n".join(data)
+        if not whole and index == len(blocks) - 1:
+            frame["data"] += TRUNCATED
+        frames.append(frame)
+    return frames
 
 
 async def _read_unread_body(record: Record, receive: Receive) -> None:

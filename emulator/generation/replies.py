@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from emulator.control.faults import STREAM_FAULT, ActiveRule, drop_connection
-from emulator.control.journal import RESPONSE_RULE
 from emulator.control.responses import ChatView, Scripted, ToolCall, call_id
 from emulator.errors import ApiError, render_openai_error
 from emulator.generation.schemas import SamplingFields
@@ -83,9 +82,8 @@ def script(request: Request, view: ChatView) -> Scripted | None:
     """A rule's reply (its error raised), a forced tool call, or None for the deterministic text."""
     rt = request.app.state.rt
     rid: str = request.state.request_id
-    scripted: Scripted | None = rt.responses.answer(view, rid)
+    scripted: Scripted | None = rt.responses.answer(view, rid, request.scope.setdefault("state", {}))
     if scripted is not None:
-        setattr(request.state, RESPONSE_RULE, scripted.rule_id)
         if scripted.error is not None:
             raise scripted.error
         return scripted
