@@ -17,23 +17,35 @@ Options (command line, or the ini key in brackets): ``--dashscope-emulator-time-
 [``dashscope_emulator_time_scale``, default 0], ``--dashscope-emulator-seed`` [``dashscope_emulator_seed``],
 ``--dashscope-emulator-arg`` (repeatable extra ``serve`` arguments) [``dashscope_emulator_args``],
 ``--dashscope-emulator-api-key`` [``dashscope_emulator_api_key``], and ``--dashscope-emulator-url``
-[``dashscope_emulator_url``] to use an emulator that is already running (docker compose) instead of starting one.
+[``dashscope_emulator_url``] to use an emulator that is already running (docker compose) instead of starting one,
+``--dashscope-emulator-story`` [``dashscope_emulator_story``, default 10]: how many requests a failed test's report
+shows.
+
+When a test that uses the fixture fails, its report gets a section, "dashscope emulator": the last requests the
+test's app sent (method, path, status, model, tenant label, the fault or response rule that answered or the rule
+that came closest, and the bodies sent and got, cut to a readable length), then the rules that never matched
+(``docs/debugging.md``).  A CI log shows what happened without rerunning anything.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from typing import Any
 
 import pytest
 
 from emulator.testing import DEFAULT_API_KEY, EmulatorClient, EmulatorServer, dashscope_env
+
+STORY_SECTION = "dashscope emulator: what the app sent and got"
+DEFAULT_STORY = 10
 
 _OPTIONS = {
     "time_scale": "Emulated seconds per wall second of the session's emulator (default 0: moved by advance()).",
     "seed": "--seed of the session's emulator: deterministic ids, logs and generated text.",
     "api_key": f"The API key the fixture exports as DASHSCOPE_API_KEY (default {DEFAULT_API_KEY}).",
     "url": "Use the emulator already running at this URL instead of starting one.",
+    "story": "Requests a failed test's report section shows (default 10; 0 turns the section off).",
 }
 
 
@@ -108,3 +120,30 @@ def dashscope_emulator(dashscope_emulator_server: EmulatorClient) -> Iterator[Em
         yield emulator
     if emulator.clock()["time_scale"] != time_scale:  # a test that changed the speed does not leak it
         emulator.set_time_scale(time_scale)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A failed test that used the fixture: its report gets the emulator's side of the story, as a section
+    of its own ("dashscope emulator: what the app sent and got"), shown with the failure."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    emulator = getattr(item, "funcargs", {}).get("dashscope_emulator")
+    limit = _story_limit(item.config)
+    if not isinstance(emulator, EmulatorClient) or limit <= 0:
+        return
+    try:
+        text = emulator.story(limit)
+    except Exception as exc:  # the server may be what broke: say so, never hide the test's own failure
+        text = f"(the emulator at {emulator.url} could not be asked for its journal: {exc})"
+    report.sections.append((STORY_SECTION, text))
+
+
+def _story_limit(config: pytest.Config) -> int:
+    raw = _option(config, "story")
+    try:
+        return max(0, int(raw)) if raw is not None else DEFAULT_STORY
+    except ValueError:
+        return DEFAULT_STORY

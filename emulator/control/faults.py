@@ -172,6 +172,7 @@ class FaultRules:
     def restore_initial(self) -> None:
         """Back to the rules of ``--faults FILE`` (none without it): what a whole reset does."""
         self.rules = []
+        self._next = 1  # a test that resets sees the same rule ids every run
         for spec in self._initial:
             self.add(spec)
 

@@ -177,8 +177,10 @@ class Journal:
         path: str | None = None,
         tenant: str | None = None,
         status: int | None = None,
+        model: str | None = None,
     ) -> Iterator[Record]:
-        """Newest first.  ``path`` is exact or a glob; ``tenant`` a tenant id or an API key."""
+        """Newest first.  ``path`` is exact or a glob; ``tenant`` a tenant id or an API key; ``model`` the JSON
+        body's ``model``, exact or a glob."""
         tenants = tenant_names(tenant) if tenant else None
         glob = path is not None and any(ch in path for ch in "*?[")
         for record in reversed(self._ring):
@@ -191,6 +193,8 @@ class Journal:
                 if owner is None or not tenant_matches(owner.id, tenants):
                     continue
             if status is not None and record.status != status:
+                continue
+            if model is not None and not fnmatch.fnmatchcase(record_model(record) or "", model):
                 continue
             yield record
 
@@ -225,6 +229,12 @@ def bounded_form(form: dict[str, Any]) -> dict[str, Any]:
         for part in list(form.get("files") or [])[:MAX_FORM_FILES]
     ]
     return {"fields": fields, "files": files}
+
+
+def record_model(record: Record) -> str | None:
+    body = _body(record)
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else None
 
 
 def entry(record: Record) -> JournalEntry:

@@ -250,6 +250,7 @@ class ResponseRules:
     def restore_initial(self) -> None:
         """Back to the rules of ``--responses FILE`` (none without it), their hit counts at zero."""
         self._set([])
+        self._next = 1  # a test that resets sees the same rule ids every run
         for spec in self._initial:
             self.add(spec)
 
