@@ -39,6 +39,8 @@ of fields each held gigabytes."""
 MAX_FORM_FILES = 100
 TRUNCATED = "...[truncated]"
 
+SECRET_HEADERS = frozenset({"api-key", "x-api-key", "cookie", "x-emulator-token", "proxy-authorization"})
+"""Headers shown as a label (like the Authorization key), never as sent."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 UNSERVED = frozenset({404, 405})
@@ -336,6 +338,8 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
         if key == "authorization":
             scheme, _, secret = text.partition(" ")
             text = f"{scheme} {key_hint(secret.strip())}" if secret.strip() else scheme
+        elif key in SECRET_HEADERS and text.strip():
+            text = key_hint(text.strip())
         out[key] = f"{out[key]}, {text}" if key in out else text
     return out
 
