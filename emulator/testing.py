@@ -302,7 +302,7 @@ class JournalRequest:
     frames: list[dict[str, str]] | None
     rule: str | None
     fault: str | None
-    near_miss: dict[str, str] | None
+    near_misses: list[dict[str, str]]
     request_id: str | None
     duration_ms: float
     raw: dict[str, Any] = field(repr=False, compare=False)
@@ -325,7 +325,7 @@ class JournalRequest:
             frames=entry.get("frames"),
             rule=entry.get("rule"),
             fault=entry.get("fault"),
-            near_miss=entry.get("near_miss"),
+            near_misses=entry.get("near_misses") or [],
             request_id=entry.get("request_id"),
             duration_ms=entry.get("duration_ms", 0.0),
             raw=entry,
@@ -349,8 +349,7 @@ class JournalRequest:
             f"#{number} {self.method} {self.path}{query} -> {status}{model}{who}  answered by {self.answered_by}"
             f"  ({self.duration_ms:.1f} ms)"
         ]
-        if self.near_miss:
-            miss = self.near_miss
+        for miss in self.near_misses:
             lines.append(f"    near miss: {miss['rule']}, {miss['reason']}")
         if self.body is not None:
             lines.append(f"    sent: {cut(self.body, width)}")

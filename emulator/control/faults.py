@@ -219,7 +219,7 @@ class FaultRules:
         if closest is not None:
             miss = await near_miss(request, *closest)
             if miss is not None:
-                scope.setdefault("state", {})[NEAR_MISS] = miss
+                scope.setdefault("state", {}).setdefault(NEAR_MISS, []).append(miss)
         return None, request.receive
 
     def _count(self, rule: ActiveRule) -> int:

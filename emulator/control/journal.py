@@ -51,8 +51,8 @@ RESPONSE_RULE = "response_rule"
 FAULT_RULE = "fault_rule"
 """Key on the request state naming the fault rule that struck (``control.faults``)."""
 NEAR_MISS = "near_miss"
-"""Key on the request state where a request no rule hit keeps the closest rule of its path family and the
-condition that rule failed (``{"rule", "failed", "reason"}``)."""
+"""Key on the request state where a request no rule hit lists, per rule book (faults, response rules), the
+closest rule of its path family and the condition that rule failed (``{"rule", "failed", "reason"}``)."""
 MAX_ANSWER = 16 * 1024
 """The first bytes of each answer kept (its headers whole): an SSE answer's first frames, an error's envelope."""
 
@@ -152,8 +152,9 @@ class Journal:
         return record, receive_body
 
     async def answered(self, record: Record, status: int, receive: Receive) -> None:
-        """The answer started: a body nobody read on an unserved path is read for the record, then it is kept."""
-        if status in UNSERVED and record.capture is None and record.method in _BODY_METHODS:
+        """The answer started: a body nobody read (an unserved path, a rule's answer) is read for the record, then
+        it is kept."""
+        if record.capture is None and record.method in _BODY_METHODS and _unread_matters(record, status):
             await _read_unread_body(record, receive)
         self.finish(record, status)
 
@@ -266,7 +267,7 @@ def entry(record: Record) -> JournalEntry:
         form=state.get(UPLOAD_FORM),
         rule=state.get(RESPONSE_RULE),
         fault=state.get(FAULT_RULE),
-        near_miss=state.get(NEAR_MISS),
+        near_misses=state.get(NEAR_MISS) or [],
         answer_headers=answer_headers,
         answer_body=answer_body,
         answer_size=record.answer_size,
@@ -316,6 +317,12 @@ def sse_frames(text: str, whole: bool = True) -> list[dict[str, str]]:
             frame["data"] += TRUNCATED
         frames.append(frame)
     return frames
+
+
+def _unread_matters(record: Record, status: int) -> bool:
+    """A body nobody read is worth reading for the journal: an unserved path's, or one a rule answered without
+    reading (a fault, an endpoint response rule): what the client sent is what the test wants to see."""
+    return status in UNSERVED or FAULT_RULE in record.state or RESPONSE_RULE in record.state
 
 
 async def _read_unread_body(record: Record, receive: Receive) -> None:

@@ -52,10 +52,10 @@ class JournalEntry(WireModel):
     form: JournalForm | None = None
     rule: str | None = Field(None, description="The response rule that answered this request, if one did.")
     fault: str | None = Field(None, description="The fault rule that struck this request, if one did.")
-    near_miss: NearMiss | None = Field(
-        None,
+    near_misses: list[NearMiss] = Field(
+        default_factory=list,
         description="No rule answered, but a rule of this path family (`/api/v1/fine-tunes`) or, for generation, "
-        "a response rule came closest: which one, and the condition it failed.",
+        "a response rule came closest: which one, and the condition it failed (one per rule book).",
     )
     answer_headers: dict[str, str] = Field(default_factory=dict, description="The answer's headers.")
     answer_body: Any = Field(

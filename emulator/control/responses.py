@@ -294,7 +294,7 @@ class ResponseRules:
 
     def answer(self, view: ChatView, request_id: str, state: dict[str, Any] | None = None) -> Scripted | None:
         """The first matching generation rule's reply (counted as a hit), or None.  With none, and ``state``
-        given, the rule that came closest and the condition it failed go on it (``NEAR_MISS``)."""
+        given, the rule that came closest and the condition it failed are added to its ``NEAR_MISS`` list."""
         closest: tuple[int, _Active, str] | None = None
         for rule in self.chats:
             stage = rule.failed_stage(view)
@@ -308,7 +308,7 @@ class ResponseRules:
             if state is not None and (closest is None or stage > closest[0]):
                 closest = (stage, rule, _chat_reason(stage, rule.spec, view))
         if closest is not None and state is not None:
-            state[NEAR_MISS] = closest[1].miss(closest[0], closest[2])
+            state.setdefault(NEAR_MISS, []).append(closest[1].miss(closest[0], closest[2]))
         return None
 
     async def strike(self, scope: Scope, receive: Receive) -> tuple[Response | None, Receive]:
@@ -334,7 +334,7 @@ class ResponseRules:
                 return _endpoint_answer(reply), request.receive
             if closest is None or stage > closest[0]:
                 closest = (stage, rule, detail)
-        if closest is not None and NEAR_MISS not in state:
+        if closest is not None:
             stage, rule, detail = closest
             if in_family(rule.spec.path or "", path):
                 if stage == PATH:
@@ -343,7 +343,7 @@ class ResponseRules:
                     detail = f"method {method}, the rule wants {rule.spec.method}"
                 elif stage == TENANT:
                     detail = f"tenant: the caller is not {rule.spec.tenant}"
-                state[NEAR_MISS] = rule.miss(stage, detail)
+                state.setdefault(NEAR_MISS, []).append(rule.miss(stage, detail))
         return None, request.receive
 
 

@@ -57,17 +57,22 @@ async def test_the_second_poll_of_a_fine_tune_answers_500(client: httpx.AsyncCli
     entries = await journal(client, path=f"/api/v1/fine-tunes/{job_id}")
     assert [e["fault"] for e in reversed(entries)] == [None, rule["id"], None, None]
     first, spent = entries[-1], entries[0]
-    assert first["near_miss"] == {
-        "rule": rule["id"],
-        "failed": "after",
-        "reason": "after: matching call 1 of the 1 let through first",
-    }
-    assert spent["near_miss"]["failed"] == "times"
+    assert first["near_misses"] == [
+        {
+            "rule": rule["id"],
+            "failed": "after",
+            "reason": "after: matching call 1 of the 1 let through first",
+        }
+    ]
+    assert [m["failed"] for m in spent["near_misses"]] == ["times"]
 
 
 async def test_the_third_chat_call_is_a_429_on_both_protocols(client: httpx.AsyncClient) -> None:
     await post(client, "/_emulator/faults", path="/compatible-mode/v1/*", status=429, after=2, times=1)
     assert [(await chat(client)).status_code for _ in range(4)] == [200, 200, 429, 200]
+    [struck] = await journal(client, status=429)
+    assert struck["fault"] == "fault-1" and struck["model"] == "qwen-plus"  # the body no handler read is kept
+    assert struck["answer_body"]["error"]["code"] == "rate_limit_exceeded"
     await client.delete("/_emulator/faults")
     await post(client, "/_emulator/faults", path=NATIVE, status=429, code="Throttling", after=2, times=2)
     answers = [await native(client) for _ in range(5)]
@@ -146,7 +151,7 @@ async def test_an_endpoint_rule_with_after_times_and_a_model(client: httpx.Async
     assert other.status_code == 200
     [entry] = await journal(client, limit=1)
     assert entry["model"] == "qwen-plus"
-    assert entry["near_miss"]["failed"] in ("model", "times")  # the only rule of the family came close
+    assert [m["failed"] for m in entry["near_misses"]] == ["model"]  # the only rule of the family came close
 
 
 async def test_generation_rules_take_after_and_times(client: httpx.AsyncClient) -> None:
@@ -168,7 +173,7 @@ async def test_a_generation_near_miss_names_the_condition(client: httpx.AsyncCli
     assert response.status_code == 200
     [entry] = await journal(client, limit=1)
     assert entry["rule"] is None
-    miss = entry["near_miss"]
+    [miss] = entry["near_misses"]
     assert miss["rule"] == "response-2" and miss["failed"] == "contains"
     assert "'weather'" in miss["reason"] and "what is the time" in miss["reason"]
 
@@ -181,20 +186,23 @@ async def test_a_fault_near_miss_names_the_closest_rule(client: httpx.AsyncClien
     assert listed.status_code == 200
     [entry] = await journal(client, limit=1)
     assert entry["fault"] is None
-    assert entry["near_miss"]["rule"] == "fault-2" and entry["near_miss"]["failed"] == "method"
-    assert entry["near_miss"]["reason"] == "method GET, the rule wants POST"
+    [miss] = entry["near_misses"]
+    assert miss["rule"] == "fault-2" and miss["failed"] == "method"
+    assert miss["reason"] == "method GET, the rule wants POST"
     created = await client.post("/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": ["x"]})
     assert created.status_code != 500
     [entry] = await journal(client, limit=1)
-    assert entry["near_miss"] == {
-        "rule": "fault-2",
-        "failed": "model",
-        "reason": "model 'qwen-turbo', the rule wants 'qwen-max'",
-    }
+    assert entry["near_misses"] == [
+        {
+            "rule": "fault-2",
+            "failed": "model",
+            "reason": "model 'qwen-turbo', the rule wants 'qwen-max'",
+        }
+    ]
     assert entry["model"] == "qwen-turbo"
     await client.get("/api/v1/deployments")  # no rule of that family: no near miss
     [entry] = await journal(client, limit=1)
-    assert entry["near_miss"] is None
+    assert entry["near_misses"] == []
 
 
 async def test_endpoint_rules_validate_their_shape(client: httpx.AsyncClient) -> None:

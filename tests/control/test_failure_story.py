@@ -54,7 +54,7 @@ def test_helpers(dashscope_emulator):
               headers={"Authorization": "Bearer " + dashscope_emulator.api_key})
     [chat] = dashscope_emulator.journal(path="/compatible-mode/v1/*", method="POST", status=200, model="qwen-*")
     assert chat.model == "qwen-plus" and chat.answered_by == "emulator"
-    assert chat.near_miss["rule"] == "response-2" and chat.near_miss["failed"] == "model"
+    assert [(m["rule"], m["failed"]) for m in chat.near_misses] == [("response-2", "model")]
     assert chat.answer["choices"][0]["message"]["content"]
     files = dashscope_emulator.last_request(path="/api/v1/files")
     assert files.answer == {"data": {"files": []}} and files.answered_by == "rule response-1"
