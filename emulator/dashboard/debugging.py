@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.control.journal import Record, entry
-from emulator.control.journal_schemas import JournalEntry
 from emulator.dashboard.store import TenantRecord
 from emulator.deployments.states import SCALABLE
 from emulator.deployments.states import TRANSITIONS as DEPLOYMENT_TRANSITIONS
 from emulator.deployments.store import DeploymentRow
+from emulator.journal.recorder import Record, entry
+from emulator.journal.schemas import JournalEntry
 from emulator.runtime import Runtime
 
 REQUESTS_PAGE = 200

@@ -32,8 +32,6 @@ from weakref import WeakMethod
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import Message, Receive, Scope
 
-from emulator.control.fault_schemas import FaultRule, FaultRuleSpec
-from emulator.control.journal import FAULT_RULE, NEAR_MISS
 from emulator.errors import (
     AccessDenied,
     ApiError,
@@ -52,6 +50,8 @@ from emulator.errors import (
 )
 from emulator.http import parse_json
 from emulator.ids import Ids
+from emulator.journal.recorder import FAULT_RULE, NEAR_MISS
+from emulator.rules.fault_schemas import FaultRule, FaultRuleSpec
 from emulator.tenants import tenant_matches, tenant_names
 
 STREAM_FAULT = "stream_fault"

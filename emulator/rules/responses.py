@@ -24,8 +24,6 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope
 
-from emulator.control.faults import RequestView, in_family
-from emulator.control.journal import NEAR_MISS, RESPONSE_RULE
 from emulator.errors import (
     AccessDenied,
     ApiError,
@@ -37,10 +35,12 @@ from emulator.errors import (
     ServiceUnavailable,
     Throttling,
 )
+from emulator.journal.recorder import NEAR_MISS, RESPONSE_RULE
+from emulator.rules.faults import RequestView, in_family
 from emulator.tenants import tenant_matches, tenant_names
 
 if TYPE_CHECKING:  # imported by the first rule added (most runs add none), not at start
-    from emulator.control.schemas import ResponseRule, ResponseRuleSpec, ScriptedError, ScriptedReplySpec
+    from emulator.rules.response_schemas import ResponseRule, ResponseRuleSpec, ScriptedError, ScriptedReplySpec
 
 _ERRORS: dict[int, type[ApiError]] = {
     400: InvalidParameter,
@@ -259,7 +259,7 @@ class ResponseRules:
             raise InvalidParameter(
                 f"There are already {MAX_RULES} response rules: remove some (DELETE /_emulator/responses) first."
             )
-        from emulator.control.schemas import ResponseRule
+        from emulator.rules.response_schemas import ResponseRule
 
         limit = spec.times if spec.times is not None else spec.count
         rule = ResponseRule(**spec.model_dump(), id=f"response-{self._next}", remaining=limit)
@@ -378,7 +378,7 @@ def _cut(text: str, limit: int = 80) -> str:
 
 @cache
 def _specs() -> TypeAdapter[list[ResponseRuleSpec]]:
-    from emulator.control.schemas import ResponseRuleSpec
+    from emulator.rules.response_schemas import ResponseRuleSpec
 
     return TypeAdapter(list[ResponseRuleSpec])
 
