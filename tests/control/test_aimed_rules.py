@@ -3,12 +3,15 @@ endpoint (``path``), paths that can never match refused, and near misses in the 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import assert_error, upload
+from emulator.rules.faults import load_rules as load_faults
+from tests.conftest import AppFactory, assert_error, client_for, upload
 
 pytestmark = pytest.mark.anyio
 
@@ -216,3 +219,23 @@ async def test_endpoint_rules_validate_their_shape(client: httpx.AsyncClient) ->
     ]
     for rule in bad:
         assert_error(await client.post("/_emulator/responses", json=rule), 400, "InvalidParameter")
+
+
+async def test_the_rule_files_take_the_new_fields(tmp_path: Path, app_factory: AppFactory) -> None:
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps([{"path": "/api/v1/files", "method": "GET", "status": 500, "after": 1, "times": 1}]))
+    responses = tmp_path / "responses.json"
+    responses.write_text(
+        json.dumps(
+            [{"path": "/api/v1/deployments", "method": "GET", "replies": [{"body": {"x": 1}}, {"passthrough": True}]}]
+        )
+    )
+    app = await app_factory(faults_file=faults, responses_file=responses)
+    async with client_for(app) as client:
+        assert [(await client.get("/api/v1/files")).status_code for _ in range(3)] == [200, 500, 200]
+        assert (await client.get("/api/v1/deployments")).json() == {"x": 1}
+        assert "output" in (await client.get("/api/v1/deployments")).json()
+    unreachable = tmp_path / "bad.json"
+    unreachable.write_text(json.dumps([{"path": "/v1/files"}]))
+    with pytest.raises(ValueError, match="can never match: faults apply to requests under /api/v1 or"):
+        load_faults(unreachable)
