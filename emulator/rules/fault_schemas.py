@@ -4,6 +4,7 @@ endpoint is hit."""
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
@@ -114,20 +115,67 @@ class FaultRule(FaultRuleSpec):
 
 
 def reachable_path(value: str, what: str) -> str:
-    """A rule's path (exact or a glob) that some public request can match: its literal part, up to the first
-    glob character, must lie under one of the served prefixes (or be a prefix of one)."""
+    """A rule's path (exact or a glob) that some public request can match: one of the served prefixes, or a path
+    below one, must fit it; else ``ValueError`` naming the prefixes."""
     if value.startswith("/_emulator"):
         raise ValueError(f"{what} apply to the public API only ({', '.join(PROTECTED_PREFIXES)}), never /_emulator")
-    literal = value
-    for ch in "*?[":
-        literal = literal.split(ch, 1)[0]
-    whole = literal == value
-    for prefix in PROTECTED_PREFIXES:
-        if literal == prefix or literal.startswith(prefix + "/"):
-            return value
-        if not whole and prefix.startswith(literal):
-            return value
+    tokens = _glob_tokens(value)
+    if any(_fits_under(tokens, prefix) for prefix in PROTECTED_PREFIXES):
+        return value
     raise ValueError(
         f"{value} can never match: {what} apply to requests under {' or '.join(PROTECTED_PREFIXES)} "
         "(write the whole path, e.g. /api/v1/fine-tunes/*)"
     )
+
+
+def _glob_tokens(pattern: str) -> list[str]:
+    """``*``, ``?``, a ``[...]`` class, or one literal character each (fnmatch's syntax)."""
+    tokens: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "[":
+            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
+            if end > 0:
+                tokens.append(pattern[i : end + 1])
+                i = end + 1
+                continue
+        tokens.append(ch)
+        i += 1
+    return tokens
+
+
+def _one(token: str, ch: str) -> bool:
+    if token == "?":
+        return True
+    if token.startswith("[") and len(token) > 1:
+        return fnmatch.fnmatchcase(ch, token)
+    return token == ch
+
+
+def _fits_under(tokens: list[str], prefix: str) -> bool:
+    """Whether the glob matches ``prefix`` itself or some ``prefix/...``: its positions after reading the prefix
+    (a small NFA), then the end of the pattern, or anything that can take a ``/`` next."""
+
+    def closure(states: set[int]) -> set[int]:
+        out, todo = set(states), list(states)
+        while todo:
+            i = todo.pop()
+            if i < len(tokens) and tokens[i] == "*" and i + 1 not in out:
+                out.add(i + 1)
+                todo.append(i + 1)
+        return out
+
+    states = closure({0})
+    for ch in prefix:
+        nxt: set[int] = set()
+        for i in states:
+            if i < len(tokens):
+                if tokens[i] == "*":
+                    nxt.add(i)
+                elif _one(tokens[i], ch):
+                    nxt.add(i + 1)
+        states = closure(nxt)
+        if not states:
+            return False
+    return any(i == len(tokens) or tokens[i] == "*" or _one(tokens[i], "/") for i in states)
