@@ -360,7 +360,43 @@ class JournalRequest:
             lines.append(f"    got {len(data)} SSE frames: {cut(' | '.join(data), width)}")
         elif self.answer is not None:
             lines.append(f"    got: {cut(self.answer, width)}")
+        said = self.said
+        if said is not None:
+            lines.append(f"    the model said: {cut(said, width)!r}")
         return lines
+
+    @property
+    def said(self) -> str | None:
+        """The text a generation answer carries (native ``output``, or OpenAI-compatible ``choices``), or the
+        streamed frames' text joined; None for anything else."""
+        if self.frames:
+            parts = []
+            for frame in self.frames:
+                try:
+                    parts.append(_text_of(json.loads(frame.get("data", ""))) or "")
+                except ValueError:
+                    continue
+            parts = [t for t in parts if t]
+            cumulative = all(b.startswith(a) for a, b in zip(parts, parts[1:], strict=False))
+            return (parts[-1] if cumulative and len(parts) > 1 else "".join(parts)) or None
+        return _text_of(self.answer)
+
+
+def _text_of(answer: Any) -> str | None:
+    if not isinstance(answer, dict):
+        return None
+    output = answer.get("output")
+    if isinstance(output, dict) and isinstance(output.get("text"), str):
+        return str(output["text"])
+    choices = answer.get("choices") or (output.get("choices") if isinstance(output, dict) else None)
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        message = choices[0].get("message") or choices[0].get("delta") or {}
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):  # multimodal: [{"text": ...}]
+            return "".join(str(c.get("text", "")) for c in content if isinstance(c, dict)) or None
+    return None
 
 
 class EmulatorServer(EmulatorClient):

@@ -3,6 +3,7 @@ through pytester (one inner session, one real server) running deliberately faili
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -97,3 +98,19 @@ def test_the_story_can_be_turned_off(pytester: pytest.Pytester) -> None:
     )
     result.assert_outcomes(failed=1)
     assert "what the app sent and got" not in result.stdout.str()
+
+
+def test_the_story_reads_what_the_model_said() -> None:
+    from emulator.testing import JournalRequest
+
+    base = {"seq": 1, "method": "POST", "path": "/x", "status": 200, "duration_ms": 1.0}
+    native = JournalRequest.of({**base, "answer_body": {"output": {"text": "你好"}}})
+    assert native.said == "你好"
+    chat = JournalRequest.of({**base, "answer_body": {"choices": [{"message": {"content": "hi"}}]}})
+    assert chat.said == "hi" and "the model said: 'hi'" in "\n".join(chat.story_lines(1))
+    cumulative = [{"data": json.dumps({"output": {"text": t}})} for t in ("a", "ab", "abc")]
+    assert JournalRequest.of({**base, "frames": cumulative}).said == "abc"
+    deltas = [{"data": json.dumps({"choices": [{"delta": {"content": t}}]})} for t in ("a", "b", "a")]
+    deltas.append({"data": "[DONE]"})
+    assert JournalRequest.of({**base, "frames": deltas}).said == "aba"
+    assert JournalRequest.of({**base, "answer_body": {"data": []}}).said is None
