@@ -26,7 +26,7 @@ def script(sdk: Sdk) -> Iterator[Script]:
 def test_sdk_the_third_generation_call_is_throttled_then_a_scripted_answer(sdk: Sdk, script: Script) -> None:
     path = "/api/v1/services/aigc/text-generation/generation"
     script.fault(path, status=429, code="Throttling", message="Requests rate limit exceeded.", after=2, times=1)
-    script.respond(content="the fourth", after=3, times=1)
+    script.respond(content="the fourth", after=2, times=1)  # the 429 never reached the model
     out = sdk.python("""
 from dashscope import Generation
 seen = [Generation.call(model="qwen-plus", messages=[{"role": "user", "content": "hi"}], result_format="message")
@@ -78,7 +78,7 @@ def oa(live_server: EmulatorServer, request: pytest.FixtureRequest) -> Iterator[
 def test_openai_the_third_chat_call_is_a_429_and_the_fourth_scripted(oa: tuple[openai.OpenAI, Script]) -> None:
     client, s = oa
     s.fault("/compatible-mode/v1/chat/completions", status=429, code="Throttling", after=2, times=1)
-    s.respond(model="qwen-*", content="scripted fourth", after=3, times=1)
+    s.respond(model="qwen-*", content="scripted fourth", after=2, times=1)  # the 429 never reached it
 
     def ask() -> str:
         answer = client.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": "hi"}])
