@@ -2,8 +2,9 @@
 
 One real emulator server per test session (a frozen clock by default), reset before each test (state, response rules,
 faults, journal), with the dashscope SDK pointed at it through ``DASHSCOPE_HTTP_BASE_URL``/``DASHSCOPE_API_KEY``
-(and the module's own settings when it is already imported), and the other clients (LangChain, LlamaIndex,
-Qwen-Agent, litellm, OpenAI-style apps) through the rest of ``emulator.testing.CLIENT_ENV``.
+(and the module's own settings when it is already imported), ``openai`` through ``OPENAI_BASE_URL``/``OPENAI_API_KEY``,
+and the other clients (LangChain, LlamaIndex, Qwen-Agent, litellm, OpenAI-style apps) through the rest of
+``emulator.testing.CLIENT_ENV``.
 The fixture is an ``EmulatorClient``::
 
     def test_training(dashscope_emulator):
@@ -18,27 +19,34 @@ Options (command line, or the ini key in brackets): ``--dashscope-emulator-time-
 ``--dashscope-emulator-arg`` (repeatable extra ``serve`` arguments) [``dashscope_emulator_args``],
 ``--dashscope-emulator-api-key`` [``dashscope_emulator_api_key``], and ``--dashscope-emulator-url``
 [``dashscope_emulator_url``] to use an emulator that is already running (docker compose) instead of starting one,
-``--dashscope-emulator-story`` [``dashscope_emulator_story``, default 10]: how many requests a failed test's report
-shows.
+and ``--dashscope-emulator-story`` [``dashscope_emulator_story``, default 10]: how many requests a failed test's
+report shows.
 
-When a test that uses the fixture fails, its report gets a section, "dashscope emulator": the last requests the
-test's app sent (method, path, status, model, tenant label, the fault or response rule that answered or the rule
-that came closest, and the bodies sent and got, cut to a readable length), then the rules that never matched
-(``docs/debugging.md``).  A CI log shows what happened without rerunning anything.
+When a test that uses the fixture fails, its report gets a section, "dashscope emulator: what the app sent and
+got": the last requests the test's app sent (method, path, status, model, tenant label, the fault or response rule
+that answered or the rule that came closest, the bodies sent and got cut to a readable length, what the model
+said), then the rules that never matched (``docs/debugging.md``).  A CI log shows what happened without rerunning.
+
+While a test uses the fixture, a connection to a real DashScope host (``emulator.testing.REAL_HOSTS``) fails with
+``RealHostRefused`` naming the test and the host, and the test fails even if the code under test swallowed that
+error: an app with a hard-coded URL fails loudly instead of calling the internet.  Allowed again by the
+``dashscope_real_hosts`` marker, ``--dashscope-emulator-allow-real-hosts`` or the ini key
+``dashscope_emulator_allow_real_hosts = true``.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Generator, Iterator
-from typing import Any
+from functools import partial
 
 import pytest
 
-from emulator.testing import DEFAULT_API_KEY, EmulatorClient, EmulatorServer, dashscope_env
+from emulator.testing import DEFAULT_API_KEY, EmulatorClient, EmulatorServer, dashscope_env, refuse_real_hosts
 
-STORY_SECTION = "dashscope emulator: what the app sent and got"
-DEFAULT_STORY = 10
+ALLOW_MARKER = "dashscope_real_hosts"
+_CALL_PASSED = pytest.StashKey[bool]()
+_REFUSED = pytest.StashKey[list[str]]()
 
 _OPTIONS = {
     "time_scale": "Emulated seconds per wall second of the session's emulator (default 0: moved by advance()).",
@@ -47,6 +55,8 @@ _OPTIONS = {
     "url": "Use the emulator already running at this URL instead of starting one.",
     "story": "Requests a failed test's report section shows (default 10; 0 turns the section off).",
 }
+STORY_SECTION = "dashscope emulator: what the app sent and got"
+DEFAULT_STORY = 10
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +79,58 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "dashscope_emulator_args", "Extra arguments for the emulator's serve command.", type="args", default=[]
     )
+    allow = (
+        "Let tests that use the dashscope_emulator fixture connect to the real DashScope hosts (refused by default)."
+    )
+    group.addoption(
+        "--dashscope-emulator-allow-real-hosts",
+        dest="dashscope_emulator_allow_real_hosts",
+        action="store_true",
+        default=False,
+        help=allow,
+    )
+    parser.addini("dashscope_emulator_allow_real_hosts", allow, type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{ALLOW_MARKER}: let this test connect to the real DashScope hosts despite the dashscope_emulator fixture",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_PASSED] = report.passed
+        if report.failed:
+            _tell_the_story(item, report)
+    return report
+
+
+def _tell_the_story(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A failed test that used the fixture: its report gets the emulator's side of the story, as a section of
+    its own, shown with the failure."""
+    emulator = getattr(item, "funcargs", {}).get("dashscope_emulator")
+    limit = _story_limit(item.config)
+    if not isinstance(emulator, EmulatorClient) or limit <= 0:
+        return
+    try:
+        text = emulator.story(limit)
+    except Exception as exc:  # the server may be what broke: say so, never hide the test's own failure
+        text = f"(the emulator at {emulator.url} could not be asked for its journal: {exc})"
+    report.sections.append((STORY_SECTION, text))
+
+
+def _story_limit(config: pytest.Config) -> int:
+    raw = _option(config, "story")
+    try:
+        return max(0, int(raw)) if raw is not None else DEFAULT_STORY
+    except ValueError:
+        return DEFAULT_STORY
 
 
 def _option(config: pytest.Config, name: str) -> str | None:
@@ -110,40 +172,52 @@ def dashscope_emulator_server(
         yield server
 
 
+def _allows_real_hosts(request: pytest.FixtureRequest) -> bool:
+    config = request.config
+    return bool(
+        request.node.get_closest_marker(ALLOW_MARKER)
+        or config.getoption("dashscope_emulator_allow_real_hosts")
+        or config.getini("dashscope_emulator_allow_real_hosts")
+    )
+
+
 @pytest.fixture
-def dashscope_emulator(dashscope_emulator_server: EmulatorClient) -> Iterator[EmulatorClient]:
-    """The emulator, reset for this test, with the dashscope SDK and the other clients pointed at it."""
+def dashscope_emulator(
+    dashscope_emulator_server: EmulatorClient, request: pytest.FixtureRequest
+) -> Iterator[EmulatorClient]:
+    """The emulator, reset for this test, with the dashscope SDK and the other clients pointed at it; the real
+    DashScope hosts refused unless allowed."""
     emulator = dashscope_emulator_server
     emulator.reset()
     time_scale = emulator.clock()["time_scale"]
-    with dashscope_env(emulator):
-        yield emulator
+    if _allows_real_hosts(request):
+        with dashscope_env(emulator):
+            yield emulator
+    else:
+        explain = partial(_refusal, request.node.nodeid, emulator)
+        with dashscope_env(emulator), refuse_real_hosts(explain) as refused:
+            request.node.stash[_REFUSED] = refused
+            yield emulator
+        swallowed = refused and request.node.stash.get(_CALL_PASSED, False)
+        if swallowed and "dashscope_emulator_refused" not in request.fixturenames:
+            pytest.fail(explain(refused[0]), pytrace=False)  # the code under test caught the error and went on
     if emulator.clock()["time_scale"] != time_scale:  # a test that changed the speed does not leak it
         emulator.set_time_scale(time_scale)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-    """A failed test that used the fixture: its report gets the emulator's side of the story, as a section
-    of its own ("dashscope emulator: what the app sent and got"), shown with the failure."""
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
-    if report.when != "call" or not report.failed:
-        return
-    emulator = getattr(item, "funcargs", {}).get("dashscope_emulator")
-    limit = _story_limit(item.config)
-    if not isinstance(emulator, EmulatorClient) or limit <= 0:
-        return
-    try:
-        text = emulator.story(limit)
-    except Exception as exc:  # the server may be what broke: say so, never hide the test's own failure
-        text = f"(the emulator at {emulator.url} could not be asked for its journal: {exc})"
-    report.sections.append((STORY_SECTION, text))
+@pytest.fixture
+def dashscope_emulator_refused(dashscope_emulator: EmulatorClient, request: pytest.FixtureRequest) -> list[str]:
+    """The real hosts refused so far in this test; a test that asks for it judges them itself (the fixture then
+    does not fail a test that passed after a refusal)."""
+    refused: list[str] = request.node.stash.get(_REFUSED, [])
+    return refused
 
 
-def _story_limit(config: pytest.Config) -> int:
-    raw = _option(config, "story")
-    try:
-        return max(0, int(raw)) if raw is not None else DEFAULT_STORY
-    except ValueError:
-        return DEFAULT_STORY
+def _refusal(test: str, emulator: EmulatorClient, host: str) -> str:
+    return (
+        f"{test} tried to reach {host}, the real DashScope: the dashscope_emulator fixture refuses it. Point the "
+        f"client at the emulator ({emulator.api_base} natively, {emulator.openai_base} OpenAI-style; the fixture sets "
+        f"DASHSCOPE_HTTP_BASE_URL, OPENAI_BASE_URL and the others of emulator.testing.CLIENT_ENV), or allow it with "
+        f"@pytest.mark.{ALLOW_MARKER}, --dashscope-emulator-allow-real-hosts or the ini key "
+        "dashscope_emulator_allow_real_hosts = true."
+    )

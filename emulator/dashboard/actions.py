@@ -28,9 +28,9 @@ from emulator.errors import ApiError, InvalidParameter
 from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import JobStatus
 from emulator.guard import DASHBOARD_COOKIE, dashboard_session
+from emulator.services import services
 from emulator.tenants import Tenant
 
-ADVANCE_PRESETS = (("1 minute", 60), ("10 minutes", 600), ("1 hour", 3600), ("1 day", 86400))
 MAX_ADVANCE = 10 * 365 * 86400
 KINDS = {"files": "file", "fine_tunes": "fine-tune job", "deployments": "deployment"}
 
@@ -99,7 +99,7 @@ async def advance_clock(request: Request, form: FormData) -> Response:
         return back(_next(form), error="Advance the clock by a number of seconds.")
     if not 0 < seconds <= MAX_ADVANCE:
         return back(_next(form), error=f"Advance by more than 0 and at most {MAX_ADVANCE} seconds.")
-    clock = await service.advance_clock(runtime(request), seconds)
+    clock = await service.advance_clock(runtime(request), services(request), seconds)
     return back(_next(form), notice=f"Clock advanced by {duration(seconds)} to {when(clock.now)}.")
 
 
@@ -114,7 +114,7 @@ async def cancel_job(request: Request, form: FormData) -> Response:
             "a waiting job is canceled at once. This cannot be undone.",
             "Cancel the job",
         )
-    fine_tunes: FineTunesService = runtime(request).services.fine_tunes
+    fine_tunes: FineTunesService = services(request).fine_tunes
     job = await fine_tunes.find_job(job_id)
     record = await store.get_tenant(runtime(request).db, job.tenant)
     if record is None:
@@ -137,7 +137,7 @@ async def force_status(request: Request, form: FormData) -> Response:
             "The job moves at once, as if the service had done it; its log records the change.",
             f"Force {target}",
         )
-    await service.force_fine_tune_status(runtime(request), job_id, JobStatus(target), message)
+    await service.force_fine_tune_status(services(request), job_id, JobStatus(target), message)
     return back(_next(form), notice=f"Job {job_id} forced to {target}.")
 
 
@@ -156,7 +156,7 @@ async def reset_tenant(request: Request, form: FormData) -> Response:
             "This cannot be undone.",
             "Reset the tenant",
         )
-    counts = await service.reset(runtime(request), tenant_id)
+    counts = await service.reset(runtime(request), services(request), tenant_id)
     removed = ", ".join(plural(n, KINDS.get(kind, kind)) for kind, n in counts.items())
     return back(f"{PREFIX}/dashboard/tenants/{tenant_id}", notice=f"Tenant reset ({removed or 'nothing held'}).")
 
@@ -246,7 +246,7 @@ async def scale_deployment(request: Request, form: FormData) -> Response:
     except ValueError:
         return back(_next(form), error="Scale to a whole number of instances.")
     tenant = await _deployment_tenant(request)
-    row = await runtime(request).services.deployments.scale_deployment(tenant, name, capacity)
+    row = await services(request).deployments.scale_deployment(tenant, name, capacity)
     return back(_next(form), notice=f"{name} scaling to {row.capacity} ({row.status.value}).")
 
 
@@ -259,7 +259,7 @@ async def force_deployment(request: Request, form: FormData) -> Response:
     if form.get("confirmed") != "yes":
         return _confirm(request, form, f"Force {name} to {target}?", "The deployment moves at once.", f"Force {target}")
     tenant = await _deployment_tenant(request)
-    await service.force_deployment_status(runtime(request), name, DeploymentStatus(target), message, tenant.id)
+    await service.force_deployment_status(services(request), name, DeploymentStatus(target), message, tenant.id)
     return back(_next(form), notice=f"{name} forced to {target}.")
 
 
@@ -268,7 +268,7 @@ async def delete_deployment(request: Request, form: FormData) -> Response:
     if form.get("confirmed") != "yes":
         return _confirm(request, form, f"Delete {name}?", "It goes offline (DELETING), then is gone.", "Delete")
     tenant = await _deployment_tenant(request)
-    row = await runtime(request).services.deployments.delete_deployment(tenant, name)
+    row = await services(request).deployments.delete_deployment(tenant, name)
     return back(_next(form), notice=f"{name} is {row.status.value}.")
 
 

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from emulator.dashboard import debugging, views
 from emulator.dashboard.templating import login_page, not_found, render, runtime, signed_out
 from emulator.errors import NotFound
+from emulator.services import services
 
 
 async def requests_page(request: Request) -> Response:
@@ -70,7 +71,7 @@ async def deployment_page(request: Request) -> Response:
     if record is None:
         return not_found(request, f"No tenant {request.path_params['tenant']!r} has been seen.")
     try:
-        page = await debugging.deployment_page(rt, record, name)
+        page = await debugging.deployment_page(rt, services(request), record, name)
     except NotFound:
         return not_found(request, f"No deployment {name!r} for this tenant (a deleted one is gone).")
     return render(request, "deployment.html", {"page": page, "tenants": await views.tenants(rt), "current": record.id})

@@ -17,6 +17,7 @@ from emulator.deployments.store import DeploymentRow
 from emulator.journal.recorder import Record, entry
 from emulator.journal.schemas import JournalEntry
 from emulator.runtime import Runtime
+from emulator.services import Services
 
 REQUESTS_PAGE = 200
 """Rows the Requests page lists (the journal holds ``--journal-size``, 1000 by default)."""
@@ -247,7 +248,7 @@ def status_history(row: DeploymentRow, now: float) -> list[StatusChange]:
     return sorted(changes, key=lambda c: c.at)
 
 
-async def deployment_page(rt: Runtime, tenant: TenantRecord, name: str) -> DeploymentPage:
-    row = await rt.services.deployments.get_deployment(tenant.as_tenant(), name)  # NotFound when gone
+async def deployment_page(rt: Runtime, services: Services, tenant: TenantRecord, name: str) -> DeploymentPage:
+    row = await services.deployments.get_deployment(tenant.as_tenant(), name)  # NotFound when gone
     targets = sorted(t.value for t in DEPLOYMENT_TRANSITIONS.get(row.status, ()))
     return DeploymentPage(row, tenant, status_history(row, rt.clock.now()), targets)

@@ -22,6 +22,7 @@ from typing import Any
 from starlette.types import Message, Receive, Scope
 
 from emulator.clock import Clock, ClockState, fmt_iso
+from emulator.context import scope_context
 from emulator.errors import MalformedBody
 from emulator.http import parse_json
 from emulator.journal.schemas import JournalEntry
@@ -39,25 +40,14 @@ of fields each held gigabytes."""
 MAX_FORM_FILES = 100
 TRUNCATED = "...[truncated]"
 
-SECRET_HEADERS = frozenset({"api-key", "x-api-key", "cookie", "x-emulator-token", "proxy-authorization"})
-"""Headers shown as a label (like the Authorization key), never as sent."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 UNSERVED = frozenset({404, 405})
 """Answers after which a body nobody read is read for the journal: a client calling what is not emulated yet."""
-
-RESPONSE_RULE = "response_rule"
-"""Key on the request state naming the response rule that answered (``generation.replies``)."""
-FAULT_RULE = "fault_rule"
-"""Key on the request state naming the fault rule that struck (``control.faults``)."""
-NEAR_MISS = "near_miss"
-"""Key on the request state where a request no rule hit lists, per rule book (faults, response rules), the
-closest rule of its path family and the condition that rule failed (``{"rule", "failed", "reason"}``)."""
 MAX_ANSWER = 16 * 1024
 """The first bytes of each answer kept (its headers whole): an SSE answer's first frames, an error's envelope."""
-
-UPLOAD_FORM = "journal_form"
-"""Key on the request state where the upload route leaves what it parsed of a multipart body."""
+SECRET_HEADERS = frozenset({"api-key", "x-api-key", "cookie", "x-emulator-token", "proxy-authorization"})
+"""Headers shown as a label (like the Authorization key), never as sent."""
 
 
 class Record:
@@ -72,15 +62,15 @@ class Record:
         "path",
         "query",
         "headers",
-        "state",
+        "ctx",
+        "answer_headers",
+        "answer_chunks",
+        "answer_size",
         "chunks",
         "body_size",
         "capture",
         "status",
         "duration_ms",
-        "answer_headers",
-        "answer_chunks",
-        "answer_size",
     )
 
     def __init__(self, seq: int, clock_state: ClockState | None, scope: Scope) -> None:
@@ -92,22 +82,15 @@ class Record:
         self.path: str = scope["path"]
         self.query: bytes = scope.get("query_string", b"")
         self.headers: list[tuple[bytes, bytes]] = scope["headers"]
-        self.state: dict[str, Any] = scope.setdefault("state", {})
+        self.ctx = scope_context(scope)
+        self.answer_headers: list[tuple[bytes, bytes]] = []
+        self.answer_chunks: list[bytes] = []
+        self.answer_size = 0
         self.chunks: list[bytes] = []
         self.body_size = 0
         self.capture: bool | None = None  # decided at the first body chunk: never for multipart
         self.status: int | None = None
         self.duration_ms = -1.0
-        self.answer_headers: list[tuple[bytes, bytes]] = []
-        self.answer_chunks: list[bytes] = []
-        self.answer_size = 0
-
-    def keep_answer(self, chunk: bytes) -> None:
-        """A chunk of the answer's body: kept while the answer's first ``MAX_ANSWER`` bytes last."""
-        size = self.answer_size
-        if size < MAX_ANSWER and chunk:
-            self.answer_chunks.append(chunk if size + len(chunk) <= MAX_ANSWER else chunk[: MAX_ANSWER - size])
-        self.answer_size = size + len(chunk)
 
     def add_chunk(self, chunk: bytes) -> None:
         self.body_size += len(chunk)
@@ -116,6 +99,13 @@ class Record:
             self.capture = b"multipart/" not in content_type
         if self.capture and self.body_size <= MAX_BODY:
             self.chunks.append(chunk)
+
+    def keep_answer(self, chunk: bytes) -> None:
+        """A chunk of the answer's body: kept while the answer's first ``MAX_ANSWER`` bytes last."""
+        size = self.answer_size
+        if size < MAX_ANSWER and chunk:
+            self.answer_chunks.append(chunk if size + len(chunk) <= MAX_ANSWER else chunk[: MAX_ANSWER - size])
+        self.answer_size = size + len(chunk)
 
     @property
     def time(self) -> float:
@@ -192,7 +182,7 @@ class Journal:
             if path is not None and not (fnmatch.fnmatchcase(record.path, path) if glob else record.path == path):
                 continue
             if tenants is not None:
-                owner = record.state.get("tenant")
+                owner = record.ctx.tenant
                 if owner is None or not tenant_matches(owner.id, tenants):
                     continue
             if status is not None and record.status != status:
@@ -208,9 +198,9 @@ def _bound(record: Record) -> None:
         if len(value) > MAX_HEADER_VALUE:
             record.headers = [(name, _cut_bytes(value)) for name, value in record.headers]
             break
-    form = record.state.get(UPLOAD_FORM)
-    if isinstance(form, dict):
-        record.state[UPLOAD_FORM] = bounded_form(form)
+    form = record.ctx.upload_form
+    if form is not None:
+        record.ctx.upload_form = bounded_form(form)
 
 
 def _cut_bytes(value: bytes) -> bytes:
@@ -241,8 +231,8 @@ def record_model(record: Record) -> str | None:
 
 
 def entry(record: Record) -> JournalEntry:
-    state = record.state
-    tenant = state.get("tenant")
+    ctx = record.ctx
+    tenant = ctx.tenant
     body = _body(record)
     model = body.get("model") if isinstance(body, dict) else None
     answer_headers = _headers(record.answer_headers)
@@ -260,14 +250,14 @@ def entry(record: Record) -> JournalEntry:
         tenant_label=tenant.key_hint if tenant is not None else None,
         status=record.status,
         duration_ms=round(record.duration_ms, 3),
-        request_id=state.get("request_id"),
+        request_id=ctx.request_id,
         body=body,
         body_size=record.body_size,
         model=model if isinstance(model, str) else None,
-        form=state.get(UPLOAD_FORM),
-        rule=state.get(RESPONSE_RULE),
-        fault=state.get(FAULT_RULE),
-        near_misses=state.get(NEAR_MISS) or [],
+        form=ctx.upload_form,  # type: ignore[arg-type]  # a dict the schema validates
+        rule=ctx.response_rule,
+        fault=ctx.fault_rule,
+        near_misses=ctx.near_misses or [],  # type: ignore[arg-type]  # dicts the schema validates
         answer_headers=answer_headers,
         answer_body=answer_body,
         answer_size=record.answer_size,
@@ -322,7 +312,7 @@ def sse_frames(text: str, whole: bool = True) -> list[dict[str, str]]:
 def _unread_matters(record: Record, status: int) -> bool:
     """A body nobody read is worth reading for the journal: an unserved path's, or one a rule answered without
     reading (a fault, an endpoint response rule): what the client sent is what the test wants to see."""
-    return status in UNSERVED or FAULT_RULE in record.state or RESPONSE_RULE in record.state
+    return status in UNSERVED or record.ctx.fault_rule is not None or record.ctx.response_rule is not None
 
 
 async def _read_unread_body(record: Record, receive: Receive) -> None:

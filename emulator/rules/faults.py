@@ -9,8 +9,9 @@ with ``count`` is removed after that many hits.
 
 A rule with ``after_chunks``, ``drop_after_chunks``, ``chunk_delay_ms`` or ``first_chunk_delay_ms`` acts inside
 a stream: it matches only requests that ask for one (SSE headers, or ``"stream": true``), and instead of
-answering it leaves itself on the request state (``STREAM_FAULT``) for the stream producer, which sends N
-chunks and then the error frame, or closes the connection, or drips the chunks (``generation.replies``).
+answering it leaves itself on the request's context (``RequestContext.stream_fault``) for the stream producer,
+which sends N chunks and then the error frame, or closes the connection, or drips the chunks
+(``generation.replies``).
 
 Only /api/v1 and /compatible-mode/v1 are subject to faults, never /_emulator.  With no rules the
 gateway (``emulator.gateway``) does not look at them: one attribute check per request.  Faults strike after
@@ -32,30 +33,14 @@ from weakref import WeakMethod
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import Message, Receive, Scope
 
-from emulator.errors import (
-    AccessDenied,
-    ApiError,
-    Conflict,
-    ErrorCode,
-    InternalError,
-    InvalidApiKey,
-    InvalidParameter,
-    MalformedBody,
-    NotFound,
-    ScriptedCode,
-    ServiceUnavailable,
-    Throttling,
-    TooLarge,
-    TooMany,
-)
+from emulator.context import scope_context
+from emulator.errors import ApiError, MalformedBody, TooMany
 from emulator.http import parse_json
 from emulator.ids import Ids
-from emulator.journal.recorder import FAULT_RULE, NEAR_MISS
+from emulator.protocol import close_connection
+from emulator.rules.book import RuleBook, rule_error
 from emulator.rules.fault_schemas import FaultRule, FaultRuleSpec
 from emulator.tenants import tenant_matches, tenant_names
-
-STREAM_FAULT = "stream_fault"
-"""Key on the request state where a stream-only rule that hit waits for the stream producer (generation.replies)."""
 
 SERVER_SEND = "emulator.server_send"
 """Scope key where the app keeps the ASGI server's own ``send``: a dropped connection needs its transport."""
@@ -65,18 +50,6 @@ MAX_RULES = 1000
 
 MODEL_PEEK_LIMIT = 1024 * 1024
 """A ``model`` rule reads at most this much of a JSON body to find the model (then replays it downstream)."""
-
-_BY_STATUS: dict[int, type[ApiError]] = {
-    400: InvalidParameter,
-    401: InvalidApiKey,
-    403: AccessDenied,
-    404: NotFound,
-    409: Conflict,
-    413: TooLarge,
-    429: Throttling,
-    500: InternalError,
-}
-_DEFAULT_CODES: dict[int, ErrorCode] = {502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
 
 
 @dataclass(eq=False)
@@ -112,87 +85,51 @@ class ActiveRule:
         return bool(s.status or s.code or s.message or s.retry_after is not None) or not s.latency_ms
 
     def error(self) -> ApiError:
-        s = self.spec
-        status = s.status or 503
-        cls = _error_class(status)
-        headers = {"Retry-After": f"{s.retry_after:g}"} if s.retry_after is not None else None
-        return cls(
-            s.message or cls.default_message,
-            code=ScriptedCode(s.code) if s.code else _DEFAULT_CODES.get(status, cls.code),
-            status=status,
-            headers=headers,
-        )
+        return fault_error(self.spec)
 
 
-def _error_class(status: int) -> type[ApiError]:
-    """The emulator's own error class for a status, so the OpenAI shape gets the right ``type`` too."""
-    if status in _BY_STATUS:
-        return _BY_STATUS[status]
-    if status >= 500:
-        return ServiceUnavailable if status in _DEFAULT_CODES else InternalError
-    return ApiError
+def fault_error(s: FaultRule) -> ApiError:
+    """The error a fault rule answers (at once, or as a stream's error frame)."""
+    headers = {"Retry-After": f"{s.retry_after:g}"} if s.retry_after is not None else None
+    return rule_error(s.status or 503, s.code, s.message, headers)
 
 
-class FaultRules:
-    """The rule list of this process (each ``--workers`` process has its own)."""
+class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
+    """The fault rules of this process (each ``--workers`` process has its own); ``--faults FILE`` the start's."""
+
+    prefix = "fault"
 
     def __init__(
         self, ids: Ids | None = None, initial: list[FaultRuleSpec] | None = None, limit: int = MAX_RULES
     ) -> None:
         self.ids = ids or Ids(None)
-        self.limit = limit
-        self.rules: list[ActiveRule] = []
-        self._initial = list(initial or [])
-        self._next = 1
-        self.restore_initial()
+        super().__init__(initial, limit)
 
-    def add(self, spec: FaultRuleSpec) -> FaultRule:
-        if len(self.rules) >= self.limit:
-            raise TooMany(f"{len(self.rules)} fault rules are set, the limit (--max-fault-rules); delete some first.")
+    def _enter(self, spec: FaultRuleSpec, rule_id: str) -> tuple[FaultRule, ActiveRule]:
         limit = spec.times if spec.times is not None else spec.count
-        rule = FaultRule(**spec.model_dump(), id=f"fault-{self._next}", remaining=limit)
-        self._next += 1
-        self.rules = [*self.rules, ActiveRule(rule)]
-        return rule
+        rule = FaultRule(**spec.model_dump(), id=rule_id, remaining=limit)
+        return rule, ActiveRule(rule)
 
-    def list(self) -> list[FaultRule]:
-        return [r.spec for r in self.rules]
-
-    def remove(self, rule_id: str) -> bool:
-        kept = [r for r in self.rules if r.spec.id != rule_id]
-        found = len(kept) != len(self.rules)
-        self.rules = kept
-        return found
-
-    def clear(self) -> int:
-        removed = len(self.rules)
-        self.rules = []
-        return removed
-
-    def restore_initial(self) -> None:
-        """Back to the rules of ``--faults FILE`` (none without it): what a whole reset does."""
-        self.rules = []
-        self._next = 1  # a test that resets sees the same rule ids every run
-        for spec in self._initial:
-            self.add(spec)
+    def _full(self) -> ApiError:
+        return TooMany(f"{len(self.rules)} fault rules are set, the limit (--max-fault-rules); delete some first.")
 
     async def strike(
         self, scope: Scope, receive: Receive, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     ) -> Receive | None:
         """Applies the first rule that hits a public request: waits its latency, then drops the connection
-        (answers None: nothing more to do), raises its error, or leaves a stream rule on the request state.
+        (answers None: nothing more to do), raises its error, or leaves a stream rule on the request's context.
         Otherwise answers the ``receive`` to go on with (a replay when a rule had to read the body)."""
         rule, receive = await self.pick(scope, receive)
         if rule is None:
             return receive
-        scope.setdefault("state", {})[FAULT_RULE] = rule.spec.id
+        scope_context(scope).fault_rule = rule.spec.id
         if rule.spec.latency_ms:
             await sleep(rule.spec.latency_ms / 1000)
         if rule.spec.drop_connection:
             await drop_connection(scope)
             return None
         if rule.stream_only:
-            scope.setdefault("state", {})[STREAM_FAULT] = rule
+            scope_context(scope).stream_fault = rule.spec
         elif rule.fails:
             raise rule.error()
         return receive
@@ -200,8 +137,8 @@ class FaultRules:
     async def pick(self, scope: Scope, receive: Receive) -> tuple[ActiveRule | None, Receive]:
         """The first rule that hits this request, and the ``receive`` to pass on (a replay if the body was read).
 
-        When none hits, the rule of the request's path family that came closest is left on the request state
-        (``NEAR_MISS``) with the condition it failed, for the journal."""
+        When none hits, the rule of the request's path family that came closest is added to the request's
+        ``near_misses`` with the condition it failed, for the journal."""
         request = RequestView(scope, receive)
         closest: tuple[int, ActiveRule] | None = None
         for rule in self.rules:
@@ -219,7 +156,7 @@ class FaultRules:
         if closest is not None:
             miss = await near_miss(request, *closest)
             if miss is not None:
-                scope.setdefault("state", {}).setdefault(NEAR_MISS, []).append(miss)
+                scope_context(scope).add_near_miss(miss)
         return None, request.receive
 
     def _count(self, rule: ActiveRule) -> int:
@@ -232,17 +169,16 @@ class FaultRules:
             return TIMES
         if spec.probability < 1.0 and self.ids.rng("fault", spec.id, spec.matched).random() >= spec.probability:
             return PROBABILITY
-        spec.hits += 1
         limit = spec.times if spec.times is not None else spec.count
         if limit is not None:
-            spec.remaining = max(0, limit - spec.hits)
-        if spec.count is not None and spec.hits >= spec.count:
-            self.remove(spec.id)
+            spec.remaining = max(0, limit - spec.hits - 1)
+        self.count_hit(spec)
         return PASSED
 
 
 # How far a request got through a rule's conditions, in the order they are tried: the closest miss got furthest.
 PATH, METHOD, TENANT, MODEL, STREAM, AFTER, TIMES, PROBABILITY, PASSED = range(9)
+_STAGES = ("path", "method", "tenant", "model", "stream", "after", "times", "probability")
 
 
 def path_family(path: str) -> str:
@@ -279,11 +215,7 @@ async def near_miss(request: RequestView, stage: int, rule: ActiveRule) -> dict[
         why = f"times: spent after {spec.times} hits"
     else:
         why = f"probability {spec.probability:g}: spared this time"
-    return {
-        "rule": spec.id,
-        "failed": ("path", "method", "tenant", "model", "stream", "after", "times", "probability")[stage],
-        "reason": why,
-    }
+    return {"rule": spec.id, "failed": _STAGES[stage], "reason": why}
 
 
 class RequestView:
@@ -302,7 +234,7 @@ class RequestView:
         if not rule.path_matches(self.scope["path"]):
             return PATH
         if rule.tenants is not None:
-            tenant = self.scope.get("state", {}).get("tenant")
+            tenant = scope_context(self.scope).tenant
             if tenant is None or not tenant_matches(tenant.id, rule.tenants):
                 return TENANT
         return PASSED
@@ -365,22 +297,13 @@ async def drop_connection(scope: Scope) -> None:
     """Close the client's connection without a byte of answer.
 
     ASGI has no message for this, so it reaches the server's transport through the ``send`` uvicorn gave the
-    app, closes it, and waits until uvicorn has seen the connection go (else it would answer a 500 itself).
-    Under a server without a reachable transport (httpx's in-process ASGI transport) the app simply returns
-    without answering, and that server decides what the client sees.
+    app (``protocol.close_connection``).  Under a server without a reachable transport (httpx's in-process ASGI
+    transport) the app simply returns without answering, and that server decides what the client sees.
     """
     send = scope.get(SERVER_SEND)
     if isinstance(send, WeakMethod):
         send = send()
-    cycle = getattr(send, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        return
-    transport.close()
-    for _ in range(200):
-        if getattr(cycle, "disconnected", True):
-            return
-        await asyncio.sleep(0 if _ < 100 else 0.001)
+    await close_connection(send)
 
 
 _RULES = TypeAdapter(list[FaultRuleSpec])

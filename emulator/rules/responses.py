@@ -4,7 +4,9 @@ WireMock's stubs and aimock's fixtures for a chat model: a rule matches on the m
 requested name or its base model), the caller, the last user message (``contains`` / ``regex``), the tools the
 request offers and whether it ends with a tool's result; the first matching rule answers, with text, tool calls,
 reasoning, an error, or a sequence of those (one per call, the last one repeating).  ``count`` retires a rule
-after that many answers.
+after that many answers; ``after`` lets the first matching calls through and ``times`` spends it.  A rule with a
+``path`` answers any endpoint (a JSON ``body``, an ``error``, or ``passthrough``): the gateway asks those
+(``strike``) before the route runs.
 
 The store knows nothing of protocols: generation endpoints describe a request as a ``ChatView`` and get back a
 ``Scripted`` reply (or None), which ``generation.replies`` renders in each protocol's shape.
@@ -24,33 +26,14 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope
 
-from emulator.errors import (
-    AccessDenied,
-    ApiError,
-    InternalError,
-    InvalidApiKey,
-    InvalidParameter,
-    NotFound,
-    ScriptedCode,
-    ServiceUnavailable,
-    Throttling,
-)
-from emulator.journal.recorder import NEAR_MISS, RESPONSE_RULE
+from emulator.context import RequestContext, scope_context
+from emulator.errors import ApiError, InvalidParameter
+from emulator.rules.book import RuleBook, rule_error
 from emulator.rules.faults import RequestView, in_family
 from emulator.tenants import tenant_matches, tenant_names
 
 if TYPE_CHECKING:  # imported by the first rule added (most runs add none), not at start
     from emulator.rules.response_schemas import ResponseRule, ResponseRuleSpec, ScriptedError, ScriptedReplySpec
-
-_ERRORS: dict[int, type[ApiError]] = {
-    400: InvalidParameter,
-    401: InvalidApiKey,
-    403: AccessDenied,
-    404: NotFound,
-    429: Throttling,
-    500: InternalError,
-    503: ServiceUnavailable,
-}
 
 
 @dataclass(slots=True)
@@ -110,12 +93,7 @@ def call_id(request_id: str, index: int) -> str:
 
 
 def scripted_error(error: ScriptedError) -> ApiError:
-    cls = _ERRORS.get(error.status) or (InternalError if error.status >= 500 else ApiError)
-    return cls(
-        error.message or cls.default_message,
-        code=ScriptedCode(error.code) if error.code else cls.code,
-        status=error.status,
-    )
+    return rule_error(error.status, error.code, error.message)
 
 
 def to_scripted(reply: ScriptedReplySpec, rule_id: str | None, request_id: str) -> Scripted:
@@ -194,17 +172,17 @@ class _Active:
         return PASSED
 
     def count(self) -> int:
-        """A request that matched everything: skipped (``after``), spent (``times``), or a hit (counted)."""
+        """A request that matched everything: skipped (``after``), spent (``times``), or to be a hit (PASSED:
+        ``remaining`` already counts it; the book counts the hit)."""
         s = self.spec
         s.matched += 1
         if s.after is not None and s.matched <= s.after:
             return AFTER
         if s.times is not None and s.hits >= s.times:
             return TIMES
-        s.hits += 1
         limit = s.times if s.times is not None else s.count
         if limit is not None:
-            s.remaining = max(0, limit - s.hits)
+            s.remaining = max(0, limit - s.hits - 1)
         return PASSED
 
     def next_reply(self) -> ScriptedReplySpec:
@@ -235,66 +213,47 @@ MAX_RULES = 1000
 """Rules a process keeps at most: memory stays bounded whatever a test suite posts."""
 
 
-class ResponseRules:
-    """The rule list of this process (each ``--workers`` process has its own, as with faults)."""
+class ResponseRules(RuleBook["ResponseRuleSpec", "ResponseRule", _Active]):
+    """The response rules of this process (each ``--workers`` process has its own, as with faults);
+    ``--responses FILE`` the start's."""
 
-    def __init__(self, initial: list[ResponseRuleSpec] | None = None) -> None:
-        self.rules: list[_Active] = []
-        self.endpoints: list[_Active] = []
-        """Rules with a ``path``: the gateway asks them (``strike``) only when there is one."""
-        self.chats: list[_Active] = []
-        self._next = 1
-        self._initial = list(initial or [])
-        self.restore_initial()
+    prefix = "response"
 
-    def restore_initial(self) -> None:
-        """Back to the rules of ``--responses FILE`` (none without it), their hit counts at zero."""
-        self._set([])
-        self._next = 1  # a test that resets sees the same rule ids every run
-        for spec in self._initial:
-            self.add(spec)
+    def __init__(self, initial: list[ResponseRuleSpec] | None = None, limit: int = MAX_RULES) -> None:
+        super().__init__(initial, limit)
 
-    def add(self, spec: ResponseRuleSpec) -> ResponseRule:
-        if len(self.rules) >= MAX_RULES:
-            raise InvalidParameter(
-                f"There are already {MAX_RULES} response rules: remove some (DELETE /_emulator/responses) first."
-            )
-        from emulator.rules.response_schemas import ResponseRule
+    def _enter(self, spec: ResponseRuleSpec, rule_id: str) -> tuple[ResponseRule, _Active]:
+        from emulator.rules.response_schemas import ResponseRule  # with the first rule: most runs add none
 
         limit = spec.times if spec.times is not None else spec.count
-        rule = ResponseRule(**spec.model_dump(), id=f"response-{self._next}", remaining=limit)
-        self._next += 1
-        self._set([*self.rules, _Active(rule)])
-        return rule
+        rule = ResponseRule(**spec.model_dump(), id=rule_id, remaining=limit)
+        return rule, _Active(rule)
 
-    def _set(self, rules: list[_Active]) -> None:
-        self.rules = rules
+    def _full(self) -> ApiError:
+        return InvalidParameter(
+            f"There are already {self.limit} response rules: remove some (DELETE /_emulator/responses) first."
+        )
+
+    @property
+    def rules(self) -> list[_Active]:
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: list[_Active]) -> None:
+        """Every change of the list (the book assigns a new one) sorts the rules with a ``path``, which the gateway
+        asks (``strike``), from the generation rules, which the generation handlers ask (``answer``)."""
+        self._rules = rules
         self.endpoints = [r for r in rules if r.spec.path is not None]
         self.chats = [r for r in rules if r.spec.path is None]
 
-    def list(self) -> list[ResponseRule]:
-        return [r.spec for r in self.rules]
-
-    def remove(self, rule_id: str) -> bool:
-        kept = [r for r in self.rules if r.spec.id != rule_id]
-        found = len(kept) != len(self.rules)
-        self._set(kept)
-        return found
-
-    def clear(self) -> int:
-        removed = len(self.rules)
-        self._set([])
-        return removed
-
     def _hit(self, rule: _Active) -> ScriptedReplySpec:
-        spec = rule.spec
-        if spec.count is not None and spec.hits >= spec.count:
-            self.remove(spec.id)
+        self.count_hit(rule.spec)
         return rule.next_reply()
 
-    def answer(self, view: ChatView, request_id: str, state: dict[str, Any] | None = None) -> Scripted | None:
-        """The first matching generation rule's reply (counted as a hit), or None.  With none, and ``state``
-        given, the rule that came closest and the condition it failed are added to its ``NEAR_MISS`` list."""
+    def answer(self, view: ChatView, request_id: str, ctx: RequestContext | None = None) -> Scripted | None:
+        """The first matching generation rule's reply (counted as a hit; its error for the caller to raise), or
+        None.  With ``ctx``, the rule that answered is named on it, or, when none did, the rule that came closest
+        and the condition it failed are added to its near misses."""
         closest: tuple[int, _Active, str] | None = None
         for rule in self.chats:
             stage = rule.failed_stage(view)
@@ -302,21 +261,21 @@ class ResponseRules:
                 stage = rule.count()
             if stage == PASSED:
                 reply = self._hit(rule)
-                if state is not None:
-                    state[RESPONSE_RULE] = rule.spec.id
+                if ctx is not None:
+                    ctx.response_rule = rule.spec.id
                 return None if reply.passthrough else to_scripted(reply, rule.spec.id, request_id)
-            if state is not None and (closest is None or stage > closest[0]):
+            if ctx is not None and (closest is None or stage > closest[0]):
                 closest = (stage, rule, _chat_reason(stage, rule.spec, view))
-        if closest is not None and state is not None:
-            state.setdefault(NEAR_MISS, []).append(closest[1].miss(closest[0], closest[2]))
+        if closest is not None and ctx is not None:
+            ctx.add_near_miss(closest[1].miss(closest[0], closest[2]))
         return None
 
     async def strike(self, scope: Scope, receive: Receive) -> tuple[Response | None, Receive]:
         """The gateway's turn, for rules with a ``path``: the answer of the first one that matches (or raises
         its error), or None to go on, with the ``receive`` to go on with (a replay when a rule read the body)."""
         request = RequestView(scope, receive)
-        state = scope.setdefault("state", {})
-        tenant = state.get("tenant")
+        ctx = scope_context(scope)
+        tenant = ctx.tenant
         method, path = scope["method"], scope["path"]
         closest: tuple[int, _Active, str] | None = None
         for rule in self.endpoints:
@@ -330,7 +289,7 @@ class ResponseRules:
                 stage = rule.count()
             if stage == PASSED:
                 reply = self._hit(rule)
-                state[RESPONSE_RULE] = rule.spec.id
+                ctx.response_rule = rule.spec.id
                 return _endpoint_answer(reply), request.receive
             if closest is None or stage > closest[0]:
                 closest = (stage, rule, detail)
@@ -343,7 +302,7 @@ class ResponseRules:
                     detail = f"method {method}, the rule wants {rule.spec.method}"
                 elif stage == TENANT:
                     detail = f"tenant: the caller is not {rule.spec.tenant}"
-                state.setdefault(NEAR_MISS, []).append(rule.miss(stage, detail))
+                ctx.add_near_miss(rule.miss(stage, detail))
         return None, request.receive
 
 
