@@ -130,7 +130,6 @@ class RuleBook(Generic[SpecT, RuleT, EntryT]):
         """Back to the rules of the start file (``--faults FILE``, ``--responses FILE``; none without it), their
         hit counts at zero: what a whole reset does."""
         self.rules = []
-        self._next = 1  # a test that resets sees the same rule ids every run
         for spec in self._initial:
             self.add(spec)
 
