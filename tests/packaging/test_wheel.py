@@ -97,7 +97,8 @@ def test_a_project_uses_the_pytest_plugin_from_the_wheel(venv: Path) -> None:
     (project / "test_uses_the_emulator.py").write_text(
         textwrap.dedent("""
             import json
-                        import urllib.request
+            import os
+            import urllib.request
 
 
             def test_the_fixture_serves_and_journals(dashscope_emulator):
