@@ -31,8 +31,15 @@ MAX_EVENTS_TAIL = 4
 
 # Headers worth keeping: they are part of the contract. Everything else (cookies, tracing, timings) is noise.
 KEPT_REQUEST_HEADERS = frozenset(
-    {"content-type", "accept", "x-dashscope-sse", "x-dashscope-async", "x-dashscope-oss-resource-resolve",
-     "x-dashscope-workspace", "x-dashscope-datainspection"}
+    {
+        "content-type",
+        "accept",
+        "x-dashscope-sse",
+        "x-dashscope-async",
+        "x-dashscope-oss-resource-resolve",
+        "x-dashscope-workspace",
+        "x-dashscope-datainspection",
+    }
 )
 KEPT_RESPONSE_HEADERS = frozenset({"content-type", "x-dashscope-finished", "x-dashscope-call-gateway"})
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "set-cookie", "x-dashscope-workspace"})
@@ -42,8 +49,11 @@ _SECRET_KEYS = re.compile(
     r"api_key|apikey|api_key_id|user_id|user_identity|creator|modifier|uid|account_id|owner_id|workspace_id)$",
     re.IGNORECASE,
 )
-_URL_SECRETS = re.compile(r"([?&](?:Signature|OSSAccessKeyId|Expires|security-token|x-oss-signature|"
-                          r"x-oss-credential|x-oss-security-token)=)[^&\"'\s]*", re.IGNORECASE)
+_URL_SECRETS = re.compile(
+    r"([?&](?:Signature|OSSAccessKeyId|Expires|security-token|x-oss-signature|"
+    r"x-oss-credential|x-oss-security-token)=)[^&\"'\s]*",
+    re.IGNORECASE,
+)
 _API_KEY = re.compile(r"\bsk-[A-Za-z0-9]{16,}\b")
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.IGNORECASE)
 # dashscope-instant/<account hash>/<date>/... : the hash is the account's

@@ -16,8 +16,21 @@ from typing import Any
 # Keys whose values are a closed set: they must match exactly.
 ENUM_KEYS = frozenset(
     {
-        "status", "task_status", "finish_reason", "object", "role", "type", "purpose", "training_type",
-        "result_format", "code", "event", "action_type", "plan", "charge_type", "deployed_model_status",
+        "status",
+        "task_status",
+        "finish_reason",
+        "object",
+        "role",
+        "type",
+        "purpose",
+        "training_type",
+        "result_format",
+        "code",
+        "event",
+        "action_type",
+        "plan",
+        "charge_type",
+        "deployed_model_status",
     }
 )
 # Keys whose values are identifiers or times: their format must match (uuid, prefixed, digits, date forms).
@@ -120,8 +133,11 @@ def _walk(recorded: Any, replayed: Any, path: str, key: str | None, out: list[Di
             # the first items of each side describe the element structure
             _walk(recorded[0], replayed[0], f"{path}[]", key, out)
         return
-    if key is None:
-        return
+    if key is not None:
+        _leaf(recorded, replayed, path, key, out)
+
+
+def _leaf(recorded: Any, replayed: Any, path: str, key: str, out: list[Difference]) -> None:
     if key in ENUM_KEYS and isinstance(recorded, str) and recorded != replayed:
         out.append(Difference(path, "value", recorded, replayed))
     elif _ID_KEY.search(key) and id_format(recorded) != id_format(replayed):

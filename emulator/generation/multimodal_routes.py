@@ -25,7 +25,7 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.requests import UNFINISHED, oss_resolver, service, wants_sse
+from emulator.generation.requests import UNFINISHED, oss_resolver, service, sse_errors, wants_sse
 from emulator.generation.schemas import MultimodalRequest, MultimodalResponse, parse
 from emulator.generation.service import Completion, check_sampling
 from emulator.http import envelope, read_json_object, request_id
@@ -173,7 +173,7 @@ operations = [
         PATH,
         "Chat with a vision model (JSON, or SSE on request)",
         "generation",
-        endpoint=generate,
+        endpoint=sse_errors(generate),
         request=MultimodalRequest,
         response=MultimodalResponse,
         envelope="raw",

@@ -17,7 +17,7 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.requests import UNFINISHED, service, wants_sse
+from emulator.generation.requests import UNFINISHED, service, sse_errors, wants_sse
 from emulator.generation.schemas import GenerationParameters, GenerationRequest, GenerationResponse, parse
 from emulator.generation.service import (
     Completion,
@@ -200,6 +200,6 @@ operations = [
         description="Server-Sent Events when `X-DashScope-SSE: enable` or `Accept: text/event-stream` is "
         "sent: `id:`, `event:result`, `:HTTP_STATUS/200`, `data:{...}` per chunk; "
         "`parameters.incremental_output` picks deltas or the text so far.",
-        endpoint=generate,
+        endpoint=sse_errors(generate),
     ),
 ]

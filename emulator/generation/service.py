@@ -13,7 +13,7 @@ from typing import Any
 
 from emulator.catalog import Catalog, load_catalog, serves_multimodal, thinking_mode
 from emulator.deployments.service import DeploymentsService
-from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist
+from emulator.errors import InvalidParameter, ModelNotExist
 from emulator.fine_tunes.service import FineTunesService
 from emulator.generation.media import URL_ERROR, Conversation, Media, OssResolver, recall, resolve_media
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
@@ -29,6 +29,8 @@ MAX_SEED = 2**64 - 1
 MAX_TOP_LOGPROBS = 5
 TOOL_CHOICES = ("auto", "none", "required")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
+EMPTY_MESSAGES = "Role must be user or assistant and Content length must be greater than 0"
+"""The service's answer to an empty ``messages`` list (recorded: cnblogs ``parameter-error-*``)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class GenerationService:
                 info.context_window,
                 vision=info.vision,
                 multimodal=serves_multimodal(info),
-                thinking=thinking_mode(info.id),
+                thinking=thinking_mode(info.id, info),
             )
         served = await self._deployments.serve(tenant, model)
         if served is not None:
@@ -365,7 +367,7 @@ def _check_response_format(response_format: dict[str, Any] | None, prefix: str) 
 def check_messages(messages: list[ChatMessage], where: str) -> list[dict[str, Any]]:
     """Plain dicts for the generator; every role known, every message but an assistant's has content."""
     if not messages:
-        raise EmptyInput(f"{where} must hold at least one message.", param=where)
+        raise InvalidParameter(EMPTY_MESSAGES, param=where)
     out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         if message.role not in ROLES:

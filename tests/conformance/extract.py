@@ -17,6 +17,7 @@ import argparse
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from emulator.conformance.corpus import (
     FORMAT,
     KEPT_REQUEST_HEADERS,
     KEPT_RESPONSE_HEADERS,
+    REDACTED,
     dump,
     keep_headers,
     parse_sse_lenient,
@@ -39,9 +41,7 @@ FINE_TUNE_JSON = "tests/data/fine_tune.json"
 TEXT_GENERATION = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_GENERATION = "/api/v1/services/aigc/multimodal-generation/generation"
 
-TRAINING_ROW = (
-    '{"messages": [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"}]}\n'
-)
+TRAINING_ROW = '{"messages": [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"}]}\n'
 # Requests the recordings keep without their request line or body: what the SDK's test sent (read from its tests).
 REQUEST_HINTS: dict[str, dict[str, Any]] = {
     "upload-file-nosse": {
@@ -76,7 +76,7 @@ def header_lines(text: str) -> tuple[str | None, list[tuple[str, str]]]:
     """(first line when it is a request or status line, the header pairs)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     first = None
-    if lines and (re.match(r"^[A-Z]+ \S+", lines[0]) and ":" not in lines[0].split(" ")[0] or lines[0].startswith("HTTP/")):
+    if lines and (re.match(r"^[A-Z]+ [/h]", lines[0]) or lines[0].startswith("HTTP/")):
         first = lines.pop(0)
     pairs = []
     for line in lines:
@@ -156,36 +156,7 @@ def cnblogs_exchange(gitdir: Path, case: str) -> dict[str, Any] | None:
     if recorded is None:
         recorded = git(gitdir, "log", "-1", "--format=%cI", commit).strip()
 
-    hint = REQUEST_HINTS.get(case, {})
-    request: dict[str, Any] | None = None
-    notes: list[str] = [hint["notes"]] if "notes" in hint else []
-    if request_head is not None or hint:
-        first, request_pairs = header_lines(request_head or "")
-        method, path = request_line(case, first)
-        request = {"method": method, "path": path, "headers": keep_headers(request_pairs, KEPT_REQUEST_HEADERS)}
-        if first is None:
-            notes.append("request line not recorded: endpoint inferred from the case name")
-        content_type = dict((k.lower(), v) for k, v in request_pairs).get("content-type", "")
-        body_json = read("request.body.json")
-        body_text = read("request.body.txt")
-        if "multipart" in hint:
-            request["multipart"] = hint["multipart"]
-        elif body_json and body_json.strip():
-            request["json"] = json.loads(body_json)
-        elif body_text and body_text.strip():
-            if "multipart" in content_type:
-                parts = multipart_parts(body_text, content_type)
-                request["multipart"] = [
-                    {**p, "text": "<redacted>"} if p.get("name", "").lower() in ("policy", "signature", "ossaccesskeyid")
-                    else p
-                    for p in parts
-                ]
-                request["headers"]["content-type"] = "multipart/form-data"
-            else:
-                request["text"] = body_text
-    else:
-        notes.append("response fragment: the request was not recorded, so it cannot be replayed")
-
+    request, notes = cnblogs_request(case, request_head, read)
     response: dict[str, Any] = {"status": status, "headers": keep_headers(response_pairs, KEPT_RESPONSE_HEADERS)}
     content_type = {k.lower(): v for k, v in response_headers.items()}.get("content-type", "")
     trimmed = False
@@ -222,6 +193,40 @@ def cnblogs_exchange(gitdir: Path, case: str) -> dict[str, Any] | None:
         "trimmed": trimmed,
         "notes": notes,
     }
+
+
+def cnblogs_request(
+    case: str, request_head: str | None, read: Callable[[str], str | None]
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The recorded request (None when only the answer was kept) and notes on what had to be inferred."""
+    hint = REQUEST_HINTS.get(case, {})
+    notes: list[str] = [hint["notes"]] if "notes" in hint else []
+    if request_head is None and not hint:
+        return None, ["response fragment: the request was not recorded, so it cannot be replayed"]
+    first, request_pairs = header_lines(request_head or "")
+    method, path = request_line(case, first)
+    request: dict[str, Any] = {
+        "method": method,
+        "path": path,
+        "headers": keep_headers(request_pairs, KEPT_REQUEST_HEADERS),
+    }
+    if first is None:
+        notes.append("request line not recorded: endpoint inferred from the case name")
+    content_type = {k.lower(): v for k, v in request_pairs}.get("content-type", "")
+    body_json = read("request.body.json")
+    body_text = read("request.body.txt")
+    if "multipart" in hint:
+        request["multipart"] = hint["multipart"]
+    elif body_json and body_json.strip():
+        request["json"] = json.loads(body_json)
+    elif body_text and body_text.strip() and "multipart" in content_type:
+        secret = ("policy", "signature", "ossaccesskeyid")
+        parts = multipart_parts(body_text, content_type)
+        request["multipart"] = [{**p, "text": REDACTED} if p.get("name", "").lower() in secret else p for p in parts]
+        request["headers"]["content-type"] = "multipart/form-data"
+    elif body_text and body_text.strip():
+        request["text"] = body_text
+    return request, notes
 
 
 def sdk_python_exchanges(gitdir: Path) -> list[dict[str, Any]]:
@@ -271,8 +276,11 @@ def sdk_python_exchanges(gitdir: Path) -> list[dict[str, Any]]:
                     "recorded": date,
                 },
                 "request": request,
-                "response": {"status": int(answer.get("status_code") or 200), "headers": {
-                    "content-type": "application/json"}, "json": redact(body)},
+                "response": {
+                    "status": int(answer.get("status_code") or 200),
+                    "headers": {"content-type": "application/json"},
+                    "json": redact(body),
+                },
                 "trimmed": False,
                 "notes": [
                     "the SDK's view of a real answer: body rebuilt as request_id + output; the request is the SDK "
