@@ -89,6 +89,8 @@ def _redacted_like(value: Any) -> Any:
         return 0
     if isinstance(value, list | dict):
         return redact(value)
+    if isinstance(value, str) and value.isdigit():
+        return "0" * len(value)  # an account id keeps its format
     return REDACTED
 
 

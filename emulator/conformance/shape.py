@@ -33,6 +33,10 @@ ENUM_KEYS = frozenset(
         "deployed_model_status",
     }
 )
+# ``code`` is an error code only where an error sits (the body, an error object, a failed upload)
+_CODE_PATH = re.compile(r"(^\$|data|error|\])\.code$")
+# Objects whose keys are data, not structure (model output, user maps): only their type counts.
+FREE_KEYS = frozenset({"kv_result", "logit_bias", "metadata", "arguments", "properties", "extra"})
 # Keys whose values are identifiers or times: their format must match (uuid, prefixed, digits, date forms).
 _ID_KEY = re.compile(r"(^|_)(id|ids)$|^request_id$")
 _TIME_KEY = re.compile(r"(^|_)(time|at|date|created|modified|gmt_create|gmt_modified)$|^created$")
@@ -117,6 +121,8 @@ def _walk(recorded: Any, replayed: Any, path: str, key: str | None, out: list[Di
         out.append(Difference(path, "type", rt, pt))
         return
     if isinstance(recorded, Mapping):
+        if key in FREE_KEYS:
+            return
         for k in recorded:
             if k not in replayed:
                 out.append(Difference(f"{path}.{k}", "missing", type_name(recorded[k]), None))
@@ -138,6 +144,8 @@ def _walk(recorded: Any, replayed: Any, path: str, key: str | None, out: list[Di
 
 
 def _leaf(recorded: Any, replayed: Any, path: str, key: str, out: list[Difference]) -> None:
+    if key == "code" and not _CODE_PATH.search(path):
+        return
     if key in ENUM_KEYS and isinstance(recorded, str) and recorded != replayed:
         out.append(Difference(path, "value", recorded, replayed))
     elif _ID_KEY.search(key) and id_format(recorded) != id_format(replayed):
