@@ -189,8 +189,9 @@ class Replayer:
         if "${job_id}" in path:
             values["job_id"] = self._job(exchange["response"].get("json", {}).get("output", {}).get("status"))
         if method == "GET" and path.startswith("/api/v1/fine-tunes?"):
-            while len(self._jobs) < 2:
-                self._job(None)
+            listed = (exchange["response"].get("json") or {}).get("output", {}).get("jobs") or [{}, {}]
+            for job in reversed(listed[:4]):  # the newest is listed first
+                self._job(job.get("status") if isinstance(job, dict) else None)
         if method == "GET" and re.match(r"^/api/v1/files(\?|$)", path):
             for n in range(2):
                 self._upload(f"list{n}.jsonl", TRAINING_LINE, "fine-tune")
@@ -245,6 +246,12 @@ class Replayer:
         self.client.post(str(policy["upload_host"]), data=form, files={"file": (name, _SAMPLE, kind)})
         return f"oss://{key}"
 
+    def _force(self, job_id: str, status: str) -> None:
+        headers = {"authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
+        self.client.post(
+            f"{self.control_url}/_emulator/fine-tunes/{job_id}/status", headers=headers, json={"status": status}
+        )
+
     def _job(self, status: str | None) -> str:
         file_id = self._upload("train.jsonl", TRAINING_LINE, "fine-tune")
         answer = self.client.post(
@@ -255,11 +262,11 @@ class Replayer:
         job_id = str(answer.json().get("output", {}).get("job_id", "ft-missing"))
         self._jobs.append(job_id)
         if status and status != "PENDING" and self.control_url:
-            headers = {"authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
+            if status == "RUNNING":  # one job of a tenant trains at a time: end the ones this replay started
+                for other in self._jobs[:-1]:
+                    self._force(other, "FAILED")
             for step in _STEPS.get(status, (status,)):
-                self.client.post(
-                    f"{self.control_url}/_emulator/fine-tunes/{job_id}/status", headers=headers, json={"status": step}
-                )
+                self._force(job_id, step)
         return job_id
 
 

@@ -50,6 +50,8 @@ def decorate(
         options = options if isinstance(options, Mapping) else {}
         output["search_info"] = search_info(options, question)
         plugins["search"] = {"count": 1, "strategy": str(options.get("search_strategy") or "turbo")}
+        if parameters.get("enable_text_image_mixed") is True:
+            plugins["image_search"] = {"count": 1 + len(question) % 4}
     if parameters.get("enable_code_interpreter") is True and final:
         output["tool_info"] = [{"code_interpreter": {"code": _code(question)}, "type": "code_interpreter"}]
         plugins["code_interpreter"] = {"count": 1}
