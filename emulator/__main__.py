@@ -132,6 +132,16 @@ def cli() -> None:
     help="JSON list of response rules to load at start (see POST /_emulator/responses); a whole reset returns to them.",
 )
 @click.option(
+    "--models",
+    "models_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    envvar="EMULATOR_MODELS",
+    show_envvar=True,
+    help="JSON or YAML list of models to add to the catalog or override (see POST /_emulator/models and "
+    "docs/conformance.md); GET /_emulator/models lists the catalog.",
+)
+@click.option(
     "--journal-size",
     type=click.IntRange(min=0),
     default=1000,
@@ -245,6 +255,7 @@ def serve(
     heartbeat_seconds: float,
     faults_file: Path | None,
     responses_file: Path | None,
+    models_file: Path | None,
     journal_size: int,
     admin_token: str | None,
     allowed_hosts: tuple[str, ...],
@@ -289,6 +300,7 @@ def serve(
         max_fault_rules=max_fault_rules,
         faults_file=faults_file,
         responses_file=responses_file,
+        models_file=models_file,
         journal_size=journal_size,
         admin_token=admin_token or None,
         allowed_hosts=allowed_hosts,
@@ -312,6 +324,15 @@ def serve(
             load_responses(responses_file)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--responses") from None
+    if models_file is not None:
+        from emulator.catalog import CatalogError, load_catalog
+        from emulator.catalog.routes import read_models_file
+
+        try:
+            load_catalog().add_user_models(read_models_file(models_file))
+        except (CatalogError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--models") from None
+        load_catalog().reset_user_models()
     click.echo(
         f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
         f"time-scale={time_scale} seed={seed} workers={workers} "

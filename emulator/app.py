@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from emulator import openapi
+from emulator.catalog import routes as catalog_routes
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
 from emulator.control.faults import SERVER_SEND, FaultRules, load_rules
@@ -74,11 +75,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         journal=Journal(settings.journal_size, clock),
         responses=ResponseRules(load_responses(settings.responses_file) if settings.responses_file else None),
     )
+    catalog_routes.load_user_models(settings)  # --models: the user layer of the model catalog
     rt.services = Services.build(rt)  # each service gets its dependencies through its constructor
     app = EmulatorApp(
         routes=[
             *openapi.endpoint_routes(api_operations()),
             *control.routes(settings),
+            *catalog_routes.routes(settings),
             *dashboard_routes.routes(settings),
             *openapi.routes(operations()),
         ],
@@ -132,7 +135,7 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
 
 def operations() -> list[openapi.Operation]:
     """Every documented operation: the service's and the control plane's (served unless --no-control-plane)."""
-    return [*api_operations(), *control.operations]
+    return [*api_operations(), *control.operations, *catalog_routes.operations]
 
 
 def create_app_from_env() -> Starlette:

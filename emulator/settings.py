@@ -33,6 +33,7 @@ class Settings(BaseModel):
     control_plane: bool = True
     faults_file: Path | None = None
     responses_file: Path | None = None
+    models_file: Path | None = None
     journal_size: int = Field(1000, ge=0)
     pending_seconds: float = Field(5.0, ge=0)
     max_file_bytes: int = 300 * 1024 * 1024

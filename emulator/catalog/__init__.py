@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -127,7 +127,7 @@ class Catalog:
 
     # ------------------------------------------------------------------------------------------ the user layer
 
-    def add_user_models(self, entries: list[Mapping[str, Any]]) -> list[ModelInfo]:
+    def add_user_models(self, entries: Sequence[Any]) -> list[ModelInfo]:
         """Add or override models (entries in serving.json's format; ``like`` copies an existing model's
         capabilities); all or nothing. Answers the models added, with their expanded names."""
         added: dict[str, ModelInfo] = {}
