@@ -28,6 +28,7 @@ MAX_STRING = 400
 MAX_LIST = 6
 MAX_EVENTS_HEAD = 8
 MAX_EVENTS_TAIL = 4
+MAX_PART = 4096
 
 # Headers worth keeping: they are part of the contract. Everything else (cookies, tracing, timings) is noise.
 KEPT_REQUEST_HEADERS = frozenset(
@@ -217,3 +218,36 @@ def load(directory: Path) -> list[dict[str, Any]]:
 
 def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "exchange"
+
+
+def parse_multipart(body: bytes, content_type: str) -> list[dict[str, Any]]:
+    """The parts of a form (``name``, ``filename``, ``content_type``, ``text``): text parts kept (secrets
+    redacted by name), files as their text when small and UTF-8, else ``<N bytes>``."""
+    match = re.search(r"boundary=\"?([^\";]+)\"?", content_type)
+    if match is None:
+        return []
+    parts: list[dict[str, Any]] = []
+    for chunk in body.split(b"--" + match.group(1).encode("latin-1"))[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, _, data = chunk.strip(b"\r\n").partition(b"\r\n\r\n")
+        part: dict[str, Any] = {}
+        for line in head.decode("utf-8", errors="replace").splitlines():
+            low = line.lower()
+            if low.startswith("content-disposition:"):
+                name = re.search(r'name="([^"]*)"', line)
+                filename = re.search(r'filename="([^"]*)"', line)
+                part["name"] = name.group(1) if name else ""
+                if filename:
+                    part["filename"] = filename.group(1)
+            elif low.startswith("content-type:"):
+                part["content_type"] = line.split(":", 1)[1].strip()
+        try:
+            text = data.decode("utf-8")
+            part["text"] = text if len(text) <= MAX_PART else text[:MAX_PART] + "…"
+        except UnicodeDecodeError:
+            part["text"] = f"<{len(data)} bytes>"
+        if _SECRET_KEYS.match(part.get("name", "")) or part.get("name", "").lower() == "signature":
+            part["text"] = REDACTED
+        parts.append(part)
+    return parts
