@@ -42,7 +42,7 @@ async def post_object(request: Request) -> Response:
     form = await parse_upload(
         request.stream(), request.headers.get("content-type"), rt.temp_dir, rt.settings.max_file_bytes
     )
-    request.state.journal_form = form.summary()  # emulator.control.journal.UPLOAD_FORM
+    request.state.journal_form = form.summary()  # emulator.journal.recorder.UPLOAD_FORM
     try:
         await service(request).put(form)
     finally:
