@@ -255,6 +255,12 @@ class GenerationService:
                 f" (model {model} is not served by the multimodal endpoint)"
             )
         await resolve_media(conversation, oss=oss)
+        info = self.catalog.get(target.base_model)
+        refused = sorted({item.kind for item in conversation.media} - set(info.inputs)) if info else []
+        if refused:  # the catalog's input modalities (an OCR model takes images only) [GUESS: the wording]
+            raise InvalidParameter(
+                f"The model {model} does not support {' or '.join(refused)} input.", param="input.messages"
+            )
         return self.complete(target, conversation.messages, sampling, media=conversation.media, stream=stream)
 
     async def generate(
