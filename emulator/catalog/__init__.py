@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -497,24 +498,28 @@ def is_stream_only(model: str | ModelInfo, catalog: Catalog | None = None) -> bo
     return bool(info and info.stream_only)
 
 
-def model_hint(catalog: Catalog | None = None, count: int = 8) -> str:
-    """A few current model names for an error message (the catalog's first entries of serving.json)."""
-    names = [m.id for m in (catalog or load_catalog()).models() if m.alias_of is None and not m.fine_tunable]
-    preferred = [
-        n
-        for n in (
-            "qwen3.6-plus",
-            "qwen3-max",
-            "qwen-plus",
-            "qwen-flash",
-            "qwen3.6-flash",
-            "qwen-vl-max",
-            "qwen-vl-ocr",
-            "deepseek-v4-pro",
-        )
-        if n in names
-    ]
-    return ", ".join((preferred + [n for n in names if n not in preferred])[:count])
+def newest_first(models: Sequence[ModelInfo]) -> list[ModelInfo]:
+    """Models ordered by their Qwen generation, newest first (qwen3.6 > qwen3.5 > qwen3 > qwen2.5 > others), so
+    that a hint names current models; the catalog's order breaks ties."""
+
+    def generation(model: ModelInfo) -> float:
+        match = re.match(r"qwen(\d+(?:\.\d+)?)", model.id)
+        return float(match.group(1)) if match else 0.0
+
+    return sorted(models, key=lambda m: -generation(m))
+
+
+def model_hint(
+    catalog: Catalog | None = None, count: int = 6, *, fine_tunable: bool = False, deployable: bool = False
+) -> str:
+    """A few current model names for an error message, newest first: fine-tunable (or deployable) bases, or
+    callable models without their aliases and snapshots."""
+    models = (catalog or load_catalog()).models()
+    if fine_tunable or deployable:
+        models = [m for m in models if (m.fine_tunable or not fine_tunable) and (m.deployable or not deployable)]
+    else:
+        models = [m for m in models if m.alias_of is None]
+    return ", ".join(m.id for m in newest_first(models)[:count])
 
 
 _CAPABILITY_FIELDS = [

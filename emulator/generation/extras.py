@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from emulator.catalog import ModelInfo, thinking_mode
+from emulator.catalog import ModelInfo
 
 THINKS = ("hybrid-on", "on", "always")
 
@@ -101,12 +101,15 @@ def _search_frame(first: Mapping[str, Any], options: Mapping[str, Any], question
     return {"output": {"choices": choices, "search_info": {"search_results": results}}, "usage": {}}
 
 
-def default_result_format(model: ModelInfo | None, enable_thinking: bool | None) -> str:
-    """``result_format`` when the request names none: ``message`` for models that think by default, the third-party
-    ones, and any call that turns thinking on (recorded: deepseek-v4-pro answers ``choices`` unasked); else text."""
-    if enable_thinking is True or model is None:
+def default_result_format(model: ModelInfo | None, thinking: str, enable_thinking: bool | None) -> str:
+    """``result_format`` when the request names none: ``message`` for a model that thinks by default (``thinking``,
+    the answering target's mode: a deployed fine-tune thinks only when asked), the third-party ones, and any call
+    that turns thinking on (recorded: deepseek-v4-pro answers ``choices`` unasked); else ``text``."""
+    if enable_thinking is not None:
         return "message" if enable_thinking else "text"
-    if model.family in ("deepseek", "kimi", "glm", "minimax") or thinking_mode(model.id, model) in THINKS:
+    if thinking in THINKS:
+        return "message"
+    if model is not None and thinking != "none" and model.family in ("deepseek", "kimi", "glm", "minimax"):
         return "message"
     return "text"
 

@@ -58,7 +58,9 @@ async def generate(request: Request) -> Response:
     gen, messages, stream = service(request), _messages(req), wants_sse(request)
     target = await gen.resolve(request.state.tenant, req.model)
     info = gen.catalog.get(target.base_model)
-    message_format = (params.result_format or extras.default_result_format(info, params.enable_thinking)) == "message"
+    message_format = (
+        params.result_format or extras.default_result_format(info, target.thinking, params.enable_thinking)
+    ) == "message"
     if sampling.n > 1 and not message_format:
         raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
     view = chat_view(
