@@ -102,6 +102,7 @@ class Replayer:
         self.admin_token = admin_token
         self.client = httpx.Client(timeout=timeout, follow_redirects=False)
         self._jobs: list[str] = []
+        self._operations: list[tuple[str, re.Pattern[str]]] | None = None
 
     def close(self) -> None:
         self.client.close()
@@ -124,6 +125,8 @@ class Replayer:
         if not request:
             return Outcome(exchange_id, NOT_REPLAYABLE, reason="the request was not recorded")
         reason = expectations.not_served_reason(str(request["path"]), exchange_id)
+        if reason is None and not self.serves(str(request["method"]), str(request["path"])):
+            reason = "no such operation in this emulator's OpenAPI document"
         if reason is not None:
             return Outcome(exchange_id, NOT_SERVED, reason=reason)
         try:
@@ -173,6 +176,24 @@ class Replayer:
         with self.client.stream(str(request["method"]), self.base_url + path, headers=headers, **kwargs) as answer:
             body = answer.read()
             return response_record(answer.status_code, answer.headers.multi_items(), body)
+
+    def serves(self, method: str, path: str) -> bool:
+        """Whether the target documents an operation for this request (its ``/openapi.json``); a target without
+        the document (the real service) serves everything."""
+        if self._operations is None:
+            self._operations = []
+            try:
+                document = self.client.get(self.base_url + "/openapi.json").json()
+                for template, operations in document.get("paths", {}).items():
+                    pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+                    for verb in operations:
+                        self._operations.append((verb.upper(), re.compile(f"^{pattern}/?$")))
+            except (httpx.HTTPError, ValueError, AttributeError):
+                self._operations = []
+        if not self._operations:
+            return True
+        bare = path.split("?", 1)[0]
+        return any(verb == method.upper() and pattern.match(bare) for verb, pattern in self._operations)
 
     # -------------------------------------------------------------------------------------------- preparing
 
