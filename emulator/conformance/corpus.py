@@ -47,7 +47,8 @@ SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "set-cookie"
 
 _SECRET_KEYS = re.compile(
     r"^(policy|signature|oss_access_key_id|ossaccesskeyid|x-oss-security-token|security_token|access_key_secret|"
-    r"api_key|apikey|api_key_id|user_id|user_identity|creator|modifier|uid|account_id|owner_id|workspace_id)$",
+    r"api_key|apikey|api_key_id|user_id|user_identity|creator|modifier|uid|account_id|owner_id|workspace_id|"
+    r"caller_uid|caller_parent_id|ali_uid|aliyun_uid|owner_uid)$",
     re.IGNORECASE,
 )
 _URL_SECRETS = re.compile(

@@ -57,7 +57,7 @@ def test_every_exchange_names_its_source_and_holds_no_secret(exchanges: list[dic
         assert not re.search(r"\bsk-[A-Za-z0-9]{16,}", text), exchange["id"]
         assert not re.search(r"(Signature|OSSAccessKeyId|security-token)=(?!<redacted>)", text), exchange["id"]
         assert not re.search(r'"(policy|signature)": "(?!<redacted>)', text), exchange["id"]
-        assert not re.search(r'"(user_identity|user_id|creator|api_key_id)": "(?!0+")', text), exchange["id"]
+        assert not re.search(r'"(user_identity|user_id|creator|api_key_id|caller_uid)": "(?!0+")', text), exchange["id"]
     assert all(path.stat().st_size < 64_000 for path in CORPUS.glob("*.json")), "trim huge bodies"
 
 
