@@ -44,6 +44,8 @@ class Target:
     vision: bool = False
     multimodal: bool = False
     thinking: str = "none"
+    thinking_budget: int | None = None
+    """The model's largest ``thinking_budget`` (catalog), None: the generation default."""
 
     @property
     def max_output_tokens(self) -> int:
@@ -113,6 +115,7 @@ class GenerationService:
                 vision=info.vision,
                 multimodal=serves_multimodal(info),
                 thinking=thinking_mode(info.id, info),
+                thinking_budget=info.thinking_budget,
             )
         served = await self._deployments.serve(tenant, model)
         if served is not None:
@@ -125,6 +128,7 @@ class GenerationService:
                 vision=bool(base and base.vision),
                 multimodal=bool(base and serves_multimodal(base)),
                 thinking=_fine_tune_thinking(thinking_mode(served.base_model)),
+                thinking_budget=base.thinking_budget if base else None,
             )
         if await self._fine_tunes.find_model(tenant, model) is not None:
             raise InvalidParameter(
@@ -146,7 +150,13 @@ class GenerationService:
         """The answer to a request: every generation endpoint ends here, once its input is checked."""
         if sampling.max_tokens is not None and sampling.max_tokens > target.max_output_tokens:
             raise InvalidParameter(f"Range of max_tokens should be [1, {target.max_output_tokens}]", param="max_tokens")
-        thinking = decide_thinking(target.thinking, sampling.enable_thinking, sampling.thinking_budget, stream=stream)
+        thinking = decide_thinking(
+            target.thinking,
+            sampling.enable_thinking,
+            sampling.thinking_budget,
+            stream=stream,
+            max_budget=target.thinking_budget,
+        )
         choices = [self._choice(target, messages, sampling, i, media, thinking) for i in range(sampling.n)]
         media_tokens: dict[str, int] = {}
         for item in media:

@@ -199,3 +199,18 @@ def test_models_file_at_start(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode != 0 and "--models" in done.stderr and "unknown model" in done.stderr
+
+
+@pytest.mark.anyio
+async def test_the_thinking_budget_is_the_models(client: httpx.AsyncClient) -> None:
+    """qwen3-max takes up to 81920 reasoning tokens, the open-source Qwen3 38912 (the catalog's budgets)."""
+    path = "/api/v1/services/aigc/text-generation/generation"
+
+    def asks(model: str, budget: int) -> dict[str, Any]:
+        parameters = {"enable_thinking": True, "thinking_budget": budget, "incremental_output": True}
+        return {"model": model, "input": {"prompt": "1+1?"}, "parameters": parameters}
+
+    sse = {"x-dashscope-sse": "enable"}
+    assert "event:error" not in (await client.post(path, json=asks("qwen3-max", 60000), headers=sse)).text
+    refused = (await client.post(path, json=asks("qwen3-32b", 60000), headers=sse)).text
+    assert "event:error" in refused and "not greater than 38912" in refused
