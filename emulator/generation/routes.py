@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation import extras
 from emulator.generation.replies import (
@@ -18,7 +19,7 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.requests import UNFINISHED, service, sse_errors, wants_sse
+from emulator.generation.requests import UNFINISHED, sse_errors, wants_sse
 from emulator.generation.schemas import GenerationParameters, GenerationRequest, GenerationResponse, parse
 from emulator.generation.service import (
     Completion,
@@ -28,6 +29,7 @@ from emulator.generation.service import (
 )
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
+from emulator.services import services
 from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
@@ -55,8 +57,8 @@ async def generate(request: Request) -> Response:
     raw: dict[str, Any] = body["parameters"] if isinstance(body.get("parameters"), dict) else {}
     cap = raw.get("max_completion_tokens")  # the newer name of max_tokens (recorded: deepseek-v4-pro)
     sampling = check_sampling(params, "parameters.", max_tokens=cap if type(cap) is int else None)
-    gen, messages, stream = service(request), _messages(req), wants_sse(request)
-    target = await gen.resolve(request.state.tenant, req.model)
+    gen, messages, stream = services(request).generation, _messages(req), wants_sse(request)
+    target = await gen.resolve(caller(request), req.model)
     info = gen.catalog.get(target.base_model)
     message_format = (
         params.result_format or extras.default_result_format(info, target.thinking, params.enable_thinking)

@@ -5,17 +5,14 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from emulator.context import caller, context
 from emulator.errors import InvalidParameter, NotFound
 from emulator.files.upload import parse_upload
 from emulator.http import envelope, request_id
 from emulator.openapi import Operation, Param, path_param
-from emulator.runtime import runtime
+from emulator.services import services
 from emulator.uploads.schemas import UploadPolicyResponse
-from emulator.uploads.service import BUCKET, UPLOAD_PATH, UploadsService
-
-
-def service(request: Request) -> UploadsService:
-    return runtime(request).services.uploads
+from emulator.uploads.service import BUCKET, UPLOAD_PATH
 
 
 def upload_host(request: Request) -> str:
@@ -29,8 +26,8 @@ async def get_policy(request: Request) -> JSONResponse:
     action = request.query_params.get("action")
     if action != "getPolicy":
         raise InvalidParameter(f"Unsupported action {action!r}: only action=getPolicy is served.", param="action")
-    policy = await service(request).policy(
-        request.state.tenant, request.query_params.get("model"), upload_host(request), request_id(request)
+    policy = await services(request).uploads.policy(
+        caller(request), request.query_params.get("model"), upload_host(request), request_id(request)
     )
     return envelope(request, "data", policy)
 
@@ -42,9 +39,9 @@ async def post_object(request: Request) -> Response:
     form = await parse_upload(
         request.stream(), request.headers.get("content-type"), rt.temp_dir, rt.settings.max_file_bytes
     )
-    request.state.journal_form = form.summary()  # emulator.journal.recorder.UPLOAD_FORM
+    context(request).upload_form = form.summary()
     try:
-        await service(request).put(form)
+        await services(request).uploads.put(form)
     finally:
         form.discard()
     status = (form.fields.get("success_action_status") or ["204"])[0]

@@ -39,7 +39,9 @@ def test_nan_is_refused_as_starlette_does() -> None:
 def _request(rid: str) -> Any:
     from starlette.requests import Request
 
-    return Request({"type": "http", "method": "GET", "path": "/", "headers": [], "state": {"request_id": rid}})
+    from emulator.context import CONTEXT, RequestContext
+
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": [], CONTEXT: RequestContext(rid)})
 
 
 @given(_JSON, st.sampled_from(["output", "data"]), st.text(max_size=40))
