@@ -42,7 +42,8 @@ In tests, the pytest plugin's dashscope_emulator fixture starts one for you."""
 @click.version_option(__version__, prog_name="dashscope-emulator")
 def cli() -> None:
     """A local, offline emulator of Alibaba Cloud Model Studio (DashScope): files, fine-tunes, deployments and
-    generation, native and OpenAI-compatible, with a test-control plane."""
+    generation, native and OpenAI-compatible, with a test-control plane; `record` and `verify` check it against
+    the real service."""
 
 
 def _click_type(field: dataclasses.Field[Any], spec: Option) -> Any:
@@ -102,6 +103,7 @@ def serve(**given: Any) -> None:
 
     settings = Settings(**{**given, "admin_token": given["admin_token"] or None})
     db, faults_file, responses_file = settings.db, settings.faults_file, settings.responses_file
+    models_file = settings.models_file
     if faults_file is not None:
         from emulator.rules.faults import load_rules
 
@@ -120,6 +122,15 @@ def serve(**given: Any) -> None:
             load_responses(responses_file)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--responses") from None
+    if models_file is not None:
+        from emulator.catalog import CatalogError, load_catalog
+        from emulator.catalog.routes import read_models_file
+
+        try:
+            load_catalog().add_user_models(read_models_file(models_file))
+        except (CatalogError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--models") from None
+        load_catalog().reset_user_models()
     click.echo(
         f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
         f"time-scale={settings.time_scale} seed={settings.seed} workers={settings.workers} "
@@ -229,6 +240,79 @@ async def _seed_offline(settings: Settings, world: Path, reset: bool) -> dict[st
     async with running(settings) as (rt, services):
         result = await service.seed(rt, services, world, reset_first=reset, confined=False)
     return result.model_dump()
+
+
+@cli.command()
+@click.option("--upstream", required=True, help="The service to forward to, e.g. https://dashscope.aliyuncs.com")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder the exchanges are written to (one JSON file each, numbered on from what is there).",
+)
+@click.option("--host", default="127.0.0.1", help="Interface to bind.")
+@click.option("--port", default=8100, type=click.IntRange(0, 65535), help="TCP port of the proxy.")
+def record(upstream: str, out: Path, host: str, port: int) -> None:
+    """Record real traffic: a proxy that forwards every request to --upstream and writes each exchange.
+
+    Point the client at the proxy (DASHSCOPE_HTTP_BASE_URL=http://HOST:PORT/api/v1, or the compatible-mode base
+    URL); answers come back unchanged, streams frame by frame. API keys, signatures, OSS policies and account ids
+    are redacted from what is written. Replay the folder with `dashscope-emulator verify`.
+    """
+    import uvicorn
+
+    from emulator.conformance.record import Recorder
+
+    if not upstream.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http(s) URL", param_hint="--upstream")
+    click.echo(f"dashscope-emulator record: http://{host}:{port} -> {upstream}, writing to {out}", err=True)
+    uvicorn.run(Recorder(upstream, out), host=host, port=port, log_level="warning", ws="none", lifespan="on")
+
+
+@cli.command()
+@click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--against", default=None, help="Base URL of a running emulator  [default: start a fresh one]")
+@click.option("--api-key", default="sk-verify", help="Key the replayed requests carry.")
+@click.option("--admin-token", default=None, help="The emulator's --admin-token, if it has one.")
+@click.option(
+    "--expected",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON of endpoints not served and deliberate differences (format: tests/conformance/expected.json).",
+)
+@click.option("--verbose", is_flag=True, help="Also print the deliberate differences.")
+def verify(
+    corpus: Path, against: str | None, api_key: str, admin_token: str | None, expected: Path | None, verbose: bool
+) -> None:
+    """Replay recorded exchanges (a `record` folder, or the public corpus) and print each structural difference.
+
+    Compares status, error code, content type, key paths and value types, enum values, id and time formats,
+    SSE framing, incremental or not and the final event, never values. Exits 1 when anything differs.
+    """
+    from emulator.conformance import corpus as corpus_files
+    from emulator.conformance.replay import DIFFERS, ERROR, Expectations, Replayer, report, summary
+
+    exchanges = corpus_files.load(corpus)
+    if not exchanges:
+        raise click.ClickException(f"no exchanges in {corpus}")
+    expectations = Expectations.load(expected)
+
+    def run(url: str) -> str:
+        with Replayer(url, api_key=api_key, control_url=url, admin_token=admin_token) as replayer:
+            outcomes = replayer.run(exchanges, expectations)
+        counts = summary(outcomes)
+        click.echo(report(outcomes, verbose=verbose))
+        return "fail" if counts[DIFFERS] or counts[ERROR] else "ok"
+
+    if against is not None:
+        verdict = run(against)
+    else:
+        from emulator.testing import EmulatorServer
+
+        with EmulatorServer(api_key=api_key, extra_args=("--api-key", api_key)) as server:
+            verdict = run(server.url)
+    if verdict != "ok":
+        raise SystemExit(1)
 
 
 def main() -> None:

@@ -124,6 +124,14 @@ class Settings:
         help="JSON list of response rules to load at start (see POST /_emulator/responses); a whole reset "
         "returns to them.",
     )
+    models_file: Path | None = option(
+        None,
+        path="file",
+        flag="--models",
+        env="EMULATOR_MODELS",
+        help="JSON or YAML list of models to add to the catalog or override (see POST /_emulator/models and "
+        "docs/conformance.md); GET /_emulator/models lists the catalog.",
+    )
     journal_size: int = option(
         1000, ge=0, help="Public requests kept by the request journal (GET /_emulator/requests); 0 turns it off."
     )
