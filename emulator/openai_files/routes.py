@@ -38,8 +38,7 @@ def openai_file(record: FileRecord) -> dict[str, Any]:
         "purpose": record.purpose,
         "status": "processed",
         "created_at": int(record.created_at),
-        "status_details": None,
-    }
+    }  # no status_details: the recorded answer has none (the batch doc's example adds it)
 
 
 class PurposeError(InvalidParameter):

@@ -15,7 +15,6 @@ class OpenAIFile(WireModel):
     purpose: str
     status: Literal["processed"] = "processed"
     created_at: int
-    status_details: None = None
 
 
 class OpenAIFileList(WireModel):
