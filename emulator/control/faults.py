@@ -49,7 +49,7 @@ from emulator.errors import (
     TooLarge,
     TooMany,
 )
-from emulator.http import parse_json
+from emulator.http import parse_json, strict_json
 from emulator.ids import Ids
 from emulator.tenants import tenant_matches, tenant_names
 
@@ -317,10 +317,12 @@ _RULES = TypeAdapter(list[FaultRuleSpec])
 def load_rules(path: Path) -> list[FaultRuleSpec]:
     """``--faults FILE``: a JSON list of rules."""
     try:
-        return _RULES.validate_json(path.read_bytes())
+        return _RULES.validate_python(strict_json(path.read_bytes()))
     except OSError as exc:
         raise ValueError(f"cannot read the faults file {path}: {exc.strerror or exc}") from None
-    except ValidationError as exc:
+    except ValueError as exc:  # not JSON, NaN/Infinity in it, or not rules (a ValidationError)
+        if not isinstance(exc, ValidationError):
+            raise ValueError(f"{path} is not a JSON list of fault rules: {exc}") from None
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "file"
         raise ValueError(f"{path} is not a JSON list of fault rules: {where}: {first['msg']}") from None

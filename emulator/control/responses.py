@@ -33,6 +33,7 @@ from emulator.errors import (
     ServiceUnavailable,
     Throttling,
 )
+from emulator.http import strict_json
 from emulator.tenants import tenant_matches, tenant_names
 
 if TYPE_CHECKING:  # imported by the first rule added (most runs add none), not at start
@@ -241,16 +242,22 @@ def _specs() -> TypeAdapter[list[ResponseRuleSpec]]:
     return TypeAdapter(list[ResponseRuleSpec])
 
 
+def _invalid(path: Path, exc: ValidationError) -> ValueError:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "file"
+    return ValueError(f"{path} is not a JSON list of response rules: {where}: {first['msg']}")
+
+
 def load_rules(path: Path) -> list[ResponseRuleSpec]:
     """``--responses FILE``: a JSON list of rules, as ``POST /_emulator/responses`` takes them one by one."""
     try:
-        specs = _specs().validate_json(path.read_bytes())
+        specs = _specs().validate_python(strict_json(path.read_bytes()))
     except OSError as exc:
         raise ValueError(f"cannot read the responses file {path}: {exc.strerror or exc}") from None
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "file"
-        raise ValueError(f"{path} is not a JSON list of response rules: {where}: {first['msg']}") from None
+    except ValueError as exc:  # not JSON, or NaN/Infinity in it (ValidationError is a ValueError: caught below)
+        if isinstance(exc, ValidationError):
+            raise _invalid(path, exc) from None
+        raise ValueError(f"{path} is not a JSON list of response rules: {exc}") from None
     if len(specs) > MAX_RULES:
         raise ValueError(f"{path} holds {len(specs)} response rules, more than the {MAX_RULES} a process keeps")
     return specs

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -225,3 +226,71 @@ async def test_a_model_fault_rule_peeks_at_hostile_bodies_without_failing(client
         assert_refused(await client.post(GENERATION, content=body), GENERATION)
     hit = await client.post(GENERATION, json={"model": "qwen-turbo", "input": {"prompt": "hi"}})
     assert hit.status_code == 429
+
+
+NON_FINITE = [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e999"]
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_ROUTES + [("POST", "/_emulator/responses")])
+async def test_non_finite_numbers_anywhere_are_a_400_on_every_route(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    """Issue 24: ``json.loads`` took NaN/Infinity (and 1e400 as inf); stored, they answered 500 for good."""
+    for number in NON_FINITE:
+        for body in (b'{"model":' + number + b"}", b'{"x":[{"y":[1,' + number + b"]}]}"):
+            response = await client.request(method, path, content=body, headers={"Content-Type": "application/json"})
+            assert_refused(response, path, words="finite")
+    assert (await client.get("/_emulator/requests")).status_code == 200  # the journal reads them back
+
+
+async def test_a_fine_tune_with_nan_hyper_parameters_is_refused_and_nothing_stored(client: httpx.AsyncClient) -> None:
+    sft = await _file_id(client)
+    raw = (
+        b'{"model":"qwen-turbo","training_file_ids":["' + sft.encode() + b'"],"hyper_parameters":{"learning_rate":NaN}}'
+    )
+    response = await client.post("/api/v1/fine-tunes", content=raw, headers={"Content-Type": "application/json"})
+    assert_refused(response, "/api/v1/fine-tunes", words="finite")
+    listing = await client.get("/api/v1/fine-tunes")
+    assert listing.status_code == 200 and listing.json()["output"]["total"] == 0
+
+
+async def test_rows_an_older_version_stored_with_non_finite_numbers_still_read(
+    app_factory: AppFactory, settings_factory: Callable[..., Settings]
+) -> None:
+    """Before the door refused them, NaN/Infinity were stored as they came; every reader of such rows answers."""
+    first = await app_factory()
+    async with client_for(first) as client:
+        sft = await _file_id(client)
+        hp = {"learning_rate": 0.000123, "n_epochs": 1}
+        created = await client.post(
+            "/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": [sft], "hyper_parameters": hp}
+        )
+        assert created.status_code == 200, created.text
+        job_id = created.json()["output"]["job_id"]
+    with sqlite3.connect(first.state.rt.settings.db) as conn:
+        changed = conn.execute(
+            "UPDATE fine_tunes SET request = replace(request, '0.000123', 'NaN'), "
+            "plan = replace(plan, '0.000123', 'Infinity') WHERE job_id = ?",
+            (job_id,),
+        ).rowcount
+        assert changed == 1
+    restarted = await app_factory()
+    async with client_for(restarted) as client:
+        listing = await client.get("/api/v1/fine-tunes")
+        assert listing.status_code == 200, listing.text
+        job = await client.get(f"/api/v1/fine-tunes/{job_id}")
+        assert job.status_code == 200, job.text
+        assert job.json()["output"]["hyper_parameters"]["learning_rate"] is None
+        assert (await client.get(f"/api/v1/fine-tunes/{job_id}/logs")).status_code == 200
+
+
+@pytest.mark.parametrize("option", ["--responses", "--faults"])
+def test_rule_files_with_non_finite_numbers_are_refused_at_start(tmp_path: Path, option: str) -> None:
+    rules = tmp_path / "rules.json"
+    if option == "--responses":
+        rules.write_text('[{"tool_calls": [{"name": "f", "arguments": {"x": NaN}}]}]')
+    else:
+        rules.write_text('[{"path": "/x", "status": 500, "delay": Infinity}]')
+    result = CliRunner().invoke(cli, ["serve", "--db", ":memory:", option, str(rules)])
+    assert result.exit_code == 2, result.output
+    assert "finite" in result.output and "Traceback" not in result.output
