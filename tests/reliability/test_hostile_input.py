@@ -294,3 +294,33 @@ def test_rule_files_with_non_finite_numbers_are_refused_at_start(tmp_path: Path,
     result = CliRunner().invoke(cli, ["serve", "--db", ":memory:", option, str(rules)])
     assert result.exit_code == 2, result.output
     assert "finite" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("bound", ["1" + "0" * 400, "1e308", "-1e308"])
+async def test_forced_tools_with_huge_bounds_answer_on_both_apis(client: httpx.AsyncClient, bound: str) -> None:
+    """Issue 24: ``minimum: 10**400`` answered 500 on both APIs; ``±1e308`` gave ``Infinity`` in the arguments."""
+    schema = (
+        '{"type":"object","required":["n","x"],"properties":{"n":{"type":"integer","minimum":' + bound + "},"
+        '"x":{"type":"number","minimum":-1e308,"maximum":1e308}}}'
+    )
+    tool = '{"type":"function","function":{"name":"f","parameters":' + schema + "}}"
+    choice = '{"type":"function","function":{"name":"f"}}'
+    native = (
+        '{"model":"qwen-turbo","input":{"messages":[{"role":"user","content":"hi"}]},'
+        '"parameters":{"result_format":"message","tools":[' + tool + '],"tool_choice":' + choice + "}}"
+    )
+    chat = (
+        '{"model":"qwen-turbo","messages":[{"role":"user","content":"hi"}],"tools":['
+        + tool
+        + '],"tool_choice":'
+        + choice
+        + "}"
+    )
+    for path, body in ((GENERATION, native), (CHAT, chat)):
+        response = await client.post(path, content=body.encode(), headers={"Content-Type": "application/json"})
+        assert response.status_code == 200, response.text
+        payload = response.json()
+        message = payload["output"]["choices"][0]["message"] if path == GENERATION else payload["choices"][0]["message"]
+        arguments = json.loads(message["tool_calls"][0]["function"]["arguments"], parse_constant=pytest.fail)
+        assert arguments["n"] >= int(float(bound)) if "e" in bound else arguments["n"] >= int(bound)
+        assert -1e308 <= arguments["x"] <= 1e308
