@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import re
+import logging
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import regex
 from pydantic import TypeAdapter, ValidationError
 
 from emulator.errors import (
@@ -134,19 +136,25 @@ def to_scripted(reply: ScriptedReplySpec, rule_id: str | None, request_id: str) 
     )
 
 
+REGEX_SECONDS = 0.05
+"""What all the rules' regexes of one request may spend together (the ``regex`` package stops a search at its
+timeout): a catastrophic pattern or a long prompt costs one request this much, never the event loop more."""
+log = logging.getLogger("emulator")
+
+
 @dataclass(eq=False)
 class _Active:
     spec: ResponseRule
     tenants: frozenset[str] | None = field(init=False, default=None)
-    pattern: re.Pattern[str] | None = field(init=False, default=None)
+    pattern: regex.Pattern[str] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.spec.tenant is not None:
             self.tenants = tenant_names(self.spec.tenant)
         if self.spec.regex is not None:
-            self.pattern = re.compile(self.spec.regex)
+            self.pattern = regex.compile(self.spec.regex)
 
-    def matches(self, view: ChatView) -> bool:
+    def matches(self, view: ChatView, deadline: float = float("inf")) -> bool:
         s = self.spec
         if s.model is not None and not any(
             fnmatch.fnmatchcase(m, s.model) for m in (view.model, view.base_model) if m is not None
@@ -156,11 +164,22 @@ class _Active:
             return False
         if s.contains is not None and s.contains not in view.last_user_text:
             return False
-        if self.pattern is not None and self.pattern.search(view.last_user_text) is None:
+        if self.pattern is not None and not self._search(self.pattern, view.last_user_text, deadline):
             return False
         if s.after_tool_result is not None and s.after_tool_result != view.after_tool_result:
             return False
         return _tools_match(s.tools, view)
+
+    def _search(self, pattern: regex.Pattern[str], text: str, deadline: float) -> bool:
+        """A match within the request's regex time; a search that runs out of it is no match (and logged)."""
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return False
+        try:
+            return pattern.search(text, timeout=left) is not None
+        except TimeoutError:
+            log.warning("response rule %s: its regex ran out of time on a %d-character prompt", self.spec.id, len(text))
+            return False
 
     def next_reply(self) -> ScriptedReplySpec:
         """The reply of this hit (``hits`` already counts it): ``replies`` one per call, the last repeating."""
@@ -225,8 +244,9 @@ class ResponseRules:
 
     def answer(self, view: ChatView, request_id: str) -> Scripted | None:
         """The first matching rule's reply (counted as a hit), or None."""
+        deadline = time.perf_counter() + REGEX_SECONDS
         for rule in self.rules:
-            if rule.matches(view):
+            if rule.matches(view, deadline):
                 spec = rule.spec
                 spec.hits += 1
                 if spec.count is not None and spec.hits >= spec.count:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+import regex
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from emulator.control.fault_schemas import FaultRule as FaultRule
@@ -234,8 +234,8 @@ class ResponseRuleSpec(ScriptedReplySpec):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
+                regex.compile(value)  # the engine rules match with (emulator.control.responses)
+            except regex.error as exc:
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 

@@ -51,7 +51,13 @@ async def generate(request: Request) -> Response:
     target = await gen.resolve(request.state.tenant, req.model)
     messages = conversation.messages
     view = chat_view(
-        request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream
+        request,
+        model=req.model,
+        base_model=target.base_model,
+        context_window=target.context_window,
+        messages=messages,
+        fields=params,
+        stream=stream,
     )
     scripted = script(request, view)
     if scripted is not None:

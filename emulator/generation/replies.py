@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from emulator.control.faults import STREAM_FAULT, ActiveRule, drop_connection
 from emulator.control.journal import RESPONSE_RULE
 from emulator.control.responses import ChatView, Scripted, ToolCall, call_id
-from emulator.errors import ApiError, render_openai_error
+from emulator.errors import ApiError, InvalidParameter, render_openai_error
 from emulator.generation.schemas import SamplingFields
 from emulator.sse import encode_json, stream_response
 from emulator.synth.text import MESSAGE_OVERHEAD_TOKENS
@@ -60,11 +60,18 @@ def chat_view(
     *,
     model: str,
     base_model: str | None,
+    context_window: int,
     messages: Sequence[Mapping[str, Any]],
     fields: SamplingFields,
     stream: bool,
 ) -> ChatView:
-    """The protocol-neutral view of a generation request (native text, multimodal, OpenAI-compatible)."""
+    """The protocol-neutral view of a generation request (native text, multimodal, OpenAI-compatible).
+
+    A prompt past the model's context window is refused here, before any response rule looks at it (a rule's regex
+    costs time in the prompt's length: only prompts the model could take reach it).
+    """
+    if input_tokens(messages) > context_window:
+        raise InvalidParameter(f"Range of input length should be [1, {context_window}]", param="messages")
     last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
     last_role = messages[-1].get("role") if messages else None
     return ChatView(

@@ -58,7 +58,13 @@ async def generate(request: Request) -> Response:
     gen, messages, stream = service(request), _messages(req), wants_sse(request)
     target = await gen.resolve(request.state.tenant, req.model)
     view = chat_view(
-        request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream
+        request,
+        model=req.model,
+        base_model=target.base_model,
+        context_window=target.context_window,
+        messages=messages,
+        fields=params,
+        stream=stream,
     )
     scripted = script(request, view)
     if scripted is not None:
