@@ -6,34 +6,53 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 VENV := .venv
 SDK_VENVS := .venv-sdk
-SDK1 := $(SDK_VENVS)/1.20.11
-SDK2 := $(SDK_VENVS)/2.0.2
-# The quick start's client venv (make sdk), and one venv per third-party client for the contract tests
+# The quick start's client venv (make sdk), and one venv per third-party client for the contract tests:
+# every locks/clients/<name>.in (with its compiled locks/clients/<name>.txt) is a venv .venv-clients/<name>.
 CLIENT_VENV := .venv-client
-CLIENT_PINS := 'dashscope==2.0.2' 'openai==3.57.0'
 CLIENTS := .venv-clients
-langchain_PINS := 'langchain-community==0.4.2' 'langchain-core==1.8.3' 'dashscope==2.0.2'
-litellm_PINS := 'litellm==1.110.2'
+CLIENT_NAMES := $(sort $(basename $(notdir $(wildcard locks/clients/*.in))))
+SDK_VERSIONS := $(sort $(basename $(notdir $(wildcard locks/sdk/*.in))))
 PIP_QUIET := --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 # The suite runs on two pytest-xdist workers (every live server takes its own free port and tmp dir).
 PYTEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
-.PHONY: serve sdk test test-fast lint bench clean install chromium venvs
+# Locks (docs/contributing-deps.md): every venv installs only from a lock under locks/ (exact versions and
+# hashes, compiled by uv from the .in beside it); `make lock` refreshes them all to the newest releases. uv itself
+# is pinned (with hashes) in locks/tools.txt and installed from PyPI into a venv of its own.
+UV_VENV := .venv-uv
+UV := $(UV_VENV)/bin/uv
+UV_QUIET := --quiet
+UV_SYNC = $(UV) pip sync $(UV_QUIET) --require-hashes
+LOCK_UPGRADE ?= --upgrade
+LOCK = $(UV) pip compile $(UV_QUIET) --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command 'make lock' $(LOCK_UPGRADE)
+# uv uses an interpreter it is given and never downloads one.
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: serve sdk test test-fast lint bench clean install chromium venvs lock
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(UV): locks/tools.txt
+	test -x $(UV_VENV)/bin/python || $(PY) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/pip install -qq --disable-pip-version-check --require-hashes --no-deps -r locks/tools.txt
+	touch $@
+
+# The test venv: its locked dependencies, then the emulator itself, editable, with --no-deps (and no build
+# isolation: setuptools comes from the lock too).
+$(VENV)/.installed: locks/test.txt pyproject.toml | $(UV)
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_QUIET) -e '.[test]'
+	$(UV_SYNC) --python $(VENV)/bin/python locks/test.txt
+	$(UV) pip install $(UV_QUIET) --python $(VENV)/bin/python --no-deps --no-build-isolation -e .
 	touch $@
 
 # Each dashscope SDK lives in a venv of its own: the two versions cannot share one, and 2.x
-# brings its own starlette/fastapi that must not meet ours.
-$(SDK_VENVS)/%/.installed:
-	test -x $(SDK_VENVS)/$*/bin/python || $(PY) -m venv $(SDK_VENVS)/$*
-	$(SDK_VENVS)/$*/bin/pip install $(PIP_QUIET) 'dashscope==$*'
+# brings its own starlette/fastapi that must not meet ours. Test-only venvs (like the clients' below): no pip.
+$(SDK_VENVS)/%/.installed: locks/sdk/%.txt | $(UV)
+	test -x $(SDK_VENVS)/$*/bin/python || $(PY) -m venv --without-pip $(SDK_VENVS)/$*
+	$(UV_SYNC) --python $(SDK_VENVS)/$*/bin/python $<
 	touch $@
 
 # The README's quick start: the dashscope SDK (module and CLI) and openai, in a venv of their own.
@@ -41,17 +60,28 @@ sdk: $(CLIENT_VENV)/.installed
 	@echo "The dashscope SDK and CLI (2.0.2) and openai are in $(CLIENT_VENV); in your shell:"
 	@echo "    source $(CLIENT_VENV)/bin/activate"
 
-$(CLIENT_VENV)/.installed:
+$(CLIENT_VENV)/.installed: locks/client.txt | $(UV)
 	test -x $(CLIENT_VENV)/bin/python || $(PY) -m venv $(CLIENT_VENV)
-	$(CLIENT_VENV)/bin/pip install $(PIP_QUIET) --no-compile $(CLIENT_PINS)
+	$(UV_SYNC) --python $(CLIENT_VENV)/bin/python $<
 	touch $@
 
-# Third-party clients (tests/contract/test_other_clients.py), each pinned in a venv of its own. Test-only venvs:
-# no pip of their own (the test venv's pip installs into them) and no .pyc compiled up front, which halves the time.
-$(CLIENTS)/%/.installed: | $(VENV)/.installed
+# Third-party clients (tests/contract/test_other_clients.py), each in a venv of its own from its lock.
+$(CLIENTS)/%/.installed: locks/clients/%.txt | $(UV)
 	test -x $(CLIENTS)/$*/bin/python || $(PY) -m venv --without-pip $(CLIENTS)/$*
-	$(VENV)/bin/pip --python $(CLIENTS)/$*/bin/python install $(PIP_QUIET) --no-compile $($*_PINS)
+	$(UV_SYNC) --python $(CLIENTS)/$*/bin/python $<
 	touch $@
+
+# A requirements file without its lock stops the build (make lock compiles it); never a silent resolve here.
+locks/%.txt:
+	@echo "make: locks/$*.txt is missing: run 'make lock' to compile it from locks/$*.in" >&2; exit 1
+
+# Every lock, re-resolved to the newest releases (LOCK_UPGRADE= keeps what each lock has where it can).
+lock: | $(UV)
+	$(LOCK) locks/tools.in -o locks/tools.txt
+	$(LOCK) pyproject.toml locks/build.in --extra test -o locks/test.txt
+	$(LOCK) pyproject.toml locks/build.in --extra test --extra bench -o locks/bench.txt
+	$(LOCK) locks/client.in -o locks/client.txt
+	$(foreach in,$(wildcard locks/sdk/*.in locks/clients/*.in),$(LOCK) $(in) -o $(in:.in=.txt) &&) true
 
 # The dashboard's browser test drives Debian's Chromium (never a downloaded browser). CI runs as root on
 # Debian; where the install is impossible the test itself fails under EMULATOR_REQUIRE_SDK=1 and says why.
@@ -71,8 +101,8 @@ lint: $(VENV)/.installed
 
 # Every venv the suite needs, built side by side (each target writes only its own folder): on a fresh machine
 # the installs are most of `make test`'s time, and they wait on the network and pip, not on the CPU.
-venvs: $(VENV)/.installed $(SDK1)/.installed $(SDK2)/.installed $(CLIENT_VENV)/.installed \
-		$(CLIENTS)/langchain/.installed $(CLIENTS)/litellm/.installed chromium
+venvs: $(VENV)/.installed $(SDK_VERSIONS:%=$(SDK_VENVS)/%/.installed) $(CLIENT_VENV)/.installed \
+		$(CLIENT_NAMES:%=$(CLIENTS)/%/.installed) chromium
 
 test:
 	$(MAKE) --no-print-directory -j4 venvs
@@ -84,8 +114,9 @@ test-fast: $(VENV)/.installed
 
 # The bench extra (profilers) on top of the test venv, and wrk from Debian for the load; without wrk the bench
 # falls back to its own Python load client and says so in the report.
-$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
-	$(VENV)/bin/pip install $(PIP_QUIET) -e '.[test,bench]'
+$(VENV)/.bench-installed: locks/bench.txt $(VENV)/.installed
+	$(UV_SYNC) --python $(VENV)/bin/python locks/bench.txt
+	$(UV) pip install $(UV_QUIET) --python $(VENV)/bin/python --no-deps --no-build-isolation -e .
 	touch $@
 
 bench: $(VENV)/.bench-installed
@@ -95,4 +126,4 @@ bench: $(VENV)/.bench-installed
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SDK_VENVS) $(CLIENT_VENV) $(CLIENTS) .data test-artifacts .mypy_cache *.egg-info
+	rm -rf $(VENV) $(SDK_VENVS) $(CLIENT_VENV) $(CLIENTS) $(UV_VENV) .data test-artifacts .mypy_cache *.egg-info

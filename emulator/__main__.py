@@ -295,7 +295,7 @@ def serve(
         control_paths=control_paths,
     )
     if faults_file is not None:
-        from emulator.control.faults import load_rules
+        from emulator.rules.faults import load_rules
 
         try:
             rules = load_rules(faults_file)
@@ -306,7 +306,7 @@ def serve(
                 f"{len(rules)} rules, more than --max-fault-rules {max_fault_rules}", param_hint="--faults"
             )
     if responses_file is not None:
-        from emulator.control.responses import load_rules as load_responses
+        from emulator.rules.responses import load_rules as load_responses
 
         try:
             load_responses(responses_file)

@@ -19,13 +19,9 @@ from starlette.types import Receive, Scope, Send
 from emulator import openapi
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
-from emulator.control.faults import SERVER_SEND, FaultRules, load_rules
-from emulator.control.journal import Journal
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
 from emulator.control.paths import pid_alive
 from emulator.control.persistence import restore_clock, save_clock
-from emulator.control.responses import ResponseRules
-from emulator.control.responses import load_rules as load_responses
 from emulator.dashboard import routes as dashboard_routes
 from emulator.db import Database
 from emulator.deployments import routes as deployment_routes
@@ -36,6 +32,10 @@ from emulator.gateway import Gateway
 from emulator.generation import multimodal_routes, openai_routes, tokenizer
 from emulator.generation import routes as generation_routes
 from emulator.ids import Ids
+from emulator.journal.recorder import Journal
+from emulator.rules.faults import SERVER_SEND, FaultRules, load_rules
+from emulator.rules.responses import ResponseRules
+from emulator.rules.responses import load_rules as load_responses
 from emulator.runtime import Runtime
 from emulator.services import Services
 from emulator.settings import Settings

@@ -5,7 +5,7 @@ In order, for an HTTP request:
 1. a request id (``state["request_id"]``, and the ``x-request-id`` header of every answer);
 2. the journal's record of a public request (``/api/v1``, ``/compatible-mode/v1``), which sees whatever answers
    it: a refusal below, a fault, a handler, the 500 net;
-3. the Host allow-list and the cross-site rule (``control.guard``), on every request;
+3. the Host allow-list and the cross-site rule (``emulator.guard``), on every request;
 4. ``--admin-token`` on ``/_emulator``;
 5. the caller's tenant on a public request (``TenantRegistry.from_headers``);
 6. fault rules on a public request, when any is set;
@@ -35,8 +35,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.control.guard import AdminGate, HostPolicy, check_request
 from emulator.errors import ApiError, InsufficientStorage, InternalError, MethodNotAllowed, NotFound, is_disk_full
+from emulator.guard import AdminGate, HostPolicy, check_request
 from emulator.http import error_response
 from emulator.runtime import Runtime
 from emulator.tenants import PROTECTED_PREFIXES, auth_headers

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from emulator.clock import Clock
-from emulator.control.faults import FaultRules
-from emulator.control.journal import Journal
-from emulator.control.responses import ResponseRules
 from emulator.db import Database
 from emulator.ids import Ids
+from emulator.journal.recorder import Journal
+from emulator.rules.faults import FaultRules
+from emulator.rules.responses import ResponseRules
 from emulator.settings import Settings
 from emulator.tenants import TenantRegistry
 

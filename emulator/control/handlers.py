@@ -7,7 +7,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from emulator.control import service
-from emulator.control.responses import ResponseRules
 from emulator.control.schemas import (
     ClockAdvance,
     ClockUpdate,
@@ -29,6 +28,7 @@ from emulator.deployments.wire import deployment_object
 from emulator.errors import InvalidParameter, NotFound
 from emulator.fine_tunes.wire import job_object
 from emulator.http import parse_model, read_json_object, read_model
+from emulator.rules.responses import ResponseRules
 from emulator.runtime import Runtime, runtime
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from emulator.clock import fmt_iso, fmt_job_time
-from emulator.control.journal import entry
 from emulator.control.paths import confine, open_regular, read_regular
 from emulator.control.persistence import save_clock
 from emulator.control.schemas import ClockView, FaultRule, FaultRuleSpec, JournalPage, SeedResult, SnapshotInfo
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import InvalidParameter, NotFound
 from emulator.fine_tunes.states import JobStatus
+from emulator.journal.recorder import entry
 from emulator.runtime import CLOCK, Runtime
 from emulator.tenants import tenant_for
 

@@ -5,7 +5,7 @@ routes call; cancelling goes to the fine-tunes service, as the tenant the job be
 controls need ``confirmed=yes``: the page's script asks with ``confirm()``, and without JavaScript the
 first post answers a confirmation page instead.
 
-The server's guard (``emulator.control.guard``) refuses posts from other origins before they get here.
+The server's guard (``emulator.guard``) refuses posts from other origins before they get here.
 Under ``--admin-token`` the login form takes the token once and sets an HttpOnly, SameSite=Strict cookie
 derived from it, which the dashboard's pages and controls then carry.
 """
@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from emulator.control import service
-from emulator.control.guard import DASHBOARD_COOKIE, dashboard_session
 from emulator.dashboard import store
 from emulator.dashboard.templating import FAULTS_PATH, PREFIX, duration, has_route, render, runtime, when
 from emulator.errors import ApiError
 from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import JobStatus
+from emulator.guard import DASHBOARD_COOKIE, dashboard_session
 
 ADVANCE_PRESETS = (("1 minute", 60), ("10 minutes", 600), ("1 hour", 3600), ("1 day", 86400))
 MAX_ADVANCE = 10 * 365 * 86400

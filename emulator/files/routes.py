@@ -81,7 +81,7 @@ async def upload_files(request: Request) -> JSONResponse:
             request.stream(), request.headers.get("content-type"), rt.temp_dir, rt.settings.max_file_bytes, budget
         )
         try:
-            request.state.journal_form = parsed.summary()  # emulator.control.journal.UPLOAD_FORM
+            request.state.journal_form = parsed.summary()  # emulator.journal.recorder.UPLOAD_FORM
             descriptions = parsed.fields.get("descriptions") or parsed.fields.get("description") or []
             outcome = await service.upload_files(
                 tenant, parsed.staged(), purpose=parsed.last("purpose"), descriptions=descriptions

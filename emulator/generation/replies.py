@@ -1,7 +1,7 @@
 """Scripted replies in each protocol's shape, and the stream faults every generation stream goes through.
 
 ``script`` is the one question a generation endpoint asks before it generates text: is there a scripted reply
-for this request?  A response rule's answer (``control.responses``), else a call of the function a forced
+for this request?  A response rule's answer (``rules.responses``), else a call of the function a forced
 ``tool_choice`` names (arguments from its JSON schema, ``synth.toolargs``), else None: the endpoint keeps its
 deterministic text.  A rule's error is raised from here, before any byte is sent.
 
@@ -23,11 +23,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from emulator.control.faults import STREAM_FAULT, ActiveRule, drop_connection
-from emulator.control.journal import RESPONSE_RULE
-from emulator.control.responses import ChatView, Scripted, ToolCall, call_id
 from emulator.errors import ApiError, InvalidParameter, render_openai_error
 from emulator.generation.schemas import SamplingFields
+from emulator.journal.recorder import RESPONSE_RULE
+from emulator.rules.faults import STREAM_FAULT, ActiveRule, drop_connection
+from emulator.rules.responses import ChatView, Scripted, ToolCall, call_id
 from emulator.sse import encode_json, stream_response
 from emulator.synth.text import MESSAGE_OVERHEAD_TOKENS
 from emulator.synth.tokens import count_tokens, is_chinese

@@ -50,7 +50,7 @@ async def post_object(request: Request) -> Response:
         )
     except FileTooLarge:
         raise OssError("Your proposed upload exceeds the maximum allowed size.", code="EntityTooLarge") from None
-    request.state.journal_form = form.summary()  # emulator.control.journal.UPLOAD_FORM
+    request.state.journal_form = form.summary()  # emulator.journal.recorder.UPLOAD_FORM
     try:
         await uploads.put(form)
     finally:

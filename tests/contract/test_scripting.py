@@ -265,13 +265,13 @@ def test_openai_stream_faults(oa: tuple[openai.OpenAI, Script]) -> None:
             received.append(chunk)
     assert len(received) == 2 and "Slow down." in broken.value.message
     received = []
-    with pytest.raises((httpx.HTTPError, openai.APIError)):
+    with pytest.raises((httpx.HTTPError, openai.APIError)):  # openai on httpx2 wraps it: APIConnectionError
         for chunk in client.chat.completions.create(model="qwen-plus", messages=messages, stream=True):
             received.append(chunk)
     assert len(received) == 2
     with (
         openai.OpenAI(
-            api_key=client.api_key, base_url=str(client.base_url), max_retries=0, timeout=httpx.Timeout(5, read=0.1)
+            api_key=client.api_key, base_url=str(client.base_url), max_retries=0, timeout=openai.Timeout(5, read=0.1)
         ) as impatient,
         pytest.raises(openai.APITimeoutError),
     ):

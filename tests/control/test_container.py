@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from emulator.__main__ import serve
-from emulator.control.faults import load_rules
+from emulator.rules.faults import load_rules
 from emulator.testing import EmulatorClient, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from emulator.control.faults import FaultRules, load_rules
 from emulator.control.schemas import FaultRuleSpec
 from emulator.ids import Ids
+from emulator.rules.faults import FaultRules, load_rules
 from tests.conftest import AppFactory, assert_error, client_for
 
 pytestmark = pytest.mark.anyio

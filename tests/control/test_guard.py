@@ -11,8 +11,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from emulator.control.guard import HostPolicy, check_request, host_name
 from emulator.errors import AccessDenied
+from emulator.guard import HostPolicy, check_request, host_name
 from emulator.settings import Settings
 from tests.conftest import DATASETS, AppFactory, assert_error, client_for, upload
 

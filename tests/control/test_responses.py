@@ -15,11 +15,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.__main__ import cli
-from emulator.control.responses import MAX_RULES, ResponseRules
 from emulator.control.schemas import ResponseRuleSpec
 from emulator.errors import InvalidParameter
 from emulator.generation.replies import chat_view, native_scripted_response, script
 from emulator.generation.schemas import SamplingFields
+from emulator.rules.responses import MAX_RULES, ResponseRules
 from tests.conftest import AppFactory, client_for
 
 pytestmark = pytest.mark.anyio

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from emulator import tenants
-from emulator.control.journal import MAX_FORM_BYTES, MAX_FORM_VALUE, MAX_HEADER_VALUE, TRUNCATED
 from emulator.files.upload import MAX_TEXT_TOTAL
+from emulator.journal.recorder import MAX_FORM_BYTES, MAX_FORM_VALUE, MAX_HEADER_VALUE, TRUNCATED
 from tests.conftest import AppFactory, assert_error, client_for
 
 pytestmark = pytest.mark.anyio

@@ -157,6 +157,8 @@ NOT_AT_START = (
     "emulator.control.service",
     "emulator.control.snapshot",
     "emulator.control.seed",
+    # the response rules' schemas: with the first rule added
+    "emulator.rules.response_schemas",
     "tarfile",
     # generated text: Faker on the first text it writes
     "faker",

@@ -1,5 +1,6 @@
-"""A fault rule as posted and as stored: the request path's fault store (``control.faults``) needs them at start,
-the rest of the control plane's schemas (``control.schemas``) only when a control endpoint is hit."""
+"""A fault rule as posted and as stored: the request path's fault store (``rules.faults``) needs them at start,
+the rest of the control plane's schemas (``control.schemas``, which re-exports these) only when a control
+endpoint is hit."""
 
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ from typing import Any
 from starlette.types import Message, Receive, Scope
 
 from emulator.clock import Clock, ClockState, fmt_iso
-from emulator.control.journal_schemas import JournalEntry
 from emulator.errors import MalformedBody
 from emulator.http import parse_json
+from emulator.journal.schemas import JournalEntry
 from emulator.tenants import key_hint, tenant_matches, tenant_names
 
 MAX_BODY = 64 * 1024

@@ -32,25 +32,11 @@ from weakref import WeakMethod
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import Message, Receive, Scope
 
-from emulator.control.fault_schemas import FaultRule, FaultRuleSpec
-from emulator.errors import (
-    AccessDenied,
-    ApiError,
-    Conflict,
-    ErrorCode,
-    InternalError,
-    InvalidApiKey,
-    InvalidParameter,
-    MalformedBody,
-    NotFound,
-    ScriptedCode,
-    ServiceUnavailable,
-    Throttling,
-    TooLarge,
-    TooMany,
-)
+from emulator.errors import ApiError, MalformedBody, TooMany
 from emulator.http import parse_json, strict_json
 from emulator.ids import Ids
+from emulator.rules.book import RuleBook, rule_error
+from emulator.rules.fault_schemas import FaultRule, FaultRuleSpec
 from emulator.tenants import tenant_matches, tenant_names
 
 STREAM_FAULT = "stream_fault"
@@ -64,18 +50,6 @@ MAX_RULES = 1000
 
 MODEL_PEEK_LIMIT = 1024 * 1024
 """A ``model`` rule reads at most this much of a JSON body to find the model (then replays it downstream)."""
-
-_BY_STATUS: dict[int, type[ApiError]] = {
-    400: InvalidParameter,
-    401: InvalidApiKey,
-    403: AccessDenied,
-    404: NotFound,
-    409: Conflict,
-    413: TooLarge,
-    429: Throttling,
-    500: InternalError,
-}
-_DEFAULT_CODES: dict[int, ErrorCode] = {502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
 
 
 @dataclass(eq=False)
@@ -112,66 +86,27 @@ class ActiveRule:
 
     def error(self) -> ApiError:
         s = self.spec
-        status = s.status or 503
-        cls = _error_class(status)
         headers = {"Retry-After": f"{s.retry_after:g}"} if s.retry_after is not None else None
-        return cls(
-            s.message or cls.default_message,
-            code=ScriptedCode(s.code) if s.code else _DEFAULT_CODES.get(status, cls.code),
-            status=status,
-            headers=headers,
-        )
+        return rule_error(s.status or 503, s.code, s.message, headers)
 
 
-def _error_class(status: int) -> type[ApiError]:
-    """The emulator's own error class for a status, so the OpenAI shape gets the right ``type`` too."""
-    if status in _BY_STATUS:
-        return _BY_STATUS[status]
-    if status >= 500:
-        return ServiceUnavailable if status in _DEFAULT_CODES else InternalError
-    return ApiError
+class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
+    """The fault rules of this process (each ``--workers`` process has its own); ``--faults FILE`` the start's."""
 
-
-class FaultRules:
-    """The rule list of this process (each ``--workers`` process has its own)."""
+    prefix = "fault"
 
     def __init__(
         self, ids: Ids | None = None, initial: list[FaultRuleSpec] | None = None, limit: int = MAX_RULES
     ) -> None:
         self.ids = ids or Ids(None)
-        self.limit = limit
-        self.rules: list[ActiveRule] = []
-        self._initial = list(initial or [])
-        self._next = 1
-        self.restore_initial()
+        super().__init__(initial, limit)
 
-    def add(self, spec: FaultRuleSpec) -> FaultRule:
-        if len(self.rules) >= self.limit:
-            raise TooMany(f"{len(self.rules)} fault rules are set, the limit (--max-fault-rules); delete some first.")
-        rule = FaultRule(**spec.model_dump(), id=f"fault-{self._next}")
-        self._next += 1
-        self.rules = [*self.rules, ActiveRule(rule)]
-        return rule
+    def _enter(self, spec: FaultRuleSpec, rule_id: str) -> tuple[FaultRule, ActiveRule]:
+        rule = FaultRule(**spec.model_dump(), id=rule_id)
+        return rule, ActiveRule(rule)
 
-    def list(self) -> list[FaultRule]:
-        return [r.spec for r in self.rules]
-
-    def remove(self, rule_id: str) -> bool:
-        kept = [r for r in self.rules if r.spec.id != rule_id]
-        found = len(kept) != len(self.rules)
-        self.rules = kept
-        return found
-
-    def clear(self) -> int:
-        removed = len(self.rules)
-        self.rules = []
-        return removed
-
-    def restore_initial(self) -> None:
-        """Back to the rules of ``--faults FILE`` (none without it): what a whole reset does."""
-        self.rules = []
-        for spec in self._initial:
-            self.add(spec)
+    def _full(self) -> ApiError:
+        return TooMany(f"{len(self.rules)} fault rules are set, the limit (--max-fault-rules); delete some first.")
 
     async def strike(
         self, scope: Scope, receive: Receive, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
@@ -207,9 +142,7 @@ class FaultRules:
             spec.matched += 1
             if spec.probability < 1.0 and self.ids.rng("fault", spec.id, spec.matched).random() >= spec.probability:
                 continue
-            spec.hits += 1
-            if spec.count is not None and spec.hits >= spec.count:
-                self.remove(spec.id)
+            self.count_hit(spec)
             return rule, request.receive
         return None, request.receive
 

@@ -1,4 +1,4 @@
-"""One journal entry: the request journal (``control.journal``) records them from the first request on; the
+"""One journal entry: the request journal (``journal.recorder``) records them from the first request on; the
 page and the other control-plane schemas (``control.schemas``) are imported only when a control endpoint is hit."""
 
 from __future__ import annotations

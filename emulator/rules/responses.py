@@ -24,32 +24,13 @@ from typing import TYPE_CHECKING, Any
 import regex
 from pydantic import TypeAdapter, ValidationError
 
-from emulator.errors import (
-    AccessDenied,
-    ApiError,
-    InternalError,
-    InvalidApiKey,
-    InvalidParameter,
-    NotFound,
-    ScriptedCode,
-    ServiceUnavailable,
-    Throttling,
-)
+from emulator.errors import ApiError, InvalidParameter
 from emulator.http import strict_json
+from emulator.rules.book import RuleBook, rule_error
 from emulator.tenants import tenant_matches, tenant_names
 
 if TYPE_CHECKING:  # imported by the first rule added (most runs add none), not at start
-    from emulator.control.schemas import ResponseRule, ResponseRuleSpec, ScriptedError, ScriptedReplySpec
-
-_ERRORS: dict[int, type[ApiError]] = {
-    400: InvalidParameter,
-    401: InvalidApiKey,
-    403: AccessDenied,
-    404: NotFound,
-    429: Throttling,
-    500: InternalError,
-    503: ServiceUnavailable,
-}
+    from emulator.rules.response_schemas import ResponseRule, ResponseRuleSpec, ScriptedError, ScriptedReplySpec
 
 
 @dataclass(slots=True)
@@ -109,12 +90,7 @@ def call_id(request_id: str, index: int) -> str:
 
 
 def scripted_error(error: ScriptedError) -> ApiError:
-    cls = _ERRORS.get(error.status) or (InternalError if error.status >= 500 else ApiError)
-    return cls(
-        error.message or cls.default_message,
-        code=ScriptedCode(error.code) if error.code else cls.code,
-        status=error.status,
-    )
+    return rule_error(error.status, error.code, error.message)
 
 
 def to_scripted(reply: ScriptedReplySpec, rule_id: str | None, request_id: str) -> Scripted:
@@ -201,63 +177,39 @@ MAX_RULES = 1000
 """Rules a process keeps at most: memory stays bounded whatever a test suite posts."""
 
 
-class ResponseRules:
-    """The rule list of this process (each ``--workers`` process has its own, as with faults)."""
+class ResponseRules(RuleBook["ResponseRuleSpec", "ResponseRule", _Active]):
+    """The response rules of this process (each ``--workers`` process has its own, as with faults);
+    ``--responses FILE`` the start's."""
 
-    def __init__(self, initial: list[ResponseRuleSpec] | None = None) -> None:
-        self.rules: list[_Active] = []
-        self._next = 1
-        self._initial = list(initial or [])
-        self.restore_initial()
+    prefix = "response"
 
-    def restore_initial(self) -> None:
-        """Back to the rules of ``--responses FILE`` (none without it), their hit counts at zero."""
-        self.rules = []
-        for spec in self._initial:
-            self.add(spec)
+    def __init__(self, initial: list[ResponseRuleSpec] | None = None, limit: int = MAX_RULES) -> None:
+        super().__init__(initial, limit)
 
-    def add(self, spec: ResponseRuleSpec) -> ResponseRule:
-        if len(self.rules) >= MAX_RULES:
-            raise InvalidParameter(
-                f"There are already {MAX_RULES} response rules: remove some (DELETE /_emulator/responses) first."
-            )
-        from emulator.control.schemas import ResponseRule
+    def _enter(self, spec: ResponseRuleSpec, rule_id: str) -> tuple[ResponseRule, _Active]:
+        from emulator.rules.response_schemas import ResponseRule  # with the first rule: most runs add none
 
-        rule = ResponseRule(**spec.model_dump(), id=f"response-{self._next}")
-        self._next += 1
-        self.rules = [*self.rules, _Active(rule)]
-        return rule
+        rule = ResponseRule(**spec.model_dump(), id=rule_id)
+        return rule, _Active(rule)
 
-    def list(self) -> list[ResponseRule]:
-        return [r.spec for r in self.rules]
-
-    def remove(self, rule_id: str) -> bool:
-        kept = [r for r in self.rules if r.spec.id != rule_id]
-        found = len(kept) != len(self.rules)
-        self.rules = kept
-        return found
-
-    def clear(self) -> int:
-        removed = len(self.rules)
-        self.rules = []
-        return removed
+    def _full(self) -> ApiError:
+        return InvalidParameter(
+            f"There are already {self.limit} response rules: remove some (DELETE /_emulator/responses) first."
+        )
 
     def answer(self, view: ChatView, request_id: str) -> Scripted | None:
         """The first matching rule's reply (counted as a hit), or None."""
         deadline = time.perf_counter() + REGEX_SECONDS
         for rule in self.rules:
             if rule.matches(view, deadline):
-                spec = rule.spec
-                spec.hits += 1
-                if spec.count is not None and spec.hits >= spec.count:
-                    self.remove(spec.id)
-                return to_scripted(rule.next_reply(), spec.id, request_id)
+                self.count_hit(rule.spec)
+                return to_scripted(rule.next_reply(), rule.spec.id, request_id)
         return None
 
 
 @cache
 def _specs() -> TypeAdapter[list[ResponseRuleSpec]]:
-    from emulator.control.schemas import ResponseRuleSpec
+    from emulator.rules.response_schemas import ResponseRuleSpec
 
     return TypeAdapter(list[ResponseRuleSpec])
 
