@@ -324,3 +324,15 @@ async def test_forced_tools_with_huge_bounds_answer_on_both_apis(client: httpx.A
         arguments = json.loads(message["tool_calls"][0]["function"]["arguments"], parse_constant=pytest.fail)
         assert arguments["n"] >= int(float(bound)) if "e" in bound else arguments["n"] >= int(bound)
         assert -1e308 <= arguments["x"] <= 1e308
+
+
+async def test_api_keys_are_bounded_in_length_before_anything_is_cached(app: Starlette) -> None:
+    """Issue 24: the tenant caches were capped by count but keyed by the whole key (3,000 keys of 30 KB: +174 MB)."""
+    registry = app.state.rt.tenants
+    for key in ("sk-" + "k" * 30_000, "sk-" + "k" * 254, "sk-x " + " " * 400):
+        async with client_for(app, api_key=key) as stranger:
+            response = await stranger.get("/api/v1/files")
+            assert response.status_code == 401 and response.json()["code"] == "InvalidApiKey", response.text
+    assert len(registry._by_header) == 0 and len(registry._known) == 0
+    async with client_for(app, api_key="sk-" + "k" * 253) as longest:
+        assert (await longest.get("/api/v1/files")).status_code == 200
