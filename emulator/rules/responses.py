@@ -121,6 +121,8 @@ log = logging.getLogger("emulator")
 @dataclass(eq=False)
 class _Active:
     spec: ResponseRule
+    size: int = 0
+    """Bytes of the rule as JSON (what ``MAX_RULE_BYTES`` and ``MAX_RULES_BYTES`` count)."""
     tenants: frozenset[str] | None = field(init=False, default=None)
     pattern: regex.Pattern[str] | None = field(init=False, default=None)
 
@@ -175,6 +177,10 @@ def _tools_match(wanted: bool | str | None, view: ChatView) -> bool:
 
 MAX_RULES = 1000
 """Rules a process keeps at most: memory stays bounded whatever a test suite posts."""
+MAX_RULE_BYTES = 2 * 1024 * 1024
+"""Bytes of one rule as JSON (its replies together): a count alone let 1,000 rules of ~14 MB each in."""
+MAX_RULES_BYTES = 64 * 1024 * 1024
+"""Bytes of all the rules of a process together."""
 
 
 class ResponseRules(RuleBook["ResponseRuleSpec", "ResponseRule", _Active]):
@@ -189,8 +195,16 @@ class ResponseRules(RuleBook["ResponseRuleSpec", "ResponseRule", _Active]):
     def _enter(self, spec: ResponseRuleSpec, rule_id: str) -> tuple[ResponseRule, _Active]:
         from emulator.rules.response_schemas import ResponseRule  # with the first rule: most runs add none
 
+        size = len(spec.model_dump_json(exclude_none=True).encode())
+        if size > MAX_RULE_BYTES:
+            raise InvalidParameter(f"The rule is {size} bytes as JSON; a response rule holds at most {MAX_RULE_BYTES}.")
+        if size + sum(entry.size for entry in self.rules) > MAX_RULES_BYTES:
+            raise InvalidParameter(
+                f"The response rules would hold more than {MAX_RULES_BYTES} bytes: remove some "
+                "(DELETE /_emulator/responses) first."
+            )
         rule = ResponseRule(**spec.model_dump(), id=rule_id)
-        return rule, _Active(rule)
+        return rule, _Active(rule, size)
 
     def _full(self) -> ApiError:
         return InvalidParameter(

@@ -392,3 +392,20 @@ async def test_a_prompt_past_the_context_window_is_refused_before_any_rule_looks
     assert refused.status_code == 400 and "Range of input length" in refused.json()["message"]
     listing = (await client.get("/_emulator/responses")).json()["responses"]
     assert [r["hits"] for r in listing if r["id"] == created["id"]] == [0]
+
+
+def test_the_rule_store_is_bounded_in_bytes() -> None:
+    """Issue 24: 1,000 rules of 100 replies of 1M characters each (~14 MB a rule) fitted the count cap."""
+    from emulator.rules.responses import MAX_RULE_BYTES, MAX_RULES_BYTES
+
+    rules = ResponseRules()
+    big = "x" * 1_000_000
+    with pytest.raises(InvalidParameter, match=f"at most {MAX_RULE_BYTES}"):
+        rules.add(ResponseRuleSpec(replies=[{"content": big}, {"content": big}, {"content": big}]))
+    added = 0
+    with pytest.raises(InvalidParameter, match=f"more than {MAX_RULES_BYTES} bytes"):
+        for _ in range(MAX_RULES):
+            rules.add(ResponseRuleSpec(content=big, reasoning_content=big))
+            added += 1
+    assert added == MAX_RULES_BYTES // 2_000_100
+    assert rules.clear() == added and rules.add(ResponseRuleSpec(content=big)).id.startswith("response-")
