@@ -199,3 +199,28 @@ async def test_forged_and_odd_policies_are_refused_fast_and_write_nothing(
     assert response.status_code in (400, 403), response.text
     assert response.content.startswith(b"<?xml")
     assert written == [] and elapsed < 2.0 and peak < 8 << 20
+
+
+@pytest.mark.anyio
+async def test_uploaded_objects_survive_the_orphan_sweep_and_a_snapshot_restore(app: Starlette) -> None:
+    """Issue 24: the start-up sweep took ``blobs/oss/*`` for orphans, and a restore lost the objects' bytes."""
+    import os
+
+    from tests.uploads.test_uploads import ask
+
+    rt = app.state.rt
+    async with client_for(app) as client:
+        p = await policy(client)
+        assert (await post(app, p, form(p))).status_code == 200
+        url = f"oss://{p['upload_dir']}/dog.png"
+        [blob] = list((rt.blob_dir / "oss").iterdir())
+        os.utime(blob, (0, 0))  # older than any sweep's grace period
+        assert await rt.services.files.sweep_orphans(min_age_seconds=0) == 0
+        assert blob.read_bytes() == PICTURE
+        snapshot = (await client.post("/_emulator/snapshot", json={})).json()["path"]
+        assert (await client.post("/_emulator/restore", json={"path": snapshot})).status_code == 200
+        [kept] = list((rt.blob_dir / "oss").iterdir())
+        assert kept.read_bytes() == PICTURE
+        assert (await ask(client, url)).status_code == 200
+        again = await post(app, p, form(p))  # the object is still there: no overwrite
+        assert again.status_code == 409
