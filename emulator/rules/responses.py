@@ -112,9 +112,11 @@ def to_scripted(reply: ScriptedReplySpec, rule_id: str | None, request_id: str) 
     )
 
 
-REGEX_SECONDS = 0.05
+REGEX_SECONDS = 0.02
 """What all the rules' regexes of one request may spend together (the ``regex`` package stops a search at its
-timeout): a catastrophic pattern or a long prompt costs one request this much, never the event loop more."""
+timeout): a catastrophic pattern or a long prompt costs one request this much, never the event loop more.  The
+package checks its clock coarsely (measured: a 10 ms timeout stops a quadratic search after ~30-300 ms on a
+loaded machine), hence a small figure."""
 log = logging.getLogger("emulator")
 
 
