@@ -31,7 +31,7 @@ LOCK = $(UV) pip compile $(UV_QUIET) --generate-hashes --universal --python-vers
 # uv uses an interpreter it is given and never downloads one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: serve sdk test test-fast lint bench clean install chromium venvs lock
+.PHONY: serve sdk test test-fast lint bench clean install chromium venvs lock test-latest dist
 
 install: $(VENV)/.installed
 
@@ -80,8 +80,16 @@ lock: | $(UV)
 	$(LOCK) locks/tools.in -o locks/tools.txt
 	$(LOCK) pyproject.toml locks/build.in --extra test -o locks/test.txt
 	$(LOCK) pyproject.toml locks/build.in --extra test --extra bench -o locks/bench.txt
+	$(LOCK) pyproject.toml locks/plugin.in -o locks/plugin.txt
 	$(LOCK) locks/client.in -o locks/client.txt
 	$(foreach in,$(wildcard locks/sdk/*.in locks/clients/*.in),$(LOCK) $(in) -o $(in:.in=.txt) &&) true
+
+# The wheel and the sdist (docs/install.md), built by uv from the sdist with the test venv's locked setuptools
+# (tests/packaging/test_wheel.py runs this target, installs the wheel into a clean venv and serves from it).
+DIST ?= dist
+dist: | $(VENV)/.installed $(UV)
+	$(UV) build $(UV_QUIET) --no-build-isolation --python $(VENV)/bin/python --out-dir $(DIST)
+	@ls $(DIST)/dashscope_emulator-*
 
 # The dashboard's browser test drives Debian's Chromium (never a downloaded browser). CI runs as root on
 # Debian; where the install is impossible the test itself fails under EMULATOR_REQUIRE_SDK=1 and says why.
@@ -109,6 +117,12 @@ test:
 	$(MAKE) --no-print-directory lint
 	EMULATOR_REQUIRE_SDK=1 $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
+# The canary (docs/contributing-deps.md), not part of make test or CI: the same venvs from the newest releases under
+# .venv-latest/, the contract and client tests against them, then a table of locked and newest versions per client.
+CANARY_ARGS ?= tests/contract
+test-latest: | $(UV)
+	$(PY) locks/canary.py --uv $(UV) --workers $(PYTEST_WORKERS) -- $(CANARY_ARGS)
+
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -m "not contract and not slow" $(PYTEST_ARGS)
 
@@ -126,4 +140,4 @@ bench: $(VENV)/.bench-installed
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SDK_VENVS) $(CLIENT_VENV) $(CLIENTS) $(UV_VENV) .data test-artifacts .mypy_cache *.egg-info
+	rm -rf $(VENV) $(SDK_VENVS) $(CLIENT_VENV) $(CLIENTS) $(UV_VENV) .venv-latest dist build .data test-artifacts .mypy_cache *.egg-info

@@ -1,8 +1,9 @@
 """``make bench``: every figure of issue 7 in one go, on 127.0.0.1, each a median of several runs beside its goal.
 
-Writes ``bench/results/report.md`` and ``report.json`` and replaces the ``## Performance`` section of README.md.
+Writes ``bench/results/report.md`` and ``report.json`` and replaces the ``## Performance`` section of
+docs/performance.md.
 ``--quick`` takes fewer rounds and sizes (a smoke run, not figures to quote); ``--only`` runs some sections and
-updates just those in an existing full report; ``--no-readme`` leaves README.md alone.
+updates just those in an existing full report; ``--no-readme`` leaves docs/performance.md alone.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bench import backlog, load, overhead, scale, startup, streams, uploads  # n
 from bench.common import emulator, running  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-README = ROOT / "README.md"
+README = ROOT / "docs" / "performance.md"  # the figures' page (the README links it)
 COMMAND = "make bench"
 SECTIONS = ("overhead", "startup", "scale", "backlog", "uploads", "streams", "generation")
 

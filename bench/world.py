@@ -60,7 +60,7 @@ async def _build(workdir: Path, jobs: int) -> World:
         rt = app.state.rt
         tenants = [await rt.tenants.resolve(KEY.format(i), None, rt.clock.now()) for i in range(jobs // PER_TENANT)]
         file_ids = [await _upload(app, KEY.format(i)) for i in range(len(tenants))]
-        service = rt.services.fine_tunes
+        service = app.state.services.fine_tunes
 
         async def create(count: int) -> list[list[str]]:
             out = []

@@ -1,3 +1,3 @@
-"""dashscope-emulator: a local, offline emulator of the DashScope fine-tuning API."""
+"""dashscope-emulator: a local, offline emulator of Alibaba Cloud Model Studio (DashScope)."""
 
 __version__ = "0.1.0"

@@ -14,14 +14,33 @@ from emulator import __version__
 from emulator.clock import MAX_EMULATED_TIME
 from emulator.settings import DEFAULT_DB, DEFAULT_TIME_SCALE, Settings
 
+EXAMPLE = """\b
+Example:
+  dashscope-emulator serve --port 8000
+  export DASHSCOPE_HTTP_BASE_URL=http://127.0.0.1:8000/api/v1 DASHSCOPE_API_KEY=sk-local
+  export OPENAI_BASE_URL=http://127.0.0.1:8000/compatible-mode/v1 OPENAI_API_KEY=sk-local
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+\b
+Then, on http://127.0.0.1:8000 (or your --host and --port):
+  /api/v1               the native API (the dashscope SDK, LangChain, LlamaIndex)
+  /compatible-mode/v1   the OpenAI-compatible API (openai, litellm, ...)
+  /_emulator/           the dashboard; /_emulator/health, /_emulator/clock, ...: the control plane
+  /docs                 the API reference (/openapi.json)
+
+In tests, the pytest plugin's dashscope_emulator fixture starts one for you."""
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+    epilog=EXAMPLE,
+)
 @click.version_option(__version__, prog_name="dashscope-emulator")
 def cli() -> None:
-    """A local, offline emulator of the Alibaba Cloud Model Studio (DashScope) fine-tuning API."""
+    """A local, offline emulator of Alibaba Cloud Model Studio (DashScope): files, fine-tunes, deployments and
+    generation, native and OpenAI-compatible, with a test-control plane."""
 
 
-@cli.command()
+@cli.command(epilog=EXAMPLE)
 @click.option("--host", default="127.0.0.1", envvar="EMULATOR_HOST", show_envvar=True, help="Interface to bind.")
 @click.option(
     "--port",
@@ -324,6 +343,8 @@ def serve(
             check_writable_dir(settings.resolved_data_dir(), "--data-dir")
     except (SchemaTooNew, DamagedDatabase) as exc:
         raise click.ClickException(str(exc)) from None
+    if port:
+        check_port_free(host, port)
     import uvicorn  # the heavy imports come after the checks, so a damaged environment is refused at once
 
     from emulator.app import SETTINGS_ENV, create_app
@@ -347,6 +368,36 @@ def serve(
     (settings.resolved_data_dir() / "clock.json").unlink(missing_ok=True)  # the first worker republishes it
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     uvicorn.run("emulator.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port that is taken with what to do instead of uvicorn's raw "[Errno 98]" (bound as uvicorn binds,
+    with SO_REUSEADDR, and let go at once)."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # uvicorn reports a host it cannot resolve itself
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is already in use (another dashscope-emulator?). Pick another one: "
+                    f"--port {port + 1} (EMULATOR_PORT={port + 1}; with make: make serve PORT={port + 1}), or "
+                    "--port 0 for any free port."
+                ) from None
+            if exc.errno == errno.EACCES:
+                raise click.ClickException(
+                    f"port {port} on {host} needs more privileges than this user has; use a port above 1023, "
+                    "e.g. --port 8000, or --port 0 for any free port."
+                ) from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @cli.command()
@@ -411,8 +462,8 @@ async def _seed_offline(settings: Settings, world: Path, reset: bool) -> dict[st
     from emulator.app import running
     from emulator.control import service
 
-    async with running(settings) as rt:
-        result = await service.seed(rt, world, reset_first=reset, confined=False)
+    async with running(settings) as (rt, services):
+        result = await service.seed(rt, services, world, reset_first=reset, confined=False)
     return result.model_dump()
 
 

@@ -1,4 +1,4 @@
-"""The composition root: builds the runtime and its typed services (``Services.build``), derives the routes
+"""The composition root: builds the runtime and the typed services on it (``Services.build``), derives the routes
 from each resource's ``operations`` (one declaration per endpoint), and puts the gateway in front of them."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from weakref import WeakMethod
 
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from emulator import openapi
+from emulator import openapi, signposts
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
@@ -74,17 +75,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         journal=Journal(settings.journal_size, clock),
         responses=ResponseRules(load_responses(settings.responses_file) if settings.responses_file else None),
     )
-    rt.services = Services.build(rt)  # each service gets its dependencies through its constructor
+    services = Services.build(rt)  # each service gets the parts it uses through its constructor
     app = EmulatorApp(
         routes=[
             *openapi.endpoint_routes(api_operations()),
             *control.routes(settings),
             *dashboard_routes.routes(settings),
             *openapi.routes(operations()),
+            *signposts.routes(),
         ],
         lifespan=_lifespan,
     )
     app.state.rt = rt
+    app.state.services = services
     app.gateway = Gateway(app.router, rt)
     app.state.owns_data_dir = settings.data_dir is None and settings.in_memory
     return app
@@ -94,6 +97,14 @@ class EmulatorApp(Starlette):
     """Starlette, with one gateway (``emulator.gateway``) in place of the middleware stack it would build."""
 
     gateway: Gateway
+
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        """Refused: the gateway replaces Starlette's middleware stack, so a middleware added here would never
+        run.  Wrap the app instead (``app = Middleware(app)``), or extend ``emulator.gateway``."""
+        raise TypeError(
+            "the emulator's app runs no Starlette middleware (one gateway replaces the stack, see "
+            "emulator.gateway): wrap the app instead, e.g. SomeMiddleware(app)"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
@@ -123,15 +134,16 @@ def api_operations() -> list[openapi.Operation]:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Runtime]:
-    """The runtime of an app started (its lifespan) without serving: the offline commands (``seed``)."""
+async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, Services]]:
+    """The runtime and services of an app started (its lifespan) without serving: the offline commands (``seed``)."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        yield app.state.rt
+        yield app.state.rt, app.state.services
 
 
 def operations() -> list[openapi.Operation]:
-    """Every documented operation: the service's and the control plane's (served unless --no-control-plane)."""
+    """Every documented operation: the service's and the control plane's (served unless ``control_plane`` is
+    off in the settings)."""
     return [*api_operations(), *control.operations]
 
 
@@ -143,7 +155,7 @@ def create_app_from_env() -> Starlette:
 @asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     rt: Runtime = app.state.rt
-    await start_runtime(rt)
+    await start_runtime(rt, app.state.services)
     try:
         yield
     finally:
@@ -152,21 +164,21 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
             shutil.rmtree(rt.data_dir, ignore_errors=True)
 
 
-async def start_runtime(rt: Runtime) -> None:
+async def start_runtime(rt: Runtime, services: Services) -> None:
     rt.data_dir.mkdir(parents=True, exist_ok=True)
     _clean_temp(rt.temp_dir)
     clean_control_leftovers(rt)
     await rt.db.open()
     await restore_clock(rt)
-    await rt.services.start()
-    rt.background.append(asyncio.create_task(_sweep_later(rt)))
+    await services.start()
+    rt.background.append(asyncio.create_task(_sweep_later(services)))
 
 
-async def _sweep_later(rt: Runtime) -> None:
+async def _sweep_later(services: Services) -> None:
     """Orphan blobs are swept once, shortly after start, off the start-up path."""
     await asyncio.sleep(2.0)
     try:
-        removed = await rt.services.files.sweep_orphans()
+        removed = await services.files.sweep_orphans()
     except Exception:  # the sweep is housekeeping: never let it take the server down
         log.exception("orphan blob sweep failed")
         return

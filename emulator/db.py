@@ -1,8 +1,9 @@
 """The SQLite store: one file in WAL mode, a writer connection behind a lock and a reader connection.
 
-Only the ``store`` modules speak SQL; they get a ``Database`` and use ``fetch*`` for queries and
-``transaction()`` for writes (``BEGIN IMMEDIATE``, so separate processes sharing the file queue up
-instead of failing with "database is locked").
+SQL lives in each resource's ``store`` module, plus the few places that act on whole tables: the checkpoint
+exports' ledger (``fine_tunes/exports.py``), the control plane's wipe and snapshot (``control/``).  They get a
+``Database`` and use ``fetch*`` for queries and ``transaction()`` for writes (``BEGIN IMMEDIATE``, so separate
+processes sharing the file queue up instead of failing with "database is locked").
 
 Reads run on the event loop through a plain ``sqlite3`` connection: in WAL mode a reader never waits
 for the writer, and an indexed point read takes microseconds, far less than aiosqlite's hop to its
@@ -146,9 +147,6 @@ class Database:
         async with self._lock:
             yield self._writer
 
-    async def integrity_check(self) -> str:
-        return str(await self.fetchval("PRAGMA integrity_check"))
-
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -214,7 +212,7 @@ class Tx:
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn`` called with the raw connection on aiosqlite's thread: several statements in one trip (each trip
         waits for the scheduler, which on a busy machine is most of a write)."""
-        return await self.conn._execute(lambda: fn(self.conn._conn))  # type: ignore[no-untyped-call,no-any-return]
+        return await on_thread(self.conn, fn)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         return next(iter(await self.conn.execute_fetchall(sql, params)), None)  # one trip to the thread, not three
@@ -273,11 +271,6 @@ def check_database_file(path: str) -> None:
         raise DamagedDatabase(_damaged(path, str(exc))) from None
     finally:
         conn.close()
-
-
-def check_schema_file(path: str) -> None:
-    """Kept for callers of the old name: everything ``check_database_file`` checks."""
-    check_database_file(path)
 
 
 def check_writable_dir(directory: Path, what: str) -> None:
@@ -389,3 +382,17 @@ async def wipe_counters(tx: Tx, tenant: str | None, kind: str) -> None:
         await tx.execute("DELETE FROM counters WHERE kind = ?", (kind,))
     else:
         await tx.execute("DELETE FROM counters WHERE tenant = ? AND kind = ?", (tenant, kind))
+
+
+# ------------------------------------------------------------------------------------------- aiosqlite's insides
+
+
+async def on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """``fn`` called with the raw ``sqlite3`` connection on aiosqlite's own thread, in one trip.
+
+    aiosqlite has no public way to do this: it uses ``Connection._execute`` (queue a callable on the thread) and
+    ``Connection._conn`` (the raw connection).  This is the only place that touches them;
+    ``tests/unit/test_private_apis.py`` fails loudly if an aiosqlite release changes them.
+    """
+    raw: sqlite3.Connection = conn._conn
+    return await conn._execute(lambda: fn(raw))  # type: ignore[no-untyped-call,no-any-return]

@@ -2,7 +2,7 @@
 
 In order, for an HTTP request:
 
-1. a request id (``state["request_id"]``, and the ``x-request-id`` header of every answer);
+1. the request's context (``emulator.context``) with its id (the ``x-request-id`` header of every answer too);
 2. the journal's record of a public request (``/api/v1``, ``/compatible-mode/v1``), which sees whatever answers
    it: a refusal below, a fault, a handler, the 500 net;
 3. the Host allow-list and the cross-site rule (``emulator.guard``), on every request;
@@ -12,8 +12,9 @@ In order, for an HTTP request:
 7. the route: found through an index of literal path prefixes (``RouteIndex``), run without Starlette's per-route
    exception wrapper;
 8. every exception turned into the service's error envelope: ``ApiError`` as it says, Starlette's 404/405 as
-   ``NotFound``/``MethodNotAllowed``, a full disk as 507, anything else as a 500 counted in ``internal_errors``
-   (the client never sees a traceback); a client gone mid-body is logged, not counted.
+   ``NotFound`` (naming the path the client probably meant: ``signposts``) and ``MethodNotAllowed``, a full disk
+   as 507, anything else as a 500 counted in ``internal_errors`` (the client never sees a traceback); a client gone
+   mid-body is logged, not counted.
 
 It replaces a stack of seven ASGI layers (Starlette's two, six of the emulator's): each layer wrapped ``send``,
 and the router tried every route's regex in turn, which together cost more CPU per request than a bare
@@ -35,10 +36,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulator.context import CONTEXT, RequestContext
 from emulator.errors import ApiError, InsufficientStorage, InternalError, MethodNotAllowed, NotFound, is_disk_full
 from emulator.guard import AdminGate, HostPolicy, check_request
 from emulator.http import error_response
 from emulator.runtime import Runtime
+from emulator.signposts import not_found_message
 from emulator.tenants import PROTECTED_PREFIXES, auth_headers
 
 log = logging.getLogger("emulator")
@@ -154,10 +157,7 @@ class Gateway:
             await self.router(scope, receive, send)
             return
         rid = self.request_id()
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        state["request_id"] = rid
+        ctx = scope[CONTEXT] = RequestContext(rid)
         header = (b"x-request-id", rid.encode())
         public = scope["path"].startswith(PROTECTED_PREFIXES)
         journal = self.journal if public else None
@@ -176,7 +176,7 @@ class Gateway:
             await send(message)
 
         try:
-            await self._serve(scope, receive, answer, public)
+            await self._serve(scope, receive, answer, public, ctx)
         except Exception as exc:
             response = self._failure(scope, exc, rid, started)
             if response is not None:
@@ -189,16 +189,16 @@ class Gateway:
         make_lean(self.router.routes)
         return RouteIndex(self.router.routes)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, public: bool) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, public: bool, ctx: RequestContext) -> None:
         check_request(scope, self.hosts)
         if self.admin is not None and scope["path"].startswith("/_emulator"):
-            refusal = self.admin.check(scope)
+            refusal = self.admin.check(scope, ctx)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
         if public:
             authorization, workspace = auth_headers(scope["headers"])
-            scope["state"]["tenant"] = await self.tenants.from_headers(authorization, workspace, self.now)
+            ctx.tenant = await self.tenants.from_headers(authorization, workspace, self.now)
             if self.faults.rules:
                 struck = await self.faults.strike(scope, receive)
                 if struck is None:
@@ -244,8 +244,8 @@ def _client_error(scope: Scope, exc: Exception) -> ApiError | None:
     if isinstance(exc, HTTPException):
         if exc.status_code == 405:
             return MethodNotAllowed(f"Method {scope['method']} is not allowed on {scope['path']}.")
-        if exc.status_code == 404:
-            return NotFound(f"Path not found: {scope['path']}")
+        if exc.status_code == 404:  # a path nothing serves: name the one the client probably meant
+            return NotFound(not_found_message(scope, scope["router"].routes if "router" in scope else ()))
         return ApiError(str(exc.detail), code="InvalidParameter", status=exc.status_code)
     if isinstance(exc, OSError | sqlite3.OperationalError) and is_disk_full(exc):
         log.warning("no space left on the device (%s %s): %s", scope["method"], scope["path"], exc)

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Scope
 
+from emulator.context import RequestContext
 from emulator.errors import AccessDenied, AdminTokenRequired
 from emulator.settings import Settings
 
@@ -148,7 +149,7 @@ class AdminGate:
     cookie its login form sets instead (the cross-site rule above keeps other pages of the same site from
     riding on it).  Open without either: the
     health check, the static assets, the login form itself, and the landing page, which then shows only
-    that form (``scope["state"]["admin"]`` is False).
+    that form (the request context's ``admin`` is False).
     """
 
     OPEN_PATHS = frozenset({"/_emulator/health", *DASHBOARD_PAGES})
@@ -158,11 +159,11 @@ class AdminGate:
         self.token = token.encode()
         self.session = dashboard_session(token).encode()
 
-    def check(self, scope: Scope) -> Response | None:
+    def check(self, scope: Scope, ctx: RequestContext) -> Response | None:
         """For a request under /_emulator: None to go on, a redirect to the sign-in page to answer instead, or
         ``AdminTokenRequired`` raised."""
         allowed = self._authorized(scope)
-        scope["state"]["admin"] = allowed
+        ctx.admin = allowed
         if allowed or self._open(scope):
             return None
         if scope["method"] in ("GET", "HEAD") and is_dashboard(scope["path"]):

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
+from emulator.context import context
 from emulator.errors import ApiError, MalformedBody, TooLarge, render_error, render_openai_error
 
 M = TypeVar("M", bound=BaseModel)
@@ -112,7 +113,7 @@ def envelope_encoded(request: Request, key: str, encoded: bytes) -> JSONResponse
 
 
 def request_id(request: Request) -> str:
-    return str(request.scope["state"]["request_id"])  # set by the gateway on every request
+    return context(request).request_id
 
 
 def error_response(scope: Scope, error: ApiError, rid: str) -> Response:

@@ -4,12 +4,14 @@ One declaration per endpoint: each resource's routes module exports only ``opera
 ``Operation(method, path, summary, tag, ..., endpoint=handler)``; the router's routes come from them
 (``endpoint_routes``) and so does the document.  This module turns them into OpenAPI 3.1 with one component
 schema per model, the service's envelopes (``{"request_id", "data"}`` for files, ``{"request_id", "output"}``
-elsewhere) and its error body.  ``/docs`` serves Swagger UI from the
-``swagger-ui-bundle`` package: nothing is fetched from the internet.
+elsewhere) and its error body.  ``/docs`` serves Swagger UI 5 (which renders OpenAPI 3.1) from the static files
+the ``swagger-ui-py`` package ships: nothing is fetched from the internet.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -121,7 +123,8 @@ def build_document(operations: Sequence[Operation], server_url: str | None = Non
         "info": {
             "title": "dashscope-emulator",
             "version": __version__,
-            "description": "A local emulator of the DashScope (Model Studio) fine-tuning API.",
+            "description": "A local emulator of Alibaba Cloud Model Studio (DashScope): files, fine-tunes, "
+            "deployments, generation.",
         },
         "paths": paths,
         "components": {
@@ -251,9 +254,17 @@ def routes(operations: Sequence[Operation]) -> list[BaseRoute]:
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
     ]
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:  # pragma: no cover - a declared dependency
-        return out
-    out.append(Mount("/docs/static", app=StaticFiles(directory=swagger_ui_path), name="swagger-ui"))
+    static = swagger_ui_static()
+    if static is not None:
+        out.append(Mount("/docs/static", app=StaticFiles(directory=static), name="swagger-ui"))
     return out
+
+
+def swagger_ui_static() -> str | None:
+    """The Swagger UI files of ``swagger-ui-py``, found without importing it (its package imports PyYAML and its
+    web-framework glue, which a server's start-up has no use for)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - a declared dependency
+        return None
+    static = os.path.join(next(iter(spec.submodule_search_locations)), "static")
+    return static if os.path.isfile(os.path.join(static, "swagger-ui-bundle.js")) else None

@@ -6,6 +6,10 @@ client could grow the server's memory without end.  This protocol counts the byt
 and, past ``--max-header-bytes``, answers 431 in the service's error envelope and closes the connection,
 before a byte of the request reaches the app.  The limit travels in uvicorn's own
 ``h11_max_incomplete_event_size``, which bounds the h11 protocol the same way (that one answers a plain 400).
+
+This module is the one place that relies on uvicorn's insides (its protocol's hooks and attributes, the
+request cycle behind the ``send`` it gives the app); ``tests/unit/test_private_apis.py`` fails loudly when a
+uvicorn release changes them.
 """
 
 from __future__ import annotations
@@ -163,3 +167,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._draining = max(self._draining - size, 0)
         if not self._draining:
             self.transport.close()
+
+
+async def close_connection(send: Any) -> None:
+    """Close the connection of the request whose ``send`` this is, and wait until uvicorn has seen it go (else it
+    would answer a 500 itself).  ``send`` is a method of uvicorn's ``RequestResponseCycle``, which holds the
+    connection's ``transport`` and its ``disconnected`` flag; under another server (no such cycle) nothing
+    happens."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        return
+    transport.close()
+    for _ in range(200):
+        if getattr(cycle, "disconnected", True):
+            return
+        await asyncio.sleep(0 if _ < 100 else 0.001)

@@ -2,8 +2,9 @@
 
 One real emulator server per test session (a frozen clock by default), reset before each test (state, response rules,
 faults, journal), with the dashscope SDK pointed at it through ``DASHSCOPE_HTTP_BASE_URL``/``DASHSCOPE_API_KEY``
-(and the module's own settings when it is already imported), and the other clients (LangChain, LlamaIndex,
-Qwen-Agent, litellm, OpenAI-style apps) through the rest of ``emulator.testing.CLIENT_ENV``.
+(and the module's own settings when it is already imported), ``openai`` through ``OPENAI_BASE_URL``/``OPENAI_API_KEY``,
+and the other clients (LangChain, LlamaIndex, Qwen-Agent, litellm, OpenAI-style apps) through the rest of
+``emulator.testing.CLIENT_ENV``.
 The fixture is an ``EmulatorClient``::
 
     def test_training(dashscope_emulator):
@@ -18,16 +19,27 @@ Options (command line, or the ini key in brackets): ``--dashscope-emulator-time-
 ``--dashscope-emulator-arg`` (repeatable extra ``serve`` arguments) [``dashscope_emulator_args``],
 ``--dashscope-emulator-api-key`` [``dashscope_emulator_api_key``], and ``--dashscope-emulator-url``
 [``dashscope_emulator_url``] to use an emulator that is already running (docker compose) instead of starting one.
+
+While a test uses the fixture, a connection to a real DashScope host (``emulator.testing.REAL_HOSTS``) fails with
+``RealHostRefused`` naming the test and the host, and the test fails even if the code under test swallowed that
+error: an app with a hard-coded URL fails loudly instead of calling the internet.  Allowed again by the
+``dashscope_real_hosts`` marker, ``--dashscope-emulator-allow-real-hosts`` or the ini key
+``dashscope_emulator_allow_real_hosts = true``.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from functools import partial
 
 import pytest
 
-from emulator.testing import DEFAULT_API_KEY, EmulatorClient, EmulatorServer, dashscope_env
+from emulator.testing import DEFAULT_API_KEY, EmulatorClient, EmulatorServer, dashscope_env, refuse_real_hosts
+
+ALLOW_MARKER = "dashscope_real_hosts"
+_CALL_PASSED = pytest.StashKey[bool]()
+_REFUSED = pytest.StashKey[list[str]]()
 
 _OPTIONS = {
     "time_scale": "Emulated seconds per wall second of the session's emulator (default 0: moved by advance()).",
@@ -57,6 +69,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "dashscope_emulator_args", "Extra arguments for the emulator's serve command.", type="args", default=[]
     )
+    allow = (
+        "Let tests that use the dashscope_emulator fixture connect to the real DashScope hosts (refused by default)."
+    )
+    group.addoption(
+        "--dashscope-emulator-allow-real-hosts",
+        dest="dashscope_emulator_allow_real_hosts",
+        action="store_true",
+        default=False,
+        help=allow,
+    )
+    parser.addini("dashscope_emulator_allow_real_hosts", allow, type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{ALLOW_MARKER}: let this test connect to the real DashScope hosts despite the dashscope_emulator fixture",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_PASSED] = report.passed
+    return report
 
 
 def _option(config: pytest.Config, name: str) -> str | None:
@@ -98,13 +138,52 @@ def dashscope_emulator_server(
         yield server
 
 
+def _allows_real_hosts(request: pytest.FixtureRequest) -> bool:
+    config = request.config
+    return bool(
+        request.node.get_closest_marker(ALLOW_MARKER)
+        or config.getoption("dashscope_emulator_allow_real_hosts")
+        or config.getini("dashscope_emulator_allow_real_hosts")
+    )
+
+
 @pytest.fixture
-def dashscope_emulator(dashscope_emulator_server: EmulatorClient) -> Iterator[EmulatorClient]:
-    """The emulator, reset for this test, with the dashscope SDK and the other clients pointed at it."""
+def dashscope_emulator(
+    dashscope_emulator_server: EmulatorClient, request: pytest.FixtureRequest
+) -> Iterator[EmulatorClient]:
+    """The emulator, reset for this test, with the dashscope SDK and the other clients pointed at it; the real
+    DashScope hosts refused unless allowed."""
     emulator = dashscope_emulator_server
     emulator.reset()
     time_scale = emulator.clock()["time_scale"]
-    with dashscope_env(emulator):
-        yield emulator
+    if _allows_real_hosts(request):
+        with dashscope_env(emulator):
+            yield emulator
+    else:
+        explain = partial(_refusal, request.node.nodeid, emulator)
+        with dashscope_env(emulator), refuse_real_hosts(explain) as refused:
+            request.node.stash[_REFUSED] = refused
+            yield emulator
+        swallowed = refused and request.node.stash.get(_CALL_PASSED, False)
+        if swallowed and "dashscope_emulator_refused" not in request.fixturenames:
+            pytest.fail(explain(refused[0]), pytrace=False)  # the code under test caught the error and went on
     if emulator.clock()["time_scale"] != time_scale:  # a test that changed the speed does not leak it
         emulator.set_time_scale(time_scale)
+
+
+@pytest.fixture
+def dashscope_emulator_refused(dashscope_emulator: EmulatorClient, request: pytest.FixtureRequest) -> list[str]:
+    """The real hosts refused so far in this test; a test that asks for it judges them itself (the fixture then
+    does not fail a test that passed after a refusal)."""
+    refused: list[str] = request.node.stash.get(_REFUSED, [])
+    return refused
+
+
+def _refusal(test: str, emulator: EmulatorClient, host: str) -> str:
+    return (
+        f"{test} tried to reach {host}, the real DashScope: the dashscope_emulator fixture refuses it. Point the "
+        f"client at the emulator ({emulator.api_base} natively, {emulator.openai_base} OpenAI-style; the fixture sets "
+        f"DASHSCOPE_HTTP_BASE_URL, OPENAI_BASE_URL and the others of emulator.testing.CLIENT_ENV), or allow it with "
+        f"@pytest.mark.{ALLOW_MARKER}, --dashscope-emulator-allow-real-hosts or the ini key "
+        "dashscope_emulator_allow_real_hosts = true."
+    )

@@ -1,16 +1,19 @@
 """The composition root's typed half: every domain service, built once, in dependency order.
 
-``Services.build(rt)`` is the one place that knows how the services depend on each other; each dependency is
-passed to its constructor (a service never looks another up):
+``Services.build(rt)`` is the one place that knows what each service is made of: it hands each constructor the
+parts of the runtime it uses (database, clock, ids, the change signal, settings) and the other services it
+calls; no service sees the runtime or looks another up.
 
-    ExportLedger(rt)            the checkpoint exports' rows (no job engine)
-    DeploymentHold(clock, ...)  refuses deleting a deployed job (no deployments service needed)
-    FilesService(rt)
-    FineTunesService(rt, find_export=ledger.find_export, before_delete=(hold, ledger.forget_job))
-    CheckpointsService(rt, fine_tunes)
-    DeploymentsService(rt, fine_tunes, ledger, policy=...)
-    GenerationService(rt, deployments, fine_tunes)
-    UploadsService(rt, generation)   the upload policy and the OSS form POST (file:// images)
+    ExportLedger(db, clock)             the checkpoint exports' rows (no job engine)
+    DeploymentHold(clock, policy)       refuses deleting a deployed job (no deployments service needed)
+    FilesService(db, clock, ids, data_dir, settings)
+    FineTunesService(db, clock, ids, changes, settings, find_export=..., before_delete=(hold, ledger.forget_job))
+    CheckpointsService(db, clock, changes, fine_tunes)
+    DeploymentsService(db, clock, ids, changes, fine_tunes, ledger, max_capacity=..., policy=...)
+    GenerationService(deployments, fine_tunes, seed=...)
+    UploadsService(db, clock, settings, blob_dir, generation)   the upload policy and the OSS form POST
+
+The app keeps them on ``app.state.services``; a route reaches its service through ``services(request)``.
 
 The whole-emulator operations (``start``, ``wipe``, ``sync_all``) call each service by name, so a new service
 is added here in one place: its field, its constructor call, and the lifecycle lines it needs.
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from starlette.requests import Request
 
 from emulator.db import Tx
 from emulator.deployments.service import DeploymentHold, DeploymentsService
@@ -46,21 +51,37 @@ class Services:
 
     @classmethod
     def build(cls, rt: Runtime) -> Services:
-        exports = ExportLedger(rt)
+        db, clock, changes, settings = rt.db, rt.clock, rt.changes, rt.settings
+        exports = ExportLedger(db, clock)
         policy = DeploymentPolicy()
         fine_tunes = FineTunesService(
-            rt, find_export=exports.find_export, before_delete=(DeploymentHold(rt.clock, policy), exports.forget_job)
+            db,
+            clock,
+            rt.ids,
+            changes,
+            settings,
+            find_export=exports.find_export,
+            before_delete=(DeploymentHold(clock, policy), exports.forget_job),
         )
-        deployments = DeploymentsService(rt, fine_tunes, exports, policy=policy)
-        generation = GenerationService(rt, deployments, fine_tunes)
+        deployments = DeploymentsService(
+            db,
+            clock,
+            rt.ids,
+            changes,
+            fine_tunes,
+            exports,
+            max_capacity=settings.max_deployment_capacity,
+            policy=policy,
+        )
+        generation = GenerationService(deployments, fine_tunes, seed=settings.seed)
         return cls(
-            files=FilesService(rt),
+            files=FilesService(db, clock, rt.ids, rt.data_dir, settings),
             fine_tunes=fine_tunes,
             exports=exports,
-            checkpoints=CheckpointsService(rt, fine_tunes),
+            checkpoints=CheckpointsService(db, clock, changes, fine_tunes),
             deployments=deployments,
             generation=generation,
-            uploads=UploadsService(rt, generation),
+            uploads=UploadsService(db, clock, settings, rt.blob_dir, generation),
         )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[dict[str, int], list[Cleanup]]:
@@ -87,3 +108,9 @@ class Services:
         """Apply every transition that fell due (after the clock moved)."""
         await self.fine_tunes.sync_all()
         await self.deployments.sync_all()
+
+
+def services(request: Request) -> Services:
+    """The typed way from a request to the services (``runtime(request)`` to the infrastructure)."""
+    found: Services = request.app.state.services
+    return found

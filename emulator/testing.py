@@ -3,7 +3,7 @@
 ``EmulatorServer`` runs ``python -m emulator serve`` as a child process on a free loopback port, with its own
 database and data dir in a temp folder unless given; it is stopped by its PID on exit::
 
-    with EmulatorServer() as emulator:            # or running_emulator(), which also sets DASHSCOPE_* env vars
+    with EmulatorServer() as emulator:            # or running_emulator(): also DASHSCOPE_*, OPENAI_* vars
         job = emulator.api("POST", "/api/v1/fine-tunes", {...})["output"]
         emulator.run_until(job["job_id"], "SUCCEEDED")
 
@@ -13,6 +13,8 @@ service): ``EmulatorClient("http://127.0.0.1:8000")``.  Only the standard librar
 
 from __future__ import annotations
 
+import errno
+import fnmatch
 import json
 import os
 import shutil
@@ -25,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -39,7 +41,18 @@ CLIENT_ENV = {
     "DASHSCOPE_API_BASE": "compatible",  # litellm's dashscope/ provider
     "DASHSCOPE_COMPATIBLE_BASE_URL": "compatible",  # apps' usual name for OpenAI(base_url=...)
     "DASHSCOPE_BASE_URL": "compatible",  # likewise (most apps hand it to an OpenAI client)
+    "OPENAI_BASE_URL": "compatible",  # the openai package itself, and what is built on it without a base_url
 }
+KEY_ENV = ("DASHSCOPE_API_KEY", "OPENAI_API_KEY")
+"""The variables the clients read their API key from; ``client_env()`` sets each to the emulator's key."""
+REAL_HOSTS = (
+    "dashscope.aliyuncs.com",
+    "dashscope-*.aliyuncs.com",  # dashscope-intl, dashscope-us, ...
+    "*.dashscope.aliyuncs.com",  # regional names (cn-hongkong.dashscope...)
+    "*.maas.aliyuncs.com",  # workspace endpoints (ws-....cn-hangzhou.maas.aliyuncs.com)
+    "dashscope*.oss-*.aliyuncs.com",  # the buckets the SDKs upload local files to (getPolicy's upload_host)
+)
+"""The real service's hosts (``fnmatch`` patterns): ``refuse_real_hosts`` makes a connection to any of them fail."""
 FINAL = {"fine-tunes": {"SUCCEEDED", "FAILED", "CANCELED"}, "deployments": {"FAILED"}}
 
 
@@ -83,7 +96,8 @@ class EmulatorClient:
     def client_env(self) -> dict[str, str]:
         """Every variable the DashScope clients read for their endpoint and key, pointed here (``CLIENT_ENV``)."""
         bases = {"native": self.api_base, "compatible": self.openai_base}
-        return {"DASHSCOPE_API_KEY": self.api_key, **{name: bases[kind] for name, kind in CLIENT_ENV.items()}}
+        keys = dict.fromkeys(KEY_ENV, self.api_key)
+        return {**keys, **{name: bases[kind] for name, kind in CLIENT_ENV.items()}}
 
     # ---------------------------------------------------------------- transport
 
@@ -374,3 +388,54 @@ def fast_sleep_env(control_url: str, env: dict[str, str] | None = None) -> dict[
         "PYTHONPATH": shims if not path else f"{shims}{os.pathsep}{path}",
         "EMULATOR_CONTROL_URL": control_url,
     }
+
+
+class RealHostRefused(ConnectionRefusedError):
+    """A connection to a real DashScope host (``REAL_HOSTS``) while ``refuse_real_hosts`` is in force."""
+
+
+def is_real_host(host: object) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    name = host.lower().rstrip(".")
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in REAL_HOSTS)
+
+
+@contextmanager
+def refuse_real_hosts(explain: Callable[[str], str]) -> Iterator[list[str]]:
+    """Make every name lookup of a real DashScope host fail for the block with ``RealHostRefused(explain(host))``;
+    answers the list of hosts refused so far (a client that swallows the error is still caught afterwards).
+
+    The lookup is where every Python client starts (``socket.getaddrinfo``: urllib, requests and urllib3, httpx and
+    httpcore sync and async, aiohttp, websocket-client; asyncio resolves through it in a thread), so no client
+    library escapes.  Not covered: a client that connects to a literal IP address, one behind an HTTP proxy (it
+    looks up the proxy), and uvloop's own resolver.
+    """
+    refused: list[str] = []
+    originals = (socket.getaddrinfo, socket.gethostbyname, socket.gethostbyname_ex)
+
+    def check(host: object) -> None:
+        if is_real_host(host):
+            name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+            refused.append(name)
+            raise RealHostRefused(errno.ECONNREFUSED, explain(name))  # errno and strerror: what clients quote
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        check(host)
+        return originals[0](host, *args, **kwargs)
+
+    def gethostbyname(host: str) -> str:
+        check(host)
+        return originals[1](host)
+
+    def gethostbyname_ex(host: str) -> tuple[str, list[str], list[str]]:
+        check(host)
+        return originals[2](host)
+
+    socket.getaddrinfo, socket.gethostbyname, socket.gethostbyname_ex = getaddrinfo, gethostbyname, gethostbyname_ex
+    try:
+        yield refused
+    finally:
+        socket.getaddrinfo, socket.gethostbyname, socket.gethostbyname_ex = originals

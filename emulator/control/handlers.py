@@ -30,6 +30,7 @@ from emulator.fine_tunes.wire import job_object
 from emulator.http import parse_model, read_json_object, read_model
 from emulator.rules.responses import ResponseRules
 from emulator.runtime import Runtime, runtime
+from emulator.services import services
 
 
 def _rt(request: Request) -> Runtime:
@@ -47,7 +48,7 @@ async def reset(request: Request) -> JSONResponse:
         return str(value) if value else None
 
     tenant = service.tenant_id(given("api_key"), given("workspace"), given("tenant"))
-    removed = await service.reset(_rt(request), tenant)
+    removed = await service.reset(_rt(request), services(request), tenant)
     return JSONResponse({"status": "reset", "tenant": tenant, "removed": removed})
 
 
@@ -58,12 +59,12 @@ async def get_clock(request: Request) -> JSONResponse:
 async def set_clock(request: Request) -> JSONResponse:
     """``{"time_scale": X}`` changes the speed from now on."""
     body = parse_model(ClockUpdate, await read_json_object(request))
-    return JSONResponse((await service.set_time_scale(_rt(request), body.time_scale)).model_dump())
+    return JSONResponse((await service.set_time_scale(_rt(request), services(request), body.time_scale)).model_dump())
 
 
 async def advance_clock(request: Request) -> JSONResponse:
     body = parse_model(ClockAdvance, await read_json_object(request))
-    return JSONResponse((await service.advance_clock(_rt(request), body.seconds)).model_dump())
+    return JSONResponse((await service.advance_clock(_rt(request), services(request), body.seconds)).model_dump())
 
 
 async def force_deployment_status(request: Request) -> JSONResponse:
@@ -71,7 +72,9 @@ async def force_deployment_status(request: Request) -> JSONResponse:
     body = parse_model(ForceStatusRequest, await read_json_object(request))
     tenant = service.tenant_id(body.api_key, body.workspace, body.tenant)
     name = request.path_params["deployed_model"]
-    row = await service.force_deployment_status(_rt(request), name, DeploymentStatus(body.status), body.message, tenant)
+    row = await service.force_deployment_status(
+        services(request), name, DeploymentStatus(body.status), body.message, tenant
+    )
     return JSONResponse(deployment_object(row).model_dump())
 
 
@@ -79,7 +82,7 @@ async def force_fine_tune_status(request: Request) -> JSONResponse:
     """``{"status": "FAILED", "message"?}``: only along the state table, logged in the job's log like a real event."""
     body = await read_model(request, FineTuneStatusUpdate)
     job_id = request.path_params["job_id"]
-    job = await service.force_fine_tune_status(_rt(request), job_id, body.status, body.message)
+    job = await service.force_fine_tune_status(services(request), job_id, body.status, body.message)
     return JSONResponse(job_object(job).model_dump(exclude_none=True))
 
 
@@ -149,13 +152,15 @@ async def snapshot(request: Request) -> JSONResponse:
 async def restore(request: Request) -> JSONResponse:
     """Replace the whole state with a snapshot's, the clock set back to the snapshot's time."""
     body = await read_model(request, RestoreRequest)
-    return JSONResponse((await service.restore(_rt(request), body.path)).model_dump())
+    return JSONResponse((await service.restore(_rt(request), services(request), body.path)).model_dump())
 
 
 async def seed(request: Request) -> JSONResponse:
     """Load a world file through the services (the ``seed`` command, on the running server)."""
     body = await read_model(request, SeedRequest)
-    return JSONResponse((await service.seed(_rt(request), body.path, reset_first=body.reset)).model_dump())
+    return JSONResponse(
+        (await service.seed(_rt(request), services(request), body.path, reset_first=body.reset)).model_dump()
+    )
 
 
 # ---------------------------------------------------------------- response rules

@@ -47,7 +47,8 @@ async def health(request: Request) -> JSONResponse:
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
-    """The control plane's routes (none under ``--no-control-plane``; the document lists them either way)."""
+    """The control plane's routes (none when ``Settings.control_plane`` is off, as in-process tests may set it;
+    the document lists them either way)."""
     return endpoint_routes(operations) if settings.control_plane else []
 
 

@@ -30,6 +30,7 @@ from emulator.fine_tunes.schemas import CreateJobRequest
 from emulator.fine_tunes.states import JobStatus
 from emulator.http import strict_json
 from emulator.runtime import Runtime
+from emulator.services import Services
 from emulator.tenants import Tenant
 from emulator.wire import WireModel
 
@@ -121,18 +122,18 @@ def _problem(exc: ValidationError) -> str:
     return f"{'.'.join(loc) or 'the top level'}: {first['msg']}"
 
 
-async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path, allow: Allow) -> dict[str, Any]:
+async def load_world(rt: Runtime, services: Services, world: WorldSpec, base_dir: Path, allow: Allow) -> dict[str, Any]:
     """Create the world; answers what was made: per tenant, file ids, job ids and statuses, deployments."""
     loaded = [
         _Loaded(spec, await rt.tenants.resolve(spec.api_key, spec.workspace, rt.clock.now())) for spec in world.tenants
     ]
     for item in loaded:
         for file_spec in item.spec.files:
-            item.files[file_spec.name] = await _upload(rt, item.tenant, file_spec, base_dir, allow)
-    await _succeeded_jobs(rt, loaded)
+            item.files[file_spec.name] = await _upload(rt, services, item.tenant, file_spec, base_dir, allow)
+    await _succeeded_jobs(rt, services, loaded)
     for item in loaded:
         for dep in item.spec.deployments:
-            item.deployments.append(await _deploy(rt, item, dep))
+            item.deployments.append(await _deploy(rt, services, item, dep))
     for wanted in (
         (JobStatus.FAILED, JobStatus.CANCELED),
         (JobStatus.RUNNING, JobStatus.CANCELING),
@@ -142,11 +143,11 @@ async def load_world(rt: Runtime, world: WorldSpec, base_dir: Path, allow: Allow
         for item in loaded:
             for job in item.spec.fine_tunes:
                 if job.status in wanted:
-                    item.jobs[job.name] = await _job_to(rt, item, job)
-    return await _summary(rt, loaded)
+                    item.jobs[job.name] = await _job_to(rt, services, item, job)
+    return await _summary(rt, services, loaded)
 
 
-async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path, allow: Allow) -> str:
+async def _upload(rt: Runtime, services: Services, tenant: Tenant, spec: FileSpec, base_dir: Path, allow: Allow) -> str:
     """Through the files service, as an upload would go: the file is staged to a temp file, then checked and stored."""
     path = allow(base_dir / spec.path)
     try:
@@ -154,7 +155,7 @@ async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path, a
     except OSError as exc:
         raise WorldError(f"file {spec.name!r}: cannot read {path}: {exc.strerror or exc}") from None
     try:
-        outcome = await rt.services.files.upload_files(
+        outcome = await services.files.upload_files(
             tenant, [staged], purpose=spec.purpose, descriptions=[spec.description]
         )
     finally:
@@ -165,7 +166,7 @@ async def _upload(rt: Runtime, tenant: Tenant, spec: FileSpec, base_dir: Path, a
     return str(outcome.uploaded[0].file_id)
 
 
-async def _create_job(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
+async def _create_job(rt: Runtime, services: Services, item: _Loaded, spec: JobSpec) -> str:
     def ids(names: list[str]) -> list[str]:
         missing = [n for n in names if n not in item.files]
         if missing:
@@ -183,19 +184,19 @@ async def _create_job(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
             "job_name": spec.name,
         }
     )
-    job = await rt.services.fine_tunes.create_job(item.tenant, req)
+    job = await services.fine_tunes.create_job(item.tenant, req)
     return str(job.job_id)
 
 
-async def _succeeded_jobs(rt: Runtime, loaded: list[_Loaded]) -> None:
+async def _succeeded_jobs(rt: Runtime, services: Services, loaded: list[_Loaded]) -> None:
     """Created together, then the clock runs until every one has finished (each tenant trains one at a time)."""
     waiting: list[tuple[_Loaded, JobSpec]] = []
     for item in loaded:
         for spec in item.spec.fine_tunes:
             if spec.status is JobStatus.SUCCEEDED:
-                item.jobs[spec.name] = await _create_job(rt, item, spec)
+                item.jobs[spec.name] = await _create_job(rt, services, item, spec)
                 waiting.append((item, spec))
-    service = rt.services.fine_tunes
+    service = services.fine_tunes
     moved = 0.0
     while waiting:
         item, spec = waiting[0]
@@ -211,9 +212,9 @@ async def _succeeded_jobs(rt: Runtime, loaded: list[_Loaded]) -> None:
         moved += _STEP_SECONDS
 
 
-async def _job_to(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
-    service = rt.services.fine_tunes
-    job_id = await _create_job(rt, item, spec)
+async def _job_to(rt: Runtime, services: Services, item: _Loaded, spec: JobSpec) -> str:
+    service = services.fine_tunes
+    job_id = await _create_job(rt, services, item, spec)
     if spec.status is JobStatus.CANCELED:
         await service.cancel_job(item.tenant, job_id)
     elif spec.status is JobStatus.CANCELING:
@@ -230,14 +231,14 @@ async def _job_to(rt: Runtime, item: _Loaded, spec: JobSpec) -> str:
     return job_id
 
 
-async def _deploy(rt: Runtime, item: _Loaded, spec: DeploymentSpec) -> str:
-    service = rt.services.deployments
+async def _deploy(rt: Runtime, services: Services, item: _Loaded, spec: DeploymentSpec) -> str:
+    service = services.deployments
     model = spec.model
     if model.startswith("@"):
         job_name = model[1:]
         if job_name not in item.jobs:
             raise WorldError(f"deployment of {model!r}: no SUCCEEDED job named {job_name!r} in this tenant")
-        model = (await rt.services.fine_tunes.get_job(item.tenant, item.jobs[job_name])).output_model
+        model = (await services.fine_tunes.get_job(item.tenant, item.jobs[job_name])).output_model
     req = CreateDeploymentRequest.model_validate(
         {"model_name": model, "capacity": spec.capacity, "suffix": spec.suffix, "plan": spec.plan}
     )
@@ -256,16 +257,16 @@ async def _deploy(rt: Runtime, item: _Loaded, spec: DeploymentSpec) -> str:
     return name
 
 
-async def _summary(rt: Runtime, loaded: list[_Loaded]) -> dict[str, Any]:
+async def _summary(rt: Runtime, services: Services, loaded: list[_Loaded]) -> dict[str, Any]:
     tenants = []
     for item in loaded:
         jobs = {}
         for name, job_id in item.jobs.items():
-            job = await rt.services.fine_tunes.get_job(item.tenant, job_id)
+            job = await services.fine_tunes.get_job(item.tenant, job_id)
             jobs[name] = {"job_id": job_id, "status": str(job.status)}
         deployments = {}
         for name in item.deployments:
-            row = await rt.services.deployments.get_deployment(item.tenant, name)
+            row = await services.deployments.get_deployment(item.tenant, name)
             deployments[name] = str(row.status)
         tenants.append(
             {

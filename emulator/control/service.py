@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from emulator.changes import CLOCK
 from emulator.clock import fmt_iso, fmt_job_time
 from emulator.control.paths import confine, open_regular, read_regular
 from emulator.control.persistence import save_clock
@@ -18,7 +19,8 @@ from emulator.deployments.states import DeploymentStatus
 from emulator.errors import InvalidParameter, NotFound
 from emulator.fine_tunes.states import JobStatus
 from emulator.journal.recorder import entry
-from emulator.runtime import CLOCK, Runtime
+from emulator.runtime import Runtime
+from emulator.services import Services
 from emulator.tenants import tenant_for
 
 MAX_WORLD_BYTES = 16 * 1024 * 1024
@@ -31,10 +33,10 @@ def tenant_id(api_key: str | None, workspace: str | None, tenant: str | None) ->
     return tenant_for(api_key, workspace or None).id if api_key else tenant or None
 
 
-async def reset(rt: Runtime, tenant: str | None) -> dict[str, int]:
+async def reset(rt: Runtime, services: Services, tenant: str | None) -> dict[str, int]:
     """Wipe one tenant's objects, or everything: a whole reset also brings back the start's fault rules, an
     empty journal and the start's response rules (none without ``--responses``)."""
-    removed = await wipe_state(rt, tenant)
+    removed = await wipe_state(rt, services, tenant)
     if tenant is None:
         rt.faults.restore_initial()
         rt.journal.clear()
@@ -42,10 +44,10 @@ async def reset(rt: Runtime, tenant: str | None) -> dict[str, int]:
     return removed
 
 
-async def wipe_state(rt: Runtime, tenant: str | None) -> dict[str, int]:
+async def wipe_state(rt: Runtime, services: Services, tenant: str | None) -> dict[str, int]:
     """Every service that holds state wipes its part in one transaction; blobs go after the commit."""
     async with rt.db.transaction() as tx:
-        removed, after = await rt.services.wipe(tx, tenant)
+        removed, after = await services.wipe(tx, tenant)
         if tenant is None:
             await tx.execute("DELETE FROM tenants")
     for cleanup in after:
@@ -63,36 +65,36 @@ def clock_view(rt: Runtime) -> ClockView:
     return ClockView(now=now, now_beijing=fmt_job_time(now), now_iso=fmt_iso(now), time_scale=rt.clock.time_scale)
 
 
-async def after_clock_change(rt: Runtime) -> None:
+async def after_clock_change(rt: Runtime, services: Services) -> None:
     """Persist the clock and apply every transition that fell due, before answering."""
     await save_clock(rt)
-    await rt.services.sync_all()
+    await services.sync_all()
     rt.changes.notify(CLOCK)
 
 
-async def set_time_scale(rt: Runtime, time_scale: float) -> ClockView:
+async def set_time_scale(rt: Runtime, services: Services, time_scale: float) -> ClockView:
     rt.clock.set_time_scale(time_scale)
-    await after_clock_change(rt)
+    await after_clock_change(rt, services)
     return clock_view(rt)
 
 
-async def advance_clock(rt: Runtime, seconds: float) -> ClockView:
+async def advance_clock(rt: Runtime, services: Services, seconds: float) -> ClockView:
     rt.clock.advance(seconds)
-    await after_clock_change(rt)
+    await after_clock_change(rt, services)
     return clock_view(rt)
 
 
 # ---------------------------------------------------------------------------------------------------- statuses
 
 
-async def force_fine_tune_status(rt: Runtime, job_id: str, status: JobStatus, message: str | None) -> Any:
-    return await rt.services.fine_tunes.force_status(job_id, status, message)
+async def force_fine_tune_status(services: Services, job_id: str, status: JobStatus, message: str | None) -> Any:
+    return await services.fine_tunes.force_status(job_id, status, message)
 
 
 async def force_deployment_status(
-    rt: Runtime, deployed_model: str, status: DeploymentStatus, message: str | None, tenant: str | None
+    services: Services, deployed_model: str, status: DeploymentStatus, message: str | None, tenant: str | None
 ) -> Any:
-    return await rt.services.deployments.force_status(deployed_model, status, message, tenant)
+    return await services.deployments.force_status(deployed_model, status, message, tenant)
 
 
 # ---------------------------------------------------------------------------------------------------- faults
@@ -138,12 +140,12 @@ async def snapshot(rt: Runtime, path: str | None) -> SnapshotInfo:
     return await take_snapshot(rt, path)
 
 
-async def restore(rt: Runtime, path: str) -> SnapshotInfo:
+async def restore(rt: Runtime, services: Services, path: str) -> SnapshotInfo:
     """Replace the whole state with a snapshot's (all or nothing), the clock set back to the snapshot's time."""
     from emulator.control.snapshot import restore_snapshot
 
-    info = await restore_snapshot(rt, path)
-    await after_clock_change(rt)
+    info = await restore_snapshot(rt, services, path)
+    await after_clock_change(rt, services)
     rt.changes.notify()  # everything may have moved: every waiter looks again
     return info
 
@@ -151,7 +153,9 @@ async def restore(rt: Runtime, path: str) -> SnapshotInfo:
 # ---------------------------------------------------------------------------------------------------- seed
 
 
-async def seed(rt: Runtime, path: str | Path, *, reset_first: bool = False, confined: bool = True) -> SeedResult:
+async def seed(
+    rt: Runtime, services: Services, path: str | Path, *, reset_first: bool = False, confined: bool = True
+) -> SeedResult:
     """Load a world file through the services; a bad world answers 400 and what was made before it stays."""
     from emulator.control.seed import WorldError, load_world, read_world  # off the start-up path
 
@@ -166,11 +170,11 @@ async def seed(rt: Runtime, path: str | Path, *, reset_first: bool = False, conf
     try:
         world = read_world(world_path, read_regular(allow(world_path), MAX_WORLD_BYTES))
         if reset_first:
-            await wipe_state(rt, None)
-        summary = await load_world(rt, world, world_path.parent, allow)
+            await wipe_state(rt, services, None)
+        summary = await load_world(rt, services, world, world_path.parent, allow)
     except WorldError as exc:
         raise InvalidParameter(str(exc)) from None
     finally:
-        await after_clock_change(rt)
+        await after_clock_change(rt, services)
         rt.changes.notify()
     return SeedResult(**summary)

@@ -46,6 +46,7 @@ from emulator.control.schemas import SnapshotInfo
 from emulator.db import SCHEMA_VERSION, Tx
 from emulator.errors import InvalidParameter
 from emulator.runtime import Runtime
+from emulator.services import Services
 
 FORMAT = 1
 MANIFEST = "snapshot.json"
@@ -154,7 +155,7 @@ def _write_archive(work: Path, target: Path) -> int:
 Cleanup = Callable[[], None]
 
 
-async def restore_snapshot(rt: Runtime, path: str) -> SnapshotInfo:
+async def restore_snapshot(rt: Runtime, services: Services, path: str) -> SnapshotInfo:
     source = resolve(rt, path)
     work = _work_dir(rt, "restore")
     try:
@@ -162,7 +163,7 @@ async def restore_snapshot(rt: Runtime, path: str) -> SnapshotInfo:
         blobs = await asyncio.to_thread(_validate, work, manifest)
         renames = await asyncio.to_thread(_place_blobs, rt, work, blobs)
         try:
-            cleanups = await _replace_rows(rt, work / DB_NAME, renames)
+            cleanups = await _replace_rows(rt, services, work / DB_NAME, renames)
         except BaseException:
             await asyncio.to_thread(_unlink_all, rt, [new for _, new in renames])
             raise
@@ -302,7 +303,7 @@ def _unlink_all(rt: Runtime, blobs: list[str]) -> None:
         (rt.data_dir / blob).unlink(missing_ok=True)
 
 
-async def _replace_rows(rt: Runtime, source: Path, renames: list[tuple[str, str]]) -> list[Cleanup]:
+async def _replace_rows(rt: Runtime, services: Services, source: Path, renames: list[tuple[str, str]]) -> list[Cleanup]:
     """One transaction: every service forgets its state, every table takes the snapshot's rows."""
     async with rt.db.exclusive() as conn:
         await conn.execute("ATTACH DATABASE ? AS snap", (str(source),))
@@ -312,7 +313,7 @@ async def _replace_rows(rt: Runtime, source: Path, renames: list[tuple[str, str]
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 await conn.execute("PRAGMA defer_foreign_keys = ON")
-                cleanups = await _wipe_services(rt, Tx(conn))
+                cleanups = await _wipe_services(services, Tx(conn))
                 await _copy_tables(conn, main, snap)
                 await _copy_sequences(conn)
                 await conn.executemany("UPDATE main.files SET blob = ? WHERE blob = ?", [(n, o) for o, n in renames])
@@ -330,8 +331,8 @@ async def _replace_rows(rt: Runtime, source: Path, renames: list[tuple[str, str]
     return cleanups
 
 
-async def _wipe_services(rt: Runtime, tx: Tx) -> list[Cleanup]:
-    _, after = await rt.services.wipe(tx, None)
+async def _wipe_services(services: Services, tx: Tx) -> list[Cleanup]:
+    _, after = await services.wipe(tx, None)
     return [cleanup for cleanup in after if cleanup is not None]
 
 

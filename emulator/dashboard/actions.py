@@ -27,8 +27,8 @@ from emulator.errors import ApiError
 from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import JobStatus
 from emulator.guard import DASHBOARD_COOKIE, dashboard_session
+from emulator.services import services
 
-ADVANCE_PRESETS = (("1 minute", 60), ("10 minutes", 600), ("1 hour", 3600), ("1 day", 86400))
 MAX_ADVANCE = 10 * 365 * 86400
 KINDS = {"files": "file", "fine_tunes": "fine-tune job", "deployments": "deployment"}
 
@@ -97,7 +97,7 @@ async def advance_clock(request: Request, form: FormData) -> Response:
         return back(_next(form), error="Advance the clock by a number of seconds.")
     if not 0 < seconds <= MAX_ADVANCE:
         return back(_next(form), error=f"Advance by more than 0 and at most {MAX_ADVANCE} seconds.")
-    clock = await service.advance_clock(runtime(request), seconds)
+    clock = await service.advance_clock(runtime(request), services(request), seconds)
     return back(_next(form), notice=f"Clock advanced by {duration(seconds)} to {when(clock.now)}.")
 
 
@@ -112,7 +112,7 @@ async def cancel_job(request: Request, form: FormData) -> Response:
             "a waiting job is canceled at once. This cannot be undone.",
             "Cancel the job",
         )
-    fine_tunes: FineTunesService = runtime(request).services.fine_tunes
+    fine_tunes: FineTunesService = services(request).fine_tunes
     job = await fine_tunes.find_job(job_id)
     record = await store.get_tenant(runtime(request).db, job.tenant)
     if record is None:
@@ -135,7 +135,7 @@ async def force_status(request: Request, form: FormData) -> Response:
             "The job moves at once, as if the service had done it; its log records the change.",
             f"Force {target}",
         )
-    await service.force_fine_tune_status(runtime(request), job_id, JobStatus(target), message)
+    await service.force_fine_tune_status(services(request), job_id, JobStatus(target), message)
     return back(_next(form), notice=f"Job {job_id} forced to {target}.")
 
 
@@ -154,7 +154,7 @@ async def reset_tenant(request: Request, form: FormData) -> Response:
             "This cannot be undone.",
             "Reset the tenant",
         )
-    counts = await service.reset(runtime(request), tenant_id)
+    counts = await service.reset(runtime(request), services(request), tenant_id)
     removed = ", ".join(plural(n, KINDS.get(kind, kind)) for kind, n in counts.items())
     return back(f"{PREFIX}/dashboard/tenants/{tenant_id}", notice=f"Tenant reset ({removed or 'nothing held'}).")
 

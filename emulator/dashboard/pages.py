@@ -14,14 +14,10 @@ from emulator.dashboard.templating import BADGES, PREFIX, login_page, not_found,
 from emulator.dashboard.views import JobView
 from emulator.errors import NotFound
 from emulator.fine_tunes.service import FineTunesService
-from emulator.runtime import Runtime
+from emulator.services import services
 from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
 
 LIVE_TICK_SECONDS = 1.0  # a running job's progress bar moves at least this often (wall seconds)
-
-
-def _fine_tunes(request: Request) -> FineTunesService:
-    return runtime(request).services.fine_tunes
 
 
 # ---------------------------------------------------------------------------------------------------- pages
@@ -33,13 +29,15 @@ async def home(request: Request) -> Response:
     wanted = request.query_params.get("tenant")
     if wanted:
         return RedirectResponse(f"{PREFIX}/dashboard/tenants/{quote(wanted, safe=':')}", status_code=303)
-    page = await views.home_page(runtime(request))
+    page = await views.home_page(runtime(request), services(request))
     return render(request, "home.html", {"page": page, "tenants": page.tenants, "current": None})
 
 
 async def recent_jobs(request: Request) -> Response:
     """The landing page's recent jobs rows alone: its script swaps them in while jobs are active."""
-    return render(request, "_recent_job_rows.html", {"jobs": await views.recent_job_rows(runtime(request))})
+    return render(
+        request, "_recent_job_rows.html", {"jobs": await views.recent_job_rows(runtime(request), services(request))}
+    )
 
 
 async def tenant_page(request: Request) -> Response:
@@ -47,7 +45,7 @@ async def tenant_page(request: Request) -> Response:
     record = await views.tenant(rt, request.path_params["tenant"])
     if record is None:
         return not_found(request, f"No tenant {request.path_params['tenant']!r} has been seen.")
-    page = await views.tenant_page(rt, record)
+    page = await views.tenant_page(rt, services(request), record)
     return render(request, "tenant.html", {"page": page, "tenants": await views.tenants(rt), "current": record.id})
 
 
@@ -57,7 +55,7 @@ async def tenant_jobs(request: Request) -> Response:
     record = await views.tenant(rt, request.path_params["tenant"])
     if record is None:
         return not_found(request, "No such tenant.")
-    total, jobs = await views.jobs_of(rt, record)
+    total, jobs = await views.jobs_of(rt, services(request), record)
     return render(request, "_job_rows.html", {"jobs": jobs, "jobs_total": total})
 
 
@@ -65,7 +63,7 @@ async def job_page(request: Request) -> Response:
     rt = runtime(request)
     try:
         page = await views.job_page(
-            rt, request.path_params["job_id"], full_log=request.query_params.get("log") == "all"
+            rt, services(request), request.path_params["job_id"], full_log=request.query_params.get("log") == "all"
         )
     except NotFound:
         return not_found(request, f"No fine-tune job {request.path_params['job_id']!r}.")
@@ -77,7 +75,7 @@ async def job_page(request: Request) -> Response:
 
 async def job_chart(request: Request) -> Response:
     try:
-        page = await views.job_page(runtime(request), request.path_params["job_id"])
+        page = await views.job_page(runtime(request), services(request), request.path_params["job_id"])
     except NotFound:
         return not_found(request, "No such job.")
     return render(request, "_chart.html", {"chart": page.chart})
@@ -108,18 +106,17 @@ async def job_stream(request: Request) -> Response:
     """
     job_id = request.path_params["job_id"]
     try:
-        await _fine_tunes(request).find_job(job_id)
+        await services(request).fine_tunes.find_job(job_id)
     except NotFound:
         return not_found(request, "No such job.")
     try:
         sent = max(0, int(request.query_params.get("from") or 0))
     except ValueError:
         sent = 0
-    return stream_response(_follow(runtime(request), job_id, sent))
+    return stream_response(_follow(services(request).fine_tunes, job_id, sent))
 
 
-async def _follow(rt: Runtime, job_id: str, sent: int) -> AsyncIterator[bytes]:
-    service: FineTunesService = rt.services.fine_tunes
+async def _follow(service: FineTunesService, job_id: str, sent: int) -> AsyncIterator[bytes]:
     last: dict[str, Any] | None = None
     async for look in service.watch(job_id, tick=LIVE_TICK_SECONDS):
         if look.timed_out:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 from emulator import __version__
 from emulator.clock import beijing, fmt_job_time
+from emulator.context import context as request_context
 from emulator.runtime import Runtime
 from emulator.runtime import runtime as runtime_of
 
@@ -137,7 +138,7 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "has_faults": has_route(request.app, FAULTS_PATH, "DELETE"),
         "faults": _fault_count(rt),
         "here": _here(request),
-        "signed_in": rt.settings.admin_token is not None and request.scope.get("state", {}).get("admin") is True,
+        "signed_in": rt.settings.admin_token is not None and request_context(request).admin is True,
     }
     templates = getattr(request.app.state, "dashboard_templates", None)
     if templates is None:
@@ -159,7 +160,7 @@ def _here(request: Request) -> str:
 
 def signed_out(request: Request) -> bool:
     """Under ``--admin-token``, whether this request lacks the token (or the dashboard's cookie)."""
-    return request.scope.get("state", {}).get("admin") is False
+    return request_context(request).admin is False
 
 
 def login_page(request: Request) -> Response:

@@ -16,6 +16,7 @@ from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import TERMINAL, TRANSITIONS, JobStatus
 from emulator.fine_tunes.store import JobRow
 from emulator.runtime import Runtime
+from emulator.services import Services
 
 log = logging.getLogger("emulator.dashboard")
 
@@ -138,10 +139,6 @@ class JobPage:
         return self.view.job
 
 
-def _fine_tunes(rt: Runtime) -> FineTunesService:
-    return rt.services.fine_tunes
-
-
 # ---------------------------------------------------------------------------------------------------- progress
 
 
@@ -189,24 +186,26 @@ async def tenants(rt: Runtime) -> list[TenantRecord]:
     return await store.list_tenants(rt.db)
 
 
-async def home_page(rt: Runtime) -> HomePage:
+async def home_page(rt: Runtime, services: Services) -> HomePage:
     records = await store.list_tenants(rt.db)
     by_id = {r.id: r for r in records}
-    jobs = await recent_job_rows(rt, by_id)
-    lines = await recent_deployments(rt)
+    jobs = await recent_job_rows(rt, services, by_id)
+    lines = await recent_deployments(rt, services)
     deployments = None if lines is None else [RecentDeployment(_line_view(d), by_id.get(d.tenant)) for d in lines]
     return HomePage(records, jobs, deployments)
 
 
-async def recent_job_rows(rt: Runtime, tenants: dict[str, TenantRecord] | None = None) -> list[RecentJob]:
+async def recent_job_rows(
+    rt: Runtime, services: Services, tenants: dict[str, TenantRecord] | None = None
+) -> list[RecentJob]:
     if tenants is None:
         tenants = {r.id: r for r in await store.list_tenants(rt.db)}
-    return [RecentJob(view, tenants.get(view.job.tenant)) for view in await recent_jobs(rt)]
+    return [RecentJob(view, tenants.get(view.job.tenant)) for view in await recent_jobs(rt, services)]
 
 
-async def recent_jobs(rt: Runtime) -> list[JobView]:
+async def recent_jobs(rt: Runtime, services: Services) -> list[JobView]:
     """The newest jobs of any tenant, each brought up to "now" (one sync per tenant among them)."""
-    service = _fine_tunes(rt)
+    service = services.fine_tunes
     newest = await store.recent_jobs(rt.db, RECENT)
     for tenant_id in dict.fromkeys(t for _, t in newest):
         await service.sync_tenant(tenant_id)  # applies what is due; the rows are then read as stored
@@ -219,9 +218,9 @@ async def recent_jobs(rt: Runtime) -> list[JobView]:
     return views
 
 
-async def recent_deployments(rt: Runtime) -> list[store.DeploymentLine] | None:
+async def recent_deployments(rt: Runtime, services: Services) -> list[store.DeploymentLine] | None:
     for tenant_id in await store.recent_deployment_tenants(rt.db, RECENT):
-        await rt.services.deployments.sync_tenant(tenant_id)
+        await services.deployments.sync_tenant(tenant_id)
     return await store.recent_deployments(rt.db, RECENT)
 
 
@@ -233,22 +232,22 @@ async def tenant(rt: Runtime, tenant_id: str) -> TenantRecord | None:
     return await store.get_tenant(rt.db, tenant_id)
 
 
-async def jobs_of(rt: Runtime, record: TenantRecord) -> tuple[int, list[JobView]]:
-    service = _fine_tunes(rt)
+async def jobs_of(rt: Runtime, services: Services, record: TenantRecord) -> tuple[int, list[JobView]]:
+    service = services.fine_tunes
     total, jobs = await service.list_jobs(record.as_tenant(), 0, PAGE, None)
     now = rt.clock.now()
     return total, [JobView(j, job_progress(j, now, service)) for j in jobs]
 
 
-async def tenant_page(rt: Runtime, record: TenantRecord) -> TenantPage:
-    files_total, files = await rt.services.files.list_files(record.as_tenant(), 0, PAGE)
-    jobs_total, jobs = await jobs_of(rt, record)
-    deployments, error = await _deployments(rt, record)
+async def tenant_page(rt: Runtime, services: Services, record: TenantRecord) -> TenantPage:
+    files_total, files = await services.files.list_files(record.as_tenant(), 0, PAGE)
+    jobs_total, jobs = await jobs_of(rt, services, record)
+    deployments, error = await _deployments(rt, services, record)
     return TenantPage(record, files, files_total, jobs, jobs_total, deployments, error)
 
 
-async def job_page(rt: Runtime, job_id: str, *, full_log: bool = False) -> JobPage:
-    service = _fine_tunes(rt)
+async def job_page(rt: Runtime, services: Services, job_id: str, *, full_log: bool = False) -> JobPage:
+    service = services.fine_tunes
     job = await service.find_job(job_id)
     now = rt.clock.now()
     lines = service.logs.visible(job, now)
@@ -280,10 +279,12 @@ def _hyper_parameters(sent: dict[str, Any], effective: dict[str, Any]) -> list[H
 # ---------------------------------------------------------------------------------------------------- deployments
 
 
-async def _deployments(rt: Runtime, record: TenantRecord) -> tuple[list[DeploymentView] | None, str | None]:
+async def _deployments(
+    rt: Runtime, services: Services, record: TenantRecord
+) -> tuple[list[DeploymentView] | None, str | None]:
     """Deployments come from their own service; the page degrades (with a note) when it fails."""
     try:
-        found = await rt.services.deployments.list_deployments(record.as_tenant(), 0, PAGE)
+        found = await services.deployments.list_deployments(record.as_tenant(), 0, PAGE)
     except Exception as exc:  # the dashboard must keep working whatever that service does
         log.warning("dashboard: listing deployments failed: %s", exc)
         return [], f"The deployments service answered: {exc}"

@@ -4,5 +4,6 @@ Deviations from the real service: progression is synthetic (PENDING 30 s, DEPLOY
 with ``ready_capacity`` +1 every 20 s, DELETING 10 s, all emulated); FAILED is reachable only through the control
 plane; ``base_capacity`` is the capacity asked at creation and scaling takes any capacity from 1 to the limit
 (no multiple-of-base rule); ``plan`` is optional (``lora`` for fine-tuned models, ``mu`` for base models); a base
-model deploys as ``{model}-{8 hex}[-{suffix}]``; ``/stream`` and the legacy version update are not emulated.
+model deploys as ``{model}-{8 hex}[-{suffix}]``; ``/stream`` sends a status snapshot at each change (emulated
+time) until RUNNING, FAILED or gone; the legacy version update is not emulated.
 """

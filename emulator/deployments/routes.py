@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from emulator.changes import CLOCK
 from emulator.clock import fmt_deploy_time
+from emulator.context import caller
 from emulator.deployments.schemas import (
     CreateDeploymentRequest,
     DeployableModel,
@@ -36,7 +38,8 @@ from emulator.errors import InvalidParameter
 from emulator.http import envelope, read_model
 from emulator.openapi import Operation, Param, path_param
 from emulator.pagination import parse_page
-from emulator.runtime import CLOCK, Runtime, runtime
+from emulator.runtime import Runtime
+from emulator.services import services
 from emulator.sse import HEARTBEAT, encode_json, stream_response
 
 LIST_DEFAULT_SIZE = 50
@@ -46,22 +49,18 @@ MODELS_VERSIONS = ("v1.0",)
 V1_MAX_SIZE = 100
 
 
-def _service(request: Request) -> DeploymentsService:
-    return runtime(request).services.deployments
-
-
 def _answer(request: Request, row: DeploymentRow) -> JSONResponse:
     return envelope(request, "output", deployment_object(row).model_dump(exclude_none=True))
 
 
 async def create_deployment(request: Request) -> JSONResponse:
     req = await read_model(request, CreateDeploymentRequest)
-    return _answer(request, await _service(request).create_deployment(request.state.tenant, req))
+    return _answer(request, await services(request).deployments.create_deployment(caller(request), req))
 
 
 async def list_deployments(request: Request) -> JSONResponse:
     page = parse_page(request.query_params, default_size=LIST_DEFAULT_SIZE, max_size=LIST_MAX_SIZE)
-    total, rows = await _service(request).list_deployments(request.state.tenant, page.offset, page.page_size)
+    total, rows = await services(request).deployments.list_deployments(caller(request), page.offset, page.page_size)
     data = DeploymentList(
         deployments=[deployment_object(r) for r in rows], page_no=page.page_no, page_size=page.page_size, total=total
     )
@@ -69,7 +68,7 @@ async def list_deployments(request: Request) -> JSONResponse:
 
 
 async def get_deployment(request: Request) -> JSONResponse:
-    row = await _service(request).get_deployment(request.state.tenant, request.path_params["deployed_model"])
+    row = await services(request).deployments.get_deployment(caller(request), request.path_params["deployed_model"])
     return _answer(request, row)
 
 
@@ -81,13 +80,13 @@ async def scale_deployment(request: Request) -> JSONResponse:
             f"deployed_model in the body ({req.deployed_model}) differs from the path ({deployed_model}).",
             param="deployed_model",
         )
-    row = await _service(request).scale_deployment(request.state.tenant, deployed_model, req.capacity)
+    row = await services(request).deployments.scale_deployment(caller(request), deployed_model, req.capacity)
     return _answer(request, row)
 
 
 async def delete_deployment(request: Request) -> JSONResponse:
     """Answers the deployment in DELETING (reference §5.2); it is gone a few emulated seconds later."""
-    row = await _service(request).delete_deployment(request.state.tenant, request.path_params["deployed_model"])
+    row = await services(request).deployments.delete_deployment(caller(request), request.path_params["deployed_model"])
     return _answer(request, row)
 
 
@@ -101,7 +100,9 @@ async def deployable_models(request: Request) -> JSONResponse:
     source = request.query_params.get("model_source") or "base"
     if source not in MODEL_SOURCES:
         raise InvalidParameter(f"model_source must be base or custom (got {source!r}).", param="model_source")
-    total, shown = await _service(request).deployable_sources(request.state.tenant, source, page.offset, page.page_size)
+    total, shown = await services(request).deployments.deployable_sources(
+        caller(request), source, page.offset, page.page_size
+    )
     if version:
         v1 = DeployableModelListV1(
             models=[_v1_model(m) for m in shown], page_no=page.page_no, page_size=page.page_size, total=total
@@ -155,8 +156,8 @@ MU_TEMPLATES = (
 async def stream_deployment(request: Request) -> Response:
     """Status snapshots as Server-Sent Events until the deployment is RUNNING, FAILED or gone (reference 2026
     §4.5); a 404 goes out as JSON before the stream starts."""
-    service = _service(request)
-    await service.get_deployment(request.state.tenant, request.path_params["deployed_model"])
+    service = services(request).deployments
+    await service.get_deployment(caller(request), request.path_params["deployed_model"])
     return stream_response(_follow(request, service, request.path_params["deployed_model"]))
 
 
@@ -165,7 +166,7 @@ async def _follow(request: Request, service: DeploymentsService, deployed_model:
     last: DeploymentEvent | None = None
     sent = 0
     while True:
-        row, next_at = await service.peek(request.state.tenant, deployed_model)
+        row, next_at = await service.peek(caller(request), deployed_model)
         if row is None:
             return
         event = DeploymentEvent(
@@ -186,9 +187,9 @@ async def _follow(request: Request, service: DeploymentsService, deployed_model:
 
 
 async def wait_for_change(rt: Runtime, next_at: float | None, keys: tuple[str, ...] = ()) -> bool:
-    """Sleep until state may have moved: a notification, the next scheduled change, or a heartbeat's time.
-
-    The one place this stream waits, so that a per-deployment watch can replace ``rt.changes`` at merge."""
+    """Sleep until state may have moved: a change of this deployment or of the clock (``keys``), the next
+    scheduled change (``next_at``), or a heartbeat's time; True when woken, False for a heartbeat.  Under
+    ``--workers`` another worker's changes wake no one here, so it looks again at least every 0.5 s."""
     heartbeat = rt.settings.heartbeat_seconds
     until = rt.clock.wall_seconds_until(next_at) if next_at is not None else None
     step = min(heartbeat, max(until, 0.02)) if until is not None else heartbeat

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.catalog import Catalog, is_lora, load_catalog
+from emulator.changes import Signal
 from emulator.clock import Clock
-from emulator.db import Tx
+from emulator.db import Database, Tx
 from emulator.deployments import store
 from emulator.deployments.schemas import CreateDeploymentRequest
 from emulator.deployments.states import (
@@ -35,7 +36,7 @@ from emulator.fine_tunes import store as job_store
 from emulator.fine_tunes.exports import ExportLedger
 from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.store import JobRow
-from emulator.runtime import Runtime
+from emulator.ids import Ids
 from emulator.synth.text import Memory
 from emulator.tenants import Tenant
 
@@ -103,14 +104,23 @@ class DeploymentHold:
 class DeploymentsService:
     def __init__(
         self,
-        rt: Runtime,
+        db: Database,
+        clock: Clock,
+        ids: Ids,
+        changes: Signal,
         fine_tunes: FineTunesService,
         exports: ExportLedger,
         *,
+        max_capacity: int,
         catalog: Catalog | None = None,
         policy: Policy | None = None,
     ) -> None:
-        self.rt = rt
+        self.db = db
+        self.clock = clock
+        self.ids = ids
+        self.changes = changes
+        self.max_capacity = max_capacity
+        """``--max-deployment-capacity``."""
         self.catalog = catalog or load_catalog()
         self.policy = policy or Policy()
         self._memory: dict[int, Memory] = {}
@@ -126,7 +136,7 @@ class DeploymentsService:
         plan = self._plan(req.plan, source)
         options = _options(req, plan, suffix)
         memory = await self._fine_tunes.memory(source.job_id) if source.job_id else []
-        now = self.rt.clock.now()
+        now = self.clock.now()
         row = DeploymentRow(
             seq=0,
             deployed_model="",
@@ -145,7 +155,7 @@ class DeploymentsService:
             schedule=Schedule.new(now, capacity, self.policy),
             options=options,
         )
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             row.deployed_model = await self._name(tx, req.model_name, suffix, fine_tuned=source.job_id is not None)
             await self._check_unique(tx, tenant, row, suffix)
             await store.insert_deployment(tx, row, memory)
@@ -171,7 +181,7 @@ class DeploymentsService:
             )
 
     def _capacity(self, raw: int | None) -> int:
-        limit = self.rt.settings.max_deployment_capacity
+        limit = self.max_capacity
         if raw is None:
             return 1
         if not 1 <= raw <= limit:
@@ -227,14 +237,14 @@ class DeploymentsService:
         """A fine-tuned model deploys under its own name (the seed); a base model gets a random part, as the
         docs' ``emo-35b3f106-sample01``, so the deployment never shadows the shared model of that name."""
         if not fine_tuned:
-            model_name = f"{model_name}-{self.rt.ids.hex('deployment', await tx.next_seq('deployment'), 8)}"
+            model_name = f"{model_name}-{self.ids.hex('deployment', await tx.next_seq('deployment'), 8)}"
         return f"{model_name}-{suffix}" if suffix else model_name
 
     # ---------------------------------------------------------------- progression
 
     async def _apply(self, tx: Tx, row: DeploymentRow) -> DeploymentRow | None:
         """Bring one row up to "now" inside a transaction; None (and the row removed) once it is gone."""
-        view = advance(row.schedule, self.rt.clock.now(), self.policy)
+        view = advance(row.schedule, self.clock.now(), self.policy)
         if view.gone:
             await store.delete_deployment(tx, row)
             self._memory.pop(row.seq, None)
@@ -245,20 +255,20 @@ class DeploymentsService:
         return row
 
     async def _refresh(self, row: DeploymentRow) -> DeploymentRow | None:
-        if advance(row.schedule, self.rt.clock.now(), self.policy) == row.view():
+        if advance(row.schedule, self.clock.now(), self.policy) == row.view():
             return row
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             fresh = await store.get_deployment(tx, row.tenant, row.deployed_model)
             fresh = None if fresh is None else await self._apply(tx, fresh)
         self._announce(row)
         return fresh
 
     async def sync_tenant(self, tenant_id: str) -> None:
-        now = self.rt.clock.now()
-        rows = await store.unsettled(self.rt.db, tenant_id)
+        now = self.clock.now()
+        rows = await store.unsettled(self.db, tenant_id)
         if all(advance(r.schedule, now, self.policy) == r.view() for r in rows):
             return
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             moved = await store.unsettled(tx, tenant_id)
             for row in moved:
                 await self._apply(tx, row)
@@ -268,34 +278,34 @@ class DeploymentsService:
         """Wake the watchers of these deployments and of their tenants, nobody else."""
         keys = {key for row in rows for key in (row.tenant, deployment_key(row.deployed_model))}
         if keys:
-            self.rt.changes.notify(*keys)
+            self.changes.notify(*keys)
 
     async def sync_all(self) -> None:
-        for tenant_id in await store.tenants_with_unsettled(self.rt.db):
+        for tenant_id in await store.tenants_with_unsettled(self.db):
             await self.sync_tenant(tenant_id)
 
     # ---------------------------------------------------------------- reads
 
     async def get_deployment(self, tenant: Tenant, deployed_model: str) -> DeploymentRow:
-        row = await store.get_deployment(self.rt.db, tenant.id, deployed_model)
+        row = await store.get_deployment(self.db, tenant.id, deployed_model)
         row = None if row is None else await self._refresh(row)
         if row is None:
             raise not_found(deployed_model)
-        await store.options_of(self.rt.db, [row])
+        await store.options_of(self.db, [row])
         return row
 
     async def peek(self, tenant: Tenant, deployed_model: str) -> tuple[DeploymentRow | None, float | None]:
         """The deployment as of now (None once gone) and the next emulated moment it changes by itself."""
-        row = await store.get_deployment(self.rt.db, tenant.id, deployed_model)
+        row = await store.get_deployment(self.db, tenant.id, deployed_model)
         row = None if row is None else await self._refresh(row)
         if row is None:
             return None, None
-        return row, next_change(row.schedule, self.rt.clock.now(), self.policy)
+        return row, next_change(row.schedule, self.clock.now(), self.policy)
 
     async def list_deployments(self, tenant: Tenant, offset: int, limit: int) -> tuple[int, list[DeploymentRow]]:
         await self.sync_tenant(tenant.id)
-        total, rows = await store.list_deployments(self.rt.db, tenant.id, offset, limit)
-        await store.options_of(self.rt.db, rows)
+        total, rows = await store.list_deployments(self.db, tenant.id, offset, limit)
+        await store.options_of(self.db, rows)
         return total, rows
 
     async def deployable_models(
@@ -316,7 +326,7 @@ class DeploymentsService:
             page = [Deployable(m.id, self._plans(Source(m.id, None, None))) for m in models[offset : offset + limit]]
             return len(models), page
         await self._fine_tunes.sync_tenant(tenant.id)
-        succeeded, jobs = await job_store.succeeded_page(self.rt.db, tenant.id, offset, limit)
+        succeeded, jobs = await job_store.succeeded_page(self.db, tenant.id, offset, limit)
         outputs = [(j.output_model, j) for j in jobs]
         exported = await self._exports.exported_models(tenant)
         start = max(offset - succeeded, 0)
@@ -332,7 +342,7 @@ class DeploymentsService:
 
     async def serve(self, tenant: Tenant, deployed_model: str) -> Served | None:
         """The deployment generation answers as; None when there is none; an error while it is not RUNNING."""
-        row = await store.get_deployment(self.rt.db, tenant.id, deployed_model)
+        row = await store.get_deployment(self.db, tenant.id, deployed_model)
         row = None if row is None else await self._refresh(row)
         if row is None:
             return None
@@ -349,7 +359,7 @@ class DeploymentsService:
             return Memory()
         memory = self._memory.get(row.seq)
         if memory is None:
-            memory = self._memory[row.seq] = Memory.of(await store.memory_of(self.rt.db, row.seq))
+            memory = self._memory[row.seq] = Memory.of(await store.memory_of(self.db, row.seq))
         return memory
 
     # ---------------------------------------------------------------- actions
@@ -374,7 +384,7 @@ class DeploymentsService:
     async def force_status(
         self, deployed_model: str, target: DeploymentStatus, message: str | None, tenant_id: str | None
     ) -> DeploymentRow:
-        rows = [r for r in await store.find_by_name(self.rt.db, deployed_model) if tenant_id in (None, r.tenant)]
+        rows = [r for r in await store.find_by_name(self.db, deployed_model) if tenant_id in (None, r.tenant)]
         if not rows:
             raise not_found(deployed_model)
         if len(rows) > 1:
@@ -390,11 +400,11 @@ class DeploymentsService:
     async def _act(
         self, tenant_id: str, deployed_model: str, action: Callable[[DeploymentRow, float], None]
     ) -> DeploymentRow:
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             row = await store.get_deployment(tx, tenant_id, deployed_model)
             row = None if row is None else await self._apply(tx, row)
             if row is not None:  # a gone row's removal commits even though the answer is 404
-                now = self.rt.clock.now()
+                now = self.clock.now()
                 try:
                     action(row, now)
                 except IllegalTransition as exc:

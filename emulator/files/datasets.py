@@ -279,7 +279,7 @@ def _decode(raw: bytes) -> Any:
             f"not valid UTF-8 (byte 0x{bad:02x} at byte {exc.start + 1}); save the file as UTF-8, not GBK/GB18030"
         ) from None
     try:
-        return json.loads(text)
+        return json.loads(text.rstrip("\r\n"))  # with its newline, an error at the line's end reads "column 1"
     except json.JSONDecodeError as exc:
         raise _RowError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:

@@ -8,21 +8,16 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from emulator.clock import fmt_job_time
+from emulator.context import caller, context
 from emulator.errors import ApiError
 from emulator.files.schemas import FileListData, FileObject, UploadData
-from emulator.files.service import FilesService
 from emulator.files.store import FileRecord
 from emulator.files.upload import parse_upload
 from emulator.http import envelope, envelope_encoded, render_json
 from emulator.openapi import Operation, page_params, path_param
 from emulator.pagination import parse_page
-from emulator.runtime import runtime
+from emulator.services import services
 from emulator.tenants import Tenant
-
-
-def _service(request: Request) -> FilesService:
-    return runtime(request).services.files
-
 
 _ID_MARK = "0file0id0"
 
@@ -72,16 +67,16 @@ def file_dict(record: FileRecord, tenant: Tenant, url: str) -> dict[str, Any]:
 async def upload_files(request: Request) -> JSONResponse:
     """Decodes the multipart body (file parts streamed to temp files within the tenant's budget) and hands the
     service plain values: the received files, the purpose, the descriptions."""
-    service = _service(request)
+    service = services(request).files
     rt = request.app.state.rt
-    tenant = request.state.tenant
+    tenant = caller(request)
     budget = await service.budget(tenant)
     try:
         parsed = await parse_upload(
             request.stream(), request.headers.get("content-type"), rt.temp_dir, rt.settings.max_file_bytes, budget
         )
         try:
-            request.state.journal_form = parsed.summary()  # emulator.journal.recorder.UPLOAD_FORM
+            context(request).upload_form = parsed.summary()
             descriptions = parsed.fields.get("descriptions") or parsed.fields.get("description") or []
             outcome = await service.upload_files(
                 tenant, parsed.staged(), purpose=parsed.last("purpose"), descriptions=descriptions
@@ -99,31 +94,31 @@ async def upload_files(request: Request) -> JSONResponse:
 
 async def list_files(request: Request) -> JSONResponse:
     page = parse_page(request.query_params)
-    tenant = request.state.tenant
+    tenant = caller(request)
     template = content_url_template(request)
 
     def render(total: int, records: list[FileRecord]) -> bytes:
         files = [file_dict(r, tenant, file_url(template, r.file_id)) for r in records]
         return render_json({"total": total, "page_no": page.page_no, "page_size": page.page_size, "files": files})
 
-    data = await _service(request).page_view(tenant, page.offset, page.page_size, template, render)
+    data = await services(request).files.page_view(tenant, page.offset, page.page_size, template, render)
     return envelope_encoded(request, "data", data)  # FileListData, rendered once while nothing changes
 
 
 async def get_file(request: Request) -> JSONResponse:
-    tenant = request.state.tenant
-    record = await _service(request).get_file(tenant, request.path_params["file_id"])
+    tenant = caller(request)
+    record = await services(request).files.get_file(tenant, request.path_params["file_id"])
     return envelope(request, "data", file_dict(record, tenant, file_url(content_url_template(request), record.file_id)))
 
 
 async def file_content(request: Request) -> Response:
-    service = _service(request)
-    record = await service.get_file(request.state.tenant, request.path_params["file_id"])
+    service = services(request).files
+    record = await service.get_file(caller(request), request.path_params["file_id"])
     return FileResponse(service.blob_path(record), filename=record.name, media_type="application/octet-stream")
 
 
 async def delete_file(request: Request) -> JSONResponse:
-    await _service(request).delete_file(request.state.tenant, request.path_params["file_id"])
+    await services(request).files.delete_file(caller(request), request.path_params["file_id"])
     return envelope(request, None, None)
 
 

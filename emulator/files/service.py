@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from emulator.db import Tx, VersionedCache
+from emulator.clock import Clock
+from emulator.db import Database, Tx, VersionedCache
 from emulator.errors import FileNotFound, InsufficientStorage, InvalidParameter, is_disk_full
 from emulator.files import store
 from emulator.files.datasets import DatasetReport, inspect_dataset
 from emulator.files.schemas import FailedUpload, UploadedFile
 from emulator.files.store import FileRecord
 from emulator.files.upload import StagedFile
-from emulator.runtime import Runtime
+from emulator.ids import Ids
+from emulator.settings import Settings
 from emulator.tenants import Tenant
 
 PURPOSES = {"fine-tune": "fine-tune", "fine_tune": "fine-tune", "file-extract": "file-extract", "batch": "batch"}
@@ -122,16 +124,20 @@ V = TypeVar("V")
 
 
 class FilesService:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.limits = rt.settings
+    def __init__(self, db: Database, clock: Clock, ids: Ids, data_dir: Path, limits: Settings) -> None:
+        self.db = db
+        self.clock = clock
+        self.ids = ids
+        self.data_dir = data_dir
+        """Blobs are stored under it (their paths in the rows are relative to it)."""
+        self.limits = limits
         self._flights: dict[str, _InFlight] = {}
-        self._pages: VersionedCache[tuple[str, int, int, Hashable], Any] = VersionedCache(rt.db)
+        self._pages: VersionedCache[tuple[str, int, int, Hashable], Any] = VersionedCache(db)
         """Renderings of a tenant's file pages (``page_view``), while nothing commits."""
 
     async def budget(self, tenant: Tenant) -> TenantBudget:
         """Hand one to the multipart writer before the body is read; ``close()`` it once the upload is done."""
-        stored = await store.usage(self.rt.db, tenant.id)
+        stored = await store.usage(self.db, tenant.id)
         limits = (self.limits.max_tenant_files, self.limits.max_tenant_bytes)
         return TenantBudget(self._flights, tenant.id, stored, limits)
 
@@ -183,7 +189,7 @@ class FilesService:
                 code="BadRequest.TooLarge",
                 message=f"File too large, <{staged.size}> B exceeds the limit of <{limit}> B for one file.",
             )
-        count, used = await store.usage(self.rt.db, tenant.id)
+        count, used = await store.usage(self.db, tenant.id)
         return self._count_failure(name, count) if staged.over == "count" else self._space_failure(name, used)
 
     def _count_failure(self, name: str, count: int) -> FailedUpload:
@@ -210,15 +216,15 @@ class FilesService:
         """
         placed: list[Path] = []
         try:
-            async with self.rt.db.transaction() as tx:
+            async with self.db.transaction() as tx:
                 count, used = await store.usage(tx, tenant.id)
                 if count + 1 > self.limits.max_tenant_files:
                     return self._count_failure(name, count)
                 if used + part.size > self.limits.max_tenant_bytes:
                     return self._space_failure(name, used)
-                file_id = self.rt.ids.uuid("file", await tx.next_seq("file"))
+                file_id = self.ids.uuid("file", await tx.next_seq("file"))
                 record = self._record(tenant, file_id, name, purpose, description, part, report)
-                target = self.rt.data_dir / record.blob
+                target = self.data_dir / record.blob
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(part.temp_path, target)
                 placed.append(target)
@@ -253,11 +259,11 @@ class FilesService:
             rows=report.rows if report else 0,
             tokens=sum(report.row_tokens) if report else 0,
             blob=f"blobs/{file_id[:2]}/{file_id}",
-            created_at=self.rt.clock.now(),
+            created_at=self.clock.now(),
         )
 
     async def list_files(self, tenant: Tenant, offset: int, limit: int) -> tuple[int, list[FileRecord]]:
-        return await store.list_files(self.rt.db, tenant.id, offset, limit)
+        return await store.list_files(self.db, tenant.id, offset, limit)
 
     async def page_view(
         self, tenant: Tenant, offset: int, limit: int, key: Hashable, render: Callable[[int, list[FileRecord]], V]
@@ -269,37 +275,37 @@ class FilesService:
         cache_key = (tenant.id, offset, limit, key)
         view: V | None = self._pages.get(cache_key)
         if view is None:
-            total, records = await store.list_files(self.rt.db, tenant.id, offset, limit)
+            total, records = await store.list_files(self.db, tenant.id, offset, limit)
             view = render(total, records)
             self._pages.put(version, cache_key, view)
         return view
 
     async def get_file(self, tenant: Tenant, file_id: str) -> FileRecord:
-        record = await store.get_file(self.rt.db, tenant.id, file_id)
+        record = await store.get_file(self.db, tenant.id, file_id)
         if record is None:
             raise FileNotFound()
         return record
 
     def blob_path(self, record: FileRecord) -> Path:
-        return self.rt.data_dir / record.blob
+        return self.data_dir / record.blob
 
     async def sweep_orphans(self, min_age_seconds: float = 300.0) -> int:
         """Blobs renamed into place by an upload whose commit never happened (a crash between the two)."""
-        known = await store.all_blobs(self.rt.db)
-        return await asyncio.to_thread(_remove_orphans, self.rt.data_dir, known, min_age_seconds)
+        known = await store.all_blobs(self.db)
+        return await asyncio.to_thread(_remove_orphans, self.data_dir, known, min_age_seconds)
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[int, Callable[[], None]]:
         blobs = await store.delete_tenant_files(tx, tenant)
 
         def remove_blobs() -> None:
             for blob in blobs:
-                (self.rt.data_dir / blob).unlink(missing_ok=True)
+                (self.data_dir / blob).unlink(missing_ok=True)
 
         return len(blobs), remove_blobs
 
     async def delete_file(self, tenant: Tenant, file_id: str) -> None:
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             record = await store.delete_file(tx, tenant.id, file_id)
         if record is None:
             raise FileNotFound()
-        (self.rt.data_dir / record.blob).unlink(missing_ok=True)
+        (self.data_dir / record.blob).unlink(missing_ok=True)

@@ -5,26 +5,22 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from emulator.context import caller
 from emulator.fine_tunes.checkpoint_schemas import CheckpointList, ExportAccepted
-from emulator.fine_tunes.exports import CheckpointsService
 from emulator.http import envelope
 from emulator.openapi import Operation, Param, path_param
-from emulator.runtime import runtime
-
-
-def _service(request: Request) -> CheckpointsService:
-    return runtime(request).services.checkpoints
+from emulator.services import services
 
 
 async def list_checkpoints(request: Request) -> JSONResponse:
-    checkpoints = await _service(request).list_checkpoints(request.state.tenant, request.path_params["job_id"])
+    checkpoints = await services(request).checkpoints.list_checkpoints(caller(request), request.path_params["job_id"])
     return envelope(request, "output", [cp.wire() for cp in checkpoints])
 
 
 async def export_checkpoint(request: Request) -> JSONResponse:
     """A GET that starts an export (the docs' method); ``output`` is a boolean."""
-    accepted = await _service(request).export(
-        request.state.tenant,
+    accepted = await services(request).checkpoints.export(
+        caller(request),
         request.path_params["job_id"],
         request.path_params["checkpoint"],
         request.query_params.get("model_name"),

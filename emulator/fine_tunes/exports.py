@@ -14,6 +14,8 @@ import re
 import sqlite3
 from collections.abc import Callable
 
+from emulator.changes import Signal
+from emulator.clock import Clock
 from emulator.db import Database, Tx
 from emulator.errors import Conflict, InvalidParameter, UnsupportedOperation
 from emulator.fine_tunes import store as job_store
@@ -27,7 +29,6 @@ from emulator.fine_tunes.checkpoints import (
 from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import JobStatus
 from emulator.fine_tunes.store import JobRow
-from emulator.runtime import Runtime
 from emulator.tenants import Tenant
 
 MAX_DISPLAY_NAME = 128
@@ -41,12 +42,13 @@ def _missing(name: str) -> str:
 class ExportLedger:
     """The checkpoint exports' rows: what the fine-tunes service and the deployments service ask about them."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
 
     async def find_export(self, tenant: Tenant, model_name: str) -> JobRow | None:
         """The job behind an exported checkpoint's ``model_name``, once that export has SUCCEEDED."""
-        row = await self.rt.db.fetchone(
+        row = await self.db.fetchone(
             "SELECT job_id, display_name, model_name, requested_at FROM checkpoint_exports "
             "WHERE tenant = ? AND model_name = ?",
             (tenant.id, model_name),
@@ -54,24 +56,24 @@ class ExportLedger:
         if row is None:
             return None
         view = ExportView(row["display_name"], row["model_name"], row["requested_at"])
-        if export_status(view, self.rt.clock.now()) != "SUCCEEDED":
+        if export_status(view, self.clock.now()) != "SUCCEEDED":
             return None
-        job = await job_store.get_job(self.rt.db, tenant.id, row["job_id"])
+        job = await job_store.get_job(self.db, tenant.id, row["job_id"])
         return job if job is not None and job.status is JobStatus.SUCCEEDED else None
 
     async def exported_models(self, tenant: Tenant) -> list[tuple[str, JobRow]]:
         """This tenant's SUCCEEDED exports with their jobs (``/deployments/models?model_source=custom``)."""
-        rows = await self.rt.db.fetchall(
+        rows = await self.db.fetchall(
             "SELECT job_id, display_name, model_name, requested_at FROM checkpoint_exports WHERE tenant = ? "
             "ORDER BY requested_at",
             (tenant.id,),
         )
-        now = self.rt.clock.now()
+        now = self.clock.now()
         out = []
         for r in rows:
             if export_status(ExportView(r["display_name"], r["model_name"], r["requested_at"]), now) != "SUCCEEDED":
                 continue
-            job = await job_store.get_job(self.rt.db, tenant.id, r["job_id"])
+            job = await job_store.get_job(self.db, tenant.id, r["job_id"])
             if job is not None and job.status is JobStatus.SUCCEEDED:
                 out.append((str(r["model_name"]), job))
         return out
@@ -86,13 +88,15 @@ class ExportLedger:
 
 
 class CheckpointsService:
-    def __init__(self, rt: Runtime, fine_tunes: FineTunesService) -> None:
-        self.rt = rt
+    def __init__(self, db: Database, clock: Clock, changes: Signal, fine_tunes: FineTunesService) -> None:
+        self.db = db
+        self.clock = clock
+        self.changes = changes
         self._fine_tunes = fine_tunes
 
     async def list_checkpoints(self, tenant: Tenant, job_id: str) -> list[Checkpoint]:
         job = await self._fine_tunes.get_job(tenant, job_id)  # NotFound for an unknown job
-        return derive(job, self.rt.clock.now(), await exports_of(self.rt.db, tenant.id, job_id))
+        return derive(job, self.clock.now(), await exports_of(self.db, tenant.id, job_id))
 
     async def export(self, tenant: Tenant, job_id: str, checkpoint: str, display_name: str | None) -> bool:
         """Start an export (idempotent: a checkpoint exported before, or the final one, answers True again)."""
@@ -104,15 +108,15 @@ class CheckpointsService:
             raise UnsupportedOperation(
                 f"The checkpoint cannot be exported before the fine-tuning job succeeds (job {job_id} is {job.status})."
             )
-        now = self.rt.clock.now()
-        cp = _pick(derive(job, now, await exports_of(self.rt.db, tenant.id, job_id)), job_id, checkpoint)
+        now = self.clock.now()
+        cp = _pick(derive(job, now, await exports_of(self.db, tenant.id, job_id)), job_id, checkpoint)
         if cp.final or cp.status != "PENDING" or cp.model_name is not None:
             return True
         if cp.expired(now):
             raise InvalidParameter(f"The checkpoint has expired ({checkpoint}).", param="checkpoint")
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             await _insert(tx, tenant.id, job_id, cp.step, name, exported_model_name(job, cp.step), now)
-        self.rt.changes.notify(tenant.id, job_id)
+        self.changes.notify(tenant.id, job_id)
         return True
 
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from emulator.context import caller, context
 from emulator.errors import InvalidParameter, NotFound
 from emulator.fine_tunes.schemas import CreateJobRequest, JobList, JobObject, LogsOutput, StatusOutput
 from emulator.fine_tunes.service import FineTunesService
@@ -15,26 +16,22 @@ from emulator.fine_tunes.wire import job_dict
 from emulator.http import envelope, envelope_encoded, read_model, render_json
 from emulator.openapi import Operation, Param, page_params, path_param
 from emulator.pagination import parse_page
-from emulator.runtime import runtime
+from emulator.services import services
 from emulator.sse import HEARTBEAT, encode, encode_json, stream_response
 
 MAX_LOG_PAGE = 1000
 
 
-def _service(request: Request) -> FineTunesService:
-    return runtime(request).services.fine_tunes
-
-
 async def create_job(request: Request) -> JSONResponse:
     req = await read_model(request, CreateJobRequest)
-    job = await _service(request).create_job(request.state.tenant, req)
+    job = await services(request).fine_tunes.create_job(caller(request), req)
     return envelope(request, "output", job_dict(job))
 
 
 async def list_jobs(request: Request) -> JSONResponse:
     page = parse_page(request.query_params)
     model = request.query_params.get("model") or None
-    total, jobs = await _service(request).list_jobs(request.state.tenant, page.offset, page.page_size, model)
+    total, jobs = await services(request).fine_tunes.list_jobs(caller(request), page.offset, page.page_size, model)
     data = {"page_no": page.page_no, "page_size": page.page_size, "total": total, "jobs": [job_dict(j) for j in jobs]}
     return envelope(request, "output", data)
 
@@ -44,17 +41,17 @@ def _job_output(job: JobRow) -> bytes:
 
 
 async def get_job(request: Request) -> JSONResponse:
-    output = await _service(request).job_view(request.state.tenant, request.path_params["job_id"], _job_output)
+    output = await services(request).fine_tunes.job_view(caller(request), request.path_params["job_id"], _job_output)
     return envelope_encoded(request, "output", output)
 
 
 async def cancel_job(request: Request) -> JSONResponse:
-    await _service(request).cancel_job(request.state.tenant, request.path_params["job_id"])
+    await services(request).fine_tunes.cancel_job(caller(request), request.path_params["job_id"])
     return envelope(request, "output", StatusOutput().model_dump())
 
 
 async def delete_job(request: Request) -> JSONResponse:
-    await _service(request).delete_job(request.state.tenant, request.path_params["job_id"])
+    await services(request).fine_tunes.delete_job(caller(request), request.path_params["job_id"])
     return envelope(request, "output", StatusOutput().model_dump())
 
 
@@ -72,15 +69,15 @@ def _log_window(request: Request) -> tuple[int, int]:
 
 async def job_logs(request: Request) -> JSONResponse:
     start, count = _log_window(request)
-    _, lines = await _service(request).job_logs(request.state.tenant, request.path_params["job_id"])
+    _, lines = await services(request).fine_tunes.job_logs(caller(request), request.path_params["job_id"])
     data = LogsOutput(total=len(lines), logs=lines[start : start + count])
     return envelope(request, "output", data.model_dump())
 
 
 async def stream_job(request: Request) -> Response:
     """Each new log line as one SSE event; open (with heartbeats) until the job is final, then closed."""
-    service = _service(request)
-    tenant = request.state.tenant
+    service = services(request).fine_tunes
+    tenant = caller(request)
     job_id = request.path_params["job_id"]
     await service.get_job(tenant, job_id)  # a 404 goes out as JSON, before the stream starts
     return stream_response(_follow(request, service, job_id))
@@ -88,13 +85,13 @@ async def stream_job(request: Request) -> Response:
 
 async def _follow(request: Request, service: FineTunesService, job_id: str) -> AsyncIterator[bytes]:
     sent = 0
-    async for look in service.watch(job_id, request.state.tenant):
+    async for look in service.watch(job_id, caller(request)):
         if look.timed_out:
             yield HEARTBEAT
         if look.job is None:
             exc = NotFound()
             yield encode_json(
-                {"code": exc.code, "message": exc.message, "request_id": request.state.request_id},
+                {"code": exc.code, "message": exc.message, "request_id": context(request).request_id},
                 event="error",
                 status=404,
             )

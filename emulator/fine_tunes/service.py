@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from emulator.catalog import TRAINING_TYPES, Catalog, ModelInfo, load_catalog
-from emulator.clock import fmt_job_time
-from emulator.db import Tx, VersionedCache
+from emulator.changes import CLOCK, Signal
+from emulator.clock import Clock, fmt_job_time
+from emulator.db import Database, Tx, VersionedCache
 from emulator.errors import FileNotFound, InvalidParameter, ModelNotExist, NotFound, UnsupportedOperation
 from emulator.files import store as file_store
 from emulator.files.store import FileStats
@@ -35,10 +36,12 @@ from emulator.fine_tunes.states import (
     cancel,
     force,
     settle,
+    take_slot,
 )
 from emulator.fine_tunes.store import JobRow
 from emulator.fine_tunes.training import TrainingPlan, plan_training
-from emulator.runtime import CLOCK, Runtime
+from emulator.ids import Ids
+from emulator.settings import Settings
 from emulator.tenants import Tenant
 
 CANCEL_SECONDS = 10.0
@@ -117,19 +120,27 @@ class _CachedJob:
 class FineTunesService:
     def __init__(
         self,
-        rt: Runtime,
+        db: Database,
+        clock: Clock,
+        ids: Ids,
+        changes: Signal,
+        settings: Settings,
         *,
         find_export: ExportLookup,
         before_delete: Sequence[JobDeleteHook],
         catalog: Catalog | None = None,
     ) -> None:
-        self.rt = rt
+        self.db = db
+        self.clock = clock
+        self.ids = ids
+        self.changes = changes
+        self.settings = settings
         self.catalog = catalog or load_catalog()
-        self.policy = Policy(pending_seconds=rt.settings.pending_seconds, cancel_seconds=CANCEL_SECONDS)
-        self.logs = JobLogs(rt.ids)
+        self.policy = Policy(pending_seconds=settings.pending_seconds, cancel_seconds=CANCEL_SECONDS)
+        self.logs = JobLogs(ids)
         self._find_export = find_export
         self._before_delete = tuple(before_delete)
-        self._reads: VersionedCache[str, _CachedJob] = VersionedCache(rt.db)
+        self._reads: VersionedCache[str, _CachedJob] = VersionedCache(db)
         """Status reads by job id, while nothing commits."""
 
     # ---------------------------------------------------------------- create
@@ -149,8 +160,8 @@ class FineTunesService:
         stats = await self._dataset_stats(tenant, train_ids + val_ids)
         _check_kinds(stats, train_ids, val_ids, training_type, base)
         hp = _validate_hp(req.hyper_parameters, training_type, base)
-        supported = self.catalog.supported_methods(base.id, strict=self.rt.settings.strict)
-        if training_type not in supported and self.rt.settings.strict:
+        supported = self.catalog.supported_methods(base.id, strict=self.settings.strict)
+        if training_type not in supported and self.settings.strict:
             raise InvalidParameter(
                 f"Model {req.model} does not support training_type {training_type}; supported: "
                 f"{', '.join(supported) or 'none'}.",
@@ -166,7 +177,7 @@ class FineTunesService:
         info = self.catalog.get(model)
         if info is not None and info.fine_tunable:
             return info, None
-        parent = await store.succeeded_by_output(self.rt.db, tenant.id, model)
+        parent = await store.succeeded_by_output(self.db, tenant.id, model)
         if parent is not None:
             base = self.catalog.get(parent.base_model)
             if base is not None:
@@ -179,7 +190,7 @@ class FineTunesService:
         )
 
     async def _dataset_stats(self, tenant: Tenant, ids: list[str]) -> dict[str, FileStats]:
-        stats = await file_store.file_stats(self.rt.db, tenant.id, list(dict.fromkeys(ids)))
+        stats = await file_store.file_stats(self.db, tenant.id, list(dict.fromkeys(ids)))
         missing = [i for i in ids if i not in stats]
         if missing:
             raise FileNotFound(f"File not found: {missing[0]}")
@@ -198,7 +209,7 @@ class FineTunesService:
         plan: TrainingPlan,
         supported: tuple[str, ...],
     ) -> JobRow:
-        now = self.rt.clock.now()
+        now = self.clock.now()
         request = {
             "training_file_ids": train_ids,
             "validation_file_ids": val_ids,
@@ -253,10 +264,10 @@ class FineTunesService:
         prefix = f"{req.model}-{suffix}-" if suffix else f"{req.model}-"
 
         def name(seq: int, attempt: int) -> tuple[str, str]:
-            job_id = f"ft-{stamp}-{self.rt.ids.hex('job', seq, 4 if attempt < _ID_ATTEMPTS else 6)}"
+            job_id = f"ft-{stamp}-{self.ids.hex('job', seq, 4 if attempt < _ID_ATTEMPTS else 6)}"
             return job_id, str(wanted) if wanted else prefix + job_id
 
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             changed = await self._settle_in(tx, tenant.id)
             if wanted and (await store.output_taken(tx, tenant.id, wanted) or self.catalog.get(wanted) is not None):
                 raise InvalidParameter(f"Model name {wanted!r} is already taken.", param="model_name")
@@ -269,19 +280,19 @@ class FineTunesService:
 
     async def sync_tenant(self, tenant_id: str) -> None:
         """Apply the tenant's transitions that are due; a read when none is (one indexed query)."""
-        now = self.rt.clock.now()
-        due = await store.tenant_due(self.rt.db, tenant_id, self.policy.pending_seconds)
+        now = self.clock.now()
+        due = await store.tenant_due(self.db, tenant_id, self.policy.pending_seconds)
         if due is None or due > now:
             return
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             changed = await self._settle_in(tx, tenant_id)
         self._announce(tenant_id, changed)
 
     async def _settle_in(self, tx: Tx, tenant_id: str) -> list[JobRow]:
         """Inside a transaction: apply what is due (rechecked, since another worker may have done it)."""
-        now = self.rt.clock.now()
+        now = self.clock.now()
         # The reader sees every commit: this transaction holds the write lock and has written nothing yet.
-        due = await store.tenant_due(self.rt.db, tenant_id, self.policy.pending_seconds)
+        due = await store.tenant_due(self.db, tenant_id, self.policy.pending_seconds)
         if due is None or due > now:
             return []
         source = _StoredQueue(tx, tenant_id, self.policy)
@@ -304,16 +315,16 @@ class FineTunesService:
         """Wake the watchers of the jobs that moved and of their tenant, nobody else."""
         keys = [job.job_id for job in changed]
         if keys:
-            self.rt.changes.notify(tenant_id, *keys)
+            self.changes.notify(tenant_id, *keys)
 
     async def sync_all(self) -> None:
         """After a clock change: only the tenants with a transition due (an index range, not every job)."""
-        due = await store.due_tenants(self.rt.db, self.rt.clock.now(), self.policy.pending_seconds)
+        due = await store.due_tenants(self.db, self.clock.now(), self.policy.pending_seconds)
         for tenant_id in due:
             await self.sync_tenant(tenant_id)
 
     async def start(self) -> None:
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             await store.backfill_release(tx, self.policy.cancel_seconds)
 
     # ---------------------------------------------------------------- reads
@@ -346,14 +357,14 @@ class FineTunesService:
         version = self._reads.current()
         entry = self._reads.get(job_id)
         if entry is None or entry.tenant != tenant.id:
-            job, due = await store.get_job_due(self.rt.db, tenant.id, job_id, self.policy.pending_seconds)
+            job, due = await store.get_job_due(self.db, tenant.id, job_id, self.policy.pending_seconds)
             if job is None:
                 raise NotFound()
             entry = _CachedJob(tenant.id, job, due)
             self._reads.put(version, job_id, entry)
-        if entry.due is not None and entry.due <= self.rt.clock.now():
+        if entry.due is not None and entry.due <= self.clock.now():
             await self.sync_tenant(tenant.id)
-            fresh = await store.get_job(self.rt.db, tenant.id, job_id)
+            fresh = await store.get_job(self.db, tenant.id, job_id)
             if fresh is None:
                 raise NotFound()
             return fresh, None
@@ -361,33 +372,33 @@ class FineTunesService:
 
     async def find_job(self, job_id: str) -> JobRow:
         """Any tenant's job, brought up to "now": the dashboard knows job ids, not API keys."""
-        probe = await store.get_job(self.rt.db, None, job_id)
+        probe = await store.get_job(self.db, None, job_id)
         if probe is None:
             raise NotFound()
         await self.sync_tenant(probe.tenant)
-        job = await store.get_job(self.rt.db, probe.tenant, job_id)
+        job = await store.get_job(self.db, probe.tenant, job_id)
         if job is None:
             raise NotFound()
         return job
 
     async def list_jobs(self, tenant: Tenant, offset: int, limit: int, model: str | None) -> tuple[int, list[JobRow]]:
         await self.sync_tenant(tenant.id)
-        return await store.list_jobs(self.rt.db, tenant.id, offset, limit, model)
+        return await store.list_jobs(self.db, tenant.id, offset, limit, model)
 
     async def job_logs(self, tenant: Tenant, job_id: str) -> tuple[JobRow, list[str]]:
         job = await self.get_job(tenant, job_id)
-        return job, self.logs.visible(job, self.rt.clock.now())
+        return job, self.logs.visible(job, self.clock.now())
 
     async def find_model(self, tenant: Tenant, output_model: str) -> JobRow | None:
         """A SUCCEEDED job of this tenant whose ``finetuned_output`` (or exported checkpoint) is ``output_model``."""
         await self.sync_tenant(tenant.id)
-        job = await store.succeeded_by_output(self.rt.db, tenant.id, output_model)
+        job = await store.succeeded_by_output(self.db, tenant.id, output_model)
         if job is None:
             job = await self._find_export(tenant, output_model)
         return job
 
     async def memory(self, job_id: str) -> list[tuple[str, str]]:
-        return await store.memory_of(self.rt.db, job_id)
+        return await store.memory_of(self.db, job_id)
 
     async def watch(
         self, job_id: str, tenant: Tenant | None = None, *, tick: float | None = None
@@ -404,18 +415,18 @@ class FineTunesService:
             try:
                 job = await (self.get_job(tenant, job_id) if tenant is not None else self.find_job(job_id))
             except NotFound:
-                yield JobWatch(None, self.rt.clock.now(), timed_out)
+                yield JobWatch(None, self.clock.now(), timed_out)
                 return
-            now = self.rt.clock.now()
+            now = self.clock.now()
             yield JobWatch(job, now, timed_out)
             if job.status in TERMINAL:
                 return
             keys = (job.job_id, job.tenant, CLOCK) if job.status in HOLDS_SLOT else (job.job_id, job.tenant)
-            timed_out = not await self.rt.changes.wait(self._wait_seconds(job, now, tick), keys)
+            timed_out = not await self.changes.wait(self._wait_seconds(job, now, tick), keys)
 
     def _wait_seconds(self, job: JobRow, now: float, tick: float | None) -> float:
         """Until the job's log next changes by itself, at most a heartbeat; polled when nothing would wake it."""
-        clock, settings = self.rt.clock, self.rt.settings
+        clock, settings = self.clock, self.settings
         step = settings.heartbeat_seconds
         nxt = self.logs.next_change(job, now)
         until = clock.wall_seconds_until(nxt) if nxt is not None else None
@@ -432,7 +443,7 @@ class FineTunesService:
     # ---------------------------------------------------------------- actions
 
     async def cancel_job(self, tenant: Tenant, job_id: str) -> JobRow:
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             changed = await self._settle_in(tx, tenant.id)
             job = await self._job_or_404(tx, tenant.id, job_id)
             if job.status in TERMINAL:
@@ -446,7 +457,7 @@ class FineTunesService:
 
     async def _act(self, tx: Tx, job: JobRow, action: Callable[[JobTimes, float], None]) -> list[JobRow]:
         """Run one explicit transition, then let the head of the queue take a freed slot."""
-        now = self.rt.clock.now()
+        now = self.clock.now()
         times = job.times()
         try:
             action(times, now)
@@ -459,7 +470,9 @@ class FineTunesService:
         head = next(iter(await store.queued_after(tx, job.tenant, -1, 1)), None)
         if head is None:
             return [job]
-        head.status, head.started_at = JobStatus.RUNNING, max(now, head.queued_at or now)
+        times = head.times()
+        take_slot(times, now)
+        head.take(times)
         await store.save_times(tx, [head], self.policy.cancel_seconds)
         return [job, head]
 
@@ -470,7 +483,7 @@ class FineTunesService:
         return job
 
     async def delete_job(self, tenant: Tenant, job_id: str) -> None:
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             changed = await self._settle_in(tx, tenant.id)
             job = await self._job_or_404(tx, tenant.id, job_id)
             if job.status not in TERMINAL:
@@ -486,10 +499,10 @@ class FineTunesService:
 
     async def force_status(self, job_id: str, target: JobStatus, message: str | None) -> JobRow:
         """The control plane's transition: only along the table, and never two jobs holding the slot."""
-        probe = await store.get_job(self.rt.db, None, job_id)
+        probe = await store.get_job(self.db, None, job_id)
         if probe is None:
             raise NotFound()
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             changed = await self._settle_in(tx, probe.tenant)
             job = await self._job_or_404(tx, probe.tenant, job_id)
             if job.status in TERMINAL:
@@ -499,7 +512,7 @@ class FineTunesService:
                 raise UnsupportedOperation(
                     "Another job of this tenant holds the training slot; only one runs at a time."
                 )
-            _record_forced(job, target, message, self.rt.clock.now())
+            _record_forced(job, target, message, self.clock.now())
             changed += await self._act(tx, job, lambda t, now: force(t, target, now))
         self._announce(job.tenant, changed)
         return job

@@ -1,9 +1,12 @@
-"""Fine-tune statuses, the legal transitions, and ``advance``: the one place a job changes status by itself.
+"""Fine-tune statuses, the legal transitions, and the one place a job's status changes: with time
+(``settle``), on a cancel (``cancel``), through the control plane (``force``), and when a freed training slot
+goes to the head of the queue (``take_slot``).  The service stores what these answer.
 
-A tenant's jobs share one training slot.  ``advance`` replays, in time order, every event that falls
-due up to ``now`` (a pending job becoming ready, the running job finishing, a cancel completing) over the
-tenant's active jobs, so the status at any read is exactly what the stored facts and the clock say,
-whether or not anything ran in between.  It is pure: no I/O, no clock of its own.
+A tenant's jobs share one training slot.  ``settle`` applies, in time order, every event that falls due up to
+``now`` (a pending job becoming ready, the running job finishing, a cancel completing) to the tenant's active
+jobs, reading only the slot's holder, the head of the queue and the jobs due, so the status at any read is
+exactly what the stored facts and the clock say, whether or not anything ran in between.  It does no I/O of
+its own and has no clock.  (The tests check it against a full replay of every job, ``tests/fine_tunes/replay.py``.)
 
     PENDING ──ready──▶ RUNNING ──done──▶ SUCCEEDED | FAILED
        │   └─slot busy─▶ QUEUING ──slot free (first come, first served)──▶ RUNNING
@@ -95,52 +98,14 @@ class Policy:
     cancel_seconds: float
 
 
-def advance(jobs: list[JobTimes], now: float, policy: Policy) -> set[str]:
-    """Apply every event due at or before ``now``, earliest first; answer the ids of the jobs that changed.
-
-    ``jobs`` are one tenant's active jobs in creation order; they are updated in place.
-    """
-    changed: set[str] = set()
-    changed |= fill_slot(jobs, _slot_free_since(jobs), policy)
-    while True:
-        event = _next_event(jobs, policy)
-        if event is None or event[0] > now:
-            return changed
-        at, job = event
-        _apply(job, at, slot_busy=any(j.status in HOLDS_SLOT for j in jobs))
-        changed.add(job.job_id)
-        changed |= fill_slot(jobs, at, policy)
+def take_slot(job: JobTimes, at: float) -> None:
+    """A queued job takes the free training slot at ``at`` (never before it was queued)."""
+    job.status, job.started_at = JobStatus.RUNNING, max(at, job.queued_at or at)
 
 
-def fill_slot(jobs: list[JobTimes], at: float, policy: Policy) -> set[str]:
-    """If nobody holds the slot, the first queued job takes it at ``at``."""
-    if any(job.status in HOLDS_SLOT for job in jobs):
-        return set()
-    for job in jobs:
-        if job.status is JobStatus.QUEUING:
-            job.status, job.started_at = JobStatus.RUNNING, max(at, job.queued_at or at)
-            return {job.job_id}
-    return set()
-
-
-def _slot_free_since(jobs: list[JobTimes]) -> float:
-    queued = [job.queued_at for job in jobs if job.status is JobStatus.QUEUING and job.queued_at is not None]
-    return min(queued) if queued else 0.0
-
-
-def _next_event(jobs: list[JobTimes], policy: Policy) -> tuple[float, JobTimes] | None:
-    best: tuple[float, JobTimes] | None = None
-    for job in jobs:
-        if job.status is JobStatus.PENDING:
-            at: float | None = job.ready_at(policy.pending_seconds)
-        else:
-            at = job.slot_release_at(policy.cancel_seconds)
-        if at is not None and (best is None or at < best[0]):
-            best = (at, job)
-    return best
-
-
-def _apply(job: JobTimes, at: float, *, slot_busy: bool) -> None:
+def apply_due(job: JobTimes, at: float, *, slot_busy: bool) -> None:
+    """The event of ``job`` that falls due at ``at``: its data check ends (it runs, or queues behind the slot's
+    holder), its training ends, or its cancel completes."""
     if job.status is JobStatus.PENDING:
         if slot_busy:
             job.status, job.queued_at = JobStatus.QUEUING, at
@@ -201,10 +166,11 @@ class _Queue:
 
 
 async def settle(source: QueueSource, now: float, policy: Policy) -> list[JobTimes]:
-    """``advance``'s outcome for one tenant, reading only the slot holder, the head of the queue and the jobs due.
+    """Every event of one tenant due at or before ``now``, reading only the slot holder, the head of the queue and
+    the jobs due; answers the jobs that changed.
 
-    Events are taken in the same order as ``advance`` takes them (time, then creation order), so the two agree
-    on every status and timestamp; the cost is the number of transitions due, not the number of jobs.
+    Events are taken in time order, then creation order (as the full replay in the tests takes them, and the two
+    agree on every status and timestamp); the cost is the number of transitions due, not the number of jobs.
     """
     changed: dict[str, JobTimes] = {}
     queue = _Queue(source)
@@ -219,12 +185,12 @@ async def settle(source: QueueSource, now: float, policy: Policy) -> list[JobTim
         ready = nxt.ready_at(policy.pending_seconds) if nxt is not None else None
         if release is not None and release <= now and (ready is None or (release, holder.seq) < (ready, nxt.seq)):  # type: ignore[union-attr]
             assert holder is not None
-            _apply(holder, release, slot_busy=True)
+            apply_due(holder, release, slot_busy=True)
             changed[holder.job_id] = holder
             holder = await _take_slot(queue, release, changed)
         elif nxt is not None and ready is not None:
             index += 1
-            _apply(nxt, ready, slot_busy=holder is not None)
+            apply_due(nxt, ready, slot_busy=holder is not None)
             changed[nxt.job_id] = nxt
             if nxt.status is JobStatus.RUNNING:
                 holder = nxt
@@ -239,8 +205,11 @@ async def _take_slot(queue: _Queue, at: float | None, changed: dict[str, JobTime
     head = await queue.pop()
     if head is None:
         return None
-    queued = head.queued_at if head.queued_at is not None else (at or 0.0)
-    head.status, head.started_at = JobStatus.RUNNING, queued if at is None else max(at, queued)
+    if at is None:
+        queued = head.queued_at if head.queued_at is not None else 0.0
+        head.status, head.started_at = JobStatus.RUNNING, queued
+    else:
+        take_slot(head, at)
     changed[head.job_id] = head
     return head
 

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation.media import native_conversation
 from emulator.generation.replies import (
@@ -26,11 +27,12 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.requests import UNFINISHED, oss_resolver, service, wants_sse
+from emulator.generation.requests import UNFINISHED, oss_resolver, wants_sse
 from emulator.generation.schemas import MultimodalRequest, MultimodalResponse, parse
 from emulator.generation.service import Completion, check_sampling
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
+from emulator.services import services
 from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
@@ -48,8 +50,8 @@ async def generate(request: Request) -> Response:
     params = req.parameters
     sampling = check_sampling(params, "parameters.")
     conversation = native_conversation(req.input.messages)
-    gen, stream = service(request), wants_sse(request)
-    target = await gen.resolve(request.state.tenant, req.model)
+    gen, stream = services(request).generation, wants_sse(request)
+    target = await gen.resolve(caller(request), req.model)
     messages = conversation.messages
     view = chat_view(
         request,

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from emulator.context import caller
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.generation.media import DOWNLOAD_FAILED, Conversation, openai_conversation
@@ -29,7 +30,6 @@ from emulator.generation.requests import oss_resolver
 from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList, parse
 from emulator.generation.service import (
     Completion,
-    GenerationService,
     Sampling,
     Target,
     check_messages,
@@ -37,14 +37,10 @@ from emulator.generation.service import (
 )
 from emulator.http import read_json_object, request_id
 from emulator.openapi import Operation, path_param
-from emulator.runtime import runtime
+from emulator.services import services
 
 CATALOG_CREATED = 1704038400
 """2024-01-01T00:00:00+08:00: the ``created`` of every shared model in ``/models``."""
-
-
-def service(request: Request) -> GenerationService:
-    return runtime(request).services.generation
 
 
 def _model_not_found(model: str) -> ModelNotFound:
@@ -61,9 +57,9 @@ async def chat_completions(request: Request) -> Response:
     sampling = check_sampling(req, max_tokens=req.max_completion_tokens or req.max_tokens)
     messages = check_messages(req.messages, "messages")
     conversation = openai_conversation(body["messages"]) if _has_media(req) else None
-    gen = service(request)
+    gen = services(request).generation
     try:
-        target = await gen.resolve(request.state.tenant, req.model)
+        target = await gen.resolve(caller(request), req.model)
     except ModelNotExist:
         raise _model_not_found(req.model) from None
     head = {
@@ -101,7 +97,7 @@ async def _answer(
     stream: bool,
 ) -> Completion:
     """The deterministic answer (when no rule scripted one): the text path, or the multimodal one for media parts."""
-    gen = service(request)
+    gen = services(request).generation
     if conversation is None:
         return gen.complete(target, messages, sampling, stream=stream)
     try:
@@ -210,12 +206,12 @@ async def get_model(request: Request) -> JSONResponse:
 
 
 async def _model_cards(request: Request) -> list[dict[str, Any]]:
-    rt = runtime(request)
+    found = services(request)
     cards = [
         {"id": m.id, "object": "model", "created": CATALOG_CREATED, "owned_by": "system"}
-        for m in service(request).catalog.models()
+        for m in found.generation.catalog.models()
     ]
-    _, rows = await rt.services.deployments.list_deployments(request.state.tenant, 0, 1 << 30)
+    _, rows = await found.deployments.list_deployments(caller(request), 0, 1 << 30)
     cards += [
         {"id": r.deployed_model, "object": "model", "created": int(r.schedule.created_at), "owned_by": "user"}
         for r in rows

@@ -23,10 +23,11 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from emulator.context import caller, context
 from emulator.errors import ApiError, InvalidParameter, render_openai_error
 from emulator.generation.schemas import SamplingFields
-from emulator.journal.recorder import RESPONSE_RULE
-from emulator.rules.faults import STREAM_FAULT, ActiveRule, drop_connection
+from emulator.rules.fault_schemas import FaultRule
+from emulator.rules.faults import drop_connection, fault_error
 from emulator.rules.responses import ChatView, Scripted, ToolCall, call_id
 from emulator.sse import encode_json, stream_response
 from emulator.synth.text import MESSAGE_OVERHEAD_TOKENS
@@ -79,7 +80,7 @@ def chat_view(
     return ChatView(
         model=model,
         base_model=base_model,
-        tenant_id=request.state.tenant.id,
+        tenant_id=caller(request).id,
         last_user_text=content_text(last_user.get("content")) if last_user is not None else "",
         tools=tuple(t for t in fields.tools or () if isinstance(t, dict)),
         tool_choice=fields.tool_choice,
@@ -91,10 +92,10 @@ def chat_view(
 def script(request: Request, view: ChatView) -> Scripted | None:
     """A rule's reply (its error raised), a forced tool call, or None for the deterministic text."""
     rt = request.app.state.rt
-    rid: str = request.state.request_id
+    rid: str = context(request).request_id
     scripted: Scripted | None = rt.responses.answer(view, rid)
     if scripted is not None:
-        setattr(request.state, RESPONSE_RULE, scripted.rule_id)
+        context(request).response_rule = scripted.rule_id
         if scripted.error is not None:
             raise scripted.error
         return scripted
@@ -372,7 +373,7 @@ def generation_stream(
     request: Request, frames: AsyncIterator[bytes], error_frame: ErrorFrame, tail: bytes = b""
 ) -> StreamingResponse:
     """An SSE response of ``frames`` (then ``tail``, OpenAI's ``[DONE]``), through a stream fault if one hit."""
-    fault: ActiveRule | None = request.scope.get("state", {}).get(STREAM_FAULT)
+    fault = context(request).stream_fault
     if fault is None:
         return stream_response(_with_tail(frames, tail))
     return stream_response(faulted_stream(request, frames, fault, error_frame, tail))
@@ -386,11 +387,10 @@ async def _with_tail(frames: AsyncIterator[bytes], tail: bytes) -> AsyncIterator
 
 
 async def faulted_stream(
-    request: Request, frames: AsyncIterator[bytes], fault: ActiveRule, error_frame: ErrorFrame, tail: bytes
+    request: Request, frames: AsyncIterator[bytes], spec: FaultRule, error_frame: ErrorFrame, tail: bytes
 ) -> AsyncIterator[bytes]:
     """Delays are wall time (a client's time to first token and read timeouts are wall clocks).  An error or a drop
     comes after ``N`` chunks, or after the last chunk when the stream is shorter: a rule that hit always acts."""
-    spec = fault.spec
     if spec.first_chunk_delay_ms:
         await asyncio.sleep(spec.first_chunk_delay_ms / 1000)
     sent = 0
@@ -402,7 +402,7 @@ async def faulted_stream(
         yield frame
         sent += 1
     if spec.after_chunks is not None:
-        yield error_frame(fault.error(), sent)
+        yield error_frame(fault_error(spec), sent)
         return
     if spec.drop_after_chunks is not None:
         await drop_connection(request.scope)
@@ -436,7 +436,7 @@ def native_scripted_response(
 ) -> Response:
     """The native answer; ``multimodal`` (the multimodal-generation endpoint) gives ``content`` as a list of
     ``{"text": ..}`` parts (``[]`` when empty), always in the message format, as that endpoint answers."""
-    rid: str = request.state.request_id
+    rid: str = context(request).request_id
     usage = usage_of(scripted, messages)
     message_format = message_format or multimodal
     if not stream:
@@ -486,5 +486,5 @@ def openai_frame(chunk: dict[str, Any]) -> bytes:
 
 
 def openai_error_frames(request: Request) -> ErrorFrame:
-    rid: str = request.state.request_id
+    rid: str = context(request).request_id
     return lambda error, sent: openai_error_frame(error, rid)

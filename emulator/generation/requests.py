@@ -7,18 +7,14 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from emulator.context import caller
 from emulator.generation.media import OssResolver
-from emulator.generation.service import GenerationService
-from emulator.runtime import runtime
+from emulator.services import services
 
 UNFINISHED = "null"
 """``finish_reason`` of every chunk but the last: the *string* "null" (reference §6.2)."""
 
 OSS_RESOLVE_HEADER = "x-dashscope-ossresourceresolve"
-
-
-def service(request: Request) -> GenerationService:
-    return runtime(request).services.generation
 
 
 def wants_sse(request: Request) -> bool:
@@ -32,4 +28,4 @@ def oss_resolver(request: Request) -> OssResolver | None:
     """The caller's ``oss://`` lookup, only when the request opted in with ``X-DashScope-OssResourceResolve``."""
     if request.headers.get(OSS_RESOLVE_HEADER, "").strip().lower() != "enable":
         return None
-    return runtime(request).services.uploads.resolver(request.state.tenant)
+    return services(request).uploads.resolver(caller(request))

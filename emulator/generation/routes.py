@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation.replies import (
     chat_view,
@@ -18,7 +19,7 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.requests import UNFINISHED, service, wants_sse
+from emulator.generation.requests import UNFINISHED, wants_sse
 from emulator.generation.schemas import GenerationParameters, GenerationRequest, GenerationResponse, parse
 from emulator.generation.service import (
     Completion,
@@ -28,6 +29,7 @@ from emulator.generation.service import (
 )
 from emulator.http import envelope, read_json_object, request_id
 from emulator.openapi import Operation
+from emulator.services import services
 from emulator.sse import encode_json
 from emulator.synth.text import Reply
 from emulator.synth.tokens import count_tokens
@@ -56,8 +58,8 @@ async def generate(request: Request) -> Response:
     message_format = params.result_format == "message"
     if sampling.n > 1 and not message_format:
         raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
-    gen, messages, stream = service(request), _messages(req), wants_sse(request)
-    target = await gen.resolve(request.state.tenant, req.model)
+    gen, messages, stream = services(request).generation, _messages(req), wants_sse(request)
+    target = await gen.resolve(caller(request), req.model)
     view = chat_view(
         request,
         model=req.model,

@@ -18,7 +18,6 @@ from emulator.fine_tunes.service import FineTunesService
 from emulator.generation.media import URL_ERROR, Conversation, Media, OssResolver, recall, resolve_media
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
 from emulator.generation.thinking import Thinking, decide_thinking, think
-from emulator.runtime import Runtime
 from emulator.synth.text import Memory, Reply, generate_reply, recite
 from emulator.tenants import Tenant
 
@@ -87,13 +86,14 @@ class Completion:
 class GenerationService:
     def __init__(
         self,
-        rt: Runtime,
         deployments: DeploymentsService,
         fine_tunes: FineTunesService,
         *,
+        seed: int | None,
         catalog: Catalog | None = None,
     ) -> None:
-        self.rt = rt
+        self.server_seed = seed or 0
+        """``--seed`` (0 without): what every generated text is derived from, with the request's own seed."""
         self.catalog = catalog or load_catalog()
         self._deployments = deployments
         self._fine_tunes = fine_tunes
@@ -174,7 +174,7 @@ class GenerationService:
                 seed=self._seed(sampling, index),
                 budget=thinking.budget,
                 max_tokens=budget,
-                server_seed=self.rt.settings.seed or 0,
+                server_seed=self.server_seed,
             )
             if budget is not None:
                 budget -= reasoning.output_tokens
@@ -210,24 +210,9 @@ class GenerationService:
             temperature=sampling.temperature,
             top_p=sampling.top_p,
             memory=target.memory,
-            server_seed=self.rt.settings.seed or 0,
+            server_seed=self.server_seed,
             context=[m.identity for m in media] if media else None,
         )
-
-    async def generate_multimodal(
-        self,
-        tenant: Tenant,
-        model: str,
-        conversation: Conversation,
-        sampling: Sampling,
-        *,
-        oss: OssResolver | None,
-        stream: bool = False,
-        openai: bool = False,
-    ) -> Completion:
-        """A request with media parts (either API): the model must see images, every reference must resolve."""
-        target = await self.resolve(tenant, model)
-        return await self.complete_multimodal(target, conversation, sampling, oss=oss, stream=stream, openai=openai)
 
     async def complete_multimodal(
         self,
@@ -254,17 +239,6 @@ class GenerationService:
             )
         await resolve_media(conversation, oss=oss)
         return self.complete(target, conversation.messages, sampling, media=conversation.media, stream=stream)
-
-    async def generate(
-        self,
-        tenant: Tenant,
-        model: str,
-        messages: Sequence[Mapping[str, Any]],
-        sampling: Sampling,
-        *,
-        stream: bool = False,
-    ) -> Completion:
-        return self.complete(await self.resolve(tenant, model), messages, sampling, stream=stream)
 
 
 def _fine_tune_thinking(base_mode: str) -> str:

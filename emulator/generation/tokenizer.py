@@ -18,11 +18,12 @@ from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
-from emulator.generation.requests import service
 from emulator.generation.schemas import SamplingFields, parse
 from emulator.http import envelope, read_json_object
 from emulator.openapi import Operation
+from emulator.services import services
 from emulator.synth.tokens import _CJK as _CJK_RE  # the very class count_tokens counts
 from emulator.synth.tokens import _CJK_CLASS, count_tokens
 from emulator.wire import WireModel
@@ -105,7 +106,7 @@ async def tokenizer(request: Request) -> JSONResponse:
         raise EmptyInput()
     req = parse(TokenizerRequest, body)
     texts = _texts(req.input)
-    target = await service(request).resolve(request.state.tenant, req.model)
+    target = await services(request).generation.resolve(caller(request), req.model)
     size = sum(len(t) for t in texts)
     if size > 4 * target.context_window:
         raise InvalidParameter(f"Range of input length should be [1, {target.context_window}]", param="input")

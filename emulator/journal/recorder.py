@@ -22,6 +22,7 @@ from typing import Any
 from starlette.types import Message, Receive, Scope
 
 from emulator.clock import Clock, ClockState, fmt_iso
+from emulator.context import scope_context
 from emulator.errors import MalformedBody
 from emulator.http import parse_json
 from emulator.journal.schemas import JournalEntry
@@ -44,12 +45,6 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 UNSERVED = frozenset({404, 405})
 """Answers after which a body nobody read is read for the journal: a client calling what is not emulated yet."""
 
-RESPONSE_RULE = "response_rule"
-"""Key on the request state naming the response rule that answered (``generation.replies``)."""
-
-UPLOAD_FORM = "journal_form"
-"""Key on the request state where the upload route leaves what it parsed of a multipart body."""
-
 
 class Record:
     """One request as it was seen; turned into a ``JournalEntry`` only when the journal is read."""
@@ -63,7 +58,7 @@ class Record:
         "path",
         "query",
         "headers",
-        "state",
+        "ctx",
         "chunks",
         "body_size",
         "capture",
@@ -80,7 +75,7 @@ class Record:
         self.path: str = scope["path"]
         self.query: bytes = scope.get("query_string", b"")
         self.headers: list[tuple[bytes, bytes]] = scope["headers"]
-        self.state: dict[str, Any] = scope.setdefault("state", {})
+        self.ctx = scope_context(scope)
         self.chunks: list[bytes] = []
         self.body_size = 0
         self.capture: bool | None = None  # decided at the first body chunk: never for multipart
@@ -167,7 +162,7 @@ class Journal:
             if path is not None and not (fnmatch.fnmatchcase(record.path, path) if glob else record.path == path):
                 continue
             if tenants is not None:
-                owner = record.state.get("tenant")
+                owner = record.ctx.tenant
                 if owner is None or not tenant_matches(owner.id, tenants):
                     continue
             if status is not None and record.status != status:
@@ -181,9 +176,9 @@ def _bound(record: Record) -> None:
         if len(value) > MAX_HEADER_VALUE:
             record.headers = [(name, _cut_bytes(value)) for name, value in record.headers]
             break
-    form = record.state.get(UPLOAD_FORM)
-    if isinstance(form, dict):
-        record.state[UPLOAD_FORM] = bounded_form(form)
+    form = record.ctx.upload_form
+    if form is not None:
+        record.ctx.upload_form = bounded_form(form)
 
 
 def _cut_bytes(value: bytes) -> bytes:
@@ -208,8 +203,8 @@ def bounded_form(form: dict[str, Any]) -> dict[str, Any]:
 
 
 def entry(record: Record) -> JournalEntry:
-    state = record.state
-    tenant = state.get("tenant")
+    ctx = record.ctx
+    tenant = ctx.tenant
     return JournalEntry(
         seq=record.seq,
         time=record.time,
@@ -222,11 +217,11 @@ def entry(record: Record) -> JournalEntry:
         tenant=tenant.id if tenant is not None else None,
         status=record.status,
         duration_ms=round(record.duration_ms, 3),
-        request_id=state.get("request_id"),
+        request_id=ctx.request_id,
         body=_body(record),
         body_size=record.body_size,
-        form=state.get(UPLOAD_FORM),
-        rule=state.get(RESPONSE_RULE),
+        form=ctx.upload_form,  # type: ignore[arg-type]  # a dict the schema validates
+        rule=ctx.response_rule,
     )
 
 

@@ -9,8 +9,9 @@ with ``count`` is removed after that many hits.
 
 A rule with ``after_chunks``, ``drop_after_chunks``, ``chunk_delay_ms`` or ``first_chunk_delay_ms`` acts inside
 a stream: it matches only requests that ask for one (SSE headers, or ``"stream": true``), and instead of
-answering it leaves itself on the request state (``STREAM_FAULT``) for the stream producer, which sends N
-chunks and then the error frame, or closes the connection, or drips the chunks (``generation.replies``).
+answering it leaves itself on the request's context (``RequestContext.stream_fault``) for the stream producer,
+which sends N chunks and then the error frame, or closes the connection, or drips the chunks
+(``generation.replies``).
 
 Only /api/v1 and /compatible-mode/v1 are subject to faults, never /_emulator.  With no rules the
 gateway (``emulator.gateway``) does not look at them: one attribute check per request.  Faults strike after
@@ -32,15 +33,14 @@ from weakref import WeakMethod
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import Message, Receive, Scope
 
+from emulator.context import scope_context
 from emulator.errors import ApiError, MalformedBody, TooMany
 from emulator.http import parse_json, strict_json
 from emulator.ids import Ids
+from emulator.protocol import close_connection
 from emulator.rules.book import RuleBook, rule_error
 from emulator.rules.fault_schemas import FaultRule, FaultRuleSpec
 from emulator.tenants import tenant_matches, tenant_names
-
-STREAM_FAULT = "stream_fault"
-"""Key on the request state where a stream-only rule that hit waits for the stream producer (generation.replies)."""
 
 SERVER_SEND = "emulator.server_send"
 """Scope key where the app keeps the ASGI server's own ``send``: a dropped connection needs its transport."""
@@ -85,9 +85,13 @@ class ActiveRule:
         return bool(s.status or s.code or s.message or s.retry_after is not None) or not s.latency_ms
 
     def error(self) -> ApiError:
-        s = self.spec
-        headers = {"Retry-After": f"{s.retry_after:g}"} if s.retry_after is not None else None
-        return rule_error(s.status or 503, s.code, s.message, headers)
+        return fault_error(self.spec)
+
+
+def fault_error(s: FaultRule) -> ApiError:
+    """The error a fault rule answers (at once, or as a stream's error frame)."""
+    headers = {"Retry-After": f"{s.retry_after:g}"} if s.retry_after is not None else None
+    return rule_error(s.status or 503, s.code, s.message, headers)
 
 
 class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
@@ -112,7 +116,7 @@ class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
         self, scope: Scope, receive: Receive, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     ) -> Receive | None:
         """Applies the first rule that hits a public request: waits its latency, then drops the connection
-        (answers None: nothing more to do), raises its error, or leaves a stream rule on the request state.
+        (answers None: nothing more to do), raises its error, or leaves a stream rule on the request's context.
         Otherwise answers the ``receive`` to go on with (a replay when a rule had to read the body)."""
         rule, receive = await self.pick(scope, receive)
         if rule is None:
@@ -123,7 +127,7 @@ class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
             await drop_connection(scope)
             return None
         if rule.stream_only:
-            scope.setdefault("state", {})[STREAM_FAULT] = rule
+            scope_context(scope).stream_fault = rule.spec
         elif rule.fails:
             raise rule.error()
         return receive
@@ -163,7 +167,7 @@ class _RequestView:
         if not rule.path_matches(self.scope["path"]):
             return False
         if rule.tenants is not None:
-            tenant = self.scope.get("state", {}).get("tenant")
+            tenant = scope_context(self.scope).tenant
             if tenant is None or not tenant_matches(tenant.id, rule.tenants):
                 return False
         return True
@@ -226,22 +230,13 @@ async def drop_connection(scope: Scope) -> None:
     """Close the client's connection without a byte of answer.
 
     ASGI has no message for this, so it reaches the server's transport through the ``send`` uvicorn gave the
-    app, closes it, and waits until uvicorn has seen the connection go (else it would answer a 500 itself).
-    Under a server without a reachable transport (httpx's in-process ASGI transport) the app simply returns
-    without answering, and that server decides what the client sees.
+    app (``protocol.close_connection``).  Under a server without a reachable transport (httpx's in-process ASGI
+    transport) the app simply returns without answering, and that server decides what the client sees.
     """
     send = scope.get(SERVER_SEND)
     if isinstance(send, WeakMethod):
         send = send()
-    cycle = getattr(send, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        return
-    transport.close()
-    for _ in range(200):
-        if getattr(cycle, "disconnected", True):
-            return
-        await asyncio.sleep(0 if _ < 100 else 0.001)
+    await close_connection(send)
 
 
 _RULES = TypeAdapter(list[FaultRuleSpec])

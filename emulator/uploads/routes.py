@@ -5,17 +5,14 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from emulator.context import caller, context
 from emulator.errors import InvalidParameter, NotFound
 from emulator.files.upload import FileTooLarge, parse_upload
 from emulator.http import envelope, request_id
 from emulator.openapi import Operation, Param, path_param
-from emulator.runtime import runtime
+from emulator.services import services
 from emulator.uploads.schemas import UploadPolicyResponse
-from emulator.uploads.service import BUCKET, UPLOAD_PATH, OssError, UploadsService
-
-
-def service(request: Request) -> UploadsService:
-    return runtime(request).services.uploads
+from emulator.uploads.service import BUCKET, UPLOAD_PATH, OssError
 
 
 def upload_host(request: Request) -> str:
@@ -29,8 +26,8 @@ async def get_policy(request: Request) -> JSONResponse:
     action = request.query_params.get("action")
     if action != "getPolicy":
         raise InvalidParameter(f"Unsupported action {action!r}: only action=getPolicy is served.", param="action")
-    policy = await service(request).policy(
-        request.state.tenant, request.query_params.get("model"), upload_host(request), request_id(request)
+    policy = await services(request).uploads.policy(
+        caller(request), request.query_params.get("model"), upload_host(request), request_id(request)
     )
     return envelope(request, "data", policy)
 
@@ -39,7 +36,7 @@ async def post_object(request: Request) -> Response:
     if request.path_params["bucket"] != BUCKET:
         raise NotFound("The specified bucket does not exist.", code="NoSuchBucket")
     rt = request.app.state.rt
-    uploads = service(request)
+    uploads = services(request).uploads
     try:  # the gate checks signature, policy, key and size before the file's first byte is written
         form = await parse_upload(
             request.stream(),
@@ -50,7 +47,7 @@ async def post_object(request: Request) -> Response:
         )
     except FileTooLarge:
         raise OssError("Your proposed upload exceeds the maximum allowed size.", code="EntityTooLarge") from None
-    request.state.journal_form = form.summary()  # emulator.journal.recorder.UPLOAD_FORM
+    context(request).upload_form = form.summary()
     try:
         await uploads.put(form)
     finally:

@@ -22,11 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from emulator.clock import Clock
+from emulator.db import Database
 from emulator.errors import AccessDenied, ApiError, Conflict, InvalidParameter
 from emulator.files.upload import FilePart, ParsedUpload
 from emulator.generation.media import OssObject, OssResolver
 from emulator.generation.service import GenerationService
-from emulator.runtime import Runtime
+from emulator.settings import Settings
 from emulator.tenants import Tenant
 from emulator.uploads import store
 
@@ -50,20 +52,22 @@ class OssError(ApiError):
 
 
 class UploadsService:
-    def __init__(self, rt: Runtime, generation: GenerationService) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, settings: Settings, blob_dir: Path, generation: GenerationService
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.dir = blob_dir / "oss"
         self.generation = generation
-        self.rt = rt
+        self._secret_path = blob_dir.parent / SECRET_FILE  # the data dir (blob_dir is <data dir>/blobs)
         self._key: bytes | None = None
 
     @property
     def _secret(self) -> bytes:
         if self._key is None:
-            self._key = load_secret(self.rt.data_dir / SECRET_FILE)
+            self._key = load_secret(self._secret_path)
         return self._key
-
-    @property
-    def dir(self) -> Path:
-        return self.rt.blob_dir / "oss"
 
     def account(self, tenant_id: str) -> str:
         return hashlib.sha256(f"oss-account:{tenant_id}".encode()).hexdigest()[:32]
@@ -75,14 +79,14 @@ class UploadsService:
         if not model:
             raise InvalidParameter("Required parameter(model) missing or invalid, please check the request parameters.")
         await self.generation.resolve(tenant, model)
-        now = self.rt.clock.now()
+        now = self.clock.now()
         day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
         upload_dir = f"{ROOT}/{self.account(tenant.id)}/{day}/{rid}"
         expiration = datetime.fromtimestamp(now + POLICY_SECONDS, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         document = {
             "expiration": expiration,
             "conditions": [
-                ["content-length-range", 0, self.rt.settings.max_file_bytes],
+                ["content-length-range", 0, self.settings.max_file_bytes],
                 ["starts-with", "$key", upload_dir],
                 {"bucket": BUCKET},
                 {"x-oss-object-acl": "private"},
@@ -96,8 +100,8 @@ class UploadsService:
             "upload_dir": upload_dir,
             "upload_host": upload_host,
             "expire_in_seconds": POLICY_SECONDS,
-            "max_file_size_mb": self.rt.settings.max_file_bytes // (1024 * 1024),
-            "capacity_limit_mb": self.rt.settings.max_tenant_bytes // (1024 * 1024),
+            "max_file_size_mb": self.settings.max_file_bytes // (1024 * 1024),
+            "capacity_limit_mb": self.settings.max_tenant_bytes // (1024 * 1024),
             "oss_access_key_id": ACCESS_KEY_ID,
             "x_oss_object_acl": "private",
             "x_oss_forbid_overwrite": "true",
@@ -121,7 +125,7 @@ class UploadsService:
             raise OssError("The form must hold exactly one file field named 'file'.", code="InvalidArgument")
         policy = self._check_policy(fields)
         self._check_key(fields["key"], policy.prefix)
-        return min(policy.max_bytes, self.rt.settings.max_file_bytes)
+        return min(policy.max_bytes, self.settings.max_file_bytes)
 
     async def put(self, form: ParsedUpload) -> None:
         """Keeps the file the gate let in under its key (the form was parsed with ``gate``)."""
@@ -143,7 +147,7 @@ class UploadsService:
                 status=403,
             )
         document = parse_policy(policy)
-        if document.expires < self.rt.clock.now():
+        if document.expires < self.clock.now():
             raise AccessDenied("Invalid according to Policy: Policy expired.")
         return document
 
@@ -161,18 +165,18 @@ class UploadsService:
         if part.too_large:
             raise OssError("Your proposed upload exceeds the maximum allowed size.", code="EntityTooLarge", status=400)
         account = key.split("/")[1]
-        now = self.rt.clock.now()
+        now = self.clock.now()
         blob = hashlib.sha256(key.encode()).hexdigest()
         digest = base64.b64decode(part.md5).hex()
         expired: list[str] = []
-        async with self.rt.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             expired = await store.take_expired(tx, account, now - OBJECT_TTL, EXPIRED_BATCH)
             if await store.exists(tx, key):
                 raise Conflict(
                     "The object you specified already exists and can not be overwritten.", code="FileAlreadyExists"
                 )
             count, size = await store.usage(tx, account)
-            if count >= MAX_OBJECTS or size + part.size > self.rt.settings.max_tenant_bytes:
+            if count >= MAX_OBJECTS or size + part.size > self.settings.max_tenant_bytes:
                 raise OssError(
                     "The account's temporary storage is full: uploads expire after 48 hours.",
                     code="QuotaExceeded",
@@ -197,8 +201,8 @@ class UploadsService:
             parts = key.split("/")
             if len(parts) < 3 or parts[0] != ROOT or parts[1] != account:
                 return None
-            found = await store.find(self.rt.db, key)
-            if found is None or found.created_at + OBJECT_TTL <= self.rt.clock.now():
+            found = await store.find(self.db, key)
+            if found is None or found.created_at + OBJECT_TTL <= self.clock.now():
                 return None
             return OssObject(posixpath.basename(key), found.md5)
 

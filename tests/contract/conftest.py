@@ -2,7 +2,9 @@
 driven against a real emulator server on a free loopback port.
 
 `make test` builds the venvs under .venv-sdk/ and sets EMULATOR_REQUIRE_SDK=1, so a missing SDK fails
-the run there; a bare `pytest` without them skips these tests with the reason.
+the run there; a bare `pytest` without them skips these tests with the reason. Three variables point the tests at
+other venvs (`make test-latest` does, with the newest releases): EMULATOR_SDK_VENVS (the folder of the SDK venvs),
+EMULATOR_CLIENT_VENV (the quick start's) and EMULATOR_CLIENT_VENVS (the folder of the third-party clients' venvs).
 """
 
 from __future__ import annotations
@@ -22,8 +24,17 @@ from emulator.testing import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_VENVS = Path(os.environ.get("EMULATOR_SDK_VENVS", ROOT / ".venv-sdk"))
+CLIENT_VENV = Path(os.environ.get("EMULATOR_CLIENT_VENV", ROOT / ".venv-client"))
+CLIENT_VENVS = Path(os.environ.get("EMULATOR_CLIENT_VENVS", ROOT / ".venv-clients"))
 VERSIONS = ("1.20.11", "2.0.2")
 CLI_TIMEOUT = 120
+
+
+_running: list[pytest.Item] = []
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _running[:] = [item]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -96,6 +107,8 @@ def _require(version: str) -> None:
 
 def require_venv(venv: Path, builder: str, *, program: str = "python") -> None:
     """Fail under EMULATOR_REQUIRE_SDK (``make test`` builds every client venv), else skip, when a venv is missing."""
+    if _running:  # which venvs a test used, for make test-latest's table (junit XML properties)
+        _running[0].user_properties.append(("venv", str(venv)))
     if not (venv / "bin" / program).exists() or not (venv / ".installed").exists():
         message = f"client venv missing or unfinished at {venv} ({builder} builds it)"
         if os.environ.get("EMULATOR_REQUIRE_SDK"):

@@ -20,9 +20,8 @@ from typing import Any
 import pytest
 
 from emulator.testing import CLIENT_ENV, EmulatorServer
-from tests.contract.conftest import CLI_TIMEOUT, ROOT, require_venv
+from tests.contract.conftest import CLI_TIMEOUT, CLIENT_VENVS, require_venv
 
-CLIENT_VENVS = ROOT / ".venv-clients"
 NATIVE = "/api/v1/services/aigc/text-generation/generation"
 COMPATIBLE = "/compatible-mode/v1/chat/completions"
 QUESTION = "用一句话介绍杭州。"

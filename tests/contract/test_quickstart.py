@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 
 from emulator.testing import EmulatorServer
-from tests.contract.conftest import ROOT, require_venv
+from tests.contract.conftest import CLIENT_VENV, ROOT, require_venv
 
 README = ROOT / "README.md"
 MARKER = "<!-- quickstart:"
 SERVE_ADDRESS = "127.0.0.1:8000"  # make serve's default, the address the README shows
-CLIENT_VENV = ROOT / ".venv-client"
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +41,8 @@ def test_readme_quickstart_runs_as_written() -> None:
     # make serve's options but a faster clock: the job streams for a wall second instead of ten
     with EmulatorServer(time_scale=600.0) as server:
         script = block.replace(SERVE_ADDRESS, f"{server.host}:{server.port}")
+        if CLIENT_VENV != ROOT / ".venv-client":  # EMULATOR_CLIENT_VENV (make test-latest): that venv instead
+            script = script.replace("source .venv-client/", f"source {CLIENT_VENV}/")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE_", "OPENAI_", "VIRTUAL_ENV"))}
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", script],
@@ -60,6 +61,8 @@ def test_readme_quickstart_runs_as_written() -> None:
     assert "##FT_COMPLETE##" in out and f"finetuned output: qwen-turbo-{job_id.group(1)}" in out
     native, compatible = out.strip().splitlines()[-2:]
     assert native and native == compatible, "the same question, natively and OpenAI-style, gets the same reply"
+    model = f"qwen-turbo-{job_id.group(1)}"
+    assert f'"deployed_model":"{model}","status":"RUNNING"' in out, "the deployment was followed until RUNNING"
     seen = {(r["method"], r["path"], r["status"]) for r in journal}
     for call in (
         ("POST", "/api/v1/files", 200),
@@ -67,5 +70,17 @@ def test_readme_quickstart_runs_as_written() -> None:
         ("GET", f"/api/v1/fine-tunes/{job_id.group(1)}/stream", 200),
         ("POST", "/api/v1/services/aigc/text-generation/generation", 200),
         ("POST", "/compatible-mode/v1/chat/completions", 200),
+        ("POST", "/api/v1/deployments", 200),
+        ("GET", f"/api/v1/deployments/qwen-turbo-{job_id.group(1)}/stream", 200),
     ):
         assert call in seen, f"{call} never reached the server: {sorted(seen)}"
+    asked = {
+        r["body"]["model"]
+        for r in journal
+        if (r["method"], r["path"])
+        in {
+            ("POST", "/api/v1/services/aigc/text-generation/generation"),
+            ("POST", "/compatible-mode/v1/chat/completions"),
+        }
+    }
+    assert asked == {model}, f"the deployed fine-tune must answer both calls, not {asked}"

@@ -268,9 +268,8 @@ class _Deployments:
 
 async def test_deployments_shown_when_the_service_exists(app: Starlette, client: httpx.AsyncClient) -> None:
     await client.get("/api/v1/files")
-    rt = app.state.rt
-    rt.services = dataclasses.replace(
-        rt.services,
+    app.state.services = dataclasses.replace(
+        app.state.services,
         deployments=_Deployments(
             [
                 {
@@ -286,6 +285,6 @@ async def test_deployments_shown_when_the_service_exists(app: Starlette, client:
     )
     html = (await client.get(f"/_emulator/dashboard/tenants/{await tenant_id(client)}")).text
     assert "qwen-turbo-ft-abc-dep" in html and "DEPLOYING" in Page(html).badges and "1/4" in html
-    rt.services = dataclasses.replace(rt.services, deployments=_Deployments(RuntimeError("boom")))
+    app.state.services = dataclasses.replace(app.state.services, deployments=_Deployments(RuntimeError("boom")))
     html = (await client.get(f"/_emulator/dashboard/tenants/{await tenant_id(client)}")).text
     assert "The deployments service answered: boom" in html and "Fine-tune jobs" in html

@@ -84,7 +84,7 @@ def test_formatting() -> None:
 
 @pytest.mark.anyio
 async def test_progress_follows_the_clock(app: Starlette, client: httpx.AsyncClient) -> None:
-    service = app.state.rt.services.fine_tunes
+    service = app.state.services.fine_tunes
     job_id = await new_job(client)
     seen = []
     for _ in range(12):

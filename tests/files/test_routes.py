@@ -233,7 +233,7 @@ async def test_orphan_blobs_are_swept_but_listed_ones_kept(client: httpx.AsyncCl
     os.utime(orphan, (old, old))
     for path in (rt.data_dir / "blobs").glob("*/*"):
         os.utime(path, (old, old))
-    assert await rt.services.files.sweep_orphans() == 1
+    assert await client._transport.app.state.services.files.sweep_orphans() == 1  # type: ignore[attr-defined]
     assert not orphan.exists()
     assert (await client.get(f"/api/v1/files/{file_id}/content")).content == GOOD
 

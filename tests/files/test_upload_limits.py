@@ -86,7 +86,7 @@ async def test_concurrent_uploads_of_one_tenant_share_what_is_left(app_factory: 
         assert all(f["message"].startswith("Out of space") for f in failed)
         assert sum(written) <= file_size * 3  # the 17 others stopped writing: 20 files' worth never hit tmp/
         assert list(app.state.rt.temp_dir.iterdir()) == []
-        assert app.state.rt.services.files._flights == {}  # every reservation released
+        assert app.state.services.files._flights == {}  # every reservation released
 
 
 async def test_a_tenant_at_its_file_count_writes_nothing(app_factory: AppFactory, written: list[int]) -> None:

@@ -26,13 +26,12 @@ from emulator.fine_tunes.states import (
     JobStatus,
     JobTimes,
     Policy,
-    advance,
     cancel,
-    fill_slot,
     force,
 )
 from emulator.settings import Settings
 from tests.conftest import DATASETS, client_for, upload
+from tests.fine_tunes.replay import advance, fill_slot
 
 KEYS = ("sk-engine-a", "sk-engine-b")
 PENDING = 5.0
@@ -102,7 +101,7 @@ async def _scenario(steps: list[tuple[Any, ...]], workdir: Path) -> None:
 
 async def _run(app: Any, clients: list[httpx.AsyncClient], files: list[str], steps: list[tuple[Any, ...]]) -> None:
     rt = app.state.rt
-    service: FineTunesService = rt.services.fine_tunes
+    service: FineTunesService = app.state.services.fine_tunes
     replay = Replay()
     created: list[str] = []
     for step in steps:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from emulator.runtime import CLOCK, Signal
+from emulator.changes import CLOCK, Signal
 from tests.conftest import DATASETS, client_for, upload
 
 pytestmark = pytest.mark.anyio
@@ -41,7 +41,7 @@ async def _job(client: Any) -> str:
 
 
 async def test_another_tenants_create_does_not_wake_a_watch(app: Starlette) -> None:
-    service = app.state.rt.services.fine_tunes
+    service = app.state.services.fine_tunes
     async with client_for(app, "sk-watch-a") as a, client_for(app, "sk-watch-b") as b:
         job_a = await _job(a)
         await _job(a)
@@ -62,7 +62,7 @@ async def test_another_tenants_create_does_not_wake_a_watch(app: Starlette) -> N
 
 async def test_a_queued_job_is_not_woken_by_the_clock_alone(app: Starlette) -> None:
     """Its log cannot move until the queue does; the running job's watch does wake (its log moves with time)."""
-    service = app.state.rt.services.fine_tunes
+    service = app.state.services.fine_tunes
     async with client_for(app, "sk-watch-q") as a:
         running, queued = await _job(a), await _job(a)
         await a.post("/_emulator/clock/advance", json={"seconds": 10})
@@ -82,7 +82,7 @@ async def test_a_queued_job_is_not_woken_by_the_clock_alone(app: Starlette) -> N
 
 
 async def test_the_watch_reports_a_deleted_job_as_gone(app: Starlette) -> None:
-    service = app.state.rt.services.fine_tunes
+    service = app.state.services.fine_tunes
     looks = [look async for look in service.watch("ft-202401010000-0000")]
     assert len(looks) == 1 and looks[0].job is None
 
@@ -90,7 +90,7 @@ async def test_the_watch_reports_a_deleted_job_as_gone(app: Starlette) -> None:
 async def test_the_watch_times_out_at_the_configured_heartbeat(app_factory: Any) -> None:
     """One heartbeat setting for both followers (the dashboard's used to be hard-coded)."""
     app = await app_factory(heartbeat_seconds=0.05)
-    service = app.state.rt.services.fine_tunes
+    service = app.state.services.fine_tunes
     async with client_for(app, "sk-watch-h") as a:
         looks = service.watch(await _job(a))
         assert not (await looks.__anext__()).timed_out
@@ -102,7 +102,7 @@ async def test_the_watch_times_out_at_the_configured_heartbeat(app_factory: Any)
 async def test_with_two_workers_a_watch_looks_again_within_half_a_second(app_factory: Any) -> None:
     """Another worker's changes do not wake this one: both followers poll (the SSE route had it, the dashboard not)."""
     app = await app_factory(workers=2)
-    service = app.state.rt.services.fine_tunes
+    service = app.state.services.fine_tunes
     async with client_for(app, "sk-watch-w") as a:
         job = await service.find_job(await _job(a))
         assert service._wait_seconds(job, app.state.rt.clock.now(), None) <= 0.5

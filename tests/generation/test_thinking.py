@@ -146,7 +146,7 @@ async def test_a_thinking_vision_model_streams_reasoning_then_drops_the_key(app:
     from emulator.catalog import Catalog
     from tests.conftest import client_for
 
-    generation = app.state.rt.services.generation
+    generation = app.state.services.generation
     base = generation.catalog.get("qwen-vl-max")
     generation.catalog = Catalog([*generation.catalog.models(), replace(base, id="qwen3.6-plus")])
     content = [{"image": "https://cdn.example.com/a.jpg"}, {"text": "这是什么？"}]

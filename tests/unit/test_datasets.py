@@ -260,6 +260,13 @@ def test_every_line_must_be_a_json_object(line: str, reason: str) -> None:
     assert issue.reason.startswith(f"line 2: {reason}")
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n", ""])
+def test_a_json_error_names_its_column_on_the_line(ending: str) -> None:
+    line = '{"messages": [{"role": "user", "content": "' + "x" * 80 + '"}, {"role": "assistant", "content": "y"}]'
+    report = inspect_jsonl(io.BytesIO((json.dumps(sft()) + "\n" + line + ending).encode()))
+    assert only_issue(report).reason == f"line 2: not valid JSON (Expecting ',' delimiter at column {len(line) + 1})"
+
+
 @pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n"])
 def test_a_file_without_rows_is_refused(content: bytes) -> None:
     assert only_issue(inspect_jsonl(io.BytesIO(content))) == RowIssue(0, "the file holds no training rows")

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.routing import BaseRoute, Match, Route
@@ -67,3 +68,12 @@ def test_a_root_path_is_taken_off_before_the_lookup() -> None:
     found, _ = INDEX.match(scope)
     assert found is _walk(scope)
     assert isinstance(found, Route) and found.path == "/api/v1/files"
+
+
+def test_add_middleware_is_refused_not_silently_ignored(tmp_path: Path) -> None:
+    """The gateway replaces Starlette's middleware stack: a middleware added the Starlette way would never run."""
+    from starlette.middleware.gzip import GZipMiddleware
+
+    app = create_app(Settings(db=str(tmp_path / "e.db"), data_dir=tmp_path / "f"))
+    with pytest.raises(TypeError, match="wrap the app"):
+        app.add_middleware(GZipMiddleware)

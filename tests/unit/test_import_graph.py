@@ -1,7 +1,7 @@
-"""No import circle in ``emulator/``: every import, at module level or inside a function, forms an acyclic graph.
-And a started server has not imported what only some requests need (``NOT_AT_START``).
-
-Imports under ``if TYPE_CHECKING:`` never run and are left out.
+"""No import circle in ``emulator/``: every import, at module level, inside a function or under
+``if TYPE_CHECKING:`` (a circle of types is a circle of understanding, even when it never runs), forms an acyclic
+graph; the rooms of the house (``CONTRIBUTING.md``, Architecture) only import downwards; and a started server has
+not imported what only some requests need (``NOT_AT_START``).
 """
 
 from __future__ import annotations
@@ -31,21 +31,11 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 def _imports(tree: ast.AST, here: str, is_package: bool, known: set[str]) -> set[str]:
     found: set[str] = set()
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.If) and _type_checking(node):
-            stack.extend(node.orelse)
-            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -121,6 +111,55 @@ def test_the_cycle_finder_finds_one() -> None:
 def test_no_import_circle_in_the_package() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, " -> ".join(cycle or ())
+
+
+def test_the_graph_sees_type_only_imports() -> None:
+    graph = import_graph()
+    assert "emulator.rules.response_schemas" in graph["emulator.rules.responses"]  # under TYPE_CHECKING only
+
+
+# ---------------------------------------------------------------------------------------------------- the rooms
+
+TOP = ("emulator.app", "emulator.__main__", "emulator.services", "emulator.control", "emulator.dashboard")
+"""The composition root, the CLI, and the control plane and its dashboard, which act on the whole emulator."""
+RESOURCES = ("emulator.files", "emulator.fine_tunes", "emulator.deployments", "emulator.generation", "emulator.uploads")
+OUTSIDE = ("emulator.pytest_plugin", "emulator.testing")
+"""Client-side helpers for test suites: they talk to a server over HTTP and import none of it."""
+
+
+def _in(name: str, rooms: tuple[str, ...]) -> bool:
+    return any(name == room or name.startswith(room + ".") for room in rooms)
+
+
+def test_nothing_below_the_resources_imports_upwards() -> None:
+    """The shared machinery (settings, db, clock, ids, errors, http, the gateway, the guard, the request context,
+    the rule books and the journal, ...) imports no resource, no control plane and not the composition."""
+    graph = import_graph()
+    below = [n for n in graph if not _in(n, TOP + RESOURCES + OUTSIDE)]
+    assert "emulator.rules.faults" in below and "emulator.journal.recorder" in below and "emulator.gateway" in below
+    upwards = sorted(f"{n} -> {t}" for n in below for t in graph[n] if _in(t, TOP + RESOURCES))
+    assert upwards == []
+
+
+def test_only_the_top_imports_the_control_plane() -> None:
+    graph = import_graph()
+    importers = sorted(n for n, targets in graph.items() if any(_in(t, ("emulator.control",)) for t in targets))
+    assert [n for n in importers if not _in(n, TOP)] == []
+    assert "emulator.app" in importers  # the check sees the control plane's importers
+
+
+def test_a_resource_service_never_reaches_the_composition() -> None:
+    """Services get their collaborators through their constructors: only a routes module may use the typed
+    accessor (``services(request)``) of ``emulator.services``."""
+    graph = import_graph()
+    reaching = sorted(
+        f"{n} -> {t}"
+        for n, targets in graph.items()
+        if _in(n, RESOURCES) and not n.rsplit(".", 1)[-1].endswith(("routes", "requests", "tokenizer"))
+        for t in targets
+        if _in(t, TOP)
+    )
+    assert reaching == []
 
 
 def test_no_routes_module_imports_another() -> None:

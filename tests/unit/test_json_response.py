@@ -44,7 +44,9 @@ def test_a_stored_non_finite_number_is_written_as_null_never_as_a_500() -> None:
 def _request(rid: str) -> Any:
     from starlette.requests import Request
 
-    return Request({"type": "http", "method": "GET", "path": "/", "headers": [], "state": {"request_id": rid}})
+    from emulator.context import CONTEXT, RequestContext
+
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": [], CONTEXT: RequestContext(rid)})
 
 
 @given(_JSON, st.sampled_from(["output", "data"]), st.text(max_size=40))

@@ -18,12 +18,11 @@ from emulator.fine_tunes.states import (
     JobStatus,
     JobTimes,
     Policy,
-    advance,
     cancel,
-    fill_slot,
     force,
     settle,
 )
+from tests.fine_tunes.replay import advance, fill_slot
 
 P = Policy(pending_seconds=5, cancel_seconds=10)
 S = JobStatus

@@ -29,7 +29,7 @@ BOUNDARY = "gate-boundary"
 def sign(app: Starlette, document: Any) -> tuple[str, str]:
     """A policy document signed the way this server signs (its own secret): what only the server can make."""
     encoded = base64.b64encode(json.dumps(document).encode()).decode()
-    return encoded, app.state.rt.services.uploads._sign(encoded)
+    return encoded, app.state.services.uploads._sign(encoded)
 
 
 def multipart(fields: list[tuple[str, str]], file_at: int | None, data: bytes) -> bytes:
@@ -88,7 +88,7 @@ async def test_the_secret_is_random_per_data_dir_kept_0600_and_survives_a_restar
     assert (await post(again, p, form(p))).status_code == 200
     encoded, signature = sign(first, {"x": 1})
     elsewhere = await app_factory(data_dir=first.state.rt.data_dir.parent / "elsewhere", seed=0)
-    assert elsewhere.state.rt.services.uploads._sign(encoded) != signature  # same seed, another data dir
+    assert elsewhere.state.services.uploads._sign(encoded) != signature  # same seed, another data dir
 
 
 @pytest.mark.anyio
@@ -215,7 +215,7 @@ async def test_uploaded_objects_survive_the_orphan_sweep_and_a_snapshot_restore(
         url = f"oss://{p['upload_dir']}/dog.png"
         [blob] = list((rt.blob_dir / "oss").iterdir())
         os.utime(blob, (0, 0))  # older than any sweep's grace period
-        assert await rt.services.files.sweep_orphans(min_age_seconds=0) == 0
+        assert await app.state.services.files.sweep_orphans(min_age_seconds=0) == 0
         assert blob.read_bytes() == PICTURE
         snapshot = (await client.post("/_emulator/snapshot", json={})).json()["path"]
         assert (await client.post("/_emulator/restore", json={"path": snapshot})).status_code == 200
