@@ -151,6 +151,10 @@ class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
         return None, request.receive
 
 
+GENERATION_PATHS = ("/api/v1/services/", "/compatible-mode/")
+"""Where the streams that apply stream faults live (native, multimodal and OpenAI-compatible generation)."""
+
+
 class _RequestView:
     """What rules match on, worked out lazily: most rules need only the path and the method."""
 
@@ -178,7 +182,11 @@ class _RequestView:
         return model if isinstance(model, str) else None
 
     async def streaming(self) -> bool:
-        """Asks for a stream: native SSE headers, or an OpenAI-style ``"stream": true``."""
+        """Asks for a generation stream: a POST to a generation endpoint with native SSE headers, or an
+        OpenAI-style ``"stream": true``.  Other event streams (``GET /fine-tunes/{id}/stream``) cannot apply a
+        stream fault, so they do not spend one."""
+        if self.scope["method"] != "POST" or not self.scope["path"].startswith(GENERATION_PATHS):
+            return False
         headers = dict(self.scope["headers"])
         if headers.get(b"x-dashscope-sse", b"").strip().lower() == b"enable":
             return True
