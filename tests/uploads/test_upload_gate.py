@@ -224,3 +224,23 @@ async def test_uploaded_objects_survive_the_orphan_sweep_and_a_snapshot_restore(
         assert (await ask(client, url)).status_code == 200
         again = await post(app, p, form(p))  # the object is still there: no overwrite
         assert again.status_code == 409
+
+
+@pytest.mark.anyio
+async def test_seeded_upload_folders_never_repeat_across_restarts_yet_a_fresh_database_reproduces(
+    app_factory: AppFactory, tmp_path: Any
+) -> None:
+    """Issue 24: under --seed, request ids (and the upload folders named after them) restarted with the process,
+    so the SDK's file:// upload answered 409 on the second run."""
+    first = await app_factory()
+    async with client_for(first) as client:
+        p1 = await policy(client)
+        assert (await post(first, p1, form(p1))).status_code == 200
+    again = await app_factory()  # a restart on the same database
+    async with client_for(again) as client:
+        p2 = await policy(client)
+        assert p2["upload_dir"] != p1["upload_dir"]
+        assert (await post(again, p2, form(p2))).status_code == 200  # the same file name, no 409
+    fresh = await app_factory(db=str(tmp_path / "fresh.db"), data_dir=tmp_path / "fresh")
+    async with client_for(fresh) as client:
+        assert (await policy(client))["upload_dir"].split("/")[-1] == p1["upload_dir"].split("/")[-1]
