@@ -4,7 +4,8 @@ answer's head sent together with the start of its body (``_HeadWithBody``: one s
 httptools buffers a request line and headers for as long as they keep coming (uvicorn sets no limit), so one
 client could grow the server's memory without end.  This protocol counts the bytes of the head as they arrive
 and, past ``--max-header-bytes``, answers 431 in the service's error envelope and closes the connection,
-before a byte of the request reaches the app.  The limit travels in uvicorn's own
+before a byte of the request reaches the app (after the answers of the requests pipelined before it, never in
+their place).  The limit travels in uvicorn's own
 ``h11_max_incomplete_event_size``, which bounds the h11 protocol the same way (that one answers a plain 400).
 
 This module is the one place that relies on uvicorn's insides (its protocol's hooks and attributes, the
@@ -106,10 +107,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._events = 0  # heads and messages completed on this connection
         self._refused = False
         self._draining = 0  # bytes still to discard after a 431 (lingering close), 0 when not draining
+        self._refuse_pending = False  # a 431 waiting for the answers of the requests before it
 
     def data_received(self, data: bytes) -> None:
         if self._draining:
             self._drain(len(data))
+            return
+        if self._refuse_pending:  # nothing after an oversized head is parsed; the 431 follows the earlier answers
             return
         events = self._events
         super().data_received(data)
@@ -154,6 +158,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """
         if self._draining or self.transport.is_closing():
             return
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            # pipelined behind a request still being answered: its 431 must not take that answer's place
+            self._refuse_pending = True
+            return
+        self._refuse_pending = False
         self.logger.warning("request head over %d bytes: answered 431", self._head_limit)
         self.transport.write(head_too_large_response(self._head_limit))
         if not self.transport.can_write_eof():
@@ -162,6 +171,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.write_eof()
         self._draining = DRAIN_BYTES
         self.loop.call_later(DRAIN_SECONDS, self.transport.close)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._refuse_pending and not self.pipeline and not self.transport.is_closing():
+            self._refuse()
 
     def _drain(self, size: int) -> None:
         self._draining = max(self._draining - size, 0)
