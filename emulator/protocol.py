@@ -39,6 +39,9 @@ def head_too_large_response(limit: int) -> bytes:
     return head.encode("ascii") + body
 
 
+HEAD_SECONDS = 10.0
+"""How long a request head may take to arrive once its first byte has (uvicorn's keep-alive timeout stops at the
+first byte, and nothing bounds the rest): past it the connection gets a 408 and is closed."""
 DRAIN_BYTES = 1024 * 1024
 DRAIN_SECONDS = 2.0
 
@@ -108,6 +111,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._refused = False
         self._draining = 0  # bytes still to discard after a 431 (lingering close), 0 when not draining
         self._refuse_pending = False  # a 431 waiting for the answers of the requests before it
+        self._head_timer: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
         if self._draining:
@@ -120,10 +124,29 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # a read in which a head or a message completed is not counted: it held a body or a pipelined request
         if self._head_open and self._events == events and not self.transport.is_closing():
             self._head_seen += len(data)
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_timed_out)
             if self._head_seen > self._head_limit:
                 self._refuse()
 
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._head_open and self._head_seen and not self.transport.is_closing() and not self._draining:
+            self.logger.warning("request head not complete after %.0f s: answered 408", HEAD_SECONDS)
+            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
     def on_headers_complete(self) -> None:
+        self._stop_head_timer()
         self._events += 1
         self._head_open = False
         self._head_seen = 0
