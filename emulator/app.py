@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from emulator import openapi, signposts
+from emulator.catalog import routes as catalog_routes
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
@@ -75,11 +76,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         journal=Journal(settings.journal_size, clock),
         responses=ResponseRules(load_responses(settings.responses_file) if settings.responses_file else None),
     )
+    catalog_routes.load_user_models(settings)  # --models: the user layer of the model catalog
     services = Services.build(rt)  # each service gets the parts it uses through its constructor
     app = EmulatorApp(
         routes=[
             *openapi.endpoint_routes(api_operations()),
             *control.routes(settings),
+            *catalog_routes.routes(settings),
             *dashboard_routes.routes(settings),
             *openapi.routes(operations()),
             *signposts.routes(),
@@ -144,12 +147,12 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, Services]]
 def operations() -> list[openapi.Operation]:
     """Every documented operation: the service's and the control plane's (served unless ``control_plane`` is
     off in the settings)."""
-    return [*api_operations(), *control.operations]
+    return [*api_operations(), *control.operations, *catalog_routes.operations]
 
 
 def create_app_from_env() -> Starlette:
     """The factory uvicorn's worker processes call (``--workers``): the settings travel as JSON in the env."""
-    return create_app(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
+    return create_app(Settings.from_json(os.environ[SETTINGS_ENV]))
 
 
 @asynccontextmanager

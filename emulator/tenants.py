@@ -35,10 +35,19 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+LONG_KEY = 20
+"""Keys at least this long show their first 5 and last 3 characters in a label; shorter ones only their first 2."""
+
+
 def key_hint(api_key: str) -> str:
-    if len(api_key) <= 8:
-        return api_key[:2] + "…"
-    return f"{api_key[:5]}…{api_key[-3:]}"
+    """A tenant's label, shown wherever a tenant is named (pages, the journal): a stable fingerprint that tells
+    every pair of keys apart (``#`` and the first 6 hex digits of the key's SHA-256, the tenant id's start),
+    after a prefix and suffix only where the key is long enough to keep most of it hidden:
+    ``sk-4f…a9c #1c2d3e``; ``sk-alice`` and ``sk-bob`` are ``sk… #…`` with different fingerprints."""
+    fingerprint = _digest(api_key)[:6]
+    if len(api_key) < LONG_KEY:
+        return f"{api_key[:2]}… #{fingerprint}"
+    return f"{api_key[:5]}…{api_key[-3:]} #{fingerprint}"
 
 
 def tenant_for(api_key: str, workspace: str | None) -> Tenant:

@@ -12,6 +12,7 @@ from emulator.dashboard.chart import Chart, build_chart
 from emulator.dashboard.store import TenantRecord
 from emulator.files.store import FileRecord
 from emulator.fine_tunes import store as job_store
+from emulator.fine_tunes.checkpoints import Checkpoint
 from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import TERMINAL, TRANSITIONS, JobStatus
 from emulator.fine_tunes.store import JobRow
@@ -133,6 +134,12 @@ class JobPage:
     notes: list[str]
     targets: list[str]  # statuses the control plane may force from here
     plan: dict[str, Any] = field(default_factory=dict)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    """The job's checkpoints, an exported one naming its model (``exports``)."""
+
+    @property
+    def exports(self) -> list[Checkpoint]:
+        return [c for c in self.checkpoints if c.model_name is not None and not c.final]
 
     @property
     def job(self) -> JobRow:
@@ -255,9 +262,11 @@ async def job_page(rt: Runtime, services: Services, job_id: str, *, full_log: bo
     plan = job.plan["plan"]
     hp = job.plan["hp"]
     sent = job.request.get("hyper_parameters") or {}
+    tenant = await store.get_tenant(rt.db, job.tenant)
+    checkpoints = [] if tenant is None else await _checkpoints(services, tenant, job_id)
     return JobPage(
         view=JobView(job, job_progress(job, now, service)),
-        tenant=await store.get_tenant(rt.db, job.tenant),
+        tenant=tenant,
         lines=lines[first:],
         first_line=first,
         total_lines=len(lines),
@@ -267,7 +276,17 @@ async def job_page(rt: Runtime, services: Services, job_id: str, *, full_log: bo
         notes=list(hp.get("notes", ())),
         targets=sorted(t.value for t in TRANSITIONS[job.status]),
         plan=plan,
+        checkpoints=checkpoints,
     )
+
+
+async def _checkpoints(services: Services, tenant: TenantRecord, job_id: str) -> list[Checkpoint]:
+    """The job's checkpoints as the checkpoints API lists them; the page degrades (none) when that fails."""
+    try:
+        return list(await services.checkpoints.list_checkpoints(tenant.as_tenant(), job_id))
+    except Exception as exc:  # the job page must keep working whatever that service does
+        log.warning("dashboard: listing checkpoints failed: %s", exc)
+        return []
 
 
 def _hyper_parameters(sent: dict[str, Any], effective: dict[str, Any]) -> list[HyperParameter]:

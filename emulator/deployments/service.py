@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from emulator.catalog import Catalog, is_lora, load_catalog
+from emulator.catalog import Catalog, is_lora, load_catalog, model_hint
 from emulator.changes import Signal
 from emulator.clock import Clock
 from emulator.db import Database, Tx
@@ -199,7 +199,7 @@ class DeploymentsService:
             if not info.deployable:
                 raise InvalidParameter(
                     f"Model {model_name} cannot be deployed; deployable base models: "
-                    f"{', '.join(self._deployable()[:6])}, ...",
+                    f"{model_hint(self.catalog, deployable=True)}, ...",
                     param="model_name",
                 )
             return Source(info.id, None, None)

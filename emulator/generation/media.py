@@ -41,12 +41,15 @@ is parsed, before any frame is resolved."""
 MAX_FRAMES_TOTAL = 2048
 """Frames of all the video lists of one request together."""
 MEDIA_KEYS = ("image", "video", "audio")
-PART_HINTS = frozenset({"fps", "min_pixels", "max_pixels", "total_pixels", "cache_control", "detail"})
+PART_HINTS = frozenset(
+    {"fps", "min_pixels", "max_pixels", "total_pixels", "cache_control", "detail", "enable_rotate", "max_frames"}
+)
 MEDIA_TOKENS = {"image": 256, "video": 256, "audio": 100}
 """Flat token cost per image, per video frame (a video URL counts 4 frames) and per audio clip."""
 VIDEO_URL_FRAMES = 4
 
 URL_ERROR = "url error, please check url！"
+EMPTY_MESSAGES = "Role must be user or assistant and Content length must be greater than 0"
 DOWNLOAD_FAILED = "Failed to download multimodal content"
 BAD_DATA_URI = "The provided URL does not appear to be valid. Ensure it is correctly formatted."
 _DATA_URI_RE = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[^;,]*)*);base64,(.*)$", re.DOTALL)
@@ -114,7 +117,7 @@ class Conversation:
 def native_conversation(messages: object, where: str = "input.messages") -> Conversation:
     """``input.messages`` of the multimodal endpoint: roles known, contents strings or lists of single-key parts."""
     if not isinstance(messages, list) or not messages:
-        raise EmptyInput(f"{where} must hold at least one message.", param=where)
+        raise InvalidParameter(EMPTY_MESSAGES, param=where)
     out: list[dict[str, Any]] = []
     refs: list[MediaRef] = []
     for i, message in enumerate(messages):

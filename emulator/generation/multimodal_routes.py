@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
+from emulator.generation import extras
 from emulator.generation.media import native_conversation
 from emulator.generation.replies import (
     chat_view,
@@ -27,7 +28,7 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.requests import UNFINISHED, oss_resolver, wants_sse
+from emulator.generation.requests import UNFINISHED, oss_resolver, sse_errors, wants_sse
 from emulator.generation.schemas import MultimodalRequest, MultimodalResponse, parse
 from emulator.generation.service import Completion, check_sampling
 from emulator.http import envelope, read_json_object, request_id
@@ -74,8 +75,15 @@ async def generate(request: Request) -> Response:
             multimodal=True,
         )
     completion = await gen.complete_multimodal(target, conversation, sampling, oss=oss_resolver(request), stream=stream)
+    raw: dict[str, Any] = body["parameters"] if isinstance(body.get("parameters"), dict) else {}
+    info = gen.catalog.get(target.base_model)
+    decorated = extras.wanted(raw, info)
+    question = extras.last_user_text(messages) if decorated else ""
     if not stream:
-        return envelope(request, "output", multimodal_output(completion), usage=multimodal_usage(completion))
+        output, usage = multimodal_output(completion), multimodal_usage(completion)
+        if decorated:
+            extras.decorate({"output": output, "usage": usage}, raw, info, final=True, question=question)
+        return envelope(request, "output", output, usage=usage)
     incremental = params.incremental_output
     if completion.thinks and incremental is False:
         raise InvalidParameter(
@@ -83,6 +91,8 @@ async def generate(request: Request) -> Response:
             param="parameters.incremental_output",
         )
     chunks = multimodal_chunks(completion, incremental=bool(incremental) or completion.thinks)
+    if decorated:
+        chunks = extras.decorate_stream(chunks, raw, info, question)
     rid = request_id(request)
     return generation_stream(request, _events(chunks, rid), native_error_frames(rid))
 
@@ -141,11 +151,12 @@ def _plan(reply: Reply, thought: Reply | None, incremental: bool) -> Iterator[tu
     text = ""
     for i, piece in enumerate(reply.pieces):
         text += piece
-        last = i == len(reply.pieces) - 1 and not incremental
+        # the last piece carries the finish reason, incremental or not (recorded: cnblogs multimodal-*-sse)
+        last = i == len(reply.pieces) - 1
         tokens = reasoning_tokens + count_tokens(text)
         message = _message(piece if incremental else text)
         yield (message, reply.finish_reason if last else UNFINISHED, tokens, reasoning_tokens)
-    if incremental or not reply.pieces:
+    if not reply.pieces:
         closing = _message(None) if incremental else _message(text)
         yield (closing, reply.finish_reason, reasoning_tokens + reply.output_tokens, reasoning_tokens)
 
@@ -177,7 +188,7 @@ operations = [
         PATH,
         "Chat with a vision model (JSON, or SSE on request)",
         "generation",
-        endpoint=generate,
+        endpoint=sse_errors(generate),
         request=MultimodalRequest,
         response=MultimodalResponse,
         envelope="raw",

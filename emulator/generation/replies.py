@@ -93,9 +93,8 @@ def script(request: Request, view: ChatView) -> Scripted | None:
     """A rule's reply (its error raised), a forced tool call, or None for the deterministic text."""
     rt = request.app.state.rt
     rid: str = context(request).request_id
-    scripted: Scripted | None = rt.responses.answer(view, rid)
+    scripted: Scripted | None = rt.responses.answer(view, rid, context(request))
     if scripted is not None:
-        context(request).response_rule = scripted.rule_id
         if scripted.error is not None:
             raise scripted.error
         return scripted

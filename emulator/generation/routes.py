@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
+from emulator.generation import extras
 from emulator.generation.replies import (
     chat_view,
     generation_stream,
@@ -19,7 +20,7 @@ from emulator.generation.replies import (
     native_scripted_response,
     script,
 )
-from emulator.generation.requests import UNFINISHED, wants_sse
+from emulator.generation.requests import UNFINISHED, sse_errors, wants_sse
 from emulator.generation.schemas import GenerationParameters, GenerationRequest, GenerationResponse, parse
 from emulator.generation.service import (
     Completion,
@@ -54,12 +55,17 @@ async def generate(request: Request) -> Response:
         raise EmptyInput()
     req = parse(GenerationRequest, body)
     params = req.parameters
-    sampling = check_sampling(params, "parameters.")
-    message_format = params.result_format == "message"
-    if sampling.n > 1 and not message_format:
-        raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
+    raw: dict[str, Any] = body["parameters"] if isinstance(body.get("parameters"), dict) else {}
+    cap = raw.get("max_completion_tokens")  # the newer name of max_tokens (recorded: deepseek-v4-pro)
+    sampling = check_sampling(params, "parameters.", max_tokens=cap if type(cap) is int else None)
     gen, messages, stream = services(request).generation, _messages(req), wants_sse(request)
     target = await gen.resolve(caller(request), req.model)
+    info = gen.catalog.get(target.base_model)
+    message_format = (
+        params.result_format or extras.default_result_format(info, target.thinking, params.enable_thinking)
+    ) == "message"
+    if sampling.n > 1 and not message_format:
+        raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
     view = chat_view(
         request,
         model=req.model,
@@ -76,19 +82,24 @@ async def generate(request: Request) -> Response:
             request, scripted, messages, message_format=message_format, incremental=incremental, stream=stream
         )
     completion = gen.complete(target, messages, sampling, stream=stream)
+    decorated = extras.wanted(raw, info)
+    question = extras.last_user_text(messages) if decorated else ""
     if stream:
         rid = request_id(request)
-        return generation_stream(request, _events(_stream_chunks(completion, params), rid), native_error_frames(rid))
-    return envelope(
-        request,
-        "output",
-        native_output(completion, message_format),
-        usage=_usage(completion.input_tokens, completion.output_tokens, completion.reasoning_tokens, completion.thinks),
-    )
+        chunks = _stream_chunks(completion, params, message_format)
+        if decorated:
+            chunks = extras.decorate_stream(chunks, raw, info, question)
+        return generation_stream(request, _events(chunks, rid), native_error_frames(rid))
+    output = native_output(completion, message_format)
+    usage = _usage(completion.input_tokens, completion.output_tokens, completion.reasoning_tokens, completion.thinks)
+    if decorated:
+        extras.decorate({"output": output, "usage": usage}, raw, info, final=True, question=question)
+    return envelope(request, "output", output, usage=usage)
 
 
-def _stream_chunks(completion: Completion, params: GenerationParameters) -> Iterator[dict[str, Any]]:
-    message_format = params.result_format == "message"
+def _stream_chunks(
+    completion: Completion, params: GenerationParameters, message_format: bool
+) -> Iterator[dict[str, Any]]:
     if not completion.thinks:
         return native_chunks(completion, message_format=message_format, incremental=bool(params.incremental_output))
     if params.incremental_output is not True:
@@ -202,6 +213,6 @@ operations = [
         description="Server-Sent Events when `X-DashScope-SSE: enable` or `Accept: text/event-stream` is "
         "sent: `id:`, `event:result`, `:HTTP_STATUS/200`, `data:{...}` per chunk; "
         "`parameters.incremental_output` picks deltas or the text so far.",
-        endpoint=generate,
+        endpoint=sse_errors(generate),
     ),
 ]

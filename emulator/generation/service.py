@@ -13,7 +13,7 @@ from typing import Any
 
 from emulator.catalog import Catalog, load_catalog, serves_multimodal, thinking_mode
 from emulator.deployments.service import DeploymentsService
-from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist
+from emulator.errors import InvalidParameter, ModelNotExist
 from emulator.fine_tunes.service import FineTunesService
 from emulator.generation.media import URL_ERROR, Conversation, Media, OssResolver, recall, resolve_media
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
@@ -28,6 +28,8 @@ MAX_SEED = 2**64 - 1
 MAX_TOP_LOGPROBS = 5
 TOOL_CHOICES = ("auto", "none", "required")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
+EMPTY_MESSAGES = "Role must be user or assistant and Content length must be greater than 0"
+"""The service's answer to an empty ``messages`` list (recorded: cnblogs ``parameter-error-*``)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Target:
     vision: bool = False
     multimodal: bool = False
     thinking: str = "none"
+    thinking_budget: int | None = None
+    """The model's largest ``thinking_budget`` (catalog), None: the generation default."""
 
     @property
     def max_output_tokens(self) -> int:
@@ -110,7 +114,8 @@ class GenerationService:
                 info.context_window,
                 vision=info.vision,
                 multimodal=serves_multimodal(info),
-                thinking=thinking_mode(info.id),
+                thinking=thinking_mode(info.id, info),
+                thinking_budget=info.thinking_budget,
             )
         served = await self._deployments.serve(tenant, model)
         if served is not None:
@@ -123,6 +128,7 @@ class GenerationService:
                 vision=bool(base and base.vision),
                 multimodal=bool(base and serves_multimodal(base)),
                 thinking=_fine_tune_thinking(thinking_mode(served.base_model)),
+                thinking_budget=base.thinking_budget if base else None,
             )
         if await self._fine_tunes.find_model(tenant, model) is not None:
             raise InvalidParameter(
@@ -144,7 +150,13 @@ class GenerationService:
         """The answer to a request: every generation endpoint ends here, once its input is checked."""
         if sampling.max_tokens is not None and sampling.max_tokens > target.max_output_tokens:
             raise InvalidParameter(f"Range of max_tokens should be [1, {target.max_output_tokens}]", param="max_tokens")
-        thinking = decide_thinking(target.thinking, sampling.enable_thinking, sampling.thinking_budget, stream=stream)
+        thinking = decide_thinking(
+            target.thinking,
+            sampling.enable_thinking,
+            sampling.thinking_budget,
+            stream=stream,
+            max_budget=target.thinking_budget,
+        )
         choices = [self._choice(target, messages, sampling, i, media, thinking) for i in range(sampling.n)]
         media_tokens: dict[str, int] = {}
         for item in media:
@@ -238,6 +250,12 @@ class GenerationService:
                 f" (model {model} is not served by the multimodal endpoint)"
             )
         await resolve_media(conversation, oss=oss)
+        info = self.catalog.get(target.base_model)
+        refused = sorted({item.kind for item in conversation.media} - set(info.inputs)) if info else []
+        if refused:  # the catalog's input modalities (an OCR model takes images only) [GUESS: the wording]
+            raise InvalidParameter(
+                f"The model {model} does not support {' or '.join(refused)} input.", param="input.messages"
+            )
         return self.complete(target, conversation.messages, sampling, media=conversation.media, stream=stream)
 
 
@@ -339,7 +357,7 @@ def _check_response_format(response_format: dict[str, Any] | None, prefix: str) 
 def check_messages(messages: list[ChatMessage], where: str) -> list[dict[str, Any]]:
     """Plain dicts for the generator; every role known, every message but an assistant's has content."""
     if not messages:
-        raise EmptyInput(f"{where} must hold at least one message.", param=where)
+        raise InvalidParameter(EMPTY_MESSAGES, param=where)
     out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         if message.role not in ROLES:

@@ -201,6 +201,13 @@ NOT_AT_START = (
     "tarfile",
     # generated text: Faker on the first text it writes
     "faker",
+    # no pydantic validator is built at start (the settings are a dataclass, the checkpoint RootModels and the
+    # deployment templates come with their first use): building the first one scans every installed package for
+    # pydantic plugins (importlib.metadata)
+    "pydantic.plugin._loader",
+    "importlib.metadata",
+    "pydantic.root_model",
+    "emulator.fine_tunes.checkpoint_schemas",
     # the OSS upload host's XML errors escape with html.escape
     "xml.sax",
     "urllib.request",
