@@ -12,7 +12,6 @@ CLIENT_VENV := .venv-client
 CLIENTS := .venv-clients
 CLIENT_NAMES := $(sort $(basename $(notdir $(wildcard locks/clients/*.in))))
 SDK_VERSIONS := $(sort $(basename $(notdir $(wildcard locks/sdk/*.in))))
-PIP_QUIET := --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 # The suite runs on two pytest-xdist workers (every live server takes its own free port and tmp dir).
 PYTEST_WORKERS ?= 2
@@ -108,7 +107,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy --strict emulator
 
 # Every venv the suite needs, built side by side (each target writes only its own folder): on a fresh machine
-# the installs are most of `make test`'s time, and they wait on the network and pip, not on the CPU.
+# the installs wait on the network and uv (its cache in ~/.cache/uv makes a rebuild take seconds), not the CPU.
 venvs: $(VENV)/.installed $(SDK_VERSIONS:%=$(SDK_VENVS)/%/.installed) $(CLIENT_VENV)/.installed \
 		$(CLIENT_NAMES:%=$(CLIENTS)/%/.installed) chromium
 

@@ -25,13 +25,24 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import backlog, load, overhead, scale, startup, streams, structured, uploads  # noqa: E402
+from bench import apps, backlog, hostile, load, overhead, scale, startup, streams, structured, uploads  # noqa: E402
 from bench.common import emulator, running  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "docs" / "performance.md"  # the figures' page (the README links it)
 COMMAND = "make bench"
-SECTIONS = ("overhead", "startup", "scale", "backlog", "uploads", "streams", "generation", "structured")
+SECTIONS = (
+    "overhead",
+    "startup",
+    "scale",
+    "backlog",
+    "uploads",
+    "streams",
+    "generation",
+    "apps",
+    "hostile",
+    "structured",
+)
 
 
 def _impl() -> str:
@@ -87,6 +98,8 @@ def run_sections(workdir: Path, only: tuple[str, ...], quick: bool) -> dict[str,
         "streams": lambda w: streams.measure(w, rounds=1 if quick else 3),
         "generation": lambda w: _generation(w, quick),
         "structured": lambda w: structured.measure(w, seconds=1.0 if quick else 2.0, rounds=2 if quick else 5),
+        "apps": lambda w: apps.measure(w, rounds=2 if quick else 5, lines=5_000 if quick else apps.MAX_REQUESTS),
+        "hostile": lambda w: hostile.measure(w),
     }
     results: dict[str, Any] = {}
     for name in only:
@@ -305,6 +318,45 @@ def _structured_rows(s: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _apps_rows(a: dict[str, Any]) -> list[Row]:
+    e, b = a["embedding"], a["batch"]
+    return [
+        (
+            "Embedding (10 inputs) vs status read",
+            f"ratio {e['ratio']:.2f} ({e['embedding_rps']:.0f} vs {e['status_rps']:.0f} req/s; CPU/req "
+            f"{e['embedding_cpu_us']:.0f} vs {e['status_cpu_us']:.0f} µs; ten new texts {e['uncached_ms']} ms)",
+            "ratio ≥ 0.7",
+            e["ratio"] >= 0.7,
+        ),
+        (
+            f"Batch of {b['lines']:,} requests: create → completed",
+            f"{b['wall_s']:.1f} s wall ({b['status']}), RSS +{b['rss_growth_mb']:.0f} MB",
+            "< 30 s, < 100 MB",
+            b["wall_s"] < 30 and b["rss_growth_mb"] < 100 and b["status"] == "completed",
+        ),
+    ]
+
+
+def _hostile_rows(h: dict[str, Any]) -> list[Row]:
+    """Issue 24's classes: the server's peak RSS, the longest loop block a 10 ms health probe saw, no 5xx."""
+    rows: list[Row] = []
+    for name, case in h.items():
+        if not isinstance(case, dict):
+            continue
+        statuses = case["statuses"]
+        no_5xx = isinstance(statuses, list) and all(s < 500 for s in statuses)
+        rows.append(
+            (
+                f"Hostile: {name.replace('_', ' ')}",
+                f"peak RSS {case['peak_rss_mb']:.0f} MB (+{case['rss_growth_mb']:.0f}), longest loop block "
+                f"{case['longest_loop_block_ms']} ms, statuses {statuses}",
+                "no 5xx, block ≤ 1 s",
+                no_5xx and case["longest_loop_block_ms"] <= 1000,
+            )
+        )
+    return rows
+
+
 ROWS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
     "overhead": ("Request overhead", _overhead_rows),
     "startup": ("Start-up", _startup_rows),
@@ -314,6 +366,8 @@ ROWS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
     "streams": ("Streams", _stream_rows),
     "generation": ("Generation", _generation_rows),
     "structured": ("Structured output and Responses", _structured_rows),
+    "apps": ("Embeddings and Batch", _apps_rows),
+    "hostile": ("Hostile input", _hostile_rows),
 }
 
 

@@ -70,7 +70,7 @@ async def _build(workdir: Path, jobs: int) -> World:
             return out
 
         async def advance(seconds: float) -> None:
-            await advance_clock(rt, seconds)
+            await advance_clock(rt, app.state.services, seconds)
 
         finished = await create(MIX["finished"])
         await advance(PENDING + 1)

@@ -5,14 +5,19 @@ Every option can also come from an ``EMULATOR_*`` environment variable, shown in
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from emulator import __version__
-from emulator.clock import MAX_EMULATED_TIME
-from emulator.settings import DEFAULT_DB, DEFAULT_TIME_SCALE, Settings
+from emulator.settings import Option, Settings, options
+
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 EXAMPLE = """\b
 Example:
@@ -37,255 +42,57 @@ In tests, the pytest plugin's dashscope_emulator fixture starts one for you."""
 @click.version_option(__version__, prog_name="dashscope-emulator")
 def cli() -> None:
     """A local, offline emulator of Alibaba Cloud Model Studio (DashScope): files, fine-tunes, deployments and
-    generation, native and OpenAI-compatible, with a test-control plane."""
+    generation, native and OpenAI-compatible, with a test-control plane; `record` and `verify` check it against
+    the real service."""
+
+
+def _click_type(field: dataclasses.Field[Any], spec: Option) -> Any:
+    kind = str(field.type).replace(" | None", "")
+    if spec.path is not None:
+        return click.Path(
+            dir_okay=spec.path == "dir", file_okay=spec.path == "file", exists=spec.path == "file", path_type=Path
+        )
+    if spec.choices is not None:
+        return click.Choice(list(spec.choices))
+    low = spec.ge if spec.ge is not None else spec.gt
+    if kind == "int" and (low is not None or spec.le is not None):
+        return click.IntRange(None if low is None else int(low), None if spec.le is None else int(spec.le))
+    if kind == "float" and (low is not None or spec.le is not None):
+        return click.FloatRange(low, spec.le, min_open=spec.gt is not None)
+    return {"int": int, "float": float}.get(kind)
+
+
+def setting_option(name: str, **overrides: Any) -> Callable[[F], F]:
+    """The click option of the setting ``name``, from its declaration in ``Settings`` (``overrides``: another
+    help or default for a command that uses it differently)."""
+    field = Settings.__dataclass_fields__[name]
+    spec: Option = field.metadata["option"]
+    flag = spec.flag or "--" + name.replace("_", "-")
+    decls = [f"{flag}/--no-{flag[2:]}"] if spec.switch else [flag]
+    kwargs: dict[str, Any] = {
+        "default": field.default if not spec.multiple else (),
+        "envvar": spec.env or "EMULATOR_" + name.upper(),
+        "show_envvar": True,
+        "multiple": spec.multiple,
+        "type": _click_type(field, spec),
+        "help": spec.help,
+    }
+    kwargs.update(overrides)
+    return click.option(*decls, name, **kwargs)
+
+
+def setting_options(names: Iterable[str]) -> Callable[[F], F]:
+    def decorate(command: F) -> F:
+        for name in reversed(list(names)):
+            command = setting_option(name)(command)
+        return command
+
+    return decorate
 
 
 @cli.command(epilog=EXAMPLE)
-@click.option("--host", default="127.0.0.1", envvar="EMULATOR_HOST", show_envvar=True, help="Interface to bind.")
-@click.option(
-    "--port",
-    default=8000,
-    type=click.IntRange(0, 65535),
-    envvar="EMULATOR_PORT",
-    show_envvar=True,
-    help="TCP port (0 picks a free one).",
-)
-@click.option(
-    "--db",
-    default=str(DEFAULT_DB),
-    envvar="EMULATOR_DB",
-    show_envvar=True,
-    help="SQLite file holding all state (survives restarts); ':memory:' for a throwaway run.",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    envvar="EMULATOR_DATA_DIR",
-    show_envvar=True,
-    help="Where uploaded files are kept  [default: 'files' beside --db; a temp dir for :memory:]",
-)
-@click.option(
-    "--time-scale",
-    type=click.FloatRange(min=0),
-    default=DEFAULT_TIME_SCALE,
-    envvar="EMULATOR_TIME_SCALE",
-    show_envvar=True,
-    help="Emulated seconds per wall second; 0 freezes the clock (move it with POST /_emulator/clock/advance).",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=None,
-    envvar="EMULATOR_SEED",
-    show_envvar=True,
-    help="Deterministic ids, logs and generated text; the clock then starts at 2024-10-12 11:55:00 "
-    "Beijing time unless --start-time is given.",
-)
-@click.option(
-    "--start-time",
-    type=click.FloatRange(0, MAX_EMULATED_TIME),
-    default=None,
-    envvar="EMULATOR_START_TIME",
-    show_envvar=True,
-    help="Unix time the emulated clock starts at on a fresh database  [default: now]",
-)
-@click.option(
-    "--api-key",
-    "api_keys",
-    multiple=True,
-    envvar="EMULATOR_API_KEYS",
-    show_envvar=True,
-    help="Accept only this key (repeatable; the variable takes a space-separated list). Without it any "
-    "non-empty key is accepted and each key is its own tenant.",
-)
-@click.option(
-    "--strict/--no-strict",
-    default=False,
-    envvar="EMULATOR_STRICT",
-    show_envvar=True,
-    help="Refuse at request time what the real service accepts and fails later (unsupported model x "
-    "method at create, an upload whose every file fails).",
-)
-@click.option(
-    "--pending-seconds",
-    type=click.FloatRange(min=0),
-    default=5.0,
-    envvar="EMULATOR_PENDING_SECONDS",
-    show_envvar=True,
-    help="Emulated seconds a new fine-tune job stays PENDING before it queues or runs.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=1,
-    envvar="EMULATOR_WORKERS",
-    show_envvar=True,
-    help="uvicorn worker processes sharing the SQLite db; the emulated clock is shared through the data "
-    "dir. The request journal and fault rules are per worker.",
-)
-@click.option(
-    "--heartbeat-seconds",
-    type=click.FloatRange(min=0.05, max=300),
-    default=15.0,
-    envvar="EMULATOR_HEARTBEAT_SECONDS",
-    show_envvar=True,
-    help="Wall seconds between SSE heartbeat comments on idle streams (the SDKs give up after 300).",
-)
-@click.option(
-    "--faults",
-    "faults_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    envvar="EMULATOR_FAULTS",
-    show_envvar=True,
-    help="JSON list of fault rules to load at start (see POST /_emulator/faults); a whole reset returns to them.",
-)
-@click.option(
-    "--responses",
-    "responses_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    envvar="EMULATOR_RESPONSES",
-    show_envvar=True,
-    help="JSON list of response rules to load at start (see POST /_emulator/responses); a whole reset returns to them.",
-)
-@click.option(
-    "--journal-size",
-    type=click.IntRange(min=0),
-    default=1000,
-    envvar="EMULATOR_JOURNAL_SIZE",
-    show_envvar=True,
-    help="Public requests kept by the request journal (GET /_emulator/requests); 0 turns it off.",
-)
-@click.option(
-    "--admin-token",
-    default=None,
-    envvar="EMULATOR_ADMIN_TOKEN",
-    show_envvar=True,
-    help="Protect /_emulator/* (but the health check) with this token: Authorization: Bearer <token> or "
-    "X-Emulator-Token; the dashboard asks for it once and keeps an HttpOnly SameSite=Strict cookie.",
-)
-@click.option(
-    "--allowed-host",
-    "allowed_hosts",
-    multiple=True,
-    envvar="EMULATOR_ALLOWED_HOSTS",
-    show_envvar=True,
-    help="Also serve requests whose Host is this name (repeatable; the variable takes a space-separated "
-    "list). Loopback names, IP addresses and --host are always served; '*' serves any name (turns off the "
-    "DNS rebinding guard).",
-)
-@click.option(
-    "--control-path",
-    "control_paths",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="EMULATOR_CONTROL_PATHS",
-    show_envvar=True,
-    help="A folder POST /_emulator/snapshot, /restore and /seed may use besides the data dir (repeatable; "
-    "the variable takes a space-separated list).",
-)
-@click.option(
-    "--max-tenant-files",
-    type=click.IntRange(min=1),
-    default=100,
-    show_envvar=True,
-    envvar="EMULATOR_MAX_TENANT_FILES",
-    help="Files one tenant may keep at once (the service's quota).",
-)
-@click.option(
-    "--max-tenant-bytes",
-    type=click.IntRange(min=1),
-    default=5 * 1024**3,
-    show_envvar=True,
-    envvar="EMULATOR_MAX_TENANT_BYTES",
-    help="Bytes one tenant's files may take in all (quota: 5 GiB).",
-)
-@click.option(
-    "--max-file-bytes",
-    type=click.IntRange(min=1),
-    default=300 * 1024 * 1024,
-    show_envvar=True,
-    envvar="EMULATOR_MAX_FILE_BYTES",
-    help="Largest single file an upload accepts (limit: 300 MiB).",
-)
-@click.option(
-    "--max-json-bytes",
-    type=click.IntRange(min=1024),
-    default=16 * 1024 * 1024,
-    show_envvar=True,
-    envvar="EMULATOR_MAX_JSON_BYTES",
-    help="Largest JSON request body (API and control plane); past it 413, while the body is still arriving.",
-)
-@click.option(
-    "--max-json-depth",
-    type=click.IntRange(2, 512),
-    default=64,
-    show_envvar=True,
-    envvar="EMULATOR_MAX_JSON_DEPTH",
-    help="Deepest nesting of arrays/objects in a JSON body; past it 400.",
-)
-@click.option(
-    "--max-header-bytes",
-    type=click.IntRange(1024, 1024 * 1024),
-    default=32 * 1024,
-    show_envvar=True,
-    envvar="EMULATOR_MAX_HEADER_BYTES",
-    help="Largest request line plus headers; past it 431 and the connection is closed.",
-)
-@click.option(
-    "--max-fault-rules",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_envvar=True,
-    envvar="EMULATOR_MAX_FAULT_RULES",
-    help="Fault rules that may be set at once (every public request walks them); past it 400 BadRequest.TooMany.",
-)
-@click.option(
-    "--tool-policy/--no-tool-policy",
-    default=True,
-    envvar="EMULATOR_TOOL_POLICY",
-    show_envvar=True,
-    help="tool_choice auto/required call the tools the last user message relates to, and answers after tool "
-    "results quote them (docs/structured-output-and-tools.md); off: only a named or required tool is called.",
-)
-@click.option(
-    "--log-level",
-    default="info",
-    envvar="EMULATOR_LOG_LEVEL",
-    show_envvar=True,
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-)
-def serve(
-    host: str,
-    port: int,
-    db: str,
-    data_dir: Path | None,
-    time_scale: float,
-    seed: int | None,
-    start_time: float | None,
-    api_keys: tuple[str, ...],
-    strict: bool,
-    pending_seconds: float,
-    workers: int,
-    heartbeat_seconds: float,
-    faults_file: Path | None,
-    responses_file: Path | None,
-    journal_size: int,
-    admin_token: str | None,
-    allowed_hosts: tuple[str, ...],
-    control_paths: tuple[Path, ...],
-    max_tenant_files: int,
-    max_tenant_bytes: int,
-    max_file_bytes: int,
-    max_json_bytes: int,
-    max_json_depth: int,
-    max_header_bytes: int,
-    max_fault_rules: int,
-    tool_policy: bool,
-    log_level: str,
-) -> None:
+@setting_options(f.name for f, _ in options())
+def serve(**given: Any) -> None:
     """Serve the emulator (uvicorn).
 
     Safe on a laptop by default: only loopback names, IP addresses, --host and --allowed-host are served (DNS
@@ -294,35 +101,9 @@ def serve(
     """
     from emulator.db import DamagedDatabase, SchemaTooNew, check_database_file, check_writable_dir
 
-    settings = Settings(
-        host=host,
-        port=port,
-        db=db,
-        data_dir=data_dir,
-        time_scale=time_scale,
-        seed=seed,
-        start_time=start_time,
-        api_keys=api_keys,
-        strict=strict,
-        pending_seconds=pending_seconds,
-        workers=workers,
-        heartbeat_seconds=heartbeat_seconds,
-        log_level=log_level,
-        max_tenant_files=max_tenant_files,
-        max_tenant_bytes=max_tenant_bytes,
-        max_file_bytes=max_file_bytes,
-        max_json_bytes=max_json_bytes,
-        max_json_depth=max_json_depth,
-        max_header_bytes=max_header_bytes,
-        max_fault_rules=max_fault_rules,
-        tool_policy=tool_policy,
-        faults_file=faults_file,
-        responses_file=responses_file,
-        journal_size=journal_size,
-        admin_token=admin_token or None,
-        allowed_hosts=allowed_hosts,
-        control_paths=control_paths,
-    )
+    settings = Settings(**{**given, "admin_token": given["admin_token"] or None})
+    db, faults_file, responses_file = settings.db, settings.faults_file, settings.responses_file
+    models_file = settings.models_file
     if faults_file is not None:
         from emulator.rules.faults import load_rules
 
@@ -330,9 +111,9 @@ def serve(
             rules = load_rules(faults_file)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--faults") from None
-        if len(rules) > max_fault_rules:
+        if len(rules) > settings.max_fault_rules:
             raise click.BadParameter(
-                f"{len(rules)} rules, more than --max-fault-rules {max_fault_rules}", param_hint="--faults"
+                f"{len(rules)} rules, more than --max-fault-rules {settings.max_fault_rules}", param_hint="--faults"
             )
     if responses_file is not None:
         from emulator.rules.responses import load_rules as load_responses
@@ -341,43 +122,52 @@ def serve(
             load_responses(responses_file)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--responses") from None
+    if models_file is not None:
+        from emulator.catalog import CatalogError, load_catalog
+        from emulator.catalog.routes import read_models_file
+
+        try:
+            load_catalog().add_user_models(read_models_file(models_file))
+        except (CatalogError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--models") from None
+        load_catalog().reset_user_models()
     click.echo(
         f"dashscope-emulator {__version__}: db={db} data-dir={settings.data_dir or 'default'} "
-        f"time-scale={time_scale} seed={seed} workers={workers} "
-        f"api-keys={'any' if not api_keys else len(api_keys)}",
+        f"time-scale={settings.time_scale} seed={settings.seed} workers={settings.workers} "
+        f"api-keys={'any' if not settings.api_keys else len(settings.api_keys)}",
         err=True,
     )
     try:
         check_database_file(db)
-        if data_dir is not None or not settings.in_memory:
+        if settings.data_dir is not None or not settings.in_memory:
             check_writable_dir(settings.resolved_data_dir(), "--data-dir")
     except (SchemaTooNew, DamagedDatabase) as exc:
         raise click.ClickException(str(exc)) from None
-    if port:
-        check_port_free(host, port)
+    if settings.port:
+        check_port_free(settings.host, settings.port)
     import uvicorn  # the heavy imports come after the checks, so a damaged environment is refused at once
 
     from emulator.app import SETTINGS_ENV, create_app
 
     common = {
-        "host": host,
-        "port": port,
-        "log_level": log_level,
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": 3,
         "http": "emulator.protocol:BoundedHttpToolsProtocol",
         "ws": "none",  # no WebSocket endpoint: uvicorn's "auto" would import websockets (~35 ms of start-up)
-        "h11_max_incomplete_event_size": max_header_bytes,  # read by that protocol too
+        "h11_max_incomplete_event_size": settings.max_header_bytes,  # read by that protocol too
     }
-    if workers == 1:
+    if settings.workers == 1:
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
         return
     if settings.in_memory:
         raise click.UsageError("--workers > 1 needs a database file: workers cannot share ':memory:'")
     (settings.resolved_data_dir() / "clock.json").unlink(missing_ok=True)  # the first worker republishes it
-    os.environ[SETTINGS_ENV] = settings.model_dump_json()
-    uvicorn.run("emulator.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    os.environ[SETTINGS_ENV] = settings.to_json()
+    uvicorn.run("emulator.app:create_app_from_env", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -412,36 +202,11 @@ def check_port_free(host: str, port: int) -> None:
 
 @cli.command()
 @click.argument("world", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--db",
-    default=str(DEFAULT_DB),
-    envvar="EMULATOR_DB",
-    show_envvar=True,
-    help="The SQLite file to load the world into (created if missing).",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    envvar="EMULATOR_DATA_DIR",
-    show_envvar=True,
-    help="Where uploaded files are kept  [default: 'files' beside --db]",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=None,
-    envvar="EMULATOR_SEED",
-    show_envvar=True,
-    help="Deterministic ids (use the same --seed to serve).",
-)
-@click.option(
-    "--start-time",
-    type=click.FloatRange(0, MAX_EMULATED_TIME),
-    default=None,
-    envvar="EMULATOR_START_TIME",
-    show_envvar=True,
-    help="Unix time the emulated clock starts at on a fresh database  [default: now, or the --seed start]",
+@setting_option("db", help="The SQLite file to load the world into (created if missing).")
+@setting_option("data_dir", help="Where uploaded files are kept  [default: 'files' beside --db]")
+@setting_option("seed", help="Deterministic ids (use the same --seed to serve).")
+@setting_option(
+    "start_time", help="Unix time the emulated clock starts at on a fresh database  [default: now, or the --seed start]"
 )
 @click.option("--reset/--no-reset", default=False, help="Wipe the database's state first.")
 def seed(world: Path, db: str, data_dir: Path | None, seed: int | None, start_time: float | None, reset: bool) -> None:
@@ -475,6 +240,79 @@ async def _seed_offline(settings: Settings, world: Path, reset: bool) -> dict[st
     async with running(settings) as (rt, services):
         result = await service.seed(rt, services, world, reset_first=reset, confined=False)
     return result.model_dump()
+
+
+@cli.command()
+@click.option("--upstream", required=True, help="The service to forward to, e.g. https://dashscope.aliyuncs.com")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder the exchanges are written to (one JSON file each, numbered on from what is there).",
+)
+@click.option("--host", default="127.0.0.1", help="Interface to bind.")
+@click.option("--port", default=8100, type=click.IntRange(0, 65535), help="TCP port of the proxy.")
+def record(upstream: str, out: Path, host: str, port: int) -> None:
+    """Record real traffic: a proxy that forwards every request to --upstream and writes each exchange.
+
+    Point the client at the proxy (DASHSCOPE_HTTP_BASE_URL=http://HOST:PORT/api/v1, or the compatible-mode base
+    URL); answers come back unchanged, streams frame by frame. API keys, signatures, OSS policies and account ids
+    are redacted from what is written. Replay the folder with `dashscope-emulator verify`.
+    """
+    import uvicorn
+
+    from emulator.conformance.record import Recorder
+
+    if not upstream.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http(s) URL", param_hint="--upstream")
+    click.echo(f"dashscope-emulator record: http://{host}:{port} -> {upstream}, writing to {out}", err=True)
+    uvicorn.run(Recorder(upstream, out), host=host, port=port, log_level="warning", ws="none", lifespan="on")
+
+
+@cli.command()
+@click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--against", default=None, help="Base URL of a running emulator  [default: start a fresh one]")
+@click.option("--api-key", default="sk-verify", help="Key the replayed requests carry.")
+@click.option("--admin-token", default=None, help="The emulator's --admin-token, if it has one.")
+@click.option(
+    "--expected",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON of endpoints not served and deliberate differences (format: tests/conformance/expected.json).",
+)
+@click.option("--verbose", is_flag=True, help="Also print the deliberate differences.")
+def verify(
+    corpus: Path, against: str | None, api_key: str, admin_token: str | None, expected: Path | None, verbose: bool
+) -> None:
+    """Replay recorded exchanges (a `record` folder, or the public corpus) and print each structural difference.
+
+    Compares status, error code, content type, key paths and value types, enum values, id and time formats,
+    SSE framing, incremental or not and the final event, never values. Exits 1 when anything differs.
+    """
+    from emulator.conformance import corpus as corpus_files
+    from emulator.conformance.replay import DIFFERS, ERROR, Expectations, Replayer, report, summary
+
+    exchanges = corpus_files.load(corpus)
+    if not exchanges:
+        raise click.ClickException(f"no exchanges in {corpus}")
+    expectations = Expectations.load(expected)
+
+    def run(url: str) -> str:
+        with Replayer(url, api_key=api_key, control_url=url, admin_token=admin_token) as replayer:
+            outcomes = replayer.run(exchanges, expectations)
+        counts = summary(outcomes)
+        click.echo(report(outcomes, verbose=verbose))
+        return "fail" if counts[DIFFERS] or counts[ERROR] else "ok"
+
+    if against is not None:
+        verdict = run(against)
+    else:
+        from emulator.testing import EmulatorServer
+
+        with EmulatorServer(api_key=api_key, extra_args=("--api-key", api_key)) as server:
+            verdict = run(server.url)
+    if verdict != "ok":
+        raise SystemExit(1)
 
 
 def main() -> None:

@@ -18,14 +18,17 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from emulator import openapi, signposts
+from emulator.batches import routes as batch_routes
+from emulator.catalog import routes as catalog_routes
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
 from emulator.control.paths import pid_alive
 from emulator.control.persistence import restore_clock, save_clock
 from emulator.dashboard import routes as dashboard_routes
-from emulator.db import Database
+from emulator.db import Database, bump_counter
 from emulator.deployments import routes as deployment_routes
+from emulator.embeddings import routes as embedding_routes
 from emulator.files import routes as file_routes
 from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
@@ -34,12 +37,15 @@ from emulator.generation import multimodal_routes, openai_routes, responses_rout
 from emulator.generation import routes as generation_routes
 from emulator.ids import Ids
 from emulator.journal.recorder import Journal
+from emulator.model_cards import routes as model_card_routes
+from emulator.openai_files import routes as openai_file_routes
 from emulator.rules.faults import SERVER_SEND, FaultRules, load_rules
 from emulator.rules.responses import ResponseRules
 from emulator.rules.responses import load_rules as load_responses
 from emulator.runtime import Runtime
 from emulator.services import Services
 from emulator.settings import Settings
+from emulator.tasks import routes as task_routes
 from emulator.tenants import TenantRegistry
 from emulator.uploads import routes as upload_routes
 
@@ -75,11 +81,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         journal=Journal(settings.journal_size, clock),
         responses=ResponseRules(load_responses(settings.responses_file) if settings.responses_file else None),
     )
+    catalog_routes.load_user_models(settings)  # --models: the user layer of the model catalog
     services = Services.build(rt)  # each service gets the parts it uses through its constructor
     app = EmulatorApp(
         routes=[
             *openapi.endpoint_routes(api_operations()),
             *control.routes(settings),
+            *catalog_routes.routes(settings),
             *dashboard_routes.routes(settings),
             *openapi.routes(operations()),
             *signposts.routes(),
@@ -131,6 +139,11 @@ def api_operations() -> list[openapi.Operation]:
         *upload_routes.operations,
         *openai_routes.operations,
         *responses_routes.operations,
+        *model_card_routes.operations,
+        *embedding_routes.operations,
+        *task_routes.operations,
+        *openai_file_routes.operations,
+        *batch_routes.operations,
     ]
 
 
@@ -145,12 +158,12 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, Services]]
 def operations() -> list[openapi.Operation]:
     """Every documented operation: the service's and the control plane's (served unless ``control_plane`` is
     off in the settings)."""
-    return [*api_operations(), *control.operations]
+    return [*api_operations(), *control.operations, *catalog_routes.operations]
 
 
 def create_app_from_env() -> Starlette:
     """The factory uvicorn's worker processes call (``--workers``): the settings travel as JSON in the env."""
-    return create_app(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
+    return create_app(Settings.from_json(os.environ[SETTINGS_ENV]))
 
 
 @asynccontextmanager
@@ -160,7 +173,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await stop_runtime(rt)
+        await stop_runtime(rt, app.state.services)
         if app.state.owns_data_dir:
             shutil.rmtree(rt.data_dir, ignore_errors=True)
 
@@ -170,9 +183,19 @@ async def start_runtime(rt: Runtime, services: Services) -> None:
     _clean_temp(rt.temp_dir)
     clean_control_leftovers(rt)
     await rt.db.open()
+    if rt.ids.seeded:
+        rt.ids.epoch = await _next_epoch(rt.db)
     await restore_clock(rt)
     await services.start()
     rt.background.append(asyncio.create_task(_sweep_later(services)))
+
+
+async def _next_epoch(db: Database) -> int:
+    """This start's place among the starts on this database (0 for the first): see ``emulator.ids``."""
+    async with db.transaction() as tx:
+        row = await tx.fetchone("SELECT n FROM counters WHERE tenant = '' AND kind = 'start-epoch'")
+        await bump_counter(tx, "", "start-epoch", 1)
+    return int(row[0]) if row is not None else 0
 
 
 async def _sweep_later(services: Services) -> None:
@@ -187,11 +210,12 @@ async def _sweep_later(services: Services) -> None:
         log.warning("removed %d orphan blob(s) left by an interrupted upload", removed)
 
 
-async def stop_runtime(rt: Runtime) -> None:
+async def stop_runtime(rt: Runtime, services: Services) -> None:
     for task in rt.background:
         task.cancel()
     await asyncio.gather(*rt.background, return_exceptions=True)
     rt.background.clear()
+    await services.stop()
     await save_clock(rt)
     await rt.db.close()
 

@@ -35,6 +35,17 @@ class RequestContext:
     """The response rule that answered this generation request (the journal names it)."""
     upload_form: dict[str, Any] | None = None
     """What the upload route parsed of a multipart body: fields, and file parts without their bytes (journal)."""
+    fault_rule: str | None = None
+    """The fault rule that struck this request (the journal names it)."""
+    near_misses: list[dict[str, str]] | None = None
+    """No rule answered: per rule book, the closest rule of the request's path family and the condition it failed
+    (``{"rule", "failed", "reason"}``; the journal lists them)."""
+
+    def add_near_miss(self, miss: dict[str, str]) -> None:
+        if self.near_misses is None:
+            self.near_misses = [miss]
+        else:
+            self.near_misses.append(miss)
 
 
 def scope_context(scope: Scope) -> RequestContext:

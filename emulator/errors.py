@@ -110,6 +110,11 @@ class ApiError(Exception):
     def body(self, request_id: str) -> dict[str, Any]:
         return {"request_id": request_id, "code": self.code, "message": self.message}
 
+    def openai_body(self, request_id: str) -> dict[str, Any] | None:
+        """An error whose OpenAI-compatible body differs from ``render_openai_error``'s (the compatible embeddings'
+        algorithm errors) answers it here."""
+        return None
+
 
 class InvalidParameter(ApiError):
     pass
@@ -263,6 +268,9 @@ def render_error(error: ApiError, request_id: str) -> dict[str, Any]:
 
 def render_openai_error(error: ApiError, request_id: str) -> dict[str, Any]:
     """OpenAI's error shape plus a top-level ``request_id`` (reference §7.1)."""
+    custom = error.openai_body(request_id)
+    if custom is not None:
+        return custom
     message = "Incorrect API key provided." if isinstance(error, InvalidApiKey) else error.message
     code = _OPENAI_CODES.get(error.code, error.code)
     return {

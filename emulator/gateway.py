@@ -8,7 +8,7 @@ In order, for an HTTP request:
 3. the Host allow-list and the cross-site rule (``emulator.guard``), on every request;
 4. ``--admin-token`` on ``/_emulator``;
 5. the caller's tenant on a public request (``TenantRegistry.from_headers``);
-6. fault rules on a public request, when any is set;
+6. fault rules on a public request, when any is set; then response rules with a ``path``, when any is set;
 7. the route: found through an index of literal path prefixes (``RouteIndex``), run without Starlette's per-route
    exception wrapper;
 8. every exception turned into the service's error envelope: ``ApiError`` as it says, Starlette's 404/405 as
@@ -151,6 +151,7 @@ class Gateway:
         self.tenants = rt.tenants
         self.now = rt.clock.now
         self.faults = rt.faults
+        self.responses = rt.responses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -172,7 +173,10 @@ class Gateway:
                 started = True
                 message["headers"] = [*message.get("headers", ()), header]
                 if journal is not None:
+                    record.answer_headers = message["headers"]
                     await journal.answered(record, message["status"], server_receive)
+            elif journal is not None:
+                record.keep_answer(message.get("body", b""))
             await send(message)
 
         try:
@@ -204,6 +208,11 @@ class Gateway:
                 if struck is None:
                     return
                 receive = struck
+            if self.responses.endpoints:
+                scripted, receive = await self.responses.strike(scope, receive)
+                if scripted is not None:
+                    await scripted(scope, receive, send)
+                    return
         scope["router"] = self.router
         if len(self.router.routes) != self.index.size:  # a route added after start (a test's own endpoint)
             self.index = self._reindex()

@@ -18,7 +18,14 @@ Options (command line, or the ini key in brackets): ``--dashscope-emulator-time-
 [``dashscope_emulator_time_scale``, default 0], ``--dashscope-emulator-seed`` [``dashscope_emulator_seed``],
 ``--dashscope-emulator-arg`` (repeatable extra ``serve`` arguments) [``dashscope_emulator_args``],
 ``--dashscope-emulator-api-key`` [``dashscope_emulator_api_key``], and ``--dashscope-emulator-url``
-[``dashscope_emulator_url``] to use an emulator that is already running (docker compose) instead of starting one.
+[``dashscope_emulator_url``] to use an emulator that is already running (docker compose) instead of starting one,
+and ``--dashscope-emulator-story`` [``dashscope_emulator_story``, default 10]: how many requests a failed test's
+report shows.
+
+When a test that uses the fixture fails, its report gets a section, "dashscope emulator: what the app sent and
+got": the last requests the test's app sent (method, path, status, model, tenant label, the fault or response rule
+that answered or the rule that came closest, the bodies sent and got cut to a readable length, what the model
+said), then the rules that never matched (``docs/debugging.md``).  A CI log shows what happened without rerunning.
 
 While a test uses the fixture, a connection to a real DashScope host (``emulator.testing.REAL_HOSTS``) fails with
 ``RealHostRefused`` naming the test and the host, and the test fails even if the code under test swallowed that
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Generator, Iterator
+from contextlib import ExitStack
 from functools import partial
 
 import pytest
@@ -46,7 +54,10 @@ _OPTIONS = {
     "seed": "--seed of the session's emulator: deterministic ids, logs and generated text.",
     "api_key": f"The API key the fixture exports as DASHSCOPE_API_KEY (default {DEFAULT_API_KEY}).",
     "url": "Use the emulator already running at this URL instead of starting one.",
+    "story": "Requests a failed test's report section shows (default 10; 0 turns the section off).",
 }
+STORY_SECTION = "dashscope emulator: what the app sent and got"
+DEFAULT_STORY = 10
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -96,7 +107,31 @@ def pytest_runtest_makereport(
     report = yield
     if report.when == "call":
         item.stash[_CALL_PASSED] = report.passed
+        if report.failed:
+            _tell_the_story(item, report)
     return report
+
+
+def _tell_the_story(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A failed test that used the fixture: its report gets the emulator's side of the story, as a section of
+    its own, shown with the failure."""
+    emulator = getattr(item, "funcargs", {}).get("dashscope_emulator")
+    limit = _story_limit(item.config)
+    if not isinstance(emulator, EmulatorClient) or limit <= 0:
+        return
+    try:
+        text = emulator.story(limit)
+    except Exception as exc:  # the server may be what broke: say so, never hide the test's own failure
+        text = f"(the emulator at {emulator.url} could not be asked for its journal: {exc})"
+    report.sections.append((STORY_SECTION, text))
+
+
+def _story_limit(config: pytest.Config) -> int:
+    raw = _option(config, "story")
+    try:
+        return max(0, int(raw)) if raw is not None else DEFAULT_STORY
+    except ValueError:
+        return DEFAULT_STORY
 
 
 def _option(config: pytest.Config, name: str) -> str | None:
@@ -156,19 +191,18 @@ def dashscope_emulator(
     emulator = dashscope_emulator_server
     emulator.reset()
     time_scale = emulator.clock()["time_scale"]
-    if _allows_real_hosts(request):
-        with dashscope_env(emulator):
-            yield emulator
-    else:
-        explain = partial(_refusal, request.node.nodeid, emulator)
-        with dashscope_env(emulator), refuse_real_hosts(explain) as refused:
-            request.node.stash[_REFUSED] = refused
-            yield emulator
-        swallowed = refused and request.node.stash.get(_CALL_PASSED, False)
-        if swallowed and "dashscope_emulator_refused" not in request.fixturenames:
-            pytest.fail(explain(refused[0]), pytrace=False)  # the code under test caught the error and went on
+    refused: list[str] = []
+    explain = partial(_refusal, request.node.nodeid, emulator)
+    with dashscope_env(emulator), ExitStack() as guard:
+        if not _allows_real_hosts(request):
+            refused = guard.enter_context(refuse_real_hosts(explain))
+        request.node.stash[_REFUSED] = refused
+        yield emulator
     if emulator.clock()["time_scale"] != time_scale:  # a test that changed the speed does not leak it
         emulator.set_time_scale(time_scale)
+    swallowed = refused and request.node.stash.get(_CALL_PASSED, False)
+    if swallowed and "dashscope_emulator_refused" not in request.fixturenames:
+        pytest.fail(explain(refused[0]), pytrace=False)  # the code under test caught the error and went on
 
 
 @pytest.fixture

@@ -177,3 +177,59 @@ CREATE TABLE IF NOT EXISTS responses (
     items        TEXT NOT NULL      -- JSON: the input items with their ids, earlier turns first
 );
 CREATE INDEX IF NOT EXISTS responses_by_tenant ON responses (tenant, created_at);
+
+-- Async tasks (X-DashScope-Async: batch text embedding).  The status is derived from these facts and the clock
+-- (emulator/tasks/states.py); outcome is set once the result file is written (results/<task_id>.txt.gz).
+CREATE TABLE IF NOT EXISTS tasks (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id      TEXT NOT NULL UNIQUE,
+    tenant       TEXT NOT NULL,
+    api_key_id   TEXT NOT NULL,
+    account_id   TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    model        TEXT NOT NULL,
+    request      TEXT NOT NULL,    -- JSON: input and parameters as sent
+    request_id   TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    run_seconds  REAL NOT NULL,
+    canceled_at  REAL,
+    outcome      TEXT,             -- SUCCEEDED | FAILED, once the result is written
+    code         TEXT,
+    message      TEXT,
+    tokens       INTEGER NOT NULL DEFAULT 0,
+    lines        INTEGER NOT NULL DEFAULT 0,
+    token        TEXT NOT NULL,    -- the result URL's signature
+    blob         TEXT              -- the result, relative to the data dir
+);
+CREATE INDEX IF NOT EXISTS tasks_by_tenant ON tasks (tenant, created_at);
+CREATE INDEX IF NOT EXISTS tasks_unfinished ON tasks (seq) WHERE outcome IS NULL AND canceled_at IS NULL;
+
+-- OpenAI-compatible batches (emulator/batches): the status is derived from these facts and the clock
+-- (batches/states.py); the lines' answers wait in results/<batch_id>.all.jsonl until the batch first reads final.
+CREATE TABLE IF NOT EXISTS batches (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch_id          TEXT NOT NULL UNIQUE,
+    tenant            TEXT NOT NULL,
+    input_file_id     TEXT NOT NULL,
+    endpoint          TEXT NOT NULL,
+    completion_window TEXT NOT NULL,
+    window_seconds    REAL NOT NULL,
+    metadata          TEXT,             -- JSON object or NULL
+    model             TEXT,
+    created_at        REAL NOT NULL,
+    validate_seconds  REAL NOT NULL,
+    run_seconds       REAL NOT NULL DEFAULT 0,
+    validated         INTEGER NOT NULL DEFAULT 0,
+    valid             INTEGER NOT NULL DEFAULT 0,
+    errors            TEXT,             -- JSON list of validation errors
+    total             INTEGER NOT NULL DEFAULT 0,
+    ok                INTEGER NOT NULL DEFAULT 0,
+    failed            INTEGER NOT NULL DEFAULT 0,
+    produced          INTEGER NOT NULL DEFAULT 0,
+    cancel_at         REAL,
+    finalized         INTEGER NOT NULL DEFAULT 0,
+    output_file_id    TEXT,
+    error_file_id     TEXT
+);
+CREATE INDEX IF NOT EXISTS batches_by_tenant ON batches (tenant, seq DESC);
+CREATE INDEX IF NOT EXISTS batches_open ON batches (seq) WHERE finalized = 0;

@@ -13,6 +13,9 @@ calls; no service sees the runtime or looks another up.
     GenerationService(deployments, fine_tunes, seed=..., rules=..., ids=..., tool_policy=...)
     ResponsesService(db, clock, generation)      the Responses API's stored answers
     UploadsService(db, clock, settings, blob_dir, generation)   the upload policy and the OSS form POST
+    ModelCardsService(fine_tunes, exports, deployments)         the models list
+    TasksService(db, clock, ids, changes, data_dir, find_file=files.get_file)   async tasks (batch embedding)
+    BatchesService(db, clock, ids, changes, data_dir, files, generation)        OpenAI-compatible Batch
 
 The app keeps them on ``app.state.services``; a route reaches its service through ``services(request)``.
 
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from emulator.batches.service import BatchesService
 from emulator.db import Tx
 from emulator.deployments.service import DeploymentHold, DeploymentsService
 from emulator.deployments.states import Policy as DeploymentPolicy
@@ -35,7 +39,9 @@ from emulator.fine_tunes.exports import CheckpointsService, ExportLedger
 from emulator.fine_tunes.service import FineTunesService
 from emulator.generation.responses_service import ResponsesService
 from emulator.generation.service import GenerationService
+from emulator.model_cards.service import ModelCardsService
 from emulator.runtime import Runtime
+from emulator.tasks.service import TasksService
 from emulator.uploads.service import UploadsService
 
 Cleanup = Callable[[], None] | None
@@ -51,6 +57,9 @@ class Services:
     generation: GenerationService
     uploads: UploadsService
     responses: ResponsesService
+    model_cards: ModelCardsService
+    tasks: TasksService
+    batches: BatchesService
 
     @classmethod
     def build(cls, rt: Runtime) -> Services:
@@ -84,8 +93,9 @@ class Services:
             ids=rt.ids,
             tool_policy=settings.tool_policy,
         )
+        files = FilesService(db, clock, rt.ids, rt.data_dir, settings)
         return cls(
-            files=FilesService(db, clock, rt.ids, rt.data_dir, settings),
+            files=files,
             fine_tunes=fine_tunes,
             exports=exports,
             checkpoints=CheckpointsService(db, clock, changes, fine_tunes),
@@ -93,6 +103,9 @@ class Services:
             generation=generation,
             uploads=UploadsService(db, clock, settings, rt.blob_dir, generation),
             responses=ResponsesService(db, clock, generation),
+            model_cards=ModelCardsService(fine_tunes, exports, deployments),
+            tasks=TasksService(db, clock, rt.ids, changes, rt.data_dir, find_file=files.get_file),
+            batches=BatchesService(db, clock, rt.ids, changes, rt.data_dir, files, generation),
         )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[dict[str, int], list[Cleanup]]:
@@ -103,6 +116,8 @@ class Services:
         exports, exports_after = await self.exports.wipe(tx, tenant)
         uploads, uploads_after = await self.uploads.wipe(tx, tenant)
         responses, _ = await self.responses.wipe(tx, tenant)
+        tasks, tasks_after = await self.tasks.wipe(tx, tenant)
+        batches, batches_after = await self.batches.wipe(tx, tenant)
         removed = {
             "files": files,
             "fine_tunes": jobs,
@@ -110,17 +125,37 @@ class Services:
             "checkpoints": exports,
             "uploads": uploads,
             "responses": responses,
+            "tasks": tasks,
+            "batches": batches,
         }
-        return removed, [files_after, jobs_after, deployments_after, exports_after, uploads_after]
+        cleanups = [
+            files_after,
+            jobs_after,
+            deployments_after,
+            exports_after,
+            uploads_after,
+            tasks_after,
+            batches_after,
+        ]
+        return removed, cleanups
 
     async def start(self) -> None:
         """At start-up, once the database is open."""
         await self.fine_tunes.start()
+        await self.tasks.start()
+        await self.batches.start()
+
+    async def stop(self) -> None:
+        """At shutdown, before the database closes: work in flight stops at a safe point."""
+        await self.tasks.stop()
+        await self.batches.stop()
 
     async def sync_all(self) -> None:
         """Apply every transition that fell due (after the clock moved)."""
         await self.fine_tunes.sync_all()
         await self.deployments.sync_all()
+        await self.tasks.sync_all()
+        await self.batches.sync_all()
 
 
 def services(request: Request) -> Services:

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from emulator.db import Database
 from emulator.errors import InvalidApiKey, InvalidParameter
 
-PROTECTED_PREFIXES = ("/api/v1", "/compatible-mode/v1", "/api/v2/apps/protocols/compatible-mode/v1")
+PROTECTED_PREFIXES = (
+    "/api/v1",
+    "/compatible-mode/v1",
+    "/compatible-api/v1",
+    "/api/v2/apps/protocols/compatible-mode/v1",
+)
 WORKSPACE_HEADER = b"x-dashscope-workspace"
 _WORKSPACE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -35,10 +40,19 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+LONG_KEY = 20
+"""Keys at least this long show their first 5 and last 3 characters in a label; shorter ones only their first 2."""
+
+
 def key_hint(api_key: str) -> str:
-    if len(api_key) <= 8:
-        return api_key[:2] + "…"
-    return f"{api_key[:5]}…{api_key[-3:]}"
+    """A tenant's label, shown wherever a tenant is named (pages, the journal): a stable fingerprint that tells
+    every pair of keys apart (``#`` and the first 6 hex digits of the key's SHA-256, the tenant id's start),
+    after a prefix and suffix only where the key is long enough to keep most of it hidden:
+    ``sk-4f…a9c #1c2d3e``; ``sk-alice`` and ``sk-bob`` are ``sk… #…`` with different fingerprints."""
+    fingerprint = _digest(api_key)[:6]
+    if len(api_key) < LONG_KEY:
+        return f"{api_key[:2]}… #{fingerprint}"
+    return f"{api_key[:5]}…{api_key[-3:]} #{fingerprint}"
 
 
 def tenant_for(api_key: str, workspace: str | None) -> Tenant:
@@ -69,6 +83,10 @@ def tenant_matches(tenant_id: str, names: frozenset[str]) -> bool:
 
 MAX_CACHED_TENANTS = 10_000
 """(key, workspace) pairs resolved without a database write; the oldest is forgotten past this (it is in the db)."""
+MAX_API_KEY = 256
+"""Characters of an API key (real ones are about 35): a longer one is ``InvalidApiKey`` before anything is cached,
+so the caches hold at most ``MAX_CACHED_TENANTS`` entries of at most ``MAX_AUTH_HEADER`` + 64 bytes each (~6 MB)."""
+MAX_AUTH_HEADER = MAX_API_KEY + 64
 
 
 class TenantRegistry:
@@ -126,13 +144,15 @@ class TenantRegistry:
 def parse_bearer(value: bytes | None) -> str:
     if not value:
         raise InvalidApiKey("No API-key provided.")
+    if len(value) > MAX_AUTH_HEADER:
+        raise InvalidApiKey()
     try:
         text = value.decode("latin-1").strip()
     except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes every byte
         raise InvalidApiKey() from exc
     scheme, _, key = text.partition(" ")
     key = key.strip()
-    if scheme.lower() != "bearer" or not key or any(ch.isspace() for ch in key):
+    if scheme.lower() != "bearer" or not key or len(key) > MAX_API_KEY or any(ch.isspace() for ch in key):
         raise InvalidApiKey()
     return key
 

@@ -29,6 +29,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -43,6 +44,8 @@ CLIENT_ENV = {
     "DASHSCOPE_BASE_URL": "compatible",  # likewise (most apps hand it to an OpenAI client)
     "OPENAI_BASE_URL": "compatible",  # the openai package itself, and what is built on it without a base_url
 }
+STORY_BODY_WIDTH = 300
+"""A body in a failed test's story is cut to this many characters."""
 KEY_ENV = ("DASHSCOPE_API_KEY", "OPENAI_API_KEY")
 """The variables the clients read their API key from; ``client_env()`` sets each to the emulator's key."""
 REAL_HOSTS = (
@@ -214,15 +217,200 @@ class EmulatorClient:
         path: str | None = None,
         tenant: str | None = None,
         status: int | None = None,
+        model: str | None = None,
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
-        """The request journal, newest first; ``path`` exact or a glob, ``tenant`` an API key or tenant id."""
-        filters = {"method": method, "path": path, "tenant": tenant, "status": status, "limit": limit}
+        """The request journal, newest first; ``path`` exact or a glob, ``tenant`` an API key or tenant id,
+        ``model`` the body's model (exact or a glob)."""
+        filters = {"method": method, "path": path, "tenant": tenant, "status": status, "model": model, "limit": limit}
         query = urllib.parse.urlencode({k: v for k, v in filters.items() if v is not None})
         return self.control("GET", f"/_emulator/requests?{query}")["requests"]  # type: ignore[no-any-return]
 
+    def journal(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        tenant: str | None = None,
+        status: int | None = None,
+        model: str | None = None,
+        limit: int = 1000,
+    ) -> list[JournalRequest]:
+        """``requests()`` as typed entries, oldest first (the order the app sent them)."""
+        found = self.requests(method=method, path=path, tenant=tenant, status=status, model=model, limit=limit)
+        return [JournalRequest.of(e) for e in reversed(found)]
+
+    def last_request(self, **filters: Any) -> JournalRequest:
+        """The newest journal entry matching ``journal()``'s filters; AssertionError when there is none."""
+        found = self.requests(**filters, limit=1)
+        if not found:
+            raise AssertionError(f"no request in the journal matches {filters or 'anything'}")
+        return JournalRequest.of(found[0])
+
+    def assert_all_rules_used(self) -> None:
+        """WireMock's ``verify``, respx's ``assert_all_called``: every fault and response rule set has hit at least
+        once (a rule removed by ``count`` hit, so it passes); AssertionError naming the idle ones."""
+        idle = [rule_summary(r) for r in [*self.faults(), *self.responses()] if not r.get("hits")]
+        if idle:
+            raise AssertionError("rules never used:\n  " + "\n  ".join(idle))
+
+    def story(self, limit: int = 10, width: int = STORY_BODY_WIDTH) -> str:
+        """What the app sent and got, for a failed test's report: the last ``limit`` requests (method, path,
+        status, model, the rule or fault that answered or the closest miss; bodies cut to ``width``), then the
+        rules that never matched."""
+        page = self.control("GET", f"/_emulator/requests?limit={limit}")
+        entries = [JournalRequest.of(e) for e in reversed(page["requests"])]
+        lines = [f"last {len(entries)} of {page['total']} requests to the emulator at {self.url}, oldest first:"]
+        if not entries:
+            lines.append("  (none: the app never called the emulator; is its base URL pointed here?)")
+        for number, e in enumerate(entries, start=page["total"] - len(entries) + 1):
+            lines.extend(e.story_lines(number, width))
+        rules = [*self.faults(), *self.responses()]
+        idle = [rule_summary(r) for r in rules if not r.get("hits")]
+        if idle:
+            lines.append("rules never used: " + "; ".join(idle))
+        elif rules:
+            lines.append(f"rules: {len(rules)}, each used")
+        return "\n".join(lines)
+
     def clear_requests(self) -> None:
         self.control("DELETE", "/_emulator/requests")
+
+
+def cut(value: Any, width: int = STORY_BODY_WIDTH) -> str:
+    """A body on one line, cut to ``width`` characters."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def rule_summary(rule: dict[str, Any]) -> str:
+    """``fault-1 (GET /api/v1/files → 429)``, ``response-2 (contains 'weather')``: a rule in a few words."""
+    what = [str(rule[k]) for k in ("method", "path") if rule.get(k)]
+    for key in ("model", "contains", "regex", "tenant", "tools"):
+        if rule.get(key) is not None:
+            what.append(f"{key} {rule[key]!r}")
+    if rule.get("after") is not None:
+        what.append(f"after {rule['after']}")
+    if rule["id"].startswith("fault-") and rule.get("status"):
+        what.append(f"→ {rule['status']}")
+    return f"{rule['id']} ({' '.join(what) or 'any request'}; matched {rule.get('matched', 0)})"
+
+
+@dataclass(frozen=True)
+class JournalRequest:
+    """One journal entry, typed: what a request sent and what it got."""
+
+    seq: int
+    method: str
+    path: str
+    query: str
+    status: int | None
+    model: str | None
+    tenant: str | None
+    tenant_label: str | None
+    headers: dict[str, str]
+    body: Any
+    answer_headers: dict[str, str]
+    answer: Any
+    frames: list[dict[str, str]] | None
+    rule: str | None
+    fault: str | None
+    near_misses: list[dict[str, str]]
+    request_id: str | None
+    duration_ms: float
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> JournalRequest:
+        return cls(
+            seq=entry["seq"],
+            method=entry["method"],
+            path=entry["path"],
+            query=entry.get("query", ""),
+            status=entry.get("status"),
+            model=entry.get("model"),
+            tenant=entry.get("tenant"),
+            tenant_label=entry.get("tenant_label"),
+            headers=entry.get("headers") or {},
+            body=entry.get("body"),
+            answer_headers=entry.get("answer_headers") or {},
+            answer=entry.get("answer_body"),
+            frames=entry.get("frames"),
+            rule=entry.get("rule"),
+            fault=entry.get("fault"),
+            near_misses=entry.get("near_misses") or [],
+            request_id=entry.get("request_id"),
+            duration_ms=entry.get("duration_ms", 0.0),
+            raw=entry,
+        )
+
+    @property
+    def answered_by(self) -> str:
+        """``fault fault-1``, ``rule response-2``, or ``emulator``."""
+        if self.fault:
+            return f"fault {self.fault}"
+        if self.rule:
+            return f"rule {self.rule}"
+        return "emulator"
+
+    def story_lines(self, number: int, width: int = STORY_BODY_WIDTH) -> list[str]:
+        status = "dropped" if self.status is None else str(self.status)
+        model = f"  model={self.model}" if self.model else ""
+        who = f"  tenant={self.tenant_label}" if self.tenant_label else ""
+        query = f"?{self.query}" if self.query else ""
+        lines = [
+            f"#{number} {self.method} {self.path}{query} -> {status}{model}{who}  answered by {self.answered_by}"
+            f"  ({self.duration_ms:.1f} ms)"
+        ]
+        for miss in self.near_misses:
+            lines.append(f"    near miss: {miss['rule']}, {miss['reason']}")
+        if self.body is not None:
+            lines.append(f"    sent: {cut(self.body, width)}")
+        elif self.raw.get("form"):
+            lines.append(f"    sent: {cut(self.raw['form'], width)}")
+        if self.frames:
+            data = [f.get("data", "") for f in self.frames]
+            lines.append(f"    got {len(data)} SSE frames: {cut(' | '.join(data), width)}")
+        elif self.answer is not None:
+            lines.append(f"    got: {cut(self.answer, width)}")
+        said = self.said
+        if said is not None:
+            lines.append(f"    the model said: {cut(said, width)!r}")
+        return lines
+
+    @property
+    def said(self) -> str | None:
+        """The text a generation answer carries (native ``output``, or OpenAI-compatible ``choices``), or the
+        streamed frames' text joined; None for anything else."""
+        if self.frames:
+            parts = []
+            for frame in self.frames:
+                try:
+                    parts.append(_text_of(json.loads(frame.get("data", ""))) or "")
+                except ValueError:
+                    continue
+            parts = [t for t in parts if t]
+            cumulative = all(b.startswith(a) for a, b in zip(parts, parts[1:], strict=False))
+            return (parts[-1] if cumulative and len(parts) > 1 else "".join(parts)) or None
+        return _text_of(self.answer)
+
+
+def _text_of(answer: Any) -> str | None:
+    if not isinstance(answer, dict):
+        return None
+    output = answer.get("output")
+    if isinstance(output, dict) and isinstance(output.get("text"), str):
+        return str(output["text"])
+    choices = answer.get("choices") or (output.get("choices") if isinstance(output, dict) else None)
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        message = choices[0].get("message") or choices[0].get("delta") or {}
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):  # multimodal: [{"text": ...}]
+            return "".join(str(c.get("text", "")) for c in content if isinstance(c, dict)) or None
+    return None
 
 
 class EmulatorServer(EmulatorClient):

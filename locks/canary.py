@@ -3,8 +3,9 @@
 
 Not part of `make test` or CI (it resolves against PyPI as it is today, which is what it is for). The inputs are
 the locks' own: pyproject.toml's extras for the test venv, and each locks/**/*.in, where a `==` pin is relaxed to
-the newest release of its major version (the SDK venv `1.20.11` gets the newest dashscope 1.x). Stdlib only: it
-runs before any venv exists.
+the newest release of its major version. The SDK venvs are the exception: each is the SDK version its tests are
+written for (1.20.11's CLI is not 1.27's), so they keep it with their dependencies at the newest, and the table
+notes the newest release of that line. Stdlib only: it runs before any venv exists.
 
     python locks/canary.py --uv .venv-uv/bin/uv [--jobs 4] [-- pytest arguments]
 """
@@ -20,7 +21,7 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,8 @@ class Venv:
     packages: list[str]  # the rows of the table
     path: Path  # where the canary builds it
     pip: bool = False  # the test venv keeps pip
-    extra_sources: tuple[str, ...] = ()
+    line_requirements: list[str] | None = None  # an SDK venv: its version's whole major line, for the note
+    line: dict[str, str] = field(default_factory=dict)
 
     @property
     def latest_lock(self) -> Path:
@@ -79,6 +81,8 @@ def venvs() -> list[Venv]:
     for venv in found[1:]:
         lines = requirement_lines(venv.lock.with_suffix(".in"))
         venv.requirements = [relax(line) for line in lines]
+        if venv.label.startswith(".venv-sdk/"):
+            venv.requirements, venv.line_requirements = lines, venv.requirements
         venv.packages = [NAME.match(line)[1] for line in lines if NAME.match(line)]  # type: ignore[index]
     return found
 
@@ -104,8 +108,20 @@ def compile_latest(uv: str, venv: Venv) -> None:
     run([uv, "pip", "compile", *sources, *flags], cwd=ROOT)
 
 
+def newest_on_the_line(uv: str, venv: Venv) -> dict[str, str]:
+    """What the newest release of an SDK venv's major line would be (compiled, not installed)."""
+    if venv.line_requirements is None:
+        return {}
+    source = venv.latest_lock.with_name(venv.latest_lock.stem + ".line.in")
+    source.write_text("\n".join(venv.line_requirements) + "\n")
+    out = source.with_suffix(".txt")
+    run([uv, "pip", "compile", str(source), "--quiet", "--python-version", "3.11", "--upgrade", "-o", str(out)])
+    return versions(out)
+
+
 def build(uv: str, venv: Venv) -> None:
     compile_latest(uv, venv)
+    venv.line = newest_on_the_line(uv, venv)
     if venv.path.exists():
         shutil.rmtree(venv.path)
     run([sys.executable, "-m", "venv", *([] if venv.pip else ["--without-pip"]), str(venv.path)])
@@ -147,6 +163,9 @@ def table(all_venvs: list[Venv], counts: dict[str, list[int]]) -> Iterable[str]:
         for name in venv.packages:
             old, new = locked.get(canonical(name), "?"), newest.get(canonical(name), "?")
             mark = "" if old == new else " (newer)"
+            line = venv.line.get(canonical(name))
+            if line and line != new:
+                mark += f"; the newest of its line, {line}, is not this venv's version"
             yield f"| {venv.label} | {name} | {old} | {new}{mark} | {verdict} |"
 
 

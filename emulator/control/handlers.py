@@ -124,7 +124,8 @@ def _int_param(request: Request, name: str, default: int | None, low: int) -> in
 
 
 async def list_requests(request: Request) -> JSONResponse:
-    """Newest first; ``method``, ``path`` (exact or glob), ``tenant`` (id or API key), ``status``, ``limit``."""
+    """Newest first; ``method``, ``path`` (exact or glob), ``tenant`` (id or API key), ``status``, ``model``
+    (exact or glob), ``limit``."""
     q = request.query_params
     page = service.journal_page(
         _rt(request),
@@ -133,6 +134,7 @@ async def list_requests(request: Request) -> JSONResponse:
         tenant=q.get("tenant") or None,
         status=_int_param(request, "status", None, 0),
         limit=_int_param(request, "limit", 100, 1) or 100,
+        model=q.get("model") or None,
     )
     return JSONResponse(page.model_dump())
 

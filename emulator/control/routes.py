@@ -185,6 +185,7 @@ operations = [
             Param("path", description="Exact or a glob (`/api/v1/files*`)."),
             Param("tenant", description="A tenant id or an API key."),
             Param("status", schema={"type": "integer", "minimum": 0}),
+            Param("model", description="The JSON body's `model`: exact or a glob (`qwen-*`)."),
             Param("limit", schema={"type": "integer", "minimum": 1, "default": 100}),
         ),
         endpoint=_handler("list_requests"),
@@ -245,7 +246,7 @@ operations = [
     Operation(
         "POST",
         "/_emulator/responses",
-        "Add a response rule: what the model answers to matching generation requests",
+        "Add a response rule: what the model (or, with `path`, any endpoint) answers to matching requests",
         "control",
         request=_schema("ResponseRuleSpec"),
         response=_schema("ResponseRule"),

@@ -121,9 +121,16 @@ def delete_fault(rt: Runtime, fault_id: str) -> None:
 
 
 def journal_page(
-    rt: Runtime, *, method: str | None, path: str | None, tenant: str | None, status: int | None, limit: int
+    rt: Runtime,
+    *,
+    method: str | None,
+    path: str | None,
+    tenant: str | None,
+    status: int | None,
+    limit: int,
+    model: str | None = None,
 ) -> JournalPage:
-    found = list(rt.journal.select(method=method, path=path, tenant=tenant, status=status))
+    found = list(rt.journal.select(method=method, path=path, tenant=tenant, status=status, model=model))
     return JournalPage(capacity=rt.settings.journal_size, total=len(found), requests=[entry(r) for r in found[:limit]])
 
 

@@ -23,11 +23,13 @@ from starlette.responses import RedirectResponse, Response
 from emulator.control import service
 from emulator.dashboard import store
 from emulator.dashboard.templating import FAULTS_PATH, PREFIX, duration, has_route, render, runtime, when
-from emulator.errors import ApiError
+from emulator.deployments.states import DeploymentStatus
+from emulator.errors import ApiError, InvalidParameter
 from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import JobStatus
 from emulator.guard import DASHBOARD_COOKIE, dashboard_session
 from emulator.services import services
+from emulator.tenants import Tenant
 
 MAX_ADVANCE = 10 * 365 * 86400
 KINDS = {"files": "file", "fine_tunes": "fine-tune job", "deployments": "deployment"}
@@ -174,6 +176,102 @@ async def clear_faults(request: Request, form: FormData) -> Response:
     return back(_next(form), notice=f"All faults cleared ({plural(removed, 'rule')}).")
 
 
+# ---------------------------------------------------------------------------------------------------- rules
+
+RULE_KINDS = ("fault", "response")
+
+
+def _kind(request: Request) -> str:
+    kind = str(request.path_params.get("kind") or "")
+    if kind not in RULE_KINDS:
+        raise InvalidParameter(f"No rule kind {kind!r}: fault or response.")
+    return kind
+
+
+async def add_rule(request: Request, form: FormData) -> Response:
+    """The rule as JSON, exactly what ``POST /_emulator/faults`` or ``/_emulator/responses`` take."""
+    kind = str(form.get("kind") or "")
+    if kind not in RULE_KINDS:
+        return back(_next(form), error="Choose a rule kind: fault or response.")
+    from emulator.control.schemas import FaultRuleSpec, ResponseRuleSpec
+    from emulator.http import parse_json, parse_model
+
+    text = str(form.get("rule") or "").strip()
+    try:
+        body = parse_json(text.encode())
+    except ApiError as exc:
+        return back(_next(form), error=f"The rule is not JSON: {exc.message}")
+    if not isinstance(body, dict):
+        return back(_next(form), error='The rule is a JSON object, such as {"path": "/api/v1/files"}.')
+    rt = runtime(request)
+    if kind == "fault":
+        rule_id = service.add_fault(rt, parse_model(FaultRuleSpec, body)).id
+    else:
+        rule_id = rt.responses.add(parse_model(ResponseRuleSpec, body)).id
+    return back(_next(form), notice=f"Rule {rule_id} added.")
+
+
+async def delete_rule(request: Request, form: FormData) -> Response:
+    kind, rule_id = _kind(request), request.path_params["rule_id"]
+    rt = runtime(request)
+    removed = rt.faults.remove(rule_id) if kind == "fault" else rt.responses.remove(rule_id)
+    if not removed:
+        return back(_next(form), error=f"No {kind} rule {rule_id} (a rule with count is removed once used up).")
+    return back(_next(form), notice=f"Rule {rule_id} deleted.")
+
+
+async def clear_rules(request: Request, form: FormData) -> Response:
+    kind = _kind(request)
+    if form.get("confirmed") != "yes":
+        return _confirm(request, form, f"Remove every {kind} rule?", "Calls behave normally again.", "Clear")
+    rt = runtime(request)
+    removed = service.clear_faults(rt) if kind == "fault" else rt.responses.clear()
+    return back(_next(form), notice=f"{plural(removed, kind + ' rule')} removed.")
+
+
+# ---------------------------------------------------------------------------------------------------- deployments
+
+
+async def _deployment_tenant(request: Request) -> Tenant:
+    record = await store.get_tenant(runtime(request).db, request.path_params["tenant"])
+    if record is None:
+        raise InvalidParameter(f"No tenant {request.path_params['tenant']!r}.")
+    return record.as_tenant()
+
+
+async def scale_deployment(request: Request, form: FormData) -> Response:
+    name = request.path_params["name"]
+    try:
+        capacity = int(str(form.get("capacity") or ""))
+    except ValueError:
+        return back(_next(form), error="Scale to a whole number of instances.")
+    tenant = await _deployment_tenant(request)
+    row = await services(request).deployments.scale_deployment(tenant, name, capacity)
+    return back(_next(form), notice=f"{name} scaling to {row.capacity} ({row.status.value}).")
+
+
+async def force_deployment(request: Request, form: FormData) -> Response:
+    name = request.path_params["name"]
+    target = str(form.get("status") or "")
+    if target not in DeploymentStatus.__members__:
+        return back(_next(form), error=f"Choose a status to force (got {target!r}).")
+    message = str(form.get("message") or "").strip() or None
+    if form.get("confirmed") != "yes":
+        return _confirm(request, form, f"Force {name} to {target}?", "The deployment moves at once.", f"Force {target}")
+    tenant = await _deployment_tenant(request)
+    await service.force_deployment_status(services(request), name, DeploymentStatus(target), message, tenant.id)
+    return back(_next(form), notice=f"{name} forced to {target}.")
+
+
+async def delete_deployment(request: Request, form: FormData) -> Response:
+    name = request.path_params["name"]
+    if form.get("confirmed") != "yes":
+        return _confirm(request, form, f"Delete {name}?", "It goes offline (DELETING), then is gone.", "Delete")
+    tenant = await _deployment_tenant(request)
+    row = await services(request).deployments.delete_deployment(tenant, name)
+    return back(_next(form), notice=f"{name} is {row.status.value}.")
+
+
 async def login(request: Request, form: FormData) -> Response:
     """``--admin-token``: the token, entered once, becomes an HttpOnly SameSite=Strict cookie derived from it."""
     token = runtime(request).settings.admin_token
@@ -200,5 +298,11 @@ FORMS: dict[str, Callable[[Request], Awaitable[Response]]] = {
     "force_status": _form_action(force_status),
     "reset_tenant": _form_action(reset_tenant),
     "clear_faults": _form_action(clear_faults),
+    "add_rule": _form_action(add_rule),
+    "delete_rule": _form_action(delete_rule),
+    "clear_rules": _form_action(clear_rules),
+    "scale_deployment": _form_action(scale_deployment),
+    "force_deployment": _form_action(force_deployment),
+    "delete_deployment": _form_action(delete_deployment),
 }
 """The form posts by name: ``emulator.dashboard.routes`` maps their paths to them."""

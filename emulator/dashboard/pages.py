@@ -9,6 +9,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from emulator.catalog import load_catalog
 from emulator.dashboard import views
 from emulator.dashboard.templating import BADGES, PREFIX, login_page, not_found, render, runtime, signed_out, when
 from emulator.dashboard.views import JobView
@@ -30,7 +31,9 @@ async def home(request: Request) -> Response:
     if wanted:
         return RedirectResponse(f"{PREFIX}/dashboard/tenants/{quote(wanted, safe=':')}", status_code=303)
     page = await views.home_page(runtime(request), services(request))
-    return render(request, "home.html", {"page": page, "tenants": page.tenants, "current": None})
+    catalog = load_catalog()
+    models = {"total": len(catalog.models()), "user": [m.capabilities() for m in catalog.user_models()]}
+    return render(request, "home.html", {"page": page, "tenants": page.tenants, "current": None, "models": models})
 
 
 async def recent_jobs(request: Request) -> Response:

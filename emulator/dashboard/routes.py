@@ -24,6 +24,10 @@ def _page(name: str) -> Endpoint:
     return lazy.handler(f"emulator.dashboard.pages:{name}")
 
 
+def _debug(name: str) -> Endpoint:
+    return lazy.handler(f"emulator.dashboard.debug_pages:{name}")
+
+
 def _form(name: str) -> Endpoint:
     return lazy.endpoint(name, lambda: import_module("emulator.dashboard.actions").FORMS[name])
 
@@ -47,6 +51,10 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route(f"{dashboard}/jobs/{{job_id}}", _page("job_page"), methods=["GET"]),
         Route(f"{dashboard}/jobs/{{job_id}}/chart", _page("job_chart"), methods=["GET"]),
         Route(f"{dashboard}/jobs/{{job_id}}/stream", _page("job_stream"), methods=["GET"]),
+        Route(f"{dashboard}/requests", _debug("requests_page"), methods=["GET"]),
+        Route(f"{dashboard}/requests/{{seq}}", _debug("request_page"), methods=["GET"]),
+        Route(f"{dashboard}/rules", _debug("rules_page"), methods=["GET"]),
+        Route(f"{dashboard}/tenants/{{tenant}}/deployments/{{name}}", _debug("deployment_page"), methods=["GET"]),
         Route(f"{dashboard}/login", _form("login"), methods=["POST"]),
         Route(f"{dashboard}/logout", _form("logout"), methods=["POST"]),
         Route(f"{actions}/clock/advance", _form("advance_clock"), methods=["POST"]),
@@ -54,6 +62,14 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route(f"{actions}/jobs/{{job_id}}/status", _form("force_status"), methods=["POST"]),
         Route(f"{actions}/tenants/{{tenant}}/reset", _form("reset_tenant"), methods=["POST"]),
         Route(f"{actions}/faults/clear", _form("clear_faults"), methods=["POST"]),
+        Route(f"{actions}/rules/add", _form("add_rule"), methods=["POST"]),
+        Route(f"{actions}/rules/{{kind}}/clear", _form("clear_rules"), methods=["POST"]),
+        Route(f"{actions}/rules/{{kind}}/{{rule_id}}/delete", _form("delete_rule"), methods=["POST"]),
+        Route(f"{actions}/tenants/{{tenant}}/deployments/{{name}}/scale", _form("scale_deployment"), methods=["POST"]),
+        Route(f"{actions}/tenants/{{tenant}}/deployments/{{name}}/status", _form("force_deployment"), methods=["POST"]),
+        Route(
+            f"{actions}/tenants/{{tenant}}/deployments/{{name}}/delete", _form("delete_deployment"), methods=["POST"]
+        ),
         Mount(
             f"{PREFIX}/static", app=StaticFiles(packages=[("emulator.dashboard", "static")]), name="dashboard-static"
         ),

@@ -48,7 +48,10 @@ class TenantRecord:
 
 
 def _record(row: sqlite3.Row) -> TenantRecord:
-    return TenantRecord(**{key: row[key] for key in row.keys()})
+    values = {key: row[key] for key in row.keys()}
+    if " #" not in values["key_hint"]:  # a tenant recorded before labels had a fingerprint: the id's start is one
+        values["key_hint"] = f"{values['key_hint']} #{str(values['id'])[:6]}"
+    return TenantRecord(**values)
 
 
 async def list_tenants(db: Database) -> list[TenantRecord]:

@@ -147,9 +147,9 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
 
 
 def _fault_count(rt: Runtime) -> int | None:
-    """How many fault rules are armed, when this build injects faults (``rt.faults``)."""
+    """How many fault rules are armed (spent ones are not), when this build injects faults (``rt.faults``)."""
     rules = getattr(getattr(rt, "faults", None), "list", None)
-    return len(rules()) if callable(rules) else None
+    return sum(1 for r in rules() if getattr(r, "remaining", None) != 0) if callable(rules) else None
 
 
 def _here(request: Request) -> str:

@@ -12,6 +12,7 @@ from emulator.dashboard.chart import Chart, build_chart
 from emulator.dashboard.store import TenantRecord
 from emulator.files.store import FileRecord
 from emulator.fine_tunes import store as job_store
+from emulator.fine_tunes.checkpoints import Checkpoint
 from emulator.fine_tunes.service import FineTunesService
 from emulator.fine_tunes.states import TERMINAL, TRANSITIONS, JobStatus
 from emulator.fine_tunes.store import JobRow
@@ -78,10 +79,24 @@ class TenantPage:
     jobs_total: int
     deployments: list[DeploymentView] | None  # None: this build has no deployments service
     deployments_error: str | None = None
+    work: list[WorkLine] = field(default_factory=list)
+    """The tenant's newest async tasks and batches (issue 22), newest first."""
 
     @property
     def any_active(self) -> bool:
         return any(j.active for j in self.jobs)
+
+
+@dataclass(frozen=True)
+class WorkLine:
+    """One async task or batch on the tenant page."""
+
+    kind: str
+    id: str
+    model: str
+    status: str
+    detail: str
+    created_at: float
 
 
 @dataclass(frozen=True)
@@ -133,6 +148,12 @@ class JobPage:
     notes: list[str]
     targets: list[str]  # statuses the control plane may force from here
     plan: dict[str, Any] = field(default_factory=dict)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    """The job's checkpoints, an exported one naming its model (``exports``)."""
+
+    @property
+    def exports(self) -> list[Checkpoint]:
+        return [c for c in self.checkpoints if c.model_name is not None and not c.final]
 
     @property
     def job(self) -> JobRow:
@@ -243,7 +264,26 @@ async def tenant_page(rt: Runtime, services: Services, record: TenantRecord) -> 
     files_total, files = await services.files.list_files(record.as_tenant(), 0, PAGE)
     jobs_total, jobs = await jobs_of(rt, services, record)
     deployments, error = await _deployments(rt, services, record)
-    return TenantPage(record, files, files_total, jobs, jobs_total, deployments, error)
+    work = await work_of(rt, services, record)
+    return TenantPage(record, files, files_total, jobs, jobs_total, deployments, error, work)
+
+
+async def work_of(rt: Runtime, services: Services, record: TenantRecord) -> list[WorkLine]:
+    """The newest async tasks (the last day) and batches of a tenant, brought up to "now"."""
+    tenant = record.as_tenant()
+    now = rt.clock.now()
+    lines: list[WorkLine] = []
+    tasks = services.tasks
+    for task in (await tasks.list_tasks(tenant, now - 86400, now, None, None, None))[:PAGE]:
+        status = tasks.status(task).value
+        lines.append(WorkLine("task", task.task_id, task.model, status, f"{task.lines} lines", task.created_at))
+    batches = services.batches
+    rows, _ = await batches.list_batches(tenant, None, PAGE, lambda _: True)
+    for row in rows:
+        counts = f"{row.ok}/{row.total} done, {row.failed} failed" if row.finalized else f"{row.total} requests"
+        status = batches.status(row).value
+        lines.append(WorkLine("batch", row.batch_id, row.model or row.endpoint, status, counts, row.created_at))
+    return sorted(lines, key=lambda w: -w.created_at)
 
 
 async def job_page(rt: Runtime, services: Services, job_id: str, *, full_log: bool = False) -> JobPage:
@@ -255,9 +295,11 @@ async def job_page(rt: Runtime, services: Services, job_id: str, *, full_log: bo
     plan = job.plan["plan"]
     hp = job.plan["hp"]
     sent = job.request.get("hyper_parameters") or {}
+    tenant = await store.get_tenant(rt.db, job.tenant)
+    checkpoints = [] if tenant is None else await _checkpoints(services, tenant, job_id)
     return JobPage(
         view=JobView(job, job_progress(job, now, service)),
-        tenant=await store.get_tenant(rt.db, job.tenant),
+        tenant=tenant,
         lines=lines[first:],
         first_line=first,
         total_lines=len(lines),
@@ -267,7 +309,17 @@ async def job_page(rt: Runtime, services: Services, job_id: str, *, full_log: bo
         notes=list(hp.get("notes", ())),
         targets=sorted(t.value for t in TRANSITIONS[job.status]),
         plan=plan,
+        checkpoints=checkpoints,
     )
+
+
+async def _checkpoints(services: Services, tenant: TenantRecord, job_id: str) -> list[Checkpoint]:
+    """The job's checkpoints as the checkpoints API lists them; the page degrades (none) when that fails."""
+    try:
+        return list(await services.checkpoints.list_checkpoints(tenant.as_tenant(), job_id))
+    except Exception as exc:  # the job page must keep working whatever that service does
+        log.warning("dashboard: listing checkpoints failed: %s", exc)
+        return []
 
 
 def _hyper_parameters(sent: dict[str, Any], effective: dict[str, Any]) -> list[HyperParameter]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import cache
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -119,7 +120,7 @@ async def deployable_models(request: Request) -> JSONResponse:
 
 def _v1_model(model: Deployable) -> DeployableModelV1:
     plans = [
-        PlanEntry(plan="mu", charge_type=CHARGE_TYPE, templates=list(MU_TEMPLATES))
+        PlanEntry(plan="mu", charge_type=CHARGE_TYPE, templates=list(mu_templates()))
         if plan == "mu"
         else PlanEntry(plan=plan)
         for plan in model.plans
@@ -131,26 +132,30 @@ def _role(spec: str) -> dict[str, object]:
     return {"model_unit_spec": spec, "capacity_unit_per_instance": MODELS_BASE_CAPACITY}
 
 
-MU_TEMPLATES = (
-    Template(
-        template_id="MU1",
-        template_name="单机部署-标准推理型",
-        template_type="COUPLED",
-        template_version="v1",
-        template_desc="适用于标准推理场景",
-        charge_type=CHARGE_TYPE,
-        roles={"unified": _role("MU1")},
-    ),
-    Template(
-        template_id="MU1-PD",
-        template_name="PD分离部署-标准推理型",
-        template_type="SEPERATED",  # the docs' spelling
-        template_version="v1",
-        template_desc="适用于PD分离推理场景",
-        charge_type=CHARGE_TYPE,
-        roles={"prefill": _role("MU1"), "decode": _role("MU1")},
-    ),
-)
+@cache
+def mu_templates() -> tuple[Template, ...]:
+    """The ``mu`` plan's templates, built on the first models listing (a model built at import would build its
+    validator, and pydantic's plugin scan with it, on every start-up)."""
+    return (
+        Template(
+            template_id="MU1",
+            template_name="单机部署-标准推理型",
+            template_type="COUPLED",
+            template_version="v1",
+            template_desc="适用于标准推理场景",
+            charge_type=CHARGE_TYPE,
+            roles={"unified": _role("MU1")},
+        ),
+        Template(
+            template_id="MU1-PD",
+            template_name="PD分离部署-标准推理型",
+            template_type="SEPERATED",  # the docs' spelling
+            template_version="v1",
+            template_desc="适用于PD分离推理场景",
+            charge_type=CHARGE_TYPE,
+            roles={"prefill": _role("MU1"), "decode": _role("MU1")},
+        ),
+    )
 
 
 async def stream_deployment(request: Request) -> Response:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from emulator.catalog import Catalog, is_lora, load_catalog
+from emulator.catalog import Catalog, is_lora, load_catalog, model_hint
 from emulator.changes import Signal
 from emulator.clock import Clock
 from emulator.db import Database, Tx
@@ -156,6 +156,10 @@ class DeploymentsService:
             options=options,
         )
         async with self.db.transaction() as tx:
+            if source.job_id is not None and await job_store.get_job(tx, tenant.id, source.job_id) is None:
+                raise ModelNotExist(  # the job was deleted since it was read: decided inside the transaction
+                    f"Model not exist: {req.model_name!r}: its fine-tune job was deleted.", param="model_name"
+                )
             row.deployed_model = await self._name(tx, req.model_name, suffix, fine_tuned=source.job_id is not None)
             await self._check_unique(tx, tenant, row, suffix)
             await store.insert_deployment(tx, row, memory)
@@ -195,7 +199,7 @@ class DeploymentsService:
             if not info.deployable:
                 raise InvalidParameter(
                     f"Model {model_name} cannot be deployed; deployable base models: "
-                    f"{', '.join(self._deployable()[:6])}, ...",
+                    f"{model_hint(self.catalog, deployable=True)}, ...",
                     param="model_name",
                 )
             return Source(info.id, None, None)

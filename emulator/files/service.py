@@ -142,7 +142,13 @@ class FilesService:
         return TenantBudget(self._flights, tenant.id, stored, limits)
 
     async def upload_files(
-        self, tenant: Tenant, files: list[StagedFile], *, purpose: str | None, descriptions: list[str]
+        self,
+        tenant: Tenant,
+        files: list[StagedFile],
+        *,
+        purpose: str | None,
+        descriptions: list[str],
+        id_prefix: str | None = None,
     ) -> UploadOutcome:
         """Files already received to temp paths (the caller removes what is left of them afterwards)."""
         if not files:
@@ -151,11 +157,23 @@ class FilesService:
         outcome = UploadOutcome([], [])
         for index, staged in enumerate(files):
             description = descriptions[index] if index < len(descriptions) else ""
-            await self._upload_one(tenant, staged, kind, description, outcome)
+            await self._upload_one(tenant, staged, kind, description, outcome, id_prefix)
         return outcome
 
+    async def add_file(self, tenant: Tenant, staged: StagedFile, purpose: str, id_prefix: str) -> str | FailedUpload:
+        """A file the emulator made for the tenant (a batch's output): quotas as for an upload; the temp file is
+        moved into place.  Answers the file id, or why it did not fit."""
+        await asyncio.to_thread(_fsync, staged.temp_path)
+        return await self._commit(tenant, staged, display_name(staged.name), purpose, "", None, id_prefix)
+
     async def _upload_one(
-        self, tenant: Tenant, staged: StagedFile, purpose: str, description: str, outcome: UploadOutcome
+        self,
+        tenant: Tenant,
+        staged: StagedFile,
+        purpose: str,
+        description: str,
+        outcome: UploadOutcome,
+        id_prefix: str | None = None,
     ) -> None:
         name = display_name(staged.name)
         if staged.over is not None:
@@ -169,7 +187,7 @@ class FilesService:
                 return
         try:
             await asyncio.to_thread(_fsync, staged.temp_path)
-            result = await self._commit(tenant, staged, name, purpose, description, report)
+            result = await self._commit(tenant, staged, name, purpose, description, report, id_prefix)
         except (OSError, sqlite3.OperationalError) as exc:
             if is_disk_full(exc):
                 raise InsufficientStorage(
@@ -207,7 +225,14 @@ class FilesService:
         )
 
     async def _commit(
-        self, tenant: Tenant, part: StagedFile, name: str, purpose: str, description: str, report: DatasetReport | None
+        self,
+        tenant: Tenant,
+        part: StagedFile,
+        name: str,
+        purpose: str,
+        description: str,
+        report: DatasetReport | None,
+        id_prefix: str | None = None,
     ) -> FailedUpload | str:
         """Check the quotas and insert in one IMMEDIATE transaction, so two uploads cannot both slip past.
 
@@ -222,7 +247,8 @@ class FilesService:
                     return self._count_failure(name, count)
                 if used + part.size > self.limits.max_tenant_bytes:
                     return self._space_failure(name, used)
-                file_id = self.ids.uuid("file", await tx.next_seq("file"))
+                seq = await tx.next_seq("file")
+                file_id = self.ids.uuid("file", seq) if id_prefix is None else id_prefix + self.ids.hex("file", seq, 24)
                 record = self._record(tenant, file_id, name, purpose, description, part, report)
                 target = self.data_dir / record.blob
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -279,6 +305,11 @@ class FilesService:
             view = render(total, records)
             self._pages.put(version, cache_key, view)
         return view
+
+    async def list_files_after(
+        self, tenant: Tenant, after: str | None, limit: int, purposes: tuple[str, ...]
+    ) -> list[FileRecord] | None:
+        return await store.list_files_after(self.db, tenant.id, after, limit, purposes)
 
     async def get_file(self, tenant: Tenant, file_id: str) -> FileRecord:
         record = await store.get_file(self.db, tenant.id, file_id)

@@ -86,6 +86,24 @@ async def list_files(db: Database, tenant: str, offset: int, limit: int) -> tupl
     return total, [_record(r) for r in rows]
 
 
+async def list_files_after(
+    db: Database, tenant: str, after: str | None, limit: int, purposes: tuple[str, ...]
+) -> list[FileRecord] | None:
+    """Newest first, those older than the file ``after`` (None when ``after`` is not the tenant's): OpenAI's cursor."""
+    start = 1 << 62
+    if after:
+        found = await db.fetchval("SELECT id FROM files WHERE file_id = ? AND tenant = ?", (after, tenant))
+        if found is None:
+            return None
+        start = int(found)
+    marks = ",".join("?" * len(purposes))
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM files WHERE tenant = ? AND id < ? AND purpose IN ({marks}) ORDER BY id DESC LIMIT ?",
+        (tenant, start, *purposes, limit),
+    )
+    return [_record(r) for r in rows]
+
+
 async def delete_file(tx: Tx, tenant: str, file_id: str) -> FileRecord | None:
     row = await tx.fetchone(f"SELECT {_COLUMNS} FROM files WHERE file_id = ? AND tenant = ?", (file_id, tenant))
     if row is None:
@@ -118,7 +136,9 @@ async def file_stats(db: Database, tenant: str, file_ids: list[str]) -> dict[str
 
 
 async def all_blobs(db: Database) -> set[str]:
-    return {row[0] for row in await db.fetchall("SELECT blob FROM files")}
+    """Every blob a row points at, the upload host's objects (``blobs/oss/<name>``) included: the sweep spares them."""
+    rows = await db.fetchall("SELECT blob FROM files UNION ALL SELECT 'blobs/oss/' || blob FROM oss_objects")
+    return {row[0] for row in rows}
 
 
 async def delete_tenant_files(tx: Tx, tenant: str | None) -> list[str]:

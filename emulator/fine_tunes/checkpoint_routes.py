@@ -6,10 +6,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from emulator.context import caller
-from emulator.fine_tunes.checkpoint_schemas import CheckpointList, ExportAccepted
 from emulator.http import envelope
 from emulator.openapi import Operation, Param, path_param
 from emulator.services import services
+
+SCHEMAS = "emulator.fine_tunes.checkpoint_schemas"
+"""Named, not imported: they are RootModels, whose validators pydantic builds at class creation (the first such
+build also scans every installed package for pydantic plugins), so only the OpenAPI document imports them."""
 
 
 async def list_checkpoints(request: Request) -> JSONResponse:
@@ -34,7 +37,7 @@ operations = [
         "/api/v1/fine-tunes/{job_id}/checkpoints",
         "List a job's checkpoints (one per validation boundary and the last step; the last 20 kept)",
         "fine-tunes",
-        response=CheckpointList,
+        response=f"{SCHEMAS}:CheckpointList",
         params=(path_param("job_id"),),
         endpoint=list_checkpoints,
     ),
@@ -43,7 +46,7 @@ operations = [
         "/api/v1/fine-tunes/{job_id}/export/{checkpoint}",
         "Export a checkpoint of a succeeded job: PENDING, PROCESSING, then SUCCEEDED with a deployable model_name",
         "fine-tunes",
-        response=ExportAccepted,
+        response=f"{SCHEMAS}:ExportAccepted",
         params=(
             path_param("job_id"),
             path_param("checkpoint"),

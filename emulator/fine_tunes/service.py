@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from emulator.catalog import TRAINING_TYPES, Catalog, ModelInfo, load_catalog
+from emulator.catalog import TRAINING_TYPES, Catalog, ModelInfo, load_catalog, model_hint
 from emulator.changes import CLOCK, Signal
 from emulator.clock import Clock, fmt_job_time
 from emulator.db import Database, Tx, VersionedCache
@@ -182,7 +182,7 @@ class FineTunesService:
             base = self.catalog.get(parent.base_model)
             if base is not None:
                 return base, parent
-        known = ", ".join(m.id for m in self.catalog.base_models()[:6])
+        known = model_hint(self.catalog, fine_tunable=True)  # current bases, newest first
         raise ModelNotExist(
             f"Model not exist: {model!r} is neither a fine-tunable base model (e.g. {known}, ...) "
             "nor the finetuned_output of a succeeded fine-tune of this account.",

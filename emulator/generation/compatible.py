@@ -6,9 +6,9 @@ anything that has a body but no request (a batch line); ``ask_for`` checks a bod
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from emulator.context import RequestContext
 from emulator.errors import InvalidParameter
 from emulator.generation.answer import Answer
 from emulator.generation.media import OssResolver, openai_conversation
@@ -24,7 +24,7 @@ def ask_for(
     body: dict[str, Any],
     *,
     oss: OssResolver | None = None,
-    on_rule: Callable[[str], None] | None = None,
+    ctx: RequestContext | None = None,
 ) -> tuple[Ask, ChatCompletionRequest]:
     if body.get("model") in (None, ""):
         raise InvalidParameter("you must provide a model parameter", param="model")
@@ -45,7 +45,7 @@ def ask_for(
         conversation=conversation,
         oss=oss,
         openai=True,
-        on_rule=on_rule,
+        ctx=ctx,
     )
     return ask, req
 

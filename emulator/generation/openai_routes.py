@@ -11,13 +11,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from emulator.context import caller
+from emulator.context import caller, context
 from emulator.deployments.states import DeploymentStatus
 from emulator.errors import ModelNotFound
 from emulator.generation.compatible import ask_for, head
 from emulator.generation.renderers.compatible import compatible_body, compatible_chunks, compatible_frame
 from emulator.generation.replies import DONE, frames_of, generation_stream, openai_error_frames
-from emulator.generation.requests import oss_resolver, rule_noter
+from emulator.generation.requests import oss_resolver
 from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
 from emulator.http import read_json_object, request_id
 from emulator.openapi import Operation, path_param
@@ -35,7 +35,7 @@ def _model_not_found(model: str) -> ModelNotFound:
 async def chat_completions(request: Request) -> Response:
     body = await read_json_object(request)
     rid = request_id(request)
-    ask, req = ask_for(caller(request), rid, body, oss=oss_resolver(request), on_rule=rule_noter(request))
+    ask, req = ask_for(caller(request), rid, body, oss=oss_resolver(request), ctx=context(request))
     answer = await services(request).generation.answer(ask)
     top = head(rid, int(runtime(request).clock.now()), req.model)
     if not ask.stream:

@@ -5,11 +5,13 @@ Kept apart from the routes modules so that none of them imports another.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.requests import Request
+from starlette.responses import Response
 
-from emulator.context import caller, context
+from emulator.context import caller
+from emulator.errors import ApiError
 from emulator.generation.media import OssResolver
 from emulator.services import services
 
@@ -30,10 +32,26 @@ def oss_resolver(request: Request) -> OssResolver | None:
     return services(request).uploads.resolver(caller(request))
 
 
-def rule_noter(request: Request) -> Callable[[str], None]:
-    """Notes on the request's context the response rule that answered, for the journal."""
+def sse_errors(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """A native endpoint whose 400s, on a streaming request, come as the service sends them: HTTP 200
+    ``text/event-stream`` with one ``event:error`` frame (recorded: cnblogs ``parameter-error-sse``)."""
+    from emulator.generation.replies import native_error_frame
+    from emulator.http import request_id
+    from emulator.sse import stream_response
 
-    def note(rule_id: str) -> None:
-        context(request).response_rule = rule_id
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except ApiError as error:
+            if error.status != 400 or not wants_sse(request):
+                raise
+            frame = native_error_frame(error, request_id(request), 1)
 
-    return note
+            async def one() -> AsyncIterator[bytes]:
+                yield frame
+
+            return stream_response(one())
+
+    wrapped.__name__ = getattr(endpoint, "__name__", "endpoint")
+    wrapped.__doc__ = endpoint.__doc__
+    return wrapped

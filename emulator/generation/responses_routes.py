@@ -19,11 +19,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from emulator.context import caller
+from emulator.context import caller, context
 from emulator.errors import ApiError, InvalidParameter
 from emulator.generation.renderers.responses import ResponseHead, failed_body, responses_body, responses_events
 from emulator.generation.replies import frames_of, generation_stream
-from emulator.generation.requests import rule_noter
 from emulator.generation.responses_service import ResponsesService, echo_fields, item_uuid
 from emulator.http import FastJSONResponse, read_json_object, request_id
 from emulator.openapi import Operation, path_param
@@ -55,7 +54,7 @@ async def create(request: Request) -> Response:
     head = _head(request, rid, str(body.get("model") or ""), echo_fields(body))
     try:
         turn = await responses.turn(tenant, rid, body)
-        answer = await responses.answer(tenant, rid, turn, rule_noter(request))
+        answer = await responses.answer(tenant, rid, turn, context(request))
     except ApiError as error:
         if not stream:
             raise

@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from emulator.clock import Clock
+from emulator.context import RequestContext
 from emulator.db import Database, Tx
 from emulator.errors import InvalidParameter, ModelNotExist
 from emulator.generation import responses_store as store
@@ -106,11 +106,9 @@ class ResponsesService:
             body.get("stream") is True,
         )
 
-    async def answer(
-        self, tenant: Tenant, rid: str, turn: Turn, on_rule: Callable[[str], None] | None = None
-    ) -> Answer:
+    async def answer(self, tenant: Tenant, rid: str, turn: Turn, ctx: RequestContext | None = None) -> Answer:
         sampling = check_sampling(turn.fields)
-        ask = Ask(tenant, rid, turn.model, turn.messages, sampling, turn.fields, turn.stream, on_rule=on_rule)
+        ask = Ask(tenant, rid, turn.model, turn.messages, sampling, turn.fields, turn.stream, ctx=ctx)
         try:
             return await self.generation.answer(ask)
         except ModelNotExist:

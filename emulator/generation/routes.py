@@ -7,12 +7,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.context import caller
+from emulator.context import caller, context
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
+from emulator.generation import extras
 from emulator.generation.answer import incremental_output
 from emulator.generation.renderers.native import native_body, native_chunks
 from emulator.generation.replies import frames_of, generation_stream, native_error_frames, native_frames
-from emulator.generation.requests import rule_noter, wants_sse
+from emulator.generation.requests import sse_errors, wants_sse
 from emulator.generation.schemas import GenerationRequest, GenerationResponse, parse
 from emulator.generation.service import Ask, check_messages, check_sampling, history_messages
 from emulator.http import envelope, read_json_object, request_id
@@ -39,17 +40,30 @@ async def generate(request: Request) -> Response:
         raise EmptyInput()
     req = parse(GenerationRequest, body)
     params = req.parameters
-    sampling = check_sampling(params, "parameters.")
-    as_message = params.result_format == "message"
+    raw: dict[str, Any] = body["parameters"] if isinstance(body.get("parameters"), dict) else {}
+    cap = raw.get("max_completion_tokens")  # the newer name of max_tokens (recorded: deepseek-v4-pro)
+    sampling = check_sampling(params, "parameters.", max_tokens=cap if type(cap) is int else None)
+    gen, rid, stream = services(request).generation, request_id(request), wants_sse(request)
+    target = await gen.resolve(caller(request), req.model)
+    info = gen.catalog.get(target.base_model)
+    result_format = params.result_format or extras.default_result_format(info, target.thinking, params.enable_thinking)
+    as_message = result_format == "message"
     if sampling.n > 1 and not as_message:
         raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
-    rid, stream = request_id(request), wants_sse(request)
-    ask = Ask(caller(request), rid, req.model, _messages(req), sampling, params, stream, on_rule=rule_noter(request))
-    answer = await services(request).generation.answer(ask)
+    messages = _messages(req)
+    ask = Ask(caller(request), rid, req.model, messages, sampling, params, stream, ctx=context(request))
+    answer = await gen.answer(ask)
+    decorated = not answer.scripted and extras.wanted(raw, info)
+    question = extras.last_user_text(messages) if decorated else ""
     if not stream:
-        return envelope(request, None, None, **native_body(answer, as_message=as_message))
+        body = native_body(answer, as_message=as_message)
+        if decorated:
+            extras.decorate(body, raw, info, final=True, question=question)
+        return envelope(request, None, None, **body)
     incremental = incremental_output(answer, params.incremental_output, thinking_default=False)
     chunks = native_chunks(answer, as_message=as_message, incremental=incremental)
+    if decorated:
+        chunks = extras.decorate_stream(chunks, raw, info, question)
     return generation_stream(request, frames_of(native_frames(chunks, rid)), native_error_frames(rid))
 
 
@@ -65,6 +79,6 @@ operations = [
         description="Server-Sent Events when `X-DashScope-SSE: enable` or `Accept: text/event-stream` is "
         "sent: `id:`, `event:result`, `:HTTP_STATUS/200`, `data:{...}` per chunk; "
         "`parameters.incremental_output` picks deltas or the text so far.",
-        endpoint=generate,
+        endpoint=sse_errors(generate),
     ),
 ]

@@ -7,18 +7,21 @@ function of (model, messages, seed, sampling parameters) and the server seed: th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from emulator.catalog import Catalog, load_catalog, serves_multimodal, thinking_mode
+from emulator.context import RequestContext
 from emulator.deployments.service import DeploymentsService
-from emulator.errors import EmptyInput, InvalidParameter, ModelNotExist, ModelNotFound
+from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.fine_tunes.service import FineTunesService
 from emulator.generation.answer import Answer, content_text, generated_answer, scripted_answer
+from emulator.generation.answer import input_tokens as prompt_tokens
 from emulator.generation.logprobs import MAX_TOP_LOGPROBS, token_logprobs
 from emulator.generation.media import (
     DOWNLOAD_FAILED,
+    EMPTY_MESSAGES,
     URL_ERROR,
     Conversation,
     Media,
@@ -54,6 +57,8 @@ class Target:
     vision: bool = False
     multimodal: bool = False
     thinking: str = "none"
+    thinking_budget: int | None = None
+    """The model's largest ``thinking_budget`` (catalog), None: the generation default."""
 
     @property
     def max_output_tokens(self) -> int:
@@ -92,8 +97,9 @@ class Ask:
     oss: OssResolver | None = None
     openai: bool = False
     """The compatible mode: its 404 for an unknown model, its wording of a failed download."""
-    on_rule: Callable[[str], None] | None = None
-    """Told the id of the response rule that answered (the journal notes it), before its error is raised."""
+    ctx: RequestContext | None = None
+    """The request's context: the response rule that answered is named on it (the journal notes it), else the
+    rules that came closest are added to its near misses."""
 
 
 def chat_view(ask: Ask, base_model: str | None) -> ChatView:
@@ -147,7 +153,8 @@ class GenerationService:
                 info.context_window,
                 vision=info.vision,
                 multimodal=serves_multimodal(info),
-                thinking=thinking_mode(info.id),
+                thinking=thinking_mode(info.id, info),
+                thinking_budget=info.thinking_budget,
             )
         served = await self._deployments.serve(tenant, model)
         if served is not None:
@@ -160,6 +167,7 @@ class GenerationService:
                 vision=bool(base and base.vision),
                 multimodal=bool(base and serves_multimodal(base)),
                 thinking=_fine_tune_thinking(thinking_mode(served.base_model)),
+                thinking_budget=base.thinking_budget if base else None,
             )
         if await self._fine_tunes.find_model(tenant, model) is not None:
             raise InvalidParameter(
@@ -191,11 +199,11 @@ class GenerationService:
                     f"The model `{ask.model}` does not exist or you do not have access to it.", param="model"
                 ) from None
             raise
+        if prompt_tokens(ask.messages) > target.context_window:  # before any rule's regex reads the prompt
+            raise InvalidParameter(f"Range of input length should be [1, {target.context_window}]", param="messages")
         view = chat_view(ask, target.base_model)
-        scripted = self._rules.answer(view, ask.request_id)
+        scripted = self._rules.answer(view, ask.request_id, ask.ctx)
         if scripted is not None:
-            if ask.on_rule is not None and scripted.rule_id is not None:
-                ask.on_rule(scripted.rule_id)
             if scripted.error is not None:
                 raise scripted.error
             return scripted_answer(ask.model, scripted, ask.messages)
@@ -261,7 +269,13 @@ class GenerationService:
         prose after tool results), else its own."""
         if sampling.max_tokens is not None and sampling.max_tokens > target.max_output_tokens:
             raise InvalidParameter(f"Range of max_tokens should be [1, {target.max_output_tokens}]", param="max_tokens")
-        thinking = decide_thinking(target.thinking, sampling.enable_thinking, sampling.thinking_budget, stream=stream)
+        thinking = decide_thinking(
+            target.thinking,
+            sampling.enable_thinking,
+            sampling.thinking_budget,
+            stream=stream,
+            max_budget=target.thinking_budget,
+        )
         if sampling.output is not None:
             check_format(sampling.output, target.base_model, messages, thinks=thinking.enabled)
         choices = [self._choice(target, messages, sampling, i, media, thinking, say) for i in range(sampling.n)]
@@ -383,6 +397,12 @@ class GenerationService:
                 f" (model {model} is not served by the multimodal endpoint)"
             )
         await resolve_media(conversation, oss=oss)
+        info = self.catalog.get(target.base_model)
+        refused = sorted({item.kind for item in conversation.media} - set(info.inputs)) if info else []
+        if refused:  # the catalog's input modalities (an OCR model takes images only) [GUESS: the wording]
+            raise InvalidParameter(
+                f"The model {model} does not support {' or '.join(refused)} input.", param="input.messages"
+            )
         return self.complete(target, conversation.messages, sampling, media=conversation.media, stream=stream)
 
 
@@ -485,7 +505,7 @@ _CALL_KEYS = ("tool_calls", "tool_call_id", "name")
 def check_messages(messages: list[ChatMessage], where: str) -> list[dict[str, Any]]:
     """Plain dicts for the generator; every role known, every message but an assistant's has content."""
     if not messages:
-        raise EmptyInput(f"{where} must hold at least one message.", param=where)
+        raise InvalidParameter(EMPTY_MESSAGES, param=where)
     out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         if message.role not in ROLES:

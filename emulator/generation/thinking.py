@@ -29,11 +29,15 @@ class Thinking:
 OFF = Thinking(False)
 
 
-def decide_thinking(mode: str, enable: bool | None, budget: int | None, *, stream: bool) -> Thinking:
-    """Whether this call thinks; the service's 400s for the combinations it refuses."""
-    if budget is not None and budget > MAX_THINKING_BUDGET:
+def decide_thinking(
+    mode: str, enable: bool | None, budget: int | None, *, stream: bool, max_budget: int | None = None
+) -> Thinking:
+    """Whether this call thinks; the service's 400s for the combinations it refuses. ``max_budget``: the model's
+    largest ``thinking_budget`` (the catalog's), else Qwen3's."""
+    largest = max_budget or MAX_THINKING_BUDGET
+    if budget is not None and budget > largest:
         raise InvalidParameter(
-            f"The thinking_budget parameter must be a positive integer and not greater than {MAX_THINKING_BUDGET}",
+            f"The thinking_budget parameter must be a positive integer and not greater than {largest}",
             param="thinking_budget",
         )
     if mode == "none":

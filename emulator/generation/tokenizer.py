@@ -9,6 +9,7 @@ pieces is exactly the count); ids are a stable hash of the piece into Qwen's 151
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
@@ -26,6 +27,10 @@ from emulator.synth.tokens import tokenize
 from emulator.wire import WireModel
 
 VOCABULARY = 151643
+MAX_INPUT_BYTES = 1024 * 1024
+"""UTF-8 bytes the endpoint tokenizes at most (checked before tokenizing): the answer is ~3 times its input, and a
+model's context window (10M tokens for qwen-long) is no bound on a request's cost."""
+OFF_LOOP_CHARS = 64 * 1024
 
 
 class TokenizerInput(WireModel):
@@ -71,13 +76,24 @@ async def tokenizer(request: Request) -> JSONResponse:
     req = parse(TokenizerRequest, body)
     texts = _texts(req.input)
     target = await services(request).generation.resolve(caller(request), req.model)
-    if sum(len(t) for t in texts) > 4 * target.context_window:
+    size = sum(len(t) for t in texts)
+    if size > 4 * target.context_window:
         raise InvalidParameter(f"Range of input length should be [1, {target.context_window}]", param="input")
-    tokens = [piece for text in texts for piece in tokenize(text)]
+    if size > MAX_INPUT_BYTES // 4 and sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) > MAX_INPUT_BYTES:
+        raise InvalidParameter(f"The input is larger than {MAX_INPUT_BYTES} bytes of UTF-8.", param="input")
+    if size > OFF_LOOP_CHARS:  # linear, but a megabyte is still ~100 ms of work: off the event loop
+        tokens, ids = await asyncio.to_thread(_tokens, texts)
+    else:
+        tokens, ids = _tokens(texts)
     if len(tokens) > target.context_window:
         raise InvalidParameter(f"Range of input length should be [1, {target.context_window}]", param="input")
-    output = {"token_ids": [token_id(t) for t in tokens], "tokens": tokens}
+    output = {"token_ids": ids, "tokens": tokens}
     return envelope(request, "output", output, usage={"input_tokens": len(tokens)})
+
+
+def _tokens(texts: list[str]) -> tuple[list[str], list[int]]:
+    tokens = [piece for text in texts for piece in tokenize(text)]
+    return tokens, [token_id(t) for t in tokens]
 
 
 def _texts(given: TokenizerInput) -> list[str]:

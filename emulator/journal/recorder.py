@@ -44,6 +44,10 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 UNSERVED = frozenset({404, 405})
 """Answers after which a body nobody read is read for the journal: a client calling what is not emulated yet."""
+MAX_ANSWER = 16 * 1024
+"""The first bytes of each answer kept (its headers whole): an SSE answer's first frames, an error's envelope."""
+SECRET_HEADERS = frozenset({"api-key", "x-api-key", "cookie", "x-emulator-token", "proxy-authorization"})
+"""Headers shown as a label (like the Authorization key), never as sent."""
 
 
 class Record:
@@ -59,6 +63,9 @@ class Record:
         "query",
         "headers",
         "ctx",
+        "answer_headers",
+        "answer_chunks",
+        "answer_size",
         "chunks",
         "body_size",
         "capture",
@@ -76,6 +83,9 @@ class Record:
         self.query: bytes = scope.get("query_string", b"")
         self.headers: list[tuple[bytes, bytes]] = scope["headers"]
         self.ctx = scope_context(scope)
+        self.answer_headers: list[tuple[bytes, bytes]] = []
+        self.answer_chunks: list[bytes] = []
+        self.answer_size = 0
         self.chunks: list[bytes] = []
         self.body_size = 0
         self.capture: bool | None = None  # decided at the first body chunk: never for multipart
@@ -89,6 +99,13 @@ class Record:
             self.capture = b"multipart/" not in content_type
         if self.capture and self.body_size <= MAX_BODY:
             self.chunks.append(chunk)
+
+    def keep_answer(self, chunk: bytes) -> None:
+        """A chunk of the answer's body: kept while the answer's first ``MAX_ANSWER`` bytes last."""
+        size = self.answer_size
+        if size < MAX_ANSWER and chunk:
+            self.answer_chunks.append(chunk if size + len(chunk) <= MAX_ANSWER else chunk[: MAX_ANSWER - size])
+        self.answer_size = size + len(chunk)
 
     @property
     def time(self) -> float:
@@ -125,8 +142,9 @@ class Journal:
         return record, receive_body
 
     async def answered(self, record: Record, status: int, receive: Receive) -> None:
-        """The answer started: a body nobody read on an unserved path is read for the record, then it is kept."""
-        if status in UNSERVED and record.capture is None and record.method in _BODY_METHODS:
+        """The answer started: a body nobody read (an unserved path, a rule's answer) is read for the record, then
+        it is kept."""
+        if record.capture is None and record.method in _BODY_METHODS and _unread_matters(record, status):
             await _read_unread_body(record, receive)
         self.finish(record, status)
 
@@ -152,8 +170,10 @@ class Journal:
         path: str | None = None,
         tenant: str | None = None,
         status: int | None = None,
+        model: str | None = None,
     ) -> Iterator[Record]:
-        """Newest first.  ``path`` is exact or a glob; ``tenant`` a tenant id or an API key."""
+        """Newest first.  ``path`` is exact or a glob; ``tenant`` a tenant id or an API key; ``model`` the JSON
+        body's ``model``, exact or a glob."""
         tenants = tenant_names(tenant) if tenant else None
         glob = path is not None and any(ch in path for ch in "*?[")
         for record in reversed(self._ring):
@@ -166,6 +186,8 @@ class Journal:
                 if owner is None or not tenant_matches(owner.id, tenants):
                     continue
             if status is not None and record.status != status:
+                continue
+            if model is not None and not fnmatch.fnmatchcase(record_model(record) or "", model):
                 continue
             yield record
 
@@ -202,9 +224,19 @@ def bounded_form(form: dict[str, Any]) -> dict[str, Any]:
     return {"fields": fields, "files": files}
 
 
+def record_model(record: Record) -> str | None:
+    body = _body(record)
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else None
+
+
 def entry(record: Record) -> JournalEntry:
     ctx = record.ctx
     tenant = ctx.tenant
+    body = _body(record)
+    model = body.get("model") if isinstance(body, dict) else None
+    answer_headers = _headers(record.answer_headers)
+    answer_body, frames = _answer(record, answer_headers.get("content-type", ""))
     return JournalEntry(
         seq=record.seq,
         time=record.time,
@@ -215,14 +247,72 @@ def entry(record: Record) -> JournalEntry:
         query=record.query.decode("latin-1"),
         headers=_headers(record.headers),
         tenant=tenant.id if tenant is not None else None,
+        tenant_label=tenant.key_hint if tenant is not None else None,
         status=record.status,
         duration_ms=round(record.duration_ms, 3),
         request_id=ctx.request_id,
-        body=_body(record),
+        body=body,
         body_size=record.body_size,
+        model=model if isinstance(model, str) else None,
         form=ctx.upload_form,  # type: ignore[arg-type]  # a dict the schema validates
         rule=ctx.response_rule,
+        fault=ctx.fault_rule,
+        near_misses=ctx.near_misses or [],  # type: ignore[arg-type]  # dicts the schema validates
+        answer_headers=answer_headers,
+        answer_body=answer_body,
+        answer_size=record.answer_size,
+        frames=frames,
     )
+
+
+def _answer(record: Record, content_type: str) -> tuple[Any, list[dict[str, str]] | None]:
+    """The kept answer: JSON parsed when whole, else text; an event stream as its frames."""
+    raw = b"".join(record.answer_chunks)
+    if not raw:
+        return None, None
+    whole = record.answer_size <= MAX_ANSWER
+    text = raw.decode("utf-8", "replace")
+    if "text/event-stream" in content_type:
+        return None, sse_frames(text, whole)
+    if "json" in content_type and whole:
+        try:
+            return parse_json(raw), None
+        except MalformedBody:
+            pass
+    if content_type.startswith(("text/", "application/json")) or "json" in content_type:
+        return text if whole else text + TRUNCATED, None
+    return None, None
+
+
+def sse_frames(text: str, whole: bool = True) -> list[dict[str, str]]:
+    """Server-sent events as ``{"event"?, "id"?, "data"}``: a last frame cut by the bound is marked."""
+    frames: list[dict[str, str]] = []
+    blocks = text.replace("\r\n", "\n").split("\n\n")
+    for index, block in enumerate(blocks):
+        if not block.strip():
+            continue
+        frame: dict[str, str] = {}
+        data: list[str] = []
+        for line in block.split("\n"):
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data.append(value)
+            elif name in ("event", "id") and value:
+                frame[name] = value
+            elif name == "" and value.strip():
+                frame.setdefault("comment", value.strip())
+        frame["data"] = "\n".join(data)
+        if not whole and index == len(blocks) - 1:
+            frame["data"] += TRUNCATED
+        frames.append(frame)
+    return frames
+
+
+def _unread_matters(record: Record, status: int) -> bool:
+    """A body nobody read is worth reading for the journal: an unserved path's, or one a rule answered without
+    reading (a fault, an endpoint response rule): what the client sent is what the test wants to see."""
+    return status in UNSERVED or record.ctx.fault_rule is not None or record.ctx.response_rule is not None
 
 
 async def _read_unread_body(record: Record, receive: Receive) -> None:
@@ -245,6 +335,8 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
         if key == "authorization":
             scheme, _, secret = text.partition(" ")
             text = f"{scheme} {key_hint(secret.strip())}" if secret.strip() else scheme
+        elif key in SECRET_HEADERS and text.strip():
+            text = key_hint(text.strip())
         out[key] = f"{out[key]}, {text}" if key in out else text
     return out
 

@@ -4,10 +4,12 @@ endpoint is hit."""
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from emulator.tenants import PROTECTED_PREFIXES
 from emulator.wire import WireModel
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -45,7 +47,19 @@ class FaultRuleSpec(WireModel):
     probability: float = Field(
         1.0, ge=0, le=1, description="Chance that a matching request is hit; reproducible under --seed."
     )
-    count: int | None = Field(None, ge=1, description="The rule expires after this many hits.")
+    count: int | None = Field(None, ge=1, description="The rule expires (is removed) after this many hits.")
+    after: int | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        description="Let the first N matching calls through untouched, then act: `after: 1` is the second call.",
+    )
+    times: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Act this many times, then stay listed as spent (`remaining: 0`) and let calls through.",
+    )
     tenant: str | None = Field(
         None,
         min_length=1,
@@ -83,9 +97,7 @@ class FaultRuleSpec(WireModel):
     @field_validator("path")
     @classmethod
     def _public_only(cls, value: str) -> str:
-        if value.startswith("/_emulator"):
-            raise ValueError("faults apply to the public API only (/api/v1, /compatible-mode/v1), never /_emulator")
-        return value
+        return reachable_path(value, "faults")
 
 
 class FaultRule(FaultRuleSpec):
@@ -94,4 +106,76 @@ class FaultRule(FaultRuleSpec):
     model_config = ConfigDict(extra="forbid")
     id: str
     hits: int = Field(0, description="Requests the rule answered (or delayed, or dropped).")
-    matched: int = Field(0, description="Requests that matched; with probability < 1 some of them were spared.")
+    matched: int = Field(
+        0, description="Requests that matched; those skipped by `after`, or spared by probability < 1, did not hit."
+    )
+    remaining: int | None = Field(
+        None, description="Hits left before the rule is spent (`times`) or removed (`count`); null: unbounded."
+    )
+
+
+def reachable_path(value: str, what: str) -> str:
+    """A rule's path (exact or a glob) that some public request can match: one of the served prefixes, or a path
+    below one, must fit it; else ``ValueError`` naming the prefixes."""
+    if value.startswith("/_emulator"):
+        raise ValueError(f"{what} apply to the public API only ({', '.join(PROTECTED_PREFIXES)}), never /_emulator")
+    tokens = _glob_tokens(value)
+    if any(_fits_under(tokens, prefix) for prefix in PROTECTED_PREFIXES):
+        return value
+    raise ValueError(
+        f"{value} can never match: {what} apply to requests under {' or '.join(PROTECTED_PREFIXES)} "
+        "(write the whole path, e.g. /api/v1/fine-tunes/*)"
+    )
+
+
+def _glob_tokens(pattern: str) -> list[str]:
+    """``*``, ``?``, a ``[...]`` class, or one literal character each (fnmatch's syntax)."""
+    tokens: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "[":
+            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
+            if end > 0:
+                tokens.append(pattern[i : end + 1])
+                i = end + 1
+                continue
+        tokens.append(ch)
+        i += 1
+    return tokens
+
+
+def _one(token: str, ch: str) -> bool:
+    if token == "?":
+        return True
+    if token.startswith("[") and len(token) > 1:
+        return fnmatch.fnmatchcase(ch, token)
+    return token == ch
+
+
+def _fits_under(tokens: list[str], prefix: str) -> bool:
+    """Whether the glob matches ``prefix`` itself or some ``prefix/...``: its positions after reading the prefix
+    (a small NFA), then the end of the pattern, or anything that can take a ``/`` next."""
+
+    def closure(states: set[int]) -> set[int]:
+        out, todo = set(states), list(states)
+        while todo:
+            i = todo.pop()
+            if i < len(tokens) and tokens[i] == "*" and i + 1 not in out:
+                out.add(i + 1)
+                todo.append(i + 1)
+        return out
+
+    states = closure({0})
+    for ch in prefix:
+        nxt: set[int] = set()
+        for i in states:
+            if i < len(tokens):
+                if tokens[i] == "*":
+                    nxt.add(i)
+                elif _one(tokens[i], ch):
+                    nxt.add(i + 1)
+        states = closure(nxt)
+        if not states:
+            return False
+    return any(i == len(tokens) or tokens[i] == "*" or _one(tokens[i], "/") for i in states)

@@ -26,6 +26,7 @@ import fnmatch
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from weakref import WeakMethod
@@ -35,7 +36,7 @@ from starlette.types import Message, Receive, Scope
 
 from emulator.context import scope_context
 from emulator.errors import ApiError, MalformedBody, TooMany
-from emulator.http import parse_json
+from emulator.http import parse_json, strict_json
 from emulator.ids import Ids
 from emulator.protocol import close_connection
 from emulator.rules.book import RuleBook, rule_error
@@ -106,7 +107,8 @@ class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
         super().__init__(initial, limit)
 
     def _enter(self, spec: FaultRuleSpec, rule_id: str) -> tuple[FaultRule, ActiveRule]:
-        rule = FaultRule(**spec.model_dump(), id=rule_id)
+        limit = spec.times if spec.times is not None else spec.count
+        rule = FaultRule(**spec.model_dump(), id=rule_id, remaining=limit)
         return rule, ActiveRule(rule)
 
     def _full(self) -> ApiError:
@@ -121,6 +123,7 @@ class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
         rule, receive = await self.pick(scope, receive)
         if rule is None:
             return receive
+        scope_context(scope).fault_rule = rule.spec.id
         if rule.spec.latency_ms:
             await sleep(rule.spec.latency_ms / 1000)
         if rule.spec.drop_connection:
@@ -133,25 +136,94 @@ class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
         return receive
 
     async def pick(self, scope: Scope, receive: Receive) -> tuple[ActiveRule | None, Receive]:
-        """The first rule that hits this request, and the ``receive`` to pass on (a replay if the body was read)."""
-        request = _RequestView(scope, receive)
+        """The first rule that hits this request, and the ``receive`` to pass on (a replay if the body was read).
+
+        When none hits, the rule of the request's path family that came closest is added to the request's
+        ``near_misses`` with the condition it failed, for the journal."""
+        request = RequestView(scope, receive)
+        closest: tuple[int, ActiveRule] | None = None
         for rule in self.rules:
-            if not request.matches(rule):
-                continue
-            if rule.spec.model is not None and rule.spec.model != await request.model():
-                continue
-            if rule.stream_only and not await request.streaming():
-                continue
-            spec = rule.spec
-            spec.matched += 1
-            if spec.probability < 1.0 and self.ids.rng("fault", spec.id, spec.matched).random() >= spec.probability:
-                continue
-            self.count_hit(spec)
-            return rule, request.receive
+            stage = request.failed_stage(rule)
+            if stage == PASSED and rule.spec.model is not None and rule.spec.model != await request.model():
+                stage = MODEL
+            if stage == PASSED and rule.stream_only and not await request.streaming():
+                stage = STREAM
+            if stage == PASSED:
+                stage = self._count(rule)
+            if stage == PASSED:
+                return rule, request.receive
+            if closest is None or stage > closest[0]:
+                closest = (stage, rule)
+        if closest is not None:
+            miss = await near_miss(request, *closest)
+            if miss is not None:
+                scope_context(scope).add_near_miss(miss)
         return None, request.receive
 
+    def _count(self, rule: ActiveRule) -> int:
+        """A rule that matched everything: skipped (``after``), spent (``times``), spared (probability), or hit."""
+        spec = rule.spec
+        spec.matched += 1
+        if spec.after is not None and spec.matched <= spec.after:
+            return AFTER
+        if spec.times is not None and spec.hits >= spec.times:
+            return TIMES
+        if spec.probability < 1.0 and self.ids.rng("fault", spec.id, spec.matched).random() >= spec.probability:
+            return PROBABILITY
+        limit = spec.times if spec.times is not None else spec.count
+        if limit is not None:
+            spec.remaining = max(0, limit - spec.hits - 1)
+        self.count_hit(spec)
+        return PASSED
 
-class _RequestView:
+
+# How far a request got through a rule's conditions, in the order they are tried: the closest miss got furthest.
+PATH, METHOD, TENANT, MODEL, STREAM, AFTER, TIMES, PROBABILITY, PASSED = range(9)
+_STAGES = ("path", "method", "tenant", "model", "stream", "after", "times", "probability")
+
+
+def path_family(path: str) -> str:
+    """``/api/v1/fine-tunes``: the first three segments, what a near miss is reported within."""
+    return "/".join(path.split("/", 4)[:4])
+
+
+def in_family(pattern: str, path: str) -> bool:
+    """Whether a rule's path (exact or a glob) is of a request path's family: the same first three segments, or
+    a glob broader than them that covers the path."""
+    literal = pattern.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]
+    return path_family(literal) == path_family(path) or (literal != pattern and path.startswith(literal))
+
+
+async def near_miss(request: RequestView, stage: int, rule: ActiveRule) -> dict[str, str] | None:
+    """Which condition the closest rule failed, if it is of the request's path family (else None)."""
+    spec, scope = rule.spec, request.scope
+    path = scope["path"]
+    if not in_family(spec.path, path):
+        return None
+    if stage == PATH:
+        why = f"path {path} does not match {spec.path}"
+    elif stage == METHOD:
+        why = f"method {scope['method']}, the rule wants {spec.method}"
+    elif stage == TENANT:
+        why = f"tenant: the caller is not {spec.tenant}"
+    elif stage == MODEL:
+        why = f"model {await request.model()!r}, the rule wants {spec.model!r}"
+    elif stage == STREAM:
+        why = "not a stream: the rule acts inside streams"
+    elif stage == AFTER:
+        why = f"after: matching call {spec.matched} of the {spec.after} let through first"
+    elif stage == TIMES:
+        why = f"times: spent after {spec.times} hits"
+    else:
+        why = f"probability {spec.probability:g}: spared this time"
+    return {"rule": spec.id, "failed": _STAGES[stage], "reason": why}
+
+
+GENERATION_PATHS = ("/api/v1/services/", "/compatible-mode/")
+"""Where the streams that apply stream faults live (native, multimodal and OpenAI-compatible generation)."""
+
+
+class RequestView:
     """What rules match on, worked out lazily: most rules need only the path and the method."""
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
@@ -159,18 +231,18 @@ class _RequestView:
         self.receive = receive
         self._body: dict[str, Any] | None | bool = False  # False: not read yet
 
-    def matches(self, rule: ActiveRule) -> bool:
-        """Everything but the body's model, which costs a read."""
+    def failed_stage(self, rule: ActiveRule) -> int:
+        """Everything but the body's model, which costs a read: the first condition that fails, or PASSED."""
         spec = rule.spec
         if spec.method is not None and spec.method != self.scope["method"]:
-            return False
+            return METHOD if rule.path_matches(self.scope["path"]) else PATH
         if not rule.path_matches(self.scope["path"]):
-            return False
+            return PATH
         if rule.tenants is not None:
             tenant = scope_context(self.scope).tenant
             if tenant is None or not tenant_matches(tenant.id, rule.tenants):
-                return False
-        return True
+                return TENANT
+        return PASSED
 
     async def model(self) -> str | None:
         body = await self.body()
@@ -178,7 +250,11 @@ class _RequestView:
         return model if isinstance(model, str) else None
 
     async def streaming(self) -> bool:
-        """Asks for a stream: native SSE headers, or an OpenAI-style ``"stream": true``."""
+        """Asks for a generation stream: a POST to a generation endpoint with native SSE headers, or an
+        OpenAI-style ``"stream": true``.  Other event streams (``GET /fine-tunes/{id}/stream``) cannot apply a
+        stream fault, so they do not spend one."""
+        if self.scope["method"] != "POST" or not self.scope["path"].startswith(GENERATION_PATHS):
+            return False
         headers = dict(self.scope["headers"])
         if headers.get(b"x-dashscope-sse", b"").strip().lower() == b"enable":
             return True
@@ -239,16 +315,22 @@ async def drop_connection(scope: Scope) -> None:
     await close_connection(send)
 
 
-_RULES = TypeAdapter(list[FaultRuleSpec])
+@cache
+def _rules() -> TypeAdapter[list[FaultRuleSpec]]:
+    """Built with the first ``--faults`` file: a validator built at import would cost every start-up the build and
+    pydantic's scan for plugins."""
+    return TypeAdapter(list[FaultRuleSpec])
 
 
 def load_rules(path: Path) -> list[FaultRuleSpec]:
     """``--faults FILE``: a JSON list of rules."""
     try:
-        return _RULES.validate_json(path.read_bytes())
+        return _rules().validate_python(strict_json(path.read_bytes()))
     except OSError as exc:
         raise ValueError(f"cannot read the faults file {path}: {exc.strerror or exc}") from None
-    except ValidationError as exc:
+    except ValueError as exc:  # not JSON, NaN/Infinity in it, or not rules (a ValidationError)
+        if not isinstance(exc, ValidationError):
+            raise ValueError(f"{path} is not a JSON list of fault rules: {exc}") from None
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "file"
         raise ValueError(f"{path} is not a JSON list of fault rules: {where}: {first['msg']}") from None

@@ -11,6 +11,8 @@ import re
 _CJK_CLASS = r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
 _CJK = re.compile(_CJK_CLASS)
 _CJK_RUNS = re.compile(_CJK_CLASS + "+")
+_LATIN_RUNS = re.compile("[A-Za-z]+")
+_SPLIT = re.compile(f"({_CJK_CLASS})")
 
 
 def _cjk_chars(text: str) -> int:
@@ -31,33 +33,32 @@ def count_tokens(text: str) -> int:
 def is_chinese(text: str) -> bool:
     """True when CJK characters make up a fair share of the text's letters."""
     cjk = _cjk_chars(text)
-    if not cjk:  # an English or JSON text: no letter count needed
-        return False
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
-    return cjk * 3 >= latin
+    latin = sum(len(run) for run in _LATIN_RUNS.findall(text))  # runs: one match per word, not a loop per character
+    return cjk > 0 and cjk * 3 >= latin
 
 
 def tokenize(text: str) -> list[str]:
-    """Contiguous pieces of ``text``, exactly ``count_tokens(text)`` of them."""
+    """Contiguous pieces of ``text``, exactly ``count_tokens(text)`` of them, in one linear pass."""
     pieces: list[str] = []
-    run = ""
-    for char in text:
-        if _CJK.match(char):
-            pieces += _chunks(run)
-            pieces.append(char)
-            run = ""
+    for i, part in enumerate(_SPLIT.split(text)):  # non-CJK run, CJK character, non-CJK run, ...
+        if i % 2 or 0 < len(part) <= 4:
+            pieces.append(part)
+        elif part:
+            pieces += _chunks(part)
+    excess = len(pieces) - count_tokens(text)
+    if excess <= 0 or not pieces:
+        return pieces
+    out: list[str] = []
+    current = pieces[0]
+    for following in pieces[1:]:
+        if excess > 0 and len(current) < 4 and not _CJK.match(current[0]):
+            current += following  # a short tail joins its neighbour (stops once it holds 4 characters)
+            excess -= 1
         else:
-            run += char
-    pieces += _chunks(run)
-    target = count_tokens(text)
-    index = 0
-    while len(pieces) > target and index < len(pieces) - 1:
-        piece = pieces[index]
-        if len(piece) < 4 and not _CJK.match(piece[0]):
-            pieces[index : index + 2] = [piece + pieces[index + 1]]  # a short tail joins its neighbour
-        else:
-            index += 1
-    return pieces
+            out.append(current)
+            current = following
+    out.append(current)
+    return out
 
 
 def _chunks(run: str) -> list[str]:

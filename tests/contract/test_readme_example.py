@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATASETS
-from tests.contract.conftest import ROOT, require_venv
+from tests.contract.conftest import CLIENT_VENV, ROOT, require_venv
 
 README = ROOT / "README.md"
 MARKER = "<!-- pytest-example:"
-CLIENT_VENV = ROOT / ".venv-client"
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 

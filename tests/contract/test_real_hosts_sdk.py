@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.conftest import ROOT, require_venv
+from tests.contract.conftest import CLIENT_VENV, ROOT, require_venv
 
-CLIENT_VENV = ROOT / ".venv-client"
 pytestmark = [pytest.mark.live, pytest.mark.contract]
 
 INNER = """

@@ -136,11 +136,11 @@ async def test_delete_one_and_all(client: httpx.AsyncClient) -> None:
     [
         {},
         {"path": "api/v1"},
-        {"path": "/x", "status": 200},
-        {"path": "/x", "bogus": 1},
-        {"path": "/x", "probability": 1.5},
-        {"path": "/x", "method": "FETCH"},
-        {"path": "/x", "count": 0},
+        {"path": "/api/v1/x", "status": 200},
+        {"path": "/api/v1/x", "bogus": 1},
+        {"path": "/api/v1/x", "probability": 1.5},
+        {"path": "/api/v1/x", "method": "FETCH"},
+        {"path": "/api/v1/x", "count": 0},
     ],
 )
 async def test_bad_rules_are_400(client: httpx.AsyncClient, rule: dict[str, Any]) -> None:
@@ -179,7 +179,7 @@ async def test_a_whole_reset_returns_to_the_file_rules(tmp_path: Path, app_facto
 
 def test_load_rules_reports_the_bad_entry(tmp_path: Path) -> None:
     bad = tmp_path / "faults.json"
-    bad.write_text(json.dumps([{"path": "/api/v1/files"}, {"path": "/x", "status": 99}]))
+    bad.write_text(json.dumps([{"path": "/api/v1/files"}, {"path": "/api/v1/x", "status": 99}]))
     with pytest.raises(ValueError, match=r"1\.status"):
         load_rules(bad)
     with pytest.raises(ValueError, match="cannot read"):
@@ -187,7 +187,7 @@ def test_load_rules_reports_the_bad_entry(tmp_path: Path) -> None:
 
 
 def test_the_empty_list_is_the_fast_path() -> None:
-    rules = FaultRules(Ids(1), [FaultRuleSpec(path="/a")])
+    rules = FaultRules(Ids(1), [FaultRuleSpec(path="/api/v1/a")])
     assert rules.rules
     rules.clear()
     assert rules.rules == []

@@ -17,6 +17,7 @@ from emulator.testing import EmulatorServer
 PUBLIC_PREFIXES = (
     "/api/v1",
     "/compatible-mode/v1",
+    "/compatible-api/v1",
     "/api/v2/apps/protocols/compatible-mode/v1",
     "/_emulator",
     "/_oss/",

@@ -66,7 +66,7 @@ def test_fault_advance_and_requests(dashscope_emulator):
         assert c.get("/api/v1/files").status_code == 200
     seen = dashscope_emulator.requests(path="/api/v1/files")
     assert [e["status"] for e in seen] == [200, 429]
-    assert seen[0]["headers"]["authorization"].startswith("Bearer sk-in…")
+    assert seen[0]["headers"]["authorization"].startswith("Bearer sk… #")
     dashscope_emulator.set_time_scale(5.0)  # the fixture puts the speed back afterwards
 
 

@@ -61,7 +61,7 @@ async def test_home_shows_what_just_happened_across_tenants(app: Starlette, clie
     status = (await client.get(f"/api/v1/deployments/{deployed}")).json()["output"]["status"]
     assert _rows(html, "recent-deployments", "data-deployment") == [(deployed, status)]
     mine = tenant_for(API_KEY, None)
-    assert f'href="/_emulator/dashboard/tenants/{mine.id}#deployments-title"' in html
+    assert f'href="/_emulator/dashboard/tenants/{mine.id}/deployments/{deployed}"' in html
     assert tenant_for("sk-second-tenant", None).key_hint in html.split('id="recent-jobs"', 1)[1]
     assert 'id="open-tenant"' not in html  # two tenants: no single one to jump into
 

@@ -8,6 +8,7 @@ be what the replay of the same facts gives, and every refused action must be ref
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ class Replay:
 
 async def _scenario(steps: list[tuple[Any, ...]], workdir: Path) -> None:
     settings = Settings(db=str(workdir / "e.db"), data_dir=workdir / "files", time_scale=0.0, seed=3)
-    settings = settings.model_copy(update={"pending_seconds": PENDING})
+    settings = dataclasses.replace(settings, pending_seconds=PENDING)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         clients = [client_for(app, key) for key in KEYS]

@@ -203,7 +203,7 @@ async def test_parameter_validation(client: httpx.AsyncClient, parameters: dict[
         ({"model": "qwen-turbo"}, "BadRequest.EmptyInput", "input"),
         ({"model": "qwen-turbo", "input": {}}, "BadRequest.EmptyInput", "input"),
         ({"model": "qwen-turbo", "input": {"prompt": ""}}, "BadRequest.EmptyInput", "input"),
-        ({"model": "qwen-turbo", "input": {"messages": []}}, "BadRequest.EmptyInput", "input.messages"),
+        ({"model": "qwen-turbo", "input": {"messages": []}}, "InvalidParameter", "Content length must be"),
         ({"model": "qwen-turbo", "input": {"messages": "hi"}}, "InvalidParameter", "input.messages"),
         (
             {"model": "qwen-turbo", "input": {"messages": [{"role": "bot", "content": "x"}]}},

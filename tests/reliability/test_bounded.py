@@ -59,7 +59,7 @@ async def test_fault_rules_are_capped(app_factory: AppFactory) -> None:
         )
         assert "--max-fault-rules" in refused["message"]
         assert (await client.delete(f"/_emulator/faults/{ids[0]}")).status_code == 200
-        assert (await client.post("/_emulator/faults", json={"path": "/x", "status": 429})).status_code == 200
+        assert (await client.post("/_emulator/faults", json={"path": "/api/v1/x", "status": 429})).status_code == 200
 
 
 async def test_cached_tenants_are_capped(app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:

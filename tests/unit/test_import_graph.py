@@ -122,7 +122,18 @@ def test_the_graph_sees_type_only_imports() -> None:
 
 TOP = ("emulator.app", "emulator.__main__", "emulator.services", "emulator.control", "emulator.dashboard")
 """The composition root, the CLI, and the control plane and its dashboard, which act on the whole emulator."""
-RESOURCES = ("emulator.files", "emulator.fine_tunes", "emulator.deployments", "emulator.generation", "emulator.uploads")
+RESOURCES = (
+    "emulator.files",
+    "emulator.fine_tunes",
+    "emulator.deployments",
+    "emulator.generation",
+    "emulator.uploads",
+    "emulator.model_cards",
+    "emulator.embeddings",
+    "emulator.tasks",
+    "emulator.openai_files",
+    "emulator.batches",
+)
 OUTSIDE = ("emulator.pytest_plugin", "emulator.testing")
 """Client-side helpers for test suites: they talk to a server over HTTP and import none of it."""
 
@@ -201,6 +212,13 @@ NOT_AT_START = (
     "tarfile",
     # generated text: Faker on the first text it writes
     "faker",
+    # no pydantic validator is built at start (the settings are a dataclass, the checkpoint RootModels and the
+    # deployment templates come with their first use): building the first one scans every installed package for
+    # pydantic plugins (importlib.metadata)
+    "pydantic.plugin._loader",
+    "importlib.metadata",
+    "pydantic.root_model",
+    "emulator.fine_tunes.checkpoint_schemas",
     # the OSS upload host's XML errors escape with html.escape
     "xml.sax",
     "urllib.request",

@@ -47,7 +47,9 @@ def _message(text: str | None, reasoning: str | None = None) -> dict[str, Any]:
 def multimodal_body(answer: Answer) -> dict[str, Any]:
     if answer.scripted:
         body = native_body(answer, as_message=True)
-        return {**body, "output": _as_parts(body["output"])}
+        if answer.rule_id is not None:  # a response rule's answer: the native usage, as rules have always had
+            return {**body, "output": _as_parts(body["output"], answer)}
+        return {"output": _as_parts(body["output"], answer), "usage": multimodal_usage(answer)}
     choices = []
     for index, c in enumerate(answer.choices):
         choice: dict[str, Any] = {"finish_reason": c.finish_reason, "message": _message(c.content, c.reasoning)}
@@ -60,7 +62,11 @@ def multimodal_body(answer: Answer) -> dict[str, Any]:
 def multimodal_chunks(answer: Answer, *, incremental: bool) -> Iterator[dict[str, Any]]:
     if answer.scripted:
         for chunk in native_chunks(answer, as_message=True, incremental=incremental):
-            yield {**chunk, "output": _as_parts(chunk["output"])}
+            usage = chunk["usage"]
+            if answer.rule_id is None:  # the model's own tool calls: the multimodal usage (recorded)
+                details = usage.get("output_tokens_details") or {}
+                usage = multimodal_usage(answer, usage["output_tokens"], details.get("reasoning_tokens", 0))
+            yield {"output": _as_parts(chunk["output"], answer), "usage": usage}
         return
     plans = [_plan(answer, c, incremental) for c in answer.choices]
     for row in zip_longest(*plans):
@@ -86,19 +92,25 @@ def _plan(answer: Answer, choice: Choice, incremental: bool) -> Iterator[tuple[d
             yield _message(None, step.text), UNFINISHED, step.output_tokens, step.reasoning_tokens
         else:
             text += step.text
-            last = following is None and not incremental
+            last = following is None  # the last piece carries the finish reason (recorded: cnblogs multimodal-*-sse)
             message = _message(step.text if incremental else text)
             yield message, choice.finish_reason if last else UNFINISHED, step.output_tokens, step.reasoning_tokens
             sent = True
         step = following
-    if incremental or not sent:
+    if not sent:
         closing = _message(None) if incremental else _message(text)
         yield closing, choice.finish_reason, choice.output_tokens, choice.reasoning_tokens
 
 
-def _as_parts(output: dict[str, Any]) -> dict[str, Any]:
+def _as_parts(output: dict[str, Any], answer: Answer) -> dict[str, Any]:
+    """A native message's content as parts; the model's own tool calls number their choice only when there are
+    several (the recorded multimodal tool-call streams carry no ``index``, unlike the text endpoint's)."""
+    keep_index = answer.many or answer.rule_id is not None
     choices = [
-        {**c, "message": {**c["message"], "content": [{"text": t}] if (t := c["message"]["content"]) else []}}
+        {
+            **{k: v for k, v in c.items() if k != "index" or keep_index},
+            "message": {**c["message"], "content": [{"text": t}] if (t := c["message"]["content"]) else []},
+        }
         for c in output.get("choices", [])
     ]
     return {**output, "choices": choices}

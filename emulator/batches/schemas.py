@@ -1,0 +1,69 @@
+"""OpenAI's batch shapes as the compatible mode answers them (reference §9.2-§9.6)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from emulator.wire import WireModel
+
+
+class BatchCreateRequest(WireModel):
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    input_file_id: str
+    endpoint: Literal["/v1/chat/completions", "/v1/embeddings", "/v1/chat/ds-test"]
+    completion_window: str = Field(description="`24h` to `336h`, or `1d` to `14d`.")
+    metadata: dict[str, str] | None = Field(None, description="`ds_name` ≤ 100, `ds_description` ≤ 200 characters.")
+
+
+class RequestCounts(WireModel):
+    total: int
+    completed: int
+    failed: int
+
+
+class BatchError(WireModel):
+    code: str
+    message: str
+    param: str | None = None
+    line: int | None = None
+
+
+class BatchErrors(WireModel):
+    object: Literal["list"] = "list"
+    data: list[BatchError]
+
+
+class Batch(WireModel):
+    id: str
+    object: Literal["batch"] = "batch"
+    endpoint: str
+    errors: BatchErrors | None
+    input_file_id: str
+    completion_window: str
+    status: str = Field(
+        description="validating, in_progress, finalizing, completed, failed, expired, cancelling, cancelled."
+    )
+    output_file_id: str | None
+    error_file_id: str | None
+    created_at: int
+    in_progress_at: int | None
+    expires_at: int | None
+    finalizing_at: int | None
+    completed_at: int | None
+    failed_at: int | None
+    expired_at: int | None
+    cancelling_at: int | None
+    cancelled_at: int | None
+    request_counts: RequestCounts
+    metadata: dict[str, Any] | None
+
+
+class BatchList(WireModel):
+    object: Literal["list"] = "list"
+    data: list[Batch] | None
+    first_id: str | None
+    last_id: str | None
+    has_more: bool

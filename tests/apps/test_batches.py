@@ -1,0 +1,215 @@
+"""OpenAI-compatible Files and Batch in-process, on a frozen clock: lifecycle, line checks, output files, cancel."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+RECORDED_KEYS = (
+    "id object endpoint errors input_file_id completion_window status output_file_id error_file_id created_at "
+    "in_progress_at expires_at finalizing_at completed_at failed_at expired_at cancelling_at cancelled_at "
+    "request_counts metadata"
+).split()
+"""The keys of the recorded create answer, in its order (reference §9.2)."""
+FILES = "/compatible-mode/v1/files"
+BATCHES = "/compatible-mode/v1/batches"
+
+
+async def advance(client: httpx.AsyncClient, seconds: float) -> None:
+    assert (await client.post("/_emulator/clock/advance", json={"seconds": seconds})).status_code == 200
+
+
+def chat_line(i: int, model: str = "qwen-plus", url: str = "/v1/chat/completions", **extra: Any) -> dict[str, Any]:
+    body = {"model": model, "messages": [{"role": "user", "content": f"Say hello number {i}"}], **extra}
+    return {"custom_id": str(i), "method": "POST", "url": url, "body": body}
+
+
+async def upload_lines(
+    client: httpx.AsyncClient, lines: list[dict[str, Any]] | list[str], purpose: str = "batch"
+) -> str:
+    text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n"
+    response = await client.post(FILES, files={"file": ("input.jsonl", text.encode())}, data={"purpose": purpose})
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+async def create(client: httpx.AsyncClient, file_id: str, endpoint: str = "/v1/chat/completions") -> dict[str, Any]:
+    body = {"input_file_id": file_id, "endpoint": endpoint, "completion_window": "24h", "metadata": {"ds_name": "t1"}}
+    response = await client.post(BATCHES, json=body)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.anyio
+async def test_files_shapes_and_errors(client: httpx.AsyncClient) -> None:
+    made = (await client.post(FILES, files={"file": ("a.txt", b"hello")}, data={"purpose": "file-extract"})).json()
+    assert made["id"].startswith("file-fe-") and len(made["id"]) == len("file-fe-") + 24
+    assert {k: made[k] for k in ("object", "bytes", "filename", "purpose", "status")} == {
+        "object": "file", "bytes": 5, "filename": "a.txt", "purpose": "file-extract", "status": "processed"
+    }  # fmt: skip
+    batch_file = await upload_lines(client, [chat_line(1)])
+    assert batch_file.startswith("file-batch-")
+    listed = (await client.get(FILES, params={"limit": 1})).json()
+    assert listed["object"] == "list" and [f["id"] for f in listed["data"]] == [batch_file] and listed["has_more"]
+    rest = (await client.get(FILES, params={"after": batch_file})).json()
+    assert [f["id"] for f in rest["data"]] == [made["id"]] and not rest["has_more"]
+    assert (await client.get(f"{FILES}/{made['id']}")).json()["id"] == made["id"]
+    refused = await client.get(f"{FILES}/{made['id']}/content")
+    assert refused.status_code == 400 and refused.json()["error"]["type"] == "invalid_request_error"
+    wrong = await client.post(FILES, files={"file": ("a.txt", b"x")}, data={"purpose": "fine-tune"})
+    assert wrong.status_code == 400
+    assert wrong.json()["error"] == {
+        "message": "'purpose' must be one of 'file-extract', 'batch'", "type": "invalid_request_error",
+        "param": "purpose", "code": None,
+    }  # fmt: skip
+    deleted = (await client.delete(f"{FILES}/{made['id']}")).json()
+    assert deleted == {"id": made["id"], "object": "file", "deleted": True}
+    gone = await client.get(f"{FILES}/{made['id']}")
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+    native = (await client.get("/api/v1/files")).json()["data"]["files"]
+    assert [f["file_id"] for f in native] == [batch_file]  # one store
+
+
+@pytest.mark.anyio
+async def test_batch_lifecycle_and_output(client: httpx.AsyncClient) -> None:
+    file_id = await upload_lines(client, [chat_line(i) for i in range(5)] + [chat_line(5, max_tokens=10**9)])
+    made = await create(client, file_id)
+    assert made["id"].startswith("batch_") and made["status"] == "validating" and made["errors"] is None
+    assert made["request_counts"] == {"total": 0, "completed": 0, "failed": 0} and made["in_progress_at"] is None
+    assert made["metadata"] == {"ds_name": "t1"} and list(made) == RECORDED_KEYS
+    await advance(client, 1.5)
+    running = (await client.get(f"{BATCHES}/{made['id']}")).json()
+    assert running["status"] == "in_progress" and running["request_counts"]["total"] == 6
+    assert running["in_progress_at"] == made["created_at"] and running["expires_at"] == made["created_at"] + 86400
+    await advance(client, 3.0 + 0.02 * 6)
+    assert (await client.get(f"{BATCHES}/{made['id']}")).json()["status"] == "finalizing"
+    await advance(client, 2)
+    done = (await client.get(f"{BATCHES}/{made['id']}")).json()
+    assert done["status"] == "completed" and done["request_counts"] == {"total": 6, "completed": 5, "failed": 1}
+    assert done["finalizing_at"] == done["completed_at"] and done["output_file_id"].startswith("file-batch_output-")
+    output = (await client.get(f"{FILES}/{done['output_file_id']}/content")).text.splitlines()
+    first = json.loads(output[0])
+    assert [json.loads(line)["custom_id"] for line in output] == ["0", "1", "2", "3", "4"]
+    assert first["id"] == first["response"]["request_id"] and first["error"] is None
+    assert first["response"]["status_code"] == 200
+    assert first["response"]["body"]["id"] == "chatcmpl-" + first["id"]
+    assert first["response"]["body"]["choices"][0]["message"]["content"]
+    errors = [
+        json.loads(line) for line in (await client.get(f"{FILES}/{done['error_file_id']}/content")).text.splitlines()
+    ]
+    assert [e["custom_id"] for e in errors] == ["5"] and errors[0]["response"] is None and errors[0]["error"]["message"]
+    again = await client.post(f"{BATCHES}/{made['id']}/cancel")
+    assert again.status_code == 400 and "already completed" in again.json()["error"]["message"]
+
+
+@pytest.mark.anyio
+async def test_validation_failures(client: httpx.AsyncClient) -> None:
+    bad = [chat_line(1, url="/v1/chat/completion"), chat_line(1), chat_line(2, model="qwen-max"), "not json"]
+    made = await create(client, await upload_lines(client, bad))
+    await advance(client, 5)
+    failed = (await client.get(f"{BATCHES}/{made['id']}")).json()
+    assert failed["status"] == "failed" and failed["failed_at"] == failed["created_at"]
+    assert failed["in_progress_at"] is None and failed["request_counts"]["total"] == 0
+    codes = [(e["code"], e["line"]) for e in failed["errors"]["data"]]
+    assert codes == [
+        ("url_not_found", 1),
+        ("duplicate_custom_id", 2),
+        ("mismatched_model", 3),
+        ("invalid_json_line", 4),
+    ]
+    assert (
+        failed["errors"]["data"][0]["message"]
+        == "The provided url '/v1/chat/completion' is not supported by the Batch API."
+    )
+    test = [chat_line(i, model="batch-test-model") for i in range(2)]
+    mismatch = await create(client, await upload_lines(client, test))
+    await advance(client, 5)
+    data = (await client.get(f"{BATCHES}/{mismatch['id']}")).json()["errors"]["data"]
+    assert [e["code"] for e in data] == ["mismatched_test_url", "mismatched_test_url"]
+    for body, status in (
+        ({"input_file_id": "file-batch-nope", "endpoint": "/v1/chat/completions", "completion_window": "24h"}, 404),
+        (
+            {"input_file_id": mismatch["input_file_id"], "endpoint": "/v1/chat/completions", "completion_window": "2h"},
+            400,
+        ),
+        ({"input_file_id": mismatch["input_file_id"], "endpoint": "/v1/images", "completion_window": "24h"}, 400),
+    ):
+        response = await client.post(BATCHES, json=body)
+        assert response.status_code == status and "error" in response.json()
+    assert (await client.get(f"{BATCHES}/batch_nope")).status_code == 404
+
+
+@pytest.mark.anyio
+async def test_test_model_embeddings_cancel_and_list(client: httpx.AsyncClient) -> None:
+    test = [chat_line(i, model="batch-test-model", url="/v1/chat/ds-test") for i in range(3)]
+    tested = await create(client, await upload_lines(client, test), endpoint="/v1/chat/ds-test")
+    lines = [
+        {
+            "custom_id": f"e{i}",
+            "method": "POST",
+            "url": "/v1/embeddings",
+            "body": {"model": "text-embedding-v4", "input": f"text {i}", "dimensions": 64},
+        }
+        for i in range(4)
+    ]  # noqa: E501
+    embedded = await create(client, await upload_lines(client, lines), endpoint="/v1/embeddings")
+    long = await create(client, await upload_lines(client, [chat_line(i) for i in range(200)]))
+    await advance(client, 1.5 + 2.0)  # long is half-way through its 3 + 4 s of work
+    cancelling = (await client.post(f"{BATCHES}/{long['id']}/cancel")).json()
+    assert cancelling["status"] == "cancelling" and cancelling["cancelling_at"] is None
+    await advance(client, 30)
+    cancelled = (await client.get(f"{BATCHES}/{long['id']}")).json()
+    assert cancelled["status"] == "cancelled" and cancelled["cancelling_at"] == cancelled["cancelled_at"]
+    counts = cancelled["request_counts"]
+    assert counts["total"] == 200 and counts["completed"] + counts["failed"] == 200 and 0 < counts["completed"] < 200
+    errors = (await client.get(f"{FILES}/{cancelled['error_file_id']}/content")).text.splitlines()
+    assert json.loads(errors[-1])["error"] == {"code": "batch_cancelled", "message": "Request cancelled."}
+    out = (await client.get(f"{BATCHES}/{tested['id']}")).json()
+    line = json.loads((await client.get(f"{FILES}/{out['output_file_id']}/content")).text.splitlines()[0])
+    assert line["response"]["body"]["choices"][0]["message"] == {"content": "This is a test result."}
+    emb = (await client.get(f"{BATCHES}/{embedded['id']}")).json()
+    vec = json.loads((await client.get(f"{FILES}/{emb['output_file_id']}/content")).text.splitlines()[0])
+    assert len(vec["response"]["body"]["data"][0]["embedding"]) == 64
+    page = (await client.get(BATCHES, params={"limit": 2})).json()
+    assert [b["id"] for b in page["data"]] == [long["id"], embedded["id"]] and page["has_more"]
+    assert page["first_id"] == long["id"] and page["last_id"] == embedded["id"]
+    rest = (await client.get(BATCHES, params={"limit": 2, "after": embedded["id"]})).json()
+    assert [b["id"] for b in rest["data"]] == [tested["id"]] and not rest["has_more"]
+    none = (await client.get(BATCHES, params={"status": "failed"})).json()
+    assert none == {"object": "list", "data": None, "first_id": None, "last_id": None, "has_more": False}
+    named = (await client.get(BATCHES, params={"ds_name": "t", "status": "cancelled"})).json()
+    assert [b["id"] for b in named["data"]] == [long["id"]]
+
+
+@pytest.mark.anyio
+async def test_tenant_page_lists_tasks_and_batches(client: httpx.AsyncClient) -> None:
+    from emulator.tenants import tenant_for
+    from tests.conftest import API_KEY
+
+    made = await create(client, await upload_lines(client, [chat_line(1)]))
+    body = {"model": "text-embedding-async-v1", "input": {"url": "data:text/plain,one%0Atwo"}}
+    headers = {"X-DashScope-Async": "enable"}
+    task = (
+        await client.post("/api/v1/services/embeddings/text-embedding/text-embedding", json=body, headers=headers)
+    ).json()
+    await advance(client, 60)
+    page = (await client.get(f"/_emulator/dashboard/tenants/{tenant_for(API_KEY, None).id}")).text
+    assert 'id="work-table"' in page and made["id"] in page and task["output"]["task_id"] in page
+    assert "completed" in page and "SUCCEEDED" in page
+
+
+@pytest.mark.anyio
+async def test_lines_call_a_fine_tuned_deployment(client: httpx.AsyncClient) -> None:
+    from tests.deployments.flows import finetuned_model, running
+
+    job = await finetuned_model(client)
+    deployed = await running(client, job["finetuned_output"])
+    made = await create(client, await upload_lines(client, [chat_line(i, model=deployed) for i in range(2)]))
+    await advance(client, 60)
+    done = (await client.get(f"{BATCHES}/{made['id']}")).json()
+    assert done["status"] == "completed" and done["request_counts"]["completed"] == 2, done
+    line = json.loads((await client.get(f"{FILES}/{done['output_file_id']}/content")).text.splitlines()[0])
+    assert line["response"]["body"]["model"] == deployed

@@ -1,0 +1,76 @@
+"""The control plane on the new resources: faults, the journal, seed determinism, reset, snapshot and restore."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import AppFactory, client_for
+
+TEXT = "/api/v1/services/embeddings/text-embedding/text-embedding"
+RERANK = "/compatible-api/v1/reranks"
+BATCHES = "/compatible-mode/v1/batches"
+FILES = "/compatible-mode/v1/files"
+
+
+async def _batch(client: httpx.AsyncClient) -> dict[str, object]:
+    line = {"custom_id": "1", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}]}}  # fmt: skip
+    upload = await client.post(
+        FILES, files={"file": ("in.jsonl", json.dumps(line).encode())}, data={"purpose": "batch"}
+    )
+    body = {"input_file_id": upload.json()["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+    return dict((await client.post(BATCHES, json=body)).json())
+
+
+@pytest.mark.anyio
+async def test_faults_and_journal_cover_the_new_endpoints(client: httpx.AsyncClient) -> None:
+    rule = {"path": RERANK, "method": "POST", "status": 429, "code": "Throttling", "count": 1}
+    assert (await client.post("/_emulator/faults", json=rule)).status_code == 200
+    body = {"model": "qwen3-rerank", "query": "q", "documents": ["d"]}
+    faulted = await client.post(RERANK, json=body)
+    assert faulted.status_code == 429 and faulted.json()["error"]["type"] == "rate_limit_error"
+    assert (await client.post(RERANK, json=body)).status_code == 200
+    await client.post("/_emulator/faults", json={"path": TEXT, "status": 503, "count": 1})
+    refused = await client.post(TEXT, json={"model": "text-embedding-v4", "input": {"texts": ["x"]}})
+    assert refused.status_code == 503 and refused.json()["code"] == "ServiceUnavailable"
+    seen = (await client.get("/_emulator/requests", params={"path": RERANK})).json()["requests"]
+    assert [r["status"] for r in seen] == [200, 429]
+    assert seen[0]["body"]["model"] == "qwen3-rerank"
+
+
+@pytest.mark.anyio
+async def test_seeded_ids_and_vectors_repeat(app_factory: AppFactory, tmp_path: Path) -> None:
+    seen = []
+    for run in range(2):
+        app = await app_factory(db=str(tmp_path / f"run{run}.db"), data_dir=tmp_path / f"files{run}", seed=11)
+        async with client_for(app) as client:
+            batch = await _batch(client)
+            task = await client.post(
+                TEXT,
+                json={"model": "text-embedding-async-v1", "input": {"url": "data:text/plain,a"}},
+                headers={"X-DashScope-Async": "enable"},
+            )
+            vec = (await client.post(TEXT, json={"model": "text-embedding-v4", "input": {"texts": ["x y"]}})).json()
+            seen.append((batch["id"], batch["input_file_id"], task.json()["output"]["task_id"], vec["output"]))
+    assert seen[0] == seen[1]
+
+
+@pytest.mark.anyio
+async def test_reset_snapshot_and_restore(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    batch = await _batch(client)
+    await client.post("/_emulator/clock/advance", json={"seconds": 60})
+    done = (await client.get(f"{BATCHES}/{batch['id']}")).json()
+    assert done["status"] == "completed"
+    snap = (await client.post("/_emulator/snapshot", json={"path": "apps.tar.gz"})).json()
+    removed = (await client.post("/_emulator/reset", json={"api_key": "sk-test-tenant-a"})).json()
+    assert (await client.get(f"{BATCHES}/{batch['id']}")).status_code == 404
+    assert "batches" in json.dumps(removed)
+    assert (await client.post("/_emulator/restore", json={"path": snap["path"]})).status_code == 200
+    back = (await client.get(f"{BATCHES}/{batch['id']}")).json()
+    assert back["status"] == "completed" and back["output_file_id"] == done["output_file_id"]
+    content = await client.get(f"{FILES}/{done['output_file_id']}/content")
+    assert content.status_code == 200 and json.loads(content.text.splitlines()[0])["custom_id"] == "1"
