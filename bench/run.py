@@ -25,13 +25,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import apps, backlog, load, overhead, scale, startup, streams, uploads  # noqa: E402
+from bench import apps, backlog, hostile, load, overhead, scale, startup, streams, uploads  # noqa: E402
 from bench.common import emulator, running  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "docs" / "performance.md"  # the figures' page (the README links it)
 COMMAND = "make bench"
-SECTIONS = ("overhead", "startup", "scale", "backlog", "uploads", "streams", "generation", "apps")
+SECTIONS = ("overhead", "startup", "scale", "backlog", "uploads", "streams", "generation", "apps", "hostile")
 
 
 def _impl() -> str:
@@ -87,6 +87,7 @@ def run_sections(workdir: Path, only: tuple[str, ...], quick: bool) -> dict[str,
         "streams": lambda w: streams.measure(w, rounds=1 if quick else 3),
         "generation": lambda w: _generation(w, quick),
         "apps": lambda w: apps.measure(w, rounds=2 if quick else 5, lines=5_000 if quick else apps.MAX_REQUESTS),
+        "hostile": lambda w: hostile.measure(w),
     }
     results: dict[str, Any] = {}
     for name in only:
@@ -309,6 +310,26 @@ def _apps_rows(a: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _hostile_rows(h: dict[str, Any]) -> list[Row]:
+    """Issue 24's classes: the server's peak RSS, the longest loop block a 10 ms health probe saw, no 5xx."""
+    rows: list[Row] = []
+    for name, case in h.items():
+        if not isinstance(case, dict):
+            continue
+        statuses = case["statuses"]
+        no_5xx = isinstance(statuses, list) and all(s < 500 for s in statuses)
+        rows.append(
+            (
+                f"Hostile: {name.replace('_', ' ')}",
+                f"peak RSS {case['peak_rss_mb']:.0f} MB (+{case['rss_growth_mb']:.0f}), longest loop block "
+                f"{case['longest_loop_block_ms']} ms, statuses {statuses}",
+                "no 5xx, block ≤ 1 s",
+                no_5xx and case["longest_loop_block_ms"] <= 1000,
+            )
+        )
+    return rows
+
+
 ROWS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
     "overhead": ("Request overhead", _overhead_rows),
     "startup": ("Start-up", _startup_rows),
@@ -318,6 +339,7 @@ ROWS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Row]]]] = {
     "streams": ("Streams", _stream_rows),
     "generation": ("Generation", _generation_rows),
     "apps": ("Embeddings and Batch", _apps_rows),
+    "hostile": ("Hostile input", _hostile_rows),
 }
 
 

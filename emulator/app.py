@@ -26,7 +26,7 @@ from emulator.control.paths import clean_leftovers as clean_control_leftovers
 from emulator.control.paths import pid_alive
 from emulator.control.persistence import restore_clock, save_clock
 from emulator.dashboard import routes as dashboard_routes
-from emulator.db import Database
+from emulator.db import Database, bump_counter
 from emulator.deployments import routes as deployment_routes
 from emulator.embeddings import routes as embedding_routes
 from emulator.files import routes as file_routes
@@ -182,9 +182,19 @@ async def start_runtime(rt: Runtime, services: Services) -> None:
     _clean_temp(rt.temp_dir)
     clean_control_leftovers(rt)
     await rt.db.open()
+    if rt.ids.seeded:
+        rt.ids.epoch = await _next_epoch(rt.db)
     await restore_clock(rt)
     await services.start()
     rt.background.append(asyncio.create_task(_sweep_later(services)))
+
+
+async def _next_epoch(db: Database) -> int:
+    """This start's place among the starts on this database (0 for the first): see ``emulator.ids``."""
+    async with db.transaction() as tx:
+        row = await tx.fetchone("SELECT n FROM counters WHERE tenant = '' AND kind = 'start-epoch'")
+        await bump_counter(tx, "", "start-epoch", 1)
+    return int(row[0]) if row is not None else 0
 
 
 async def _sweep_later(services: Services) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from html import escape
@@ -27,7 +28,48 @@ OPENAI_PREFIX = ("/compatible-mode/", "/compatible-api/")
 OSS_PREFIX = "/_oss/"
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_STRICT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+def _ENCODE(content: Any) -> str:  # noqa: N802 - the encoder's name since it was a bound method
+    """JSON text of ``content``; a non-finite float (in a row an older version stored) is written as ``null``."""
+    try:
+        return _STRICT(content)
+    except ValueError:
+        return _STRICT(finite(content))
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None: what JSON can carry of data stored before
+    non-finite numbers were refused at the door."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedBody(
+            f"Request body holds the number {text[:40]}, which is out of range: numbers must be finite."
+        )
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise MalformedBody(f"Request body holds {name}, which is not a JSON number: numbers must be finite.")
+
+
+def loads(raw: bytes | str) -> Any:
+    """``json.loads`` as JSON (RFC 8259) has it: ``NaN``, ``Infinity`` and numbers past the float range are
+    ``MalformedBody``, never values that every later reader and writer would have to survive."""
+    return json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
+
+
 _JSON_TYPE = (b"content-type", b"application/json")
 
 
@@ -123,15 +165,26 @@ async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
     return b"".join(chunks)
 
 
+def strict_json(data: bytes | str) -> Any:
+    """``loads`` for the files an operator names (``--responses``, ``--faults``, a world): any refusal is a
+    ValueError that says why, never the file's content."""
+    try:
+        return loads(data)
+    except MalformedBody as exc:
+        raise ValueError(exc.message.replace("Request body", "the file")) from None
+    except RecursionError:
+        raise ValueError("the file nests arrays/objects too deeply") from None
+
+
 def parse_json(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Client JSON to Python values, or ``MalformedBody``: the one parser of anything a client sends.
 
-    Refuses what would otherwise fail later, deep inside a handler: invalid UTF-8, nesting past ``max_depth``
-    (the C decoder's recursion limit would raise ``RecursionError``), and lone surrogates (``"\\ud800"``
-    decodes to a ``str`` that no UTF-8 encoder, SQLite included, accepts).
+    Refuses what would otherwise fail later, deep inside a handler: non-finite numbers, invalid UTF-8, nesting
+    past ``max_depth`` (the C decoder's recursion limit would raise ``RecursionError``), and lone surrogates
+    (``"\\ud800"`` decodes to a ``str`` that no UTF-8 encoder, SQLite included, accepts).
     """
     try:
-        data = json.loads(raw)
+        data = loads(raw)
     except RecursionError:
         raise MalformedBody(f"Request body nests arrays/objects deeper than {max_depth} levels.") from None
     except UnicodeDecodeError:

@@ -1,7 +1,10 @@
 """Ids and random choices from one seeded source.
 
 Without a seed ids are random.  With ``--seed`` every id is a hash of (seed, kind, sequence), where the
-sequence is persisted in the database, so the same calls give the same ids, across restarts too.
+sequence is persisted in the database, so the same calls give the same ids, across restarts too.  Request ids
+count in memory; their stream also mixes in ``epoch``, a per-database start counter (``emulator.app``): 0 on a
+fresh database (reproducible), then one more at each start and for each ``--workers`` process, so a restart or a
+second worker never repeats a request id (nor an upload folder named after one).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from itertools import count
 class Ids:
     def __init__(self, seed: int | None) -> None:
         self.seed = seed
+        self.epoch = 0
         self._requests = count(1)
         self._fast = random.Random(secrets.randbits(128))  # request ids need to be unique, not secret
 
@@ -30,7 +34,8 @@ class Ids:
     def request_id(self) -> str:
         if self.seed is None:
             return _uuid4_text(self._fast.getrandbits(128))
-        return str(uuid.UUID(bytes=self._digest("request", next(self._requests))[:16], version=4))
+        parts = ("request", next(self._requests)) if not self.epoch else ("request", self.epoch, next(self._requests))
+        return str(uuid.UUID(bytes=self._digest(*parts)[:16], version=4))
 
     def uuid(self, kind: str, seq: int) -> str:
         if self.seed is None:

@@ -4,7 +4,8 @@ answer's head sent together with the start of its body (``_HeadWithBody``: one s
 httptools buffers a request line and headers for as long as they keep coming (uvicorn sets no limit), so one
 client could grow the server's memory without end.  This protocol counts the bytes of the head as they arrive
 and, past ``--max-header-bytes``, answers 431 in the service's error envelope and closes the connection,
-before a byte of the request reaches the app.  The limit travels in uvicorn's own
+before a byte of the request reaches the app (after the answers of the requests pipelined before it, never in
+their place).  The limit travels in uvicorn's own
 ``h11_max_incomplete_event_size``, which bounds the h11 protocol the same way (that one answers a plain 400).
 
 This module is the one place that relies on uvicorn's insides (its protocol's hooks and attributes, the
@@ -38,6 +39,9 @@ def head_too_large_response(limit: int) -> bytes:
     return head.encode("ascii") + body
 
 
+HEAD_SECONDS = 10.0
+"""How long a request head may take to arrive once its first byte has (uvicorn's keep-alive timeout stops at the
+first byte, and nothing bounds the rest): past it the connection gets a 408 and is closed."""
 DRAIN_BYTES = 1024 * 1024
 DRAIN_SECONDS = 2.0
 
@@ -106,20 +110,43 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._events = 0  # heads and messages completed on this connection
         self._refused = False
         self._draining = 0  # bytes still to discard after a 431 (lingering close), 0 when not draining
+        self._refuse_pending = False  # a 431 waiting for the answers of the requests before it
+        self._head_timer: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
         if self._draining:
             self._drain(len(data))
+            return
+        if self._refuse_pending:  # nothing after an oversized head is parsed; the 431 follows the earlier answers
             return
         events = self._events
         super().data_received(data)
         # a read in which a head or a message completed is not counted: it held a body or a pipelined request
         if self._head_open and self._events == events and not self.transport.is_closing():
             self._head_seen += len(data)
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_timed_out)
             if self._head_seen > self._head_limit:
                 self._refuse()
 
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._head_open and self._head_seen and not self.transport.is_closing() and not self._draining:
+            self.logger.warning("request head not complete after %.0f s: answered 408", HEAD_SECONDS)
+            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
     def on_headers_complete(self) -> None:
+        self._stop_head_timer()
         self._events += 1
         self._head_open = False
         self._head_seen = 0
@@ -154,6 +181,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """
         if self._draining or self.transport.is_closing():
             return
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            # pipelined behind a request still being answered: its 431 must not take that answer's place
+            self._refuse_pending = True
+            return
+        self._refuse_pending = False
         self.logger.warning("request head over %d bytes: answered 431", self._head_limit)
         self.transport.write(head_too_large_response(self._head_limit))
         if not self.transport.can_write_eof():
@@ -162,6 +194,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.write_eof()
         self._draining = DRAIN_BYTES
         self.loop.call_later(DRAIN_SECONDS, self.transport.close)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._refuse_pending and not self.pipeline and not self.transport.is_closing():
+            self._refuse()
 
     def _drain(self, size: int) -> None:
         self._draining = max(self._draining - size, 0)

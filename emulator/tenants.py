@@ -78,6 +78,10 @@ def tenant_matches(tenant_id: str, names: frozenset[str]) -> bool:
 
 MAX_CACHED_TENANTS = 10_000
 """(key, workspace) pairs resolved without a database write; the oldest is forgotten past this (it is in the db)."""
+MAX_API_KEY = 256
+"""Characters of an API key (real ones are about 35): a longer one is ``InvalidApiKey`` before anything is cached,
+so the caches hold at most ``MAX_CACHED_TENANTS`` entries of at most ``MAX_AUTH_HEADER`` + 64 bytes each (~6 MB)."""
+MAX_AUTH_HEADER = MAX_API_KEY + 64
 
 
 class TenantRegistry:
@@ -135,13 +139,15 @@ class TenantRegistry:
 def parse_bearer(value: bytes | None) -> str:
     if not value:
         raise InvalidApiKey("No API-key provided.")
+    if len(value) > MAX_AUTH_HEADER:
+        raise InvalidApiKey()
     try:
         text = value.decode("latin-1").strip()
     except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes every byte
         raise InvalidApiKey() from exc
     scheme, _, key = text.partition(" ")
     key = key.strip()
-    if scheme.lower() != "bearer" or not key or any(ch.isspace() for ch in key):
+    if scheme.lower() != "bearer" or not key or len(key) > MAX_API_KEY or any(ch.isspace() for ch in key):
         raise InvalidApiKey()
     return key
 

@@ -28,6 +28,7 @@ from emulator.deployments.states import DeploymentStatus
 from emulator.files.upload import stage_copy
 from emulator.fine_tunes.schemas import CreateJobRequest
 from emulator.fine_tunes.states import JobStatus
+from emulator.http import strict_json
 from emulator.runtime import Runtime
 from emulator.services import Services
 from emulator.tenants import Tenant
@@ -103,9 +104,11 @@ Allow = Callable[[Path], Path]
 def read_world(path: Path, data: bytes) -> WorldSpec:
     """Parse a world; an error names the field and the problem, never the file's content."""
     try:
-        return WorldSpec.model_validate_json(data)
+        return WorldSpec.model_validate(strict_json(data))
     except ValidationError as exc:
         raise WorldError(f"{path} is not a world file: {_problem(exc)}") from None
+    except ValueError as exc:  # not JSON, or NaN/Infinity in it
+        raise WorldError(f"{path} is not a world file: {exc}") from None
 
 
 def _problem(exc: ValidationError) -> str:

@@ -250,6 +250,8 @@ def _validate(work: Path, manifest: dict[str, Any]) -> list[str]:
         if stored != manifest["schema_version"]:
             raise InvalidParameter("The snapshot's database and its manifest disagree on the schema version.")
         rows = conn.execute("SELECT blob, size FROM files").fetchall()
+        if "oss_objects" in tables:  # the upload host's objects: blobs/oss/<name>
+            rows += conn.execute("SELECT 'blobs/oss/' || blob, size FROM oss_objects").fetchall()
     except sqlite3.Error:
         raise InvalidParameter("The snapshot's database is damaged or not a SQLite database.") from None
     finally:
@@ -315,6 +317,8 @@ async def _replace_rows(rt: Runtime, services: Services, source: Path, renames: 
                 await _copy_tables(conn, main, snap)
                 await _copy_sequences(conn)
                 await conn.executemany("UPDATE main.files SET blob = ? WHERE blob = ?", [(n, o) for o, n in renames])
+                oss = [(n.rsplit("/", 1)[1], o.rsplit("/", 1)[1]) for o, n in renames if o.startswith(f"{BLOBS}/oss/")]
+                await conn.executemany("UPDATE main.oss_objects SET blob = ? WHERE blob = ?", oss)
             except sqlite3.Error as exc:
                 await conn.execute("ROLLBACK")
                 raise InvalidParameter(f"The snapshot's rows do not fit this emulator's database ({exc}).") from None

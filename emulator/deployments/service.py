@@ -156,6 +156,10 @@ class DeploymentsService:
             options=options,
         )
         async with self.db.transaction() as tx:
+            if source.job_id is not None and await job_store.get_job(tx, tenant.id, source.job_id) is None:
+                raise ModelNotExist(  # the job was deleted since it was read: decided inside the transaction
+                    f"Model not exist: {req.model_name!r}: its fine-tune job was deleted.", param="model_name"
+                )
             row.deployed_model = await self._name(tx, req.model_name, suffix, fine_tuned=source.job_id is not None)
             await self._check_unique(tx, tenant, row, suffix)
             await store.insert_deployment(tx, row, memory)

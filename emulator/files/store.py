@@ -136,7 +136,9 @@ async def file_stats(db: Database, tenant: str, file_ids: list[str]) -> dict[str
 
 
 async def all_blobs(db: Database) -> set[str]:
-    return {row[0] for row in await db.fetchall("SELECT blob FROM files")}
+    """Every blob a row points at, the upload host's objects (``blobs/oss/<name>``) included: the sweep spares them."""
+    rows = await db.fetchall("SELECT blob FROM files UNION ALL SELECT 'blobs/oss/' || blob FROM oss_objects")
+    return {row[0] for row in rows}
 
 
 async def delete_tenant_files(tx: Tx, tenant: str | None) -> list[str]:

@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal, Protocol
@@ -36,6 +36,11 @@ MAX_BOUNDARY = 200
 
 FILE_FIELDS = ("files", "file")
 Over = Literal["file", "quota", "count"]
+
+
+FileGate = Callable[[dict[str, list[str]], "FilePart"], int]
+"""Decides, before the first byte of a file part is written, whether it may be written (else raises) and how large
+it may grow (``UploadsService.gate``: the OSS form's fields come first and carry the credential)."""
 
 
 class UploadBudget(Protocol):
@@ -83,6 +88,7 @@ class FilePart:
     written: int = 0
     over: Over | None = None
     wanted: bool = True  # a part in a file field (others are counted, not written)
+    limit: int | None = None  # bytes this part may hold when a gate set it (past it, the gate's error is raised)
     closed: bool = False  # its closing boundary arrived
     _md5: hashlib._Hash = dataclasses.field(default_factory=hashlib.md5)
     _fh: IO[bytes] | None = None
@@ -128,6 +134,14 @@ class ParsedUpload:
             part.temp_path.unlink(missing_ok=True)
 
 
+class FileTooLarge(Exception):
+    """A gated part grew past the limit its gate set: the upload stops at that chunk."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
 def _close_quietly(fh: IO[bytes]) -> None:
     """Closing flushes the buffer, which fails again on a full disk: the file goes anyway."""
     try:
@@ -153,8 +167,9 @@ def boundary_of(content_type: str | None) -> bytes:
 class _Collector:
     """python-multipart callbacks that write file parts to disk as the bytes arrive."""
 
-    def __init__(self, temp_dir: Path, max_file_bytes: int, budget: UploadBudget) -> None:
+    def __init__(self, temp_dir: Path, max_file_bytes: int, budget: UploadBudget, gate: FileGate | None = None) -> None:
         self.temp_dir = temp_dir
+        self.gate = gate
         self.max_file_bytes = max_file_bytes
         self.budget = budget
         self.result = ParsedUpload()
@@ -179,6 +194,8 @@ class _Collector:
         }
 
     def on_part_begin(self) -> None:
+        if self.gate is not None and self.result.files:
+            raise InvalidParameter("The file must be the last field of the form.")
         self._parts += 1
         if self._parts > MAX_PARTS:
             raise InvalidParameter(f"Too many multipart parts (at most {MAX_PARTS}).")
@@ -210,6 +227,8 @@ class _Collector:
             temp_path=temp,
             content_type=content_type.decode("latin-1") if content_type is not None else None,
         )
+        if self.gate is not None:
+            part.limit = self.gate(self.result.fields, part)  # raises before anything is written or opened
         self.result.files.append(part)
         self._file = part
         if name not in FILE_FIELDS:
@@ -232,6 +251,8 @@ class _Collector:
 
     def _write_file(self, part: FilePart, chunk: bytes) -> None:
         part.size += len(chunk)
+        if part.limit is not None and part.size > part.limit:
+            raise FileTooLarge(part.limit)
         if part._fh is None:
             return  # not wanted, or stopped
         if part.size > self.max_file_bytes:
@@ -273,9 +294,12 @@ async def parse_upload(
     temp_dir: Path,
     max_file_bytes: int,
     budget: UploadBudget | None = None,
+    gate: FileGate | None = None,
 ) -> ParsedUpload:
+    """``gate``, when given, is asked before each file part is opened, and the file must then be the form's last
+    part (as OSS's PostObject requires): a field after it is refused."""
     boundary = boundary_of(content_type)
-    collector = _Collector(temp_dir, max_file_bytes, budget or Unlimited())
+    collector = _Collector(temp_dir, max_file_bytes, budget or Unlimited(), gate)
     try:
         temp_dir.mkdir(parents=True, exist_ok=True)
         parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from emulator.changes import Signal
 from emulator.clock import Clock
 from emulator.db import Database, Tx
-from emulator.errors import Conflict, InvalidParameter, UnsupportedOperation
+from emulator.errors import Conflict, InvalidParameter, NotFound, UnsupportedOperation
 from emulator.fine_tunes import store as job_store
 from emulator.fine_tunes.checkpoints import (
     Checkpoint,
@@ -115,6 +115,8 @@ class CheckpointsService:
         if cp.expired(now):
             raise InvalidParameter(f"The checkpoint has expired ({checkpoint}).", param="checkpoint")
         async with self.db.transaction() as tx:
+            if await job_store.get_job(tx, tenant.id, job_id) is None:  # deleted since it was read: decided here
+                raise NotFound()
             await _insert(tx, tenant.id, job_id, cp.step, name, exported_model_name(job, cp.step), now)
         self.changes.notify(tenant.id, job_id)
         return True

@@ -35,6 +35,11 @@ UNREACHABLE_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "unreachable.exa
 """Hosts whose URLs count as failed downloads (plus every ``*.invalid`` host, RFC 2606)."""
 MAX_DATA_URI_BYTES = 10 * 1024 * 1024
 MAX_MEDIA = 64
+MAX_FRAMES = 512
+"""Frames of one video given as an image list (the public docs' largest range is [4, 512]); checked while the body
+is parsed, before any frame is resolved."""
+MAX_FRAMES_TOTAL = 2048
+"""Frames of all the video lists of one request together."""
 MEDIA_KEYS = ("image", "video", "audio")
 PART_HINTS = frozenset(
     {"fps", "min_pixels", "max_pixels", "total_pixels", "cache_control", "detail", "enable_rotate", "max_frames"}
@@ -194,9 +199,17 @@ def _native_part(part: object, role: str, where: str, refs: list[MediaRef]) -> s
 
 
 def _media_ref(kind: str, value: object, role: str, where: str, refs: list[MediaRef]) -> str:
+    if len(refs) >= MAX_MEDIA:  # here, not only at the end: a body of 100,000 parts stops at the 65th
+        raise InvalidParameter(f"Too many media items in one request: more than {MAX_MEDIA} (at most {MAX_MEDIA}).")
     frames = kind == "video" and isinstance(value, list)
     if frames:
         assert isinstance(value, list)
+        if len(value) > MAX_FRAMES:
+            raise InvalidParameter(
+                f"{where} holds {len(value)} frames; a video as an image list holds at most {MAX_FRAMES}.", param=where
+            )
+        if sum(len(r.value) for r in refs if isinstance(r.value, list)) + len(value) > MAX_FRAMES_TOTAL:
+            raise InvalidParameter(f"The videos of one request hold more than {MAX_FRAMES_TOTAL} frames.", param=where)
         if not value or not all(isinstance(v, str) and v for v in value):
             raise InvalidParameter(f"{where} must be a URL or a non-empty list of frame URLs.", param=where)
     elif not isinstance(value, str) or not value:

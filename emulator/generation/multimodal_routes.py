@@ -23,6 +23,7 @@ from emulator.generation.media import native_conversation
 from emulator.generation.replies import (
     chat_view,
     generation_stream,
+    interleave,
     native_error_frames,
     native_scripted_response,
     script,
@@ -54,7 +55,13 @@ async def generate(request: Request) -> Response:
     target = await gen.resolve(caller(request), req.model)
     messages = conversation.messages
     view = chat_view(
-        request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream
+        request,
+        model=req.model,
+        base_model=target.base_model,
+        context_window=target.context_window,
+        messages=messages,
+        fields=params,
+        stream=stream,
     )
     scripted = script(request, view)
     if scripted is not None:
@@ -130,16 +137,16 @@ def multimodal_output(completion: Completion) -> dict[str, Any]:
     return {"choices": choices}
 
 
-def _plan(reply: Reply, thought: Reply | None, incremental: bool) -> list[tuple[dict[str, Any], str, int, int]]:
-    """(message, finish_reason, output tokens so far, reasoning tokens so far) per chunk of one choice."""
-    steps: list[tuple[dict[str, Any], str, int, int]] = []
+def _plan(reply: Reply, thought: Reply | None, incremental: bool) -> Iterator[tuple[dict[str, Any], str, int, int]]:
+    """(message, finish_reason, output tokens so far, reasoning tokens so far) per chunk of one choice, made as the
+    stream is read (a cumulative stream holds one text so far at a time)."""
     reasoning_tokens = 0
     if thought is not None:
         so_far = ""
         for piece in thought.pieces:
             so_far += piece
             reasoning_tokens = count_tokens(so_far)
-            steps.append((_message(None, piece), UNFINISHED, reasoning_tokens, reasoning_tokens))
+            yield (_message(None, piece), UNFINISHED, reasoning_tokens, reasoning_tokens)
         reasoning_tokens = thought.output_tokens
     text = ""
     for i, piece in enumerate(reply.pieces):
@@ -148,11 +155,10 @@ def _plan(reply: Reply, thought: Reply | None, incremental: bool) -> list[tuple[
         last = i == len(reply.pieces) - 1
         tokens = reasoning_tokens + count_tokens(text)
         message = _message(piece if incremental else text)
-        steps.append((message, reply.finish_reason if last else UNFINISHED, tokens, reasoning_tokens))
+        yield (message, reply.finish_reason if last else UNFINISHED, tokens, reasoning_tokens)
     if not reply.pieces:
         closing = _message(None) if incremental else _message(text)
-        steps.append((closing, reply.finish_reason, reasoning_tokens + reply.output_tokens, reasoning_tokens))
-    return steps
+        yield (closing, reply.finish_reason, reasoning_tokens + reply.output_tokens, reasoning_tokens)
 
 
 def multimodal_chunks(completion: Completion, *, incremental: bool) -> Iterator[dict[str, Any]]:
@@ -161,16 +167,12 @@ def multimodal_chunks(completion: Completion, *, incremental: bool) -> Iterator[
         _plan(reply, completion.reasoning[i] if completion.thinks else None, incremental)
         for i, reply in enumerate(completion.replies)
     ]
-    for step in range(max(len(p) for p in plans)):
-        for index, plan in enumerate(plans):
-            if step >= len(plan):
-                continue
-            message, finish, output_tokens, reasoning_tokens = plan[step]
-            choice: dict[str, Any] = {"message": message, "finish_reason": finish}
-            if many:
-                choice["index"] = index
-            usage = multimodal_usage(completion, output_tokens, reasoning_tokens)
-            yield {"output": {"choices": [choice]}, "usage": usage}
+    for index, (message, finish, output_tokens, reasoning_tokens) in interleave(plans):
+        choice: dict[str, Any] = {"message": message, "finish_reason": finish}
+        if many:
+            choice["index"] = index
+        usage = multimodal_usage(completion, output_tokens, reasoning_tokens)
+        yield {"output": {"choices": [choice]}, "usage": usage}
 
 
 async def _events(chunks: Iterator[dict[str, Any]], rid: str) -> AsyncIterator[bytes]:

@@ -70,7 +70,13 @@ async def chat_completions(request: Request) -> Response:
     stream = bool(req.stream)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
     view = chat_view(
-        request, model=req.model, base_model=target.base_model, messages=messages, fields=req, stream=stream
+        request,
+        model=req.model,
+        base_model=target.base_model,
+        context_window=target.context_window,
+        messages=messages,
+        fields=req,
+        stream=stream,
     )
     scripted = script(request, view)
     if scripted is not None:

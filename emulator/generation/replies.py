@@ -16,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from emulator.context import caller, context
-from emulator.errors import ApiError, render_openai_error
+from emulator.errors import ApiError, InvalidParameter, render_openai_error
 from emulator.generation.schemas import SamplingFields
 from emulator.rules.fault_schemas import FaultRule
 from emulator.rules.faults import drop_connection, fault_error
@@ -40,6 +40,8 @@ DONE = b"data: [DONE]\n\n"
 ARGUMENT_PIECE = 12
 """Characters of a tool call's JSON arguments per streamed chunk."""
 
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------------------------- the hook
 
@@ -61,11 +63,18 @@ def chat_view(
     *,
     model: str,
     base_model: str | None,
+    context_window: int,
     messages: Sequence[Mapping[str, Any]],
     fields: SamplingFields,
     stream: bool,
 ) -> ChatView:
-    """The protocol-neutral view of a generation request (native text, multimodal, OpenAI-compatible)."""
+    """The protocol-neutral view of a generation request (native text, multimodal, OpenAI-compatible).
+
+    A prompt past the model's context window is refused here, before any response rule looks at it (a rule's regex
+    costs time in the prompt's length: only prompts the model could take reach it).
+    """
+    if input_tokens(messages) > context_window:
+        raise InvalidParameter(f"Range of input length should be [1, {context_window}]", param="messages")
     last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
     last_role = messages[-1].get("role") if messages else None
     return ChatView(
@@ -195,13 +204,26 @@ def native_usage(usage: Usage) -> dict[str, int]:
     }
 
 
+def interleave(plans: list[Iterator[T]]) -> Iterator[tuple[int, T]]:
+    """(choice index, step) with the choices taking turns, each until its own steps run out."""
+    active = list(enumerate(plans))
+    while active:
+        still = []
+        for index, plan in active:
+            for step in plan:
+                yield index, step
+                still.append((index, plan))
+                break
+        active = still
+
+
 def native_scripted_chunks(
     scripted: Scripted, usage: Usage, *, message_format: bool, incremental: bool
-) -> list[dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     """Chunk payloads: each delta (incremental) or everything so far (cumulative); output tokens grow to the total;
-    incremental streams end with an empty chunk that carries the finish reason, as the service's do."""
+    incremental streams end with an empty chunk that carries the finish reason, as the service's do.  Made as the
+    stream is read: a cumulative stream holds the message so far once, not once per chunk (O(L), not O(L²))."""
     steps = deltas(scripted)
-    chunks: list[dict[str, Any]] = []
     so_far = _Accumulator(scripted)
     for number, delta in enumerate(steps, 1):
         so_far.add(delta)
@@ -209,13 +231,10 @@ def native_scripted_chunks(
         tokens = usage.output_tokens * number // max(len(steps), 1)
         message = so_far.delta_message(delta) if incremental else so_far.message()
         finish = scripted.finish_reason if last else UNFINISHED
-        chunks.append(_native_chunk(message, finish, message_format or bool(scripted.tool_calls), usage, tokens))
+        yield _native_chunk(message, finish, message_format or bool(scripted.tool_calls), usage, tokens)
     if incremental or not steps:
         empty = {"role": "assistant", "content": ""} if incremental else so_far.message()
-        chunks.append(
-            _native_chunk(empty, scripted.finish_reason, message_format or bool(scripted.tool_calls), usage, None)
-        )
-    return chunks
+        yield _native_chunk(empty, scripted.finish_reason, message_format or bool(scripted.tool_calls), usage, None)
 
 
 def _native_chunk(
@@ -425,7 +444,7 @@ def native_scripted_response(
         return JSONResponse(body)
     chunks = native_scripted_chunks(scripted, usage, message_format=message_format, incremental=incremental)
     if multimodal:
-        chunks = [{**chunk, "output": _as_parts(chunk["output"])} for chunk in chunks]
+        chunks = ({**chunk, "output": _as_parts(chunk["output"])} for chunk in chunks)
     frames = (
         encode_json({**chunk, "request_id": rid}, event="result", event_id=n, comment="HTTP_STATUS/200")
         for n, chunk in enumerate(chunks, 1)

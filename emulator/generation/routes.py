@@ -15,6 +15,7 @@ from emulator.generation import extras
 from emulator.generation.replies import (
     chat_view,
     generation_stream,
+    interleave,
     native_error_frames,
     native_scripted_response,
     script,
@@ -66,7 +67,13 @@ async def generate(request: Request) -> Response:
     if sampling.n > 1 and not message_format:
         raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
     view = chat_view(
-        request, model=req.model, base_model=target.base_model, messages=messages, fields=params, stream=stream
+        request,
+        model=req.model,
+        base_model=target.base_model,
+        context_window=target.context_window,
+        messages=messages,
+        fields=params,
+        stream=stream,
     )
     scripted = script(request, view)
     if scripted is not None:
@@ -162,36 +169,29 @@ def thinking_chunks(completion: Completion, *, message_format: bool) -> Iterator
             yield {"output": output, "usage": usage}
 
 
-def _steps(reply: Reply, incremental: bool) -> list[tuple[str, str, int]]:
+def _steps(reply: Reply, incremental: bool) -> Iterator[tuple[str, str, int]]:
     """(text, finish_reason, output tokens so far) per chunk: each piece, or the text so far; incremental streams
-    end with an empty chunk that carries the finish reason, as the service does."""
-    steps: list[tuple[str, str, int]] = []
+    end with an empty chunk that carries the finish reason, as the service does.  Made as the stream is read: a
+    cumulative stream holds one text so far, not every one (O(L) memory, not O(L²))."""
     so_far = ""
     for i, piece in enumerate(reply.pieces):
         so_far += piece
         last = i == len(reply.pieces) - 1 and not incremental
-        steps.append(
-            (piece if incremental else so_far, reply.finish_reason if last else UNFINISHED, count_tokens(so_far))
-        )
+        yield (piece if incremental else so_far, reply.finish_reason if last else UNFINISHED, count_tokens(so_far))
     if incremental or not reply.pieces:
-        steps.append(("", reply.finish_reason, reply.output_tokens))
-    return steps
+        yield ("", reply.finish_reason, reply.output_tokens)
 
 
 def native_chunks(completion: Completion, *, message_format: bool, incremental: bool) -> Iterator[dict[str, Any]]:
     """Chunk payloads in order; with n > 1 the choices take turns, one choice (with its index) per chunk."""
     many = len(completion.replies) > 1
     plans = [_steps(reply, incremental) for reply in completion.replies]
-    for step in range(max(len(p) for p in plans)):
-        for index, plan in enumerate(plans):
-            if step >= len(plan):
-                continue
-            text, finish, output_tokens = plan[step]
-            if message_format:
-                output: dict[str, Any] = {"choices": [_choice(text, finish, index if many else None)]}
-            else:
-                output = {"finish_reason": finish, "text": text}
-            yield {"output": output, "usage": _usage(completion.input_tokens, output_tokens)}
+    for index, (text, finish, output_tokens) in interleave(plans):
+        if message_format:
+            output: dict[str, Any] = {"choices": [_choice(text, finish, index if many else None)]}
+        else:
+            output = {"finish_reason": finish, "text": text}
+        yield {"output": output, "usage": _usage(completion.input_tokens, output_tokens)}
 
 
 async def _events(chunks: Iterator[dict[str, Any]], rid: str) -> AsyncIterator[bytes]:

@@ -36,7 +36,7 @@ from starlette.types import Message, Receive, Scope
 
 from emulator.context import scope_context
 from emulator.errors import ApiError, MalformedBody, TooMany
-from emulator.http import parse_json
+from emulator.http import parse_json, strict_json
 from emulator.ids import Ids
 from emulator.protocol import close_connection
 from emulator.rules.book import RuleBook, rule_error
@@ -219,6 +219,10 @@ async def near_miss(request: RequestView, stage: int, rule: ActiveRule) -> dict[
     return {"rule": spec.id, "failed": _STAGES[stage], "reason": why}
 
 
+GENERATION_PATHS = ("/api/v1/services/", "/compatible-mode/")
+"""Where the streams that apply stream faults live (native, multimodal and OpenAI-compatible generation)."""
+
+
 class RequestView:
     """What rules match on, worked out lazily: most rules need only the path and the method."""
 
@@ -246,7 +250,11 @@ class RequestView:
         return model if isinstance(model, str) else None
 
     async def streaming(self) -> bool:
-        """Asks for a stream: native SSE headers, or an OpenAI-style ``"stream": true``."""
+        """Asks for a generation stream: a POST to a generation endpoint with native SSE headers, or an
+        OpenAI-style ``"stream": true``.  Other event streams (``GET /fine-tunes/{id}/stream``) cannot apply a
+        stream fault, so they do not spend one."""
+        if self.scope["method"] != "POST" or not self.scope["path"].startswith(GENERATION_PATHS):
+            return False
         headers = dict(self.scope["headers"])
         if headers.get(b"x-dashscope-sse", b"").strip().lower() == b"enable":
             return True
@@ -317,10 +325,12 @@ def _rules() -> TypeAdapter[list[FaultRuleSpec]]:
 def load_rules(path: Path) -> list[FaultRuleSpec]:
     """``--faults FILE``: a JSON list of rules."""
     try:
-        return _rules().validate_json(path.read_bytes())
+        return _rules().validate_python(strict_json(path.read_bytes()))
     except OSError as exc:
         raise ValueError(f"cannot read the faults file {path}: {exc.strerror or exc}") from None
-    except ValidationError as exc:
+    except ValueError as exc:  # not JSON, NaN/Infinity in it, or not rules (a ValidationError)
+        if not isinstance(exc, ValidationError):
+            raise ValueError(f"{path} is not a JSON list of fault rules: {exc}") from None
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "file"
         raise ValueError(f"{path} is not a JSON list of fault rules: {where}: {first['msg']}") from None

@@ -4,9 +4,9 @@ book (``rules.responses``) needs them from the first rule added; the control pla
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+import regex
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from emulator.rules.fault_schemas import HttpMethod, reachable_path
@@ -138,8 +138,8 @@ class ResponseRuleSpec(ScriptedReplySpec):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
+                regex.compile(value)  # the engine rules match with (emulator.rules.responses)
+            except regex.error as exc:
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 

@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import logging
 import re
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import regex
 from pydantic import TypeAdapter, ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope
 
 from emulator.context import RequestContext, scope_context
 from emulator.errors import ApiError, InvalidParameter
+from emulator.http import strict_json
 from emulator.rules.book import RuleBook, rule_error
 from emulator.rules.faults import RequestView, in_family
 from emulator.tenants import tenant_matches, tenant_names
@@ -118,27 +122,35 @@ def to_scripted(reply: ScriptedReplySpec, rule_id: str | None, request_id: str) 
 # How far a view got through a rule's conditions, in the order they are tried: the closest miss got furthest.
 PATH, METHOD, MODEL, TENANT, CONTAINS, REGEX, AFTER_TOOL, TOOLS, AFTER, TIMES, PASSED = range(11)
 _STAGES = ("path", "method", "model", "tenant", "contains", "regex", "after_tool_result", "tools", "after", "times")
+REGEX_SECONDS = 0.02
+"""What all the rules' regexes of one request may spend together (the ``regex`` package stops a search at its
+timeout): a catastrophic pattern or a long prompt costs one request this much, never the event loop more.  The
+package checks its clock coarsely (measured: a 10 ms timeout stops a quadratic search after ~30-300 ms on a
+loaded machine), hence a small figure."""
+log = logging.getLogger("emulator")
 
 
 @dataclass(eq=False)
 class _Active:
     spec: ResponseRule
+    size: int = 0
+    """Bytes of the rule as JSON (what ``MAX_RULE_BYTES`` and ``MAX_RULES_BYTES`` count)."""
     tenants: frozenset[str] | None = field(init=False, default=None)
-    pattern: re.Pattern[str] | None = field(init=False, default=None)
+    pattern: regex.Pattern[str] | None = field(init=False, default=None)
     path_pattern: re.Pattern[str] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.spec.tenant is not None:
             self.tenants = tenant_names(self.spec.tenant)
         if self.spec.regex is not None:
-            self.pattern = re.compile(self.spec.regex)
+            self.pattern = regex.compile(self.spec.regex)
         if self.spec.path is not None and any(ch in self.spec.path for ch in "*?["):
             self.path_pattern = re.compile(fnmatch.translate(self.spec.path))
 
-    def matches(self, view: ChatView) -> bool:
-        return self.failed_stage(view) == PASSED
+    def matches(self, view: ChatView, deadline: float = float("inf")) -> bool:
+        return self.failed_stage(view, deadline) == PASSED
 
-    def failed_stage(self, view: ChatView) -> int:
+    def failed_stage(self, view: ChatView, deadline: float = float("inf")) -> int:
         """The first condition a generation request fails, or PASSED."""
         s = self.spec
         if s.model is not None and not any(
@@ -149,11 +161,22 @@ class _Active:
             return TENANT
         if s.contains is not None and s.contains not in view.last_user_text:
             return CONTAINS
-        if self.pattern is not None and self.pattern.search(view.last_user_text) is None:
+        if self.pattern is not None and not self._search(self.pattern, view.last_user_text, deadline):
             return REGEX
         if s.after_tool_result is not None and s.after_tool_result != view.after_tool_result:
             return AFTER_TOOL
         return PASSED if _tools_match(s.tools, view) else TOOLS
+
+    def _search(self, pattern: regex.Pattern[str], text: str, deadline: float) -> bool:
+        """A match within the request's regex time; a search that runs out of it is no match (and logged)."""
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return False
+        try:
+            return pattern.search(text, timeout=left) is not None
+        except TimeoutError:
+            log.warning("response rule %s: its regex ran out of time on a %d-character prompt", self.spec.id, len(text))
+            return False
 
     def path_matches(self, path: str) -> bool:
         if self.path_pattern is not None:
@@ -211,6 +234,10 @@ def _tools_match(wanted: bool | str | None, view: ChatView) -> bool:
 
 MAX_RULES = 1000
 """Rules a process keeps at most: memory stays bounded whatever a test suite posts."""
+MAX_RULE_BYTES = 2 * 1024 * 1024
+"""Bytes of one rule as JSON (its replies together): a count alone let 1,000 rules of ~14 MB each in."""
+MAX_RULES_BYTES = 64 * 1024 * 1024
+"""Bytes of all the rules of a process together."""
 
 
 class ResponseRules(RuleBook["ResponseRuleSpec", "ResponseRule", _Active]):
@@ -225,9 +252,17 @@ class ResponseRules(RuleBook["ResponseRuleSpec", "ResponseRule", _Active]):
     def _enter(self, spec: ResponseRuleSpec, rule_id: str) -> tuple[ResponseRule, _Active]:
         from emulator.rules.response_schemas import ResponseRule  # with the first rule: most runs add none
 
+        size = len(spec.model_dump_json(exclude_none=True).encode())
+        if size > MAX_RULE_BYTES:
+            raise InvalidParameter(f"The rule is {size} bytes as JSON; a response rule holds at most {MAX_RULE_BYTES}.")
+        if size + sum(entry.size for entry in self.rules) > MAX_RULES_BYTES:
+            raise InvalidParameter(
+                f"The response rules would hold more than {MAX_RULES_BYTES} bytes: remove some "
+                "(DELETE /_emulator/responses) first."
+            )
         limit = spec.times if spec.times is not None else spec.count
         rule = ResponseRule(**spec.model_dump(), id=rule_id, remaining=limit)
-        return rule, _Active(rule)
+        return rule, _Active(rule, size)
 
     def _full(self) -> ApiError:
         return InvalidParameter(
@@ -255,8 +290,9 @@ class ResponseRules(RuleBook["ResponseRuleSpec", "ResponseRule", _Active]):
         None.  With ``ctx``, the rule that answered is named on it, or, when none did, the rule that came closest
         and the condition it failed are added to its near misses."""
         closest: tuple[int, _Active, str] | None = None
+        deadline = time.perf_counter() + REGEX_SECONDS
         for rule in self.chats:
-            stage = rule.failed_stage(view)
+            stage = rule.failed_stage(view, deadline)
             if stage == PASSED:
                 stage = rule.count()
             if stage == PASSED:
@@ -345,10 +381,12 @@ def _specs() -> TypeAdapter[list[ResponseRuleSpec]]:
 def load_rules(path: Path) -> list[ResponseRuleSpec]:
     """``--responses FILE``: a JSON list of rules, as ``POST /_emulator/responses`` takes them one by one."""
     try:
-        specs = _specs().validate_json(path.read_bytes())
+        specs = _specs().validate_python(strict_json(path.read_bytes()))
     except OSError as exc:
         raise ValueError(f"cannot read the responses file {path}: {exc.strerror or exc}") from None
-    except ValidationError as exc:
+    except ValueError as exc:  # not JSON, or NaN/Infinity in it (a ValidationError is a ValueError: the rules')
+        if not isinstance(exc, ValidationError):
+            raise ValueError(f"{path} is not a JSON list of response rules: {exc}") from None
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "file"
         raise ValueError(f"{path} is not a JSON list of response rules: {where}: {first['msg']}") from None

@@ -372,7 +372,13 @@ def _compose(rng: random.Random, prompt: str, name: str, memory: Memory, tempera
     return _join(sentences, chinese)
 
 
+IDENTITY_MAX_CHARS = 2000
+"""A prompt longer than this is no "who are you?": the patterns are not searched through a whole document."""
+
+
 def _is_identity(prompt: str, chinese: bool) -> bool:
+    if len(prompt) > IDENTITY_MAX_CHARS:
+        return False
     if chinese:
         return _ZH_IDENTITY_RE.search(_squash(prompt)) is not None
     return _EN_IDENTITY_RE.search(" ".join(_words(prompt))) is not None

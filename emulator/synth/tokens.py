@@ -11,6 +11,7 @@ import re
 _CJK_CLASS = r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
 _CJK = re.compile(_CJK_CLASS)
 _CJK_RUNS = re.compile(_CJK_CLASS + "+")
+_LATIN_RUNS = re.compile("[A-Za-z]+")
 
 
 def _cjk_chars(text: str) -> int:
@@ -31,5 +32,5 @@ def count_tokens(text: str) -> int:
 def is_chinese(text: str) -> bool:
     """True when CJK characters make up a fair share of the text's letters."""
     cjk = _cjk_chars(text)
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    latin = sum(len(run) for run in _LATIN_RUNS.findall(text))  # runs: one match per word, not a loop per character
     return cjk > 0 and cjk * 3 >= latin

@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import random
+import sys
 from typing import Any
 
 MAX_DEPTH = 6
@@ -26,6 +27,8 @@ ITEMS_CAP = 64
 LENGTH_CAP = 4096
 BUDGET = 20_000
 """Schema nodes visited at most per call: ``$ref``/``allOf`` fan-out cannot blow up exponentially."""
+MERGE_WORK = 100_000
+"""Keys ``allOf`` merging may copy per call (a few tens of ms): many ``$ref``s to big schemas stop merging there."""
 _WORDS = ("alpha", "hangzhou", "beijing", "shanghai", "report", "weather", "today", "sample", "value", "delta")
 _FORMATS = {
     "date": "2024-10-12",
@@ -52,6 +55,7 @@ class _Generator:
         self.root = root
         self.rng = rng
         self.budget = BUDGET
+        self.merge_work = MERGE_WORK
 
     def value(self, schema: Any, depth: int) -> Any:
         self.budget -= 1
@@ -84,8 +88,11 @@ class _Generator:
         if isinstance(schema.get("allOf"), list):
             merged = {k: v for k, v in schema.items() if k != "allOf"}
             for part in schema["allOf"]:
+                if self.budget <= 0 or self.merge_work <= 0:
+                    break
                 if isinstance(part, dict):
                     merged = _merge(merged, self._resolve(part, depth + 1))
+                    self.merge_work -= _size(merged)  # a merge copies what it holds: charged, so allOf stays linear
             return merged
         return schema
 
@@ -130,10 +137,10 @@ class _Generator:
         low, high = _bounds(schema, integer=True)
         step = schema.get("multipleOf")
         if isinstance(step, int) and not isinstance(step, bool) and step > 0:
-            first = math.ceil(low / step) * step if low is not None else 0
+            first = -(-int(low) // step) * step if low is not None else 0  # integer division: bounds may be 10**400
             if high is not None and first > high:
-                first = math.floor(high / step) * step
-            return int(first)
+                first = int(high) // step * step
+            return first
         if low is None and high is None:
             return self.rng.randint(1, 100)
         if low is None:
@@ -148,11 +155,15 @@ class _Generator:
         low, high = _bounds(schema, integer=False)
         if low is None and high is None:
             return round(self.rng.uniform(1, 100), 2)
+        if isinstance(low, int) and isinstance(high, int):
+            return (low + high) // 2  # exact for bounds past the float range (an integer is a JSON number)
         if low is None:
-            return float(high) - 1.0 if high is not None else 1.0
+            return _below(high)
         if high is None:
-            return float(low) + 1.0
-        return low + (high - low) / 2
+            return _above(low)
+        low, high = _as_float(low), _as_float(high)
+        middle = low / 2 + high / 2  # (high - low) overflows to inf for ±1e308
+        return middle if low <= middle <= high else low
 
     def _boolean(self, schema: dict[str, Any], depth: int) -> bool:
         return self.rng.random() < 0.5
@@ -179,26 +190,81 @@ def _kind(schema: dict[str, Any]) -> str:
     return "string"
 
 
-def _bounds(schema: dict[str, Any], *, integer: bool) -> tuple[float | None, float | None]:
-    """Inclusive bounds; exclusive ones move by one (integers) or a small step (numbers)."""
-    step = 1 if integer else 1e-6
-    lows = [schema.get("minimum"), _shift(schema.get("exclusiveMinimum"), step)]
-    highs = [schema.get("maximum"), _shift(schema.get("exclusiveMaximum"), -step)]
+def _as_float(value: float | int) -> float:
+    """A bound as a float, an int past the float range clamped to the largest float of its sign."""
+    return float(max(min(value, sys.float_info.max), -sys.float_info.max))
+
+
+def _below(high: float | int | None) -> float | int:
+    """A number at most ``high``: one less, in the type that holds it (an int past the float range stays exact)."""
+    if high is None:
+        return 1.0
+    if isinstance(high, int):
+        return high - 1
+    return high - 1.0 if high - 1.0 != high else high  # 1e308 - 1.0 == 1e308: the bound itself
+
+
+def _above(low: float | int) -> float | int:
+    if isinstance(low, int):
+        return low + 1
+    return low + 1.0 if math.isfinite(low + 1.0) else low
+
+
+def _bounds(schema: dict[str, Any], *, integer: bool) -> tuple[float | int | None, float | int | None]:
+    """Inclusive bounds; exclusive ones move by one (integers) or a small step (numbers).
+
+    An integer bound is kept as an int, however large (``10**400`` is valid JSON but no float): arithmetic on it
+    stays exact and never overflows.
+    """
+    lows = [schema.get("minimum"), _shift(schema.get("exclusiveMinimum"), 1, integer)]
+    highs = [schema.get("maximum"), _shift(schema.get("exclusiveMaximum"), -1, integer)]
     low = max((v for v in lows if _finite(v)), default=None)
     high = min((v for v in highs if _finite(v)), default=None)
     if integer:
-        low = math.ceil(low) if low is not None else None
-        high = math.floor(high) if high is not None else None
+        low = _ceil(low) if low is not None else None
+        high = _floor(high) if high is not None else None
     return low, high
 
 
+def _ceil(value: float | int) -> int:
+    return value if isinstance(value, int) else math.ceil(value)
+
+
+def _floor(value: float | int) -> int:
+    return value if isinstance(value, int) else math.floor(value)
+
+
 def _finite(value: Any) -> bool:
-    """A number JSON can carry (Python's parser also takes Infinity and NaN: they bound nothing)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A number JSON can carry: any int (however large), a finite float (NaN and infinities bound nothing)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
-def _shift(value: Any, step: float) -> Any:
-    return value + step if _finite(value) else None
+def _shift(value: Any, direction: int, integer: bool) -> Any:
+    """The first value inside an exclusive bound: one step in, or the next float where a step is lost."""
+    if not _finite(value):
+        return None
+    if integer or (isinstance(value, int) and abs(value) > 2**53):
+        return (
+            value + direction
+            if isinstance(value, int)
+            else (math.floor(value) + 1 if direction > 0 else math.ceil(value) - 1)
+        )
+    moved = value + direction * 1e-6
+    if moved == value:
+        moved = math.nextafter(value, direction * math.inf)
+    return moved if math.isfinite(moved) else None
+
+
+def _size(schema: dict[str, Any]) -> int:
+    properties = schema.get("properties")
+    required = schema.get("required")
+    return (
+        len(schema)
+        + (len(properties) if isinstance(properties, dict) else 0)
+        + (len(required) if isinstance(required, list) else 0)
+    )
 
 
 def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +272,9 @@ def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
     if isinstance(left.get("properties"), dict) and isinstance(right.get("properties"), dict):
         merged["properties"] = {**left["properties"], **right["properties"]}
     if isinstance(left.get("required"), list) and isinstance(right.get("required"), list):
-        merged["required"] = [*left["required"], *right["required"]]
+        merged["required"] = list(
+            dict.fromkeys(r for r in (*left["required"], *right["required"]) if isinstance(r, str))
+        )
     return merged
 
 

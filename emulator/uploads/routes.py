@@ -7,12 +7,12 @@ from starlette.responses import JSONResponse, Response
 
 from emulator.context import caller, context
 from emulator.errors import InvalidParameter, NotFound
-from emulator.files.upload import parse_upload
+from emulator.files.upload import FileTooLarge, parse_upload
 from emulator.http import envelope, request_id
 from emulator.openapi import Operation, Param, path_param
 from emulator.services import services
 from emulator.uploads.schemas import UploadPolicyResponse
-from emulator.uploads.service import BUCKET, UPLOAD_PATH
+from emulator.uploads.service import BUCKET, UPLOAD_PATH, OssError
 
 
 def upload_host(request: Request) -> str:
@@ -36,12 +36,20 @@ async def post_object(request: Request) -> Response:
     if request.path_params["bucket"] != BUCKET:
         raise NotFound("The specified bucket does not exist.", code="NoSuchBucket")
     rt = request.app.state.rt
-    form = await parse_upload(
-        request.stream(), request.headers.get("content-type"), rt.temp_dir, rt.settings.max_file_bytes
-    )
+    uploads = services(request).uploads
+    try:  # the gate checks signature, policy, key and size before the file's first byte is written
+        form = await parse_upload(
+            request.stream(),
+            request.headers.get("content-type"),
+            rt.temp_dir,
+            rt.settings.max_file_bytes,
+            gate=uploads.gate,
+        )
+    except FileTooLarge:
+        raise OssError("Your proposed upload exceeds the maximum allowed size.", code="EntityTooLarge") from None
     context(request).upload_form = form.summary()
     try:
-        await services(request).uploads.put(form)
+        await uploads.put(form)
     finally:
         form.discard()
     status = (form.fields.get("success_action_status") or ["204"])[0]

@@ -15,7 +15,9 @@ import hmac
 import json
 import os
 import posixpath
+import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,9 @@ MAX_KEY_BYTES = 1023
 EXPIRED_BATCH = 100
 ACCESS_KEY_ID = "STS.emulator-oss-access-key"
 REQUIRED_FIELDS = ("OSSAccessKeyId", "Signature", "policy", "key")
+SECRET_FILE = "oss-policy.key"
+"""The policy-signing secret: 32 random bytes made once per data dir (mode 0600), never derived from source or seed."""
+MAX_POLICY_CHARS = 8192
 
 
 class OssError(ApiError):
@@ -55,8 +60,14 @@ class UploadsService:
         self.settings = settings
         self.dir = blob_dir / "oss"
         self.generation = generation
-        seed = settings.seed if settings.seed is not None else 0
-        self._secret = hashlib.sha256(f"dashscope-emulator-oss:{seed}".encode()).digest()
+        self._secret_path = blob_dir.parent / SECRET_FILE  # the data dir (blob_dir is <data dir>/blobs)
+        self._key: bytes | None = None
+
+    @property
+    def _secret(self) -> bytes:
+        if self._key is None:
+            self._key = load_secret(self._secret_path)
+        return self._key
 
     def account(self, tenant_id: str) -> str:
         return hashlib.sha256(f"oss-account:{tenant_id}".encode()).hexdigest()[:32]
@@ -102,43 +113,43 @@ class UploadsService:
 
     # ------------------------------------------------------------------------------------------------- POST
 
-    async def put(self, form: ParsedUpload) -> None:
-        """Reference §1.6 step 2: check the form against its policy, then keep the file under its key."""
-        fields = {name: values[0] for name, values in form.fields.items() if values}
+    def gate(self, form_fields: dict[str, list[str]], part: FilePart) -> int:
+        """Reference §1.6 step 2, before the first byte of the file is written: the fields that came before it
+        (OSS requires the file last) must carry a policy this server signed, unexpired, and a key inside its
+        folder.  Returns the bytes the file may hold (the policy's and the server's limit, whichever is lower)."""
+        fields = {name: values[0] for name, values in form_fields.items() if values}
         missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
         if missing:
             raise OssError(f"Missing form field(s): {', '.join(missing)}.", code="InvalidArgument")
+        if part.field != "file":
+            raise OssError("The form must hold exactly one file field named 'file'.", code="InvalidArgument")
+        policy = self._check_policy(fields)
+        self._check_key(fields["key"], policy.prefix)
+        return min(policy.max_bytes, self.settings.max_file_bytes)
+
+    async def put(self, form: ParsedUpload) -> None:
+        """Keeps the file the gate let in under its key (the form was parsed with ``gate``)."""
         files = [part for part in form.files if part.field == "file"]
         if len(files) != 1:
             raise OssError("The form must hold exactly one file field named 'file'.", code="InvalidArgument")
-        key, part = fields["key"], files[0]
-        prefix = self._check_policy(fields)
-        self._check_key(key, prefix)
-        if part.too_large:
-            raise OssError("Your proposed upload exceeds the maximum allowed size.", code="EntityTooLarge", status=400)
-        await self._store(key, part, fields.get("x-oss-content-type") or part.content_type)
+        part = files[0]
+        fields = {name: values[0] for name, values in form.fields.items() if values}
+        await self._store(fields["key"], part, fields.get("x-oss-content-type") or part.content_type)
 
-    def _check_policy(self, fields: dict[str, str]) -> str:
-        """The ``starts-with $key`` prefix of a policy this server signed that has not expired."""
+    def _check_policy(self, fields: dict[str, str]) -> Policy:
+        """The conditions of a policy this server signed that has not expired."""
         policy = fields["policy"]
         given = fields["Signature"].encode("utf-8", "surrogatepass")  # compare_digest refuses non-ASCII str
-        if not hmac.compare_digest(self._sign(policy).encode(), given):
+        if len(policy) > MAX_POLICY_CHARS or not hmac.compare_digest(self._sign(policy).encode(), given):
             raise OssError(
                 "The request signature we calculated does not match the signature you provided.",
                 code="SignatureDoesNotMatch",
                 status=403,
             )
-        try:
-            document = json.loads(base64.b64decode(policy, validate=True))
-            expires = datetime.strptime(document["expiration"], "%Y-%m-%dT%H:%M:%S.000Z").replace(tzinfo=UTC)
-            prefix = next(
-                c[2] for c in document["conditions"] if isinstance(c, list) and c[:2] == ["starts-with", "$key"]
-            )
-        except (ValueError, KeyError, TypeError, StopIteration):
-            raise OssError("Invalid Policy.", code="InvalidPolicyDocument") from None
-        if expires.timestamp() < self.clock.now():
+        document = parse_policy(policy)
+        if document.expires < self.clock.now():
             raise AccessDenied("Invalid according to Policy: Policy expired.")
-        return str(prefix)
+        return document
 
     @staticmethod
     def _check_key(key: str, prefix: str) -> None:
@@ -151,6 +162,8 @@ class UploadsService:
             raise OssError("The object key must name one file inside the upload folder.", code="InvalidObjectName")
 
     async def _store(self, key: str, part: FilePart, content_type: str | None) -> None:
+        if part.too_large:
+            raise OssError("Your proposed upload exceeds the maximum allowed size.", code="EntityTooLarge", status=400)
         account = key.split("/")[1]
         now = self.clock.now()
         blob = hashlib.sha256(key.encode()).hexdigest()
@@ -198,3 +211,63 @@ class UploadsService:
     async def wipe(self, tx: Any, tenant: str | None) -> tuple[int, Callable[[], None]]:
         blobs = await store.wipe(tx, None if tenant is None else self.account(tenant))
         return len(blobs), lambda: self._unlink(blobs)
+
+
+@dataclass(frozen=True)
+class Policy:
+    expires: float
+    prefix: str
+    max_bytes: int
+
+
+def parse_policy(policy: str) -> Policy:
+    """A signed policy's document; any shape but the one ``policy()`` writes is an ``InvalidPolicyDocument`` (400)."""
+    try:
+        document = json.loads(base64.b64decode(policy, validate=True))
+        if not isinstance(document, dict) or not isinstance(document.get("conditions"), list):
+            raise ValueError("no conditions")
+        expires = datetime.strptime(str(document["expiration"]), "%Y-%m-%dT%H:%M:%S.000Z").replace(tzinfo=UTC)
+        prefix: str | None = None
+        max_bytes: int | None = None
+        for condition in document["conditions"]:
+            if not isinstance(condition, list) or len(condition) != 3:
+                continue
+            name, first, second = condition
+            if name == "starts-with" and first == "$key" and isinstance(second, str):
+                prefix = second
+            elif name == "content-length-range" and all(type(v) is int and v >= 0 for v in (first, second)):
+                max_bytes = second
+        if prefix is None or max_bytes is None:
+            raise ValueError("no key prefix or size range")
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise OssError("Invalid Policy.", code="InvalidPolicyDocument") from None
+    return Policy(expires.timestamp(), prefix, max_bytes)
+
+
+def load_secret(path: Path) -> bytes:
+    """The data dir's signing secret, made on first use: written aside then linked in, so of two workers starting
+    together exactly one secret wins and both read it."""
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32).hex().encode())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass
+    finally:
+        temp.unlink(missing_ok=True)
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> bytes:
+    key = bytes.fromhex(path.read_text().strip())
+    if len(key) < 16:
+        raise ValueError(f"{path}: the upload-policy secret is damaged; remove the file to make a new one")
+    return key

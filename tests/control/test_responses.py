@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +292,15 @@ async def test_the_hook_serves_a_multimodal_endpoint(app_factory: AppFactory) ->
         messages = body["input"]["messages"]
         params = SamplingFields.model_validate({"tools": body["parameters"].get("tools")})
         stream = request.headers.get("x-dashscope-sse") == "enable"
-        view = chat_view(request, model=body["model"], base_model=None, messages=messages, fields=params, stream=stream)
+        view = chat_view(
+            request,
+            model=body["model"],
+            base_model=None,
+            context_window=8192,
+            messages=messages,
+            fields=params,
+            stream=stream,
+        )
         scripted = script(request, view)
         assert scripted is not None
         return native_scripted_response(
@@ -352,3 +361,51 @@ def test_a_bad_responses_file_stops_the_cli_with_one_clear_line(tmp_path: Path) 
     result = CliRunner().invoke(cli, ["serve", "--responses", str(bad), "--db", str(tmp_path / "x.db")])
     assert result.exit_code == 2
     assert "--responses" in result.output and "colour" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prompt"),
+    [
+        ("weather.*tomorrow", "weather " * 24_000),  # 192 KB: quadratic backtracking, 3-7 s on the loop before
+        ("(a+)+$", "a" * 26 + "b"),  # exponential in re
+        ("(x|x)*y", "x" * 30),
+    ],
+)
+async def test_a_rule_regex_costs_a_request_a_bounded_time(
+    client: httpx.AsyncClient, pattern: str, prompt: str
+) -> None:
+    """Issue 24: a slow regex is no match once the request's regex time is spent; the loop is never held long."""
+    await rule(client, regex=pattern, content="matched")
+    started = time.perf_counter()
+    response = await native(client, prompt)
+    assert time.perf_counter() - started < 2.0
+    assert response.status_code == 200, response.text
+    assert (await native(client, "weather tomorrow a" if "weather" in pattern else "aaa")).status_code == 200
+
+
+async def test_a_prompt_past_the_context_window_is_refused_before_any_rule_looks_at_it(
+    client: httpx.AsyncClient,
+) -> None:
+    created = await rule(client, contains="x", content="scripted")
+    body = {"model": "qwen-max", "input": {"messages": [{"role": "user", "content": "x" * 140_000}]}}
+    refused = await client.post(NATIVE, json=body)
+    assert refused.status_code == 400 and "Range of input length" in refused.json()["message"]
+    listing = (await client.get("/_emulator/responses")).json()["responses"]
+    assert [r["hits"] for r in listing if r["id"] == created["id"]] == [0]
+
+
+def test_the_rule_store_is_bounded_in_bytes() -> None:
+    """Issue 24: 1,000 rules of 100 replies of 1M characters each (~14 MB a rule) fitted the count cap."""
+    from emulator.rules.responses import MAX_RULE_BYTES, MAX_RULES_BYTES
+
+    rules = ResponseRules()
+    big = "x" * 1_000_000
+    with pytest.raises(InvalidParameter, match=f"at most {MAX_RULE_BYTES}"):
+        rules.add(ResponseRuleSpec(replies=[{"content": big}, {"content": big}, {"content": big}]))
+    added = 0
+    with pytest.raises(InvalidParameter, match=f"more than {MAX_RULES_BYTES} bytes"):
+        for _ in range(MAX_RULES):
+            rules.add(ResponseRuleSpec(content=big, reasoning_content=big))
+            added += 1
+    assert added == MAX_RULES_BYTES // 2_000_100
+    assert rules.clear() == added and rules.add(ResponseRuleSpec(content=big)).id.startswith("response-")

@@ -72,3 +72,14 @@ async def test_bad_stream_fault_fields(client: httpx.AsyncClient) -> None:
     for body in ({"path": NATIVE, "after_chunks": -1}, {"path": NATIVE, "chunk_delay_ms": 10**9}):
         response = await client.post("/_emulator/faults", json=body)
         assert response.status_code == 400 and response.json()["code"] == "InvalidParameter"
+
+
+async def test_stream_faults_are_spent_only_on_generation_streams(client: httpx.AsyncClient) -> None:
+    """Issue 24: a job's event stream (GET, ``Accept: text/event-stream``) took the fault meant for the generation
+    stream, which then ran unfaulted."""
+    await fault(client, path="/api/v1/*", after_chunks=1, status=503, count=1)
+    watched = await client.get("/api/v1/fine-tunes/ft-none/stream", headers={"Accept": "text/event-stream"})
+    assert watched.status_code in (200, 404)
+    assert (await client.get("/_emulator/faults")).json()["faults"][0]["hits"] == 0
+    events = native_events(await client.post(NATIVE, json=BODY, headers=SSE))
+    assert events[-1][0] == "error" and events[-1][1]["code"] == "ServiceUnavailable"

@@ -211,3 +211,43 @@ async def test_response_rules_answer_through_the_real_multimodal_route(client: h
     }
     answered = (await client.post("/compatible-mode/v1/chat/completions", json=chat)).json()
     assert answered["choices"][0]["message"]["content"] == "A beach."
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frames=st.integers(513, 800_000), parts=st.integers(1, 3), scheme=st.sampled_from(["oss", "data", "https"]))
+@pytest.mark.anyio
+async def test_huge_frame_lists_are_refused_before_any_frame_is_resolved(
+    client: httpx.AsyncClient, frames: int, parts: int, scheme: str
+) -> None:
+    """Issue 24: 800,000 frames were resolved one by one before the 400; the list is capped while parsing."""
+    import time
+    import tracemalloc
+
+    frame = {"oss": "oss://dashscope-instant/x/f.png", "data": f"data:image/png;base64,{PNG}"}.get(
+        scheme, "https://example.com/f.png"
+    )
+    content = [{"video": [frame] * frames} for _ in range(parts)] + [{"text": "what happens?"}]
+    payload = {"model": "qwen-vl-plus", "input": {"messages": [{"role": "user", "content": content}]}}
+    raw = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "X-DashScope-OssResourceResolve": "enable"}
+    started = time.perf_counter()
+    response = await client.post(PATH, content=raw, headers=headers)
+    elapsed = time.perf_counter() - started
+    assert response.status_code in (400, 413), response.text[:200]  # 413: past the body limit, unread
+    assert response.status_code == 413 or "frames" in response.json()["message"]
+    assert elapsed < 1.5 + len(raw) / 5e6  # parsing the body, not resolving 800,000 frames one by one
+    tracemalloc.start()
+    await client.post(PATH, content=raw, headers=headers)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 40 * len(raw) + (16 << 20)
+
+
+@pytest.mark.anyio
+async def test_frame_lists_within_the_caps_answer(client: httpx.AsyncClient) -> None:
+    frames = [f"https://example.com/f{i}.png" for i in range(16)]
+    payload = {"model": "qwen-vl-plus", "input": {"messages": [{"role": "user", "content": [{"video": frames}]}]}}
+    assert (await client.post(PATH, json=payload)).status_code == 200
+    payload["input"]["messages"][0]["content"] = [{"video": frames * 32}] * 5  # 5 x 512 = 2,560 frames
+    refused = await client.post(PATH, json=payload)
+    assert refused.status_code == 400 and "2048 frames" in refused.json()["message"]

@@ -64,3 +64,35 @@ def test_requests_under_the_limit_and_their_bodies_pass(server: EmulatorServer) 
         for _ in range(3):  # keep-alive: the next heads on the same connection are measured afresh
             assert client.get("/api/v1/files").status_code == 200
     assert server.control("GET", "/_emulator/health")["internal_errors"] == 0
+
+
+def test_an_oversized_pipelined_head_answers_after_the_request_before_it(server: EmulatorServer) -> None:
+    """Issue 24: the 431 of a pipelined oversized head was written in place of the answer to the request before
+    it (which still ran, so a retry duplicated it)."""
+    first = b"GET /api/v1/files HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer sk-limits\r\n\r\n"
+    big = b"GET /api/v1/files HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"c" * (2 * LIMIT) + b"\r\n\r\n"
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(first + big)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 431 " in answer
+    assert b"HTTP/1.1 500" not in answer
+
+
+def test_a_head_that_stops_arriving_is_timed_out(server: EmulatorServer) -> None:
+    """Issue 24: a connection that never finished its request head was held forever."""
+    import time
+
+    from emulator.protocol import HEAD_SECONDS
+
+    with socket.create_connection((server.host, server.port), timeout=HEAD_SECONDS + 10) as sock:
+        sock.sendall(b"GET /api/v1/files HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        started = time.monotonic()
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert HEAD_SECONDS - 1 <= waited <= HEAD_SECONDS + 5

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -224,3 +225,113 @@ async def test_a_model_fault_rule_peeks_at_hostile_bodies_without_failing(client
         assert_refused(await client.post(GENERATION, content=body), GENERATION)
     hit = await client.post(GENERATION, json={"model": "qwen-turbo", "input": {"prompt": "hi"}})
     assert hit.status_code == 429
+
+
+NON_FINITE = [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e999"]
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_ROUTES + [("POST", "/_emulator/responses")])
+async def test_non_finite_numbers_anywhere_are_a_400_on_every_route(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    """Issue 24: ``json.loads`` took NaN/Infinity (and 1e400 as inf); stored, they answered 500 for good."""
+    for number in NON_FINITE:
+        for body in (b'{"model":' + number + b"}", b'{"x":[{"y":[1,' + number + b"]}]}"):
+            response = await client.request(method, path, content=body, headers={"Content-Type": "application/json"})
+            assert_refused(response, path, words="finite")
+    assert (await client.get("/_emulator/requests")).status_code == 200  # the journal reads them back
+
+
+async def test_a_fine_tune_with_nan_hyper_parameters_is_refused_and_nothing_stored(client: httpx.AsyncClient) -> None:
+    sft = await _file_id(client)
+    raw = (
+        b'{"model":"qwen-turbo","training_file_ids":["' + sft.encode() + b'"],"hyper_parameters":{"learning_rate":NaN}}'
+    )
+    response = await client.post("/api/v1/fine-tunes", content=raw, headers={"Content-Type": "application/json"})
+    assert_refused(response, "/api/v1/fine-tunes", words="finite")
+    listing = await client.get("/api/v1/fine-tunes")
+    assert listing.status_code == 200 and listing.json()["output"]["total"] == 0
+
+
+async def test_rows_an_older_version_stored_with_non_finite_numbers_still_read(
+    app_factory: AppFactory, settings_factory: Callable[..., Settings]
+) -> None:
+    """Before the door refused them, NaN/Infinity were stored as they came; every reader of such rows answers."""
+    first = await app_factory()
+    async with client_for(first) as client:
+        sft = await _file_id(client)
+        hp = {"learning_rate": 0.000123, "n_epochs": 1}
+        created = await client.post(
+            "/api/v1/fine-tunes", json={"model": "qwen-turbo", "training_file_ids": [sft], "hyper_parameters": hp}
+        )
+        assert created.status_code == 200, created.text
+        job_id = created.json()["output"]["job_id"]
+    with sqlite3.connect(first.state.rt.settings.db) as conn:
+        changed = conn.execute(
+            "UPDATE fine_tunes SET request = replace(request, '0.000123', 'NaN'), "
+            "plan = replace(plan, '0.000123', 'Infinity') WHERE job_id = ?",
+            (job_id,),
+        ).rowcount
+        assert changed == 1
+    restarted = await app_factory()
+    async with client_for(restarted) as client:
+        listing = await client.get("/api/v1/fine-tunes")
+        assert listing.status_code == 200, listing.text
+        job = await client.get(f"/api/v1/fine-tunes/{job_id}")
+        assert job.status_code == 200, job.text
+        assert job.json()["output"]["hyper_parameters"]["learning_rate"] is None
+        assert (await client.get(f"/api/v1/fine-tunes/{job_id}/logs")).status_code == 200
+
+
+@pytest.mark.parametrize("option", ["--responses", "--faults"])
+def test_rule_files_with_non_finite_numbers_are_refused_at_start(tmp_path: Path, option: str) -> None:
+    rules = tmp_path / "rules.json"
+    if option == "--responses":
+        rules.write_text('[{"tool_calls": [{"name": "f", "arguments": {"x": NaN}}]}]')
+    else:
+        rules.write_text('[{"path": "/x", "status": 500, "delay": Infinity}]')
+    result = CliRunner().invoke(cli, ["serve", "--db", ":memory:", option, str(rules)])
+    assert result.exit_code == 2, result.output
+    assert "finite" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("bound", ["1" + "0" * 400, "1e308", "-1e308"])
+async def test_forced_tools_with_huge_bounds_answer_on_both_apis(client: httpx.AsyncClient, bound: str) -> None:
+    """Issue 24: ``minimum: 10**400`` answered 500 on both APIs; ``±1e308`` gave ``Infinity`` in the arguments."""
+    schema = (
+        '{"type":"object","required":["n","x"],"properties":{"n":{"type":"integer","minimum":' + bound + "},"
+        '"x":{"type":"number","minimum":-1e308,"maximum":1e308}}}'
+    )
+    tool = '{"type":"function","function":{"name":"f","parameters":' + schema + "}}"
+    choice = '{"type":"function","function":{"name":"f"}}'
+    native = (
+        '{"model":"qwen-turbo","input":{"messages":[{"role":"user","content":"hi"}]},'
+        '"parameters":{"result_format":"message","tools":[' + tool + '],"tool_choice":' + choice + "}}"
+    )
+    chat = (
+        '{"model":"qwen-turbo","messages":[{"role":"user","content":"hi"}],"tools":['
+        + tool
+        + '],"tool_choice":'
+        + choice
+        + "}"
+    )
+    for path, body in ((GENERATION, native), (CHAT, chat)):
+        response = await client.post(path, content=body.encode(), headers={"Content-Type": "application/json"})
+        assert response.status_code == 200, response.text
+        payload = response.json()
+        message = payload["output"]["choices"][0]["message"] if path == GENERATION else payload["choices"][0]["message"]
+        arguments = json.loads(message["tool_calls"][0]["function"]["arguments"], parse_constant=pytest.fail)
+        assert arguments["n"] >= int(float(bound)) if "e" in bound else arguments["n"] >= int(bound)
+        assert -1e308 <= arguments["x"] <= 1e308
+
+
+async def test_api_keys_are_bounded_in_length_before_anything_is_cached(app: Starlette) -> None:
+    """Issue 24: the tenant caches were capped by count but keyed by the whole key (3,000 keys of 30 KB: +174 MB)."""
+    registry = app.state.rt.tenants
+    for key in ("sk-" + "k" * 30_000, "sk-" + "k" * 254, "sk-x " + " " * 400):
+        async with client_for(app, api_key=key) as stranger:
+            response = await stranger.get("/api/v1/files")
+            assert response.status_code == 401 and response.json()["code"] == "InvalidApiKey", response.text
+    assert len(registry._by_header) == 0 and len(registry._known) == 0
+    async with client_for(app, api_key="sk-" + "k" * 253) as longest:
+        assert (await longest.get("/api/v1/files")).status_code == 200

@@ -31,9 +31,14 @@ def test_extra_headers_and_status_go_through_starlette() -> None:
     assert (fast.body, fast.raw_headers, fast.status_code) == (slow.body, slow.raw_headers, 429)
 
 
-def test_nan_is_refused_as_starlette_does() -> None:
+def test_a_stored_non_finite_number_is_written_as_null_never_as_a_500() -> None:
+    """Bodies with NaN/Infinity are refused at the door (``parse_json``); rows an older version stored with them
+    still render, as valid JSON (Starlette's JSONResponse raises, which answered 500 for good)."""
     with pytest.raises(ValueError):
-        FastJSONResponse({"x": math.nan})
+        JSONResponse({"x": math.nan})
+    assert FastJSONResponse({"x": [math.nan, -math.inf, 1.5], "y": {"z": math.inf}}).body == (
+        b'{"x":[null,null,1.5],"y":{"z":null}}'
+    )
 
 
 def _request(rid: str) -> Any:

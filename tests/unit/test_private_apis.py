@@ -46,16 +46,19 @@ def _assigned_in(code: object) -> set[str]:
 def test_uvicorn_request_cycle_still_holds_its_transport_and_disconnected_flag() -> None:
     """``protocol.close_connection`` (a fault's ``drop_connection``) reaches both through the app's ``send``."""
     fields = _assigned_in(httptools_impl.RequestResponseCycle.__init__)
-    assert {"transport", "disconnected"} <= fields, f"uvicorn's RequestResponseCycle changed: {sorted(fields)}"
+    assert {"transport", "disconnected", "response_complete"} <= fields, (
+        f"uvicorn's RequestResponseCycle changed: {sorted(fields)}"
+    )
     assert inspect.iscoroutinefunction(httptools_impl.RequestResponseCycle.send)
 
 
 def test_uvicorn_httptools_protocol_still_has_the_hooks_the_bounded_protocol_overrides() -> None:
     base = httptools_impl.HttpToolsProtocol
-    for hook in ("data_received", "on_headers_complete", "on_message_complete", "send_400_response"):
+    hooks = ("data_received", "on_headers_complete", "on_message_complete", "send_400_response", "on_response_complete")
+    for hook in hooks:
         assert callable(getattr(base, hook, None)), f"uvicorn's HttpToolsProtocol.{hook} is gone"
         assert hook in vars(BoundedHttpToolsProtocol)  # each one is overridden on purpose
     fields = _assigned_in(base)
-    missing = {"config", "loop", "logger", "transport", "cycle", "url", "headers"} - fields
+    missing = {"config", "loop", "logger", "transport", "cycle", "url", "headers", "pipeline"} - fields
     assert not missing, f"uvicorn's HttpToolsProtocol no longer sets {sorted(missing)}"
     assert Config(app=lambda *a: None, h11_max_incomplete_event_size=4096).h11_max_incomplete_event_size == 4096

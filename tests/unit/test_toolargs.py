@@ -3,6 +3,7 @@ arguments that validate, and the same (seed, name, schema) gives the same argume
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jsonschema
@@ -190,3 +191,70 @@ JSON = st.recursive(
 @given(schema=JSON)
 def test_any_json_as_a_schema_gives_an_object(schema: Any) -> None:
     assert isinstance(tool_arguments("f", schema), dict)
+
+
+HUGE = st.one_of(
+    st.integers(-(10**400), 10**400),
+    st.sampled_from([10**400, -(10**400), 2**1100, -(2**1100), 1e308, -1e308, 1.7976931348623157e308]),
+    st.sampled_from([-1.7976931348623157e308, 5e-324, -5e-324, 0, 0.0]),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+
+
+@st.composite
+def _bounded(draw: st.DrawFn) -> dict[str, Any]:
+    """A number/integer schema with bounds anywhere JSON can put them (10**400 is valid JSON, no float)."""
+    kind = draw(st.sampled_from(["integer", "number"]))
+    a, b = sorted([draw(HUGE), draw(HUGE)])
+    if kind == "integer" and math.ceil(a) > math.floor(b):  # no integer inside: make room for one
+        b = math.ceil(a) + 2
+    if kind == "number" and a == b:
+        b = a + 1 if isinstance(a, int) else (a + 1.0 if abs(a) < 1e300 else a)
+    schema: dict[str, Any] = {"type": kind}
+    if draw(st.booleans()):
+        schema["minimum"] = a
+    if draw(st.booleans()):
+        schema["maximum"] = b
+    if kind == "integer" and draw(st.booleans()):
+        schema["multipleOf"] = draw(st.integers(1, 9))
+        if "minimum" in schema and "maximum" in schema and int(b) - int(a) < 20:
+            del schema["maximum"]
+    return {"type": "object", "properties": {"x": schema}, "required": ["x"]}
+
+
+@settings(max_examples=300, deadline=None)
+@given(schema=_bounded())
+def test_huge_bounds_give_finite_values_inside_them(schema: dict[str, Any]) -> None:
+    """Issue 24: ``minimum: 10**400`` answered 500 (OverflowError); ``±1e308`` gave Infinity (no JSON, outside)."""
+    import json
+
+    arguments = tool_arguments("f", schema)
+    json.dumps(arguments, allow_nan=False)  # finite: a JSON document
+    jsonschema.validate(arguments, schema, cls=jsonschema.Draft202012Validator)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    refs=st.integers(1, 3000),
+    width=st.integers(1, 120),
+    defs=st.integers(1, 40),
+    nested=st.booleans(),
+)
+def test_large_all_of_with_many_refs_is_bounded_in_time(refs: int, width: int, defs: int, nested: bool) -> None:
+    """``allOf`` over many ``$ref``s merged every part into a growing copy (cubic: seconds for 57 KB)."""
+    import time
+
+    table = {
+        f"d{i}": {
+            "type": "object",
+            "properties": {f"p{i}_{j}": {"type": "integer", "minimum": j} for j in range(width)},
+            "required": [f"p{i}_{j}" for j in range(width)],
+            **({"allOf": [{"$ref": f"#/$defs/d{(i + k) % defs}"} for k in range(1, 4)]} if nested else {}),
+        }
+        for i in range(defs)
+    }
+    schema = {"type": "object", "$defs": table, "allOf": [{"$ref": f"#/$defs/d{i % defs}"} for i in range(refs)]}
+    started = time.perf_counter()
+    arguments = tool_arguments("f", schema)
+    assert time.perf_counter() - started < 0.25
+    assert isinstance(arguments, dict)
