@@ -77,7 +77,10 @@ def _meant(scope: Scope, routes: Sequence[BaseRoute]) -> tuple[str, str] | None:
     rest = "/".join(segments[skipped:])
     if not rest:
         return None
-    for prefix in BASES:
+    # OpenAI's own layout (/v1/...: an OpenAI client's base URL without /compatible-mode) means the compatible API
+    # first, where both bases serve the rest (/v1/models, /v1/files).
+    bases = (COMPATIBLE, NATIVE) if segments[0] == "v1" else BASES
+    for prefix in bases:
         candidate = f"{prefix}/{rest}"
         if candidate == scope["path"]:
             continue

@@ -50,7 +50,7 @@ def batch_dict(row: BatchRow, status: BatchStatus, now: float) -> dict[str, Any]
         "error_file_id": row.error_file_id if row.finalized else None,
         "created_at": created,
         "in_progress_at": created if started else None,
-        "expires_at": int(row.created_at + row.window_seconds) if started else None,
+        "expires_at": None,  # null in every recording, in every status (docs/decisions.md)
         "finalizing_at": finished if status in (BatchStatus.FINALIZING, BatchStatus.COMPLETED) else None,
         "completed_at": finished if status is BatchStatus.COMPLETED else None,
         "failed_at": created if status is BatchStatus.FAILED else None,

@@ -50,7 +50,7 @@ class Batch(WireModel):
     error_file_id: str | None
     created_at: int
     in_progress_at: int | None
-    expires_at: int | None
+    expires_at: int | None = Field(description="null in every status, as in every recording.")
     finalizing_at: int | None
     completed_at: int | None
     failed_at: int | None

@@ -248,7 +248,8 @@ class BatchesService:
             _cut, results, out_path, err_path, done, total, source, self.ids.request_id
         )
         owner = _owner(row.tenant)
-        output_id = await self._keep(owner, out_path, f"{row.batch_id}_success.jsonl") if row.valid else None
+        # as the recorded cancelled batch: no output file when no line was answered (its lines are in the error file)
+        output_id = await self._keep(owner, out_path, f"{row.batch_id}_success.jsonl") if row.valid and ok else None
         error_id = await self._keep(owner, err_path, f"{row.batch_id}_error.jsonl") if failed else None
         out_path.unlink(missing_ok=True)
         err_path.unlink(missing_ok=True)

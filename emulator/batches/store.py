@@ -107,7 +107,8 @@ async def open_batches(db: Database) -> list[BatchRow]:
 
 
 async def count_open(db: Database, tenant: str, model: str | None = None) -> int:
-    sql = "SELECT count(*) FROM batches WHERE tenant = ? AND finalized = 0"
+    # a batch its validation refused runs no line and is never finalized: it is not open
+    sql = "SELECT count(*) FROM batches WHERE tenant = ? AND finalized = 0 AND NOT (validated = 1 AND valid = 0)"
     params: list[Any] = [tenant]
     if model is not None:
         sql += " AND endpoint = ?"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,15 @@ TRAINING_LINE = (
 _OSS_URL = re.compile(r"oss://[^\"'\s]+")
 _SAMPLE = b"\x00\x00\x00\x18ftypmp42" + bytes(64)
 _FILE_PATH = re.compile(r"^(/api/v1/files/|/compatible-mode/v1/files/)([^/?]+)(.*)$")
+_TASK_PATH = re.compile(r"^/api/v1/tasks/([^/?]+)")
+_BATCH_ID = re.compile(r"batch_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_COMPATIBLE_FILE_ID = re.compile(r"file-(?:fe|batch|batch_output)-[0-9a-f]{16,}")
+_TIME_FILTERS = ("create_after=", "create_before=")
+_TASK_PENDING_SECONDS = 2.0
+"""emulator.tasks.states.PENDING_SECONDS: a task runs this long after it was submitted."""
+_BATCH_VALIDATE_SECONDS = 1.5
+"""Past a small input's validation (emulator.batches.service: one second plus its size at 5 MB/s)."""
+_BATCH_FINISH_SECONDS = 60.0
 
 CONFORMS, DIFFERS, NOT_SERVED, NOT_REPLAYABLE, ERROR = "conforms", "differs", "not served", "not replayable", "error"
 
@@ -150,7 +160,7 @@ class Replayer:
         request = dict(exchange["request"])
         recorded = exchange["response"]
         values = self.prepare(exchange)
-        path = _fill(str(request["path"]), values)
+        path = values.pop("__path__", None) or _fill(str(request["path"]), values)
         headers = {k: v for k, v in dict(request.get("headers") or {}).items() if k != "content-type"}
         key = INVALID_KEY if int(recorded.get("status", 200)) == 401 else self.api_key
         headers["authorization"] = f"Bearer {key}"
@@ -218,11 +228,36 @@ class Replayer:
                 self._upload(f"list{n}.jsonl", TRAINING_LINE, "fine-tune")
         for n, url in enumerate(sorted(set(_OSS_URL.findall(json.dumps(request.get("json")))))):
             values[url] = self._oss_object(url.rsplit("/", 1)[-1] or f"object{n}", exchange)
-        match = _FILE_PATH.match(path)
-        if match and int(exchange["response"].get("status", 200)) < 400:
-            file_id = self._upload("test2.jsonl", TRAINING_LINE, "fine-tune", compatible=path.startswith("/compat"))
-            values["__path__"] = match.group(1) + file_id + match.group(3)
+        self._prepare_apps(exchange, values)
         return values
+
+    def _prepare_apps(self, exchange: Mapping[str, Any], values: dict[str, str]) -> None:
+        """Native files by purpose, async tasks, compatible files and batches; recorded time filters moved."""
+        request = exchange["request"]
+        path = str(request["path"])
+        method = str(request["method"]).upper()
+        status = int(exchange["response"].get("status", 200))
+        recorded = exchange["response"].get("json")
+        recorded = recorded if isinstance(recorded, dict) else {}
+        match = _FILE_PATH.match(path)
+        if match and status < 400 and "/compatible-mode/" not in path:
+            # a native read of a file: uploaded the way its recorded purpose says (file-extract: the compatible API)
+            purpose = str((recorded.get("data") or {}).get("purpose") or "fine-tune")
+            compatible = purpose != "fine-tune"
+            file_id = self._upload("test2.jsonl", TRAINING_LINE, purpose, compatible=compatible)
+            values["__path__"] = match.group(1) + file_id + match.group(3)
+        if path.startswith("/compatible-mode/v1/"):
+            self._prepare_compatible(method, path, request, recorded, status, values)
+        task = _TASK_PATH.match(path)
+        if task:
+            self._prepare_task(task, path, recorded, status, values)
+        elif method == "GET" and re.match(r"^/api/v1/tasks/?(\?|$)", path):
+            for item in reversed((recorded.get("data") or [{}])[:2]):
+                self._task(str(item.get("status") or "SUCCEEDED") if isinstance(item, dict) else "SUCCEEDED")
+        if "__path__" not in values and any(k in path for k in _TIME_FILTERS):
+            values["__path__"] = _fill(path, values)
+        if "__path__" in values:
+            values["__path__"] = self._current_window(values["__path__"])
 
     def _headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.api_key}"}
@@ -290,6 +325,171 @@ class Replayer:
                 self._force(job_id, step)
         return job_id
 
+    # ------------------------------------------------------------------------------ tasks, compatible files, batches
+
+    def _advance(self, seconds: float) -> None:
+        if self.control_url:
+            headers = {"authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
+            self.client.post(f"{self.control_url}/_emulator/clock/advance", headers=headers, json={"seconds": seconds})
+
+    def _task(self, status: str) -> str:
+        """A batch text embedding task (its input a ``data:`` URI) moved on the clock to ``status``."""
+        answer = self.client.post(
+            self.base_url + "/api/v1/services/embeddings/text-embedding/text-embedding",
+            headers={**self._headers(), "x-dashscope-async": "enable"},
+            json={
+                "model": "text-embedding-async-v2",
+                "input": {"url": "data:text/plain,conformance%0Areplay%0A"},
+                "parameters": {"text_type": "query"},
+            },
+        )
+        task_id = str(answer.json().get("output", {}).get("task_id", "task-missing"))
+        if status == "RUNNING":
+            self._advance(_TASK_PENDING_SECONDS + 0.1)
+        elif status in ("SUCCEEDED", "FAILED"):
+            self._advance(_TASK_PENDING_SECONDS + 30)
+        elif status == "CANCELED":
+            self.client.post(f"{self.base_url}/api/v1/tasks/{task_id}/cancel", headers=self._headers())
+        return task_id
+
+    def _prepare_task(
+        self, match: re.Match[str], path: str, recorded: Mapping[str, Any], status: int, values: dict[str, str]
+    ) -> None:
+        output = recorded.get("output") or {}
+        wanted = str(output.get("task_status") or "")
+        if wanted == "UNKNOWN":
+            # a task this account does not have: asked by the id the answer names (the SDK's two recordings of
+            # a running and an unknown task carry each other's request; the answer is what they record)
+            task_id = str(output.get("task_id") or match.group(1))
+        else:
+            # a refused cancel (UnsupportedOperation) is the cancel of a finished task
+            task_id = self._task(wanted or ("SUCCEEDED" if status >= 400 else "PENDING"))
+        values["__path__"] = "/api/v1/tasks/" + task_id + path[match.end() :]
+
+    def _compatible_upload(self, purpose: str, text: str) -> str:
+        return self._upload(f"{purpose}.jsonl", text, purpose, compatible=True)
+
+    def _batch(self, item: Mapping[str, Any], file_id: str | None = None) -> tuple[str, str, str | None]:
+        """A batch like a recorded one (its endpoint, metadata, status: failed with the recorded validation code),
+        moved on the clock to the recorded status; answers its id, its input file's id and its output file's id."""
+        status = str(item.get("status") or "validating")
+        endpoint = str(item.get("endpoint") or "/v1/chat/completions")
+        if file_id is None:
+            errors = (item.get("errors") or {}).get("data") or [{}]
+            file_id = self._batch_file(
+                endpoint, str(errors[0].get("code") or ("url_not_found" if status == "failed" else ""))
+            )
+        answer = self.client.post(
+            self.base_url + "/compatible-mode/v1/batches",
+            headers=self._headers(),
+            json={
+                "input_file_id": file_id,
+                "endpoint": endpoint,
+                "completion_window": str(item.get("completion_window") or "24h"),
+                "metadata": item.get("metadata") or {},
+            },
+        ).json()
+        batch_id = str(answer.get("id", "batch-missing"))
+        if status == "validating":
+            return batch_id, file_id, None
+        self._advance(_BATCH_VALIDATE_SECONDS)
+        if status in ("cancelling", "cancelled"):
+            self.client.post(f"{self.base_url}/compatible-mode/v1/batches/{batch_id}/cancel", headers=self._headers())
+        if status in ("completed", "cancelled", "finalizing", "expired"):
+            self._advance(_BATCH_FINISH_SECONDS)
+        got = self.client.get(f"{self.base_url}/compatible-mode/v1/batches/{batch_id}", headers=self._headers())
+        output = got.json().get("output_file_id") if got.status_code == 200 else None
+        return batch_id, file_id, str(output) if output else None
+
+    def _batch_file(self, endpoint: str, refusal: str) -> str:
+        """A batch input of two lines for ``endpoint``, or lines refused with the recorded validation code."""
+        test = endpoint.endswith("ds-test") or refusal == "mismatched_test_url"
+        url = "/v1/chat/completion" if refusal == "url_not_found" else endpoint
+        if refusal == "mismatched_test_url":
+            url = "/v1/chat/completions"  # the test model's lines on the real url
+        body = {"model": "batch-test-model" if test else "qwen-turbo", "messages": [{"role": "user", "content": "hi"}]}
+        text = "".join(
+            json.dumps({"custom_id": str(n), "method": "POST", "url": url, "body": body}) + "\n" for n in (1, 2)
+        )
+        return self._compatible_upload("batch", text)
+
+    def _recorded_batches(
+        self, method: str, path: str, text: str, recorded: Mapping[str, Any], values: dict[str, str]
+    ) -> None:
+        """The batches a request or its recorded answer names, made like the recorded ones (newest last)."""
+        data = recorded.get("data")
+        items: list[Any] = data if isinstance(data, list) else [recorded]
+        if method == "POST" and path.rstrip("/") == "/compatible-mode/v1/batches":
+            items = []  # the create itself is the exchange: it needs only its input file
+        wanted: dict[str, Mapping[str, Any]] = {}
+        for item in items[:4]:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                wanted.setdefault(item["id"], item)
+        if path.endswith("/cancel"):  # the batch was running when it was cancelled
+            wanted = {k: {**v, "status": "in_progress"} for k, v in wanted.items()}
+        cursors = [i for i in dict.fromkeys(_BATCH_ID.findall(text)) if i not in wanted]
+        # the cursor batch is newer than the page after it: made last
+        for recorded_id, item in [
+            *reversed(list(wanted.items())),
+            *((c, {"status": "in_progress"}) for c in cursors),
+        ]:
+            known = values.get(str(item.get("input_file_id")))
+            batch_id, file_id, _ = self._batch(item, known)
+            values[recorded_id] = batch_id
+            if isinstance(item.get("input_file_id"), str):
+                values.setdefault(item["input_file_id"], file_id)
+
+    def _prepare_compatible(
+        self,
+        method: str,
+        path: str,
+        request: Mapping[str, Any],
+        recorded: Mapping[str, Any],
+        status: int,
+        values: dict[str, str],
+    ) -> None:
+        """Every recorded file or batch id the request names is replaced by one made here like it."""
+        text = path + json.dumps(request.get("json"))
+        if path.startswith("/compatible-mode/v1/batches"):
+            self._recorded_batches(method, path, text, recorded, values)
+        if method == "GET" and re.match(r"^/compatible-mode/v1/files/?(\?|$)", path) and recorded.get("data"):
+            # the page the recording shows: a file older than the cursor (whose id is replaced below)
+            self._compatible_upload("file-extract", "conformance\n")
+        for file_id in sorted(set(_COMPATIBLE_FILE_ID.findall(text))):
+            if file_id in values:
+                continue
+            if file_id.startswith("file-batch_output-"):
+                values[file_id] = self._batch({"status": "completed"})[2] or "file-missing"
+            elif file_id.startswith("file-batch-"):
+                failed = "ds-test" in text  # the recorded create whose lines name no such url
+                line_url = "/v1/chat/completion" if failed else "/v1/chat/completions"
+                model = "batch-test-model" if failed else "qwen-turbo"
+                line = {
+                    "custom_id": "1",
+                    "method": "POST",
+                    "url": line_url,
+                    "body": {"model": model, "messages": [{"role": "user", "content": "hello"}]},
+                }
+                values[file_id] = self._compatible_upload("batch", json.dumps(line) + "\n")
+            else:
+                values[file_id] = self._compatible_upload("file-extract", "conformance\n")
+        if any(k in values for k in _COMPATIBLE_FILE_ID.findall(text) + _BATCH_ID.findall(text)):
+            values["__path__"] = _fill(path, values)
+
+    def _current_window(self, path: str) -> str:
+        """Time filters (``create_after``/``create_before``, Beijing time) moved to a day around the emulated now,
+        in the recorded precision: the recorded window is long past here."""
+        if not any(k in path for k in _TIME_FILTERS) or not self.control_url:
+            return path
+        now = float(self.client.get(f"{self.control_url}/_emulator/clock").json().get("now", 0))
+
+        def moved(m: re.Match[str]) -> str:
+            shift = -86400 if m.group(1) == "create_after" else 86400
+            stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now + 8 * 3600 + shift))
+            return f"{m.group(1)}={stamp[: len(m.group(2))]}"
+
+        return re.sub(r"(create_after|create_before)=(\d+)", moved, path)
+
 
 # legal paths through the job machine to a recorded status
 _STEPS: dict[str, tuple[str, ...]] = {
@@ -302,10 +502,9 @@ _STEPS: dict[str, tuple[str, ...]] = {
 
 def _fill(value: Any, values: Mapping[str, str]) -> Any:
     if isinstance(value, str):
-        if "__path__" in values and _FILE_PATH.match(value):
-            return values["__path__"]
         for name, replacement in values.items():
-            value = value.replace(name if name.startswith("oss://") else "${" + name + "}", replacement)
+            literal = name.startswith(("oss://", "batch_", "file-"))
+            value = value.replace(name if literal else "${" + name + "}", replacement)
         return value
     if isinstance(value, list):
         return [_fill(v, values) for v in value]

@@ -83,7 +83,7 @@ async def test_batch_lifecycle_and_output(client: httpx.AsyncClient) -> None:
     await advance(client, 1.5)
     running = (await client.get(f"{BATCHES}/{made['id']}")).json()
     assert running["status"] == "in_progress" and running["request_counts"]["total"] == 6
-    assert running["in_progress_at"] == made["created_at"] and running["expires_at"] == made["created_at"] + 86400
+    assert running["in_progress_at"] == made["created_at"] and running["expires_at"] is None
     await advance(client, 3.0 + 0.02 * 6)
     assert (await client.get(f"{BATCHES}/{made['id']}")).json()["status"] == "finalizing"
     await advance(client, 2)
@@ -182,6 +182,28 @@ async def test_test_model_embeddings_cancel_and_list(client: httpx.AsyncClient) 
     assert none == {"object": "list", "data": None, "first_id": None, "last_id": None, "has_more": False}
     named = (await client.get(BATCHES, params={"ds_name": "t", "status": "cancelled"})).json()
     assert [b["id"] for b in named["data"]] == [long["id"]]
+
+
+@pytest.mark.anyio
+async def test_as_recorded_refused_test_batches_do_not_hold_a_slot_and_no_empty_output(
+    client: httpx.AsyncClient,
+) -> None:
+    """The recordings (conformance corpus): a refused batch runs nothing, so three refused test-model batches in a
+    row are all accepted; a batch cancelled before any line ran has only an error file; expires_at stays null."""
+    refused = [chat_line(i, model="batch-test-model", url="/v1/chat/completion") for i in range(2)]
+    for _ in range(3):
+        made = await create(client, await upload_lines(client, refused), endpoint="/v1/chat/ds-test")
+        await advance(client, 1.5)
+        failed = (await client.get(f"{BATCHES}/{made['id']}")).json()
+        assert failed["status"] == "failed" and failed["errors"]["data"][0]["code"] == "url_not_found"
+    busy = await create(client, await upload_lines(client, [chat_line(i) for i in range(2)]))
+    cancelled = (await client.post(f"{BATCHES}/{busy['id']}/cancel")).json()  # still validating: no line ran
+    assert cancelled["status"] == "cancelling" and cancelled["expires_at"] is None
+    await advance(client, 30)
+    done = (await client.get(f"{BATCHES}/{busy['id']}")).json()
+    assert done["status"] == "cancelled" and done["request_counts"]["completed"] == 0
+    assert done["output_file_id"] is None and done["error_file_id"].startswith("file-batch_output-")
+    assert done["expires_at"] is None
 
 
 @pytest.mark.anyio

@@ -31,7 +31,7 @@ COMPATIBLE = "http://localhost/compatible-mode/v1"
         ("POST", "/chat/completions", "/compatible-mode/v1/chat/completions", COMPATIBLE),
         ("POST", "/v1/chat/completions", "/compatible-mode/v1/chat/completions", COMPATIBLE),
         ("GET", "/v1/models", "/compatible-mode/v1/models", COMPATIBLE),
-        ("GET", "/v1/files", "/api/v1/files", NATIVE),
+        ("GET", "/v1/files", "/compatible-mode/v1/files", COMPATIBLE),  # OpenAI's layout: both bases serve it
         ("POST", "/api/v1/chat/completions", "/compatible-mode/v1/chat/completions", COMPATIBLE),  # SDK base to OpenAI
         ("POST", "/compatible-mode/chat/completions", "/compatible-mode/v1/chat/completions", COMPATIBLE),
         ("GET", "/api/files", "/api/v1/files", NATIVE),
