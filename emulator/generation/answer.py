@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from emulator.errors import InvalidParameter
 from emulator.rules.responses import Scripted, ToolCall
-from emulator.synth.text import MESSAGE_OVERHEAD_TOKENS, Reply
+from emulator.synth.text import MESSAGE_OVERHEAD_TOKENS, Reply, content_text
 from emulator.synth.tokens import count_tokens, is_chinese
 
 ARGUMENT_PIECE = 12
@@ -212,18 +212,6 @@ def incremental_output(answer: Answer, requested: bool | None, *, thinking_defau
             param="parameters.incremental_output",
         )
     return True
-
-
-def content_text(content: object) -> str:
-    """A string, or the text parts of a DashScope (``{"text": ..}``) or OpenAI (``{"type": "text", ..}``) list."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Mapping):
-        text = content.get("text")
-        return text if isinstance(text, str) else ""
-    if isinstance(content, list | tuple):
-        return "\n".join(t for t in (content_text(part) for part in content) if t)
-    return ""
 
 
 def input_tokens(messages: Iterable[Mapping[str, Any]]) -> int:

@@ -16,9 +16,10 @@ from emulator.context import RequestContext
 from emulator.db import Database, Tx
 from emulator.errors import InvalidParameter, ModelNotExist
 from emulator.generation import responses_store as store
-from emulator.generation.answer import Answer, content_text
+from emulator.generation.answer import Answer
 from emulator.generation.schemas import SamplingFields
 from emulator.generation.service import Ask, GenerationService, check_sampling
+from emulator.synth.text import content_text
 from emulator.tenants import Tenant
 
 RETENTION_SECONDS = 7 * 86400

@@ -16,7 +16,7 @@ from emulator.context import RequestContext
 from emulator.deployments.service import DeploymentsService
 from emulator.errors import InvalidParameter, ModelNotExist, ModelNotFound
 from emulator.fine_tunes.service import FineTunesService
-from emulator.generation.answer import Answer, content_text, generated_answer, scripted_answer
+from emulator.generation.answer import Answer, generated_answer, scripted_answer
 from emulator.generation.answer import input_tokens as prompt_tokens
 from emulator.generation.logprobs import MAX_TOP_LOGPROBS, token_logprobs
 from emulator.generation.media import (
@@ -35,7 +35,7 @@ from emulator.generation.thinking import Thinking, decide_thinking, think
 from emulator.generation.tools import answer_from_results, choose, drawn_arguments, tool_results
 from emulator.ids import Ids
 from emulator.rules.responses import ChatView, ResponseRules, Scripted, ToolCall, call_id
-from emulator.synth.text import Memory, Reply, generate_reply, recite
+from emulator.synth.text import Memory, Reply, content_text, generate_reply, recite
 from emulator.synth.toolargs import tool_arguments
 from emulator.tenants import Tenant
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from emulator.catalog import structured_output_formats
 from emulator.errors import InvalidParameter
-from emulator.generation.answer import content_text
+from emulator.synth.text import content_text
 from emulator.synth.toolargs import INSTANCE_BUDGET, SchemaTooComplex, json_instance, schema_size
 
 ALGO = "<400> InternalError.Algo.InvalidParameter: "

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.generation.answer import content_text
+from emulator.synth.text import content_text
 from emulator.synth.tokens import is_chinese
 
 NAME_WEIGHT = 2

@@ -321,11 +321,11 @@ def _turns(messages: object) -> list[tuple[str, str]]:
     for message in messages:
         if isinstance(message, Mapping):
             role = message.get("role")
-            turns.append((role if isinstance(role, str) else "", _content_text(message.get("content"))))
+            turns.append((role if isinstance(role, str) else "", content_text(message.get("content"))))
     return turns
 
 
-def _content_text(content: object) -> str:
+def content_text(content: object) -> str:
     """A plain string, or the text parts of a DashScope ({"text": ..}) or OpenAI ({"type": "text", ..}) part list."""
     if isinstance(content, str):
         return content
@@ -333,7 +333,7 @@ def _content_text(content: object) -> str:
         text = content.get("text")
         return text if isinstance(text, str) else ""
     if isinstance(content, list | tuple):
-        return "\n".join(t for t in (_content_text(part) for part in content) if t)
+        return "\n".join(t for t in (content_text(part) for part in content) if t)
     return ""
 
 
