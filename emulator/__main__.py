@@ -124,7 +124,7 @@ def serve(**given: Any) -> None:
             raise click.BadParameter(str(exc), param_hint="--responses") from None
     if models_file is not None:
         from emulator.catalog import CatalogError, load_catalog
-        from emulator.catalog.routes import read_models_file
+        from emulator.catalog.handlers import read_models_file
 
         try:
             load_catalog().add_user_models(read_models_file(models_file))

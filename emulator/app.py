@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,6 @@ from starlette.types import Receive, Scope, Send
 
 from emulator import openapi, signposts
 from emulator.batches import routes as batch_routes
-from emulator.catalog import routes as catalog_routes
 from emulator.clock import Clock, SharedClockFile
 from emulator.control import routes as control
 from emulator.control.paths import clean_leftovers as clean_control_leftovers
@@ -30,10 +30,8 @@ from emulator.db import Database, bump_counter
 from emulator.deployments import routes as deployment_routes
 from emulator.embeddings import routes as embedding_routes
 from emulator.files import routes as file_routes
-from emulator.fine_tunes import checkpoint_routes
 from emulator.fine_tunes import routes as fine_tune_routes
 from emulator.gateway import Gateway
-from emulator.generation import multimodal_routes, openai_routes, responses_routes, tokenizer
 from emulator.generation import routes as generation_routes
 from emulator.ids import Ids
 from emulator.journal.recorder import Journal
@@ -81,13 +79,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         journal=Journal(settings.journal_size, clock),
         responses=ResponseRules(load_responses(settings.responses_file) if settings.responses_file else None),
     )
-    catalog_routes.load_user_models(settings)  # --models: the user layer of the model catalog
+    if settings.models_file is not None or "emulator.catalog" in sys.modules:
+        from emulator.catalog.handlers import load_user_models  # the catalog is imported on first use, not at start
+
+        load_user_models(settings)  # --models: the user layer of the model catalog (reset for each app)
     services = Services.build(rt)  # each service gets the parts it uses through its constructor
     app = EmulatorApp(
         routes=[
             *openapi.endpoint_routes(api_operations()),
             *control.routes(settings),
-            *catalog_routes.routes(settings),
             *dashboard_routes.routes(settings),
             *openapi.routes(operations()),
             *signposts.routes(),
@@ -131,14 +131,9 @@ def api_operations() -> list[openapi.Operation]:
     return [
         *file_routes.operations,
         *fine_tune_routes.operations,
-        *checkpoint_routes.operations,
         *deployment_routes.operations,
         *generation_routes.operations,
-        *multimodal_routes.operations,
-        *tokenizer.operations,
         *upload_routes.operations,
-        *openai_routes.operations,
-        *responses_routes.operations,
         *model_card_routes.operations,
         *embedding_routes.operations,
         *task_routes.operations,
@@ -158,7 +153,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, Services]]
 def operations() -> list[openapi.Operation]:
     """Every documented operation: the service's and the control plane's (served unless ``control_plane`` is
     off in the settings)."""
-    return [*api_operations(), *control.operations, *catalog_routes.operations]
+    return [*api_operations(), *control.operations]
 
 
 def create_app_from_env() -> Starlette:

@@ -10,13 +10,15 @@ request is done.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.types import Scope
 
-from emulator.rules.fault_schemas import FaultRule
 from emulator.tenants import Tenant
+
+if TYPE_CHECKING:
+    from emulator.rules.fault_schemas import FaultRule
 
 CONTEXT = "emulator.context"
 """The scope key of a request's ``RequestContext``."""

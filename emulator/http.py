@@ -7,9 +7,8 @@ import math
 import re
 from collections.abc import Mapping
 from html import escape
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
@@ -17,7 +16,10 @@ from starlette.types import Scope
 from emulator.context import context
 from emulator.errors import ApiError, MalformedBody, TooLarge, render_error, render_openai_error
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic comes with the first model a handler reads, not at start
+    from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound="BaseModel")
 
 MAX_JSON_BODY = 16 * 1024 * 1024
 """Default of ``--max-json-bytes``: a JSON body past this answers 413 while it is still arriving."""
@@ -252,7 +254,11 @@ def validation_message(exc: ValidationError) -> str:
 def parse_model(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
-    except ValidationError as exc:
+    except ValueError as exc:  # pydantic's ValidationError is one
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
         raise MalformedBody(validation_message(exc)) from None
 
 

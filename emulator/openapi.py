@@ -14,20 +14,20 @@ import importlib.util
 import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from emulator import __version__, lazy
-from emulator.wire import WireModel
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 Envelope = Literal["data", "output", "raw", "none"]
-Model = type[BaseModel] | str
+Model: TypeAlias = "type[BaseModel] | str"
 """A model class, or ``"module:Name"`` for one whose module the route table leaves unimported at start (the
 control plane's schemas, ``emulator.lazy``): resolved when the document is built."""
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -77,26 +77,6 @@ def endpoint_routes(operations: Iterable[Operation]) -> list[BaseRoute]:
     return [op.route() for op in operations]
 
 
-class ErrorBody(WireModel):
-    """Every native error: a DashScope code and message, and the request id (also the x-request-id header)."""
-
-    request_id: str
-    code: str
-    message: str
-
-
-class OpenAIErrorDetail(WireModel):
-    message: str
-    type: str
-    param: str | None = None
-    code: str | None = None
-
-
-class OpenAIErrorBody(WireModel):
-    error: OpenAIErrorDetail
-    request_id: str
-
-
 def page_params() -> tuple[Param, ...]:
     return (
         Param("page_no", schema={"type": "integer", "minimum": 1, "default": 1}),
@@ -113,6 +93,9 @@ def path_param(name: str) -> Param:
 
 
 def build_document(operations: Sequence[Operation], server_url: str | None = None) -> dict[str, Any]:
+    """Built on request (``/openapi.json``): pydantic and every named model are imported here, not at start."""
+    from pydantic.json_schema import models_json_schema
+
     models = _models(operations)
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
@@ -138,6 +121,8 @@ def build_document(operations: Sequence[Operation], server_url: str | None = Non
 
 
 def _models(operations: Iterable[Operation]) -> list[type[BaseModel]]:
+    from emulator.openapi_schemas import ErrorBody, OpenAIErrorBody
+
     found: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody, "OpenAIErrorBody": OpenAIErrorBody}
     for op in operations:
         for model in (op.request, op.response):
@@ -230,7 +215,7 @@ def _success(op: Operation) -> dict[str, Any]:
 
 
 def _error(op: Operation) -> dict[str, Any]:
-    model = OpenAIErrorBody if op.openai else ErrorBody
+    model = "emulator.openapi_schemas:OpenAIErrorBody" if op.openai else "emulator.openapi_schemas:ErrorBody"
     return {"description": "Error", "content": {"application/json": {"schema": _ref(model)}}}
 
 

@@ -1,8 +1,8 @@
-"""The composition root's typed half: every domain service, built once, in dependency order.
+"""The composition root's typed half: every domain service, each built on its first use.
 
-``Services.build(rt)`` is the one place that knows what each service is made of: it hands each constructor the
-parts of the runtime it uses (database, clock, ids, the change signal, settings) and the other services it
-calls; no service sees the runtime or looks another up.
+``Services(rt)`` is the one place that knows what each service is made of: it hands each constructor the parts of
+the runtime it uses (database, clock, ids, the change signal, settings) and the other services it calls; no service
+sees the runtime or looks another up.
 
     ExportLedger(db, clock)             the checkpoint exports' rows (no job engine)
     DeploymentHold(clock, policy)       refuses deleting a deployed job (no deployments service needed)
@@ -17,96 +17,162 @@ calls; no service sees the runtime or looks another up.
     TasksService(db, clock, ids, changes, data_dir, find_file=files.get_file)   async tasks (batch embedding)
     BatchesService(db, clock, ids, changes, data_dir, files, generation)        OpenAI-compatible Batch
 
+Each is a cached property whose module is imported inside it: a server starts without importing any service (the
+route tables name their handlers, ``emulator.lazy``), and a request builds, once, the services its handler uses
+and those they are made of.  Start-up resumes only the work a previous run left (``start``).
+
 The app keeps them on ``app.state.services``; a route reaches its service through ``services(request)``.
 
 The whole-emulator operations (``start``, ``wipe``, ``sync_all``) call each service by name, so a new service
-is added here in one place: its field, its constructor call, and the lifecycle lines it needs.
+is added here in one place: its property, and the lifecycle lines it needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from emulator.batches.service import BatchesService
+from emulator.batches import store as batch_store
 from emulator.db import Tx
-from emulator.deployments.service import DeploymentHold, DeploymentsService
-from emulator.deployments.states import Policy as DeploymentPolicy
-from emulator.files.service import FilesService
-from emulator.fine_tunes.exports import CheckpointsService, ExportLedger
-from emulator.fine_tunes.service import FineTunesService
-from emulator.generation.responses_service import ResponsesService
-from emulator.generation.service import GenerationService
-from emulator.model_cards.service import ModelCardsService
+from emulator.fine_tunes import store as fine_tune_store
+from emulator.fine_tunes.states import CANCEL_SECONDS
 from emulator.runtime import Runtime
-from emulator.tasks.service import TasksService
-from emulator.uploads.service import UploadsService
+from emulator.tasks import store as task_store
+
+if TYPE_CHECKING:
+    from emulator.batches.service import BatchesService
+    from emulator.deployments.service import DeploymentsService
+    from emulator.deployments.states import Policy as DeploymentPolicy
+    from emulator.files.service import FilesService
+    from emulator.fine_tunes.exports import CheckpointsService, ExportLedger
+    from emulator.fine_tunes.service import FineTunesService
+    from emulator.generation.responses_service import ResponsesService
+    from emulator.generation.service import GenerationService
+    from emulator.model_cards.service import ModelCardsService
+    from emulator.tasks.service import TasksService
+    from emulator.uploads.service import UploadsService
 
 Cleanup = Callable[[], None] | None
 
 
-@dataclass(frozen=True)
 class Services:
-    files: FilesService
-    fine_tunes: FineTunesService
-    exports: ExportLedger
-    checkpoints: CheckpointsService
-    deployments: DeploymentsService
-    generation: GenerationService
-    uploads: UploadsService
-    responses: ResponsesService
-    model_cards: ModelCardsService
-    tasks: TasksService
-    batches: BatchesService
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
 
     @classmethod
     def build(cls, rt: Runtime) -> Services:
-        db, clock, changes, settings = rt.db, rt.clock, rt.changes, rt.settings
-        exports = ExportLedger(db, clock)
-        policy = DeploymentPolicy()
-        fine_tunes = FineTunesService(
-            db,
-            clock,
+        return cls(rt)
+
+    def built(self) -> list[str]:
+        """The services built so far, by name (``emulator.services``: each is built on its first use)."""
+        return [name for name in _NAMES if name in self.__dict__]
+
+    @cached_property
+    def exports(self) -> ExportLedger:
+        from emulator.fine_tunes.exports import ExportLedger
+
+        return ExportLedger(self._rt.db, self._rt.clock)
+
+    @cached_property
+    def deployment_policy(self) -> DeploymentPolicy:
+        from emulator.deployments.states import Policy
+
+        return Policy()
+
+    @cached_property
+    def fine_tunes(self) -> FineTunesService:
+        from emulator.deployments.service import DeploymentHold
+        from emulator.fine_tunes.service import FineTunesService
+
+        rt, exports = self._rt, self.exports
+        return FineTunesService(
+            rt.db,
+            rt.clock,
             rt.ids,
-            changes,
-            settings,
+            rt.changes,
+            rt.settings,
             find_export=exports.find_export,
-            before_delete=(DeploymentHold(clock, policy), exports.forget_job),
+            before_delete=(DeploymentHold(rt.clock, self.deployment_policy), exports.forget_job),
         )
-        deployments = DeploymentsService(
-            db,
-            clock,
+
+    @cached_property
+    def deployments(self) -> DeploymentsService:
+        from emulator.deployments.service import DeploymentsService
+
+        rt = self._rt
+        return DeploymentsService(
+            rt.db,
+            rt.clock,
             rt.ids,
-            changes,
-            fine_tunes,
-            exports,
-            max_capacity=settings.max_deployment_capacity,
-            policy=policy,
+            rt.changes,
+            self.fine_tunes,
+            self.exports,
+            max_capacity=rt.settings.max_deployment_capacity,
+            policy=self.deployment_policy,
         )
-        generation = GenerationService(
-            deployments,
-            fine_tunes,
-            seed=settings.seed,
+
+    @cached_property
+    def generation(self) -> GenerationService:
+        from emulator.generation.service import GenerationService
+
+        rt = self._rt
+        return GenerationService(
+            self.deployments,
+            self.fine_tunes,
+            seed=rt.settings.seed,
             rules=rt.responses,
             ids=rt.ids,
-            tool_policy=settings.tool_policy,
+            tool_policy=rt.settings.tool_policy,
         )
-        files = FilesService(db, clock, rt.ids, rt.data_dir, settings)
-        return cls(
-            files=files,
-            fine_tunes=fine_tunes,
-            exports=exports,
-            checkpoints=CheckpointsService(db, clock, changes, fine_tunes),
-            deployments=deployments,
-            generation=generation,
-            uploads=UploadsService(db, clock, settings, rt.blob_dir, generation),
-            responses=ResponsesService(db, clock, generation),
-            model_cards=ModelCardsService(fine_tunes, exports, deployments),
-            tasks=TasksService(db, clock, rt.ids, changes, rt.data_dir, find_file=files.get_file),
-            batches=BatchesService(db, clock, rt.ids, changes, rt.data_dir, files, generation),
-        )
+
+    @cached_property
+    def files(self) -> FilesService:
+        from emulator.files.service import FilesService
+
+        rt = self._rt
+        return FilesService(rt.db, rt.clock, rt.ids, rt.data_dir, rt.settings)
+
+    @cached_property
+    def checkpoints(self) -> CheckpointsService:
+        from emulator.fine_tunes.exports import CheckpointsService
+
+        return CheckpointsService(self._rt.db, self._rt.clock, self._rt.changes, self.fine_tunes)
+
+    @cached_property
+    def uploads(self) -> UploadsService:
+        from emulator.uploads.service import UploadsService
+
+        rt = self._rt
+        return UploadsService(rt.db, rt.clock, rt.settings, rt.blob_dir, self.generation)
+
+    @cached_property
+    def responses(self) -> ResponsesService:
+        from emulator.generation.responses_service import ResponsesService
+
+        return ResponsesService(self._rt.db, self._rt.clock, self.generation)
+
+    @cached_property
+    def model_cards(self) -> ModelCardsService:
+        from emulator.model_cards.service import ModelCardsService
+
+        return ModelCardsService(self.fine_tunes, self.exports, self.deployments)
+
+    @cached_property
+    def tasks(self) -> TasksService:
+        from emulator.tasks.service import TasksService
+
+        rt = self._rt
+        return TasksService(rt.db, rt.clock, rt.ids, rt.changes, rt.data_dir, find_file=self.files.get_file)
+
+    @cached_property
+    def batches(self) -> BatchesService:
+        from emulator.batches.service import BatchesService
+
+        rt = self._rt
+        return BatchesService(rt.db, rt.clock, rt.ids, rt.changes, rt.data_dir, self.files, self.generation)
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[dict[str, int], list[Cleanup]]:
         """Every stateful service wipes its rows (one tenant's, or all) in ``tx``; cleanups run after commit."""
@@ -140,22 +206,47 @@ class Services:
         return removed, cleanups
 
     async def start(self) -> None:
-        """At start-up, once the database is open."""
-        await self.fine_tunes.start()
-        await self.tasks.start()
-        await self.batches.start()
+        """At start-up, once the database is open: the stores say whether a previous run left work to resume, and
+        only a service with such work is built now."""
+        db = self._rt.db
+        async with db.transaction() as tx:
+            await fine_tune_store.backfill_release(tx, CANCEL_SECONDS)
+        if await task_store.unfinished(db):
+            await self.tasks.start()
+        if await batch_store.open_batches(db):
+            await self.batches.start()
 
     async def stop(self) -> None:
-        """At shutdown, before the database closes: work in flight stops at a safe point."""
-        await self.tasks.stop()
-        await self.batches.stop()
+        """At shutdown, before the database closes: work in flight stops at a safe point (a service never built has
+        none)."""
+        if "tasks" in self.__dict__:
+            await self.tasks.stop()
+        if "batches" in self.__dict__:
+            await self.batches.stop()
 
     async def sync_all(self) -> None:
         """Apply every transition that fell due (after the clock moved)."""
         await self.fine_tunes.sync_all()
         await self.deployments.sync_all()
-        await self.tasks.sync_all()
-        await self.batches.sync_all()
+        if "tasks" in self.__dict__:  # their work in flight is in memory: a service never built has none
+            await self.tasks.sync_all()
+        if "batches" in self.__dict__:
+            await self.batches.sync_all()
+
+
+_NAMES = (
+    "files",
+    "fine_tunes",
+    "exports",
+    "checkpoints",
+    "deployments",
+    "generation",
+    "uploads",
+    "responses",
+    "model_cards",
+    "tasks",
+    "batches",
+)
 
 
 def services(request: Request) -> Services:

@@ -1,134 +1,15 @@
-"""HTTP for /compatible-mode/v1/batches: create, retrieve, list, cancel, in OpenAI's shapes."""
+"""The route table of ``emulator.batches``: one declaration per endpoint (``emulator.openapi.Operation``).
+
+Handlers and models are named (``"module:name"``), not imported: a server starts without them, and each is
+imported with its first request, or when the OpenAPI document is built (``emulator.lazy``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import Response
-
-from emulator.batches.schemas import Batch, BatchCreateRequest, BatchList
-from emulator.batches.service import BatchesService
-from emulator.batches.states import BatchStatus, lines_done
-from emulator.batches.store import BatchRow
-from emulator.clock import BEIJING
-from emulator.context import caller
-from emulator.errors import InvalidParameter
-from emulator.http import FastJSONResponse, read_json_object
+from emulator import lazy
 from emulator.openapi import Operation, Param, path_param
-from emulator.runtime import runtime
-from emulator.services import services
 
-
-def _service(request: Request) -> BatchesService:
-    return services(request).batches
-
-
-def batch_dict(row: BatchRow, status: BatchStatus, now: float) -> dict[str, Any]:
-    f = row.facts()
-    created = int(row.created_at)
-    started = status not in (BatchStatus.VALIDATING, BatchStatus.FAILED) and row.valid
-    counts = {"total": 0, "completed": 0, "failed": 0}
-    if started:
-        counts["total"] = row.total
-        if row.finalized:
-            counts.update(completed=row.ok, failed=row.failed)
-        else:
-            counts["completed"] = lines_done(f, row.total, min(now, row.cancel_at or now))
-    finished = int(f.done_at)
-    cancel = int(row.cancel_at) if row.cancel_at is not None else None
-    return {
-        "id": row.batch_id,
-        "object": "batch",
-        "endpoint": row.endpoint,
-        "errors": {"object": "list", "data": row.errors} if status is BatchStatus.FAILED else None,
-        "input_file_id": row.input_file_id,
-        "completion_window": row.completion_window,
-        "status": status.value,
-        "output_file_id": row.output_file_id if row.finalized else None,
-        "error_file_id": row.error_file_id if row.finalized else None,
-        "created_at": created,
-        "in_progress_at": created if started else None,
-        "expires_at": None,  # null in every recording, in every status (docs/decisions.md)
-        "finalizing_at": finished if status in (BatchStatus.FINALIZING, BatchStatus.COMPLETED) else None,
-        "completed_at": finished if status is BatchStatus.COMPLETED else None,
-        "failed_at": created if status is BatchStatus.FAILED else None,
-        "expired_at": None,
-        "cancelling_at": cancel if status is BatchStatus.CANCELLED else None,
-        "cancelled_at": cancel if status is BatchStatus.CANCELLED else None,
-        "request_counts": counts,
-        "metadata": row.metadata,
-    }
-
-
-def _answer(request: Request, row: BatchRow) -> dict[str, Any]:
-    return batch_dict(row, _service(request).status(row), runtime(request).clock.now())
-
-
-async def create_batch(request: Request) -> Response:
-    body = await read_json_object(request)
-    row = await _service(request).create_batch(caller(request), body)
-    return FastJSONResponse(_answer(request, row))
-
-
-async def retrieve_batch(request: Request) -> Response:
-    row = await _service(request).get_batch(caller(request), request.path_params["batch_id"])
-    return FastJSONResponse(_answer(request, row))
-
-
-async def cancel_batch(request: Request) -> Response:
-    row = await _service(request).cancel_batch(caller(request), request.path_params["batch_id"])
-    return FastJSONResponse(_answer(request, row))
-
-
-def _stamp(text: str | None, name: str) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING).timestamp()
-    except ValueError:
-        raise InvalidParameter(f"{name} must be yyyyMMddHHmmss (got {text!r}).", param=name) from None
-
-
-async def list_batches(request: Request) -> Response:
-    query = request.query_params
-    try:
-        limit = int(query.get("limit") or 20)
-    except ValueError:
-        raise InvalidParameter("limit must be an integer.", param="limit") from None
-    if not 1 <= limit <= 100:
-        raise InvalidParameter("limit must be between 1 and 100.", param="limit")
-    name = query.get("ds_name")
-    files = {f for f in (query.get("input_file_ids") or "").split(",") if f}
-    if len(files) > 20:
-        raise InvalidParameter("input_file_ids takes at most 20 ids.", param="input_file_ids")
-    statuses = {s for s in (query.get("status") or "").split(",") if s}
-    after_t, before_t = (
-        _stamp(query.get("create_after"), "create_after"),
-        _stamp(query.get("create_before"), "create_before"),
-    )
-    service = _service(request)
-
-    def keep(row: BatchRow) -> bool:
-        return (
-            (not name or name in str((row.metadata or {}).get("ds_name", "")))
-            and (not files or row.input_file_id in files)
-            and (not statuses or service.status(row).value in statuses)
-            and (after_t is None or row.created_at >= after_t)
-            and (before_t is None or row.created_at <= before_t)
-        )
-
-    rows, more = await service.list_batches(caller(request), query.get("after"), limit, keep)
-    data = [_answer(request, r) for r in rows]
-    page = {
-        "object": "list",
-        "data": data or None,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": more,
-    }
-    return FastJSONResponse(page)
+HANDLERS = "emulator.batches.handlers"
+SCHEMAS = "emulator.batches.schemas"
 
 
 operations = [
@@ -137,21 +18,21 @@ operations = [
         "/compatible-mode/v1/batches",
         "Create a batch (OpenAI-compatible)",
         "openai-compatible",
-        request=BatchCreateRequest,
-        response=Batch,
+        request=f"{SCHEMAS}:BatchCreateRequest",
+        response=f"{SCHEMAS}:Batch",
         envelope="raw",
         openai=True,
         description="The input (a `purpose: batch` file) is checked line by line after the answer: ≤50,000 "
         "requests, ≤500 MB, ≤6 MB a line, unique `custom_id`, one model, each `url` the batch's `endpoint`. "
         "`batch-test-model` with `/v1/chat/ds-test`: ≤100 lines, ≤1 MB, answers `This is a test result.`.",
-        endpoint=create_batch,
+        endpoint=lazy.handler(f"{HANDLERS}:create_batch"),
     ),
     Operation(
         "GET",
         "/compatible-mode/v1/batches",
         "List batches (OpenAI-compatible)",
         "openai-compatible",
-        response=BatchList,
+        response=f"{SCHEMAS}:BatchList",
         envelope="raw",
         openai=True,
         params=(
@@ -163,28 +44,28 @@ operations = [
             Param("create_after", description="`yyyyMMddHHmmss`, Beijing time."),
             Param("create_before", description="`yyyyMMddHHmmss`, Beijing time."),
         ),
-        endpoint=list_batches,
+        endpoint=lazy.handler(f"{HANDLERS}:list_batches"),
     ),
     Operation(
         "GET",
         "/compatible-mode/v1/batches/{batch_id}",
         "Retrieve a batch (OpenAI-compatible)",
         "openai-compatible",
-        response=Batch,
+        response=f"{SCHEMAS}:Batch",
         envelope="raw",
         openai=True,
         params=(path_param("batch_id"),),
-        endpoint=retrieve_batch,
+        endpoint=lazy.handler(f"{HANDLERS}:retrieve_batch"),
     ),
     Operation(
         "POST",
         "/compatible-mode/v1/batches/{batch_id}/cancel",
         "Cancel a batch (OpenAI-compatible)",
         "openai-compatible",
-        response=Batch,
+        response=f"{SCHEMAS}:Batch",
         envelope="raw",
         openai=True,
         params=(path_param("batch_id"),),
-        endpoint=cancel_batch,
+        endpoint=lazy.handler(f"{HANDLERS}:cancel_batch"),
     ),
 ]

@@ -181,6 +181,11 @@ def load_catalog() -> Catalog:
     return parse_catalog(json.loads(text), json.loads(serving))
 
 
+def catalog_loaded() -> bool:
+    """Whether this process has parsed its catalog yet (``load_catalog``, on first use)."""
+    return load_catalog.cache_info().currsize > 0
+
+
 def parse_catalog(document: Mapping[str, Any], serving: Mapping[str, Any] | None = None) -> Catalog:
     """Build a catalog from the JSON documents; exposed so tests can feed their own data."""
     entries = document.get("models")

@@ -15,8 +15,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 
 from emulator import __version__, lazy
-from emulator.deployments.schemas import DeploymentObject, ForceStatusRequest
-from emulator.fine_tunes.schemas import JobObject
 from emulator.lazy import Endpoint
 from emulator.openapi import Operation, Param, endpoint_routes, path_param
 from emulator.runtime import runtime
@@ -25,6 +23,11 @@ from emulator.settings import Settings
 
 def _handler(name: str) -> Endpoint:
     return lazy.handler(f"emulator.control.handlers:{name}")
+
+
+def _catalog(name: str) -> Endpoint:
+    """``/_emulator/models``: the model catalog's handlers (``emulator.catalog.handlers``)."""
+    return lazy.handler(f"emulator.catalog.handlers:{name}")
 
 
 def _schema(name: str) -> str:
@@ -50,6 +53,52 @@ def routes(settings: Settings) -> list[BaseRoute]:
     """The control plane's routes (none when ``Settings.control_plane`` is off, as in-process tests may set it;
     the document lists them either way)."""
     return endpoint_routes(operations) if settings.control_plane else []
+
+
+_MODELS = [
+    Operation(
+        "GET",
+        "/_emulator/models",
+        "The model catalog with capabilities (bundled and user-added)",
+        "control",
+        envelope="raw",
+        auth=False,
+        params=(
+            Param("q", description="keep models whose id contains this"),
+            Param("user", description="true: only the models added by --models or POST"),
+        ),
+        endpoint=_catalog("list_models"),
+    ),
+    Operation(
+        "GET",
+        "/_emulator/models/{model}",
+        "One model's capabilities",
+        "control",
+        envelope="raw",
+        auth=False,
+        params=(path_param("model"),),
+        endpoint=_catalog("get_model"),
+    ),
+    Operation(
+        "POST",
+        "/_emulator/models",
+        "Add or override models (serving.json's entry format; `like` copies a model)",
+        "control",
+        envelope="raw",
+        auth=False,
+        endpoint=_catalog("add_models"),
+    ),
+    Operation(
+        "DELETE",
+        "/_emulator/models/{model}",
+        "Remove a user model (an overridden bundled model comes back)",
+        "control",
+        envelope="raw",
+        auth=False,
+        params=(path_param("model"),),
+        endpoint=_catalog("remove_model"),
+    ),
+]
 
 
 operations = [
@@ -111,8 +160,8 @@ operations = [
         "/_emulator/deployments/{deployed_model}/status",
         "Force a deployment's status (FAILED, ...)",
         "control",
-        request=ForceStatusRequest,
-        response=DeploymentObject,
+        request="emulator.deployments.schemas:ForceStatusRequest",
+        response="emulator.deployments.schemas:DeploymentObject",
         envelope="raw",
         auth=False,
         params=(path_param("deployed_model"),),
@@ -124,7 +173,7 @@ operations = [
         "Force a fine-tune's status (FAILED, ...)",
         "control",
         request=_schema("FineTuneStatusUpdate"),
-        response=JobObject,
+        response="emulator.fine_tunes.schemas:JobObject",
         envelope="raw",
         auth=False,
         params=(path_param("job_id"),),
@@ -275,4 +324,5 @@ operations = [
         params=(path_param("rule_id"),),
         endpoint=_handler("delete_response"),
     ),
+    *_MODELS,
 ]

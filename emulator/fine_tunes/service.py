@@ -27,6 +27,7 @@ from emulator.fine_tunes.hyperparams import EffectiveHyperParameters, HyperParam
 from emulator.fine_tunes.joblog import JobLogs
 from emulator.fine_tunes.schemas import CreateJobRequest
 from emulator.fine_tunes.states import (
+    CANCEL_SECONDS,
     HOLDS_SLOT,
     TERMINAL,
     IllegalTransition,
@@ -44,7 +45,6 @@ from emulator.ids import Ids
 from emulator.settings import Settings
 from emulator.tenants import Tenant
 
-CANCEL_SECONDS = 10.0
 UNSUPPORTED_SECONDS = 4.0
 MEMORY_SAMPLES = 200
 _SFT_KINDS = {"sft", "image_sft"}
@@ -322,10 +322,6 @@ class FineTunesService:
         due = await store.due_tenants(self.db, self.clock.now(), self.policy.pending_seconds)
         for tenant_id in due:
             await self.sync_tenant(tenant_id)
-
-    async def start(self) -> None:
-        async with self.db.transaction() as tx:
-            await store.backfill_release(tx, self.policy.cancel_seconds)
 
     # ---------------------------------------------------------------- reads
 

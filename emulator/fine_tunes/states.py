@@ -66,6 +66,10 @@ def check_transition(current: JobStatus, target: JobStatus) -> None:
         raise IllegalTransition(current, target)
 
 
+CANCEL_SECONDS = 10.0
+"""A cancel completes this long (emulated) after it was asked for."""
+
+
 @dataclass
 class JobTimes:
     """The stored facts a job's status derives from (all times on the emulated clock)."""

@@ -1,84 +1,166 @@
-"""HTTP for native text generation: ``POST /api/v1/services/aigc/text-generation/generation``, JSON or SSE."""
+"""The route table of ``emulator.generation``: one declaration per endpoint (``emulator.openapi.Operation``).
+
+Handlers and models are named (``"module:name"``), not imported: a server starts without them, and each is
+imported with its first request, or when the OpenAPI document is built (``emulator.lazy``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from emulator import lazy
+from emulator.openapi import Operation, path_param
 
-from starlette.requests import Request
-from starlette.responses import Response
+HANDLERS = "emulator.generation.handlers"
+MULTIMODAL = "emulator.generation.multimodal_handlers"
+TOKENIZER = "emulator.generation.tokenizer"
+COMPATIBLE = "emulator.generation.openai_handlers"
+RESPONSES = "emulator.generation.responses_handlers"
+SCHEMAS = "emulator.generation.schemas"
 
-from emulator.context import caller, context
-from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
-from emulator.generation import extras
-from emulator.generation.answer import incremental_output
-from emulator.generation.renderers.native import native_body, native_chunks
-from emulator.generation.replies import frames_of, generation_stream, native_error_frames, native_frames
-from emulator.generation.requests import sse_errors, wants_sse
-from emulator.generation.schemas import GenerationRequest, GenerationResponse, parse
-from emulator.generation.service import Ask, check_messages, check_sampling, history_messages
-from emulator.http import envelope, read_json_object, request_id
-from emulator.openapi import Operation
-from emulator.services import services
+MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
+
+RESPONSES_PATH = "/compatible-mode/v1/responses"
+
+RESPONSES_LEGACY_PATH = "/api/v2/apps/protocols/compatible-mode/v1/responses"
 
 
-def _messages(req: GenerationRequest) -> list[dict[str, Any]]:
-    """``input.messages``; else the legacy ``input.prompt`` (what both CLIs send) after any ``input.history``."""
-    given = req.input
-    if given.messages is not None:
-        messages = check_messages(given.messages, "input.messages")
-        return messages + ([{"role": "user", "content": given.prompt}] if given.prompt else [])
-    if not given.prompt:
-        raise EmptyInput()
-    return history_messages(given.history or [], "input.history") + [{"role": "user", "content": given.prompt}]
+def _responses(prefix: str, legacy: bool) -> list[Operation]:
+    note = " (legacy path, an alias)" if legacy else ""
+    tag = "responses"
+    item = (path_param("response_id"),)
+    return [
+        Operation(
+            "POST",
+            prefix,
+            "Create a model response" + note,
+            tag,
+            envelope="raw",
+            description="String or item `input`, `instructions`, function tools and their call/output items, "
+            "`previous_response_id`, `store`; `stream: true` answers the documented event sequence "
+            "(`response.created` ... `response.completed`).",
+            endpoint=lazy.handler(f"{RESPONSES}:create"),
+            name=f"responses_create{'_legacy' if legacy else ''}",
+        ),
+        Operation(
+            "GET",
+            prefix + "/{response_id}/input_items",
+            "A stored response's input items" + note,
+            tag,
+            envelope="raw",
+            params=item,
+            endpoint=lazy.handler(f"{RESPONSES}:input_items"),
+            name=f"responses_input_items{'_legacy' if legacy else ''}",
+        ),
+        Operation(
+            "GET",
+            prefix + "/{response_id}",
+            "A stored response" + note,
+            tag,
+            envelope="raw",
+            params=item,
+            endpoint=lazy.handler(f"{RESPONSES}:retrieve"),
+            name=f"responses_get{'_legacy' if legacy else ''}",
+        ),
+        Operation(
+            "DELETE",
+            prefix + "/{response_id}",
+            "Delete a stored response" + note,
+            tag,
+            envelope="raw",
+            params=item,
+            endpoint=lazy.handler(f"{RESPONSES}:delete"),
+            name=f"responses_delete{'_legacy' if legacy else ''}",
+        ),
+    ]
 
 
-async def generate(request: Request) -> Response:
-    body = await read_json_object(request)
-    if body.get("model") in (None, ""):
-        raise EmptyModel()
-    if not isinstance(body.get("input"), dict) or not body["input"]:
-        raise EmptyInput()
-    req = parse(GenerationRequest, body)
-    params = req.parameters
-    raw: dict[str, Any] = body["parameters"] if isinstance(body.get("parameters"), dict) else {}
-    cap = raw.get("max_completion_tokens")  # the newer name of max_tokens (recorded: deepseek-v4-pro)
-    sampling = check_sampling(params, "parameters.", max_tokens=cap if type(cap) is int else None)
-    gen, rid, stream = services(request).generation, request_id(request), wants_sse(request)
-    target = await gen.resolve(caller(request), req.model)
-    info = gen.catalog.get(target.base_model)
-    result_format = params.result_format or extras.default_result_format(info, target.thinking, params.enable_thinking)
-    as_message = result_format == "message"
-    if sampling.n > 1 and not as_message:
-        raise InvalidParameter("n > 1 needs parameters.result_format 'message'.", param="parameters.n")
-    messages = _messages(req)
-    ask = Ask(caller(request), rid, req.model, messages, sampling, params, stream, ctx=context(request))
-    answer = await gen.answer(ask)
-    decorated = not answer.scripted and extras.wanted(raw, info)
-    question = extras.last_user_text(messages) if decorated else ""
-    if not stream:
-        body = native_body(answer, as_message=as_message)
-        if decorated:
-            extras.decorate(body, raw, info, final=True, question=question)
-        return envelope(request, None, None, **body)
-    incremental = incremental_output(answer, params.incremental_output, thinking_default=False)
-    chunks = native_chunks(answer, as_message=as_message, incremental=incremental)
-    if decorated:
-        chunks = extras.decorate_stream(chunks, raw, info, question)
-    return generation_stream(request, frames_of(native_frames(chunks, rid)), native_error_frames(rid))
-
-
-operations = [
+_NATIVE = [
     Operation(
         "POST",
         "/api/v1/services/aigc/text-generation/generation",
         "Generate text (JSON, or SSE on request)",
         "generation",
-        request=GenerationRequest,
-        response=GenerationResponse,
+        request=f"{SCHEMAS}:GenerationRequest",
+        response=f"{SCHEMAS}:GenerationResponse",
         envelope="raw",
         description="Server-Sent Events when `X-DashScope-SSE: enable` or `Accept: text/event-stream` is "
         "sent: `id:`, `event:result`, `:HTTP_STATUS/200`, `data:{...}` per chunk; "
         "`parameters.incremental_output` picks deltas or the text so far.",
-        endpoint=sse_errors(generate),
+        endpoint=lazy.handler(f"{HANDLERS}:generate"),
     ),
 ]
+
+
+_MULTIMODAL = [
+    Operation(
+        "POST",
+        MULTIMODAL_PATH,
+        "Chat with a vision model (JSON, or SSE on request)",
+        "generation",
+        endpoint=lazy.handler(f"{MULTIMODAL}:generate"),
+        request=f"{SCHEMAS}:MultimodalRequest",
+        response=f"{SCHEMAS}:MultimodalResponse",
+        envelope="raw",
+        description="Images as `http(s)` URLs (never fetched; hosts such as `unreachable.example` or `*.invalid` "
+        "fail to download), `data:` URIs, or `oss://` keys uploaded through `GET /api/v1/uploads` (send "
+        "`X-DashScope-OssResourceResolve: enable`). SSE as for text generation; `incremental_output` picks "
+        "deltas or the text so far.",
+    ),
+]
+
+
+_TOKENIZER = [
+    Operation(
+        "POST",
+        "/api/v1/tokenizer",
+        "Tokenize a prompt (the counts generation usage and dataset checks use)",
+        "generation",
+        endpoint=lazy.handler(f"{TOKENIZER}:tokenizer"),
+        request=f"{TOKENIZER}:TokenizerRequest",
+        response=f"{TOKENIZER}:TokenizerResponse",
+        envelope="raw",
+        description="`input.messages` (their text) or `input.prompt`; answers `output.tokens`, `output.token_ids` "
+        "and `usage.input_tokens`.",
+    ),
+]
+
+
+_COMPATIBLE = [
+    Operation(
+        "POST",
+        "/compatible-mode/v1/chat/completions",
+        "OpenAI-compatible chat completion",
+        "openai-compatible",
+        request=f"{SCHEMAS}:ChatCompletionRequest",
+        response=f"{SCHEMAS}:ChatCompletion",
+        envelope="raw",
+        openai=True,
+        description='`"stream": true` answers `chat.completion.chunk` events ending in `data: [DONE]`.',
+        endpoint=lazy.handler(f"{COMPATIBLE}:chat_completions"),
+    ),
+    Operation(
+        "GET",
+        "/compatible-mode/v1/models",
+        "Models callable by this account",
+        "openai-compatible",
+        response=f"{SCHEMAS}:ModelList",
+        envelope="raw",
+        openai=True,
+        endpoint=lazy.handler(f"{COMPATIBLE}:list_models"),
+    ),
+    Operation(
+        "GET",
+        "/compatible-mode/v1/models/{model}",
+        "One callable model",
+        "openai-compatible",
+        response=f"{SCHEMAS}:ModelCard",
+        envelope="raw",
+        openai=True,
+        params=(path_param("model"),),
+        endpoint=lazy.handler(f"{COMPATIBLE}:get_model"),
+    ),
+]
+
+
+_RESPONSES = _responses(RESPONSES_PATH, False) + _responses(RESPONSES_LEGACY_PATH, True)
+
+
+operations = [*_NATIVE, *_MULTIMODAL, *_TOKENIZER, *_COMPATIBLE, *_RESPONSES]

@@ -21,7 +21,6 @@ from emulator.context import caller
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation.schemas import SamplingFields, parse
 from emulator.http import envelope, read_json_object
-from emulator.openapi import Operation
 from emulator.services import services
 from emulator.synth.tokens import tokenize
 from emulator.wire import WireModel
@@ -115,19 +114,3 @@ def _text(content: object) -> str:
     if isinstance(content, list):
         return "".join(str(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
     return ""
-
-
-operations = [
-    Operation(
-        "POST",
-        "/api/v1/tokenizer",
-        "Tokenize a prompt (the counts generation usage and dataset checks use)",
-        "generation",
-        endpoint=tokenizer,
-        request=TokenizerRequest,
-        response=TokenizerResponse,
-        envelope="raw",
-        description="`input.messages` (their text) or `input.prompt`; answers `output.tokens`, `output.token_ids` "
-        "and `usage.input_tokens`.",
-    ),
-]

@@ -17,7 +17,7 @@ import fnmatch
 import time
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import Message, Receive, Scope
 
@@ -25,8 +25,10 @@ from emulator.clock import Clock, ClockState, fmt_iso
 from emulator.context import scope_context
 from emulator.errors import MalformedBody
 from emulator.http import parse_json
-from emulator.journal.schemas import JournalEntry
 from emulator.tenants import key_hint, tenant_matches, tenant_names
+
+if TYPE_CHECKING:
+    from emulator.journal.schemas import JournalEntry
 
 MAX_BODY = 64 * 1024
 """JSON bodies up to this size are kept (and parsed when read); bigger ones are recorded by size only."""
@@ -231,6 +233,8 @@ def record_model(record: Record) -> str | None:
 
 
 def entry(record: Record) -> JournalEntry:
+    from emulator.journal.schemas import JournalEntry  # pydantic: when the journal is first read, not at start
+
     ctx = record.ctx
     tenant = ctx.tenant
     body = _body(record)

@@ -1,140 +1,15 @@
-"""HTTP for /compatible-mode/v1/files: the native files service behind OpenAI's shapes and errors."""
+"""The route table of ``emulator.openai_files``: one declaration per endpoint (``emulator.openapi.Operation``).
+
+Handlers and models are named (``"module:name"``), not imported: a server starts without them, and each is
+imported with its first request, or when the OpenAPI document is built (``emulator.lazy``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-
-from emulator.context import caller, context
-from emulator.errors import ApiError, FileNotFound, InvalidParameter, NotFound
-from emulator.files.service import FilesService
-from emulator.files.store import FileRecord
-from emulator.files.upload import parse_upload
-from emulator.http import FastJSONResponse
-from emulator.openai_files.schemas import OpenAIFile, OpenAIFileDeleted, OpenAIFileList
+from emulator import lazy
 from emulator.openapi import Operation, Param, path_param
-from emulator.runtime import runtime
-from emulator.services import services
 
-PREFIXES = {"file-extract": "file-fe-", "batch": "file-batch-"}
-OUTPUT_PURPOSE = "batch_output"
-OUTPUT_PREFIX = "file-batch_output-"
-LISTED = ("file-extract", "batch", OUTPUT_PURPOSE)
-PURPOSE_LIMITS = {"file-extract": 150 * 1024 * 1024, "batch": 500 * 1024 * 1024}
-
-
-def _service(request: Request) -> FilesService:
-    return services(request).files
-
-
-def openai_file(record: FileRecord) -> dict[str, Any]:
-    return {
-        "id": record.file_id,
-        "object": "file",
-        "bytes": record.size,
-        "filename": record.name,
-        "purpose": record.purpose,
-        "status": "processed",
-        "created_at": int(record.created_at),
-    }  # no status_details: the recorded answer has none (the batch doc's example adds it)
-
-
-class PurposeError(InvalidParameter):
-    """The recorded refusal of a wrong ``purpose``: OpenAI's shape with ``code: null`` (reference §9.1)."""
-
-    def openai_body(self, request_id: str) -> dict[str, Any]:
-        error = {"message": self.message, "type": "invalid_request_error", "param": "purpose", "code": None}
-        return {"error": error, "request_id": request_id}
-
-
-def _purpose_error(message: str) -> InvalidParameter:
-    return PurposeError(message, param="purpose")
-
-
-async def upload_file(request: Request) -> Response:
-    service = _service(request)
-    rt = runtime(request)
-    tenant = caller(request)
-    budget = await service.budget(tenant)
-    try:
-        limit = min(rt.settings.max_file_bytes, PURPOSE_LIMITS["batch"])
-        parsed = await parse_upload(request.stream(), request.headers.get("content-type"), rt.temp_dir, limit, budget)
-        try:
-            context(request).upload_form = parsed.summary()
-            purpose = (parsed.last("purpose") or "").strip()
-            if purpose not in PREFIXES:
-                raise _purpose_error("'purpose' must be one of 'file-extract', 'batch'")
-            staged = parsed.staged()
-            if len(staged) != 1:
-                raise InvalidParameter("Send exactly one file, in a multipart field named 'file'.", param="file")
-            if staged[0].size > PURPOSE_LIMITS[purpose] and staged[0].over is None:
-                raise InvalidParameter(f"File too large: a {purpose} file is at most {PURPOSE_LIMITS[purpose]} bytes.")
-            outcome = await service.upload_files(
-                tenant, staged, purpose=purpose, descriptions=[], id_prefix=PREFIXES[purpose]
-            )
-        finally:
-            parsed.discard()
-    finally:
-        budget.close()
-    if outcome.failed:
-        first = outcome.failed[0]
-        raise ApiError(first.message, code=first.code, status=400)
-    record = await service.get_file(tenant, outcome.uploaded[0].file_id)
-    return FastJSONResponse(openai_file(record))
-
-
-async def list_files(request: Request) -> Response:
-    query = request.query_params
-    try:
-        limit = int(query.get("limit") or 20)
-    except ValueError:
-        raise InvalidParameter("limit must be an integer.", param="limit") from None
-    if not 1 <= limit <= 100:
-        raise InvalidParameter("limit must be between 1 and 100.", param="limit")
-    purpose = query.get("purpose")
-    purposes = (purpose,) if purpose else LISTED
-    records = await _service(request).list_files_after(caller(request), query.get("after"), limit + 1, purposes)
-    if records is None:
-        raise _not_found(query.get("after") or "")
-    data = [openai_file(r) for r in records[:limit]]
-    return FastJSONResponse({"object": "list", "data": data, "has_more": len(records) > limit})
-
-
-def _not_found(file_id: str) -> NotFound:
-    return NotFound(f"No such File object: {file_id}", param="id")
-
-
-async def _record(request: Request) -> FileRecord:
-    file_id = request.path_params["file_id"]
-    try:
-        record = await _service(request).get_file(caller(request), file_id)
-    except FileNotFound:
-        raise _not_found(file_id) from None
-    if record.purpose not in LISTED:
-        raise _not_found(file_id)
-    return record
-
-
-async def retrieve_file(request: Request) -> Response:
-    return FastJSONResponse(openai_file(await _record(request)))
-
-
-async def delete_file(request: Request) -> Response:
-    record = await _record(request)
-    await _service(request).delete_file(caller(request), record.file_id)
-    return FastJSONResponse({"id": record.file_id, "object": "file", "deleted": True})
-
-
-async def file_content(request: Request) -> Response:
-    record = await _record(request)
-    if record.purpose != OUTPUT_PURPOSE:
-        raise InvalidParameter(
-            f"File {record.file_id} cannot be downloaded: only batch output and error files can.", param="id"
-        )
-    return FileResponse(_service(request).blob_path(record), media_type="application/octet-stream")
-
+HANDLERS = "emulator.openai_files.handlers"
+SCHEMAS = "emulator.openai_files.schemas"
 
 _FORM = {
     "type": "object",
@@ -145,26 +20,27 @@ _FORM = {
     },
 }
 
+
 operations = [
     Operation(
         "POST",
         "/compatible-mode/v1/files",
         "Upload a file (OpenAI-compatible)",
         "openai-compatible",
-        response=OpenAIFile,
+        response=f"{SCHEMAS}:OpenAIFile",
         envelope="raw",
         openai=True,
         multipart=_FORM,
         description="file-extract at most 150 MB, batch at most 500 MB (and --max-file-bytes); the tenant's quotas "
         "are the native Files API's.",
-        endpoint=upload_file,
+        endpoint=lazy.handler(f"{HANDLERS}:upload_file"),
     ),
     Operation(
         "GET",
         "/compatible-mode/v1/files",
         "List files (OpenAI-compatible)",
         "openai-compatible",
-        response=OpenAIFileList,
+        response=f"{SCHEMAS}:OpenAIFileList",
         envelope="raw",
         openai=True,
         params=(
@@ -172,29 +48,29 @@ operations = [
             Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
             Param("purpose"),
         ),
-        endpoint=list_files,
+        endpoint=lazy.handler(f"{HANDLERS}:list_files"),
     ),
     Operation(
         "GET",
         "/compatible-mode/v1/files/{file_id}",
         "Retrieve a file (OpenAI-compatible)",
         "openai-compatible",
-        response=OpenAIFile,
+        response=f"{SCHEMAS}:OpenAIFile",
         envelope="raw",
         openai=True,
         params=(path_param("file_id"),),
-        endpoint=retrieve_file,
+        endpoint=lazy.handler(f"{HANDLERS}:retrieve_file"),
     ),
     Operation(
         "DELETE",
         "/compatible-mode/v1/files/{file_id}",
         "Delete a file (OpenAI-compatible)",
         "openai-compatible",
-        response=OpenAIFileDeleted,
+        response=f"{SCHEMAS}:OpenAIFileDeleted",
         envelope="raw",
         openai=True,
         params=(path_param("file_id"),),
-        endpoint=delete_file,
+        endpoint=lazy.handler(f"{HANDLERS}:delete_file"),
     ),
     Operation(
         "GET",
@@ -205,6 +81,6 @@ operations = [
         openai=True,
         params=(path_param("file_id"),),
         media_type="application/octet-stream",
-        endpoint=file_content,
+        endpoint=lazy.handler(f"{HANDLERS}:file_content"),
     ),
 ]

@@ -9,9 +9,7 @@ worked out once when the rule is added.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from emulator.errors import (
     AccessDenied,
@@ -27,6 +25,9 @@ from emulator.errors import (
     Throttling,
     TooLarge,
 )
+
+if TYPE_CHECKING:  # the rules' schemas, and pydantic, come with the first rule
+    from pydantic import BaseModel
 
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: InvalidParameter,
@@ -71,7 +72,7 @@ class StoredRule(Protocol):
 
 
 RuleT = TypeVar("RuleT", bound=StoredRule)
-SpecT = TypeVar("SpecT", bound=BaseModel)
+SpecT = TypeVar("SpecT", bound="BaseModel")
 
 
 class Entry(Protocol):

@@ -28,10 +28,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakMethod
 
-from pydantic import TypeAdapter, ValidationError
 from starlette.types import Message, Receive, Scope
 
 from emulator.context import scope_context
@@ -40,8 +39,12 @@ from emulator.http import parse_json, strict_json
 from emulator.ids import Ids
 from emulator.protocol import close_connection
 from emulator.rules.book import RuleBook, rule_error
-from emulator.rules.fault_schemas import FaultRule, FaultRuleSpec
 from emulator.tenants import tenant_matches, tenant_names
+
+if TYPE_CHECKING:  # pydantic and the rule schemas come with the first rule (most runs add none), not at start
+    from pydantic import TypeAdapter
+
+    from emulator.rules.fault_schemas import FaultRule, FaultRuleSpec
 
 SERVER_SEND = "emulator.server_send"
 """Scope key where the app keeps the ASGI server's own ``send``: a dropped connection needs its transport."""
@@ -95,7 +98,7 @@ def fault_error(s: FaultRule) -> ApiError:
     return rule_error(s.status or 503, s.code, s.message, headers)
 
 
-class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
+class FaultRules(RuleBook["FaultRuleSpec", "FaultRule", ActiveRule]):
     """The fault rules of this process (each ``--workers`` process has its own); ``--faults FILE`` the start's."""
 
     prefix = "fault"
@@ -108,6 +111,8 @@ class FaultRules(RuleBook[FaultRuleSpec, FaultRule, ActiveRule]):
 
     def _enter(self, spec: FaultRuleSpec, rule_id: str) -> tuple[FaultRule, ActiveRule]:
         limit = spec.times if spec.times is not None else spec.count
+        from emulator.rules.fault_schemas import FaultRule
+
         rule = FaultRule(**spec.model_dump(), id=rule_id, remaining=limit)
         return rule, ActiveRule(rule)
 
@@ -319,6 +324,10 @@ async def drop_connection(scope: Scope) -> None:
 def _rules() -> TypeAdapter[list[FaultRuleSpec]]:
     """Built with the first ``--faults`` file: a validator built at import would cost every start-up the build and
     pydantic's scan for plugins."""
+    from pydantic import TypeAdapter
+
+    from emulator.rules.fault_schemas import FaultRuleSpec
+
     return TypeAdapter(list[FaultRuleSpec])
 
 
@@ -329,6 +338,8 @@ def load_rules(path: Path) -> list[FaultRuleSpec]:
     except OSError as exc:
         raise ValueError(f"cannot read the faults file {path}: {exc.strerror or exc}") from None
     except ValueError as exc:  # not JSON, NaN/Infinity in it, or not rules (a ValidationError)
+        from pydantic import ValidationError
+
         if not isinstance(exc, ValidationError):
             raise ValueError(f"{path} is not a JSON list of fault rules: {exc}") from None
         first = exc.errors(include_url=False)[0]

@@ -24,8 +24,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import regex
-from pydantic import TypeAdapter, ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope
 
@@ -37,6 +35,9 @@ from emulator.rules.faults import RequestView, in_family
 from emulator.tenants import tenant_matches, tenant_names
 
 if TYPE_CHECKING:  # imported by the first rule added (most runs add none), not at start
+    import regex
+    from pydantic import TypeAdapter
+
     from emulator.rules.response_schemas import ResponseRule, ResponseRuleSpec, ScriptedError, ScriptedReplySpec
 
 
@@ -143,6 +144,8 @@ class _Active:
         if self.spec.tenant is not None:
             self.tenants = tenant_names(self.spec.tenant)
         if self.spec.regex is not None:
+            import regex  # with the first rule that has one
+
             self.pattern = regex.compile(self.spec.regex)
         if self.spec.path is not None and any(ch in self.spec.path for ch in "*?["):
             self.path_pattern = re.compile(fnmatch.translate(self.spec.path))
@@ -373,6 +376,8 @@ def _cut(text: str, limit: int = 80) -> str:
 
 @cache
 def _specs() -> TypeAdapter[list[ResponseRuleSpec]]:
+    from pydantic import TypeAdapter
+
     from emulator.rules.response_schemas import ResponseRuleSpec
 
     return TypeAdapter(list[ResponseRuleSpec])
@@ -385,6 +390,8 @@ def load_rules(path: Path) -> list[ResponseRuleSpec]:
     except OSError as exc:
         raise ValueError(f"cannot read the responses file {path}: {exc.strerror or exc}") from None
     except ValueError as exc:  # not JSON, or NaN/Infinity in it (a ValidationError is a ValueError: the rules')
+        from pydantic import ValidationError
+
         if not isinstance(exc, ValidationError):
             raise ValueError(f"{path} is not a JSON list of response rules: {exc}") from None
         first = exc.errors(include_url=False)[0]

@@ -1,86 +1,15 @@
-"""HTTP for /api/v1/tasks: get, list, cancel; and the result downloads their signed URLs point at."""
+"""The route table of ``emulator.tasks``: one declaration per endpoint (``emulator.openapi.Operation``).
+
+Handlers and models are named (``"module:name"``), not imported: a server starts without them, and each is
+imported with its first request, or when the OpenAPI document is built (``emulator.lazy``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-
-from emulator.context import caller
-from emulator.errors import AccessDenied, InvalidParameter
-from emulator.http import FastJSONResponse, envelope, request_id
+from emulator import lazy
 from emulator.openapi import Operation, Param, page_params, path_param
-from emulator.pagination import parse_page
-from emulator.runtime import runtime
-from emulator.services import services
-from emulator.tasks.schemas import CancelResponse, TaskList, TaskResponse
-from emulator.tasks.service import TasksService, parse_task_time
-from emulator.tasks.states import TaskStatus
 
-DAY = 24 * 3600.0
-
-
-def _service(request: Request) -> TasksService:
-    return services(request).tasks
-
-
-async def get_task(request: Request) -> Response:
-    service = _service(request)
-    task_id = request.path_params["task_id"]
-    task = await service.get_task(caller(request), task_id)
-    if task is None:  # the service answers 200 UNKNOWN, not 404 (reference §8.1)
-        return envelope(request, "output", {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value})
-    output = service.output(task, str(request.base_url))
-    if output["task_status"] == TaskStatus.SUCCEEDED.value:
-        return envelope(request, "output", output, usage={"total_tokens": task.tokens})
-    return envelope(request, "output", output)
-
-
-async def cancel_task(request: Request) -> Response:
-    await _service(request).cancel_task(caller(request), request.path_params["task_id"])
-    return envelope(request, None, None)
-
-
-async def list_tasks(request: Request) -> Response:
-    query = request.query_params
-    page = parse_page(query)
-    now = runtime(request).clock.now()
-    start = parse_task_time(query["start_time"], "start_time") if query.get("start_time") else None
-    end = parse_task_time(query["end_time"], "end_time") if query.get("end_time") else None
-    if start is None and end is None:
-        start, end = now - DAY, now
-    elif start is None:
-        assert end is not None
-        start = end - DAY
-    elif end is None:
-        end = start + DAY
-    if end - start > DAY:
-        raise InvalidParameter("The time range between start_time and end_time should not exceed 24 hours.")
-    service = _service(request)
-    rows = await service.list_tasks(
-        caller(request), start, end, query.get("model_name"), query.get("status"), query.get("task_id")
-    )
-    chosen = rows[page.offset : page.offset + page.page_size]
-    body: dict[str, Any] = {
-        "total": len(rows),
-        "data": [service.list_item(r) for r in chosen],
-        "total_page": (len(rows) + page.page_size - 1) // page.page_size,
-        "page_no": page.page_no,
-        "request_id": request_id(request),
-        "page_size": page.page_size,
-    }
-    return FastJSONResponse(body)
-
-
-async def result(request: Request) -> Response:
-    path = await _service(request).result_file(
-        request.path_params["name"], request.query_params.get("Signature"), request.query_params.get("Expires")
-    )
-    if path is None:
-        raise AccessDenied("Request has expired or its signature does not match.")
-    return FileResponse(path, media_type="application/gzip")
-
+HANDLERS = "emulator.tasks.handlers"
+SCHEMAS = "emulator.tasks.schemas"
 
 _LIST_PARAMS = (
     Param("task_id", description="Only this task."),
@@ -93,26 +22,27 @@ _LIST_PARAMS = (
     *page_params(),
 )
 
+
 operations = [
     Operation(
         "GET",
         "/api/v1/tasks",
         "List async tasks",
         "tasks",
-        response=TaskList,
+        response=f"{SCHEMAS}:TaskList",
         envelope="raw",
         params=_LIST_PARAMS,
-        endpoint=list_tasks,
+        endpoint=lazy.handler(f"{HANDLERS}:list_tasks"),
     ),
     Operation(
         "GET",
         "/api/v1/tasks/",
         "List async tasks (trailing slash, as some SDKs send it)",
         "tasks",
-        response=TaskList,
+        response=f"{SCHEMAS}:TaskList",
         envelope="raw",
         params=_LIST_PARAMS,
-        endpoint=list_tasks,
+        endpoint=lazy.handler(f"{HANDLERS}:list_tasks"),
         name="list_tasks_slash",
     ),
     Operation(
@@ -120,22 +50,22 @@ operations = [
         "/api/v1/tasks/{task_id}",
         "Get an async task",
         "tasks",
-        response=TaskResponse,
+        response=f"{SCHEMAS}:TaskResponse",
         envelope="raw",
         params=(path_param("task_id"),),
         description="An unknown id answers 200 with `task_status: UNKNOWN`.",
-        endpoint=get_task,
+        endpoint=lazy.handler(f"{HANDLERS}:get_task"),
     ),
     Operation(
         "POST",
         "/api/v1/tasks/{task_id}/cancel",
         "Cancel a PENDING task",
         "tasks",
-        response=CancelResponse,
+        response=f"{SCHEMAS}:CancelResponse",
         envelope="raw",
         params=(path_param("task_id"),),
         description="Any other status (or an unknown id): 400 `UnsupportedOperation`.",
-        endpoint=cancel_task,
+        endpoint=lazy.handler(f"{HANDLERS}:cancel_task"),
     ),
     Operation(
         "GET",
@@ -147,6 +77,6 @@ operations = [
         oss=True,
         params=(path_param("name"), Param("Signature", required=True), Param("Expires")),
         media_type="application/gzip",
-        endpoint=result,
+        endpoint=lazy.handler(f"{HANDLERS}:result"),
     ),
 ]

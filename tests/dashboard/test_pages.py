@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from typing import Any
@@ -268,23 +267,20 @@ class _Deployments:
 
 async def test_deployments_shown_when_the_service_exists(app: Starlette, client: httpx.AsyncClient) -> None:
     await client.get("/api/v1/files")
-    app.state.services = dataclasses.replace(
-        app.state.services,
-        deployments=_Deployments(
-            [
-                {
-                    "deployed_model": "qwen-turbo-ft-abc-dep",
-                    "model_name": "qwen-turbo-ft-abc",
-                    "status": "DEPLOYING",
-                    "capacity": 4,
-                    "ready_capacity": 1,
-                    "modified_at": 1728705300.0,
-                },
-            ]
-        ),
+    app.state.services.deployments = _Deployments(  # a built service is an attribute: a test can swap it
+        [
+            {
+                "deployed_model": "qwen-turbo-ft-abc-dep",
+                "model_name": "qwen-turbo-ft-abc",
+                "status": "DEPLOYING",
+                "capacity": 4,
+                "ready_capacity": 1,
+                "modified_at": 1728705300.0,
+            },
+        ]
     )
     html = (await client.get(f"/_emulator/dashboard/tenants/{await tenant_id(client)}")).text
     assert "qwen-turbo-ft-abc-dep" in html and "DEPLOYING" in Page(html).badges and "1/4" in html
-    app.state.services = dataclasses.replace(app.state.services, deployments=_Deployments(RuntimeError("boom")))
+    app.state.services.deployments = _Deployments(RuntimeError("boom"))
     html = (await client.get(f"/_emulator/dashboard/tenants/{await tenant_id(client)}")).text
     assert "The deployments service answered: boom" in html and "Fine-tune jobs" in html

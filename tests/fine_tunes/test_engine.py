@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.app import create_app
-from emulator.fine_tunes.service import CANCEL_SECONDS, FineTunesService
+from emulator.fine_tunes.service import FineTunesService
+from emulator.fine_tunes.states import CANCEL_SECONDS
 from emulator.fine_tunes.states import (
     ACTIVE,
     HOLDS_SLOT,

@@ -160,13 +160,13 @@ def test_only_the_top_imports_the_control_plane() -> None:
 
 
 def test_a_resource_service_never_reaches_the_composition() -> None:
-    """Services get their collaborators through their constructors: only a routes module may use the typed
+    """Services get their collaborators through their constructors: only a handlers module may use the typed
     accessor (``services(request)``) of ``emulator.services``."""
     graph = import_graph()
     reaching = sorted(
         f"{n} -> {t}"
         for n, targets in graph.items()
-        if _in(n, RESOURCES) and not n.rsplit(".", 1)[-1].endswith(("routes", "requests", "tokenizer"))
+        if _in(n, RESOURCES) and not n.rsplit(".", 1)[-1].endswith(("handlers", "requests", "tokenizer"))
         for t in targets
         if _in(t, TOP)
     )
@@ -174,11 +174,12 @@ def test_a_resource_service_never_reaches_the_composition() -> None:
 
 
 def test_no_routes_module_imports_another() -> None:
-    """HTTP adapters share code through schemas, wire and request helpers, never through each other."""
+    """HTTP adapters share code through schemas, wire and request helpers, never through each other: a route table
+    imports no handlers module and no other table; a handlers module no other handlers module."""
     graph = import_graph()
 
     def is_routes(name: str) -> bool:
-        return name.rsplit(".", 1)[-1].endswith("routes")
+        return name.rsplit(".", 1)[-1].endswith(("routes", "handlers"))
 
     crossings = sorted(
         f"{name} -> {target}"
@@ -193,6 +194,13 @@ def test_no_routes_module_imports_another() -> None:
 # ---------------------------------------------------------------------------------------------------- start-up
 
 NOT_AT_START = (
+    # every resource: its route table (``<resource>/routes.py``) names its handlers and models, which come with the
+    # first request that needs them, and a service is built (``emulator.services``) on its first use
+    "pydantic",
+    "regex",
+    "emulator.generation.answer",
+    "emulator.generation.service",
+    "emulator.synth.text",
     # the dashboard: its route table is registered at start, its pages and forms on the first dashboard request
     "emulator.dashboard.pages",
     "emulator.dashboard.actions",
@@ -253,6 +261,11 @@ def test_a_started_server_has_not_imported_the_lazy_modules(tmp_path: Path) -> N
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert "emulator.control.routes" in loaded and "emulator.dashboard.routes" in loaded  # the check ran
     assert sorted(set(NOT_AT_START) & loaded) == []
+    assert sorted(m for m in loaded if m.startswith("emulator.") and m.endswith(LAZY_KINDS)) == []
+
+
+LAZY_KINDS = ("handlers", "service", "schemas", "wire")
+"""Module names (by their end) that no started server has imported: handlers, services, pydantic schemas."""
 
 
 def test_every_lazy_route_resolves_to_a_handler(settings_factory: Callable[..., Settings]) -> None:

@@ -18,9 +18,7 @@ from emulator.generation.compatible import ask_for, head
 from emulator.generation.renderers.compatible import compatible_body, compatible_chunks, compatible_frame
 from emulator.generation.replies import DONE, frames_of, generation_stream, openai_error_frames
 from emulator.generation.requests import oss_resolver
-from emulator.generation.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
 from emulator.http import read_json_object, request_id
-from emulator.openapi import Operation, path_param
 from emulator.runtime import runtime
 from emulator.services import services
 
@@ -70,40 +68,3 @@ async def _model_cards(request: Request) -> list[dict[str, Any]]:
         if r.status is DeploymentStatus.RUNNING
     ]
     return cards
-
-
-operations = [
-    Operation(
-        "POST",
-        "/compatible-mode/v1/chat/completions",
-        "OpenAI-compatible chat completion",
-        "openai-compatible",
-        request=ChatCompletionRequest,
-        response=ChatCompletion,
-        envelope="raw",
-        openai=True,
-        description='`"stream": true` answers `chat.completion.chunk` events ending in `data: [DONE]`.',
-        endpoint=chat_completions,
-    ),
-    Operation(
-        "GET",
-        "/compatible-mode/v1/models",
-        "Models callable by this account",
-        "openai-compatible",
-        response=ModelList,
-        envelope="raw",
-        openai=True,
-        endpoint=list_models,
-    ),
-    Operation(
-        "GET",
-        "/compatible-mode/v1/models/{model}",
-        "One callable model",
-        "openai-compatible",
-        response=ModelCard,
-        envelope="raw",
-        openai=True,
-        params=(path_param("model"),),
-        endpoint=get_model,
-    ),
-]

@@ -4,6 +4,8 @@
 ``POST`` adds or overrides models (one entry, or ``{"models": [...]}``, in ``serving.json``'s format: ``like``
 copies an existing model's capabilities); ``DELETE /_emulator/models/{model}`` drops a user model (a bundled model
 it overrode comes back). The same entries load at start from ``--models FILE`` (JSON or YAML).
+
+Their routes are declared with the control plane's (``emulator.control.routes``).
 """
 
 from __future__ import annotations
@@ -16,12 +18,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute
 
-from emulator.catalog import CatalogError, load_catalog
+from emulator.catalog import CatalogError, catalog_loaded, load_catalog
 from emulator.errors import InvalidParameter, NotFound
 from emulator.http import read_json_object
-from emulator.openapi import Operation, Param, endpoint_routes, path_param
 from emulator.settings import Settings
 
 MAX_MODELS = 1000
@@ -43,7 +43,10 @@ def read_models_file(path: Path) -> list[Mapping[str, Any]]:
 
 
 def load_user_models(settings: Settings) -> None:
-    """The process catalog's user layer, as ``--models`` gives it (empty without it)."""
+    """The process catalog's user layer, as ``--models`` gives it (empty without it).  A catalog not parsed yet in
+    this process has no user layer to reset: without ``--models`` it stays unparsed until its first use."""
+    if settings.models_file is None and not catalog_loaded():
+        return
     catalog = load_catalog()
     catalog.reset_user_models()
     if settings.models_file is not None:
@@ -86,53 +89,3 @@ async def remove_model(request: Request) -> JSONResponse:
         raise NotFound(f"Model {model!r} is not a user model (bundled models cannot be removed).")
     restored = load_catalog().get(model)
     return JSONResponse({"id": model, "deleted": True, "bundled": restored.capabilities() if restored else None})
-
-
-def routes(settings: Settings) -> list[BaseRoute]:
-    return endpoint_routes(operations) if settings.control_plane else []
-
-
-operations = [
-    Operation(
-        "GET",
-        "/_emulator/models",
-        "The model catalog with capabilities (bundled and user-added)",
-        "control",
-        envelope="raw",
-        auth=False,
-        params=(
-            Param("q", description="keep models whose id contains this"),
-            Param("user", description="true: only the models added by --models or POST"),
-        ),
-        endpoint=list_models,
-    ),
-    Operation(
-        "GET",
-        "/_emulator/models/{model}",
-        "One model's capabilities",
-        "control",
-        envelope="raw",
-        auth=False,
-        params=(path_param("model"),),
-        endpoint=get_model,
-    ),
-    Operation(
-        "POST",
-        "/_emulator/models",
-        "Add or override models (serving.json's entry format; `like` copies a model)",
-        "control",
-        envelope="raw",
-        auth=False,
-        endpoint=add_models,
-    ),
-    Operation(
-        "DELETE",
-        "/_emulator/models/{model}",
-        "Remove a user model (an overridden bundled model comes back)",
-        "control",
-        envelope="raw",
-        auth=False,
-        params=(path_param("model"),),
-        endpoint=remove_model,
-    ),
-]

@@ -7,10 +7,8 @@ from starlette.responses import JSONResponse
 
 from emulator.context import caller
 from emulator.http import envelope
-from emulator.openapi import Operation, Param, path_param
 from emulator.services import services
 
-SCHEMAS = "emulator.fine_tunes.checkpoint_schemas"
 """Named, not imported: they are RootModels, whose validators pydantic builds at class creation (the first such
 build also scans every installed package for pydantic plugins), so only the OpenAPI document imports them."""
 
@@ -29,29 +27,3 @@ async def export_checkpoint(request: Request) -> JSONResponse:
         request.query_params.get("model_name"),
     )
     return envelope(request, "output", accepted)
-
-
-operations = [
-    Operation(
-        "GET",
-        "/api/v1/fine-tunes/{job_id}/checkpoints",
-        "List a job's checkpoints (one per validation boundary and the last step; the last 20 kept)",
-        "fine-tunes",
-        response=f"{SCHEMAS}:CheckpointList",
-        params=(path_param("job_id"),),
-        endpoint=list_checkpoints,
-    ),
-    Operation(
-        "GET",
-        "/api/v1/fine-tunes/{job_id}/export/{checkpoint}",
-        "Export a checkpoint of a succeeded job: PENDING, PROCESSING, then SUCCEEDED with a deployable model_name",
-        "fine-tunes",
-        response=f"{SCHEMAS}:ExportAccepted",
-        params=(
-            path_param("job_id"),
-            path_param("checkpoint"),
-            Param("model_name", required=True, description="Display name of the exported model (unique)."),
-        ),
-        endpoint=export_checkpoint,
-    ),
-]

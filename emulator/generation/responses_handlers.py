@@ -25,12 +25,9 @@ from emulator.generation.renderers.responses import ResponseHead, failed_body, r
 from emulator.generation.replies import frames_of, generation_stream
 from emulator.generation.responses_service import ResponsesService, echo_fields, item_uuid
 from emulator.http import FastJSONResponse, read_json_object, request_id
-from emulator.openapi import Operation, path_param
 from emulator.services import services
 from emulator.sse import encode_json
 
-PATH = "/compatible-mode/v1/responses"
-LEGACY_PATH = "/api/v2/apps/protocols/compatible-mode/v1/responses"
 MAX_ITEMS_PAGE = 100
 
 
@@ -153,56 +150,3 @@ def _limit(given: str | None) -> int:
     if not given.isdigit() or not 1 <= int(given) <= MAX_ITEMS_PAGE:
         raise InvalidParameter(f"limit must be an integer in [1, {MAX_ITEMS_PAGE}].", param="limit")
     return int(given)
-
-
-def _operations(prefix: str, legacy: bool) -> list[Operation]:
-    note = " (legacy path, an alias)" if legacy else ""
-    tag = "responses"
-    item = (path_param("response_id"),)
-    return [
-        Operation(
-            "POST",
-            prefix,
-            "Create a model response" + note,
-            tag,
-            envelope="raw",
-            description="String or item `input`, `instructions`, function tools and their call/output items, "
-            "`previous_response_id`, `store`; `stream: true` answers the documented event sequence "
-            "(`response.created` ... `response.completed`).",
-            endpoint=create,
-            name=f"responses_create{'_legacy' if legacy else ''}",
-        ),
-        Operation(
-            "GET",
-            prefix + "/{response_id}/input_items",
-            "A stored response's input items" + note,
-            tag,
-            envelope="raw",
-            params=item,
-            endpoint=input_items,
-            name=f"responses_input_items{'_legacy' if legacy else ''}",
-        ),
-        Operation(
-            "GET",
-            prefix + "/{response_id}",
-            "A stored response" + note,
-            tag,
-            envelope="raw",
-            params=item,
-            endpoint=retrieve,
-            name=f"responses_get{'_legacy' if legacy else ''}",
-        ),
-        Operation(
-            "DELETE",
-            prefix + "/{response_id}",
-            "Delete a stored response" + note,
-            tag,
-            envelope="raw",
-            params=item,
-            endpoint=delete,
-            name=f"responses_delete{'_legacy' if legacy else ''}",
-        ),
-    ]
-
-
-operations = _operations(PATH, False) + _operations(LEGACY_PATH, True)

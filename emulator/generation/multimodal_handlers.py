@@ -18,15 +18,13 @@ from emulator.generation.media import native_conversation
 from emulator.generation.renderers.multimodal import multimodal_body, multimodal_chunks
 from emulator.generation.replies import frames_of, generation_stream, native_error_frames, native_frames
 from emulator.generation.requests import oss_resolver, sse_errors, wants_sse
-from emulator.generation.schemas import MultimodalRequest, MultimodalResponse, parse
+from emulator.generation.schemas import MultimodalRequest, parse
 from emulator.generation.service import Ask, check_sampling
 from emulator.http import envelope, read_json_object, request_id
-from emulator.openapi import Operation
 from emulator.services import services
 
-PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 
-
+@sse_errors
 async def generate(request: Request) -> Response:
     body = await read_json_object(request)
     if body.get("model") in (None, ""):
@@ -67,21 +65,3 @@ async def generate(request: Request) -> Response:
     if decorated:
         chunks = extras.decorate_stream(chunks, raw, info, question)
     return generation_stream(request, frames_of(native_frames(chunks, rid)), native_error_frames(rid))
-
-
-operations = [
-    Operation(
-        "POST",
-        PATH,
-        "Chat with a vision model (JSON, or SSE on request)",
-        "generation",
-        endpoint=sse_errors(generate),
-        request=MultimodalRequest,
-        response=MultimodalResponse,
-        envelope="raw",
-        description="Images as `http(s)` URLs (never fetched; hosts such as `unreachable.example` or `*.invalid` "
-        "fail to download), `data:` URIs, or `oss://` keys uploaded through `GET /api/v1/uploads` (send "
-        "`X-DashScope-OssResourceResolve: enable`). SSE as for text generation; `incremental_output` picks "
-        "deltas or the text so far.",
-    ),
-]
