@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -111,8 +110,9 @@ class RouteIndex:
         ``matches`` would find), and only the winner builds its path parameters."""
         path = get_route_path(scope) if scope.get("root_path") else scope["path"]  # what Route.matches reads
         method = scope["method"]
-        for regex, methods, route in self.candidates(path):
-            if regex is not None and (regex.match(path) is None or (methods and method not in methods)):
+        for route, plain in self.candidates(path):
+            # a plain route's regex and methods first (what its ``matches`` would find); a lazy route compiles here
+            if plain and (route.path_regex.match(path) is None or (route.methods and method not in route.methods)):  # type: ignore[attr-defined]
                 continue
             found, child = route.matches(scope)
             if found is Match.FULL:
@@ -120,13 +120,12 @@ class RouteIndex:
         return None, {}
 
 
-_Entry = tuple["re.Pattern[str] | None", "set[str] | None", BaseRoute]
+_Entry = tuple[BaseRoute, bool]
 
 
 def _entry(route: BaseRoute) -> _Entry:
-    if isinstance(route, Route):
-        return route.path_regex, route.methods, route
-    return None, None, route
+    """A route, and whether it is a plain ``Route`` (its regex and methods tried before its ``matches``)."""
+    return route, isinstance(route, Route)
 
 
 def make_lean(routes: Sequence[BaseRoute]) -> None:

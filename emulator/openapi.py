@@ -69,7 +69,7 @@ class Operation:
         """The router's half of this declaration."""
         if self.endpoint is None:
             raise ValueError(f"{self.method} {self.path} declares no endpoint")
-        return Route(self.path, self.endpoint, methods=[self.method], name=self.name)
+        return lazy.LazyRoute(self.path, self.endpoint, methods=[self.method], name=self.name)
 
 
 def endpoint_routes(operations: Iterable[Operation]) -> list[BaseRoute]:

@@ -35,12 +35,8 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from emulator.batches import store as batch_store
 from emulator.db import Tx
-from emulator.fine_tunes import store as fine_tune_store
-from emulator.fine_tunes.states import CANCEL_SECONDS
 from emulator.runtime import Runtime
-from emulator.tasks import store as task_store
 
 if TYPE_CHECKING:
     from emulator.batches.service import BatchesService
@@ -206,15 +202,26 @@ class Services:
         return removed, cleanups
 
     async def start(self) -> None:
-        """At start-up, once the database is open: the stores say whether a previous run left work to resume, and
-        only a service with such work is built now."""
+        """At start-up, once the database is open: only a table with rows can hold work a previous run left to
+        resume, so only such a table's store is imported and asked (a fresh database imports none of them), and
+        only a service with work to resume is built now."""
         db = self._rt.db
-        async with db.transaction() as tx:
-            await fine_tune_store.backfill_release(tx, CANCEL_SECONDS)
-        if await task_store.unfinished(db):
-            await self.tasks.start()
-        if await batch_store.open_batches(db):
-            await self.batches.start()
+        if await db.has_rows("fine_tunes"):
+            from emulator.fine_tunes import store as fine_tune_store
+            from emulator.fine_tunes.states import CANCEL_SECONDS
+
+            async with db.transaction() as tx:
+                await fine_tune_store.backfill_release(tx, CANCEL_SECONDS)
+        if await db.has_rows("tasks"):
+            from emulator.tasks import store as task_store
+
+            if await task_store.unfinished(db):
+                await self.tasks.start()
+        if await db.has_rows("batches"):
+            from emulator.batches import store as batch_store
+
+            if await batch_store.open_batches(db):
+                await self.batches.start()
 
     async def stop(self) -> None:
         """At shutdown, before the database closes: work in flight stops at a safe point (a service never built has

@@ -11,12 +11,12 @@ from importlib import import_module
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from emulator import lazy
 from emulator.dashboard.templating import PREFIX
-from emulator.lazy import Endpoint
+from emulator.lazy import Endpoint, LazyRoute
 from emulator.settings import Settings
 
 
@@ -42,34 +42,33 @@ def routes(settings: Settings) -> list[BaseRoute]:
         return []
     dashboard = f"{PREFIX}/dashboard"
     actions = f"{dashboard}/actions"
+    deployment = f"{actions}/tenants/{{tenant}}/deployments/{{name}}"
     return [
-        Route(PREFIX, _to_home, methods=["GET"]),
-        Route(f"{PREFIX}/", _page("home"), methods=["GET"], name="dashboard"),
-        Route(f"{dashboard}/recent/jobs", _page("recent_jobs"), methods=["GET"]),
-        Route(f"{dashboard}/tenants/{{tenant}}", _page("tenant_page"), methods=["GET"]),
-        Route(f"{dashboard}/tenants/{{tenant}}/jobs", _page("tenant_jobs"), methods=["GET"]),
-        Route(f"{dashboard}/jobs/{{job_id}}", _page("job_page"), methods=["GET"]),
-        Route(f"{dashboard}/jobs/{{job_id}}/chart", _page("job_chart"), methods=["GET"]),
-        Route(f"{dashboard}/jobs/{{job_id}}/stream", _page("job_stream"), methods=["GET"]),
-        Route(f"{dashboard}/requests", _debug("requests_page"), methods=["GET"]),
-        Route(f"{dashboard}/requests/{{seq}}", _debug("request_page"), methods=["GET"]),
-        Route(f"{dashboard}/rules", _debug("rules_page"), methods=["GET"]),
-        Route(f"{dashboard}/tenants/{{tenant}}/deployments/{{name}}", _debug("deployment_page"), methods=["GET"]),
-        Route(f"{dashboard}/login", _form("login"), methods=["POST"]),
-        Route(f"{dashboard}/logout", _form("logout"), methods=["POST"]),
-        Route(f"{actions}/clock/advance", _form("advance_clock"), methods=["POST"]),
-        Route(f"{actions}/jobs/{{job_id}}/cancel", _form("cancel_job"), methods=["POST"]),
-        Route(f"{actions}/jobs/{{job_id}}/status", _form("force_status"), methods=["POST"]),
-        Route(f"{actions}/tenants/{{tenant}}/reset", _form("reset_tenant"), methods=["POST"]),
-        Route(f"{actions}/faults/clear", _form("clear_faults"), methods=["POST"]),
-        Route(f"{actions}/rules/add", _form("add_rule"), methods=["POST"]),
-        Route(f"{actions}/rules/{{kind}}/clear", _form("clear_rules"), methods=["POST"]),
-        Route(f"{actions}/rules/{{kind}}/{{rule_id}}/delete", _form("delete_rule"), methods=["POST"]),
-        Route(f"{actions}/tenants/{{tenant}}/deployments/{{name}}/scale", _form("scale_deployment"), methods=["POST"]),
-        Route(f"{actions}/tenants/{{tenant}}/deployments/{{name}}/status", _form("force_deployment"), methods=["POST"]),
-        Route(
-            f"{actions}/tenants/{{tenant}}/deployments/{{name}}/delete", _form("delete_deployment"), methods=["POST"]
-        ),
+        LazyRoute(PREFIX, _to_home, methods=["GET"]),
+        LazyRoute(f"{PREFIX}/", _page("home"), methods=["GET"], name="dashboard"),
+        LazyRoute(f"{dashboard}/recent/jobs", _page("recent_jobs"), methods=["GET"]),
+        LazyRoute(f"{dashboard}/tenants/{{tenant}}", _page("tenant_page"), methods=["GET"]),
+        LazyRoute(f"{dashboard}/tenants/{{tenant}}/jobs", _page("tenant_jobs"), methods=["GET"]),
+        LazyRoute(f"{dashboard}/jobs/{{job_id}}", _page("job_page"), methods=["GET"]),
+        LazyRoute(f"{dashboard}/jobs/{{job_id}}/chart", _page("job_chart"), methods=["GET"]),
+        LazyRoute(f"{dashboard}/jobs/{{job_id}}/stream", _page("job_stream"), methods=["GET"]),
+        LazyRoute(f"{dashboard}/requests", _debug("requests_page"), methods=["GET"]),
+        LazyRoute(f"{dashboard}/requests/{{seq}}", _debug("request_page"), methods=["GET"]),
+        LazyRoute(f"{dashboard}/rules", _debug("rules_page"), methods=["GET"]),
+        LazyRoute(f"{dashboard}/tenants/{{tenant}}/deployments/{{name}}", _debug("deployment_page"), methods=["GET"]),
+        LazyRoute(f"{dashboard}/login", _form("login"), methods=["POST"]),
+        LazyRoute(f"{dashboard}/logout", _form("logout"), methods=["POST"]),
+        LazyRoute(f"{actions}/clock/advance", _form("advance_clock"), methods=["POST"]),
+        LazyRoute(f"{actions}/jobs/{{job_id}}/cancel", _form("cancel_job"), methods=["POST"]),
+        LazyRoute(f"{actions}/jobs/{{job_id}}/status", _form("force_status"), methods=["POST"]),
+        LazyRoute(f"{actions}/tenants/{{tenant}}/reset", _form("reset_tenant"), methods=["POST"]),
+        LazyRoute(f"{actions}/faults/clear", _form("clear_faults"), methods=["POST"]),
+        LazyRoute(f"{actions}/rules/add", _form("add_rule"), methods=["POST"]),
+        LazyRoute(f"{actions}/rules/{{kind}}/clear", _form("clear_rules"), methods=["POST"]),
+        LazyRoute(f"{actions}/rules/{{kind}}/{{rule_id}}/delete", _form("delete_rule"), methods=["POST"]),
+        LazyRoute(f"{deployment}/scale", _form("scale_deployment"), methods=["POST"]),
+        LazyRoute(f"{deployment}/status", _form("force_deployment"), methods=["POST"]),
+        LazyRoute(f"{deployment}/delete", _form("delete_deployment"), methods=["POST"]),
         Mount(
             f"{PREFIX}/static", app=StaticFiles(packages=[("emulator.dashboard", "static")]), name="dashboard-static"
         ),

@@ -7,3 +7,11 @@ plane; ``base_capacity`` is the capacity asked at creation and scaling takes any
 model deploys as ``{model}-{8 hex}[-{suffix}]``; ``/stream`` sends a status snapshot at each change (emulated
 time) until RUNNING, FAILED or gone; the legacy version update is not emulated.
 """
+
+MODEL_SOURCES = ("base", "custom")
+"""``GET /deployments/models``' ``model_source`` values."""
+MODELS_VERSIONS = ("v1.0",)
+"""The deployable-models listing's versioned form (``?version=v1.0``)."""
+LIST_DEFAULT_SIZE = 50
+LIST_MAX_SIZE = 200
+"""Deployment lists: the page size when none is given, and the largest (bigger ones are clamped)."""

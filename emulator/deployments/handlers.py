@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from emulator.changes import CLOCK
 from emulator.clock import fmt_deploy_time
 from emulator.context import caller
+from emulator.deployments import LIST_DEFAULT_SIZE, LIST_MAX_SIZE, MODEL_SOURCES, MODELS_VERSIONS
 from emulator.deployments.schemas import (
     CreateDeploymentRequest,
     DeployableModel,
@@ -30,13 +31,7 @@ from emulator.deployments.service import (
     DeploymentsService,
     deployment_key,
 )
-from emulator.deployments.states import (
-    FINAL_FOR_WATCHERS,
-    LIST_DEFAULT_SIZE,
-    LIST_MAX_SIZE,
-    MODEL_SOURCES,
-    MODELS_VERSIONS,
-)
+from emulator.deployments.states import FINAL_FOR_WATCHERS
 from emulator.deployments.store import DeploymentRow
 from emulator.deployments.wire import deployment_object
 from emulator.errors import InvalidParameter

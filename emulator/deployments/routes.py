@@ -6,7 +6,7 @@ imported with its first request, or when the OpenAPI document is built (``emulat
 from __future__ import annotations
 
 from emulator import lazy
-from emulator.deployments.states import LIST_DEFAULT_SIZE, LIST_MAX_SIZE, MODEL_SOURCES, MODELS_VERSIONS
+from emulator.deployments import LIST_DEFAULT_SIZE, LIST_MAX_SIZE, MODEL_SOURCES, MODELS_VERSIONS
 from emulator.openapi import Operation, Param, path_param
 
 HANDLERS = "emulator.deployments.handlers"

@@ -18,14 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-MODEL_SOURCES = ("base", "custom")
-"""``GET /deployments/models``' ``model_source`` values."""
-MODELS_VERSIONS = ("v1.0",)
-"""The deployable-models listing's versioned form (``?version=v1.0``)."""
-LIST_DEFAULT_SIZE = 50
-LIST_MAX_SIZE = 200
-"""Deployment lists: the page size when none is given, and the largest (bigger ones are clamped)."""
-
 
 class DeploymentStatus(StrEnum):
     PENDING = "PENDING"

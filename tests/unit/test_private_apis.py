@@ -7,15 +7,20 @@ from __future__ import annotations
 import inspect
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import aiosqlite
 import pytest
+from starlette.routing import Match, Route
 from uvicorn.config import Config
 from uvicorn.protocols.http import httptools_impl
 
+from emulator.app import create_app
 from emulator.db import Database, on_thread
+from emulator.lazy import LazyRoute
 from emulator.protocol import BoundedHttpToolsProtocol
+from emulator.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -62,3 +67,31 @@ def test_uvicorn_httptools_protocol_still_has_the_hooks_the_bounded_protocol_ove
     missing = {"config", "loop", "logger", "transport", "cycle", "url", "headers", "pipeline"} - fields
     assert not missing, f"uvicorn's HttpToolsProtocol no longer sets {sorted(missing)}"
     assert Config(app=lambda *a: None, h11_max_incomplete_event_size=4096).h11_max_incomplete_event_size == 4096
+
+
+def test_a_lazy_route_holds_what_starlette_s_route_holds(settings_factory: Callable[..., Settings]) -> None:
+    """``emulator.lazy.LazyRoute`` sets Route's attributes itself (to compile its path on first use): for every lazy
+    route of the app, a ``Route`` made the ordinary way holds the same attributes with the same values."""
+    app = create_app(settings_factory())
+    lazy_routes = [r for r in app.routes if isinstance(r, LazyRoute)]
+    assert len(lazy_routes) > 100
+    for route in lazy_routes:
+        plain = Route(route.path, route.endpoint, methods=route.methods, name=route.name)
+        route.path_regex, route.path_format, route.param_convertors  # noqa: B018 - compiled, then attributes
+        mine = {k: v for k, v in vars(route).items() if not k.startswith("_")}
+        assert set(mine) == set(vars(plain)), f"Starlette's Route changed: {sorted(set(vars(plain)) ^ set(mine))}"
+        for name in ("path", "endpoint", "name", "include_in_schema", "methods", "path_format"):
+            assert getattr(route, name) == getattr(plain, name), (route.path, name)
+        assert route.path_regex.pattern == plain.path_regex.pattern
+        assert route.param_convertors.keys() == plain.param_convertors.keys()
+        assert type(route.app) is type(plain.app)  # noqa: E721
+
+
+def test_a_lazy_route_compiles_on_first_use_and_matches_like_a_route(settings_factory: Callable[..., Settings]) -> None:
+    app = create_app(settings_factory())
+    route = next(r for r in app.routes if isinstance(r, LazyRoute) and r.path == "/api/v1/files/{file_id}")
+    assert "_compiled" not in vars(route)  # nothing compiled by building the app
+    scope = {"type": "http", "path": "/api/v1/files/file-1", "method": "GET", "root_path": ""}
+    match, child = route.matches(scope)
+    assert match is Match.FULL and child["path_params"] == {"file_id": "file-1"}
+    assert route.url_path_for(route.name, file_id="x") == "/api/v1/files/x"
