@@ -6,6 +6,7 @@ Every option can also come from an ``EMULATOR_*`` environment variable, shown in
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -99,6 +100,7 @@ def serve(**given: Any) -> None:
     rebinding); a browser request from another origin cannot change state (403 AccessDenied); snapshot,
     restore and seed paths stay inside the data dir and --control-path folders.
     """
+    gc.disable()  # start-up makes long-lived objects, not garbage: no collection until the app is up (app.resume_gc)
     from emulator.db import DamagedDatabase, SchemaTooNew, check_database_file, check_writable_dir
 
     settings = Settings(**{**given, "admin_token": given["admin_token"] or None})
@@ -161,7 +163,9 @@ def serve(**given: Any) -> None:
         "h11_max_incomplete_event_size": settings.max_header_bytes,  # read by that protocol too
     }
     if settings.workers == 1:
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        app = create_app(settings)
+        app.state.resume_gc = True
+        uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
     if settings.in_memory:
         raise click.UsageError("--workers > 1 needs a database file: workers cannot share ':memory:'")

@@ -4,6 +4,7 @@ from each resource's ``operations`` (one declaration per endpoint), and puts the
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import shutil
@@ -165,12 +166,22 @@ def create_app_from_env() -> Starlette:
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     rt: Runtime = app.state.rt
     await start_runtime(rt, app.state.services)
+    if getattr(app.state, "resume_gc", False):
+        resume_gc()
     try:
         yield
     finally:
         await stop_runtime(rt, app.state.services)
         if app.state.owns_data_dir:
             shutil.rmtree(rt.data_dir, ignore_errors=True)
+
+
+def resume_gc() -> None:
+    """``serve`` pauses the garbage collector while it starts (imports and the app's tables make long-lived
+    objects, no garbage; its collections were ~4% of a start's instructions); once the app is up everything made
+    so far is frozen (kept out of every later collection, which then has less to scan) and collection resumes."""
+    gc.freeze()
+    gc.enable()
 
 
 async def start_runtime(rt: Runtime, services: Services) -> None:

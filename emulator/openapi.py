@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from starlette.requests import Request
@@ -34,36 +33,85 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 REF = "#/components/schemas/{model}"
 
 
-@dataclass(frozen=True)
 class Param:
-    name: str
-    where: Literal["query", "path", "header"] = "query"
-    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
-    required: bool = False
-    description: str = ""
+    """A documented parameter of an operation (query, path or header)."""
+
+    __slots__ = ("name", "where", "schema", "required", "description")
+
+    def __init__(
+        self,
+        name: str,
+        where: Literal["query", "path", "header"] = "query",
+        schema: dict[str, Any] | None = None,
+        required: bool = False,
+        description: str = "",
+    ) -> None:
+        self.name, self.where, self.required, self.description = name, where, required, description
+        self.schema: dict[str, Any] = schema if schema is not None else {"type": "string"}
+
+    def __repr__(self) -> str:
+        return f"Param({self.name!r}, {self.where!r})"
 
 
-@dataclass(frozen=True)
 class Operation:
-    method: str
-    path: str
-    summary: str
-    tag: str
-    request: Model | None = None
-    response: Model | None = None
-    envelope: Envelope = "output"
-    params: tuple[Param, ...] = ()
-    multipart: dict[str, Any] | None = None
-    sse: bool = False
-    auth: bool = True
-    openai: bool = False
-    description: str = ""
-    media_type: str | None = None
-    """A success body that is not JSON (a file's bytes): documented as a binary string of this type."""
-    oss: bool = False
-    """An OSS-style endpoint: success is an empty 200/204, errors are XML ``<Error>`` documents."""
-    endpoint: Endpoint | None = None
-    name: str | None = None
+    """One endpoint, declared once: its route (``route()``) and its entry in the OpenAPI document.
+
+    A plain class, not a dataclass: ~110 are declared at start, and a frozen dataclass's generated methods cost
+    more to make than all of them together (``bench/NOTES.md``, start-up)."""
+
+    __slots__ = (
+        "method",
+        "path",
+        "summary",
+        "tag",
+        "request",
+        "response",
+        "envelope",
+        "params",
+        "multipart",
+        "sse",
+        "auth",
+        "openai",
+        "description",
+        "media_type",
+        "oss",
+        "endpoint",
+        "name",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        summary: str,
+        tag: str,
+        *,
+        request: Model | None = None,
+        response: Model | None = None,
+        envelope: Envelope = "output",
+        params: tuple[Param, ...] = (),
+        multipart: dict[str, Any] | None = None,
+        sse: bool = False,
+        auth: bool = True,
+        openai: bool = False,
+        description: str = "",
+        media_type: str | None = None,
+        oss: bool = False,
+        endpoint: Endpoint | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.method, self.path, self.summary, self.tag = method, path, summary, tag
+        self.request, self.response, self.envelope, self.params = request, response, envelope, params
+        self.multipart, self.sse, self.auth, self.openai = multipart, sse, auth, openai
+        self.description = description
+        self.media_type = media_type
+        """A success body that is not JSON (a file's bytes): documented as a binary string of this type."""
+        self.oss = oss
+        """An OSS-style endpoint: success is an empty 200/204, errors are XML ``<Error>`` documents."""
+        self.endpoint, self.name = endpoint, name
+
+    def __repr__(self) -> str:
+        return f"Operation({self.method!r}, {self.path!r})"
 
     def route(self) -> Route:
         """The router's half of this declaration."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from emulator.errors import InvalidParameter
-from emulator.rules.responses import Scripted, ToolCall
+from emulator.rules.scripted import Scripted, ToolCall
 from emulator.synth.text import MESSAGE_OVERHEAD_TOKENS, Reply, content_text
 from emulator.synth.tokens import count_tokens, is_chinese
 

@@ -34,7 +34,8 @@ from emulator.generation.structured import OutputFormat, check_format, instance,
 from emulator.generation.thinking import Thinking, decide_thinking, think
 from emulator.generation.tools import answer_from_results, choose, drawn_arguments, tool_results
 from emulator.ids import Ids
-from emulator.rules.responses import ChatView, ResponseRules, Scripted, ToolCall, call_id
+from emulator.rules.responses import ResponseRules
+from emulator.rules.scripted import ChatView, Scripted, ToolCall, call_id
 from emulator.synth.text import Memory, Reply, content_text, generate_reply, recite
 from emulator.synth.toolargs import tool_arguments
 from emulator.tenants import Tenant

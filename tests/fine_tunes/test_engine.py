@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from emulator.app import create_app
 from emulator.fine_tunes.service import FineTunesService
-from emulator.fine_tunes.states import CANCEL_SECONDS
 from emulator.fine_tunes.states import (
     ACTIVE,
+    CANCEL_SECONDS,
     HOLDS_SLOT,
     TERMINAL,
     IllegalTransition,

@@ -13,7 +13,7 @@ import pytest
 from emulator.generation.answer import generated_answer, scripted_answer
 from emulator.generation.renderers.multimodal import multimodal_chunks
 from emulator.generation.renderers.native import native_chunks
-from emulator.rules.responses import Scripted, ToolCall
+from emulator.rules.scripted import Scripted, ToolCall
 from emulator.synth.text import Reply
 
 LENGTH = 30_000  # 10,000 pieces: every "text so far" at once is ~150 MB; one at a time, ~30 KB

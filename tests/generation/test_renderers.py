@@ -15,7 +15,7 @@ from emulator.generation.renderers.compatible import compatible_body, compatible
 from emulator.generation.renderers.multimodal import multimodal_body, multimodal_chunks
 from emulator.generation.renderers.native import UNFINISHED, native_body, native_chunks
 from emulator.generation.renderers.responses import ResponseHead, responses_body, responses_events
-from emulator.rules.responses import Scripted, ToolCall
+from emulator.rules.scripted import Scripted, ToolCall
 from emulator.synth.tokens import count_tokens
 
 TEXT = st.text(alphabet=st.sampled_from('ab 你好,.{}"\n'), max_size=60)

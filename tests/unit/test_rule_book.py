@@ -13,7 +13,8 @@ from emulator.rules.book import RuleBook
 from emulator.rules.fault_schemas import FaultRuleSpec
 from emulator.rules.faults import ActiveRule, FaultRules
 from emulator.rules.response_schemas import ResponseRuleSpec, ScriptedError
-from emulator.rules.responses import ChatView, ResponseRules, scripted_error
+from emulator.rules.responses import ResponseRules
+from emulator.rules.scripted import ChatView, scripted_error
 
 Book = RuleBook[Any, Any, Any]
 
