@@ -120,7 +120,7 @@ def test_the_debugging_pages_in_a_real_browser(
     assert states == {"fault-1": "spent", "response-1": "never matched", "response-2": "matched, never hit"}
     _shot(browser, "rules")
     browser.find_element(By.CSS_SELECTOR, "button[aria-label='Delete response-1']").click()
-    assert "Rule response-1 deleted." in browser.find_element(By.CSS_SELECTOR, ".flash-ok").text
+    assert "Rule response-1 deleted." in _flash(browser)
     assert [r["id"] for r in server.responses()] == ["response-2"]
 
     # the deployment: history, capacity, served model; scale it
@@ -135,7 +135,7 @@ def test_the_debugging_pages_in_a_real_browser(
     capacity.clear()
     capacity.send_keys("3")
     capacity.submit()
-    assert "scaling to 3" in browser.find_element(By.CSS_SELECTOR, ".flash-ok").text
+    assert "scaling to 3" in _flash(browser)
     assert browser.find_element(By.ID, "ready-capacity").text == "2/3"
 
     # the job: checkpoints beside the loss chart
@@ -144,3 +144,16 @@ def test_the_debugging_pages_in_a_real_browser(
     assert checkpoints and "final" in checkpoints[0].text
     browser.execute_script("document.getElementById('chart-heading').scrollIntoView()")
     _shot(browser, "job-checkpoints")
+
+
+def _flash(driver: Any) -> str:
+    """The confirmation of a form just posted: the click returns before the next page has loaded (its first
+    action imports the dashboard's forms and the control plane), so wait for it, bounded."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    found = WebDriverWait(driver, 30).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".flash-ok"))
+    )
+    return str(found.text)
