@@ -81,9 +81,13 @@ def _bare_once(workdir: Path) -> tuple[float, float]:
 def measure(workdir: Path, rounds: int = 5) -> dict[str, Any]:
     _byte_compile()
     firsts: list[dict[str, float]] = []
-    fresh = [_emulator_once(workdir / f"fresh-{i}", firsts) for i in range(rounds)]
-    existing = [_emulator_once(workdir / "fresh-0") for _ in range(rounds)]
-    bare = [_bare_once(workdir) for _ in range(rounds)]
+    fresh: list[tuple[float, float]] = []
+    existing: list[tuple[float, float]] = []
+    bare: list[tuple[float, float]] = []
+    for i in range(rounds):  # interleaved: a change in the machine's load falls on the three alike
+        fresh.append(_emulator_once(workdir / f"fresh-{i}", firsts))
+        existing.append(_emulator_once(workdir / f"fresh-{i}"))
+        bare.append(_bare_once(workdir))
     return {
         "fresh_db_s": median([t for t, _ in fresh]),
         "existing_db_s": median([t for t, _ in existing]),
