@@ -69,7 +69,7 @@ class Memory(tuple[tuple[str, str], ...]):
 
     @cached_property
     def fingerprint(self) -> str:
-        return hashlib.sha256(_dumps(list(self))).hexdigest()
+        return hashlib.sha256(_dumps(list(self))).hexdigest() if self else _NO_MEMORY
 
     @cached_property
     def _chinese(self) -> tuple[tuple[str, frozenset[str]], ...]:
@@ -344,6 +344,10 @@ def _prompt(turns: list[tuple[str, str]]) -> str:
     return next((text for _, text in reversed(turns) if text), "")
 
 
+_NO_MEMORY = hashlib.sha256(b"[]").hexdigest()
+"""The fingerprint of no training pairs (a base model's, asked for at every call)."""
+
+
 def _dumps(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
 
@@ -524,9 +528,17 @@ def _split(rng: random.Random, text: str) -> list[str]:
 
 
 def _group(rng: random.Random, units: list[str], smallest: int, largest: int) -> list[str]:
-    pieces, start = [], 0
-    while start < len(units):
-        size = rng.randint(smallest, largest)
+    """Pieces of ``smallest``..``largest`` units: each size is ``rng.randint(smallest, largest)``, drawn as CPython
+    draws it (rejection sampling on ``getrandbits``), inlined: a piece costs a draw, not three calls deep."""
+    pieces, start, count = [], 0, len(units)
+    width = largest - smallest + 1
+    bits = width.bit_length()
+    draw = rng.getrandbits
+    while start < count:
+        r = draw(bits)
+        while r >= width:
+            r = draw(bits)
+        size = smallest + r
         pieces.append("".join(units[start : start + size]))
         start += size
     return pieces
@@ -558,6 +570,8 @@ def _token_prefix(text: str, max_tokens: int) -> int:
 
 
 def _truncate(pieces: list[str], end: int) -> tuple[str, ...]:
+    if end >= sum(map(len, pieces)):  # not cut (the common case)
+        return tuple(pieces)
     kept: list[str] = []
     used = 0
     for piece in pieces:
