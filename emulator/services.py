@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from emulator.batches.decide import LineRules
 from emulator.batches.service import BatchesService
 from emulator.db import Tx
 from emulator.deployments.service import DeploymentHold, DeploymentsService
@@ -105,7 +106,16 @@ class Services:
             responses=ResponsesService(db, clock, generation),
             model_cards=ModelCardsService(fine_tunes, exports, deployments),
             tasks=TasksService(db, clock, rt.ids, changes, rt.data_dir, find_file=files.get_file),
-            batches=BatchesService(db, clock, rt.ids, changes, rt.data_dir, files, generation),
+            batches=BatchesService(
+                db,
+                clock,
+                rt.ids,
+                changes,
+                rt.data_dir,
+                files,
+                generation,
+                LineRules(rt.faults, rt.responses, rt.journal),
+            ),
         )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[dict[str, int], list[Cleanup]]:

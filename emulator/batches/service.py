@@ -15,11 +15,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from starlette.types import Scope
+
 from emulator.batches import lines, store
+from emulator.batches.decide import Decided, LineRules
 from emulator.batches.states import CANCELLABLE, BatchStatus, due_to_finalize, lines_done, status_at
 from emulator.batches.store import BatchRow
 from emulator.changes import Signal
 from emulator.clock import Clock
+from emulator.context import CONTEXT
 from emulator.db import Database, Tx
 from emulator.embeddings.specs import TEXT_MODELS
 from emulator.errors import ApiError, FileNotFound, InvalidParameter, NotFound, Throttling
@@ -78,6 +82,7 @@ class BatchesService:
         data_dir: Path,
         files: FilesService,
         generation: GenerationService,
+        rules: LineRules | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -86,6 +91,8 @@ class BatchesService:
         self.data_dir = data_dir
         self.files = files
         self.generation = generation
+        self.rules = rules or LineRules()
+        """The fault and response rules (and the journal) each line meets, as the request it stands for."""
         self._work: dict[str, asyncio.Task[None]] = {}
         self._stop_at: dict[str, int] = {}
         """A cancelled batch's worker stops after this many lines."""
@@ -181,7 +188,7 @@ class BatchesService:
                 if stop is not None and index >= stop:
                     break
                 line = json.loads(raw)
-                kind, text = await self._answer(tenant, line, endpoint)
+                kind, text = await self._answer(tenant, line, endpoint, batch_id)
                 out.write(f"{kind}{text}\n")
                 index += 1
                 if time.monotonic() - since >= SLICE:
@@ -191,26 +198,46 @@ class BatchesService:
                         return False
         return True
 
-    async def _answer(self, tenant: Tenant, line: dict[str, Any], endpoint: str) -> tuple[str, str]:
+    async def _answer(self, tenant: Tenant, line: dict[str, Any], endpoint: str, batch_id: str) -> tuple[str, str]:
         rid = self.ids.request_id()
         body = line["body"]
+        active = self.rules.active()
+        scope = self.rules.scope(endpoint, tenant, rid, batch_id, line["custom_id"]) if active else None
         try:
-            if endpoint == lines.TEST_URL:
-                answer = lines.test_model_answer(body, rid, int(self.clock.now()))
-            elif endpoint == "/v1/embeddings":
-                answer = lines.embedding_answer(body, rid)
+            decided = await self.rules.decide(scope, body) if scope is not None else None
+            if decided is not None:
+                kind, text = _scripted_line(rid, line["custom_id"], decided)
             else:
-                answer = await lines.compatible_chat_completion(
-                    self.generation, tenant, body, rid, int(self.clock.now())
+                answer = await self._pipeline(tenant, body, endpoint, rid, scope)
+                response = {"status_code": 200, "request_id": rid, "body": answer}
+                kind, text = (
+                    "O",
+                    json.dumps(
+                        {"id": rid, "custom_id": line["custom_id"], "response": response, "error": None},
+                        ensure_ascii=False,
+                    ),
                 )
         except ApiError as exc:
             error = {"id": rid, "custom_id": line["custom_id"], "response": None,
                      "error": {"code": exc.code, "message": exc.message}}  # fmt: skip
-            return "E", json.dumps(error, ensure_ascii=False)
-        response = {"status_code": 200, "request_id": rid, "body": answer}
-        return "O", json.dumps(
-            {"id": rid, "custom_id": line["custom_id"], "response": response, "error": None}, ensure_ascii=False
-        )
+            kind, text = "E", json.dumps(error, ensure_ascii=False)
+            if scope is not None:
+                self.rules.journal_line(scope, body, exc.status, json.dumps(error["error"], ensure_ascii=False))
+            return kind, text
+        if scope is not None:
+            self.rules.journal_line(scope, body, decided.status if decided is not None else 200, text)
+        return kind, text
+
+    async def _pipeline(
+        self, tenant: Tenant, body: dict[str, Any], endpoint: str, rid: str, scope: Scope | None
+    ) -> dict[str, Any]:
+        """The line's answer from the pipeline its endpoint's requests go through (an ``ApiError`` for a bad one)."""
+        if endpoint == lines.TEST_URL:
+            return lines.test_model_answer(body, rid, int(self.clock.now()))
+        if endpoint == "/v1/embeddings":
+            return lines.embedding_answer(body, rid)
+        ctx = scope[CONTEXT] if scope is not None else None
+        return await lines.compatible_chat_completion(self.generation, tenant, body, rid, int(self.clock.now()), ctx)
 
     # ------------------------------------------------------------------------------------------------ reads
 
@@ -361,6 +388,13 @@ class BatchesService:
                 self._results(batch_id).unlink(missing_ok=True)
 
         return len(ids), remove
+
+
+def _scripted_line(rid: str, custom_id: str, decided: Decided) -> tuple[str, str]:
+    """A response rule's answer as the line's: below 400 an output line, else an error-file line carrying it."""
+    response = {"status_code": decided.status, "request_id": rid, "body": decided.body}
+    text = json.dumps({"id": rid, "custom_id": custom_id, "response": response, "error": None}, ensure_ascii=False)
+    return ("O" if decided.status < 400 else "E"), text
 
 
 def _md5(path: Path) -> str:
