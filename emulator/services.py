@@ -15,7 +15,7 @@ calls; no service sees the runtime or looks another up.
     UploadsService(db, clock, settings, blob_dir, generation)   the upload policy and the OSS form POST
     ModelCardsService(fine_tunes, exports, deployments)         the models list
     TasksService(db, clock, ids, changes, data_dir, find_file=files.get_file)   async tasks (batch embedding)
-    BatchesService(db, clock, ids, changes, data_dir, files, generation)        OpenAI-compatible Batch
+    BatchesService(db, clock, ids, changes, data_dir, files, generation, rules) OpenAI-compatible Batch
 
 The app keeps them on ``app.state.services``; a route reaches its service through ``services(request)``.
 
@@ -115,6 +115,7 @@ class Services:
                 files,
                 generation,
                 LineRules(rt.faults, rt.responses, rt.journal),
+                line_seconds=settings.batch_line_seconds,
             ),
         )
 

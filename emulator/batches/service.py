@@ -41,6 +41,13 @@ OUTPUT_PREFIX = "file-batch_output-"
 SLICE = 0.02
 """Seconds of line answering between two yields to the event loop (a chunk's size follows the lines' cost)."""
 SECONDS_PER_LINE = 0.02
+"""Default of ``--batch-line-seconds``: the emulated time a line takes (a 50,000-line batch: ~17 minutes)."""
+CANCELLED = {"code": "batch_cancelled", "message": "Request cancelled."}
+EXPIRED = {
+    "code": "batch_expired",
+    "message": "This request could not be executed before the completion window expired.",
+}
+"""OpenAI's error for the lines of an expired batch (reference 2026-apps §10 Q14)."""
 _WINDOW = re.compile(r"^(\d+)([hd])$")
 TEST_MAX_ACTIVE = 2
 
@@ -83,6 +90,7 @@ class BatchesService:
         files: FilesService,
         generation: GenerationService,
         rules: LineRules | None = None,
+        line_seconds: float = SECONDS_PER_LINE,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -91,6 +99,7 @@ class BatchesService:
         self.data_dir = data_dir
         self.files = files
         self.generation = generation
+        self.line_seconds = line_seconds
         self.rules = rules or LineRules()
         """The fault and response rules (and the journal) each line meets, as the request it stands for."""
         self._work: dict[str, asyncio.Task[None]] = {}
@@ -155,10 +164,13 @@ class BatchesService:
             return  # at shutdown, between two writes: the restart starts the batch over
         valid = not checked.errors
         async with self.db.transaction() as tx:
-            run = 3.0 + SECONDS_PER_LINE * checked.lines
+            run = 3.0 + self.line_seconds * checked.lines
             await store.set_validated(
                 tx, batch_id, valid, checked.errors, checked.lines if valid else 0, checked.model, run
             )
+        row = await store.find_batch(self.db, batch_id)
+        if row is not None and row.cancel_at is None and row.facts().expires:
+            self._stop_at[batch_id] = lines_done(row.facts(), row.total, row.facts().deadline)
         if valid and not await self._produce(batch_id, tenant, source, endpoint):
             return
         async with self.db.transaction() as tx:
@@ -260,8 +272,11 @@ class BatchesService:
 
     async def _finalize(self, row: BatchRow) -> None:
         """Cut the output and error files from the results: the lines run before a cancel keep their answers."""
-        total = row.total
-        done = total if row.cancel_at is None else lines_done(row.facts(), total, row.cancel_at)
+        total, facts = row.total, row.facts()
+        if row.cancel_at is not None:
+            done, leftover = lines_done(facts, total, row.cancel_at), CANCELLED
+        else:
+            done, leftover = lines_done(facts, total, facts.deadline), EXPIRED  # all of them but in an expiry
         results = self._results(row.batch_id)
         temp = self.data_dir / "tmp"
         temp.mkdir(parents=True, exist_ok=True)
@@ -272,7 +287,7 @@ class BatchesService:
             else None
         )
         ok, failed = await asyncio.to_thread(
-            _cut, results, out_path, err_path, done, total, source, self.ids.request_id
+            _cut, results, out_path, err_path, done, total, source, self.ids.request_id, leftover
         )
         owner = _owner(row.tenant)
         # as the recorded cancelled batch: no output file when no line was answered (its lines are in the error file)
@@ -350,7 +365,7 @@ class BatchesService:
             if row is None:
                 continue
             facts = row.facts()
-            due = now >= facts.started_at if not facts.validated else now >= facts.done_at
+            due = now >= facts.started_at if not facts.validated else now >= min(facts.done_at, facts.deadline)
             if due or (row.cancel_at is not None and now >= row.cancel_at):
                 pending.append(work)
         await asyncio.gather(*pending, return_exceptions=True)
@@ -368,6 +383,8 @@ class BatchesService:
                 continue
             if row.cancel_at is not None:
                 self._stop_at[row.batch_id] = lines_done(row.facts(), row.total, row.cancel_at) if row.validated else 0
+            elif row.facts().expires:
+                self._stop_at[row.batch_id] = lines_done(row.facts(), row.total, row.facts().deadline)
             self._start(row.batch_id, _owner(row.tenant), self.files.blob_path(record), row.endpoint)
 
     async def stop(self) -> None:
@@ -413,9 +430,10 @@ def _cut(
     total: int,
     source: Path | None,
     request_id: Callable[[], str],
+    leftover: dict[str, str] = CANCELLED,
 ) -> tuple[int, int]:
-    """Split the results into the output and error files; lines from ``done`` on are cancelled (their custom ids
-    read back from the input).  Answers (completed, failed)."""
+    """Split the results into the output and error files; lines from ``done`` on were never run (cancelled or
+    expired: ``leftover``, their custom ids read back from the input).  Answers (completed, failed)."""
     ok = failed = 0
     with out_path.open("w", encoding="utf-8") as out, err_path.open("w", encoding="utf-8") as err:
         if results.exists():
@@ -437,7 +455,7 @@ def _cut(
                         continue
                     if index >= done:
                         custom_id = json.loads(raw).get("custom_id")
-                        error = {"code": "batch_cancelled", "message": "Request cancelled."}
+                        error = leftover
                         err.write(
                             json.dumps(
                                 {"id": request_id(), "custom_id": custom_id, "response": None, "error": error},

@@ -334,3 +334,49 @@ async def test_response_rules_answer_lines(client: httpx.AsyncClient) -> None:
     assert output[0]["response"]["body"] == {"data": [], "object": "list"}
     assert errors[0]["response"]["status_code"] == 503 and errors[0]["response"]["body"] == {"error": {"code": "Busy"}}
     assert errors[0]["error"] is None and errors[0]["custom_id"] == "e1"
+
+
+@pytest.mark.anyio
+async def test_a_batch_whose_lines_outlast_its_window_expires(app_factory: Any) -> None:
+    """``--batch-line-seconds 1000``: 100 lines need ~27.8 h, more than a 24h window.  At the window's end the batch
+    is ``expired``: the 86 lines run by then are its output, the other 14 its error file (``batch_expired``).
+    The same lines with a 48h window complete; 50 of them fit 24h."""
+    from tests.conftest import client_for
+
+    app = await app_factory(batch_line_seconds=1000)
+    async with client_for(app) as client:
+        file_id = await upload_lines(client, [chat_line(i) for i in range(100)])
+        made = await create(client, file_id)
+        roomy = (
+            await client.post(BATCHES, json={"input_file_id": file_id, "endpoint": "/v1/chat/completions",
+                                             "completion_window": "2d"})
+        ).json()  # fmt: skip
+        fits = await create(client, await upload_lines(client, [chat_line(i) for i in range(50)]))
+        await advance(client, 3600)
+        running = (await client.get(f"{BATCHES}/{made['id']}")).json()
+        assert running["status"] == "in_progress" and running["request_counts"]["completed"] == 3
+        await advance(client, 86400 - 3600 - 1)
+        assert (await client.get(f"{BATCHES}/{made['id']}")).json()["status"] == "in_progress"
+        await advance(client, 1)
+        expired = (await client.get(f"{BATCHES}/{made['id']}")).json()
+        assert expired["status"] == "expired" and expired["expired_at"] == made["created_at"] + 86400
+        assert expired["request_counts"] == {"total": 100, "completed": 86, "failed": 14}
+        assert expired["completed_at"] is None and expired["cancelled_at"] is None
+        output = (await client.get(f"{FILES}/{expired['output_file_id']}/content")).text.splitlines()
+        assert [json.loads(line)["custom_id"] for line in output] == [str(i) for i in range(86)]
+        errors = [
+            json.loads(x) for x in (await client.get(f"{FILES}/{expired['error_file_id']}/content")).text.splitlines()
+        ]
+        assert [e["custom_id"] for e in errors] == [str(i) for i in range(86, 100)]
+        assert errors[0]["error"] == {
+            "code": "batch_expired",
+            "message": "This request could not be executed before the completion window expired.",
+        }
+        refused = await client.post(f"{BATCHES}/{made['id']}/cancel")
+        assert refused.status_code == 400 and "already expired" in refused.json()["error"]["message"]
+        assert (await client.get(f"{BATCHES}/{fits['id']}")).json()["status"] == "completed"
+        listed = (await client.get(BATCHES, params={"status": "expired"})).json()["data"]
+        assert [b["id"] for b in listed] == [made["id"]]
+        await advance(client, 86400)
+        done = (await client.get(f"{BATCHES}/{roomy['id']}")).json()
+        assert done["status"] == "completed" and done["request_counts"]["completed"] == 100
