@@ -265,8 +265,11 @@ def generate_reply(
     persona: str | None = None,
     server_seed: int = 0,
     context: object = None,
+    split: bool = True,
 ) -> Reply:
-    """``context``: anything else the reply depends on (the identities of the images shown): hashed, never read."""
+    """``context``: anything else the reply depends on (the identities of the images shown): hashed, never read.
+    ``split=False``: the reply is not streamed, its pieces are not drawn (one piece, the whole text): the draws come
+    after the text's, so the text is the same."""
     turns = _turns(messages)
     pairs = Memory.of(memory)
     temp = DEFAULT_TEMPERATURE if temperature is None else temperature
@@ -276,12 +279,11 @@ def generate_reply(
     rng = random.Random(_digest(key))
     prompt = _prompt(turns)
     full = _compose(rng, prompt, persona or model or "qwen", pairs, temp)
-    pieces = _split(rng, full)
     end, finish = _cut(full, stop, max_tokens)
     text = full[:end]
     return Reply(
         text=text,
-        pieces=_truncate(pieces, end),
+        pieces=_truncate(_split(rng, full), end) if split else ((text,) if text else ()),
         finish_reason=finish,
         input_tokens=sum(count_tokens(t) + MESSAGE_OVERHEAD_TOKENS for _, t in turns),
         output_tokens=count_tokens(text),
