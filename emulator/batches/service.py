@@ -50,6 +50,8 @@ EXPIRED = {
 """OpenAI's error for the lines of an expired batch (reference 2026-apps §10 Q14)."""
 _WINDOW = re.compile(r"^(\d+)([hd])$")
 TEST_MAX_ACTIVE = 2
+_LINE_JSON = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(..., ensure_ascii=False)`` without building an encoder per line."""
 
 
 def window_seconds(value: object) -> float:
@@ -222,13 +224,8 @@ class BatchesService:
             else:
                 answer = await self._pipeline(tenant, body, endpoint, rid, scope)
                 response = {"status_code": 200, "request_id": rid, "body": answer}
-                kind, text = (
-                    "O",
-                    json.dumps(
-                        {"id": rid, "custom_id": line["custom_id"], "response": response, "error": None},
-                        ensure_ascii=False,
-                    ),
-                )
+                line_out = {"id": rid, "custom_id": line["custom_id"], "response": response, "error": None}
+                kind, text = "O", _LINE_JSON(line_out)
         except ApiError as exc:
             error = {"id": rid, "custom_id": line["custom_id"], "response": None,
                      "error": {"code": exc.code, "message": exc.message}}  # fmt: skip

@@ -351,7 +351,11 @@ _NO_MEMORY = hashlib.sha256(b"[]").hexdigest()
 
 
 def _dumps(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
+    return _KEY_JSON(value).encode("utf-8", "surrogatepass")
+
+
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr).encode
+"""``json.dumps`` with these options, without building an encoder per call."""
 
 
 def _digest(key: object) -> int:
