@@ -106,7 +106,7 @@ class BatchesService:
         """The fault and response rules (and the journal) each line meets, as the request it stands for."""
         self._work: dict[str, asyncio.Task[None]] = {}
         self._stop_at: dict[str, int] = {}
-        """A cancelled batch's worker stops after this many lines."""
+        """A cancelled batch's worker stops after this many lines (an expiring one's: those that fit its window)."""
         self._finalizing = asyncio.Lock()
         self._stopping = False
 
@@ -268,7 +268,8 @@ class BatchesService:
             return again or fresh
 
     async def _finalize(self, row: BatchRow) -> None:
-        """Cut the output and error files from the results: the lines run before a cancel keep their answers."""
+        """Cut the output and error files from the results: the lines run before a cancel, or before an expiring
+        batch's deadline, keep their answers; the others go to the error file (cancelled or expired)."""
         total, facts = row.total, row.facts()
         if row.cancel_at is not None:
             done, leftover = lines_done(facts, total, row.cancel_at), CANCELLED
