@@ -371,9 +371,12 @@ class BatchesService:
             await self._refresh(row)
 
     async def start(self) -> None:
-        """After a restart: batches whose lines were being answered start over."""
+        """After a restart or a restore: batches whose lines were being checked or answered start over (one restored
+        from a snapshot taken after its lines were answered but before its files were cut has no results file)."""
         for row in await store.open_batches(self.db):
-            if row.produced:
+            if row.batch_id in self._work or (row.validated and not row.valid):
+                continue
+            if row.produced and self._results(row.batch_id).exists():
                 continue
             try:
                 record = await self.files.get_file(_owner(row.tenant), row.input_file_id)

@@ -202,6 +202,8 @@ async def restore_snapshot(rt: Runtime, services: Services, path: str) -> Snapsh
         rt.tenants.forget()
         emulated = float(manifest["emulated_time"])
         rt.clock.resume(ClockState(time.time(), emulated, 0.0), rt.clock.time_scale)
+        await services.batches.start()  # what was being checked or answered when the snapshot was taken goes on
+        await services.tasks.start()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return SnapshotInfo(
