@@ -2,11 +2,12 @@
 
 validating → in_progress → finalizing → completed, or failed (validation), cancelling → cancelled, or expired (its
 lines, ``--batch-line-seconds`` each, outlast its completion window), on the emulated clock (``states``).  The
-input file (a compatible Files upload with ``purpose: batch``) is checked line by line in a worker thread (``lines.validate``); each valid line is then answered by the generation pipeline through one
-adapter (``lines.compatible_chat_completion``) or by the embeddings service, in chunks that yield to the event
-loop, into a private results file.  The output and error files (``file-batch_output-…``, in the tenant's Files
-store and quota) are cut from it when the batch first reads final, so a cancel keeps the lines finished before it.
-Each line meets the fault and response rules as the request it stands for (``decide``).
+input file (a compatible Files upload with ``purpose: batch``) is checked line by line in a worker thread
+(``lines.validate``); each valid line is then answered by the generation pipeline through one adapter
+(``lines.compatible_chat_completion``) or by the embeddings service, in chunks that yield to the event loop, into a
+private results file.  The output and error files (``file-batch_output-…``, in the tenant's Files store and quota)
+are cut from it when the batch first reads final, so a cancel keeps the lines finished before it.  Each line meets
+the fault and response rules as the request it stands for (``decide``).
 
 Deviations: ``ds_batch_finish_callback`` is echoed, never called.
 """
