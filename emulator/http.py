@@ -71,7 +71,16 @@ def _no_constant(name: str) -> Any:
 def loads(raw: bytes | str) -> Any:
     """``json.loads`` as JSON (RFC 8259) has it: ``NaN``, ``Infinity`` and numbers past the float range are
     ``MalformedBody``, never values that every later reader and writer would have to survive."""
-    return json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
+    if isinstance(raw, str):
+        if raw.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+    else:  # as json.loads reads bytes
+        raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
+    return _DECODER.decode(raw)
+
+
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+"""One decoder for every body (``json.loads`` with hooks builds one per call)."""
 
 
 _JSON_TYPE = (b"content-type", b"application/json")
@@ -196,8 +205,28 @@ def parse_json(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise MalformedBody("Request body is not valid UTF-8.") from None
     except ValueError as exc:
         raise MalformedBody(f"Request body is not valid JSON: {exc}.") from None
-    _check_tree(data, max_depth)
+    if not _plain(raw, max_depth):
+        _check_tree(data, max_depth)
     return data
+
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_ENCODED_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
+"""A surrogate written as an escape, or as the bytes ``json.loads`` decodes with ``surrogatepass``."""
+
+
+def _plain(raw: bytes | str, max_depth: int) -> bool:
+    """True when ``_check_tree`` cannot find anything, seen from the bytes alone (most bodies): UTF-8 (no BOM, no
+    NUL in the first bytes, as ``json.detect_encoding`` reads them), no surrogate at all, and fewer brackets in the
+    whole text than the depth allowed.  Substring tests first: they are memchr-fast, a regex scan is not."""
+    return (
+        isinstance(raw, bytes)
+        and raw[:1] not in (b"\xfe", b"\xff")
+        and b"\x00" not in raw[:4]
+        and raw.count(b"[") + raw.count(b"{") <= max_depth
+        and (b"\\u" not in raw or _ESCAPED_SURROGATE.search(raw) is None)
+        and (b"\xed" not in raw or _ENCODED_SURROGATE.search(raw) is None)
+    )
 
 
 def _check_tree(data: Any, max_depth: int) -> None:

@@ -96,6 +96,13 @@ class Settings:
     pending_seconds: float = option(
         5.0, ge=0, help="Emulated seconds a new fine-tune job stays PENDING before it queues or runs."
     )
+    batch_line_seconds: float = option(
+        0.02,
+        ge=0,
+        le=86400,
+        help="Emulated seconds each line of an OpenAI-compatible batch takes; a batch whose lines do not fit its "
+        "completion_window expires (status expired, the lines not run in its error file as batch_expired).",
+    )
     workers: int = option(
         1,
         ge=1,

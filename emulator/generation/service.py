@@ -279,7 +279,9 @@ class GenerationService:
         )
         if sampling.output is not None:
             check_format(sampling.output, target.base_model, messages, thinks=thinking.enabled)
-        choices = [self._choice(target, messages, sampling, i, media, thinking, say) for i in range(sampling.n)]
+        choices = [
+            self._choice(target, messages, sampling, i, media, thinking, say, split=stream) for i in range(sampling.n)
+        ]
         media_tokens: dict[str, int] = {}
         for item in media:
             media_tokens[item.kind] = media_tokens.get(item.kind, 0) + item.tokens
@@ -298,8 +300,11 @@ class GenerationService:
         media: Sequence[Media],
         thinking: Thinking,
         say: str | None = None,
+        *,
+        split: bool = True,
     ) -> tuple[Reply, Reply | None]:
-        """(answer, reasoning or None): the reasoning spends its tokens out of ``max_tokens`` first."""
+        """(answer, reasoning or None): the reasoning spends its tokens out of ``max_tokens`` first.  ``split``: the
+        answer is streamed (its pieces are drawn; a whole answer is one piece, the same text)."""
         reasoning = None
         budget = sampling.max_tokens
         if thinking.enabled:
@@ -316,7 +321,7 @@ class GenerationService:
         if say is not None:
             seed = self._seed(sampling, index)
             return recite(say, messages=messages, seed=seed, max_tokens=budget, stop=sampling.stop), reasoning
-        return self._reply(target, messages, sampling, index, media, budget), reasoning
+        return self._reply(target, messages, sampling, index, media, budget, split=split), reasoning
 
     @staticmethod
     def _seed(sampling: Sampling, index: int) -> int | None:
@@ -330,6 +335,8 @@ class GenerationService:
         index: int,
         media: Sequence[Media] = (),
         max_tokens: int | None = None,
+        *,
+        split: bool = True,
     ) -> Reply:
         """Choice 0 is the n=1 reply; the others draw with the seed moved by their index.  A fine-tune shown an
         image of its training rows answers that row's answer."""
@@ -352,6 +359,7 @@ class GenerationService:
             memory=target.memory,
             server_seed=self.server_seed,
             context=[m.identity for m in media] if media else None,
+            split=split,
         )
 
     def _structured(
@@ -369,7 +377,7 @@ class GenerationService:
         seed = self._seed(sampling, index)
         prose = None
         if fmt.kind == "json_object":
-            prose = self._reply(target, messages, replace(sampling, output=None), index, media, None).text
+            prose = self._reply(target, messages, replace(sampling, output=None), index, media, None, split=False).text
         salt = self._ids.content_seed("json", target.model, seed, self.server_seed, _last_user_text(messages))
         text = json_text(instance(fmt, messages, salt, prose))
         return recite(text, messages=messages, seed=seed, max_tokens=max_tokens, stop=sampling.stop)
