@@ -31,7 +31,7 @@ from emulator.generation.media import (
 )
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
 from emulator.generation.structured import OutputFormat, check_format, instance, json_text, output_format
-from emulator.generation.thinking import Thinking, decide_thinking, think
+from emulator.generation.thinking import Thinking, check_tool_choice, decide_thinking, think
 from emulator.generation.tools import answer_from_results, choose, drawn_arguments, tool_results
 from emulator.ids import Ids
 from emulator.rules.responses import ChatView, ResponseRules, Scripted, ToolCall, call_id
@@ -207,6 +207,7 @@ class GenerationService:
             if scripted.error is not None:
                 raise scripted.error
             return scripted_answer(ask.model, scripted, ask.messages)
+        check_tool_choice(target.thinking, ask.sampling.enable_thinking, view.tool_choice)
         calls = self._calls(view, ask)
         if calls is not None:
             return scripted_answer(ask.model, calls, ask.messages)
