@@ -55,6 +55,7 @@ class Operation:
     params: tuple[Param, ...] = ()
     multipart: dict[str, Any] | None = None
     sse: bool = False
+    """Answers Server-Sent Events: only them, or with ``response`` a JSON body unless the request streams."""
     auth: bool = True
     openai: bool = False
     description: str = ""
@@ -208,7 +209,7 @@ def _request_body(op: Operation) -> dict[str, Any] | None:
 
 
 def _success(op: Operation) -> dict[str, Any]:
-    if op.sse:
+    if op.sse and op.response is None:
         return {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
     if op.media_type is not None:
         return {"description": "OK", "content": {op.media_type: {"schema": {"type": "string", "format": "binary"}}}}
@@ -225,6 +226,12 @@ def _success(op: Operation) -> dict[str, Any]:
             "type": "object",
             "required": ["request_id", op.envelope],
             "properties": {"request_id": {"type": "string"}, op.envelope: _ref(op.response)},
+        }
+    if op.sse:  # JSON, or a stream of JSON events when the request asks for one
+        events = {"text/event-stream": {"schema": {"type": "object", "description": "Each event's data."}}}
+        return {
+            "description": "OK (Server-Sent Events when streamed)",
+            "content": {"application/json": {"schema": schema}, **events},
         }
     return {"description": "OK", "content": {"application/json": {"schema": schema}}}
 

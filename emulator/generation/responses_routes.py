@@ -25,13 +25,20 @@ from emulator.generation.renderers.responses import ResponseHead, failed_body, r
 from emulator.generation.replies import frames_of, generation_stream
 from emulator.generation.responses_service import ResponsesService, echo_fields, item_uuid
 from emulator.http import FastJSONResponse, read_json_object, request_id
-from emulator.openapi import Operation, path_param
+from emulator.openapi import Operation, Param, path_param
 from emulator.services import services
 from emulator.sse import encode_json
 
 PATH = "/compatible-mode/v1/responses"
 LEGACY_PATH = "/api/v2/apps/protocols/compatible-mode/v1/responses"
 MAX_ITEMS_PAGE = 100
+_SCHEMAS = "emulator.generation.responses_schemas:"
+"""The documented shapes (``responses_schemas``), named so that start-up does not import them."""
+_PAGE = (
+    Param("limit", schema={"type": "integer", "minimum": 1, "maximum": MAX_ITEMS_PAGE, "default": 20}),
+    Param("order", schema={"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+    Param("after", description="An item id: the page starts after it."),
+)
 
 
 # --------------------------------------------------------------------------------------------- HTTP
@@ -165,7 +172,10 @@ def _operations(prefix: str, legacy: bool) -> list[Operation]:
             prefix,
             "Create a model response" + note,
             tag,
+            request=_SCHEMAS + "ResponseCreateRequest",
+            response=_SCHEMAS + "ResponseObject",
             envelope="raw",
+            sse=True,
             description="String or item `input`, `instructions`, function tools and their call/output items, "
             "`previous_response_id`, `store`; `stream: true` answers the documented event sequence "
             "(`response.created` ... `response.completed`).",
@@ -177,8 +187,9 @@ def _operations(prefix: str, legacy: bool) -> list[Operation]:
             prefix + "/{response_id}/input_items",
             "A stored response's input items" + note,
             tag,
+            response=_SCHEMAS + "ResponseInputItems",
             envelope="raw",
-            params=item,
+            params=item + _PAGE,
             endpoint=input_items,
             name=f"responses_input_items{'_legacy' if legacy else ''}",
         ),
@@ -187,6 +198,7 @@ def _operations(prefix: str, legacy: bool) -> list[Operation]:
             prefix + "/{response_id}",
             "A stored response" + note,
             tag,
+            response=_SCHEMAS + "ResponseObject",
             envelope="raw",
             params=item,
             endpoint=retrieve,
@@ -197,6 +209,7 @@ def _operations(prefix: str, legacy: bool) -> list[Operation]:
             prefix + "/{response_id}",
             "Delete a stored response" + note,
             tag,
+            response=_SCHEMAS + "ResponseDeleted",
             envelope="raw",
             params=item,
             endpoint=delete,
