@@ -212,7 +212,7 @@ async def parse_json_off_loop(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) ->
     return await asyncio.to_thread(parse_json_windowed, raw, max_depth=max_depth)
 
 
-def _checked(decode: Any, raw: bytes | str, max_depth: int) -> Any:
+def _checked(decode: Callable[[bytes | str], Any], raw: bytes | str, max_depth: int) -> Any:
     try:
         data = decode(raw)
     except RecursionError:
