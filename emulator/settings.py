@@ -182,6 +182,13 @@ class Settings:
         le=1024 * 1024,
         help="Largest request line plus headers; past it 431 and the connection is closed.",
     )
+    head_timeout: float = option(
+        10.0,
+        ge=0.05,
+        le=3600,
+        help="Wall seconds a request's line and headers may take to arrive once their first byte has (the "
+        "keep-alive timeout stops at that byte); past it 408 and the connection is closed.",
+    )
     max_fault_rules: int = option(
         1000,
         ge=1,

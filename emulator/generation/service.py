@@ -31,7 +31,7 @@ from emulator.generation.media import (
 )
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
 from emulator.generation.structured import OutputFormat, check_format, instance, json_text, output_format
-from emulator.generation.thinking import Thinking, decide_thinking, think
+from emulator.generation.thinking import Thinking, check_tool_choice, decide_thinking, think
 from emulator.generation.tools import answer_from_results, choose, drawn_arguments, tool_results
 from emulator.ids import Ids
 from emulator.rules.responses import ResponseRules
@@ -208,20 +208,22 @@ class GenerationService:
             if scripted.error is not None:
                 raise scripted.error
             return scripted_answer(ask.model, scripted, ask.messages)
+        conversation = ask.conversation
+        if conversation is not None:  # the model must take this media, whoever answers (a tool call too)
+            try:
+                await self.check_media(target, conversation, oss=ask.oss, openai=ask.openai)
+            except InvalidParameter as exc:
+                if ask.openai and exc.message == DOWNLOAD_FAILED:  # the compatible mode's wording (reference §1.8)
+                    raise InvalidParameter(f"<400> InternalError.Algo.InvalidParameter: {DOWNLOAD_FAILED}") from None
+                raise
+        check_tool_choice(target.thinking, ask.sampling.enable_thinking, view.tool_choice)
         calls = self._calls(view, ask)
         if calls is not None:
             return scripted_answer(ask.model, calls, ask.messages)
         say = self._after_tools(view, ask)
-        if ask.conversation is None:
+        if conversation is None:
             return self.complete(target, ask.messages, ask.sampling, stream=ask.stream, say=say)
-        try:
-            return await self.complete_multimodal(
-                target, ask.conversation, ask.sampling, oss=ask.oss, stream=ask.stream, openai=ask.openai
-            )
-        except InvalidParameter as exc:
-            if ask.openai and exc.message == DOWNLOAD_FAILED:  # how the compatible mode words it (reference §1.8)
-                raise InvalidParameter(f"<400> InternalError.Algo.InvalidParameter: {DOWNLOAD_FAILED}") from None
-            raise
+        return self.complete(target, conversation.messages, ask.sampling, media=conversation.media, stream=ask.stream)
 
     def _calls(self, view: ChatView, ask: Ask) -> Scripted | None:
         """The functions called: the one ``tool_choice`` names, else what the tool policy (``generation.tools``)
@@ -382,17 +384,11 @@ class GenerationService:
         text = json_text(instance(fmt, messages, salt, prose))
         return recite(text, messages=messages, seed=seed, max_tokens=max_tokens, stop=sampling.stop)
 
-    async def complete_multimodal(
-        self,
-        target: Target,
-        conversation: Conversation,
-        sampling: Sampling,
-        *,
-        oss: OssResolver | None,
-        stream: bool = False,
-        openai: bool = False,
-    ) -> Answer:
-        """``complete`` for a conversation with media, once the model is resolved."""
+    async def check_media(
+        self, target: Target, conversation: Conversation, *, oss: OssResolver | None, openai: bool = False
+    ) -> None:
+        """A conversation with media, before anyone answers it: the model takes media, and these kinds of it; its
+        references resolve (``oss://``, data URIs, URLs)."""
         model = target.model
         if not target.multimodal:
             if openai:
@@ -412,7 +408,6 @@ class GenerationService:
             raise InvalidParameter(
                 f"The model {model} does not support {' or '.join(refused)} input.", param="input.messages"
             )
-        return self.complete(target, conversation.messages, sampling, media=conversation.media, stream=stream)
 
 
 def _parallel(fields: SamplingFields) -> bool:
