@@ -54,9 +54,12 @@ MANIFEST = "snapshot.json"
 DB_NAME = "emulator.db"
 BLOBS = "blobs"
 RESULTS = "results"
+TASK_INPUTS = "task-inputs"
+"""The inputs of the tasks whose result was still being written: a restore starts them again."""
 _SKIP_TABLES = {"schema_version", "sqlite_sequence"}
 _BLOB_PATH = re.compile(r"^blobs/[A-Za-z0-9_-]{1,16}/[A-Za-z0-9_.~-]{1,200}$")
 _RESULT_PATH = re.compile(r"^results/[A-Za-z0-9_-][A-Za-z0-9_.~-]{0,199}$")
+_TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def resolve(rt: Runtime, path: str | None) -> Path:
@@ -102,6 +105,9 @@ async def take_snapshot(rt: Runtime, path: str | None) -> SnapshotInfo:
             async with conn.execute("SELECT blob FROM tasks WHERE blob IS NOT NULL") as cur:
                 kept = [str(row[0]) for row in await cur.fetchall()]
             results = await asyncio.to_thread(_link_results, rt.data_dir, kept, work)
+            async with conn.execute("SELECT task_id FROM tasks WHERE outcome IS NULL AND canceled_at IS NULL") as cur:
+                running = [str(row[0]) for row in await cur.fetchall()]
+            inputs = await asyncio.to_thread(_link_inputs, rt.data_dir, running, work)
         manifest = {
             "format": FORMAT,
             "emulator_version": __version__,
@@ -110,6 +116,7 @@ async def take_snapshot(rt: Runtime, path: str | None) -> SnapshotInfo:
             "created_at": time.time(),
             "blobs": blobs,
             "results": results,
+            "task_inputs": inputs,
             "seed": rt.settings.seed,
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -157,6 +164,22 @@ def _link_results(data_dir: Path, kept: list[str], work: Path) -> int:
     return count
 
 
+def _link_inputs(data_dir: Path, running: list[str], work: Path) -> int:
+    """The kept inputs (``results/<task>.input``) of the tasks whose result is still being written."""
+    (work / TASK_INPUTS).mkdir(parents=True, exist_ok=True)
+    count = 0
+    for task_id in running:
+        source = data_dir / RESULTS / f"{task_id}.input"
+        if not _TASK_ID.match(task_id) or not source.is_file():
+            continue
+        try:
+            os.link(source, work / TASK_INPUTS / source.name)
+        except OSError:
+            shutil.copy2(source, work / TASK_INPUTS / source.name)
+        count += 1
+    return count
+
+
 def _partial(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.part")
 
@@ -166,7 +189,7 @@ def _write_archive(work: Path, target: Path) -> int:
     partial = _partial(target)
     try:
         with tarfile.open(partial, mode) as tar:  # type: ignore[call-overload]
-            for name in (MANIFEST, DB_NAME, BLOBS, RESULTS):
+            for name in (MANIFEST, DB_NAME, BLOBS, RESULTS, TASK_INPUTS):
                 tar.add(work / name, arcname=name)
         os.replace(partial, target)
     finally:
@@ -184,7 +207,7 @@ async def restore_snapshot(rt: Runtime, services: Services, path: str) -> Snapsh
     work = _work_dir(rt, "restore")
     try:
         manifest, size = await asyncio.to_thread(_extract, source, work)
-        blobs, results = await asyncio.to_thread(_validate, work, manifest)
+        blobs, results, inputs = await asyncio.to_thread(_validate, work, manifest)
         renames = await asyncio.to_thread(_place_blobs, rt, work, blobs)
         try:
             results_renamed = await asyncio.to_thread(_place_results, rt, work, results)
@@ -192,6 +215,7 @@ async def restore_snapshot(rt: Runtime, services: Services, path: str) -> Snapsh
             await asyncio.to_thread(_unlink_all, rt, [new for _, new in renames])
             raise
         placed = [new for _, new in renames + results_renamed]
+        await asyncio.to_thread(_place_inputs, rt, work, inputs)  # named by their task: nothing to point at them
         try:
             cleanups = await _replace_rows(rt, services, work / DB_NAME, renames, results_renamed)
         except BaseException:
@@ -238,6 +262,7 @@ def _extract(source: Path, work: Path) -> tuple[dict[str, Any], int]:
     _check_manifest(source, manifest)
     (work / BLOBS).mkdir(exist_ok=True)
     (work / RESULTS).mkdir(exist_ok=True)
+    (work / TASK_INPUTS).mkdir(exist_ok=True)
     return manifest, size
 
 
@@ -245,7 +270,7 @@ def _check_manifest(source: Path, manifest: dict[str, Any]) -> None:
     if manifest.get("format") != FORMAT:
         raise InvalidParameter(f"{source}: not a snapshot format this emulator knows (format {FORMAT}).")
     version, emulated, blobs = manifest.get("schema_version"), manifest.get("emulated_time"), manifest.get("blobs", 0)
-    results = manifest.get("results", 0)
+    results, inputs = manifest.get("results", 0), manifest.get("task_inputs", 0)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise InvalidParameter(f"{source}: the manifest's schema_version is not a positive integer.")
     if version > SCHEMA_VERSION:
@@ -255,7 +280,7 @@ def _check_manifest(source: Path, manifest: dict[str, Any]) -> None:
         )
     if not isinstance(emulated, (int, float)) or isinstance(emulated, bool) or not math.isfinite(emulated):
         raise InvalidParameter(f"{source}: the manifest's emulated_time is not a number.")
-    for count in (blobs, results):
+    for count in (blobs, results, inputs):
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise InvalidParameter(f"{source}: the manifest's blob count is not a count.")
 
@@ -263,14 +288,15 @@ def _check_manifest(source: Path, manifest: dict[str, Any]) -> None:
 def _check_member(member: tarfile.TarInfo) -> None:
     name = member.name
     parts = Path(name).parts
-    ok_name = name in (MANIFEST, DB_NAME, BLOBS, RESULTS) or (parts[:1] in ((BLOBS,), (RESULTS,)) and ".." not in parts)
+    folders = (BLOBS, RESULTS, TASK_INPUTS)
+    ok_name = name in (MANIFEST, DB_NAME, *folders) or (parts[:1] in [(f,) for f in folders] and ".." not in parts)
     if not ok_name or Path(name).is_absolute() or not (member.isfile() or member.isdir()):
         raise InvalidParameter(f"Unexpected entry {name!r} in the snapshot archive.")
 
 
-def _validate(work: Path, manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The staged database is sound and agrees with the staged blobs and results; answers the blobs its rows use
-    and the task results it holds."""
+def _validate(work: Path, manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """The staged database is sound and agrees with the staged blobs, results and task inputs; answers the blobs its
+    rows use, the task results and the task inputs it holds."""
     try:
         conn = sqlite3.connect(f"file:{work / DB_NAME}?mode=ro", uri=True)
     except sqlite3.Error:
@@ -289,6 +315,11 @@ def _validate(work: Path, manifest: dict[str, Any]) -> tuple[list[str], list[str
         if "oss_objects" in tables:  # the upload host's objects: blobs/oss/<name>
             rows += conn.execute("SELECT 'blobs/oss/' || blob, size FROM oss_objects").fetchall()
         kept = conn.execute("SELECT blob FROM tasks WHERE blob IS NOT NULL").fetchall() if "tasks" in tables else []
+        running = (
+            {str(r[0]) for r in conn.execute("SELECT task_id FROM tasks WHERE outcome IS NULL AND canceled_at IS NULL")}
+            if "tasks" in tables
+            else set()
+        )
     except sqlite3.Error:
         raise InvalidParameter("The snapshot's database is damaged or not a SQLite database.") from None
     finally:
@@ -301,7 +332,21 @@ def _validate(work: Path, manifest: dict[str, Any]) -> tuple[list[str], list[str
             f"The snapshot is incomplete: its manifest counts {manifest.get('blobs', 0)} blobs, "
             f"the archive holds {staged}."
         )
-    return [str(blob) for blob, _ in rows], _staged_results(work, [row[0] for row in kept], manifest.get("results", 0))
+    results = _staged_results(work, [row[0] for row in kept], manifest.get("results", 0))
+    return [str(blob) for blob, _ in rows], results, _staged_inputs(work, running, manifest.get("task_inputs", 0))
+
+
+def _staged_inputs(work: Path, running: set[str], expected: int) -> list[str]:
+    """The staged task inputs: each ``<task>.input`` of a task of the staged rows still being written."""
+    found = [p for p in (work / TASK_INPUTS).rglob("*") if p.is_file() or p.is_symlink()]
+    for path in found:
+        if path.is_symlink() or path.parent != work / TASK_INPUTS or path.name.removesuffix(".input") not in running:
+            raise InvalidParameter(f"The snapshot's task input {path.name} belongs to no task still running: refused.")
+    if len(found) != expected:
+        raise InvalidParameter(
+            f"The snapshot is incomplete: its manifest counts {expected} task inputs, the archive holds {len(found)}."
+        )
+    return [path.name for path in found]
 
 
 def _staged_results(work: Path, kept: list[object], expected: int) -> list[str]:
@@ -375,6 +420,15 @@ def _place_results(rt: Runtime, work: Path, results: list[str]) -> list[tuple[st
         _unlink_all(rt, [new for _, new in renames])
         raise
     return renames
+
+
+def _place_inputs(rt: Runtime, work: Path, inputs: list[str]) -> None:
+    (rt.data_dir / RESULTS).mkdir(parents=True, exist_ok=True)
+    for name in inputs:
+        try:
+            os.replace(work / TASK_INPUTS / name, rt.data_dir / RESULTS / name)
+        except OSError:
+            shutil.copy2(work / TASK_INPUTS / name, rt.data_dir / RESULTS / name)
 
 
 def _unlink_all(rt: Runtime, blobs: list[str]) -> None:
