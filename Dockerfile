@@ -10,9 +10,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
+# The runtime dependencies exactly as locked (versions and sha256 hashes; docs/contributing-deps.md), in a layer
+# of their own; then the emulator, built with the lock's setuptools and nothing resolved on its own.
+COPY locks/runtime.txt ./locks/runtime.txt
+RUN pip install --require-hashes --no-deps -r locks/runtime.txt
 COPY pyproject.toml README.md ./
 COPY emulator ./emulator
-RUN pip install . \
+RUN pip install --no-deps --no-build-isolation . \
     && useradd --system --uid 10001 --home-dir /app emulator \
     && mkdir -p /data \
     && chown emulator /data

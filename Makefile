@@ -80,6 +80,7 @@ lock: | $(UV)
 	$(LOCK) pyproject.toml locks/build.in --extra test -o locks/test.txt
 	$(LOCK) pyproject.toml locks/build.in --extra test --extra bench -o locks/bench.txt
 	$(LOCK) pyproject.toml locks/plugin.in -o locks/plugin.txt
+	$(LOCK) pyproject.toml locks/build.in -o locks/runtime.txt
 	$(LOCK) locks/client.in -o locks/client.txt
 	$(foreach in,$(wildcard locks/sdk/*.in locks/clients/*.in),$(LOCK) $(in) -o $(in:.in=.txt) &&) true
 

@@ -150,6 +150,12 @@ def case_frames(client: httpx.Client) -> list[int]:
     return [client.post(MULTIMODAL, content=json.dumps(body).encode(), headers=headers).status_code]
 
 
+def case_dense_json(client: httpx.Client) -> list[int]:
+    """13 MB of empty arrays beside a valid request: the densest JSON (4.3 M values) the C decoder reads."""
+    body = b'{"model":"qwen-plus","input":{"prompt":"hi"},"x":[' + b",".join([b"[]"] * 4_300_000) + b"]}"
+    return [client.post(NATIVE, content=body, headers=JSON, timeout=120).status_code]
+
+
 def case_rule_bytes(client: httpx.Client) -> list[int]:
     body = {"replies": [{"content": "z" * 1_000_000} for _ in range(12)]}
     return [client.post("/_emulator/responses", json=body).status_code for _ in range(10)]
@@ -172,6 +178,7 @@ CASES: dict[str, Callable[[httpx.Client], list[int]]] = {
     "rule_regex": case_rule_regex,
     "tokenizer": case_tokenizer,
     "frames": case_frames,
+    "dense_json": case_dense_json,
     "rule_bytes": case_rule_bytes,
     "api_keys": case_api_keys,
 }

@@ -163,6 +163,9 @@ def serve(**given: Any) -> None:
         "h11_max_incomplete_event_size": settings.max_header_bytes,  # read by that protocol too
     }
     if settings.workers == 1:
+        from emulator.protocol import use_head_timeout
+
+        use_head_timeout(settings.head_timeout)
         app = create_app(settings)
         app.state.resume_gc = True
         uvicorn.run(app, **common)  # type: ignore[arg-type]

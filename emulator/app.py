@@ -159,7 +159,11 @@ def operations() -> list[openapi.Operation]:
 
 def create_app_from_env() -> Starlette:
     """The factory uvicorn's worker processes call (``--workers``): the settings travel as JSON in the env."""
-    return create_app(Settings.from_json(os.environ[SETTINGS_ENV]))
+    settings = Settings.from_json(os.environ[SETTINGS_ENV])
+    from emulator.protocol import use_head_timeout  # this worker's connections (uvicorn's config has no field)
+
+    use_head_timeout(settings.head_timeout)
+    return create_app(settings)
 
 
 @asynccontextmanager

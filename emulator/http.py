@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import json.scanner
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,7 +27,14 @@ MAX_JSON_BODY = 16 * 1024 * 1024
 """Default of ``--max-json-bytes``: a JSON body past this answers 413 while it is still arriving."""
 MAX_JSON_DEPTH = 64
 """Default of ``--max-json-depth``: arrays and objects nested deeper answer 400 (no DashScope body nests past ~10)."""
+OFF_LOOP_JSON_BYTES = 128 * 1024
+"""A JSON body larger than this is parsed in a worker thread, a window at a time (``parse_json_windowed``): the C
+decoder holds the GIL for as long as one call runs (~0.1 µs a byte for dense arrays), so one 16 MB body in one
+call would hold the event loop for seconds even from a thread.  Smaller bodies keep the one-call fast path."""
+JSON_WINDOW = 64 * 1024
+"""Characters the C decoder reads in one call of ``parse_json_windowed`` (a few ms at worst)."""
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_WS = re.compile(r"[ \t\n\r]*")
 OPENAI_PREFIX = ("/compatible-mode/", "/compatible-api/")
 FLAT_ERROR_PREFIX = "/compatible-mode/v1/responses"
 """The Responses API answers DashScope's flat error envelope, not OpenAI's (reference 2026-apps §3.5)."""
@@ -71,7 +80,16 @@ def _no_constant(name: str) -> Any:
 def loads(raw: bytes | str) -> Any:
     """``json.loads`` as JSON (RFC 8259) has it: ``NaN``, ``Infinity`` and numbers past the float range are
     ``MalformedBody``, never values that every later reader and writer would have to survive."""
-    return json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
+    if isinstance(raw, str):
+        if raw.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+    else:  # as json.loads reads bytes
+        raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
+    return _DECODER.decode(raw)
+
+
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+"""One decoder for every body (``json.loads`` with hooks builds one per call)."""
 
 
 _JSON_TYPE = (b"content-type", b"application/json")
@@ -188,16 +206,191 @@ def parse_json(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     past ``max_depth`` (the C decoder's recursion limit would raise ``RecursionError``), and lone surrogates
     (``"\\ud800"`` decodes to a ``str`` that no UTF-8 encoder, SQLite included, accepts).
     """
+    return _checked(loads, raw, max_depth)
+
+
+def parse_json_windowed(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH, window: int = JSON_WINDOW) -> Any:
+    """``parse_json`` for a large body, meant for a worker thread: the same values and refusals, but no single
+    call into the C decoder reads more than ``window`` characters, so the event loop's thread gets the GIL back
+    every few milliseconds (``parse_json_off_loop``)."""
+    return _checked(lambda data: _loads_windowed(data, max_depth, window), raw, max_depth)
+
+
+async def parse_json_off_loop(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``parse_json``: inline for a body up to ``OFF_LOOP_JSON_BYTES``, in a worker thread, windowed, past it."""
+    if len(raw) <= OFF_LOOP_JSON_BYTES:
+        return parse_json(raw, max_depth=max_depth)
+    return await asyncio.to_thread(parse_json_windowed, raw, max_depth=max_depth)
+
+
+def _checked(decode: Callable[[bytes | str], Any], raw: bytes | str, max_depth: int) -> Any:
     try:
-        data = loads(raw)
+        data = decode(raw)
     except RecursionError:
         raise MalformedBody(f"Request body nests arrays/objects deeper than {max_depth} levels.") from None
     except UnicodeDecodeError:
         raise MalformedBody("Request body is not valid UTF-8.") from None
     except ValueError as exc:
         raise MalformedBody(f"Request body is not valid JSON: {exc}.") from None
-    _check_tree(data, max_depth)
+    if not _plain(raw, max_depth):
+        _check_tree(data, max_depth)
     return data
+
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_ENCODED_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
+"""A surrogate written as an escape, or as the bytes ``json.loads`` decodes with ``surrogatepass``."""
+
+
+def _plain(raw: bytes | str, max_depth: int) -> bool:
+    """True when ``_check_tree`` cannot find anything, seen from the bytes alone (most bodies): UTF-8 (no BOM, no
+    NUL in the first bytes, as ``json.detect_encoding`` reads them), no surrogate at all, and fewer brackets in the
+    whole text than the depth allowed.  Substring tests first: they are memchr-fast, a regex scan is not."""
+    return (
+        isinstance(raw, bytes)
+        and raw[:1] not in (b"\xfe", b"\xff")
+        and b"\x00" not in raw[:4]
+        and raw.count(b"[") + raw.count(b"{") <= max_depth
+        and (b"\\u" not in raw or _ESCAPED_SURROGATE.search(raw) is None)
+        and (b"\xed" not in raw or _ENCODED_SURROGATE.search(raw) is None)
+    )
+
+
+def _loads_windowed(raw: bytes | str, max_depth: int, window: int) -> Any:  # noqa: C901 - one state machine
+    """``loads`` a window at a time.  A container too large for one window is opened here and its elements read
+    in runs: ``[`` + the next window decoded by one call (the container ends inside it), else ``[`` + the window
+    up to its last comma + ``]`` (a run of whole elements: a cut inside a string or a nested container leaves
+    something unclosed, so it cannot parse), else the window's elements one at a time.  A scalar is read by one
+    call, however long: its cost is its own length."""
+    if isinstance(raw, str):
+        if raw.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+        text = raw
+    else:
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+    decoder = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+    scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(decoder)  # type: ignore[arg-type]
+    scanstring: Callable[[str, int], tuple[str, int]] = decoder.parse_string  # type: ignore[attr-defined]
+    stack: list[Any] = []  # the open containers, outermost first
+    keys: list[Any] = []  # for each open container, the key its next value goes under (objects)
+    single_until = 0  # below this position values are read one at a time (a window failed there)
+    result: Any = None
+    done = False
+
+    def fail(message: str, at: int) -> NoReturn:
+        raise json.JSONDecodeError(message, text, at)
+
+    def skip(at: int) -> int:
+        return _WS.match(text, at).end()  # type: ignore[union-attr]
+
+    def one_call(piece: str) -> tuple[Any, int] | None:
+        try:
+            return scan(piece, 0)
+        except (StopIteration, json.JSONDecodeError):
+            return None
+
+    def place(value: Any) -> None:
+        nonlocal result, done
+        if not stack:
+            result, done = value, True
+        elif type(stack[-1]) is list:
+            stack[-1].append(value)
+        else:
+            stack[-1][keys[-1]] = value
+
+    def close() -> None:
+        keys.pop()
+        place(stack.pop())
+
+    def elements(at: int, whole: bool) -> tuple[int, str]:
+        """At the start of an element of the innermost container: read runs of elements while they parse; the
+        position and state to go on from."""
+        nonlocal single_until
+        top = stack[-1]
+        is_list = type(top) is list
+        opener, closer = ("[", "]") if is_list else ("{", "}")
+        while at >= single_until:
+            if text[at : at + 1] in ("]", "}"):  # after a comma
+                fail("Expecting value" if is_list else "Expecting property name enclosed in double quotes", at)
+            if whole:  # does the container end inside the window?
+                rest = one_call(opener + text[at : at + window])
+                if rest is not None:
+                    _extend(top, rest[0])
+                    close()
+                    return at + rest[1] - 1, "after"
+            whole = True
+            cut = text.rfind(",", at, at + window)
+            piece = opener + text[at:cut] + closer
+            part = one_call(piece) if cut > at else None
+            if part is None or part[1] != len(piece):
+                single_until = at + window
+                break
+            _extend(top, part[0])
+            at = skip(cut + 1)
+        return at, ("value" if is_list else "key")
+
+    idx = skip(0)
+    state = "value"  # a value is expected at idx; "key": an object's member; "after": , ] } or the end
+    while True:
+        if state == "value":
+            char = text[idx : idx + 1]
+            if char not in ("[", "{"):
+                try:
+                    value, idx = scan(text, idx)
+                except StopIteration:
+                    fail("Expecting value", idx)
+                place(value)
+                state = "after"
+                continue
+            tried = idx >= single_until
+            whole_value = one_call(text[idx : idx + window]) if tried else None
+            if whole_value is not None:
+                place(whole_value[0])
+                idx += whole_value[1]
+                state = "after"
+                continue
+            if len(stack) >= max_depth:
+                raise MalformedBody(f"Request body nests arrays/objects deeper than {max_depth} levels.")
+            stack.append([] if char == "[" else {})
+            keys.append(None)
+            idx = skip(idx + 1)
+            if text[idx : idx + 1] == ("]" if char == "[" else "}"):
+                close()
+                idx += 1
+                state = "after"
+            else:
+                idx, state = elements(idx, whole=not tried)
+        elif state == "key":
+            if text[idx : idx + 1] != '"':
+                fail("Expecting property name enclosed in double quotes", idx)
+            key, idx = scanstring(text, idx + 1)
+            idx = skip(idx)
+            if text[idx : idx + 1] != ":":
+                fail("Expecting ':' delimiter", idx)
+            keys[-1] = key
+            idx = skip(idx + 1)
+            state = "value"
+        else:
+            idx = skip(idx)
+            if done:
+                if idx != len(text):
+                    fail("Extra data", idx)
+                return result
+            char = text[idx : idx + 1]
+            if char == ("]" if type(stack[-1]) is list else "}"):
+                close()
+                idx += 1
+            elif char == ",":
+                idx, state = elements(skip(idx + 1), whole=True)
+            else:
+                fail("Expecting ',' delimiter", idx)
+
+
+def _extend(container: list[Any] | dict[str, Any], more: Any) -> None:
+    if isinstance(container, list):
+        container.extend(more)
+    else:
+        container.update(more)
 
 
 def _check_tree(data: Any, max_depth: int) -> None:
@@ -205,17 +398,26 @@ def _check_tree(data: Any, max_depth: int) -> None:
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, str):
+        if type(node) is str:
             _check_text(node)
-        elif isinstance(node, dict | list):
-            if depth > max_depth:
-                raise MalformedBody(f"Request body nests arrays/objects deeper than {max_depth} levels.")
-            if isinstance(node, dict):
-                for key in node:
-                    _check_text(key)
-                stack.extend((value, depth + 1) for value in node.values() if isinstance(value, str | dict | list))
-            else:
-                stack.extend((value, depth + 1) for value in node if isinstance(value, str | dict | list))
+            continue
+        if type(node) is not dict and type(node) is not list:
+            continue
+        if depth > max_depth:
+            raise MalformedBody(f"Request body nests arrays/objects deeper than {max_depth} levels.")
+        if type(node) is dict:
+            for key in node:
+                _check_text(key)
+            values: Any = node.values()
+        else:
+            values = node
+        for value in values:  # strings inline: a list of 800,000 strings is one pass, not 800,000 pushes
+            kind = type(value)
+            if kind is str:
+                if not value.isascii() and _LONE_SURROGATE.search(value) is not None:
+                    _check_text(value)
+            elif kind is dict or kind is list:
+                stack.append((value, depth + 1))
 
 
 def _check_text(text: str) -> None:
@@ -237,7 +439,7 @@ async def read_json_object(request: Request, *, allow_empty: bool = False) -> di
         if allow_empty:
             return {}
         raise MalformedBody("Request body is empty; a JSON object is required.")
-    data = parse_json(raw, max_depth=max_depth)
+    data = await parse_json_off_loop(raw, max_depth=max_depth)
     if not isinstance(data, dict):
         raise MalformedBody("Request body must be a JSON object.")
     return data

@@ -40,8 +40,9 @@ def head_too_large_response(limit: int) -> bytes:
 
 
 HEAD_SECONDS = 10.0
-"""How long a request head may take to arrive once its first byte has (uvicorn's keep-alive timeout stops at the
-first byte, and nothing bounds the rest): past it the connection gets a 408 and is closed."""
+"""Default of ``--head-timeout``: how long a request head may take to arrive once its first byte has (uvicorn's
+keep-alive timeout stops at the first byte, and nothing bounds the rest): past it the connection gets a 408 and is
+closed."""
 DRAIN_BYTES = 1024 * 1024
 DRAIN_SECONDS = 2.0
 
@@ -102,6 +103,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     uvicorn's own parser-error path, which this class answers with the 431 instead of uvicorn's plain 400).
     """
 
+    head_seconds = HEAD_SECONDS
+    """``--head-timeout``: set by ``use_head_timeout`` in the process that serves (uvicorn's config has no field
+    for it, and a worker process imports this module afresh)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_limit: int = self.config.h11_max_incomplete_event_size or 16 * 1024
@@ -125,7 +130,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_open and self._events == events and not self.transport.is_closing():
             self._head_seen += len(data)
             if self._head_timer is None:
-                self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_timed_out)
+                self._head_timer = self.loop.call_later(self.head_seconds, self._head_timed_out)
             if self._head_seen > self._head_limit:
                 self._refuse()
 
@@ -137,7 +142,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self._head_open and self._head_seen and not self.transport.is_closing() and not self._draining:
-            self.logger.warning("request head not complete after %.0f s: answered 408", HEAD_SECONDS)
+            self.logger.warning("request head not complete after %g s: answered 408", self.head_seconds)
             self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
             self.transport.close()
 
@@ -204,6 +209,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._draining = max(self._draining - size, 0)
         if not self._draining:
             self.transport.close()
+
+
+def use_head_timeout(seconds: float) -> None:
+    """``--head-timeout`` for every connection this process serves from now on."""
+    BoundedHttpToolsProtocol.head_seconds = seconds
 
 
 async def close_connection(send: Any) -> None:

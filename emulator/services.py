@@ -15,7 +15,7 @@ sees the runtime or looks another up.
     UploadsService(db, clock, settings, blob_dir, generation)   the upload policy and the OSS form POST
     ModelCardsService(fine_tunes, exports, deployments)         the models list
     TasksService(db, clock, ids, changes, data_dir, find_file=files.get_file)   async tasks (batch embedding)
-    BatchesService(db, clock, ids, changes, data_dir, files, generation)        OpenAI-compatible Batch
+    BatchesService(db, clock, ids, changes, data_dir, files, generation, rules) OpenAI-compatible Batch
 
 Each is a cached property whose module is imported inside it: a server starts without importing any service (the
 route tables name their handlers, ``emulator.lazy``), and a request builds, once, the services its handler uses
@@ -165,10 +165,21 @@ class Services:
 
     @cached_property
     def batches(self) -> BatchesService:
+        from emulator.batches.decide import LineRules
         from emulator.batches.service import BatchesService
 
         rt = self._rt
-        return BatchesService(rt.db, rt.clock, rt.ids, rt.changes, rt.data_dir, self.files, self.generation)
+        return BatchesService(
+            rt.db,
+            rt.clock,
+            rt.ids,
+            rt.changes,
+            rt.data_dir,
+            self.files,
+            self.generation,
+            LineRules(rt.faults, rt.responses, rt.journal),
+            line_seconds=rt.settings.batch_line_seconds,
+        )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[dict[str, int], list[Cleanup]]:
         """Every stateful service wipes its rows (one tenant's, or all) in ``tx``; cleanups run after commit."""

@@ -96,6 +96,13 @@ class Settings:
     pending_seconds: float = option(
         5.0, ge=0, help="Emulated seconds a new fine-tune job stays PENDING before it queues or runs."
     )
+    batch_line_seconds: float = option(
+        0.02,
+        ge=0,
+        le=86400,
+        help="Emulated seconds each line of an OpenAI-compatible batch takes; a batch whose lines do not fit its "
+        "completion_window expires (status expired, the lines not run in its error file as batch_expired).",
+    )
     workers: int = option(
         1,
         ge=1,
@@ -174,6 +181,13 @@ class Settings:
         ge=1024,
         le=1024 * 1024,
         help="Largest request line plus headers; past it 431 and the connection is closed.",
+    )
+    head_timeout: float = option(
+        10.0,
+        ge=0.05,
+        le=3600,
+        help="Wall seconds a request's line and headers may take to arrive once their first byte has (the "
+        "keep-alive timeout stops at that byte); past it 408 and the connection is closed.",
     )
     max_fault_rules: int = option(
         1000,

@@ -1,13 +1,13 @@
 """OpenAI-compatible Batch: ``/compatible-mode/v1/batches`` create, retrieve, list, cancel (reference §9.2-§9.6).
 
-validating → in_progress → finalizing → completed, or failed (validation), cancelling → cancelled, on the emulated
-clock (``states``).  The input file (a compatible Files upload with ``purpose: batch``) is checked line by line in
-a worker thread (``lines.validate``); each valid line is then answered by the generation pipeline through one
-adapter (``lines.compatible_chat_completion``) or by the embeddings service, in chunks that yield to the event
-loop, into a private results file.  The output and error files (``file-batch_output-…``, in the tenant's Files
-store and quota) are cut from it when the batch first reads final, so a cancel keeps the lines finished before it.
+validating → in_progress → finalizing → completed, or failed (validation), cancelling → cancelled, or expired (its
+lines, ``--batch-line-seconds`` each, outlast its completion window), on the emulated clock (``states``).  The
+input file (a compatible Files upload with ``purpose: batch``) is checked line by line in a worker thread
+(``lines.validate``); each valid line is then answered by the generation pipeline through one adapter
+(``lines.compatible_chat_completion``) or by the embeddings service, in chunks that yield to the event loop, into a
+private results file.  The output and error files (``file-batch_output-…``, in the tenant's Files store and quota)
+are cut from it when the batch first reads final, so a cancel keeps the lines finished before it.  Each line meets
+the fault and response rules as the request it stands for (``decide``).
 
-Deviations: ``expired`` is declared but never reached by itself (the emulated work is far shorter than any
-completion window); ``ds_batch_finish_callback`` is echoed, never called; response and fault rules of
-``/_emulator`` apply to HTTP requests, not to a batch's lines.
+Deviations: ``ds_batch_finish_callback`` is echoed, never called.
 """

@@ -52,7 +52,7 @@ def batch_dict(row: BatchRow, status: BatchStatus, now: float) -> dict[str, Any]
         "finalizing_at": finished if status in (BatchStatus.FINALIZING, BatchStatus.COMPLETED) else None,
         "completed_at": finished if status is BatchStatus.COMPLETED else None,
         "failed_at": created if status is BatchStatus.FAILED else None,
-        "expired_at": None,
+        "expired_at": int(f.deadline) if status is BatchStatus.EXPIRED else None,
         "cancelling_at": cancel if status is BatchStatus.CANCELLED else None,
         "cancelled_at": cancel if status is BatchStatus.CANCELLED else None,
         "request_counts": counts,

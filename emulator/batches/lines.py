@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulator.context import RequestContext
 from emulator.embeddings import service as embeddings
 from emulator.errors import ApiError, InvalidParameter
 from emulator.generation import compatible
@@ -129,11 +130,17 @@ def _check_custom_id(custom_id: object, number: int, checked: Checked, seen: set
 
 
 async def compatible_chat_completion(
-    gen: GenerationService, tenant: Tenant, body: dict[str, Any], request_id: str, created: int
+    gen: GenerationService,
+    tenant: Tenant,
+    body: dict[str, Any],
+    request_id: str,
+    created: int,
+    ctx: RequestContext | None = None,
 ) -> dict[str, Any]:
     """The one seam between Batch and generation: a compatible chat completion's answer (non-streaming), or an
-    ``ApiError``, from the very pipeline ``POST /compatible-mode/v1/chat/completions`` uses."""
-    return await compatible.chat_completion(gen, tenant, body, request_id, created)
+    ``ApiError``, from the very pipeline ``POST /compatible-mode/v1/chat/completions`` uses (``ctx``: the line's
+    context, on which a generation rule that answers, or comes close, is noted)."""
+    return await compatible.chat_completion(gen, tenant, body, request_id, created, ctx=ctx)
 
 
 def test_model_answer(body: dict[str, Any], request_id: str, created: int) -> dict[str, Any]:

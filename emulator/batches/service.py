@@ -15,11 +15,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from starlette.types import Scope
+
 from emulator.batches import lines, store
+from emulator.batches.decide import Decided, LineRules
 from emulator.batches.states import CANCELLABLE, BatchStatus, due_to_finalize, lines_done, status_at
 from emulator.batches.store import BatchRow
 from emulator.changes import Signal
 from emulator.clock import Clock
+from emulator.context import CONTEXT
 from emulator.db import Database, Tx
 from emulator.embeddings.specs import TEXT_MODELS
 from emulator.errors import ApiError, FileNotFound, InvalidParameter, NotFound, Throttling
@@ -37,8 +41,17 @@ OUTPUT_PREFIX = "file-batch_output-"
 SLICE = 0.02
 """Seconds of line answering between two yields to the event loop (a chunk's size follows the lines' cost)."""
 SECONDS_PER_LINE = 0.02
+"""Default of ``--batch-line-seconds``: the emulated time a line takes (a 50,000-line batch: ~17 minutes)."""
+CANCELLED = {"code": "batch_cancelled", "message": "Request cancelled."}
+EXPIRED = {
+    "code": "batch_expired",
+    "message": "This request could not be executed before the completion window expired.",
+}
+"""OpenAI's error for the lines of an expired batch (reference 2026-apps §10 Q14)."""
 _WINDOW = re.compile(r"^(\d+)([hd])$")
 TEST_MAX_ACTIVE = 2
+_LINE_JSON = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(..., ensure_ascii=False)`` without building an encoder per line."""
 
 
 def window_seconds(value: object) -> float:
@@ -78,6 +91,8 @@ class BatchesService:
         data_dir: Path,
         files: FilesService,
         generation: GenerationService,
+        rules: LineRules | None = None,
+        line_seconds: float = SECONDS_PER_LINE,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -86,9 +101,12 @@ class BatchesService:
         self.data_dir = data_dir
         self.files = files
         self.generation = generation
+        self.line_seconds = line_seconds
+        self.rules = rules or LineRules()
+        """The fault and response rules (and the journal) each line meets, as the request it stands for."""
         self._work: dict[str, asyncio.Task[None]] = {}
         self._stop_at: dict[str, int] = {}
-        """A cancelled batch's worker stops after this many lines."""
+        """A cancelled batch's worker stops after this many lines (an expiring one's: those that fit its window)."""
         self._finalizing = asyncio.Lock()
         self._stopping = False
 
@@ -148,10 +166,13 @@ class BatchesService:
             return  # at shutdown, between two writes: the restart starts the batch over
         valid = not checked.errors
         async with self.db.transaction() as tx:
-            run = 3.0 + SECONDS_PER_LINE * checked.lines
+            run = 3.0 + self.line_seconds * checked.lines
             await store.set_validated(
                 tx, batch_id, valid, checked.errors, checked.lines if valid else 0, checked.model, run
             )
+        row = await store.find_batch(self.db, batch_id)
+        if row is not None and row.cancel_at is None and row.facts().expires:
+            self._stop_at[batch_id] = lines_done(row.facts(), row.total, row.facts().deadline)
         if valid and not await self._produce(batch_id, tenant, source, endpoint):
             return
         async with self.db.transaction() as tx:
@@ -181,7 +202,7 @@ class BatchesService:
                 if stop is not None and index >= stop:
                     break
                 line = json.loads(raw)
-                kind, text = await self._answer(tenant, line, endpoint)
+                kind, text = await self._answer(tenant, line, endpoint, batch_id)
                 out.write(f"{kind}{text}\n")
                 index += 1
                 if time.monotonic() - since >= SLICE:
@@ -191,26 +212,41 @@ class BatchesService:
                         return False
         return True
 
-    async def _answer(self, tenant: Tenant, line: dict[str, Any], endpoint: str) -> tuple[str, str]:
+    async def _answer(self, tenant: Tenant, line: dict[str, Any], endpoint: str, batch_id: str) -> tuple[str, str]:
         rid = self.ids.request_id()
         body = line["body"]
+        active = self.rules.active()
+        scope = self.rules.scope(endpoint, tenant, rid, batch_id, line["custom_id"]) if active else None
         try:
-            if endpoint == lines.TEST_URL:
-                answer = lines.test_model_answer(body, rid, int(self.clock.now()))
-            elif endpoint == "/v1/embeddings":
-                answer = lines.embedding_answer(body, rid)
+            decided = await self.rules.decide(scope, body) if scope is not None else None
+            if decided is not None:
+                kind, text = _scripted_line(rid, line["custom_id"], decided)
             else:
-                answer = await lines.compatible_chat_completion(
-                    self.generation, tenant, body, rid, int(self.clock.now())
-                )
+                answer = await self._pipeline(tenant, body, endpoint, rid, scope)
+                response = {"status_code": 200, "request_id": rid, "body": answer}
+                line_out = {"id": rid, "custom_id": line["custom_id"], "response": response, "error": None}
+                kind, text = "O", _LINE_JSON(line_out)
         except ApiError as exc:
             error = {"id": rid, "custom_id": line["custom_id"], "response": None,
                      "error": {"code": exc.code, "message": exc.message}}  # fmt: skip
-            return "E", json.dumps(error, ensure_ascii=False)
-        response = {"status_code": 200, "request_id": rid, "body": answer}
-        return "O", json.dumps(
-            {"id": rid, "custom_id": line["custom_id"], "response": response, "error": None}, ensure_ascii=False
-        )
+            kind, text = "E", json.dumps(error, ensure_ascii=False)
+            if scope is not None:
+                self.rules.journal_line(scope, body, exc.status, json.dumps(error["error"], ensure_ascii=False))
+            return kind, text
+        if scope is not None:
+            self.rules.journal_line(scope, body, decided.status if decided is not None else 200, text)
+        return kind, text
+
+    async def _pipeline(
+        self, tenant: Tenant, body: dict[str, Any], endpoint: str, rid: str, scope: Scope | None
+    ) -> dict[str, Any]:
+        """The line's answer from the pipeline its endpoint's requests go through (an ``ApiError`` for a bad one)."""
+        if endpoint == lines.TEST_URL:
+            return lines.test_model_answer(body, rid, int(self.clock.now()))
+        if endpoint == "/v1/embeddings":
+            return lines.embedding_answer(body, rid)
+        ctx = scope[CONTEXT] if scope is not None else None
+        return await lines.compatible_chat_completion(self.generation, tenant, body, rid, int(self.clock.now()), ctx)
 
     # ------------------------------------------------------------------------------------------------ reads
 
@@ -232,9 +268,13 @@ class BatchesService:
             return again or fresh
 
     async def _finalize(self, row: BatchRow) -> None:
-        """Cut the output and error files from the results: the lines run before a cancel keep their answers."""
-        total = row.total
-        done = total if row.cancel_at is None else lines_done(row.facts(), total, row.cancel_at)
+        """Cut the output and error files from the results: the lines run before a cancel, or before an expiring
+        batch's deadline, keep their answers; the others go to the error file (cancelled or expired)."""
+        total, facts = row.total, row.facts()
+        if row.cancel_at is not None:
+            done, leftover = lines_done(facts, total, row.cancel_at), CANCELLED
+        else:
+            done, leftover = lines_done(facts, total, facts.deadline), EXPIRED  # all of them but in an expiry
         results = self._results(row.batch_id)
         temp = self.data_dir / "tmp"
         temp.mkdir(parents=True, exist_ok=True)
@@ -245,7 +285,7 @@ class BatchesService:
             else None
         )
         ok, failed = await asyncio.to_thread(
-            _cut, results, out_path, err_path, done, total, source, self.ids.request_id
+            _cut, results, out_path, err_path, done, total, source, self.ids.request_id, leftover
         )
         owner = _owner(row.tenant)
         # as the recorded cancelled batch: no output file when no line was answered (its lines are in the error file)
@@ -323,7 +363,7 @@ class BatchesService:
             if row is None:
                 continue
             facts = row.facts()
-            due = now >= facts.started_at if not facts.validated else now >= facts.done_at
+            due = now >= facts.started_at if not facts.validated else now >= min(facts.done_at, facts.deadline)
             if due or (row.cancel_at is not None and now >= row.cancel_at):
                 pending.append(work)
         await asyncio.gather(*pending, return_exceptions=True)
@@ -331,9 +371,12 @@ class BatchesService:
             await self._refresh(row)
 
     async def start(self) -> None:
-        """After a restart: batches whose lines were being answered start over."""
+        """After a restart or a restore: batches whose lines were being checked or answered start over (one restored
+        from a snapshot taken after its lines were answered but before its files were cut has no results file)."""
         for row in await store.open_batches(self.db):
-            if row.produced:
+            if row.batch_id in self._work or (row.validated and not row.valid):
+                continue
+            if row.produced and self._results(row.batch_id).exists():
                 continue
             try:
                 record = await self.files.get_file(_owner(row.tenant), row.input_file_id)
@@ -341,6 +384,8 @@ class BatchesService:
                 continue
             if row.cancel_at is not None:
                 self._stop_at[row.batch_id] = lines_done(row.facts(), row.total, row.cancel_at) if row.validated else 0
+            elif row.facts().expires:
+                self._stop_at[row.batch_id] = lines_done(row.facts(), row.total, row.facts().deadline)
             self._start(row.batch_id, _owner(row.tenant), self.files.blob_path(record), row.endpoint)
 
     async def stop(self) -> None:
@@ -363,6 +408,13 @@ class BatchesService:
         return len(ids), remove
 
 
+def _scripted_line(rid: str, custom_id: str, decided: Decided) -> tuple[str, str]:
+    """A response rule's answer as the line's: below 400 an output line, else an error-file line carrying it."""
+    response = {"status_code": decided.status, "request_id": rid, "body": decided.body}
+    text = json.dumps({"id": rid, "custom_id": custom_id, "response": response, "error": None}, ensure_ascii=False)
+    return ("O" if decided.status < 400 else "E"), text
+
+
 def _md5(path: Path) -> str:
     digest = hashlib.md5()
     with path.open("rb") as fh:
@@ -379,9 +431,10 @@ def _cut(
     total: int,
     source: Path | None,
     request_id: Callable[[], str],
+    leftover: dict[str, str] = CANCELLED,
 ) -> tuple[int, int]:
-    """Split the results into the output and error files; lines from ``done`` on are cancelled (their custom ids
-    read back from the input).  Answers (completed, failed)."""
+    """Split the results into the output and error files; lines from ``done`` on were never run (cancelled or
+    expired: ``leftover``, their custom ids read back from the input).  Answers (completed, failed)."""
     ok = failed = 0
     with out_path.open("w", encoding="utf-8") as out, err_path.open("w", encoding="utf-8") as err:
         if results.exists():
@@ -403,7 +456,7 @@ def _cut(
                         continue
                     if index >= done:
                         custom_id = json.loads(raw).get("custom_id")
-                        error = {"code": "batch_cancelled", "message": "Request cancelled."}
+                        error = leftover
                         err.write(
                             json.dumps(
                                 {"id": request_id(), "custom_id": custom_id, "response": None, "error": error},

@@ -16,7 +16,8 @@ class BatchStatus(enum.StrEnum):
     """Every line ran; the output files are being cut."""
     COMPLETED = "completed"
     EXPIRED = "expired"
-    """Not done within the completion window (declared; the emulated work never takes that long)."""
+    """Its lines did not fit the completion window (``--batch-line-seconds`` each): at the window's end the lines
+    run so far are its output, the rest its error file (``batch_expired``)."""
     CANCELLING = "cancelling"
     CANCELLED = "cancelled"
 
@@ -40,6 +41,8 @@ class BatchFacts:
     cancel_at: float | None
     finalized: bool
     """The output and error files exist (the batch has read final once)."""
+    window_seconds: float = float("inf")
+    """The completion window."""
 
     @property
     def started_at(self) -> float:
@@ -48,6 +51,16 @@ class BatchFacts:
     @property
     def done_at(self) -> float:
         return self.started_at + self.run_seconds
+
+    @property
+    def deadline(self) -> float:
+        """The end of the completion window."""
+        return self.created_at + self.window_seconds
+
+    @property
+    def expires(self) -> bool:
+        """The checked lines do not fit the window: the batch stops, expired, at its deadline."""
+        return self.validated and self.valid and self.done_at > self.deadline
 
 
 def status_at(f: BatchFacts, now: float) -> BatchStatus:
@@ -59,6 +72,8 @@ def status_at(f: BatchFacts, now: float) -> BatchStatus:
         return BatchStatus.VALIDATING
     if not f.valid:
         return BatchStatus.FAILED
+    if f.expires:
+        return BatchStatus.EXPIRED if now >= f.deadline else BatchStatus.IN_PROGRESS
     if now < f.done_at:
         return BatchStatus.IN_PROGRESS
     if now < f.done_at + FINALIZING_SECONDS or not f.produced or not f.finalized:
@@ -72,11 +87,16 @@ def due_to_finalize(f: BatchFacts, now: float) -> bool:
         return False
     if f.cancel_at is not None:
         return now >= f.cancel_at + CANCELLING_SECONDS and (f.produced or not f.valid)
+    if f.expires:
+        return f.produced and now >= f.deadline
     return f.valid and f.produced and now >= f.done_at + FINALIZING_SECONDS
 
 
 def lines_done(f: BatchFacts, total: int, at: float) -> int:
-    """How many lines had run by ``at`` (they run evenly over the batch's working time)."""
+    """How many lines had run by ``at`` (they run evenly over the batch's working time, and stop at the deadline
+    of a batch that expires)."""
+    if f.expires:
+        at = min(at, f.deadline)
     if at <= f.started_at or not f.valid:
         return 0
     if at >= f.done_at or f.run_seconds <= 0:

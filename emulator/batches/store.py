@@ -53,6 +53,7 @@ class BatchRow:
             self.produced,
             self.cancel_at,
             self.finalized,
+            self.window_seconds,
         )
 
 

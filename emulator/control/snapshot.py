@@ -1,7 +1,8 @@
 """Snapshot and restore of the whole state: the SQLite database and the uploaded blobs, in one tar archive.
 
 A snapshot holds ``snapshot.json`` (format, schema version, the emulated time), ``emulator.db`` (a
-``VACUUM INTO`` copy, so a consistent single file without WAL) and ``blobs/``.  While the copy is taken
+``VACUUM INTO`` copy, so a consistent single file without WAL), ``blobs/`` and ``results/`` (the async tasks'
+result files, which their signed URLs serve).  While the copy is taken
 every writer of this process waits on the database lock, so rows and blobs agree; the blobs are
 hard-linked (copied across file systems) under the lock and archived after it, into a ``.part`` file
 renamed into place at the end.
@@ -52,8 +53,13 @@ FORMAT = 1
 MANIFEST = "snapshot.json"
 DB_NAME = "emulator.db"
 BLOBS = "blobs"
+RESULTS = "results"
+TASK_INPUTS = "task-inputs"
+"""The inputs of the tasks whose result was still being written: a restore starts them again."""
 _SKIP_TABLES = {"schema_version", "sqlite_sequence"}
 _BLOB_PATH = re.compile(r"^blobs/[A-Za-z0-9_-]{1,16}/[A-Za-z0-9_.~-]{1,200}$")
+_RESULT_PATH = re.compile(r"^results/[A-Za-z0-9_-][A-Za-z0-9_.~-]{0,199}$")
+_TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def resolve(rt: Runtime, path: str | None) -> Path:
@@ -96,6 +102,12 @@ async def take_snapshot(rt: Runtime, path: str | None) -> SnapshotInfo:
         async with rt.db.exclusive() as conn:
             await conn.execute("VACUUM INTO ?", (str(work / DB_NAME),))
             blobs = await asyncio.to_thread(_link_tree, rt.blob_dir, work / BLOBS)
+            async with conn.execute("SELECT blob FROM tasks WHERE blob IS NOT NULL") as cur:
+                kept = [str(row[0]) for row in await cur.fetchall()]
+            results = await asyncio.to_thread(_link_results, rt.data_dir, kept, work)
+            async with conn.execute("SELECT task_id FROM tasks WHERE outcome IS NULL AND canceled_at IS NULL") as cur:
+                running = [str(row[0]) for row in await cur.fetchall()]
+            inputs = await asyncio.to_thread(_link_inputs, rt.data_dir, running, work)
         manifest = {
             "format": FORMAT,
             "emulator_version": __version__,
@@ -103,6 +115,8 @@ async def take_snapshot(rt: Runtime, path: str | None) -> SnapshotInfo:
             "emulated_time": emulated,
             "created_at": time.time(),
             "blobs": blobs,
+            "results": results,
+            "task_inputs": inputs,
             "seed": rt.settings.seed,
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -133,6 +147,39 @@ def _link_tree(source: Path, dest: Path) -> int:
     return count
 
 
+def _link_results(data_dir: Path, kept: list[str], work: Path) -> int:
+    """The task result files the rows name (``results/<task>.txt.gz``), as they are; a missing one is left out
+    (its task's URL answers not found, before and after a restore)."""
+    (work / RESULTS).mkdir(parents=True, exist_ok=True)
+    count = 0
+    for blob in kept:
+        source = data_dir / blob
+        if not _RESULT_PATH.match(blob) or not source.is_file():
+            continue
+        try:
+            os.link(source, work / blob)
+        except OSError:
+            shutil.copy2(source, work / blob)
+        count += 1
+    return count
+
+
+def _link_inputs(data_dir: Path, running: list[str], work: Path) -> int:
+    """The kept inputs (``results/<task>.input``) of the tasks whose result is still being written."""
+    (work / TASK_INPUTS).mkdir(parents=True, exist_ok=True)
+    count = 0
+    for task_id in running:
+        source = data_dir / RESULTS / f"{task_id}.input"
+        if not _TASK_ID.match(task_id) or not source.is_file():
+            continue
+        try:
+            os.link(source, work / TASK_INPUTS / source.name)
+        except OSError:
+            shutil.copy2(source, work / TASK_INPUTS / source.name)
+        count += 1
+    return count
+
+
 def _partial(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.part")
 
@@ -142,7 +189,7 @@ def _write_archive(work: Path, target: Path) -> int:
     partial = _partial(target)
     try:
         with tarfile.open(partial, mode) as tar:  # type: ignore[call-overload]
-            for name in (MANIFEST, DB_NAME, BLOBS):
+            for name in (MANIFEST, DB_NAME, BLOBS, RESULTS, TASK_INPUTS):
                 tar.add(work / name, arcname=name)
         os.replace(partial, target)
     finally:
@@ -160,18 +207,27 @@ async def restore_snapshot(rt: Runtime, services: Services, path: str) -> Snapsh
     work = _work_dir(rt, "restore")
     try:
         manifest, size = await asyncio.to_thread(_extract, source, work)
-        blobs = await asyncio.to_thread(_validate, work, manifest)
+        blobs, results, inputs = await asyncio.to_thread(_validate, work, manifest)
         renames = await asyncio.to_thread(_place_blobs, rt, work, blobs)
         try:
-            cleanups = await _replace_rows(rt, services, work / DB_NAME, renames)
+            results_renamed = await asyncio.to_thread(_place_results, rt, work, results)
         except BaseException:
             await asyncio.to_thread(_unlink_all, rt, [new for _, new in renames])
+            raise
+        placed = [new for _, new in renames + results_renamed]
+        await asyncio.to_thread(_place_inputs, rt, work, inputs)  # named by their task: nothing to point at them
+        try:
+            cleanups = await _replace_rows(rt, services, work / DB_NAME, renames, results_renamed)
+        except BaseException:
+            await asyncio.to_thread(_unlink_all, rt, placed)
             raise
         for cleanup in cleanups:
             cleanup()
         rt.tenants.forget()
         emulated = float(manifest["emulated_time"])
         rt.clock.resume(ClockState(time.time(), emulated, 0.0), rt.clock.time_scale)
+        await services.batches.start()  # what was being checked or answered when the snapshot was taken goes on
+        await services.tasks.start()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return SnapshotInfo(
@@ -205,6 +261,8 @@ def _extract(source: Path, work: Path) -> tuple[dict[str, Any], int]:
         raise InvalidParameter(f"{source}: its {MANIFEST} is not a JSON object.")
     _check_manifest(source, manifest)
     (work / BLOBS).mkdir(exist_ok=True)
+    (work / RESULTS).mkdir(exist_ok=True)
+    (work / TASK_INPUTS).mkdir(exist_ok=True)
     return manifest, size
 
 
@@ -212,6 +270,7 @@ def _check_manifest(source: Path, manifest: dict[str, Any]) -> None:
     if manifest.get("format") != FORMAT:
         raise InvalidParameter(f"{source}: not a snapshot format this emulator knows (format {FORMAT}).")
     version, emulated, blobs = manifest.get("schema_version"), manifest.get("emulated_time"), manifest.get("blobs", 0)
+    results, inputs = manifest.get("results", 0), manifest.get("task_inputs", 0)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise InvalidParameter(f"{source}: the manifest's schema_version is not a positive integer.")
     if version > SCHEMA_VERSION:
@@ -221,20 +280,23 @@ def _check_manifest(source: Path, manifest: dict[str, Any]) -> None:
         )
     if not isinstance(emulated, (int, float)) or isinstance(emulated, bool) or not math.isfinite(emulated):
         raise InvalidParameter(f"{source}: the manifest's emulated_time is not a number.")
-    if not isinstance(blobs, int) or isinstance(blobs, bool) or blobs < 0:
-        raise InvalidParameter(f"{source}: the manifest's blob count is not a count.")
+    for count in (blobs, results, inputs):
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise InvalidParameter(f"{source}: the manifest's blob count is not a count.")
 
 
 def _check_member(member: tarfile.TarInfo) -> None:
     name = member.name
     parts = Path(name).parts
-    ok_name = name in (MANIFEST, DB_NAME, BLOBS) or (parts[:1] == (BLOBS,) and ".." not in parts)
+    folders = (BLOBS, RESULTS, TASK_INPUTS)
+    ok_name = name in (MANIFEST, DB_NAME, *folders) or (parts[:1] in [(f,) for f in folders] and ".." not in parts)
     if not ok_name or Path(name).is_absolute() or not (member.isfile() or member.isdir()):
         raise InvalidParameter(f"Unexpected entry {name!r} in the snapshot archive.")
 
 
-def _validate(work: Path, manifest: dict[str, Any]) -> list[str]:
-    """The staged database is sound and agrees with the staged blobs; answers the blobs its rows use."""
+def _validate(work: Path, manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """The staged database is sound and agrees with the staged blobs, results and task inputs; answers the blobs its
+    rows use, the task results and the task inputs it holds."""
     try:
         conn = sqlite3.connect(f"file:{work / DB_NAME}?mode=ro", uri=True)
     except sqlite3.Error:
@@ -252,6 +314,12 @@ def _validate(work: Path, manifest: dict[str, Any]) -> list[str]:
         rows = conn.execute("SELECT blob, size FROM files").fetchall()
         if "oss_objects" in tables:  # the upload host's objects: blobs/oss/<name>
             rows += conn.execute("SELECT 'blobs/oss/' || blob, size FROM oss_objects").fetchall()
+        kept = conn.execute("SELECT blob FROM tasks WHERE blob IS NOT NULL").fetchall() if "tasks" in tables else []
+        running = (
+            {str(r[0]) for r in conn.execute("SELECT task_id FROM tasks WHERE outcome IS NULL AND canceled_at IS NULL")}
+            if "tasks" in tables
+            else set()
+        )
     except sqlite3.Error:
         raise InvalidParameter("The snapshot's database is damaged or not a SQLite database.") from None
     finally:
@@ -264,7 +332,42 @@ def _validate(work: Path, manifest: dict[str, Any]) -> list[str]:
             f"The snapshot is incomplete: its manifest counts {manifest.get('blobs', 0)} blobs, "
             f"the archive holds {staged}."
         )
-    return [str(blob) for blob, _ in rows]
+    results = _staged_results(work, [row[0] for row in kept], manifest.get("results", 0))
+    return [str(blob) for blob, _ in rows], results, _staged_inputs(work, running, manifest.get("task_inputs", 0))
+
+
+def _staged_inputs(work: Path, running: set[str], expected: int) -> list[str]:
+    """The staged task inputs: each ``<task>.input`` of a task of the staged rows still being written."""
+    found = [p for p in (work / TASK_INPUTS).rglob("*") if p.is_file() or p.is_symlink()]
+    for path in found:
+        if path.is_symlink() or path.parent != work / TASK_INPUTS or path.name.removesuffix(".input") not in running:
+            raise InvalidParameter(f"The snapshot's task input {path.name} belongs to no task still running: refused.")
+    if len(found) != expected:
+        raise InvalidParameter(
+            f"The snapshot is incomplete: its manifest counts {expected} task inputs, the archive holds {len(found)}."
+        )
+    return [path.name for path in found]
+
+
+def _staged_results(work: Path, kept: list[object], expected: int) -> list[str]:
+    """The task results of the staged rows that the archive holds (a result missing when the snapshot was taken
+    stays missing), all of them plain names under ``results/``."""
+    found: list[str] = []
+    for blob in kept:
+        if not isinstance(blob, str) or not _RESULT_PATH.match(blob):
+            raise InvalidParameter("The snapshot's task rows point outside results/: refused.")
+        staged = work / blob
+        if staged.is_symlink():
+            raise InvalidParameter(f"The snapshot's result {blob} is not a regular file.")
+        if staged.is_file():
+            found.append(blob)
+    staged_count = sum(1 for p in (work / RESULTS).rglob("*") if p.is_file())
+    if staged_count != expected or len(found) != expected:
+        raise InvalidParameter(
+            f"The snapshot is incomplete: its manifest counts {expected} task results, the archive holds "
+            f"{staged_count} ({len(found)} of them named by its tasks)."
+        )
+    return found
 
 
 def _check_blob(work: Path, blob: object, size: object) -> None:
@@ -298,12 +401,44 @@ def _place_blobs(rt: Runtime, work: Path, blobs: list[str]) -> list[tuple[str, s
     return renames
 
 
+def _place_results(rt: Runtime, work: Path, results: list[str]) -> list[tuple[str, str]]:
+    """Each staged result moves under a fresh name into ``<data dir>/results`` (the old state's result of the same
+    task is removed after the commit: it must not be this file)."""
+    token = secrets.token_hex(6)
+    renames: list[tuple[str, str]] = []
+    (rt.data_dir / RESULTS).mkdir(parents=True, exist_ok=True)
+    try:
+        for blob in results:
+            stem, dot, ext = blob.split("/", 1)[1].partition(".")
+            new = f"{RESULTS}/{stem.split('~', 1)[0]}~{token}{dot}{ext}"
+            try:
+                os.replace(work / blob, rt.data_dir / new)
+            except OSError:
+                shutil.copy2(work / blob, rt.data_dir / new)
+            renames.append((blob, new))
+    except BaseException:
+        _unlink_all(rt, [new for _, new in renames])
+        raise
+    return renames
+
+
+def _place_inputs(rt: Runtime, work: Path, inputs: list[str]) -> None:
+    (rt.data_dir / RESULTS).mkdir(parents=True, exist_ok=True)
+    for name in inputs:
+        try:
+            os.replace(work / TASK_INPUTS / name, rt.data_dir / RESULTS / name)
+        except OSError:
+            shutil.copy2(work / TASK_INPUTS / name, rt.data_dir / RESULTS / name)
+
+
 def _unlink_all(rt: Runtime, blobs: list[str]) -> None:
     for blob in blobs:
         (rt.data_dir / blob).unlink(missing_ok=True)
 
 
-async def _replace_rows(rt: Runtime, services: Services, source: Path, renames: list[tuple[str, str]]) -> list[Cleanup]:
+async def _replace_rows(
+    rt: Runtime, services: Services, source: Path, renames: list[tuple[str, str]], results: list[tuple[str, str]]
+) -> list[Cleanup]:
     """One transaction: every service forgets its state, every table takes the snapshot's rows."""
     async with rt.db.exclusive() as conn:
         await conn.execute("ATTACH DATABASE ? AS snap", (str(source),))
@@ -319,6 +454,7 @@ async def _replace_rows(rt: Runtime, services: Services, source: Path, renames: 
                 await conn.executemany("UPDATE main.files SET blob = ? WHERE blob = ?", [(n, o) for o, n in renames])
                 oss = [(n.rsplit("/", 1)[1], o.rsplit("/", 1)[1]) for o, n in renames if o.startswith(f"{BLOBS}/oss/")]
                 await conn.executemany("UPDATE main.oss_objects SET blob = ? WHERE blob = ?", oss)
+                await conn.executemany("UPDATE main.tasks SET blob = ? WHERE blob = ?", [(n, o) for o, n in results])
             except sqlite3.Error as exc:
                 await conn.execute("ROLLBACK")
                 raise InvalidParameter(f"The snapshot's rows do not fit this emulator's database ({exc}).") from None

@@ -55,11 +55,17 @@ def head(request_id: str, created: int, model: str) -> dict[str, Any]:
 
 
 async def chat_completion(
-    gen: GenerationService, tenant: Tenant, body: dict[str, Any], request_id: str, created: int
+    gen: GenerationService,
+    tenant: Tenant,
+    body: dict[str, Any],
+    request_id: str,
+    created: int,
+    *,
+    ctx: RequestContext | None = None,
 ) -> dict[str, Any]:
     """The ``chat.completion`` object for a body (``stream`` is ignored: one whole answer); the service's
-    ``ApiError`` for a bad one."""
-    ask, req = ask_for(tenant, request_id, {**body, "stream": False})
+    ``ApiError`` for a bad one.  ``ctx``: where a response rule that answers (or comes close) is noted."""
+    ask, req = ask_for(tenant, request_id, {**body, "stream": False}, ctx=ctx)
     answer: Answer = await gen.answer(ask)
     return compatible_body(answer, head(request_id, created, req.model))
 

@@ -11,6 +11,7 @@ from emulator.context import caller, context
 from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
 from emulator.generation import extras
 from emulator.generation.answer import incremental_output
+from emulator.generation.media import URL_ERROR
 from emulator.generation.renderers.native import native_body, native_chunks
 from emulator.generation.replies import frames_of, generation_stream, native_error_frames, native_frames
 from emulator.generation.requests import sse_errors, wants_sse
@@ -31,6 +32,19 @@ def _messages(req: GenerationRequest) -> list[dict[str, Any]]:
     return history_messages(given.history or [], "input.history") + [{"role": "user", "content": given.prompt}]
 
 
+def wrong_endpoint(model: str, endpoints: tuple[str, ...]) -> InvalidParameter:
+    """A model this endpoint does not serve (Qwen3.5/3.6, vision, audio and omni models): the service's
+    wrong-endpoint 400 (recorded in issues: qwen-vl-max 2024-2025, qwen3.6-plus Apr 2026; the 2026 deep-thinking
+    page says the same of Qwen3.5), with where the model answers instead."""
+    where = " and ".join(
+        {"multimodal-generation": "the multimodal endpoint", "compatible": "compatible mode"}[e] for e in endpoints
+    )
+    return InvalidParameter(
+        f"{URL_ERROR} For details, see: https://help.aliyun.com/zh/model-studio/error-code#error-url"
+        f" (model {model} is not served by the text-generation endpoint: call it on {where})"
+    )
+
+
 @sse_errors
 async def generate(request: Request) -> Response:
     body = await read_json_object(request)
@@ -46,6 +60,8 @@ async def generate(request: Request) -> Response:
     gen, rid, stream = services(request).generation, request_id(request), wants_sse(request)
     target = await gen.resolve(caller(request), req.model)
     info = gen.catalog.get(target.base_model)
+    if info is not None and "text-generation" not in info.endpoints:
+        raise wrong_endpoint(req.model, info.endpoints)
     result_format = params.result_format or extras.default_result_format(info, target.thinking, params.enable_thinking)
     as_message = result_format == "message"
     if sampling.n > 1 and not as_message:

@@ -1,6 +1,6 @@
 """The Responses API's domain half (reference 2026-apps §3): a request turned into chat messages and sampling
 fields (``instructions``, the stored conversation of ``previous_response_id``, then ``input``), the generation
-service's answer, and the stored responses (SQLite, per tenant, 7 emulated days).  HTTP is ``responses_routes``.
+service's answer, and the stored responses (SQLite, per tenant, 7 emulated days).  HTTP is ``responses_handlers``.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from emulator.generation.media import (
 )
 from emulator.generation.schemas import ROLES, ChatMessage, SamplingFields
 from emulator.generation.structured import OutputFormat, check_format, instance, json_text, output_format
-from emulator.generation.thinking import Thinking, decide_thinking, think
+from emulator.generation.thinking import Thinking, check_tool_choice, decide_thinking, think
 from emulator.generation.tools import answer_from_results, choose, drawn_arguments, tool_results
 from emulator.ids import Ids
 from emulator.rules.responses import ResponseRules
@@ -208,20 +208,22 @@ class GenerationService:
             if scripted.error is not None:
                 raise scripted.error
             return scripted_answer(ask.model, scripted, ask.messages)
+        conversation = ask.conversation
+        if conversation is not None:  # the model must take this media, whoever answers (a tool call too)
+            try:
+                await self.check_media(target, conversation, oss=ask.oss, openai=ask.openai)
+            except InvalidParameter as exc:
+                if ask.openai and exc.message == DOWNLOAD_FAILED:  # the compatible mode's wording (reference §1.8)
+                    raise InvalidParameter(f"<400> InternalError.Algo.InvalidParameter: {DOWNLOAD_FAILED}") from None
+                raise
+        check_tool_choice(target.thinking, ask.sampling.enable_thinking, view.tool_choice)
         calls = self._calls(view, ask)
         if calls is not None:
             return scripted_answer(ask.model, calls, ask.messages)
         say = self._after_tools(view, ask)
-        if ask.conversation is None:
+        if conversation is None:
             return self.complete(target, ask.messages, ask.sampling, stream=ask.stream, say=say)
-        try:
-            return await self.complete_multimodal(
-                target, ask.conversation, ask.sampling, oss=ask.oss, stream=ask.stream, openai=ask.openai
-            )
-        except InvalidParameter as exc:
-            if ask.openai and exc.message == DOWNLOAD_FAILED:  # how the compatible mode words it (reference §1.8)
-                raise InvalidParameter(f"<400> InternalError.Algo.InvalidParameter: {DOWNLOAD_FAILED}") from None
-            raise
+        return self.complete(target, conversation.messages, ask.sampling, media=conversation.media, stream=ask.stream)
 
     def _calls(self, view: ChatView, ask: Ask) -> Scripted | None:
         """The functions called: the one ``tool_choice`` names, else what the tool policy (``generation.tools``)
@@ -279,7 +281,9 @@ class GenerationService:
         )
         if sampling.output is not None:
             check_format(sampling.output, target.base_model, messages, thinks=thinking.enabled)
-        choices = [self._choice(target, messages, sampling, i, media, thinking, say) for i in range(sampling.n)]
+        choices = [
+            self._choice(target, messages, sampling, i, media, thinking, say, split=stream) for i in range(sampling.n)
+        ]
         media_tokens: dict[str, int] = {}
         for item in media:
             media_tokens[item.kind] = media_tokens.get(item.kind, 0) + item.tokens
@@ -298,8 +302,11 @@ class GenerationService:
         media: Sequence[Media],
         thinking: Thinking,
         say: str | None = None,
+        *,
+        split: bool = True,
     ) -> tuple[Reply, Reply | None]:
-        """(answer, reasoning or None): the reasoning spends its tokens out of ``max_tokens`` first."""
+        """(answer, reasoning or None): the reasoning spends its tokens out of ``max_tokens`` first.  ``split``: the
+        answer is streamed (its pieces are drawn; a whole answer is one piece, the same text)."""
         reasoning = None
         budget = sampling.max_tokens
         if thinking.enabled:
@@ -316,7 +323,7 @@ class GenerationService:
         if say is not None:
             seed = self._seed(sampling, index)
             return recite(say, messages=messages, seed=seed, max_tokens=budget, stop=sampling.stop), reasoning
-        return self._reply(target, messages, sampling, index, media, budget), reasoning
+        return self._reply(target, messages, sampling, index, media, budget, split=split), reasoning
 
     @staticmethod
     def _seed(sampling: Sampling, index: int) -> int | None:
@@ -330,6 +337,8 @@ class GenerationService:
         index: int,
         media: Sequence[Media] = (),
         max_tokens: int | None = None,
+        *,
+        split: bool = True,
     ) -> Reply:
         """Choice 0 is the n=1 reply; the others draw with the seed moved by their index.  A fine-tune shown an
         image of its training rows answers that row's answer."""
@@ -352,6 +361,7 @@ class GenerationService:
             memory=target.memory,
             server_seed=self.server_seed,
             context=[m.identity for m in media] if media else None,
+            split=split,
         )
 
     def _structured(
@@ -369,22 +379,16 @@ class GenerationService:
         seed = self._seed(sampling, index)
         prose = None
         if fmt.kind == "json_object":
-            prose = self._reply(target, messages, replace(sampling, output=None), index, media, None).text
+            prose = self._reply(target, messages, replace(sampling, output=None), index, media, None, split=False).text
         salt = self._ids.content_seed("json", target.model, seed, self.server_seed, _last_user_text(messages))
         text = json_text(instance(fmt, messages, salt, prose))
         return recite(text, messages=messages, seed=seed, max_tokens=max_tokens, stop=sampling.stop)
 
-    async def complete_multimodal(
-        self,
-        target: Target,
-        conversation: Conversation,
-        sampling: Sampling,
-        *,
-        oss: OssResolver | None,
-        stream: bool = False,
-        openai: bool = False,
-    ) -> Answer:
-        """``complete`` for a conversation with media, once the model is resolved."""
+    async def check_media(
+        self, target: Target, conversation: Conversation, *, oss: OssResolver | None, openai: bool = False
+    ) -> None:
+        """A conversation with media, before anyone answers it: the model takes media, and these kinds of it; its
+        references resolve (``oss://``, data URIs, URLs)."""
         model = target.model
         if not target.multimodal:
             if openai:
@@ -404,7 +408,6 @@ class GenerationService:
             raise InvalidParameter(
                 f"The model {model} does not support {' or '.join(refused)} input.", param="input.messages"
             )
-        return self.complete(target, conversation.messages, sampling, media=conversation.media, stream=stream)
 
 
 def _parallel(fields: SamplingFields) -> bool:

@@ -27,6 +27,25 @@ class Thinking:
 
 
 OFF = Thinking(False)
+FORCED_TOOL_WHILE_THINKING = (
+    "<400> InternalError.Algo.InvalidParameter: The tool_choice parameter does not support being set to required "
+    "or object in thinking mode"
+)
+"""The 400 for ``tool_choice`` ``"required"`` or a function object on a call that thinks (2026 docs; reference
+2026-apps §2 and decision 5)."""
+
+
+def thinks(mode: str, enable: bool | None) -> bool:
+    """Whether a model of this thinking mode thinks on a call with this ``enable_thinking``."""
+    if mode == "none":
+        return False
+    return True if mode == "always" else enable if enable is not None else mode in ("hybrid-on", "on")
+
+
+def check_tool_choice(mode: str, enable: bool | None, tool_choice: object) -> None:
+    """A call that thinks cannot force a tool: ``tool_choice`` ``"required"`` or a function object is refused."""
+    if (tool_choice == "required" or isinstance(tool_choice, dict)) and thinks(mode, enable):
+        raise InvalidParameter(FORCED_TOOL_WHILE_THINKING)
 
 
 def decide_thinking(
@@ -48,8 +67,7 @@ def decide_thinking(
                 param="enable_thinking",
             )
         return OFF
-    on = True if mode == "always" else enable if enable is not None else mode in ("hybrid-on", "on")
-    if not on:
+    if not thinks(mode, enable):
         return OFF
     if mode in _STREAM_ONLY and not stream:
         if mode == "always":

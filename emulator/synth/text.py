@@ -69,7 +69,7 @@ class Memory(tuple[tuple[str, str], ...]):
 
     @cached_property
     def fingerprint(self) -> str:
-        return hashlib.sha256(_dumps(list(self))).hexdigest()
+        return hashlib.sha256(_dumps(list(self))).hexdigest() if self else _NO_MEMORY
 
     @cached_property
     def _chinese(self) -> tuple[tuple[str, frozenset[str]], ...]:
@@ -265,8 +265,11 @@ def generate_reply(
     persona: str | None = None,
     server_seed: int = 0,
     context: object = None,
+    split: bool = True,
 ) -> Reply:
-    """``context``: anything else the reply depends on (the identities of the images shown): hashed, never read."""
+    """``context``: anything else the reply depends on (the identities of the images shown): hashed, never read.
+    ``split=False``: the reply is not streamed, its pieces are not drawn (one piece, the whole text): the draws come
+    after the text's, so the text is the same."""
     turns = _turns(messages)
     pairs = Memory.of(memory)
     temp = DEFAULT_TEMPERATURE if temperature is None else temperature
@@ -276,12 +279,11 @@ def generate_reply(
     rng = random.Random(_digest(key))
     prompt = _prompt(turns)
     full = _compose(rng, prompt, persona or model or "qwen", pairs, temp)
-    pieces = _split(rng, full)
     end, finish = _cut(full, stop, max_tokens)
     text = full[:end]
     return Reply(
         text=text,
-        pieces=_truncate(pieces, end),
+        pieces=_truncate(_split(rng, full), end) if split else ((text,) if text else ()),
         finish_reason=finish,
         input_tokens=sum(count_tokens(t) + MESSAGE_OVERHEAD_TOKENS for _, t in turns),
         output_tokens=count_tokens(text),
@@ -344,8 +346,16 @@ def _prompt(turns: list[tuple[str, str]]) -> str:
     return next((text for _, text in reversed(turns) if text), "")
 
 
+_NO_MEMORY = hashlib.sha256(b"[]").hexdigest()
+"""The fingerprint of no training pairs (a base model's, asked for at every call)."""
+
+
 def _dumps(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
+    return _KEY_JSON(value).encode("utf-8", "surrogatepass")
+
+
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr).encode
+"""``json.dumps`` with these options, without building an encoder per call."""
 
 
 def _digest(key: object) -> int:
@@ -524,9 +534,17 @@ def _split(rng: random.Random, text: str) -> list[str]:
 
 
 def _group(rng: random.Random, units: list[str], smallest: int, largest: int) -> list[str]:
-    pieces, start = [], 0
-    while start < len(units):
-        size = rng.randint(smallest, largest)
+    """Pieces of ``smallest``..``largest`` units: each size is ``rng.randint(smallest, largest)``, drawn as CPython
+    draws it (rejection sampling on ``getrandbits``), inlined: a piece costs a draw, not three calls deep."""
+    pieces, start, count = [], 0, len(units)
+    width = largest - smallest + 1
+    bits = width.bit_length()
+    draw = rng.getrandbits
+    while start < count:
+        r = draw(bits)
+        while r >= width:
+            r = draw(bits)
+        size = smallest + r
         pieces.append("".join(units[start : start + size]))
         start += size
     return pieces
@@ -558,6 +576,8 @@ def _token_prefix(text: str, max_tokens: int) -> int:
 
 
 def _truncate(pieces: list[str], end: int) -> tuple[str, ...]:
+    if end >= sum(map(len, pieces)):  # not cut (the common case)
+        return tuple(pieces)
     kept: list[str] = []
     used = 0
     for piece in pieces:

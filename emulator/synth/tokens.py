@@ -33,8 +33,10 @@ def count_tokens(text: str) -> int:
 def is_chinese(text: str) -> bool:
     """True when CJK characters make up a fair share of the text's letters."""
     cjk = _cjk_chars(text)
+    if not cjk:
+        return False
     latin = sum(len(run) for run in _LATIN_RUNS.findall(text))  # runs: one match per word, not a loop per character
-    return cjk > 0 and cjk * 3 >= latin
+    return cjk * 3 >= latin
 
 
 def tokenize(text: str) -> list[str]:

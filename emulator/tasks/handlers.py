@@ -17,6 +17,9 @@ from emulator.tasks.service import TasksService, parse_task_time
 from emulator.tasks.states import TaskStatus
 
 DAY = 24 * 3600.0
+V2_CLIENT = "dashscope-v2-"
+"""The User-Agent of dashscope 2.x's ``Client`` (``dashscope-v2-python/2.0.2``): its ``jobs.list`` reads ``tasks``
+(items shaped as a fetched task), not the ``data`` the service sends (reference 2026-apps §8.4, §10 Q8)."""
 
 
 def _service(request: Request) -> TasksService:
@@ -68,6 +71,9 @@ async def list_tasks(request: Request) -> Response:
         "request_id": request_id(request),
         "page_size": page.page_size,
     }
+    if request.headers.get("user-agent", "").startswith(V2_CLIENT):  # that client alone sees them: the rest the
+        base = str(request.base_url)  # recorded shape, byte for byte
+        body["tasks"] = [service.output(r, base) for r in chosen]
     return FastJSONResponse(body)
 
 

@@ -52,6 +52,11 @@ class TaskList(WireModel):
     page_no: int
     request_id: str
     page_size: int
+    tasks: list[TaskOutput] | None = Field(
+        None,
+        description="Only for dashscope 2.x's `Client` (User-Agent `dashscope-v2-…`), whose `jobs.list` reads this key "
+        "instead of `data`: the same tasks, each as `GET /api/v1/tasks/{task_id}` shows it.",
+    )
 
 
 class CancelResponse(WireModel):

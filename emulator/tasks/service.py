@@ -213,9 +213,11 @@ class TasksService:
         self.changes.notify(task_id)
 
     async def start(self) -> None:
-        """After a restart: tasks whose result was being written start over (their input was kept)."""
+        """After a restart or a restore: tasks whose result was being written start over (their input was kept)."""
         for task in await store.unfinished(self.db):
             spec = ASYNC_MODELS.get(task.model)
+            if task.task_id in self._work:  # still being written (a restore of the task it already runs)
+                continue
             if spec is not None and (self.dir / f"{task.task_id}.input").exists():
                 self._start(task, spec.space, spec.default_dimension, spec.max_tokens)
 

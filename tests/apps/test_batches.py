@@ -235,3 +235,148 @@ async def test_lines_call_a_fine_tuned_deployment(client: httpx.AsyncClient) -> 
     assert done["status"] == "completed" and done["request_counts"]["completed"] == 2, done
     line = json.loads((await client.get(f"{FILES}/{done['output_file_id']}/content")).text.splitlines()[0])
     assert line["response"]["body"]["model"] == deployed
+
+
+async def _finished(client: httpx.AsyncClient, made: dict[str, Any]) -> tuple[dict[str, Any], list[Any], list[Any]]:
+    """The batch once done, its output lines and its error lines (parsed)."""
+    await advance(client, 60)
+    done = (await client.get(f"{BATCHES}/{made['id']}")).json()
+    assert done["status"] == "completed", done
+
+    async def content(file_id: str | None) -> list[Any]:
+        if file_id is None:
+            return []
+        return [json.loads(x) for x in (await client.get(f"{FILES}/{file_id}/content")).text.splitlines()]
+
+    return done, await content(done["output_file_id"]), await content(done["error_file_id"])
+
+
+async def _journal(client: httpx.AsyncClient, **query: Any) -> list[dict[str, Any]]:
+    return list((await client.get("/_emulator/requests", params=query)).json()["requests"])
+
+
+@pytest.mark.anyio
+async def test_a_fault_fails_the_lines_it_strikes(client: httpx.AsyncClient) -> None:
+    """A line is the request it stands for: a fault on the compatible chat path strikes it as it would strike that
+    request (after/times counted line by line), the line fails with the fault's error, and the journal has it."""
+    rule = {"path": "/compatible-mode/v1/chat/completions", "model": "qwen-plus", "status": 429,
+            "code": "Throttling", "message": "Too many.", "after": 1, "times": 2}  # fmt: skip
+    fault = (await client.post("/_emulator/faults", json=rule)).json()
+    made = await create(client, await upload_lines(client, [chat_line(i) for i in range(5)]))
+    done, output, errors = await _finished(client, made)
+    assert done["request_counts"] == {"total": 5, "completed": 3, "failed": 2}
+    assert [line["custom_id"] for line in output] == ["0", "3", "4"]
+    assert [(e["custom_id"], e["response"], e["error"]) for e in errors] == [
+        (str(i), None, {"code": "Throttling", "message": "Too many."}) for i in (1, 2)
+    ]
+    [listed] = (await client.get("/_emulator/faults")).json()["faults"]
+    assert (listed["matched"], listed["hits"]) == (5, 2)
+    struck = await _journal(client, path="/compatible-mode/v1/chat/completions")
+    assert [(e["fault"], e["status"], e["headers"]["x-batch-custom-id"]) for e in reversed(struck)] == [
+        (None, 200, "0"), (fault["id"], 429, "1"), (fault["id"], 429, "2"), (None, 200, "3"), (None, 200, "4")
+    ]  # fmt: skip
+    assert struck[-1]["near_misses"][0]["failed"] == "after" and struck[-2]["model"] == "qwen-plus"
+    assert struck[-2]["request_id"] == errors[0]["id"] and struck[-2]["headers"]["x-batch-id"] == made["id"]
+
+
+@pytest.mark.anyio
+async def test_faults_that_cannot_apply_to_a_line_and_a_dropped_connection(client: httpx.AsyncClient) -> None:
+    """A fault of another model or path, or one that acts inside streams (a line is never one, even with
+    ``stream: true``), leaves lines alone and is not spent; a dropped connection fails the line (InternalError)."""
+    await client.post("/_emulator/faults", json={"path": "/compatible-mode/v1/chat/completions", "model": "qwen-max"})
+    await client.post("/_emulator/faults", json={"path": "/compatible-mode/v1/embeddings", "status": 500})
+    await client.post("/_emulator/faults", json={"path": "/compatible-mode/v1/*", "after_chunks": 1, "status": 500})
+    lines = [chat_line(0), chat_line(1, stream=True)]
+    _, output, errors = await _finished(client, await create(client, await upload_lines(client, lines)))
+    assert len(output) == 2 and errors == []
+    assert [f["hits"] for f in (await client.get("/_emulator/faults")).json()["faults"]] == [0, 0, 0]
+    await client.delete("/_emulator/faults")
+    await client.post(
+        "/_emulator/faults", json={"path": "/compatible-mode/v1/chat/*", "drop_connection": True, "times": 1}
+    )
+    _, output, errors = await _finished(client, await create(client, await upload_lines(client, lines)))
+    assert [e["error"]["code"] for e in errors] == ["InternalError"] and [o["custom_id"] for o in output] == ["1"]
+
+
+@pytest.mark.anyio
+async def test_response_rules_answer_lines(client: httpx.AsyncClient) -> None:
+    """A generation rule answers the chat lines it matches, the same answer a request would get; its error fails
+    the line.  A path rule answers an embedding line with its body (an error status: the error file)."""
+    scripted = (await client.post("/_emulator/responses", json={"contains": "number 1", "content": "Scripted."})).json()
+    await client.post(
+        "/_emulator/responses", json={"contains": "number 2", "error": {"status": 400, "message": "Refused."}}
+    )
+    made = await create(client, await upload_lines(client, [chat_line(i) for i in range(3)]))
+    done, output, errors = await _finished(client, made)
+    assert done["request_counts"] == {"total": 3, "completed": 2, "failed": 1}
+    contents = {o["custom_id"]: o["response"]["body"]["choices"][0]["message"]["content"] for o in output}
+    assert contents["1"] == "Scripted." and contents["0"] != "Scripted."
+    direct = await client.post(
+        "/compatible-mode/v1/chat/completions", json=chat_line(1)["body"]
+    )  # the same body, as a request
+    assert direct.json()["choices"][0]["message"]["content"] == "Scripted."
+    assert [(e["custom_id"], e["error"]["message"]) for e in errors] == [("2", "Refused.")]
+    seen = await _journal(client, path="/compatible-mode/v1/chat/completions")
+    named = {e["headers"].get("x-batch-custom-id"): e for e in seen if e["rule"] == scripted["id"]}
+    assert set(named) == {"1", None} and named["1"]["status"] == 200  # the line and the request
+    assert [m["failed"] for m in next(e for e in seen if e["headers"].get("x-batch-custom-id") == "0")["near_misses"]]
+    await client.delete("/_emulator/responses")
+    embed = "/compatible-mode/v1/embeddings"
+    await client.post("/_emulator/responses", json={"path": embed, "body": {"data": [], "object": "list"}, "times": 1})
+    await client.post("/_emulator/responses", json={"path": embed, "status": 503, "body": {"error": {"code": "Busy"}}})
+    lines = [
+        {"custom_id": f"e{i}", "method": "POST", "url": "/v1/embeddings",
+         "body": {"model": "text-embedding-v4", "input": f"text {i}"}}
+        for i in range(2)
+    ]  # fmt: skip
+    done, output, errors = await _finished(client, await create(client, await upload_lines(client, lines), embed[16:]))
+    assert done["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
+    assert output[0]["response"]["body"] == {"data": [], "object": "list"}
+    assert errors[0]["response"]["status_code"] == 503 and errors[0]["response"]["body"] == {"error": {"code": "Busy"}}
+    assert errors[0]["error"] is None and errors[0]["custom_id"] == "e1"
+
+
+@pytest.mark.anyio
+async def test_a_batch_whose_lines_outlast_its_window_expires(app_factory: Any) -> None:
+    """``--batch-line-seconds 1000``: 100 lines need ~27.8 h, more than a 24h window.  At the window's end the batch
+    is ``expired``: the 86 lines run by then are its output, the other 14 its error file (``batch_expired``).
+    The same lines with a 48h window complete; 50 of them fit 24h."""
+    from tests.conftest import client_for
+
+    app = await app_factory(batch_line_seconds=1000)
+    async with client_for(app) as client:
+        file_id = await upload_lines(client, [chat_line(i) for i in range(100)])
+        made = await create(client, file_id)
+        roomy = (
+            await client.post(BATCHES, json={"input_file_id": file_id, "endpoint": "/v1/chat/completions",
+                                             "completion_window": "2d"})
+        ).json()  # fmt: skip
+        fits = await create(client, await upload_lines(client, [chat_line(i) for i in range(50)]))
+        await advance(client, 3600)
+        running = (await client.get(f"{BATCHES}/{made['id']}")).json()
+        assert running["status"] == "in_progress" and running["request_counts"]["completed"] == 3
+        await advance(client, 86400 - 3600 - 1)
+        assert (await client.get(f"{BATCHES}/{made['id']}")).json()["status"] == "in_progress"
+        await advance(client, 1)
+        expired = (await client.get(f"{BATCHES}/{made['id']}")).json()
+        assert expired["status"] == "expired" and expired["expired_at"] == made["created_at"] + 86400
+        assert expired["request_counts"] == {"total": 100, "completed": 86, "failed": 14}
+        assert expired["completed_at"] is None and expired["cancelled_at"] is None
+        output = (await client.get(f"{FILES}/{expired['output_file_id']}/content")).text.splitlines()
+        assert [json.loads(line)["custom_id"] for line in output] == [str(i) for i in range(86)]
+        errors = [
+            json.loads(x) for x in (await client.get(f"{FILES}/{expired['error_file_id']}/content")).text.splitlines()
+        ]
+        assert [e["custom_id"] for e in errors] == [str(i) for i in range(86, 100)]
+        assert errors[0]["error"] == {
+            "code": "batch_expired",
+            "message": "This request could not be executed before the completion window expired.",
+        }
+        refused = await client.post(f"{BATCHES}/{made['id']}/cancel")
+        assert refused.status_code == 400 and "already expired" in refused.json()["error"]["message"]
+        assert (await client.get(f"{BATCHES}/{fits['id']}")).json()["status"] == "completed"
+        listed = (await client.get(BATCHES, params={"status": "expired"})).json()["data"]
+        assert [b["id"] for b in listed] == [made["id"]]
+        await advance(client, 86400)
+        done = (await client.get(f"{BATCHES}/{roomy['id']}")).json()
+        assert done["status"] == "completed" and done["request_counts"]["completed"] == 100

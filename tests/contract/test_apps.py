@@ -148,13 +148,18 @@ def test_batch_text_embedding(sdk: Sdk) -> None:
         lines = [json.loads(l) for l in gzip.decompress(urllib.request.urlopen(done.output.url).read()).splitlines()]
         vecs = [l['output']['embedding'] for l in lines]
         dot = lambda a, b: sum(x * y for x, y in zip(a, b))
+        listed = BatchTextEmbedding.list(page_size=5)
         print(json.dumps({{"created": task.output.task_status, "fetched": fetched.output.task_status,
                            "done": [done.status_code, done.output.task_status, done.usage.total_tokens],
-                           "order": [dot(vecs[0], vecs[1]) > dot(vecs[0], vecs[2]), len(vecs[0])]}}))
+                           "order": [dot(vecs[0], vecs[1]) > dot(vecs[0], vecs[2]), len(vecs[0])],
+                           "listed": [listed.status_code, sorted(listed.output),
+                                      [(t['task_id'] == task.output.task_id, t['status'])
+                                       for t in listed.output['data']]]}}))
     """)
     assert result["created"] == "PENDING" and result["fetched"] in ("PENDING", "RUNNING", "SUCCEEDED")
     assert result["done"][:2] == [200, "SUCCEEDED"] and result["done"][2] > 0
     assert result["order"] == [True, 1536]
+    assert result["listed"] == [200, ["data", "page_no", "page_size", "total", "total_page"], [[True, "SUCCEEDED"]]]
 
 
 def test_v2_client_embedding_jobs(sdk2: Sdk) -> None:
@@ -164,9 +169,12 @@ def test_v2_client_embedding_jobs(sdk2: Sdk) -> None:
         client = Client()
         job = client.embeddings.jobs.create(model='text-embedding-async-v1', file_url={url!r})
         done = client.embeddings.jobs.wait(job.task_id)
-        print(json.dumps([job.status, done.status, bool(done.result_url)]))
+        page = client.embeddings.jobs.list(page_size=5)
+        seen = [(t.task_id == job.task_id, t.status, bool(t.finished_at)) for t in page.tasks]
+        print(json.dumps([job.status, done.status, bool(done.result_url), [page.total, seen]]))
     """)
-    assert result == ["PENDING", "SUCCEEDED", True]
+    # the v2 Client's list reads ``tasks`` (not the service's ``data``): it gets them, shaped as fetched tasks
+    assert result == ["PENDING", "SUCCEEDED", True, [1, [[True, "SUCCEEDED", True]]]]
 
 
 def test_rag_embed_retrieve_rerank(sdk: Sdk) -> None:

@@ -94,9 +94,30 @@ def test_dockerfile_builds_a_slim_image_serving_on_all_interfaces() -> None:
     assert json.loads(instructions("ENTRYPOINT")[0]) == ["dashscope-emulator"]
     assert json.loads(instructions("CMD")[0]) == ["serve"]
     assert instructions("USER") and instructions("USER")[0] not in ("root", "0")
-    assert any("pip install ." in run for run in instructions("RUN"))
     [check] = instructions("HEALTHCHECK")
     assert "/_emulator/health" in check and "curl" not in check and "wget" not in check
+
+
+def test_the_image_installs_from_the_runtime_lock_with_hashes() -> None:
+    """Like every venv of ``make test``: the locked runtime dependencies with ``--require-hashes``, then the
+    emulator with ``--no-deps`` (built with the lock's setuptools), never a resolve of its own.  The lock is a
+    real one: ``tests/packaging/test_locks.py`` checks it pins, hashes and satisfies pyproject's dependencies."""
+    from tests.packaging.test_locks import inputs, pinned
+
+    installs = [run for run in instructions("RUN") if "pip install" in run]
+    locked = [run for run in installs if "-r " in run]
+    assert len(locked) == 1 and "--require-hashes" in locked[0], installs
+    lock = locked[0].split("-r ", 1)[1].split()[0]
+    assert lock == "locks/runtime.txt" and (ROOT / lock).is_file()
+    assert any(rest.split()[0] == lock for rest in instructions("COPY")), "the lock is copied into the image"
+    [package] = [run for run in installs if run not in locked]
+    assert "pip install --no-deps --no-build-isolation ." in package
+    versions = pinned(ROOT / lock)
+    assert {"setuptools", "wheel", "starlette", "uvicorn", "uvloop", "httptools"} <= set(versions)
+    assert "pytest" not in versions  # the runtime only
+    assert len(inputs(ROOT / lock)) > 10
+    order = [word + " " + rest for word, rest in dockerfile()]
+    assert order.index("RUN " + locked[0]) < order.index("RUN " + package), "dependencies first, then the package"
 
 
 def test_every_copied_path_exists_and_is_not_docker_ignored() -> None:

@@ -251,3 +251,39 @@ async def test_frame_lists_within_the_caps_answer(client: httpx.AsyncClient) -> 
     payload["input"]["messages"][0]["content"] = [{"video": frames * 32}] * 5  # 5 x 512 = 2,560 frames
     refused = await client.post(PATH, json=payload)
     assert refused.status_code == 400 and "2048 frames" in refused.json()["message"]
+
+
+PICTURE_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "describe_picture",
+        "description": "Describe what is in a picture or a video",
+        "parameters": {"type": "object", "properties": {"subject": {"type": "string"}}},
+    },
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("choice", ["auto", "required", {"type": "function", "function": {"name": "describe_picture"}}])
+async def test_a_tool_call_does_not_skip_the_media_checks(client: httpx.AsyncClient, choice: Any) -> None:
+    """A call the tool policy (or a forced ``tool_choice``) decides still needs a model that takes the media, and
+    references that resolve: the media checks ran only on the way to a text answer, so an OCR model called a tool
+    for a video, a text model on the multimodal endpoint for an image, and a broken URL went unnoticed."""
+    tools = {"tools": [PICTURE_TOOL], "tool_choice": choice, "result_format": "message"}
+    video = [{"video": ["https://cdn.example.com/f1.png", "https://cdn.example.com/f2.png"]}, {"text": "Describe it"}]
+    ocr = {"model": "qwen-vl-ocr", "input": {"messages": [{"role": "user", "content": video}]}, "parameters": tools}
+    assert await error_of(client, ocr) == (
+        400,
+        "InvalidParameter",
+        "The model qwen-vl-ocr does not support video input.",
+    )
+    streamed = await client.post(PATH, json=ocr, headers=SSE)
+    assert "event:error" in streamed.text and "does not support video input" in streamed.text
+    text_model = body(model="qwen-max", **tools)
+    status, _, message = await error_of(client, text_model)
+    assert status == 400 and message.startswith("url error, please check url！")
+    unreachable = body("https://unreachable.example/dog.jpg", **tools)
+    assert await error_of(client, unreachable) == (400, "InvalidParameter", "Failed to download multimodal content")
+    # the same requests with media the model takes: the tool is called
+    called = (await client.post(PATH, json=body(**tools))).json()
+    assert called["output"]["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "describe_picture"

@@ -162,3 +162,51 @@ async def test_rules_journal_and_stream_faults_see_it(client: httpx.AsyncClient)
     assert (await client.post("/_emulator/faults", json=fault)).status_code == 200
     events = native_events(await client.post(PATH, json={"model": "qwen-plus", "input": "hi", "stream": True}))
     assert [kind for kind, _ in events][-1] == "response.failed" and len(events) == 4
+
+
+async def test_answers_are_what_the_openapi_document_says(client: httpx.AsyncClient) -> None:
+    """The Responses operations are documented with models (``responses_schemas``): real answers — a message, a
+    function call, a thinking model's reasoning, a stored one, its input items, a deletion — validate against
+    them, and every key they carry is a documented field."""
+    from pydantic import BaseModel
+
+    from emulator.app import operations
+    from emulator.generation import responses_schemas as schemas
+    from emulator.openapi import build_document, model_class
+
+    def conforms(model: type[BaseModel], body: dict[str, Any]) -> None:
+        model.model_validate(body)
+        assert set(body) <= set(model.model_fields), set(body) - set(model.model_fields)
+
+    called = await create(client, input="What is the weather in Hangzhou?", tools=[WEATHER], tool_choice="required")
+    schemas.ResponseCreateRequest.model_validate({"model": "qwen-plus", "input": "hi", "tools": [WEATHER]})
+    thought = await create(client, input="Why is the sky blue?", enable_thinking=True)
+    message = await create(
+        client, input=[{"role": "user", "content": "hello"}], instructions="Be brief", temperature=0.5
+    )
+    for body in (called, thought, message):
+        conforms(schemas.ResponseObject, body)
+        for item in body["output"]:
+            item_model = {"message": schemas.MessageItem, "function_call": schemas.FunctionCallItem}.get(
+                item["type"], schemas.ReasoningItem
+            )
+            conforms(item_model, item)
+    assert {item["type"] for body in (called, thought, message) for item in body["output"]} == {
+        "function_call",
+        "reasoning",
+        "message",
+    }
+    conforms(schemas.ResponseObject, (await client.get(f"{PATH}/{message['id']}")).json())
+    conforms(schemas.ResponseInputItems, (await client.get(f"{PATH}/{message['id']}/input_items")).json())
+    conforms(schemas.ResponseDeleted, (await client.delete(f"{PATH}/{message['id']}")).json())
+
+    documented = {(op.method, op.path): op for op in operations() if op.tag == "responses"}
+    assert len(documented) == 8  # four operations, each also on the legacy path
+    for op in documented.values():
+        assert op.response is not None and model_class(op.response).__module__ == schemas.__name__
+    doc = build_document(list(documented.values()))
+    create_doc = doc["paths"][PATH]["post"]
+    assert create_doc["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("ResponseCreateRequest")
+    assert {"ResponseObject", "ResponseDeleted", "ResponseInputItems", "FunctionCallItem"} <= set(
+        doc["components"]["schemas"]
+    )

@@ -267,3 +267,27 @@ async def test_a_deployed_base_model_answers_as_itself(client: httpx.AsyncClient
     name = await running(client, "qwen-turbo", suffix="mine")
     text = (await generate(client, name, "你是谁?")).json()["output"]["text"]
     assert name in text
+
+
+@pytest.mark.parametrize("model", ["qwen3.6-plus", "qwen3.5-plus", "qwen3.5-27b", "qwen-vl-max", "qwen-audio-turbo"])
+async def test_models_of_other_endpoints_are_the_url_error_here(client: httpx.AsyncClient, model: str) -> None:
+    """Qwen3.5/3.6, vision and audio models answer on the multimodal endpoint (and compatible mode), not here: the
+    service's wrong-endpoint 400, plain and streamed (issues: qwen-vl-max via ``Generation`` 2024-2025,
+    qwen3.6-plus Apr 2026; the 2026 deep-thinking page of Qwen3.5; every recording of them is multimodal)."""
+    body = {"model": model, "input": {"messages": [{"role": "user", "content": EN}]}}
+    refused = await client.post(GENERATION, json=body)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()
+    assert error["code"] == "InvalidParameter" and error["message"].startswith("url error, please check url！ ")
+    assert "multimodal endpoint" in error["message"]
+    streamed = await client.post(GENERATION, json=body, headers=SSE)
+    assert streamed.status_code == 200 and "event:error" in streamed.text and "url error" in streamed.text
+    content = [{"text": EN}]
+    multimodal = {"model": model, "input": {"messages": [{"role": "user", "content": content}]}}
+    if model.startswith("qwen3."):  # they think by default: streaming, or thinking off
+        multimodal["parameters"] = {"enable_thinking": False}
+    answered = await client.post("/api/v1/services/aigc/multimodal-generation/generation", json=multimodal)
+    assert answered.status_code == 200, answered.text
+    if model != "qwen-audio-turbo":  # compatible mode serves the others
+        chat = {"model": model, "messages": [{"role": "user", "content": EN}], "enable_thinking": False}
+        assert (await client.post("/compatible-mode/v1/chat/completions", json=chat)).status_code == 200

@@ -10,7 +10,8 @@ import pytest
 
 from emulator.catalog import thinking_mode
 from emulator.errors import InvalidParameter
-from emulator.generation.thinking import MAX_THINKING_BUDGET, decide_thinking
+from emulator.generation.thinking import FORCED_TOOL_WHILE_THINKING, MAX_THINKING_BUDGET, decide_thinking
+from tests.control.test_responses import native_events
 
 TEXT = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL = "/api/v1/services/aigc/multimodal-generation/generation"
@@ -171,3 +172,51 @@ async def test_a_thinking_vision_model_streams_reasoning_then_drops_the_key(app:
     assert cumulative.status_code == 200 and cumulative.headers["content-type"].startswith("text/event-stream")
     assert "event:error" in cumulative.text and ":HTTP_STATUS/400" in cumulative.text
     assert "incremental_output" in cumulative.text
+
+
+TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}
+FORCING = ["required", {"type": "function", "function": {"name": "get_weather"}}]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("choice", FORCING)
+async def test_a_thinking_call_cannot_force_a_tool(client: httpx.AsyncClient, choice: Any) -> None:
+    """2026 docs: with thinking on, ``tool_choice`` "required" or a function object is a 400 (reference 2026-apps
+    decision 5); the same call without thinking calls the tool, and ``auto`` with thinking answers."""
+    native = text_body(enable_thinking=True, tools=[TOOL], tool_choice=choice)
+    refused = await client.post(TEXT, json=native)
+    assert refused.status_code == 400, refused.text
+    assert refused.json() == {
+        "request_id": refused.headers["x-request-id"],
+        "code": "InvalidParameter",
+        "message": FORCED_TOOL_WHILE_THINKING,
+    }
+    streamed = await client.post(
+        TEXT, json={**native, "parameters": {**native["parameters"], "incremental_output": True}}, headers=SSE
+    )
+    assert streamed.status_code == 200 and "event:error" in streamed.text and ":HTTP_STATUS/400" in streamed.text
+    assert events(streamed) == [{**refused.json(), "request_id": streamed.headers["x-request-id"]}]
+    chat = {"model": "qwen-plus", "messages": QUESTION, "tools": [TOOL], "tool_choice": choice, "enable_thinking": True}
+    for stream in (False, True):
+        openai = await client.post(CHAT, json={**chat, "stream": stream})
+        assert openai.status_code == 400, openai.text
+        assert openai.json()["error"]["message"] == FORCED_TOOL_WHILE_THINKING
+        assert openai.json()["error"]["code"] == "invalid_parameter_error"
+    always = await client.post(CHAT, json={**chat, "model": "qwq-plus", "enable_thinking": None, "stream": True})
+    assert always.status_code == 400, "a model that always thinks refuses it whatever enable_thinking says"
+    flat_tool = {"type": "function", "name": "get_weather", "parameters": TOOL["function"]["parameters"]}
+    flat_choice = choice if choice == "required" else {"type": "function", "name": "get_weather"}
+    responses = {"model": "qwen-plus", "input": "天气", "tools": [flat_tool], "tool_choice": flat_choice}
+    refused_response = await client.post("/compatible-mode/v1/responses", json={**responses, "enable_thinking": True})
+    assert refused_response.status_code == 400 and refused_response.json()["message"] == FORCED_TOOL_WHILE_THINKING
+    streamed_response = await client.post(
+        "/compatible-mode/v1/responses", json={**responses, "enable_thinking": True, "stream": True}
+    )
+    [(kind, data)] = native_events(streamed_response)
+    assert kind == "response.failed" and data["response"]["error"]["message"] == FORCED_TOOL_WHILE_THINKING
+    # without thinking the tool is called; with thinking and tool_choice auto the call answers
+    called = (await client.post(CHAT, json={**chat, "enable_thinking": False})).json()
+    assert called["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
+    auto = await client.post(CHAT, json={**chat, "tool_choice": "auto"})
+    assert auto.status_code == 200, auto.text
+    assert (await client.post("/compatible-mode/v1/responses", json=responses)).status_code == 200

@@ -1,8 +1,9 @@
 """The locks under locks/: every venv ``make test`` builds installs from one, with exact versions and hashes only.
 
 A lock is compiled by ``make lock`` from the ``.in`` beside it (``test.txt`` and ``bench.txt`` from pyproject.toml's
-extras); these tests catch a lock that no longer satisfies its inputs, a file that lost its hashes or recorded this
-machine's local index, and a Makefile install that resolves on its own.
+extras, ``runtime.txt``, the Docker image's, from its dependencies alone); these tests catch a lock that no longer
+satisfies its inputs, a file that lost its hashes or recorded this machine's local index, and a Makefile install
+that resolves on its own.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def pinned(lock: Path) -> dict[str, str]:
 
 def inputs(lock: Path) -> list[str]:
     """The top-level requirements a lock was compiled from."""
-    if lock.parent == LOCKS and lock.stem in {"test", "bench"}:
+    if lock.parent == LOCKS and lock.stem in {"test", "bench", "runtime"}:
         project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-        extras = ["test"] + (["bench"] if lock.stem == "bench" else [])
+        extras = {"test": ["test"], "bench": ["test", "bench"], "runtime": []}[lock.stem]
         reqs = list(project["dependencies"]) + [r for e in extras for r in project["optional-dependencies"][e]]
         return reqs + requirement_lines(LOCKS / "build.in")
     return requirement_lines(lock.with_suffix(".in"))
@@ -64,7 +65,9 @@ LOCK_FILES = sorted(LOCKS.rglob("*.txt"))
 
 def test_every_requirements_file_has_its_lock() -> None:
     ins = sorted(LOCKS.rglob("*.in"))
-    assert {"test", "bench", "client", "1.20.11", "2.0.2", "langchain", "litellm"} <= {p.stem for p in LOCK_FILES}
+    assert {"test", "bench", "runtime", "client", "1.20.11", "2.0.2", "langchain", "litellm"} <= {
+        p.stem for p in LOCK_FILES
+    }
     missing = [str(p.relative_to(ROOT)) for p in ins if p != LOCKS / "build.in" and not p.with_suffix(".txt").exists()]
     assert not missing, f"run `make lock`: no lock for {missing}"
 

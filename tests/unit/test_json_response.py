@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -58,3 +59,42 @@ def test_an_envelope_around_rendered_bytes_is_the_envelope(content: Any, key: st
     kept = envelope_encoded(_request(rid), key, render_json(content))
     fresh = envelope(_request(rid), key, content)
     assert (kept.body, kept.raw_headers, kept.status_code) == (fresh.body, fresh.raw_headers, fresh.status_code)
+
+
+_RAW = st.one_of(
+    _JSON.map(lambda v: json.dumps(v).encode()),
+    _JSON.map(lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass")),
+    _JSON.map(lambda v: json.dumps(v).encode("utf-16")),
+    st.sampled_from(
+        [
+            b'{"a":"\\ud800"}',
+            b'{"a":"\\uDFFFx"}',
+            b'["\xed\xa0\x80"]',
+            b'{"\\udc00":1}',
+            b"[[[[[1]]]]]",
+            b'{"a":"\\\\ud800"}',
+        ]
+    ),
+)
+
+
+@given(_RAW, st.integers(min_value=1, max_value=6))
+def test_the_bytes_fast_path_refuses_what_the_walk_refuses(raw: bytes, depth: int) -> None:
+    """``parse_json`` skips its tree walk when the bytes show it could find nothing: it must refuse exactly the
+    bodies (lone surrogates, escaped or encoded; nesting past the limit) the walk refuses."""
+    from emulator.errors import MalformedBody
+    from emulator.http import _check_tree, loads, parse_json
+
+    def verdict(fast: bool) -> str:
+        try:
+            if fast:
+                parse_json(raw, max_depth=depth)
+            else:
+                _check_tree(loads(raw), depth)
+        except MalformedBody as exc:
+            return exc.message
+        except (ValueError, RecursionError):
+            return "not JSON"
+        return "ok"
+
+    assert verdict(True) == verdict(False)

@@ -61,3 +61,20 @@ def test_the_worker_hand_over_round_trips(tmp_path: Path) -> None:
     assert again == settings and isinstance(again.data_dir, Path) and again.control_paths == (tmp_path,)
     assert again.time_scale == 0.0 and isinstance(again.time_scale, float)
     assert dataclasses.replace(settings, seed=6).seed == 6
+
+
+def test_the_head_timeout_is_a_setting_each_worker_applies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--head-timeout`` (was the constant ``HEAD_SECONDS``): a worker process builds its app from the settings in
+    the env and applies the timeout to the connections it serves (one worker: ``serve`` applies it)."""
+    from emulator.app import SETTINGS_ENV, create_app_from_env
+    from emulator.protocol import HEAD_SECONDS, BoundedHttpToolsProtocol
+
+    assert Settings().head_timeout == HEAD_SECONDS == BoundedHttpToolsProtocol.head_seconds
+    assert "--head-timeout" in {opt.opts[0] for opt in serve.params if isinstance(opt, click.Option)}
+    with pytest.raises(ValueError, match="head_timeout"):
+        Settings(head_timeout=0)
+    monkeypatch.setattr(BoundedHttpToolsProtocol, "head_seconds", HEAD_SECONDS)
+    settings = Settings(db=str(tmp_path / "e.db"), data_dir=tmp_path / "files", head_timeout=2.5)
+    monkeypatch.setenv(SETTINGS_ENV, settings.to_json())
+    create_app_from_env()
+    assert BoundedHttpToolsProtocol.head_seconds == 2.5

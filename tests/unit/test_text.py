@@ -288,3 +288,23 @@ def test_any_messages_never_raise_and_respect_max_tokens(
     if stop:
         assert not any(s and s in r.text for s in stop)
     assert r.input_tokens >= 0
+
+
+@given(
+    st.sampled_from([EN, ZH, "who are you?", "你是谁", "Tell me about rivers and mountains", "混合 text 中文"]),
+    st.sampled_from([None, 0.0, 0.7, 1.6]),
+    st.sampled_from([None, 3, 40]),
+    st.sampled_from([(), MEMORY]),
+    st.integers(0, 3),
+)
+def test_an_answer_that_is_not_streamed_is_the_streamed_text_in_one_piece(
+    prompt: str, temperature: float | None, max_tokens: int | None, memory: Any, seed: int
+) -> None:
+    """A non-stream answer skips drawing its stream pieces (they come after the text's draws): same text, same
+    usage, one piece."""
+    kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "memory": memory, "seed": seed}
+    streamed, whole = reply(prompt, **kwargs), reply(prompt, split=False, **kwargs)
+    assert (whole.text, whole.finish_reason, whole.input_tokens, whole.output_tokens) == (
+        streamed.text, streamed.finish_reason, streamed.input_tokens, streamed.output_tokens
+    )  # fmt: skip
+    assert whole.pieces == ((streamed.text,) if streamed.text else ())
