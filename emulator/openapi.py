@@ -103,6 +103,8 @@ class Operation:
         self.method, self.path, self.summary, self.tag = method, path, summary, tag
         self.request, self.response, self.envelope, self.params = request, response, envelope, params
         self.multipart, self.sse, self.auth, self.openai = multipart, sse, auth, openai
+        """``sse``: answers Server-Sent Events: only them, or with ``response`` a JSON body unless the request
+        streams."""
         self.description = description
         self.media_type = media_type
         """A success body that is not JSON (a file's bytes): documented as a binary string of this type."""
@@ -241,7 +243,7 @@ def _request_body(op: Operation) -> dict[str, Any] | None:
 
 
 def _success(op: Operation) -> dict[str, Any]:
-    if op.sse:
+    if op.sse and op.response is None:
         return {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
     if op.media_type is not None:
         return {"description": "OK", "content": {op.media_type: {"schema": {"type": "string", "format": "binary"}}}}
@@ -258,6 +260,12 @@ def _success(op: Operation) -> dict[str, Any]:
             "type": "object",
             "required": ["request_id", op.envelope],
             "properties": {"request_id": {"type": "string"}, op.envelope: _ref(op.response)},
+        }
+    if op.sse:  # JSON, or a stream of JSON events when the request asks for one
+        events = {"text/event-stream": {"schema": {"type": "object", "description": "Each event's data."}}}
+        return {
+            "description": "OK (Server-Sent Events when streamed)",
+            "content": {"application/json": {"schema": schema}, **events},
         }
     return {"description": "OK", "content": {"application/json": {"schema": schema}}}
 

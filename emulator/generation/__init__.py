@@ -16,3 +16,6 @@ on the tokenizer's tokens (``logprobs.py``); ``enable_search`` and hosted Respon
 run; token-id ``stop`` lists are accepted but only string stops cut a reply; ``n`` > 1 needs ``result_format:
 message`` on the native text endpoint.  See ``docs/structured-output-and-tools.md``.
 """
+
+RESPONSES_MAX_ITEMS_PAGE = 100
+"""The largest page of a stored response's input items (``limit``): the handler's bound and the document's."""

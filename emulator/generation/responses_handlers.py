@@ -21,15 +21,13 @@ from starlette.responses import JSONResponse, Response
 
 from emulator.context import caller, context
 from emulator.errors import ApiError, InvalidParameter
+from emulator.generation import RESPONSES_MAX_ITEMS_PAGE
 from emulator.generation.renderers.responses import ResponseHead, failed_body, responses_body, responses_events
 from emulator.generation.replies import frames_of, generation_stream
 from emulator.generation.responses_service import ResponsesService, echo_fields, item_uuid
 from emulator.http import FastJSONResponse, read_json_object, request_id
 from emulator.services import services
 from emulator.sse import encode_json
-
-MAX_ITEMS_PAGE = 100
-
 
 # --------------------------------------------------------------------------------------------- HTTP
 
@@ -147,6 +145,6 @@ async def input_items(request: Request) -> Response:
 def _limit(given: str | None) -> int:
     if given is None:
         return 20
-    if not given.isdigit() or not 1 <= int(given) <= MAX_ITEMS_PAGE:
-        raise InvalidParameter(f"limit must be an integer in [1, {MAX_ITEMS_PAGE}].", param="limit")
+    if not given.isdigit() or not 1 <= int(given) <= RESPONSES_MAX_ITEMS_PAGE:
+        raise InvalidParameter(f"limit must be an integer in [1, {RESPONSES_MAX_ITEMS_PAGE}].", param="limit")
     return int(given)

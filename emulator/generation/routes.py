@@ -6,7 +6,8 @@ imported with its first request, or when the OpenAPI document is built (``emulat
 from __future__ import annotations
 
 from emulator import lazy
-from emulator.openapi import Operation, path_param
+from emulator.generation import RESPONSES_MAX_ITEMS_PAGE
+from emulator.openapi import Operation, Param, path_param
 
 HANDLERS = "emulator.generation.handlers"
 MULTIMODAL = "emulator.generation.multimodal_handlers"
@@ -20,6 +21,12 @@ MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 RESPONSES_PATH = "/compatible-mode/v1/responses"
 
 RESPONSES_LEGACY_PATH = "/api/v2/apps/protocols/compatible-mode/v1/responses"
+RESPONSES_SCHEMAS = "emulator.generation.responses_schemas"
+_RESPONSES_PAGE = (
+    Param("limit", schema={"type": "integer", "minimum": 1, "maximum": RESPONSES_MAX_ITEMS_PAGE, "default": 20}),
+    Param("order", schema={"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+    Param("after", description="An item id: the page starts after it."),
+)
 
 
 def _responses(prefix: str, legacy: bool) -> list[Operation]:
@@ -32,7 +39,10 @@ def _responses(prefix: str, legacy: bool) -> list[Operation]:
             prefix,
             "Create a model response" + note,
             tag,
+            request=f"{RESPONSES_SCHEMAS}:ResponseCreateRequest",
+            response=f"{RESPONSES_SCHEMAS}:ResponseObject",
             envelope="raw",
+            sse=True,
             description="String or item `input`, `instructions`, function tools and their call/output items, "
             "`previous_response_id`, `store`; `stream: true` answers the documented event sequence "
             "(`response.created` ... `response.completed`).",
@@ -44,8 +54,9 @@ def _responses(prefix: str, legacy: bool) -> list[Operation]:
             prefix + "/{response_id}/input_items",
             "A stored response's input items" + note,
             tag,
+            response=f"{RESPONSES_SCHEMAS}:ResponseInputItems",
             envelope="raw",
-            params=item,
+            params=item + _RESPONSES_PAGE,
             endpoint=lazy.handler(f"{RESPONSES}:input_items"),
             name=f"responses_input_items{'_legacy' if legacy else ''}",
         ),
@@ -54,6 +65,7 @@ def _responses(prefix: str, legacy: bool) -> list[Operation]:
             prefix + "/{response_id}",
             "A stored response" + note,
             tag,
+            response=f"{RESPONSES_SCHEMAS}:ResponseObject",
             envelope="raw",
             params=item,
             endpoint=lazy.handler(f"{RESPONSES}:retrieve"),
@@ -64,6 +76,7 @@ def _responses(prefix: str, legacy: bool) -> list[Operation]:
             prefix + "/{response_id}",
             "Delete a stored response" + note,
             tag,
+            response=f"{RESPONSES_SCHEMAS}:ResponseDeleted",
             envelope="raw",
             params=item,
             endpoint=lazy.handler(f"{RESPONSES}:delete"),
