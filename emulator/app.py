@@ -1,4 +1,4 @@
-"""The composition root: builds the runtime and the typed services on it (``Services.build``), derives the routes
+"""The composition root: builds the runtime and the typed services on it (``Services``), derives the routes
 from each resource's ``operations`` (one declaration per endpoint), and puts the gateway in front of them."""
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: Ids | Non
         from emulator.catalog.handlers import load_user_models  # the catalog is imported on first use, not at start
 
         load_user_models(settings)  # --models: the user layer of the model catalog (reset for each app)
-    services = Services.build(rt)  # each service gets the parts it uses through its constructor
+    services = Services(rt)  # each service gets the parts it uses through its constructor
     app = EmulatorApp(
         routes=[
             *openapi.endpoint_routes(api_operations()),

@@ -2,7 +2,7 @@
 tenants, the change signal, and the per-request rule books and journal.  Built once by the app factory and kept
 on ``app.state.rt``.
 
-It holds no service: the services are built from its parts (``emulator.services.Services.build``), each given
+It holds no service: the services are built from its parts (``emulator.services.Services``), each given
 the collaborators it uses, and kept beside it on ``app.state.services``.
 """
 

@@ -58,13 +58,9 @@ class Services:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
 
-    @classmethod
-    def build(cls, rt: Runtime) -> Services:
-        return cls(rt)
-
-    def built(self) -> list[str]:
-        """The services built so far, by name (``emulator.services``: each is built on its first use)."""
-        return [name for name in _NAMES if name in self.__dict__]
+    def _built(self, name: str) -> bool:
+        """Whether the service ``name`` has been built (a cached property keeps it in the instance's dict)."""
+        return name in self.__dict__
 
     @cached_property
     def exports(self) -> ExportLedger:
@@ -237,34 +233,19 @@ class Services:
     async def stop(self) -> None:
         """At shutdown, before the database closes: work in flight stops at a safe point (a service never built has
         none)."""
-        if "tasks" in self.__dict__:
+        if self._built("tasks"):
             await self.tasks.stop()
-        if "batches" in self.__dict__:
+        if self._built("batches"):
             await self.batches.stop()
 
     async def sync_all(self) -> None:
         """Apply every transition that fell due (after the clock moved)."""
         await self.fine_tunes.sync_all()
         await self.deployments.sync_all()
-        if "tasks" in self.__dict__:  # their work in flight is in memory: a service never built has none
+        if self._built("tasks"):  # their work in flight is in memory: a service never built has none
             await self.tasks.sync_all()
-        if "batches" in self.__dict__:
+        if self._built("batches"):
             await self.batches.sync_all()
-
-
-_NAMES = (
-    "files",
-    "fine_tunes",
-    "exports",
-    "checkpoints",
-    "deployments",
-    "generation",
-    "uploads",
-    "responses",
-    "model_cards",
-    "tasks",
-    "batches",
-)
 
 
 def services(request: Request) -> Services:
