@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
@@ -79,7 +79,20 @@ def _no_constant(name: str) -> Any:
 
 def loads(raw: bytes | str) -> Any:
     """``json.loads`` as JSON (RFC 8259) has it: ``NaN``, ``Infinity`` and numbers past the float range are
-    ``MalformedBody``, never values that every later reader and writer would have to survive."""
+    ``MalformedBody``, never values that every later reader and writer would have to survive.
+
+    Most bodies are an object or an array from their first byte to their last: those are scanned at once (what
+    ``json.loads`` does after finding their encoding and skipping whitespace, which it would find UTF-8 and none);
+    anything else, or anything the scan refuses, goes the whole way, so values and refusals are ``json.loads``'s."""
+    if isinstance(raw, bytes) and raw[:1] in _OPENERS and raw[1:2] != b"\x00":
+        try:
+            text = raw.decode("utf-8", "surrogatepass")
+            value, end = _SCAN(text, 0)
+        except (UnicodeDecodeError, StopIteration, ValueError):
+            pass  # refused below, with json.loads's own message
+        else:
+            if end == len(text):
+                return value
     if isinstance(raw, str):
         if raw.startswith("\ufeff"):
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
@@ -90,6 +103,8 @@ def loads(raw: bytes | str) -> Any:
 
 _DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
 """One decoder for every body (``json.loads`` with hooks builds one per call)."""
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_OPENERS = (b"{", b"[")
 
 
 _JSON_TYPE = (b"content-type", b"application/json")
@@ -178,14 +193,29 @@ async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"Request body is larger than {limit} bytes.")
+    if hasattr(request, "_body"):  # read before (Starlette's cache)
+        body: bytes = request._body
+        if len(body) > limit:
+            raise TooLarge(f"Request body is larger than {limit} bytes.")
+        return body
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"Request body is larger than {limit} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    receive = request.receive
+    while True:  # ``Request.stream`` without an async generator's machinery around each message
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"Request body is larger than {limit} bytes.")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._body = body  # as ``Request.body()`` leaves it: a later ``body()``/``stream()`` answers from it
+    return body
 
 
 def strict_json(data: bytes | str) -> Any:
@@ -245,13 +275,14 @@ _ENCODED_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 def _plain(raw: bytes | str, max_depth: int) -> bool:
     """True when ``_check_tree`` cannot find anything, seen from the bytes alone (most bodies): UTF-8 (no BOM, no
     NUL in the first bytes, as ``json.detect_encoding`` reads them), no surrogate at all, and fewer brackets in the
-    whole text than the depth allowed.  Substring tests first: they are memchr-fast, a regex scan is not."""
+    whole text than the depth allowed.  Substring tests first: they are memchr-fast (a one-byte one most of all),
+    a regex scan is not."""
     return (
         isinstance(raw, bytes)
         and raw[:1] not in (b"\xfe", b"\xff")
         and b"\x00" not in raw[:4]
         and raw.count(b"[") + raw.count(b"{") <= max_depth
-        and (b"\\u" not in raw or _ESCAPED_SURROGATE.search(raw) is None)
+        and (b"\\" not in raw or b"\\u" not in raw or _ESCAPED_SURROGATE.search(raw) is None)
         and (b"\xed" not in raw or _ENCODED_SURROGATE.search(raw) is None)
     )
 

@@ -43,6 +43,8 @@ HEAD_SECONDS = 10.0
 """Default of ``--head-timeout``: how long a request head may take to arrive once its first byte has (uvicorn's
 keep-alive timeout stops at the first byte, and nothing bounds the rest): past it the connection gets a 408 and is
 closed."""
+GATHER_BYTES = 16 * 1024
+"""A body from this size on leaves beside its head (``writelines``) instead of being copied behind it."""
 DRAIN_BYTES = 1024 * 1024
 DRAIN_SECONDS = 2.0
 
@@ -76,7 +78,10 @@ class _HeadWithBody:
             self._transport.write(data)
             return
         self._held = None
-        self._transport.write(held + data)
+        if len(data) < GATHER_BYTES:
+            self._transport.write(held + data)
+        else:  # one gathered send (uvloop's writelines is a writev): no copy of a large body to put its head first
+            self._transport.writelines((held, data))
 
     def flush(self) -> None:
         held = self._held

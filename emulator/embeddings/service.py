@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from emulator.embeddings.specs import (
     MULTIMODAL_MODELS,
@@ -65,8 +65,7 @@ def vector_base64(text: str, dim: int, space: str) -> str:
 # ------------------------------------------------------------------------------------------------ text embedding
 
 
-@dataclass(frozen=True)
-class TextJob:
+class TextJob(NamedTuple):  # a tuple: made once per request, and a frozen dataclass costs five setattrs
     model: TextModel
     texts: list[str]
     dimension: int
@@ -181,11 +180,18 @@ def sparse_embedding(text: str) -> list[dict[str, Any]]:
 def text_items_json(job: TextJob) -> list[bytes]:
     """The ``output.embeddings`` array's JSON, in pieces to be joined once (``b"".join``): no 8 KB vector is
     copied more than that one time."""
-    pieces: list[bytes] = [b"["]
+    dimension, space = job.dimension, job.model.space
+    if job.output_type == "dense":  # the usual answer: three pieces an item
+        pieces = [b'[{"embedding":']
+        for index, text in enumerate(job.texts):
+            pieces += (vector_json(text, dimension, space), b',"text_index":%d},{"embedding":' % index)
+        pieces[-1] = pieces[-1][: -len(b',{"embedding":')] + b"]"
+        return pieces
+    pieces = [b"["]
     for index, text in enumerate(job.texts):
         pieces.append(b"{" if index == 0 else b",{")
         if job.output_type != "sparse":
-            pieces += (b'"embedding":', vector_json(text, job.dimension, job.model.space), b",")
+            pieces += (b'"embedding":', vector_json(text, dimension, space), b",")
         if job.output_type != "dense":
             sparse = json.dumps(sparse_embedding(text), ensure_ascii=False, separators=(",", ":")).encode()
             pieces += (b'"sparse_embedding":', sparse, b",")
