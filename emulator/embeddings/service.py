@@ -98,13 +98,18 @@ def check_texts(spec: TextModel, texts: object, field: str | None = None) -> tup
     if len(texts) > spec.max_rows:
         raise batch_too_large(spec.max_rows, field)
     total = 0
+    longest = 4 * spec.max_tokens
     for text in texts:
         if not isinstance(text, str):
             raise InvalidParameter(f"Value error, input should be a string or a list of strings.: {field}")
         if not text:
             raise batch_empty(field)
-        if len(text) > 4 * spec.max_tokens:
+        size = len(text)
+        if size > longest:
             raise too_long(spec.max_tokens)
+        if text.isascii():  # ``count_tokens``'s rule for text without CJK, within the limit by the check above
+            total += (size + 3) // 4
+            continue
         tokens = count_tokens(text)
         if tokens > spec.max_tokens:
             raise too_long(spec.max_tokens)
@@ -177,15 +182,20 @@ def sparse_embedding(text: str) -> list[dict[str, Any]]:
     ]
 
 
+_MOST_ROWS = max(spec.max_rows for spec in TEXT_MODELS.values())
+_DENSE_BETWEEN = tuple(b',"text_index":%d},{"embedding":' % i for i in range(_MOST_ROWS))
+_DENSE_LAST = tuple(b',"text_index":%d}]' % i for i in range(_MOST_ROWS))
+
+
 def text_items_json(job: TextJob) -> list[bytes]:
     """The ``output.embeddings`` array's JSON, in pieces to be joined once (``b"".join``): no 8 KB vector is
     copied more than that one time."""
     dimension, space = job.dimension, job.model.space
-    if job.output_type == "dense":  # the usual answer: three pieces an item
+    if job.output_type == "dense" and len(job.texts) <= _MOST_ROWS:  # the usual answer: two pieces an item
         pieces = [b'[{"embedding":']
         for index, text in enumerate(job.texts):
-            pieces += (vector_json(text, dimension, space), b',"text_index":%d},{"embedding":' % index)
-        pieces[-1] = pieces[-1][: -len(b',{"embedding":')] + b"]"
+            pieces += (vector_json(text, dimension, space), _DENSE_BETWEEN[index])
+        pieces[-1] = _DENSE_LAST[len(job.texts) - 1]
         return pieces
     pieces = [b"["]
     for index, text in enumerate(job.texts):
