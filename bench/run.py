@@ -98,7 +98,7 @@ def run_sections(workdir: Path, only: tuple[str, ...], quick: bool) -> dict[str,
         "streams": lambda w: streams.measure(w, rounds=1 if quick else 3),
         "generation": lambda w: _generation(w, quick),
         "structured": lambda w: structured.measure(w, seconds=1.0 if quick else 2.0, rounds=2 if quick else 5),
-        "apps": lambda w: apps.measure(w, rounds=2 if quick else 5, lines=5_000 if quick else apps.MAX_REQUESTS),
+        "apps": lambda w: apps.measure(w, rounds=3 if quick else 15, lines=5_000 if quick else apps.MAX_REQUESTS),
         "hostile": lambda w: hostile.measure(w),
     }
     results: dict[str, Any] = {}
