@@ -1,4 +1,5 @@
-"""A response's head and body leave the server in one write (``emulator.protocol._HeadWithBody``)."""
+"""A response's head and body leave the server in one write (``emulator.protocol._HeadWithBody``): copied into one
+buffer when the body is small, gathered (``writelines``, a writev under uvloop) when it is large."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from emulator.protocol import _HeadWithBody
+from emulator.protocol import GATHER_BYTES, _HeadWithBody
 from emulator.testing import EmulatorServer
 
 
@@ -19,6 +20,9 @@ class Recorder:
 
     def write(self, data: bytes) -> None:
         self.writes.append(data)
+
+    def writelines(self, data: Any) -> None:
+        self.writes.append(tuple(data))
 
     def close(self) -> None:
         self.closed = True
@@ -40,6 +44,18 @@ async def test_a_head_and_its_body_leave_together() -> None:
     assert raw.writes == [b"HTTP/1.1 200 OK\r\n\r\n{}"]
     corked.write(b"more")
     assert raw.writes[-1] == b"more"
+
+
+@pytest.mark.anyio
+async def test_a_large_body_leaves_beside_its_head_not_copied_behind_it() -> None:
+    raw = Recorder()
+    corked = _HeadWithBody(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+    head, body = b"HTTP/1.1 200 OK\r\n\r\n", b"x" * GATHER_BYTES
+    corked.write(head)
+    corked.write(body)
+    assert len(raw.writes) == 1 and raw.writes[0] == (head, body) and raw.writes[0][1] is body
+    corked.write(b"then")
+    assert raw.writes[-1] == b"then"
 
 
 @pytest.mark.anyio
@@ -83,3 +99,61 @@ def test_keep_alive_and_pipelined_requests_still_get_whole_answers(tmp_path: Any
         assert b'"status"' not in answers[2]  # HEAD: no body
     finally:
         server.stop()
+
+
+@pytest.mark.live
+def test_large_answers_to_pipelined_posts_arrive_whole(tmp_path: Any) -> None:
+    """Two 86 KB embedding answers (gathered writes) to two POSTs on one connection, the second body sent in
+    pieces (read message by message): both whole, in order, each exactly its Content-Length."""
+    import json
+    import time
+
+    server = EmulatorServer(workdir=tmp_path, time_scale=0.0)
+    server.start()
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+        texts = [f"text {i}: the quick brown fox" for i in range(10)]
+        body = json.dumps({"model": "text-embedding-v4", "input": {"texts": texts}}).encode()
+        head = (
+            f"POST /api/v1/services/embeddings/text-embedding/text-embedding HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer sk-test\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(head + body + head + body[:100])
+            time.sleep(0.05)
+            conn.sendall(body[100:])
+            received = b""
+            deadline = time.monotonic() + 10
+            while not _complete(received, 2):
+                assert time.monotonic() < deadline, received[:300]
+                received += conn.recv(65536)
+        answers = _split_answers(received)
+        assert len(answers) == 2
+        for answer in answers:
+            data = json.loads(answer)
+            embeddings = data["output"]["embeddings"]
+            assert [e["text_index"] for e in embeddings] == list(range(10))
+            assert all(len(e["embedding"]) == 1024 for e in embeddings)
+        assert answers[0].split(b'"request_id"')[0] == answers[1].split(b'"request_id"')[0]
+    finally:
+        server.stop()
+
+
+def _split_answers(received: bytes) -> list[bytes]:
+    bodies = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:])
+        if len(rest) < length:
+            raise ValueError("not all here yet")
+        bodies.append(rest[:length])
+        received = rest[length:]
+    return bodies
+
+
+def _complete(received: bytes, answers: int) -> bool:
+    try:
+        bodies = _split_answers(received)
+    except (StopIteration, ValueError):
+        return False
+    return len(bodies) == answers
