@@ -7,7 +7,8 @@
    ≥ 0.7.  Rounds are short (1 s) and many (15): this machine's speed drifts by ±15% from one few-second window
    to the next (the same status read, back to back: 4,500-6,200 req/s), so each ratio is of two neighbouring
    windows and the median of many is quoted.  The load tool repeats one body, so the vectors' JSON comes from the
-   bounded cache after the first request; the cost of ten never-seen texts is measured too (in-process, ``uncached_ms``) and reported beside it.
+   bounded cache after the first request; the cost of ten never-seen texts is measured too (in-process,
+   ``uncached_ms``) and reported beside it.
 """
 
 from __future__ import annotations
