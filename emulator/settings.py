@@ -155,6 +155,14 @@ class Settings:
         "list). Loopback names, IP addresses and --host are always served; '*' serves any name (turns off the "
         "DNS rebinding guard).",
     )
+    callback_hosts: tuple[str, ...] = option(
+        (),
+        multiple=True,
+        flag="--callback-host",
+        help="Also POST batch finish callbacks (metadata.ds_batch_finish_callback) to this host (repeatable, or "
+        "comma-separated). Without it they go to loopback hosts only, and only when --host is loopback; '*' "
+        "allows any host, 'none' sends none. GET /_emulator/callbacks lists every attempt.",
+    )
     control_paths: tuple[Path, ...] = option(
         (),
         multiple=True,
