@@ -15,7 +15,11 @@ class BatchCreateRequest(WireModel):
     input_file_id: str
     endpoint: Literal["/v1/chat/completions", "/v1/embeddings", "/v1/chat/ds-test"]
     completion_window: str = Field(description="`24h` to `336h`, or `1d` to `14d`.")
-    metadata: dict[str, str] | None = Field(None, description="`ds_name` ≤ 100, `ds_description` ≤ 200 characters.")
+    metadata: dict[str, str] | None = Field(
+        None,
+        description="`ds_name` ≤ 100, `ds_description` ≤ 200 characters; `ds_batch_finish_callback` an http(s) URL "
+        "POSTed the batch object when the batch ends (GET /_emulator/callbacks lists the attempts).",
+    )
 
 
 class RequestCounts(WireModel):
