@@ -294,9 +294,10 @@ class BatchesService:
         total, facts = row.total, row.facts()
         if not row.valid and row.cancel_at is None:  # failed: no line ran, no file to cut
             async with self.db.transaction() as tx:
-                await store.set_finalized(tx, row.batch_id, 0, 0, None, None)
+                first = await store.set_finalized(tx, row.batch_id, 0, 0, None, None)
             self.changes.notify(row.batch_id)
-            await self._call_back(row.batch_id)
+            if first:
+                await self._call_back(row.batch_id)
             return
         if row.cancel_at is not None:
             done, leftover = lines_done(facts, total, row.cancel_at), CANCELLED
@@ -321,10 +322,11 @@ class BatchesService:
         out_path.unlink(missing_ok=True)
         err_path.unlink(missing_ok=True)
         async with self.db.transaction() as tx:
-            await store.set_finalized(tx, row.batch_id, ok, failed, output_id, error_id)
+            first = await store.set_finalized(tx, row.batch_id, ok, failed, output_id, error_id)
         results.unlink(missing_ok=True)
         self.changes.notify(row.batch_id)
-        await self._call_back(row.batch_id)
+        if first:
+            await self._call_back(row.batch_id)
 
     async def _call_back(self, batch_id: str) -> None:
         """The batch reads final from now on: its finish callback is due, once, with the batch as a read shows it."""
