@@ -103,7 +103,7 @@ def serve(**given: Any) -> None:
     gc.disable()  # start-up makes long-lived objects, not garbage: no collection until the app is up (app.resume_gc)
     from emulator.db import DamagedDatabase, SchemaTooNew, check_database_file, check_writable_dir
 
-    settings = Settings(**{**given, "admin_token": given["admin_token"] or None})
+    settings = _settings(given)
     db, faults_file, responses_file = settings.db, settings.faults_file, settings.responses_file
     models_file = settings.models_file
     if faults_file is not None:
@@ -175,6 +175,15 @@ def serve(**given: Any) -> None:
     (settings.resolved_data_dir() / "clock.json").unlink(missing_ok=True)  # the first worker republishes it
     os.environ[SETTINGS_ENV] = settings.to_json()
     uvicorn.run("emulator.app:create_app_from_env", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
+
+
+def _settings(given: dict[str, Any]) -> Settings:
+    """The options as settings; a value click let through but a setting refuses (``--callback-host``) is a usage
+    error."""
+    try:
+        return Settings(**{**given, "admin_token": given["admin_token"] or None})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -15,7 +15,8 @@ sees the runtime or looks another up.
     UploadsService(db, clock, settings, blob_dir, generation)   the upload policy and the OSS form POST
     ModelCardsService(fine_tunes, exports, deployments)         the models list
     TasksService(db, clock, ids, changes, data_dir, find_file=files.get_file)   async tasks (batch embedding)
-    BatchesService(db, clock, ids, changes, data_dir, files, generation, rules) OpenAI-compatible Batch
+    CallbackOutbox(policy, clock)       the batches' finish callbacks: their queue, workers and ring
+    BatchesService(db, clock, ids, changes, data_dir, files, generation, rules, callbacks) OpenAI-compatible Batch
 
 Each is a cached property whose module is imported inside it: a server starts without importing any service (the
 route tables name their handlers, ``emulator.lazy``), and a request builds, once, the services its handler uses
@@ -39,6 +40,7 @@ from emulator.db import Tx
 from emulator.runtime import Runtime
 
 if TYPE_CHECKING:
+    from emulator.batches.callbacks import CallbackOutbox
     from emulator.batches.service import BatchesService
     from emulator.deployments.service import DeploymentsService
     from emulator.deployments.states import Policy as DeploymentPolicy
@@ -160,6 +162,13 @@ class Services:
         return TasksService(rt.db, rt.clock, rt.ids, rt.changes, rt.data_dir, find_file=self.files.get_file)
 
     @cached_property
+    def callbacks(self) -> CallbackOutbox:
+        from emulator.batches.callbacks import CallbackOutbox, CallbackPolicy
+
+        rt = self._rt
+        return CallbackOutbox(CallbackPolicy(rt.settings.callback_hosts, rt.settings.host), rt.clock)
+
+    @cached_property
     def batches(self) -> BatchesService:
         from emulator.batches.decide import LineRules
         from emulator.batches.service import BatchesService
@@ -175,6 +184,7 @@ class Services:
             self.generation,
             LineRules(rt.faults, rt.responses, rt.journal),
             line_seconds=rt.settings.batch_line_seconds,
+            callbacks=self.callbacks,
         )
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[dict[str, int], list[Cleanup]]:
@@ -237,6 +247,13 @@ class Services:
             await self.tasks.stop()
         if self._built("batches"):
             await self.batches.stop()
+        if self._built("callbacks"):
+            await self.callbacks.stop()
+
+    def forget_callbacks(self) -> None:
+        """A whole reset: the ring of callback attempts starts empty (one never built holds none)."""
+        if self._built("callbacks"):
+            self.callbacks.clear()
 
     async def sync_all(self) -> None:
         """Apply every transition that fell due (after the clock moved)."""

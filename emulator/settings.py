@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ DEFAULT_TIME_SCALE = 60.0
 DEFAULT_DB = Path(".data/emulator.db")
 DEFAULT_DATA_DIR = Path(".data/files")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,14 @@ class Settings:
         "list). Loopback names, IP addresses and --host are always served; '*' serves any name (turns off the "
         "DNS rebinding guard).",
     )
+    callback_hosts: tuple[str, ...] = option(
+        (),
+        multiple=True,
+        flag="--callback-host",
+        help="Also POST batch finish callbacks (metadata.ds_batch_finish_callback) to this host (repeatable, or "
+        "comma-separated). Without it they go to loopback hosts only, and only when --host is loopback; '*' "
+        "allows any host, 'none' sends none. GET /_emulator/callbacks lists every attempt.",
+    )
     control_paths: tuple[Path, ...] = option(
         (),
         multiple=True,
@@ -210,6 +220,7 @@ class Settings:
             value = _coerce(spec, getattr(self, spec.name))
             object.__setattr__(self, spec.name, value)
             _check(spec.name, spec.metadata["option"], value)
+        _check_callback_hosts(self.callback_hosts)
 
     @property
     def in_memory(self) -> bool:
@@ -268,6 +279,21 @@ def _check(name: str, spec: Option, value: Any) -> None:
         raise ValueError(f"{name}: must be <= {spec.le:g} (got {value!r})")
     if spec.choices is not None and value not in spec.choices:
         raise ValueError(f"{name}: must be one of {', '.join(spec.choices)} (got {value!r})")
+
+
+def _check_callback_hosts(hosts: tuple[str, ...]) -> None:
+    """Each ``--callback-host`` is ``*``, ``none``, a host name or an IP address: no scheme, port or path."""
+    import ipaddress
+
+    for host in (h.strip() for item in hosts for h in item.split(",")):
+        if not host or host in ("*", "none") or (":" not in host and _HOST_NAME.fullmatch(host)):
+            continue
+        try:
+            ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            raise ValueError(
+                f"callback_hosts: {host!r} is not a host name or an IP address (give no scheme, port or path)"
+            ) from None
 
 
 def _base_type(name: str) -> str:

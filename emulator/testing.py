@@ -276,6 +276,28 @@ class EmulatorClient:
     def clear_requests(self) -> None:
         self.control("DELETE", "/_emulator/requests")
 
+    # ---------------------------------------------------------------- batch finish callbacks
+
+    def callbacks(self, batch_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The batch finish callbacks attempted (``outcome``: delivered, refused, failed, dropped), newest first."""
+        query = urllib.parse.urlencode({"limit": limit, **({"batch_id": batch_id} if batch_id else {})})
+        return self.control("GET", f"/_emulator/callbacks?{query}")["callbacks"]  # type: ignore[no-any-return]
+
+    def wait_for_callback(self, batch_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The attempt of ``batch_id``'s finish callback, waiting (wall seconds) for it: delivery runs in the
+        background, after the read or clock advance that finalized the batch has answered."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.callbacks(batch_id, limit=1)
+            if found:
+                return found[0]
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no finish callback of {batch_id} attempted within {timeout:g} s")
+            time.sleep(0.05)
+
+    def clear_callbacks(self) -> None:
+        self.control("DELETE", "/_emulator/callbacks")
+
 
 def cut(value: Any, width: int = STORY_BODY_WIDTH) -> str:
     """A body on one line, cut to ``width`` characters."""

@@ -9,5 +9,8 @@ private results file.  The output and error files (``file-batch_output-…``, in
 are cut from it when the batch first reads final, so a cancel keeps the lines finished before it.  Each line meets
 the fault and response rules as the request it stands for (``decide``).
 
-Deviations: ``ds_batch_finish_callback`` is echoed, never called.
+``metadata.ds_batch_finish_callback`` is POSTed the batch object once, when the batch is finalized (``callbacks``):
+in the background, to loopback hosts only unless ``--callback-host`` allows others; ``GET /_emulator/callbacks``
+lists every attempt.  A batch with a callback is finalized by a timer on the running clock, a batch without one on
+the read (or clock change) that finds it due.
 """

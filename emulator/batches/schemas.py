@@ -15,7 +15,11 @@ class BatchCreateRequest(WireModel):
     input_file_id: str
     endpoint: Literal["/v1/chat/completions", "/v1/embeddings", "/v1/chat/ds-test"]
     completion_window: str = Field(description="`24h` to `336h`, or `1d` to `14d`.")
-    metadata: dict[str, str] | None = Field(None, description="`ds_name` ≤ 100, `ds_description` ≤ 200 characters.")
+    metadata: dict[str, str] | None = Field(
+        None,
+        description="`ds_name` ≤ 100, `ds_description` ≤ 200 characters; `ds_batch_finish_callback` an http(s) URL "
+        "POSTed the batch object when the batch ends (GET /_emulator/callbacks lists the attempts).",
+    )
 
 
 class RequestCounts(WireModel):
@@ -67,3 +71,37 @@ class BatchList(WireModel):
     first_id: str | None
     last_id: str | None
     has_more: bool
+
+
+class CallbackAttempt(WireModel):
+    """One finish callback as ``GET /_emulator/callbacks`` lists it (``batches.callbacks``)."""
+
+    seq: int = Field(description="Position since start (never reused).")
+    batch_id: str
+    url: str = Field(description="As given in metadata.ds_batch_finish_callback, a password in it masked.")
+    outcome: Literal["delivered", "refused", "failed", "dropped"] = Field(
+        description="delivered: a 2xx answer; refused: the host policy (--callback-host) forbade it, nothing was "
+        "sent; failed: connection error, timeout or a non-2xx answer; dropped: the delivery queue was full."
+    )
+    status_code: int | None = Field(description="The receiver's HTTP status, when it answered.")
+    error: str | None = Field(description="Why it was not delivered.")
+    body: Any = Field(
+        description="The JSON body sent (the batch object as a read answered it then); over 16 KiB, its first "
+        "16 KiB as text."
+    )
+    body_size: int = Field(description="Bytes of the body sent.")
+    time: float = Field(description="Emulated Unix time the callback fell due (the batch was finalized).")
+    time_iso: str
+    wall_time: float = Field(description="Wall-clock Unix time the attempt ended.")
+    duration_ms: float = Field(description="From the start of the POST to its answer's head (0 when not sent).")
+
+
+class CallbackPage(WireModel):
+    capacity: int = Field(description="Ring size; older attempts are forgotten.")
+    total: int = Field(description="Attempts kept that match the filter (before limit).")
+    pending: int = Field(description="Callbacks queued or being delivered.")
+    callbacks: list[CallbackAttempt] = Field(description="Newest first.")
+
+
+class CallbacksCleared(WireModel):
+    removed: int

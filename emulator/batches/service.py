@@ -18,10 +18,13 @@ from typing import Any
 from starlette.types import Scope
 
 from emulator.batches import lines, store
+from emulator.batches.callbacks import KEY as CALLBACK
+from emulator.batches.callbacks import CallbackOutbox, check_url
 from emulator.batches.decide import Decided, LineRules
-from emulator.batches.states import CANCELLABLE, BatchStatus, due_to_finalize, lines_done, status_at
+from emulator.batches.states import CANCELLABLE, BatchStatus, due_to_finalize, finalize_at, lines_done, status_at
 from emulator.batches.store import BatchRow
-from emulator.changes import Signal
+from emulator.batches.wire import batch_dict
+from emulator.changes import CLOCK, Signal
 from emulator.clock import Clock
 from emulator.context import CONTEXT
 from emulator.db import Database, Tx
@@ -52,6 +55,8 @@ _WINDOW = re.compile(r"^(\d+)([hd])$")
 TEST_MAX_ACTIVE = 2
 _LINE_JSON = json.JSONEncoder(ensure_ascii=False).encode
 """``json.dumps(..., ensure_ascii=False)`` without building an encoder per line."""
+_TIMER = "batches:timer"
+"""The change key that wakes the finish timer (a batch with a callback got a new due time)."""
 
 
 def window_seconds(value: object) -> float:
@@ -73,7 +78,14 @@ def check_metadata(metadata: object) -> dict[str, Any] | None:
     for key, value in metadata.items():
         if not isinstance(value, str) or len(value) > limits.get(key, 512):
             raise InvalidParameter(f"metadata.{key} must be a string of at most {limits.get(key, 512)} characters.")
+    if CALLBACK in metadata:
+        check_url(metadata[CALLBACK])
     return dict(metadata)
+
+
+def callback_url(row: BatchRow) -> str | None:
+    url = (row.metadata or {}).get(CALLBACK)
+    return url if isinstance(url, str) and url else None
 
 
 def _owner(tenant_id: str) -> Tenant:
@@ -93,6 +105,7 @@ class BatchesService:
         generation: GenerationService,
         rules: LineRules | None = None,
         line_seconds: float = SECONDS_PER_LINE,
+        callbacks: CallbackOutbox | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -109,6 +122,11 @@ class BatchesService:
         """A cancelled batch's worker stops after this many lines (an expiring one's: those that fit its window)."""
         self._finalizing = asyncio.Lock()
         self._stopping = False
+        self.callbacks = callbacks
+        """Where a finalized batch's finish callback goes (None: nowhere)."""
+        self._due: dict[str, float] = {}
+        """Batches with a callback, not yet finalized, whose finalize time is known: the timer finalizes them then."""
+        self._timer: asyncio.Task[None] | None = None
 
     @property
     def dir(self) -> Path:
@@ -173,11 +191,14 @@ class BatchesService:
         row = await store.find_batch(self.db, batch_id)
         if row is not None and row.cancel_at is None and row.facts().expires:
             self._stop_at[batch_id] = lines_done(row.facts(), row.total, row.facts().deadline)
+        self._watch(row)
         if valid and not await self._produce(batch_id, tenant, source, endpoint):
             return
         async with self.db.transaction() as tx:
             await store.set_produced(tx, batch_id)
         self.changes.notify(batch_id)
+        if row is not None and self._calls_back(row):
+            self._watch(await store.find_batch(self.db, batch_id))
 
     def _runnable(self, model: str, url: str) -> bool:
         if url == lines.TEST_URL:
@@ -271,6 +292,13 @@ class BatchesService:
         """Cut the output and error files from the results: the lines run before a cancel, or before an expiring
         batch's deadline, keep their answers; the others go to the error file (cancelled or expired)."""
         total, facts = row.total, row.facts()
+        if not row.valid and row.cancel_at is None:  # failed: no line ran, no file to cut
+            async with self.db.transaction() as tx:
+                first = await store.set_finalized(tx, row.batch_id, 0, 0, None, None)
+            self.changes.notify(row.batch_id)
+            if first:
+                await self._call_back(row.batch_id)
+            return
         if row.cancel_at is not None:
             done, leftover = lines_done(facts, total, row.cancel_at), CANCELLED
         else:
@@ -294,9 +322,22 @@ class BatchesService:
         out_path.unlink(missing_ok=True)
         err_path.unlink(missing_ok=True)
         async with self.db.transaction() as tx:
-            await store.set_finalized(tx, row.batch_id, ok, failed, output_id, error_id)
+            first = await store.set_finalized(tx, row.batch_id, ok, failed, output_id, error_id)
         results.unlink(missing_ok=True)
         self.changes.notify(row.batch_id)
+        if first:
+            await self._call_back(row.batch_id)
+
+    async def _call_back(self, batch_id: str) -> None:
+        """The batch reads final from now on: its finish callback is due, once, with the batch as a read shows it."""
+        self._due.pop(batch_id, None)
+        row = await store.find_batch(self.db, batch_id)
+        if row is None or self.callbacks is None:
+            return
+        url = callback_url(row)
+        if url is not None:
+            now = self.clock.now()
+            self.callbacks.submit(batch_id, url, batch_dict(row, status_at(row.facts(), now), now))
 
     async def _keep(self, owner: Tenant, path: Path, name: str) -> str | None:
         if not path.exists():
@@ -352,7 +393,9 @@ class BatchesService:
             await store.set_cancel(tx, batch_id, now)
         self._stop_at[batch_id] = lines_done(row.facts(), row.total, now) if row.validated else 0
         self.changes.notify(batch_id)
-        return replace(row, cancel_at=now)
+        cancelled = replace(row, cancel_at=now)
+        self._watch(cancelled)
+        return cancelled
 
     async def sync_all(self) -> None:
         """After the clock moved: the workers of batches now due finish, then every due batch is finalized."""
@@ -374,6 +417,7 @@ class BatchesService:
         """After a restart or a restore: batches whose lines were being checked or answered start over (one restored
         from a snapshot taken after its lines were answered but before its files were cut has no results file)."""
         for row in await store.open_batches(self.db):
+            self._watch(row)
             if row.batch_id in self._work or (row.validated and not row.valid):
                 continue
             if row.produced and self._results(row.batch_id).exists():
@@ -391,12 +435,58 @@ class BatchesService:
     async def stop(self) -> None:
         """Workers stop at their next safe point (never inside a database write); one stuck past 10 s is cancelled."""
         self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+            await asyncio.gather(self._timer, return_exceptions=True)
         works = list(self._work.values())
         if works:
             _, late = await asyncio.wait(works, timeout=10)
             for work in late:
                 work.cancel()
             await asyncio.gather(*works, return_exceptions=True)
+
+    # ------------------------------------------------------------------------------------------ finish timer
+
+    def _calls_back(self, row: BatchRow) -> bool:
+        return self.callbacks is not None and callback_url(row) is not None
+
+    def _watch(self, row: BatchRow | None) -> None:
+        """A batch with a finish callback is finalized when due even if nobody reads it (the clock running): the
+        timer wakes for it.  A batch without one stays lazy, finalized by the read (or clock change) that finds it
+        due."""
+        if row is None or not self._calls_back(row):
+            return
+        at = finalize_at(row.facts())
+        if at is None:
+            self._due.pop(row.batch_id, None)
+            return
+        self._due[row.batch_id] = at
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.get_running_loop().create_task(self._tick())
+        else:
+            self.changes.notify(_TIMER)
+
+    async def _tick(self) -> None:
+        """Sleeps until the first due batch (in wall seconds at the clock's pace; until the clock moves when it is
+        frozen), finalizes what is due, and ends when nothing waits."""
+        while self._due and not self._stopping:
+            wait = self.clock.wall_seconds_until(min(self._due.values()))
+            if wait is None or wait > 0:
+                await self.changes.wait(wait, keys=(CLOCK, _TIMER))
+                continue
+            now = self.clock.now()
+            for batch_id in [b for b, at in self._due.items() if at <= now]:
+                self._due.pop(batch_id, None)
+                row = await store.find_batch(self.db, batch_id)
+                if row is None:
+                    continue
+                try:
+                    fresh = await self._refresh(row)
+                except Exception:  # a batch that cannot be finalized must not stop the others' callbacks
+                    log.exception("batch %s not finalized", batch_id)
+                    continue
+                if not fresh.finalized:
+                    self._watch(fresh)
 
     async def wipe(self, tx: Tx, tenant: str | None) -> tuple[int, Callable[[], None]]:
         ids = await store.delete_batches(tx, tenant)

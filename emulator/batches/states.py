@@ -81,15 +81,25 @@ def status_at(f: BatchFacts, now: float) -> BatchStatus:
     return BatchStatus.COMPLETED
 
 
-def due_to_finalize(f: BatchFacts, now: float) -> bool:
-    """The output files should be cut now: the batch is past its work (or its cancel) and has its results."""
+def finalize_at(f: BatchFacts) -> float | None:
+    """When the batch is due to be finalized: when it first reads final, its output files (if any) cut, its counts
+    and its finish callback due.  None when that waits on the worker (the lines not yet checked or answered), or
+    once it is done."""
     if f.finalized or not f.validated:
-        return False
+        return None
     if f.cancel_at is not None:
-        return now >= f.cancel_at + CANCELLING_SECONDS and (f.produced or not f.valid)
-    if f.expires:
-        return f.produced and now >= f.deadline
-    return f.valid and f.produced and now >= f.done_at + FINALIZING_SECONDS
+        return f.cancel_at + CANCELLING_SECONDS if f.produced or not f.valid else None
+    if not f.valid:
+        return f.started_at  # failed: it reads failed, and stays so, from the end of the checks on
+    if not f.produced:
+        return None
+    return f.deadline if f.expires else f.done_at + FINALIZING_SECONDS
+
+
+def due_to_finalize(f: BatchFacts, now: float) -> bool:
+    """The batch should be finalized now: past its work (or its cancel, or its checks when they refused it)."""
+    at = finalize_at(f)
+    return at is not None and now >= at
 
 
 def lines_done(f: BatchFacts, total: int, at: float) -> int:

@@ -137,12 +137,14 @@ async def set_cancel(tx: Tx, batch_id: str, at: float) -> None:
 
 async def set_finalized(
     tx: Tx, batch_id: str, ok: int, failed: int, output_file_id: str | None, error_file_id: str | None
-) -> None:
-    await tx.execute(
+) -> bool:
+    """False when the batch was finalized already (by another worker process): its finish callback is not due."""
+    changed = await tx.execute(
         "UPDATE batches SET finalized = 1, ok = ?, failed = ?, output_file_id = ?, error_file_id = ?"
-        " WHERE batch_id = ?",
+        " WHERE batch_id = ? AND finalized = 0",
         (ok, failed, output_file_id, error_file_id, batch_id),
     )
+    return changed > 0
 
 
 async def delete_batches(tx: Tx, tenant: str | None) -> list[str]:

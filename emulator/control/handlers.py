@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from emulator.batches.schemas import CallbackAttempt, CallbackPage, CallbacksCleared
 from emulator.control import service
 from emulator.control.schemas import (
     ClockAdvance,
@@ -141,6 +142,24 @@ async def list_requests(request: Request) -> JSONResponse:
 
 async def clear_requests(request: Request) -> JSONResponse:
     return JSONResponse(JournalCleared(removed=service.clear_journal(_rt(request))).model_dump())
+
+
+# ---------------------------------------------------------------- batch finish callbacks
+
+
+async def list_callbacks(request: Request) -> JSONResponse:
+    """Every finish callback attempt (delivered, refused, failed, dropped), newest first; ``batch_id``, ``limit``."""
+    outbox = services(request).callbacks
+    limit = _int_param(request, "limit", 100, 1) or 100
+    total, found = outbox.attempts(request.query_params.get("batch_id") or None, limit)
+    page = CallbackPage(
+        capacity=outbox.capacity, total=total, pending=outbox.pending(), callbacks=[CallbackAttempt(**a) for a in found]
+    )
+    return JSONResponse(page.model_dump())
+
+
+async def clear_callbacks(request: Request) -> JSONResponse:
+    return JSONResponse(CallbacksCleared(removed=services(request).callbacks.clear()).model_dump())
 
 
 # ---------------------------------------------------------------- snapshot / restore / seed

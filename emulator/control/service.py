@@ -40,6 +40,7 @@ async def reset(rt: Runtime, services: Services, tenant: str | None) -> dict[str
     if tenant is None:
         rt.faults.restore_initial()
         rt.journal.clear()
+        services.forget_callbacks()
         rt.responses.restore_initial()
     return removed
 

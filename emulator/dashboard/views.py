@@ -280,7 +280,8 @@ async def work_of(rt: Runtime, services: Services, record: TenantRecord) -> list
     batches = services.batches
     rows, _ = await batches.list_batches(tenant, None, PAGE, lambda _: True)
     for row in rows:
-        counts = f"{row.ok}/{row.total} done, {row.failed} failed" if row.finalized else f"{row.total} requests"
+        ran = row.finalized and row.valid  # a batch its checks refused is finalized too, with no request run
+        counts = f"{row.ok}/{row.total} done, {row.failed} failed" if ran else f"{row.total} requests"
         status = batches.status(row).value
         lines.append(WorkLine("batch", row.batch_id, row.model or row.endpoint, status, counts, row.created_at))
     return sorted(lines, key=lambda w: -w.created_at)

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import click
+import click.testing
 import pytest
 
 from emulator.__main__ import seed, serve
@@ -78,3 +79,14 @@ def test_the_head_timeout_is_a_setting_each_worker_applies(tmp_path: Path, monke
     monkeypatch.setenv(SETTINGS_ENV, settings.to_json())
     create_app_from_env()
     assert BoundedHttpToolsProtocol.head_seconds == 2.5
+
+
+def test_callback_hosts_are_names_or_addresses() -> None:
+    assert Settings(callback_hosts=("hooks.internal,10.0.0.5", "[::1]", "*", "none")).callback_hosts[0] == (
+        "hooks.internal,10.0.0.5"
+    )
+    for bad in ("http://hooks.internal", "hooks.internal:8080", "hooks/x", "a b"):
+        with pytest.raises(ValueError, match="callback_hosts"):
+            Settings(callback_hosts=(bad,))
+    refused = click.testing.CliRunner().invoke(serve, ["--callback-host", "https://x", "--port", "0"])
+    assert refused.exit_code == 2 and "is not a host name or an IP address" in refused.output
