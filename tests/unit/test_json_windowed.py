@@ -37,6 +37,16 @@ documents = st.recursive(
 )
 
 
+def edited(text: str, edit: tuple[int, str]) -> str:
+    """The text with one edit: a character dropped, the rest cut off, or ``edit[1]`` inserted (at ``edit[0]``)."""
+    at, change = edit[0] % (len(text) + 1), edit[1]
+    if change == "drop":
+        return text[:at] + text[at + 1 :]
+    if change == "cut":
+        return text[:at]
+    return text[:at] + change + text[at:]
+
+
 def outcome(parse: Any, raw: bytes) -> tuple[str, Any]:
     try:
         return "ok", parse(raw)
@@ -57,14 +67,7 @@ def test_windowed_reads_what_the_one_call_reader_reads(
 ) -> None:
     """Same values, same refusals (same messages), for valid documents and for documents with one edit in them
     (a character dropped or inserted, or the text cut), at window sizes that cut every token somewhere."""
-    text = json.dumps(document, ensure_ascii=ascii_only, indent=indent)
-    at, change = edit[0] % (len(text) + 1), edit[1]
-    if change == "drop":
-        text = text[:at] + text[at + 1 :]
-    elif change == "cut":
-        text = text[:at]
-    elif change:
-        text = text[:at] + change + text[at:]
+    text = edited(json.dumps(document, ensure_ascii=ascii_only, indent=indent), edit)
     raw = text.encode("utf-8", "surrogatepass")
     expected = outcome(parse_json, raw)
     assert outcome(lambda r: parse_json_windowed(r, window=window), raw) == expected
@@ -98,14 +101,7 @@ def test_the_one_scan_path_reads_what_json_loads_reads(
     """Same values (ints past 64 bits kept whole), same refusals with the same messages, for documents, documents
     with one edit (a character dropped or inserted, NUL, invalid UTF-8, a cut), whitespace or a BOM around them,
     and UTF-16/32 bodies (whose second byte is NUL: never the one-scan path)."""
-    text = json.dumps(document, ensure_ascii=ascii_only)
-    at, change = edit[0] % (len(text) + 1), edit[1]
-    if change == "drop":
-        text = text[:at] + text[at + 1 :]
-    elif change == "cut":
-        text = text[:at]
-    elif change:
-        text = text[:at] + change + text[at:]
+    text, change = edited(json.dumps(document, ensure_ascii=ascii_only), edit), edit[1]
     text = around + text + around.strip("\ufeff")
     raw = text.encode(encoding, "surrogatepass") if encoding == "utf-8" else text.encode(encoding, "replace")
     if change in ("\xff", "\xed") and encoding == "utf-8":
