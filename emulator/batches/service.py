@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -306,27 +307,46 @@ class BatchesService:
         results = self._results(row.batch_id)
         temp = self.data_dir / "tmp"
         temp.mkdir(parents=True, exist_ok=True)
-        out_path, err_path = temp / f"{row.batch_id}.output.part", temp / f"{row.batch_id}.error.part"
+        # another worker process may be cutting the same batch (each finalizes what it finds due): parts of its own
+        part = f"{row.batch_id}.{uuid.uuid4().hex[:12]}"
+        out_path, err_path = temp / f"{part}.output.part", temp / f"{part}.error.part"
         source = (
             self.files.blob_path(await self.files.get_file(_owner(row.tenant), row.input_file_id))
             if row.valid and done < total
             else None
         )
-        ok, failed = await asyncio.to_thread(
-            _cut, results, out_path, err_path, done, total, source, self.ids.request_id, leftover
-        )
         owner = _owner(row.tenant)
-        # as the recorded cancelled batch: no output file when no line was answered (its lines are in the error file)
-        output_id = await self._keep(owner, out_path, f"{row.batch_id}_success.jsonl") if row.valid and ok else None
-        error_id = await self._keep(owner, err_path, f"{row.batch_id}_error.jsonl") if failed else None
-        out_path.unlink(missing_ok=True)
-        err_path.unlink(missing_ok=True)
+        output_id = error_id = None
+        try:
+            ok, failed = await asyncio.to_thread(
+                _cut, results, out_path, err_path, done, total, source, self.ids.request_id, leftover
+            )
+            # as the recorded cancelled batch: no output file when no line was answered (its lines are in the error
+            # file)
+            output_id = await self._keep(owner, out_path, f"{row.batch_id}_success.jsonl") if row.valid and ok else None
+            error_id = await self._keep(owner, err_path, f"{row.batch_id}_error.jsonl") if failed else None
+        except FileNotFoundError:  # the results went with the other process's finalize, between exists and open
+            ok = failed = 0
+        finally:
+            out_path.unlink(missing_ok=True)
+            err_path.unlink(missing_ok=True)
         async with self.db.transaction() as tx:
             first = await store.set_finalized(tx, row.batch_id, ok, failed, output_id, error_id)
-        results.unlink(missing_ok=True)
+        if first:
+            results.unlink(missing_ok=True)
         self.changes.notify(row.batch_id)
         if first:
             await self._call_back(row.batch_id)
+            return
+        for file_id in (output_id, error_id):  # finalized by another process meanwhile: its files stand, not these
+            if file_id is not None:
+                await self._drop(owner, file_id)
+
+    async def _drop(self, owner: Tenant, file_id: str) -> None:
+        try:
+            await self.files.delete_file(owner, file_id)
+        except FileNotFound:
+            pass
 
     async def _call_back(self, batch_id: str) -> None:
         """The batch reads final from now on: its finish callback is due, once, with the batch as a read shows it."""

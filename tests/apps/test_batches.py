@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.conftest import AppFactory, client_for
 
 RECORDED_KEYS = (
     "id object endpoint errors input_file_id completion_window status output_file_id error_file_id created_at "
@@ -380,3 +383,34 @@ async def test_a_batch_whose_lines_outlast_its_window_expires(app_factory: Any) 
         await advance(client, 86400)
         done = (await client.get(f"{BATCHES}/{roomy['id']}")).json()
         assert done["status"] == "completed" and done["request_counts"]["completed"] == 100
+
+
+@pytest.mark.anyio
+async def test_two_finalizers_of_one_batch_leave_one_set_of_files(app_factory: AppFactory) -> None:
+    """Every worker process finalizes the batches it finds due (a read, its clock catching up): two cutting one
+    batch at once leave one output and one error file, the batch names them, and a late one cuts nothing more."""
+    from emulator.batches import store
+
+    app = await app_factory()
+    async with client_for(app) as client:
+        file_id = await upload_lines(client, [chat_line(i) for i in range(3)] + [chat_line(3, max_tokens=10**9)])
+        made = await create(client, file_id)
+        await advance(client, 1.5)
+        await advance(client, 3.0 + 0.02 * 4)
+        assert (await client.get(f"{BATCHES}/{made['id']}")).json()["status"] == "finalizing"
+        app.state.rt.clock.advance(2)  # due now, and nobody in this process has looked yet
+        service = app.state.services.batches
+        row = await store.find_batch(service.db, made["id"])
+        assert row is not None and not row.finalized
+        await asyncio.gather(service._finalize(row), service._finalize(row))
+        await service._finalize(row)  # one that read the batch before both: the results are gone, nothing cut
+        done = (await client.get(f"{BATCHES}/{made['id']}")).json()
+        assert done["status"] == "completed" and done["request_counts"] == {"total": 4, "completed": 3, "failed": 1}
+        listed = (await client.get(FILES, params={"limit": 100})).json()["data"]
+        names = sorted(f["filename"] for f in listed if f["filename"].startswith(made["id"]))
+        assert names == [f"{made['id']}_error.jsonl", f"{made['id']}_success.jsonl"]
+        kept = {f["id"] for f in listed}
+        assert done["output_file_id"] in kept and done["error_file_id"] in kept
+        output = (await client.get(f"{FILES}/{done['output_file_id']}/content")).text.splitlines()
+        assert [json.loads(line)["custom_id"] for line in output] == ["0", "1", "2"]
+        assert not list((service.data_dir / "tmp").glob("*.part"))
