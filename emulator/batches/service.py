@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -17,6 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from starlette.types import Scope
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process, nothing to share a batch with
+    fcntl = None  # type: ignore[assignment]
 
 from emulator.batches import lines, store
 from emulator.batches.callbacks import KEY as CALLBACK
@@ -170,9 +176,37 @@ class BatchesService:
         return row
 
     def _start(self, batch_id: str, tenant: Tenant, source: Path, endpoint: str) -> None:
+        hold = self._claim(batch_id)
+        if hold is None:
+            log.info("batch %s is run by another worker process", batch_id)
+            return
         work = asyncio.get_running_loop().create_task(self._run(batch_id, tenant, source, endpoint))
         self._work[batch_id] = work
-        work.add_done_callback(lambda _: self._work.pop(batch_id, None))
+
+        def done(_: object) -> None:
+            self._work.pop(batch_id, None)
+            if hold >= 0:
+                os.close(hold)  # and with it the lock
+
+        work.add_done_callback(done)
+
+    def _lock_path(self, batch_id: str) -> Path:
+        return self.dir / f"{batch_id}.lock"
+
+    def _claim(self, batch_id: str) -> int | None:
+        """This process's hold on running the batch's lines: an exclusive ``flock`` on a file beside its results, or
+        None when another worker process (``--workers N``, each resuming the open batches at start) holds it.  The
+        lock goes when the work ends, or with the process; -1 where there is no ``flock`` (one process only)."""
+        if fcntl is None:
+            return -1
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path(batch_id), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return fd
 
     async def _run(self, batch_id: str, tenant: Tenant, source: Path, endpoint: str) -> None:
         try:
@@ -334,6 +368,7 @@ class BatchesService:
             first = await store.set_finalized(tx, row.batch_id, ok, failed, output_id, error_id)
         if first:
             results.unlink(missing_ok=True)
+            self._lock_path(row.batch_id).unlink(missing_ok=True)
         self.changes.notify(row.batch_id)
         if first:
             await self._call_back(row.batch_id)
@@ -514,6 +549,7 @@ class BatchesService:
         def remove() -> None:
             for batch_id in ids:
                 self._results(batch_id).unlink(missing_ok=True)
+                self._lock_path(batch_id).unlink(missing_ok=True)
 
         return len(ids), remove
 

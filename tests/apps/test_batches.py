@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 import httpx
@@ -414,3 +415,40 @@ async def test_two_finalizers_of_one_batch_leave_one_set_of_files(app_factory: A
         output = (await client.get(f"{FILES}/{done['output_file_id']}/content")).text.splitlines()
         assert [json.loads(line)["custom_id"] for line in output] == ["0", "1", "2"]
         assert not list((service.data_dir / "tmp").glob("*.part"))
+
+
+@pytest.mark.anyio
+async def test_a_second_worker_starting_leaves_a_running_batch_to_the_first(
+    app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every worker process resumes the open batches when it starts; one whose lines another process is running
+    (its lock held) is left to that process, so no two write one batch's results."""
+    import threading
+
+    from emulator.batches import lines
+
+    checking, release = threading.Event(), threading.Event()
+    validate = lines.validate
+
+    def held_validate(*args: Any) -> Any:
+        checking.set()
+        assert release.wait(10)
+        return validate(*args)
+
+    monkeypatch.setattr(lines, "validate", held_validate)
+    first = await app_factory()
+    async with client_for(first) as client:
+        made = await create(client, await upload_lines(client, [chat_line(i) for i in range(3)]))
+        assert await asyncio.to_thread(checking.wait, 10)
+        running = first.state.services.batches
+        assert made["id"] in running._work and running._claim(made["id"]) is None  # held while it runs
+        second = await app_factory()  # the same database and data directory: its start resumes open batches
+        resumed = second.state.services
+        assert resumed._built("batches") and made["id"] not in resumed.batches._work  # it looked, and left it
+        release.set()
+        await advance(client, 10)
+        done = (await client.get(f"{BATCHES}/{made['id']}")).json()
+        assert done["status"] == "completed" and done["request_counts"]["completed"] == 3
+        hold = running._claim(made["id"])  # the work ended: the lock went with it
+        assert hold is not None
+        os.close(hold)
