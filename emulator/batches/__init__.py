@@ -9,8 +9,8 @@ private results file.  The output and error files (``file-batch_output-…``, in
 are cut from it when the batch first reads final, so a cancel keeps the lines finished before it; under
 ``--workers N`` one process runs a batch's lines (a ``flock`` on a file beside its results: each process resumes
 the open batches when it starts, and leaves those another holds), any may cut a due batch, and the one whose
-write finalizes it names its files, the others delete theirs.  Each line meets the fault and response rules as the request it stands for
-(``decide``).
+write finalizes it names its files, the others delete theirs.  Each line meets the fault and response rules as
+the request it stands for (``decide``).
 
 ``metadata.ds_batch_finish_callback`` is POSTed the batch object once, when the batch is finalized (``callbacks``):
 in the background, to loopback hosts only unless ``--callback-host`` allows others; ``GET /_emulator/callbacks``
