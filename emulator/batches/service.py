@@ -8,7 +8,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 import uuid
@@ -19,11 +18,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: one process, nothing to share a batch with
-    fcntl = None  # type: ignore[assignment]
-
+from emulator import worklock
 from emulator.batches import lines, store
 from emulator.batches.callbacks import KEY as CALLBACK
 from emulator.batches.callbacks import CallbackOutbox, check_url
@@ -175,8 +170,8 @@ class BatchesService:
         self._start(row.batch_id, tenant, self.files.blob_path(record), str(endpoint))
         return row
 
-    def _start(self, batch_id: str, tenant: Tenant, source: Path, endpoint: str) -> None:
-        hold = self._claim(batch_id)
+    def _start(self, batch_id: str, tenant: Tenant, source: Path, endpoint: str, hold: int | None = None) -> None:
+        hold = worklock.claim(self._lock_path(batch_id)) if hold is None else hold
         if hold is None:
             log.info("batch %s is run by another worker process", batch_id)
             return
@@ -185,28 +180,13 @@ class BatchesService:
 
         def done(_: object) -> None:
             self._work.pop(batch_id, None)
-            if hold >= 0:
-                os.close(hold)  # and with it the lock
+            worklock.release(hold)
 
         work.add_done_callback(done)
 
     def _lock_path(self, batch_id: str) -> Path:
+        """Held while a process runs the batch's lines (``emulator.worklock``)."""
         return self.dir / f"{batch_id}.lock"
-
-    def _claim(self, batch_id: str) -> int | None:
-        """This process's hold on running the batch's lines: an exclusive ``flock`` on a file beside its results, or
-        None when another worker process (``--workers N``, each resuming the open batches at start) holds it.  The
-        lock goes when the work ends, or with the process; -1 where there is no ``flock`` (one process only)."""
-        if fcntl is None:
-            return -1
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._lock_path(batch_id), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return None
-        return fd
 
     async def _run(self, batch_id: str, tenant: Tenant, source: Path, endpoint: str) -> None:
         try:
@@ -481,11 +461,18 @@ class BatchesService:
                 record = await self.files.get_file(_owner(row.tenant), row.input_file_id)
             except FileNotFound:
                 continue
+            hold = worklock.claim(self._lock_path(row.batch_id))
+            if hold is None:  # another worker process runs it
+                continue
+            row = await store.find_batch(self.db, row.batch_id) or row  # as it is now the hold is ours
+            if row.finalized or (row.produced and self._results(row.batch_id).exists()):
+                worklock.release(hold)  # finished by the process that held it until a moment ago
+                continue
             if row.cancel_at is not None:
                 self._stop_at[row.batch_id] = lines_done(row.facts(), row.total, row.cancel_at) if row.validated else 0
             elif row.facts().expires:
                 self._stop_at[row.batch_id] = lines_done(row.facts(), row.total, row.facts().deadline)
-            self._start(row.batch_id, _owner(row.tenant), self.files.blob_path(record), row.endpoint)
+            self._start(row.batch_id, _owner(row.tenant), self.files.blob_path(record), row.endpoint, hold)
 
     async def stop(self) -> None:
         """Workers stop at their next safe point (never inside a database write); one stuck past 10 s is cancelled."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from emulator import worklock
 from emulator.changes import Signal
 from emulator.clock import BEIJING, Clock, beijing
 from emulator.db import Database, Tx
@@ -183,11 +184,25 @@ class TasksService:
         await asyncio.to_thread(shutil.copyfile, source, target)
         return int(record.size)
 
-    def _start(self, task: TaskRow, space: str, dim: int, max_tokens: int) -> None:
+    def _lock_path(self, task_id: str) -> Path:
+        """Held while a process writes the task's result (``emulator.worklock``)."""
+        return self.dir / f"{task_id}.lock"
+
+    def _start(self, task: TaskRow, space: str, dim: int, max_tokens: int, hold: int | None = None) -> None:
         task_id = task.task_id
+        hold = worklock.claim(self._lock_path(task_id)) if hold is None else hold
+        if hold is None:  # another worker process writes its result (each resumes the unfinished tasks at start)
+            log.info("task %s is written by another worker process", task_id)
+            return
         work = asyncio.get_running_loop().create_task(self._produce(task_id, space, dim, max_tokens))
         self._work[task_id] = (work, task.times().due_at)
-        work.add_done_callback(lambda _: self._work.pop(task_id, None))
+
+        def done(_: object) -> None:
+            self._work.pop(task_id, None)
+            worklock.release(hold)
+            self._lock_path(task_id).unlink(missing_ok=True)  # a later claim re-reads the task first
+
+        work.add_done_callback(done)
 
     async def sync_all(self) -> None:
         """After the clock moved: the results of the tasks now due are written before the caller goes on, so a
@@ -218,8 +233,17 @@ class TasksService:
             spec = ASYNC_MODELS.get(task.model)
             if task.task_id in self._work:  # still being written (a restore of the task it already runs)
                 continue
-            if spec is not None and (self.dir / f"{task.task_id}.input").exists():
-                self._start(task, spec.space, spec.default_dimension, spec.max_tokens)
+            if spec is None or not (self.dir / f"{task.task_id}.input").exists():
+                continue
+            hold = worklock.claim(self._lock_path(task.task_id))
+            if hold is None:  # another worker process writes it
+                continue
+            now = await store.find_task(self.db, task.task_id)  # as it is now the hold is ours
+            finished = now is None or now.outcome is not None or now.canceled_at is not None
+            if finished or not (self.dir / f"{task.task_id}.input").exists():
+                worklock.release(hold)  # finished by the process that held it until a moment ago
+                continue
+            self._start(task, spec.space, spec.default_dimension, spec.max_tokens, hold)
 
     async def stop(self) -> None:
         """Results being written finish their file (bounded by the input) but store nothing: never cancelled inside a

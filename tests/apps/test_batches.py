@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from typing import Any
 
 import httpx
 import pytest
 
+from emulator import worklock
 from tests.conftest import AppFactory, client_for
 
 RECORDED_KEYS = (
@@ -441,7 +441,9 @@ async def test_a_second_worker_starting_leaves_a_running_batch_to_the_first(
         made = await create(client, await upload_lines(client, [chat_line(i) for i in range(3)]))
         assert await asyncio.to_thread(checking.wait, 10)
         running = first.state.services.batches
-        assert made["id"] in running._work and running._claim(made["id"]) is None  # held while it runs
+        assert (
+            made["id"] in running._work and worklock.claim(running._lock_path(made["id"])) is None
+        )  # held while it runs
         second = await app_factory()  # the same database and data directory: its start resumes open batches
         resumed = second.state.services
         assert resumed._built("batches") and made["id"] not in resumed.batches._work  # it looked, and left it
@@ -449,6 +451,6 @@ async def test_a_second_worker_starting_leaves_a_running_batch_to_the_first(
         await advance(client, 10)
         done = (await client.get(f"{BATCHES}/{made['id']}")).json()
         assert done["status"] == "completed" and done["request_counts"]["completed"] == 3
-        hold = running._claim(made["id"])  # the work ended: the lock went with it
+        hold = worklock.claim(running._lock_path(made["id"]))  # the work ended: the lock went with it
         assert hold is not None
-        os.close(hold)
+        worklock.release(hold)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import math
+import threading
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, assert_error, client_for, upload
+from tests.conftest import API_KEY, AppFactory, assert_error, client_for, upload
 
 TEXT = "/api/v1/services/embeddings/text-embedding/text-embedding"
 ASYNC = {"X-DashScope-Async": "enable"}
@@ -139,3 +142,38 @@ async def test_tenant_models_include_fine_tunes(client: httpx.AsyncClient, sft_l
     assert found["models"][0]["source"] == "custom" and found["models"][0]["base_model"] == "qwen-turbo"
     assert (await all_models(client))[-1]["model"] == output["finetuned_output"]
     assert API_KEY
+
+
+@pytest.mark.anyio
+async def test_a_second_worker_starting_leaves_a_task_being_written_to_the_first(
+    app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every worker process resumes the unfinished tasks when it starts; one whose result another process is writing
+    (its lock held) is left to it, so no two write one result file."""
+    from emulator import worklock
+    from emulator.tasks import service as task_service
+
+    writing, release = threading.Event(), threading.Event()
+    write_result = task_service.write_result
+
+    def held(*args: Any) -> Any:
+        writing.set()
+        assert release.wait(10)
+        return write_result(*args)
+
+    monkeypatch.setattr(task_service, "write_result", held)
+    first = await app_factory()
+    async with client_for(first) as client:
+        url = await _input_file(client, ["the cat sat", "on the mat"])
+        body = {"model": "text-embedding-async-v2", "input": {"url": url}}
+        task_id = (await client.post(TEXT, json=body, headers=ASYNC)).json()["output"]["task_id"]
+        assert await asyncio.to_thread(writing.wait, 10)
+        tasks = first.state.services.tasks
+        assert worklock.claim(tasks._lock_path(task_id)) is None  # held while its result is written
+        second = await app_factory()  # the same database and data directory: its start resumes unfinished tasks
+        resumed = second.state.services
+        assert resumed._built("tasks") and task_id not in resumed.tasks._work  # it looked, and left it
+        release.set()
+        await advance(client, 30)
+        done = (await client.get(f"/api/v1/tasks/{task_id}")).json()["output"]
+        assert done["task_status"] == "SUCCEEDED"
