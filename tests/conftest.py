@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -136,3 +137,25 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
 @pytest.fixture
 def sft_line() -> Iterator[bytes]:
     yield b'{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n'
+
+
+class Held:
+    """A function of ``owner`` (one that runs in a worker thread) made to wait, once called, until ``release()``:
+    the work it belongs to stays in flight for as long as a test needs (``called`` tells it got there)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+        self._called, self._release = threading.Event(), threading.Event()
+        real = getattr(owner, name)
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            self._called.set()
+            assert self._release.wait(10)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, held)
+
+    def called(self, timeout: float = 10) -> bool:
+        return self._called.wait(timeout)
+
+    def release(self) -> None:
+        self._release.set()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from emulator import worklock
-from tests.conftest import AppFactory, client_for
+from tests.conftest import AppFactory, Held, client_for
 
 RECORDED_KEYS = (
     "id object endpoint errors input_file_id completion_window status output_file_id error_file_id created_at "
@@ -423,23 +423,13 @@ async def test_a_second_worker_starting_leaves_a_running_batch_to_the_first(
 ) -> None:
     """Every worker process resumes the open batches when it starts; one whose lines another process is running
     (its lock held) is left to that process, so no two write one batch's results."""
-    import threading
-
     from emulator.batches import lines
 
-    checking, release = threading.Event(), threading.Event()
-    validate = lines.validate
-
-    def held_validate(*args: Any) -> Any:
-        checking.set()
-        assert release.wait(10)
-        return validate(*args)
-
-    monkeypatch.setattr(lines, "validate", held_validate)
+    checking = Held(monkeypatch, lines, "validate")
     first = await app_factory()
     async with client_for(first) as client:
         made = await create(client, await upload_lines(client, [chat_line(i) for i in range(3)]))
-        assert await asyncio.to_thread(checking.wait, 10)
+        assert await asyncio.to_thread(checking.called)
         running = first.state.services.batches
         assert (
             made["id"] in running._work and worklock.claim(running._lock_path(made["id"])) is None
@@ -447,7 +437,7 @@ async def test_a_second_worker_starting_leaves_a_running_batch_to_the_first(
         second = await app_factory()  # the same database and data directory: its start resumes open batches
         resumed = second.state.services
         assert resumed._built("batches") and made["id"] not in resumed.batches._work  # it looked, and left it
-        release.set()
+        checking.release()
         await advance(client, 10)
         done = (await client.get(f"{BATCHES}/{made['id']}")).json()
         assert done["status"] == "completed" and done["request_counts"]["completed"] == 3

@@ -6,13 +6,11 @@ import asyncio
 import gzip
 import json
 import math
-import threading
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, AppFactory, assert_error, client_for, upload
+from tests.conftest import API_KEY, AppFactory, Held, assert_error, client_for, upload
 
 TEXT = "/api/v1/services/embeddings/text-embedding/text-embedding"
 ASYNC = {"X-DashScope-Async": "enable"}
@@ -153,27 +151,19 @@ async def test_a_second_worker_starting_leaves_a_task_being_written_to_the_first
     from emulator import worklock
     from emulator.tasks import service as task_service
 
-    writing, release = threading.Event(), threading.Event()
-    write_result = task_service.write_result
-
-    def held(*args: Any) -> Any:
-        writing.set()
-        assert release.wait(10)
-        return write_result(*args)
-
-    monkeypatch.setattr(task_service, "write_result", held)
+    writing = Held(monkeypatch, task_service, "write_result")
     first = await app_factory()
     async with client_for(first) as client:
         url = await _input_file(client, ["the cat sat", "on the mat"])
         body = {"model": "text-embedding-async-v2", "input": {"url": url}}
         task_id = (await client.post(TEXT, json=body, headers=ASYNC)).json()["output"]["task_id"]
-        assert await asyncio.to_thread(writing.wait, 10)
+        assert await asyncio.to_thread(writing.called)
         tasks = first.state.services.tasks
         assert worklock.claim(tasks._lock_path(task_id)) is None  # held while its result is written
         second = await app_factory()  # the same database and data directory: its start resumes unfinished tasks
         resumed = second.state.services
         assert resumed._built("tasks") and task_id not in resumed.tasks._work  # it looked, and left it
-        release.set()
+        writing.release()
         await advance(client, 30)
         done = (await client.get(f"/api/v1/tasks/{task_id}")).json()["output"]
         assert done["task_status"] == "SUCCEEDED"
