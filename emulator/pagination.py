@@ -1,4 +1,5 @@
-"""``page_no``/``page_size`` paging shared by every list endpoint (page numbers start at 1)."""
+"""``page_no``/``page_size`` paging shared by every native list endpoint (page numbers start at 1), and the
+``limit`` of the OpenAI-style lists that page by ``after``."""
 
 from __future__ import annotations
 
@@ -43,3 +44,14 @@ def parse_page(query: QueryParams, *, default_size: int = 10, max_size: int = 10
     if page_size < 1:
         raise InvalidParameter(f"page_size must be >= 1 (got {page_size}).", param="page_size")
     return Page(page_no, min(page_size, max_size))
+
+
+def cursor_limit(query: QueryParams, *, default: int = 20, most: int = 100) -> int:
+    """``limit`` of an OpenAI-style list (compatible Files, Batch): an integer in [1, ``most``], refused otherwise."""
+    try:
+        limit = int(query.get("limit") or default)
+    except ValueError:
+        raise InvalidParameter("limit must be an integer.", param="limit") from None
+    if not 1 <= limit <= most:
+        raise InvalidParameter(f"limit must be between 1 and {most}.", param="limit")
+    return limit

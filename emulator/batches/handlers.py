@@ -15,6 +15,7 @@ from emulator.clock import BEIJING
 from emulator.context import caller
 from emulator.errors import InvalidParameter
 from emulator.http import FastJSONResponse, read_json_object
+from emulator.pagination import cursor_limit
 from emulator.runtime import runtime
 from emulator.services import services
 
@@ -54,12 +55,7 @@ def _stamp(text: str | None, name: str) -> float | None:
 
 async def list_batches(request: Request) -> Response:
     query = request.query_params
-    try:
-        limit = int(query.get("limit") or 20)
-    except ValueError:
-        raise InvalidParameter("limit must be an integer.", param="limit") from None
-    if not 1 <= limit <= 100:
-        raise InvalidParameter("limit must be between 1 and 100.", param="limit")
+    limit = cursor_limit(query)
     name = query.get("ds_name")
     files = {f for f in (query.get("input_file_ids") or "").split(",") if f}
     if len(files) > 20:

@@ -8,16 +8,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.context import caller, context
-from emulator.errors import EmptyInput, EmptyModel, InvalidParameter
+from emulator.errors import EmptyInput, InvalidParameter
 from emulator.generation import extras
 from emulator.generation.answer import incremental_output
 from emulator.generation.media import URL_ERROR
 from emulator.generation.renderers.native import native_body, native_chunks
 from emulator.generation.replies import frames_of, generation_stream, native_error_frames, native_frames
-from emulator.generation.requests import sse_errors, wants_sse
+from emulator.generation.requests import read_native_request, sse_errors, wants_sse
 from emulator.generation.schemas import GenerationRequest, parse
 from emulator.generation.service import Ask, check_messages, check_sampling, history_messages
-from emulator.http import envelope, read_json_object, request_id
+from emulator.http import envelope, request_id
 from emulator.services import services
 
 
@@ -47,11 +47,7 @@ def wrong_endpoint(model: str, endpoints: tuple[str, ...]) -> InvalidParameter:
 
 @sse_errors
 async def generate(request: Request) -> Response:
-    body = await read_json_object(request)
-    if body.get("model") in (None, ""):
-        raise EmptyModel()
-    if not isinstance(body.get("input"), dict) or not body["input"]:
-        raise EmptyInput()
+    body = await read_native_request(request)
     req = parse(GenerationRequest, body)
     params = req.parameters
     raw: dict[str, Any] = body["parameters"] if isinstance(body.get("parameters"), dict) else {}

@@ -11,26 +11,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.context import caller, context
-from emulator.errors import EmptyInput, EmptyModel
 from emulator.generation import extras
 from emulator.generation.answer import incremental_output
 from emulator.generation.media import native_conversation
 from emulator.generation.renderers.multimodal import multimodal_body, multimodal_chunks
 from emulator.generation.replies import frames_of, generation_stream, native_error_frames, native_frames
-from emulator.generation.requests import oss_resolver, sse_errors, wants_sse
+from emulator.generation.requests import oss_resolver, read_native_request, sse_errors, wants_sse
 from emulator.generation.schemas import MultimodalRequest, parse
 from emulator.generation.service import Ask, check_sampling
-from emulator.http import envelope, read_json_object, request_id
+from emulator.http import envelope, request_id
 from emulator.services import services
 
 
 @sse_errors
 async def generate(request: Request) -> Response:
-    body = await read_json_object(request)
-    if body.get("model") in (None, ""):
-        raise EmptyModel()
-    if not isinstance(body.get("input"), dict) or not body["input"]:
-        raise EmptyInput()
+    body = await read_native_request(request)
     req = parse(MultimodalRequest, body)
     params = req.parameters
     sampling = check_sampling(params, "parameters.")

@@ -6,13 +6,15 @@ Kept apart from the routes modules so that none of them imports another.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.context import caller
-from emulator.errors import ApiError
+from emulator.errors import ApiError, EmptyInput, EmptyModel
 from emulator.generation.media import OssResolver
+from emulator.http import read_json_object
 from emulator.services import services
 
 OSS_RESOLVE_HEADER = "x-dashscope-ossresourceresolve"
@@ -23,6 +25,17 @@ def wants_sse(request: Request) -> bool:
     return request.headers.get(
         "x-dashscope-sse", ""
     ).strip().lower() == "enable" or "text/event-stream" in request.headers.get("accept", "")
+
+
+async def read_native_request(request: Request) -> dict[str, Any]:
+    """A native generation body (text or multimodal) with a model and a non-empty ``input`` object, or the
+    service's refusal: checked before its schema, as the service does."""
+    body = await read_json_object(request)
+    if body.get("model") in (None, ""):
+        raise EmptyModel()
+    if not isinstance(body.get("input"), dict) or not body["input"]:
+        raise EmptyInput()
+    return body
 
 
 def oss_resolver(request: Request) -> OssResolver | None:

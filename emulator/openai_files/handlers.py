@@ -13,6 +13,7 @@ from emulator.files.service import FilesService
 from emulator.files.store import FileRecord
 from emulator.files.upload import parse_upload
 from emulator.http import FastJSONResponse
+from emulator.pagination import cursor_limit
 from emulator.runtime import runtime
 from emulator.services import services
 
@@ -85,12 +86,7 @@ async def upload_file(request: Request) -> Response:
 
 async def list_files(request: Request) -> Response:
     query = request.query_params
-    try:
-        limit = int(query.get("limit") or 20)
-    except ValueError:
-        raise InvalidParameter("limit must be an integer.", param="limit") from None
-    if not 1 <= limit <= 100:
-        raise InvalidParameter("limit must be between 1 and 100.", param="limit")
+    limit = cursor_limit(query)
     purpose = query.get("purpose")
     purposes = (purpose,) if purpose else LISTED
     records = await _service(request).list_files_after(caller(request), query.get("after"), limit + 1, purposes)
